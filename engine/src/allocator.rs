@@ -1,0 +1,202 @@
+//! Address allocation within a subnet's pools. Each pool keeps a [`FreeSet`] and a round-robin cursor:
+//! the iterative allocator hands out the address after the last one it gave, so a freed address is reused
+//! as late as possible and its previous owner can usually get it back (RFC 2131 §4.3.1 asks servers to
+//! prefer a client's previous address).
+
+use crate::freeset::FreeSet;
+use rand_core::Rng;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+/// How a free address is chosen when the client has no previous or requested one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllocatorKind {
+    /// Next free address after the last one handed out (as Kea's iterative allocator).
+    #[default]
+    Iterative,
+    /// A random free address; makes addresses harder to guess and spreads them over the pool.
+    Random,
+}
+
+/// An inclusive range of addresses, `first..=last`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddrRange {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+}
+
+impl AddrRange {
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        (self.first..=self.last).contains(&ip)
+    }
+
+    pub fn len(&self) -> usize {
+        (u32::from(self.last) - u32::from(self.first)) as usize + 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pool {
+    range: AddrRange,
+    free: FreeSet,
+    cursor: usize,
+}
+
+impl Pool {
+    fn index(&self, ip: Ipv4Addr) -> Option<usize> {
+        self.range.contains(ip).then(|| (u32::from(ip) - u32::from(self.range.first)) as usize)
+    }
+
+    fn addr(&self, i: usize) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.range.first) + i as u32)
+    }
+}
+
+/// The free addresses of one subnet.
+#[derive(Debug, Clone)]
+pub struct Allocator {
+    pools: Vec<Pool>,
+    kind: AllocatorKind,
+    /// The pool the iterative allocator is working through.
+    current: usize,
+}
+
+impl Allocator {
+    /// All addresses of `ranges` start free. Ranges must not overlap (config validation ensures it).
+    pub fn new(ranges: &[AddrRange], kind: AllocatorKind) -> Self {
+        let pools = ranges.iter().map(|&range| Pool { range, free: FreeSet::full(range.len()), cursor: 0 }).collect();
+        Allocator { pools, kind, current: 0 }
+    }
+
+    pub fn in_pool(&self, ip: Ipv4Addr) -> bool {
+        self.pools.iter().any(|p| p.range.contains(ip))
+    }
+
+    pub fn is_free(&self, ip: Ipv4Addr) -> bool {
+        self.pools.iter().any(|p| p.index(ip).is_some_and(|i| p.free.is_free(i)))
+    }
+
+    /// Takes `ip` out of the free set; false if it is not in a pool or not free.
+    pub fn take(&mut self, ip: Ipv4Addr) -> bool {
+        self.pools.iter_mut().any(|p| p.index(ip).is_some_and(|i| p.free.remove(i)))
+    }
+
+    /// Returns `ip` to the free set; false if it is not in a pool or already free.
+    pub fn give_back(&mut self, ip: Ipv4Addr) -> bool {
+        self.pools.iter_mut().any(|p| p.index(ip).is_some_and(|i| p.free.insert(i)))
+    }
+
+    /// The next address to hand out, without taking it.
+    pub fn pick(&mut self, rng: &mut impl Rng) -> Option<Ipv4Addr> {
+        match self.kind {
+            AllocatorKind::Iterative => self.pick_iterative(),
+            AllocatorKind::Random => self.pick_random(rng),
+        }
+    }
+
+    fn pick_iterative(&mut self) -> Option<Ipv4Addr> {
+        let n = self.pools.len();
+        for step in 0..n {
+            let k = (self.current + step) % n;
+            let pool = &mut self.pools[k];
+            if let Some(i) = pool.free.next_free_wrapping(pool.cursor) {
+                pool.cursor = (i + 1) % pool.free.capacity();
+                self.current = k;
+                return Some(pool.addr(i));
+            }
+        }
+        None
+    }
+
+    fn pick_random(&mut self, rng: &mut impl Rng) -> Option<Ipv4Addr> {
+        let total = self.free_count();
+        if total == 0 {
+            return None;
+        }
+        // Choose a pool weighted by its free count, then a random start inside it.
+        let mut target = (rng.next_u64() % total as u64) as usize;
+        let pool = self.pools.iter().find(|p| {
+            let f = p.free.free_count();
+            if target < f {
+                true
+            } else {
+                target -= f;
+                false
+            }
+        })?;
+        let start = (rng.next_u64() % pool.free.capacity() as u64) as usize;
+        pool.free.next_free_wrapping(start).map(|i| pool.addr(i))
+    }
+
+    pub fn size(&self) -> usize {
+        self.pools.iter().map(|p| p.range.len()).sum()
+    }
+
+    pub fn free_count(&self) -> usize {
+        self.pools.iter().map(|p| p.free.free_count()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+
+    fn range(a: [u8; 4], b: [u8; 4]) -> AddrRange {
+        AddrRange { first: a.into(), last: b.into() }
+    }
+
+    #[test]
+    fn iterative_hands_out_in_order_and_moves_to_the_next_pool() {
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+        let mut a = Allocator::new(
+            &[range([10, 0, 0, 10], [10, 0, 0, 11]), range([10, 0, 0, 50], [10, 0, 0, 50])],
+            AllocatorKind::Iterative,
+        );
+        let mut got = vec![];
+        while let Some(ip) = a.pick(&mut rng) {
+            assert!(a.take(ip));
+            got.push(ip.octets()[3]);
+        }
+        assert_eq!(got, vec![10, 11, 50]);
+        assert_eq!(a.free_count(), 0);
+        assert!(a.give_back([10, 0, 0, 10].into()));
+        assert!(!a.give_back([10, 0, 0, 10].into()), "double free is refused");
+        assert_eq!(a.pick(&mut rng), Some([10, 0, 0, 10].into()));
+    }
+
+    #[test]
+    fn iterative_reuses_freed_addresses_last() {
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
+        let mut a = Allocator::new(&[range([10, 0, 0, 1], [10, 0, 0, 5])], AllocatorKind::Iterative);
+        let first = a.pick(&mut rng).unwrap();
+        a.take(first);
+        a.give_back(first);
+        assert_ne!(a.pick(&mut rng), Some(first));
+    }
+
+    #[test]
+    fn random_picks_only_free_addresses() {
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(7);
+        let mut a = Allocator::new(&[range([10, 0, 0, 0], [10, 0, 3, 255])], AllocatorKind::Random);
+        for _ in 0..1024 {
+            let ip = a.pick(&mut rng).unwrap();
+            assert!(a.take(ip), "{ip} was picked but not free");
+        }
+        assert_eq!(a.pick(&mut rng), None);
+    }
+
+    #[test]
+    fn addresses_outside_pools_are_never_free() {
+        let mut a = Allocator::new(&[range([10, 0, 0, 1], [10, 0, 0, 5])], AllocatorKind::Iterative);
+        assert!(!a.is_free([10, 0, 0, 6].into()));
+        assert!(!a.take([10, 0, 0, 6].into()));
+        assert!(!a.give_back([10, 0, 0, 0].into()));
+        assert!(a.in_pool([10, 0, 0, 5].into()));
+    }
+}

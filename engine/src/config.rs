@@ -1,0 +1,521 @@
+//! What a server serves: subnets, pools, options, reservations and the knobs of RFC 2131 behaviour.
+//! Plain serde data, so the daemon reads it from TOML and the lab edits it in the browser.
+
+use crate::allocator::{AddrRange, AllocatorKind};
+use crate::duration_text;
+use crate::hwaddr::HwAddr;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+use std::time::Duration;
+
+fn yes() -> bool {
+    true
+}
+fn default_offer_hold() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_probation() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_lease_time() -> Duration {
+    Duration::from_secs(2 * 3600)
+}
+
+/// Server-wide behaviour plus the subnets served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Authoritative servers NAK requests for addresses they know are wrong or unknown on their links
+    /// (RFC 2131 §4.3.2); non-authoritative ones stay silent when they have no record of the client.
+    #[serde(default = "yes")]
+    pub authoritative: bool,
+    /// Identify clients by client identifier (option 61) when they send one, else by chaddr. Off: by chaddr
+    /// only (as Kea's `match-client-id`).
+    #[serde(default = "yes")]
+    pub match_client_id: bool,
+    /// How long an offered address stays reserved for the client that was offered it.
+    #[serde(default = "default_offer_hold", with = "duration_text")]
+    pub offer_hold: Duration,
+    /// How long a declined address stays out of the pool (RFC 2131 §4.3.3; Kea's decline-probation-period).
+    #[serde(default = "default_probation", with = "duration_text")]
+    pub decline_probation: Duration,
+    #[serde(default)]
+    pub allocator: AllocatorKind,
+    #[serde(default, rename = "subnet")]
+    pub subnets: Vec<SubnetConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            authoritative: true,
+            match_client_id: true,
+            offer_hold: default_offer_hold(),
+            decline_probation: default_probation(),
+            allocator: AllocatorKind::default(),
+            subnets: Vec::new(),
+        }
+    }
+}
+
+/// One IPv4 subnet: the link's prefix, its dynamic pools and the options its clients get.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetConfig {
+    pub cidr: Ipv4Net,
+    #[serde(default)]
+    pub pools: Vec<PoolRange>,
+    /// Option 3.
+    #[serde(default)]
+    pub routers: Vec<Ipv4Addr>,
+    /// Option 6.
+    #[serde(default)]
+    pub dns: Vec<Ipv4Addr>,
+    /// Option 15.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_name: Option<String>,
+    /// Option 119 (RFC 3397).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domain_search: Vec<String>,
+    /// Option 42.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ntp: Vec<Ipv4Addr>,
+    /// Option 121 (RFC 3442).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<StaticRoute>,
+    /// Option 51: the lease time given when the client asks for none.
+    #[serde(default = "default_lease_time", with = "duration_text")]
+    pub lease_time: Duration,
+    /// Requested lease times are clamped to `[min_lease_time, max_lease_time]`.
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub min_lease_time: Option<Duration>,
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub max_lease_time: Option<Duration>,
+    /// Option 58; default 50 % of the lease (RFC 2131 §4.4.5).
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub renew_time: Option<Duration>,
+    /// Option 59; default 87.5 % of the lease (RFC 2131 §4.4.5).
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub rebind_time: Option<Duration>,
+    #[serde(default, rename = "reservation", skip_serializing_if = "Vec::is_empty")]
+    pub reservations: Vec<Reservation>,
+    /// Any other option, by code.
+    #[serde(default, rename = "option", skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<CustomOption>,
+}
+
+impl SubnetConfig {
+    /// A subnet with defaults for everything but the prefix and one pool.
+    pub fn new(cidr: Ipv4Net, pool: AddrRange) -> Self {
+        SubnetConfig {
+            cidr,
+            pools: vec![PoolRange(pool)],
+            routers: vec![],
+            dns: vec![],
+            domain_name: None,
+            domain_search: vec![],
+            ntp: vec![],
+            routes: vec![],
+            lease_time: default_lease_time(),
+            min_lease_time: None,
+            max_lease_time: None,
+            renew_time: None,
+            rebind_time: None,
+            reservations: vec![],
+            options: vec![],
+        }
+    }
+}
+
+/// A host reservation: this client always gets this address (and never anyone else).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reservation {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<HwAddr>,
+    /// Option 61 as hex bytes, e.g. `01:52:54:00:12:34:56`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<HexBytes>,
+    pub ip: Ipv4Addr,
+    /// Sent as option 12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+}
+
+/// A classless static route (option 121).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticRoute {
+    pub destination: Ipv4Net,
+    pub gateway: Ipv4Addr,
+}
+
+/// An arbitrary option: exactly one of the value fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CustomOption {
+    pub code: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hex: Option<HexBytes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ips: Option<Vec<Ipv4Addr>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u8: Option<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u16: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub u32: Option<u32>,
+}
+
+impl CustomOption {
+    /// The option's payload bytes, or an error naming what is wrong.
+    pub fn payload(&self) -> Result<Vec<u8>, String> {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        if let Some(t) = &self.text {
+            values.push(t.as_bytes().to_vec());
+        }
+        if let Some(h) = &self.hex {
+            values.push(h.0.clone());
+        }
+        if let Some(ips) = &self.ips {
+            values.push(ips.iter().flat_map(|ip| ip.octets()).collect());
+        }
+        if let Some(v) = self.u8 {
+            values.push(vec![v]);
+        }
+        if let Some(v) = self.u16 {
+            values.push(v.to_be_bytes().to_vec());
+        }
+        if let Some(v) = self.u32 {
+            values.push(v.to_be_bytes().to_vec());
+        }
+        match values.len() {
+            1 => {
+                let v = values.remove(0);
+                if v.len() > 255 {
+                    Err(format!("value is {} bytes; an option holds at most 255", v.len()))
+                } else {
+                    Ok(v)
+                }
+            }
+            0 => Err("needs one value: text, hex, ips, u8, u16 or u32".into()),
+            _ => Err("has more than one value; give exactly one of text, hex, ips, u8, u16, u32".into()),
+        }
+    }
+}
+
+/// A pool written as `first-last` or as a prefix `10.0.0.128/25`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolRange(pub AddrRange);
+
+impl FromStr for PoolRange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let err = || format!("`{s}` is not a pool like 192.168.1.20-192.168.1.200 or 192.168.1.128/25");
+        if let Some((a, b)) = s.split_once('-') {
+            let first: Ipv4Addr = a.trim().parse().map_err(|_| err())?;
+            let last: Ipv4Addr = b.trim().parse().map_err(|_| err())?;
+            if first > last {
+                return Err(format!("pool `{s}` ends before it starts"));
+            }
+            Ok(PoolRange(AddrRange { first, last }))
+        } else {
+            let net: Ipv4Net = s.trim().parse().map_err(|_| err())?;
+            Ok(PoolRange(AddrRange { first: net.network(), last: net.broadcast() }))
+        }
+    }
+}
+
+impl fmt::Display for PoolRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.0.first, self.0.last)
+    }
+}
+
+impl Serialize for PoolRange {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PoolRange {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Bytes written as hex, with or without `:` separators: `01:52:54:00:12:34:56` or `0152540012`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl FromStr for HexBytes {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let digits: String = s.chars().filter(|c| !matches!(c, ':' | '-' | ' ')).collect();
+        if digits.is_empty() || !digits.len().is_multiple_of(2) || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!("`{s}` is not hex bytes like 01:52:54:00:12:34:56"));
+        }
+        let bytes = (0..digits.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&digits[i..i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(HexBytes(bytes))
+    }
+}
+
+impl fmt::Display for HexBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for HexBytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One problem in a config, with the path of the field (`subnet[0].pools[1]`) so the daemon can point at
+/// the line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Option codes the engine fills in itself; configuring them would contradict the lease.
+const MANAGED_OPTIONS: &[(u8, &str)] = &[
+    (0, "pad"),
+    (1, "subnet mask (from cidr)"),
+    (3, "routers (use `routers`)"),
+    (6, "DNS servers (use `dns`)"),
+    (50, "requested address"),
+    (51, "lease time (use `lease_time`)"),
+    (52, "option overload"),
+    (53, "message type"),
+    (54, "server identifier"),
+    (55, "parameter request list"),
+    (58, "renewal time (use `renew_time`)"),
+    (59, "rebinding time (use `rebind_time`)"),
+    (61, "client identifier"),
+    (82, "relay agent information"),
+    (255, "end"),
+];
+
+impl ServerConfig {
+    /// Every semantic problem at once (syntax errors are the parser's), so an admin fixes them in one pass.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut errs = Vec::new();
+        let mut err = |path: String, message: String| errs.push(ConfigError { path, message });
+        if self.offer_hold.is_zero() {
+            err("offer_hold".into(), "must be longer than zero".into());
+        }
+        let mut all_pools: Vec<(String, AddrRange)> = Vec::new();
+        for (i, s) in self.subnets.iter().enumerate() {
+            let at = |field: &str| format!("subnet[{i}].{field}");
+            let net = s.cidr.trunc();
+            if net != s.cidr {
+                err(at("cidr"), format!("{} has host bits set; did you mean {net}?", s.cidr));
+            }
+            for (j, other) in self.subnets.iter().enumerate().take(i) {
+                if other.cidr.contains(&net.network()) || net.contains(&other.cidr.network()) {
+                    err(at("cidr"), format!("{} overlaps subnet[{j}] ({})", s.cidr, other.cidr));
+                }
+            }
+            if s.pools.is_empty() && s.reservations.is_empty() {
+                err(at("pools"), "no pools and no reservations: this subnet could never lease an address".into());
+            }
+            for (k, PoolRange(p)) in s.pools.iter().enumerate() {
+                let path = at(&format!("pools[{k}]"));
+                if !net.contains(&p.first) || !net.contains(&p.last) {
+                    err(path.clone(), format!("{}-{} is not inside {}", p.first, p.last, net));
+                } else if net.prefix_len() < 31 && (p.contains(net.network()) || p.contains(net.broadcast())) {
+                    err(
+                        path.clone(),
+                        format!(
+                            "{}-{} includes the network ({}) or broadcast ({}) address",
+                            p.first,
+                            p.last,
+                            net.network(),
+                            net.broadcast()
+                        ),
+                    );
+                }
+                for (other_path, q) in &all_pools {
+                    if p.first <= q.last && q.first <= p.last {
+                        err(path.clone(), format!("overlaps {other_path} ({}-{})", q.first, q.last));
+                    }
+                }
+                all_pools.push((path, *p));
+            }
+            for (k, r) in s.routers.iter().enumerate() {
+                if !net.contains(r) {
+                    err(at(&format!("routers[{k}]")), format!("{r} is not on {net}; a router must be on-link"));
+                }
+            }
+            if s.lease_time.as_secs() == 0 {
+                err(at("lease_time"), "must be at least one second".into());
+            }
+            if s.lease_time.as_secs() > u32::MAX as u64 {
+                err(at("lease_time"), "longer than DHCP can express (about 136 years)".into());
+            }
+            if let (Some(min), Some(max)) = (s.min_lease_time, s.max_lease_time)
+                && min > max
+            {
+                err(at("min_lease_time"), "is longer than max_lease_time".into());
+            }
+            if s.min_lease_time.is_some_and(|m| m > s.lease_time) || s.max_lease_time.is_some_and(|m| m < s.lease_time)
+            {
+                err(at("lease_time"), "lies outside [min_lease_time, max_lease_time]".into());
+            }
+            let (t1, t2) = (s.renew_time, s.rebind_time);
+            if let Some(t1) = t1
+                && t1 >= s.lease_time
+            {
+                err(at("renew_time"), "must be shorter than lease_time (RFC 2131 §4.4.5)".into());
+            }
+            if let Some(t2) = t2
+                && t2 >= s.lease_time
+            {
+                err(at("rebind_time"), "must be shorter than lease_time (RFC 2131 §4.4.5)".into());
+            }
+            if let (Some(t1), Some(t2)) = (t1, t2)
+                && t1 > t2
+            {
+                err(at("renew_time"), "must not be longer than rebind_time (RFC 2131 §4.4.5)".into());
+            }
+            for (k, r) in s.reservations.iter().enumerate() {
+                let path = at(&format!("reservation[{k}]"));
+                if r.mac.is_none() && r.client_id.is_none() {
+                    err(path.clone(), "needs `mac` or `client_id` to know whose address it is".into());
+                }
+                if !net.contains(&r.ip) || (net.prefix_len() < 31 && (r.ip == net.network() || r.ip == net.broadcast()))
+                {
+                    err(format!("{path}.ip"), format!("{} is not a host address of {net}", r.ip));
+                }
+                for (m, o) in s.reservations.iter().enumerate().take(k) {
+                    if o.ip == r.ip {
+                        err(format!("{path}.ip"), format!("{} is already reserved by reservation[{m}]", r.ip));
+                    }
+                    if r.mac.is_some() && o.mac == r.mac {
+                        err(format!("{path}.mac"), format!("already has reservation[{m}]"));
+                    }
+                    if r.client_id.is_some() && o.client_id == r.client_id {
+                        err(format!("{path}.client_id"), format!("already has reservation[{m}]"));
+                    }
+                }
+            }
+            for (k, o) in s.options.iter().enumerate() {
+                let path = at(&format!("option[{k}]"));
+                if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(c, _)| *c == o.code) {
+                    err(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
+                }
+                if let Err(e) = o.payload() {
+                    err(path, e);
+                }
+            }
+        }
+        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn subnet(cidr: &str, pool: &str) -> SubnetConfig {
+        SubnetConfig::new(cidr.parse().unwrap(), pool.parse::<PoolRange>().unwrap().0)
+    }
+
+    #[test]
+    fn a_sane_config_validates() {
+        let mut c = ServerConfig::default();
+        let mut s = subnet("192.168.1.0/24", "192.168.1.20-192.168.1.200");
+        s.routers = vec!["192.168.1.10".parse().unwrap()];
+        c.subnets.push(s);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_path() {
+        let mut c = ServerConfig::default();
+        let mut s = subnet("192.168.1.0/24", "192.168.1.0-192.168.1.20");
+        s.pools.push("192.168.2.1-192.168.2.9".parse().unwrap());
+        s.routers = vec!["10.0.0.1".parse().unwrap()];
+        s.renew_time = Some(Duration::from_secs(10 * 3600));
+        s.options.push(CustomOption { code: 51, u32: Some(5), ..Default::default() });
+        s.reservations.push(Reservation {
+            mac: None,
+            client_id: None,
+            ip: "192.168.1.255".parse().unwrap(),
+            hostname: None,
+        });
+        c.subnets.push(s);
+        c.subnets.push(subnet("192.168.1.128/25", "192.168.1.130-192.168.1.140"));
+        let errs = c.validate().unwrap_err();
+        let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+        for want in [
+            "subnet[0].pools[0]",
+            "subnet[0].pools[1]",
+            "subnet[0].routers[0]",
+            "subnet[0].renew_time",
+            "subnet[0].option[0].code",
+            "subnet[0].reservation[0]",
+            "subnet[0].reservation[0].ip",
+            "subnet[1].cidr",
+        ] {
+            assert!(paths.contains(&want), "missing {want} in {errs:#?}");
+        }
+    }
+
+    #[test]
+    fn pools_parse_as_ranges_or_prefixes() {
+        assert_eq!(
+            "10.0.0.128/25".parse::<PoolRange>().unwrap().0,
+            AddrRange { first: "10.0.0.128".parse().unwrap(), last: "10.0.0.255".parse().unwrap() }
+        );
+        assert!("10.0.0.9-10.0.0.1".parse::<PoolRange>().is_err());
+        assert!("nonsense".parse::<PoolRange>().is_err());
+    }
+
+    #[test]
+    fn custom_options_need_exactly_one_value() {
+        assert_eq!(
+            CustomOption { code: 66, text: Some("tftp".into()), ..Default::default() }.payload(),
+            Ok(b"tftp".to_vec())
+        );
+        assert!(CustomOption { code: 66, ..Default::default() }.payload().is_err());
+        assert!(CustomOption { code: 66, u8: Some(1), u16: Some(2), ..Default::default() }.payload().is_err());
+        assert_eq!("01:02:ff".parse::<HexBytes>(), Ok(HexBytes(vec![1, 2, 255])));
+        assert!("0g".parse::<HexBytes>().is_err());
+    }
+
+    #[test]
+    fn deserializes_from_json_with_durations() {
+        let c: ServerConfig = serde_json::from_str(
+            r#"{"subnet":[{"cidr":"192.168.1.0/24","pools":["192.168.1.20-192.168.1.200"],"lease_time":"6h"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.subnets[0].lease_time, Duration::from_secs(21_600));
+        assert!(c.authoritative);
+    }
+}

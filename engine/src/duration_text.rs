@@ -1,0 +1,117 @@
+//! Durations written the way admins write them: `6h`, `90s`, `1d12h`, `30m`, or a bare number of seconds.
+
+use serde::{Deserialize, Deserializer, Serializer};
+use std::time::Duration;
+
+/// Parses `1d2h3m4s`-style text (any subset, in that order) or plain seconds.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    if let Ok(secs) = t.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let err = || format!("`{text}` is not a duration like 6h, 30m, 90s or 1d12h");
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    let mut last_rank = 0;
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let (rank, unit) = match c {
+            'd' => (1, 86_400),
+            'h' => (2, 3_600),
+            'm' => (3, 60),
+            's' => (4, 1),
+            _ => return Err(err()),
+        };
+        if num.is_empty() || rank <= last_rank {
+            return Err(err());
+        }
+        let n: u64 = num.parse().map_err(|_| err())?;
+        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(err)?;
+        num.clear();
+        last_rank = rank;
+    }
+    if !num.is_empty() || last_rank == 0 {
+        return Err(err());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// The shortest text that [`parse`] reads back to the same whole seconds.
+pub fn format(d: Duration) -> String {
+    let mut s = d.as_secs();
+    if s == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    for (unit, suffix) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
+        if s >= unit {
+            out.push_str(&format!("{}{suffix}", s / unit));
+            s %= unit;
+        }
+    }
+    out
+}
+
+pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format(*d))
+}
+
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// The same, for `Option<Duration>` fields.
+pub mod option {
+    use super::*;
+    use serde::Serialize;
+
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(format).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::deserialize(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_admin_style_durations() {
+        assert_eq!(parse("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert_eq!(parse("1d12h"), Ok(Duration::from_secs(36 * 3600)));
+        assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse("2m30s"), Ok(Duration::from_secs(150)));
+    }
+
+    #[test]
+    fn rejects_nonsense() {
+        for bad in ["", "h", "6x", "30s1m", "1h1h", "-5s", "99999999999999999999d"] {
+            assert!(parse(bad).is_err(), "{bad} should not parse");
+        }
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for s in [0, 1, 59, 60, 3600, 21_600, 86_400 + 61] {
+            let d = Duration::from_secs(s);
+            assert_eq!(parse(&format(d)), Ok(d));
+        }
+        assert_eq!(format(Duration::from_secs(21_600)), "6h");
+    }
+}

@@ -1,0 +1,223 @@
+//! The lease table: every lease record, the free-address sets, and the deadlines that end offers, leases
+//! and probations. All changes go through a few methods here so the invariants hold in one place:
+//! an address is free iff it is in a pool, not reserved, and no record holds it; a client has at most one
+//! record per subnet; every holding record has exactly one deadline.
+
+use crate::allocator::Allocator;
+use crate::lease::{ClientKey, Lease, LeaseState};
+use crate::time::Instant;
+use ipnet::Ipv4Net;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+#[derive(Debug, Clone, Default)]
+pub struct LeaseTable {
+    leases: HashMap<Ipv4Addr, Lease>,
+    clients: HashMap<(Ipv4Net, ClientKey), Ipv4Addr>,
+    deadlines: BTreeSet<(Instant, Ipv4Addr)>,
+    allocators: Vec<(Ipv4Net, Allocator)>,
+    reserved: HashSet<Ipv4Addr>,
+}
+
+impl LeaseTable {
+    /// A table over these subnets' pools; reserved addresses never enter a free set.
+    pub fn new(allocators: Vec<(Ipv4Net, Allocator)>, reserved: impl IntoIterator<Item = Ipv4Addr>) -> Self {
+        let mut t = LeaseTable { allocators, ..Default::default() };
+        for ip in reserved {
+            t.take_addr(ip);
+            t.reserved.insert(ip);
+        }
+        t
+    }
+
+    /// Swaps in new pools and reservations (a reload), keeping every record: held addresses stay held.
+    pub fn rebuild(&mut self, allocators: Vec<(Ipv4Net, Allocator)>, reserved: impl IntoIterator<Item = Ipv4Addr>) {
+        let old = std::mem::take(&mut self.leases);
+        *self = LeaseTable::new(allocators, reserved);
+        for lease in old.into_values() {
+            self.insert(lease);
+        }
+    }
+
+    pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
+        self.leases.get(&ip)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Lease> {
+        self.leases.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.leases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.leases.is_empty()
+    }
+
+    /// The record this client holds or last held in this subnet.
+    pub fn client_lease(&self, subnet: Ipv4Net, client: &ClientKey) -> Option<&Lease> {
+        self.clients.get(&(subnet, client.clone())).and_then(|ip| self.leases.get(ip))
+    }
+
+    pub fn allocator_mut(&mut self, subnet: Ipv4Net) -> Option<&mut Allocator> {
+        self.allocators.iter_mut().find(|(n, _)| *n == subnet).map(|(_, a)| a)
+    }
+
+    pub fn allocator(&self, subnet: Ipv4Net) -> Option<&Allocator> {
+        self.allocators.iter().find(|(n, _)| *n == subnet).map(|(_, a)| a)
+    }
+
+    /// Whether a dynamic pool has `ip` free.
+    pub fn is_free(&self, ip: Ipv4Addr) -> bool {
+        self.allocators.iter().any(|(_, a)| a.is_free(ip))
+    }
+
+    pub fn is_reserved(&self, ip: Ipv4Addr) -> bool {
+        self.reserved.contains(&ip)
+    }
+
+    fn take_addr(&mut self, ip: Ipv4Addr) {
+        for (_, a) in &mut self.allocators {
+            if a.take(ip) {
+                return;
+            }
+        }
+    }
+
+    fn give_back_addr(&mut self, ip: Ipv4Addr) {
+        if self.reserved.contains(&ip) {
+            return;
+        }
+        for (_, a) in &mut self.allocators {
+            if a.give_back(ip) {
+                return;
+            }
+        }
+    }
+
+    /// Removes the record at `ip` entirely, returning its address to the pool if it held it.
+    pub fn remove(&mut self, ip: Ipv4Addr) -> Option<Lease> {
+        let lease = self.leases.remove(&ip)?;
+        let key = (lease.subnet, lease.client.clone());
+        if self.clients.get(&key) == Some(&ip) {
+            self.clients.remove(&key);
+        }
+        if lease.state.holds_address() {
+            self.deadlines.remove(&(lease.expires, ip));
+            self.give_back_addr(ip);
+        }
+        Some(lease)
+    }
+
+    /// Inserts or replaces the record for `lease.ip`. A different client's old (free) record at that
+    /// address is forgotten, and so is this client's record for another address in the same subnet.
+    /// Declined records are not indexed by client: the address is no longer the client's.
+    pub fn insert(&mut self, lease: Lease) {
+        let ip = lease.ip;
+        if let Some(old) = self.leases.get(&ip) {
+            debug_assert!(
+                !old.state.holds_address() || old.client == lease.client || lease.state == LeaseState::Declined,
+                "{ip} is held by {} and would be given to {}",
+                old.client,
+                lease.client
+            );
+            self.remove(ip);
+        }
+        let key = (lease.subnet, lease.client.clone());
+        if let Some(&prev) = self.clients.get(&key)
+            && prev != ip
+        {
+            self.remove(prev);
+        }
+        if lease.state.holds_address() {
+            self.take_addr(ip);
+            self.deadlines.insert((lease.expires, ip));
+        } else {
+            // A free record: the address stays (or becomes) available to anyone.
+            self.give_back_addr(ip);
+        }
+        if lease.state != LeaseState::Declined {
+            self.clients.insert(key, ip);
+        }
+        self.leases.insert(ip, lease);
+    }
+
+    /// Changes the state and times of an existing record, keeping the free set and deadlines in step.
+    pub fn update(&mut self, ip: Ipv4Addr, state: LeaseState, obtained: Instant, expires: Instant) -> Option<&Lease> {
+        let mut lease = self.leases.get(&ip)?.clone();
+        lease.state = state;
+        lease.obtained = obtained;
+        lease.expires = expires;
+        // Keep a declined address out of the client index even when re-inserted.
+        self.remove(ip);
+        self.insert(lease);
+        self.leases.get(&ip)
+    }
+
+    /// The earliest deadline of any holding record.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(t, _)| t)
+    }
+
+    /// The address whose deadline is earliest, if that deadline is at or before `now`.
+    pub fn due(&self, now: Instant) -> Option<Ipv4Addr> {
+        self.deadlines.first().filter(|&&(t, _)| t <= now).map(|&(_, ip)| ip)
+    }
+
+    /// Checks every invariant; used by tests, the property test and the fuzzer.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut held_per_client: HashMap<(Ipv4Net, &ClientKey), usize> = HashMap::new();
+        for (ip, l) in &self.leases {
+            if *ip != l.ip {
+                return Err(format!("record for {} filed under {ip}", l.ip));
+            }
+            if l.obtained > l.expires {
+                return Err(format!("{ip}: obtained {} after expires {}", l.obtained, l.expires));
+            }
+            if self.allocators.iter().any(|(_, a)| a.in_pool(*ip)) {
+                let free = self.is_free(*ip);
+                if l.state.holds_address() && free {
+                    return Err(format!("{ip} is {} but also free", l.state.as_str()));
+                }
+                if !l.state.holds_address() && !free && !self.reserved.contains(ip) {
+                    return Err(format!("{ip} is {} but not free", l.state.as_str()));
+                }
+            }
+            if l.state.holds_address() != self.deadlines.contains(&(l.expires, *ip)) {
+                return Err(format!("{ip}: deadline out of step with state {}", l.state.as_str()));
+            }
+            if l.state.holds_address() && l.state != LeaseState::Declined {
+                *held_per_client.entry((l.subnet, &l.client)).or_default() += 1;
+            }
+        }
+        if let Some(((net, c), n)) = held_per_client.iter().find(|(_, n)| **n > 1) {
+            return Err(format!("{c} holds {n} addresses in {net}"));
+        }
+        for ((net, c), ip) in &self.clients {
+            match self.leases.get(ip) {
+                Some(l) if l.client == *c && l.subnet == *net => {}
+                _ => return Err(format!("client index for {c} points at {ip}, which is not theirs")),
+            }
+        }
+        if self.deadlines.len() != self.leases.values().filter(|l| l.state.holds_address()).count() {
+            return Err("stray deadlines".into());
+        }
+        // Every in-pool address that is not free is accounted for by a holding record or a reservation.
+        for (net, a) in &self.allocators {
+            let held = self
+                .leases
+                .values()
+                .filter(|l| l.state.holds_address() && a.in_pool(l.ip) && !self.reserved.contains(&l.ip))
+                .count();
+            let reserved = self.reserved.iter().filter(|ip| a.in_pool(**ip)).count();
+            if a.size() - a.free_count() != held + reserved {
+                return Err(format!(
+                    "{net}: {} addresses taken but {held} held and {reserved} reserved",
+                    a.size() - a.free_count()
+                ));
+            }
+        }
+        Ok(())
+    }
+}

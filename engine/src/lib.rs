@@ -1,0 +1,27 @@
+//! dhcplab's protocol engine: sans-IO DHCPv4 server (and client) state machines.
+//!
+//! No sockets, threads, clock reads or global randomness: the caller passes `now`, packets and a seed in,
+//! and drains replies, events and the next deadline out. The daemon, the browser lab, the simulator and the
+//! tests all drive these same state machines.
+
+pub mod allocator;
+pub mod config;
+pub mod duration_text;
+pub mod event;
+pub mod freeset;
+pub mod hwaddr;
+pub mod lease;
+pub mod lease_table;
+pub mod packet;
+pub mod reply;
+pub mod server;
+pub mod stats;
+pub mod subnet;
+pub mod time;
+
+pub use config::{ServerConfig, SubnetConfig};
+pub use event::{LeaseEvent, LeaseEventKind};
+pub use hwaddr::HwAddr;
+pub use lease::{ClientKey, Lease, LeaseState};
+pub use server::{RecvMeta, Server, Transmit};
+pub use time::{Duration, Instant};

@@ -1,0 +1,343 @@
+//! Inbound packets: checked byte by byte before `dhcproto` sees them, then decoded into a [`Request`] with
+//! the fields the server decides on. Anything malformed is refused with a [`DropReason`], never a panic.
+
+use crate::config::HexBytes;
+use crate::hwaddr::HwAddr;
+use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode, relay::RelayCode, relay::RelayInfo};
+use dhcproto::{Decodable, Decoder};
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Fixed BOOTP header (236 bytes) plus the magic cookie.
+pub const HEADER_LEN: usize = 240;
+/// Largest request accepted: an Ethernet MTU less the IPv4 and UDP headers.
+pub const MAX_MESSAGE_LEN: usize = 1472;
+/// RFC 2131 §3: the first four octets of the options field.
+pub const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
+
+/// Why a received packet was dropped. Counted per reason and exported as metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// Shorter than the 240-byte header and cookie.
+    TooShort,
+    /// Longer than [`MAX_MESSAGE_LEN`].
+    TooLong,
+    /// op is BOOTREPLY (or unknown): servers only answer requests.
+    NotRequest,
+    /// hlen above 16 (or not 6 for Ethernet).
+    BadHardwareLength,
+    NoMagicCookie,
+    /// An option overruns the packet, has the wrong length, or does not decode.
+    MalformedOption,
+    /// No option 53: a BOOTP client, which dhcplab does not serve.
+    NoMessageType,
+    /// A message type a server never receives from clients (OFFER, ACK, NAK, unknown).
+    UnexpectedMessageType,
+    /// Neither chaddr nor a client identifier names the client.
+    NoClientIdentity,
+    /// A REQUEST with neither server id, requested address nor ciaddr; a DECLINE without an address.
+    IncompleteRequest,
+    /// No configured subnet matches the link, relay or requested subnet.
+    NoSubnet,
+    /// Every address of the subnet is in use.
+    PoolExhausted,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 12] = [
+        DropReason::TooShort,
+        DropReason::TooLong,
+        DropReason::NotRequest,
+        DropReason::BadHardwareLength,
+        DropReason::NoMagicCookie,
+        DropReason::MalformedOption,
+        DropReason::NoMessageType,
+        DropReason::UnexpectedMessageType,
+        DropReason::NoClientIdentity,
+        DropReason::IncompleteRequest,
+        DropReason::NoSubnet,
+        DropReason::PoolExhausted,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::TooShort => "too_short",
+            DropReason::TooLong => "too_long",
+            DropReason::NotRequest => "not_request",
+            DropReason::BadHardwareLength => "bad_hardware_length",
+            DropReason::NoMagicCookie => "no_magic_cookie",
+            DropReason::MalformedOption => "malformed_option",
+            DropReason::NoMessageType => "no_message_type",
+            DropReason::UnexpectedMessageType => "unexpected_message_type",
+            DropReason::NoClientIdentity => "no_client_identity",
+            DropReason::IncompleteRequest => "incomplete_request",
+            DropReason::NoSubnet => "no_subnet",
+            DropReason::PoolExhausted => "pool_exhausted",
+        }
+    }
+
+    /// Whether the packet itself was unreadable (Kea's `pkt4-parse-failed`), as opposed to readable but
+    /// unanswerable.
+    pub fn is_parse_failure(self) -> bool {
+        matches!(
+            self,
+            DropReason::TooShort
+                | DropReason::TooLong
+                | DropReason::NotRequest
+                | DropReason::BadHardwareLength
+                | DropReason::NoMagicCookie
+                | DropReason::MalformedOption
+                | DropReason::NoMessageType
+        )
+    }
+}
+
+/// A drop with the detail a log line needs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {detail}", reason.as_str())]
+pub struct Dropped {
+    pub reason: DropReason,
+    pub detail: String,
+}
+
+impl Dropped {
+    pub fn new(reason: DropReason, detail: impl Into<String>) -> Self {
+        Dropped { reason, detail: detail.into() }
+    }
+}
+
+/// The client messages a server acts on (RFC 2131 §3.1, §3.2, §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClientMessage {
+    Discover,
+    Request,
+    Decline,
+    Release,
+    Inform,
+}
+
+/// A decoded, validated client message and the fields the server decides on.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub msg: Message,
+    pub kind: ClientMessage,
+    pub hw: HwAddr,
+    pub client_id: Option<HexBytes>,
+    pub hostname: Option<String>,
+    pub requested_ip: Option<Ipv4Addr>,
+    pub server_id: Option<Ipv4Addr>,
+    pub lease_time: Option<Duration>,
+    /// Option 55 in the client's order.
+    pub prl: Option<Vec<u8>>,
+    /// Option 118, or sub-option 5 of option 82 (RFC 3527): the subnet the client is on.
+    pub link_selection: Option<Ipv4Addr>,
+}
+
+/// Walks the options TLV by hand: `dhcproto` stops silently at the first bad option and reads some fixed
+/// sizes without checking the length byte, so structure and lengths are checked here first. Returns the
+/// option codes present.
+fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
+    let mut codes = Vec::new();
+    let mut i = 0;
+    while i < opts.len() {
+        let code = opts[i];
+        match code {
+            0 => {
+                i += 1;
+                continue;
+            }
+            255 => break,
+            _ => {}
+        }
+        let Some(&len) = opts.get(i + 1) else {
+            return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} has no length byte")));
+        };
+        let len = len as usize;
+        if i + 2 + len > opts.len() {
+            return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} overruns the packet")));
+        }
+        // RFC 2132 fixed sizes for the options the server relies on.
+        let ok = match code {
+            1 | 50 | 54 | 118 | 51 | 58 | 59 => len == 4,
+            53 => len == 1,
+            57 => len == 2,
+            3 | 6 => len >= 4 && len.is_multiple_of(4),
+            12 | 55 => len >= 1,
+            61 => len >= 2,
+            _ => true,
+        };
+        if !ok {
+            return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} has bad length {len}")));
+        }
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+        i += 2 + len;
+    }
+    Ok(codes)
+}
+
+/// Checks and decodes a packet received on port 67.
+pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
+    if bytes.len() < HEADER_LEN {
+        return Err(Dropped::new(DropReason::TooShort, format!("{} bytes", bytes.len())));
+    }
+    if bytes.len() > MAX_MESSAGE_LEN {
+        return Err(Dropped::new(DropReason::TooLong, format!("{} bytes", bytes.len())));
+    }
+    if bytes[0] != 1 {
+        return Err(Dropped::new(DropReason::NotRequest, format!("op {}", bytes[0])));
+    }
+    let (htype, hlen) = (bytes[1], bytes[2]);
+    // dhcproto slices chaddr with hlen unchecked: hlen > 16 would panic.
+    if hlen > 16 || (htype == 1 && hlen != 6) {
+        return Err(Dropped::new(DropReason::BadHardwareLength, format!("htype {htype} hlen {hlen}")));
+    }
+    if bytes[236..240] != MAGIC_COOKIE {
+        return Err(Dropped::new(DropReason::NoMagicCookie, format!("{:02x?}", &bytes[236..240])));
+    }
+    let codes = scan_options(&bytes[HEADER_LEN..])?;
+    let msg = Message::decode(&mut Decoder::new(bytes))
+        .map_err(|e| Dropped::new(DropReason::MalformedOption, format!("undecodable: {e}")))?;
+    if msg.opcode() != Opcode::BootRequest {
+        return Err(Dropped::new(DropReason::NotRequest, "not a BOOTREQUEST"));
+    }
+    // Anything the scan saw but the decoder lost was malformed (e.g. a non-UTF-8 string option).
+    if let Some(lost) = codes.iter().find(|&&c| msg.opts().get(OptionCode::from(c)).is_none()) {
+        return Err(Dropped::new(DropReason::MalformedOption, format!("option {lost} does not decode")));
+    }
+    let kind = match msg.opts().msg_type() {
+        None => return Err(Dropped::new(DropReason::NoMessageType, "BOOTP request without option 53")),
+        Some(MessageType::Discover) => ClientMessage::Discover,
+        Some(MessageType::Request) => ClientMessage::Request,
+        Some(MessageType::Decline) => ClientMessage::Decline,
+        Some(MessageType::Release) => ClientMessage::Release,
+        Some(MessageType::Inform) => ClientMessage::Inform,
+        Some(other) => return Err(Dropped::new(DropReason::UnexpectedMessageType, format!("{other:?}"))),
+    };
+    let hw = HwAddr::new(&bytes[28..28 + hlen as usize])
+        .map_err(|e| Dropped::new(DropReason::BadHardwareLength, e.to_string()))?;
+
+    let mut req = Request {
+        kind,
+        hw,
+        client_id: None,
+        hostname: None,
+        requested_ip: None,
+        server_id: None,
+        lease_time: None,
+        prl: None,
+        link_selection: None,
+        msg,
+    };
+    for (_, opt) in req.msg.opts().iter() {
+        match opt {
+            DhcpOption::ClientIdentifier(id) => req.client_id = Some(HexBytes(id.clone())),
+            DhcpOption::Hostname(h) => req.hostname = Some(h.clone()),
+            DhcpOption::RequestedIpAddress(ip) => req.requested_ip = Some(*ip),
+            DhcpOption::ServerIdentifier(ip) => req.server_id = Some(*ip),
+            DhcpOption::AddressLeaseTime(s) => req.lease_time = Some(Duration::from_secs(u64::from(*s))),
+            DhcpOption::ParameterRequestList(codes) => {
+                req.prl = Some(codes.iter().map(|&c| u8::from(c)).collect());
+            }
+            DhcpOption::SubnetSelection(ip) => req.link_selection = Some(*ip),
+            DhcpOption::RelayAgentInformation(info) if req.link_selection.is_none() => {
+                if let Some(RelayInfo::LinkSelection(ip)) = info.get(RelayCode::LinkSelection) {
+                    req.link_selection = Some(*ip);
+                }
+            }
+            _ => {}
+        }
+    }
+    if req.hw.as_bytes().iter().all(|&b| b == 0) && req.client_id.is_none() {
+        return Err(Dropped::new(DropReason::NoClientIdentity, "empty chaddr and no client identifier"));
+    }
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcproto::{Encodable, Encoder};
+
+    pub(crate) fn discover_bytes() -> Vec<u8> {
+        let mut m = Message::new_with_id(
+            0x1234,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            &[0x52, 0x54, 0, 0x12, 0x34, 0x56],
+        );
+        m.opts_mut().insert(DhcpOption::MessageType(MessageType::Discover));
+        m.opts_mut().insert(DhcpOption::Hostname("laptop".into()));
+        m.opts_mut().insert(DhcpOption::ParameterRequestList(vec![OptionCode::SubnetMask, OptionCode::Router]));
+        let mut buf = Vec::new();
+        m.encode(&mut Encoder::new(&mut buf)).unwrap();
+        buf
+    }
+
+    fn reason(bytes: &[u8]) -> DropReason {
+        parse_request(bytes).unwrap_err().reason
+    }
+
+    #[test]
+    fn a_good_discover_parses() {
+        let r = parse_request(&discover_bytes()).unwrap();
+        assert_eq!(r.kind, ClientMessage::Discover);
+        assert_eq!(r.hw.to_string(), "52:54:00:12:34:56");
+        assert_eq!(r.hostname.as_deref(), Some("laptop"));
+        assert_eq!(r.prl, Some(vec![1, 3]));
+    }
+
+    #[test]
+    fn malformed_packets_are_refused_with_a_reason() {
+        let good = discover_bytes();
+        assert_eq!(reason(&good[..100]), DropReason::TooShort);
+        assert_eq!(reason(&[good.clone(), vec![0; 2000]].concat()), DropReason::TooLong);
+        let mut b = good.clone();
+        b[0] = 2;
+        assert_eq!(reason(&b), DropReason::NotRequest);
+        let mut b = good.clone();
+        b[2] = 255; // hlen 255 would panic inside dhcproto
+        assert_eq!(reason(&b), DropReason::BadHardwareLength);
+        let mut b = good.clone();
+        b[236] = 0;
+        assert_eq!(reason(&b), DropReason::NoMagicCookie);
+        // The hostname option claims 200 bytes.
+        let mut b = good.clone();
+        let at = HEADER_LEN + b[HEADER_LEN..].iter().position(|&x| x == 12).unwrap();
+        b[at + 1] = 200;
+        assert_eq!(reason(&b), DropReason::MalformedOption);
+    }
+
+    #[test]
+    fn lease_time_with_wrong_length_is_refused() {
+        let mut b = discover_bytes();
+        b.truncate(b.len() - 1); // drop End
+        b.extend_from_slice(&[51, 2, 0, 10, 255]);
+        assert_eq!(reason(&b), DropReason::MalformedOption);
+    }
+
+    #[test]
+    fn non_utf8_hostname_is_caught_not_silently_lost() {
+        let mut b = discover_bytes();
+        let at = HEADER_LEN + b[HEADER_LEN..].iter().position(|&x| x == 12).unwrap();
+        b[at + 2] = 0xff;
+        assert_eq!(reason(&b), DropReason::MalformedOption);
+    }
+
+    #[test]
+    fn bootp_and_server_messages_are_refused() {
+        let mut b = discover_bytes();
+        let at = HEADER_LEN + b[HEADER_LEN..].iter().position(|&x| x == 53).unwrap();
+        b[at + 2] = 2; // OFFER
+        assert_eq!(reason(&b), DropReason::UnexpectedMessageType);
+        b[at] = 0; // turn option 53 into pads… its length and value bytes become pads too
+        b[at + 1] = 0;
+        b[at + 2] = 0;
+        assert_eq!(reason(&b), DropReason::NoMessageType);
+    }
+}

@@ -1,0 +1,174 @@
+//! Building OFFER, ACK and NAK messages (RFC 2131 §4.3.1 table 3) and choosing where they go (§4.1).
+
+use crate::hwaddr::HwAddr;
+use crate::packet::Request;
+use crate::subnet::Subnet;
+use crate::time::Duration;
+use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode, UnknownOption};
+use dhcproto::{Encodable, Encoder, Name};
+use serde::{Deserialize, Serialize};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// RFC 951/1542: BOOTP relays and some clients drop messages shorter than this.
+pub const BOOTP_MIN_LEN: usize = 300;
+pub const SERVER_PORT: u16 = 67;
+pub const CLIENT_PORT: u16 = 68;
+
+/// Where a reply goes, per RFC 2131 §4.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Destination {
+    /// To the relay agent at giaddr, server port.
+    Relay { ip: Ipv4Addr },
+    /// To ciaddr: the client already has a working address.
+    Unicast { ip: Ipv4Addr },
+    /// To 255.255.255.255 on the receiving link: the client asked for broadcast or cannot receive unicast yet.
+    Broadcast,
+    /// To yiaddr at chaddr without ARP (the client has no address to answer ARP with yet). An IO layer that
+    /// cannot set an ARP entry sends it as a broadcast instead.
+    Hardware { ip: Ipv4Addr, hw: HwAddr },
+}
+
+impl Destination {
+    pub fn socket_addr(&self) -> SocketAddrV4 {
+        match *self {
+            Destination::Relay { ip } => SocketAddrV4::new(ip, SERVER_PORT),
+            Destination::Unicast { ip } | Destination::Hardware { ip, .. } => SocketAddrV4::new(ip, CLIENT_PORT),
+            Destination::Broadcast => SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+        }
+    }
+
+    /// RFC 2131 §4.1, in order: relay; NAK broadcast; ciaddr; broadcast bit; else unicast to chaddr/yiaddr.
+    pub fn for_reply(req: &Request, kind: MessageType, yiaddr: Ipv4Addr) -> Destination {
+        let m = &req.msg;
+        if !m.giaddr().is_unspecified() {
+            Destination::Relay { ip: m.giaddr() }
+        } else if kind == MessageType::Nak {
+            Destination::Broadcast
+        } else if !m.ciaddr().is_unspecified() {
+            Destination::Unicast { ip: m.ciaddr() }
+        } else if m.flags().broadcast() || yiaddr.is_unspecified() {
+            Destination::Broadcast
+        } else {
+            Destination::Hardware { ip: yiaddr, hw: req.hw }
+        }
+    }
+}
+
+/// The lease part of an OFFER or ACK.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTimes {
+    pub lease: Duration,
+    pub t1: Duration,
+    pub t2: Duration,
+}
+
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// The skeleton every reply shares: op, hardware fields, xid, flags and giaddr copied from the request.
+fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr, server_id: Ipv4Addr) -> Message {
+    let m = &req.msg;
+    let mut r = Message::new_with_id(m.xid(), ciaddr, yiaddr, Ipv4Addr::UNSPECIFIED, m.giaddr(), req.hw.as_bytes());
+    r.set_opcode(Opcode::BootReply).set_htype(m.htype()).set_flags(m.flags());
+    let opts = r.opts_mut();
+    opts.insert(DhcpOption::MessageType(kind));
+    opts.insert(DhcpOption::ServerIdentifier(server_id));
+    // RFC 6842: echo the client identifier so the client can match the reply.
+    if let Some(id) = &req.client_id {
+        opts.insert(DhcpOption::ClientIdentifier(id.0.clone()));
+    }
+    // RFC 3046 §2.2: the relay agent information goes back to the relay unchanged.
+    if !m.giaddr().is_unspecified()
+        && let Some(info) = m.opts().get(OptionCode::RelayAgentInformation)
+    {
+        opts.insert(info.clone());
+    }
+    r
+}
+
+/// An OFFER, ACK (with a lease) or INFORM ACK (without): the subnet's options, filtered by the client's
+/// parameter request list (option 55) when it sent one.
+pub fn offer_or_ack(
+    req: &Request,
+    kind: MessageType,
+    yiaddr: Ipv4Addr,
+    server_id: Ipv4Addr,
+    subnet: &Subnet,
+    lease: Option<LeaseTimes>,
+    hostname: Option<&str>,
+) -> Message {
+    // RFC 2131 table 3: ciaddr is the client's in an ACK (renewal, INFORM), zero in an OFFER.
+    let ciaddr = if kind == MessageType::Ack { req.msg.ciaddr() } else { Ipv4Addr::UNSPECIFIED };
+    let mut r = skeleton(req, kind, ciaddr, yiaddr, server_id);
+    let c = &subnet.config;
+    let wants = |code: u8| req.prl.as_ref().is_none_or(|prl| prl.contains(&code));
+    let opts = r.opts_mut();
+    if let Some(t) = lease {
+        opts.insert(DhcpOption::AddressLeaseTime(secs(t.lease)));
+        opts.insert(DhcpOption::Renewal(secs(t.t1)));
+        opts.insert(DhcpOption::Rebinding(secs(t.t2)));
+    }
+    // The mask always: a client without it would guess a classful one (RFC 2131 §3.3 asks servers to send it).
+    opts.insert(DhcpOption::SubnetMask(subnet.net.netmask()));
+    if !c.routers.is_empty() && wants(3) {
+        opts.insert(DhcpOption::Router(c.routers.clone()));
+    }
+    if !c.dns.is_empty() && wants(6) {
+        opts.insert(DhcpOption::DomainNameServer(c.dns.clone()));
+    }
+    if let Some(h) = hostname
+        && wants(12)
+    {
+        opts.insert(DhcpOption::Hostname(h.to_string()));
+    }
+    if let Some(d) = &c.domain_name
+        && wants(15)
+    {
+        opts.insert(DhcpOption::DomainName(d.clone()));
+    }
+    if wants(28) && subnet.net.prefix_len() < 31 {
+        opts.insert(DhcpOption::BroadcastAddr(subnet.net.broadcast()));
+    }
+    if !c.ntp.is_empty() && wants(42) {
+        opts.insert(DhcpOption::NtpServers(c.ntp.clone()));
+    }
+    if !c.domain_search.is_empty() && wants(119) {
+        let names: Vec<Name> = c.domain_search.iter().filter_map(|d| Name::from_ascii(d).ok()).collect();
+        opts.insert(DhcpOption::DomainSearch(names));
+    }
+    if !c.routes.is_empty() && wants(121) {
+        opts.insert(DhcpOption::ClasslessStaticRoute(c.routes.iter().map(|r| (r.destination, r.gateway)).collect()));
+    }
+    for o in &c.options {
+        if wants(o.code)
+            && let Ok(payload) = o.payload()
+        {
+            opts.insert(DhcpOption::Unknown(UnknownOption::new(o.code.into(), payload)));
+        }
+    }
+    r
+}
+
+/// A NAK: no address, no lease, only the reason (option 56) for the client's log (RFC 2131 table 3).
+pub fn nak(req: &Request, server_id: Ipv4Addr, reason: &str) -> Message {
+    let mut r = skeleton(req, MessageType::Nak, Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, server_id);
+    // RFC 2131 §4.3.2: a NAK through a relay has the broadcast bit set so the relay broadcasts it.
+    if !req.msg.giaddr().is_unspecified() {
+        let f = r.flags().set_broadcast();
+        r.set_flags(f);
+    }
+    r.opts_mut().insert(DhcpOption::Message(reason.to_string()));
+    r
+}
+
+/// Encodes and pads to the BOOTP minimum.
+pub fn encode(msg: &Message) -> Result<Vec<u8>, dhcproto::error::EncodeError> {
+    let mut buf = Vec::with_capacity(BOOTP_MIN_LEN + 64);
+    msg.encode(&mut Encoder::new(&mut buf))?;
+    if buf.len() < BOOTP_MIN_LEN {
+        buf.resize(BOOTP_MIN_LEN, 0);
+    }
+    Ok(buf)
+}

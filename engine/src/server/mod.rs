@@ -1,0 +1,579 @@
+//! The DHCPv4 server as a sans-IO state machine (RFC 2131 §4.3).
+//!
+//! Feed it with [`Server::handle_packet`] and [`Server::handle_timeout`]; after each call drain
+//! [`Server::poll_transmit`] and [`Server::poll_event`], and wake it again at [`Server::poll_timeout`].
+//! Calling `handle_timeout` early is harmless.
+
+use crate::allocator::Allocator;
+use crate::config::{ConfigError, ServerConfig};
+use crate::event::{LeaseEvent, LeaseEventKind};
+use crate::hwaddr::HwAddr;
+use crate::lease::{ClientKey, Lease, LeaseState};
+use crate::lease_table::LeaseTable;
+use crate::packet::{ClientMessage, DropReason, Dropped, Request, parse_request};
+use crate::reply::{self, Destination, LeaseTimes};
+use crate::stats::Stats;
+use crate::subnet::Subnet;
+use crate::time::{Duration, Instant};
+use dhcproto::v4::{Message, MessageType};
+use ipnet::Ipv4Net;
+use rand_core::SeedableRng;
+use rand_pcg::Pcg32;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+/// Where a packet came from and which of the server's links it arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvMeta {
+    /// The caller's name for the receiving link (an interface index, a simulated NIC); echoed on replies.
+    pub iface: u32,
+    /// The server's own address on that link: it selects the subnet for directly attached clients and is
+    /// the server identifier (RFC 2131 §4.1, option 54).
+    pub local_addr: Ipv4Addr,
+    /// The sender's address and port (0.0.0.0:68 for a client without an address, giaddr:67 for a relay).
+    pub src: SocketAddrV4,
+}
+
+/// A reply to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    pub iface: u32,
+    /// Send from this address, port 67.
+    pub src: Ipv4Addr,
+    pub dst: Destination,
+    pub kind: ServerMessage,
+    pub xid: u32,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServerMessage {
+    Offer,
+    Ack,
+    Nak,
+}
+
+/// Address use of one subnet, for the API and the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubnetUsage {
+    pub cidr: Ipv4Net,
+    /// Addresses in the dynamic pools.
+    pub pool_size: usize,
+    /// Held by offers and bindings (and reservations inside the pools).
+    pub used: usize,
+    pub free: usize,
+    pub declined: usize,
+}
+
+/// A stored lease that cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    #[error("{ip} is already held by {holder}")]
+    Conflict { ip: Ipv4Addr, holder: String },
+}
+
+pub struct Server {
+    config: ServerConfig,
+    subnets: Vec<Subnet>,
+    table: LeaseTable,
+    rng: Pcg32,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<LeaseEvent>,
+    stats: Stats,
+}
+
+fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
+    let allocators = subnets
+        .iter()
+        .map(|s| {
+            let ranges: Vec<_> = s.config.pools.iter().map(|p| p.0).collect();
+            (s.net, Allocator::new(&ranges, config.allocator))
+        })
+        .collect();
+    let reserved = subnets.iter().flat_map(|s| s.reserved_ips()).collect();
+    (allocators, reserved)
+}
+
+/// What the server decided for one message.
+enum Outcome {
+    Reply(Message, ServerMessage, Ipv4Addr),
+    Silent,
+}
+
+impl Server {
+    /// A server for `config`; `seed` drives the random allocator, so a run is reproducible.
+    pub fn new(config: ServerConfig, seed: u64) -> Result<Self, Vec<ConfigError>> {
+        config.validate()?;
+        let subnets: Vec<Subnet> = config.subnets.iter().cloned().map(Subnet::new).collect();
+        let (allocators, reserved) = build_table(&subnets, &config);
+        Ok(Server {
+            table: LeaseTable::new(allocators, reserved),
+            subnets,
+            config,
+            rng: Pcg32::seed_from_u64(seed),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        })
+    }
+
+    /// Applies a new config, keeping every lease. A config that does not validate changes nothing.
+    pub fn reconfigure(&mut self, config: ServerConfig) -> Result<(), Vec<ConfigError>> {
+        config.validate()?;
+        self.subnets = config.subnets.iter().cloned().map(Subnet::new).collect();
+        let (allocators, reserved) = build_table(&self.subnets, &config);
+        self.table.rebuild(allocators, reserved);
+        self.config = config;
+        Ok(())
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Loads a lease from storage at start-up. Leases whose time has passed expire at the next
+    /// `handle_timeout`. A lease that conflicts with one already loaded is refused.
+    pub fn restore(&mut self, lease: Lease) -> Result<(), RestoreError> {
+        if let Some(existing) = self.table.get(lease.ip)
+            && existing.state.holds_address()
+            && lease.state.holds_address()
+        {
+            return Err(RestoreError::Conflict { ip: lease.ip, holder: existing.client.to_string() });
+        }
+        self.table.insert(lease);
+        Ok(())
+    }
+
+    pub fn leases(&self) -> impl Iterator<Item = &Lease> {
+        self.table.iter()
+    }
+
+    pub fn lease(&self, ip: Ipv4Addr) -> Option<&Lease> {
+        self.table.get(ip)
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn subnet_usage(&self) -> Vec<SubnetUsage> {
+        self.subnets
+            .iter()
+            .map(|s| {
+                let (pool_size, free) =
+                    self.table.allocator(s.net).map(|a| (a.size(), a.free_count())).unwrap_or_default();
+                let declined =
+                    self.table.iter().filter(|l| l.subnet == s.net && l.state == LeaseState::Declined).count();
+                SubnetUsage { cidr: s.net, pool_size, used: pool_size - free - declined, free, declined }
+            })
+            .collect()
+    }
+
+    /// Checks the lease table's invariants (tests, fuzzing).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.table.check_invariants()
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<LeaseEvent> {
+        self.events.pop_front()
+    }
+
+    /// When `handle_timeout` has work next: an offer, lease or probation running out.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.table.next_deadline()
+    }
+
+    /// Ends every offer, lease and probation due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(ip) = self.table.due(now) {
+            let Some(lease) = self.table.get(ip).cloned() else { break };
+            match lease.state {
+                LeaseState::Offered => {
+                    self.table.remove(ip);
+                    self.emit(LeaseEvent::from_lease(now, LeaseEventKind::OfferExpired, &lease));
+                }
+                LeaseState::Bound => {
+                    if let Some(l) = self.table.update(ip, LeaseState::Expired, lease.obtained, lease.expires) {
+                        let ev = LeaseEvent::from_lease(now, LeaseEventKind::Expired, l);
+                        self.emit(ev);
+                    }
+                }
+                LeaseState::Declined => {
+                    self.table.remove(ip);
+                    let mut ev = LeaseEvent::from_lease(now, LeaseEventKind::Reclaimed, &lease);
+                    ev.state = None;
+                    self.emit(ev);
+                }
+                LeaseState::Released | LeaseState::Expired => {
+                    // Free records have no deadline; removing keeps the loop finite if one ever slips in.
+                    self.table.remove(ip);
+                }
+            }
+        }
+    }
+
+    /// An admin releases a lease (the API's DELETE): the address is free again at once.
+    pub fn admin_release(&mut self, now: Instant, ip: Ipv4Addr) -> Option<LeaseEvent> {
+        let lease = self.table.get(ip)?.clone();
+        if !matches!(lease.state, LeaseState::Bound | LeaseState::Offered) {
+            return None;
+        }
+        let l = self.table.update(ip, LeaseState::Released, lease.obtained, now.max(lease.obtained))?;
+        let ev = LeaseEvent::from_lease(now, LeaseEventKind::Released, l).with_reason("released by an administrator");
+        self.emit(ev.clone());
+        Some(ev)
+    }
+
+    /// One packet received on port 67. Replies and events are queued; a packet that cannot be served is
+    /// counted and its reason returned (for the caller's log), and the server carries on.
+    pub fn handle_packet(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<(), Dropped> {
+        self.handle_timeout(now);
+        self.stats.received += 1;
+        let result = parse_request(bytes).and_then(|req| {
+            self.stats.received_by_type.count_client(req.kind);
+            let outcome = match req.kind {
+                ClientMessage::Discover => self.discover(now, &meta, &req),
+                ClientMessage::Request => self.request(now, &meta, &req),
+                ClientMessage::Decline => self.decline(now, &meta, &req),
+                ClientMessage::Release => self.release(now, &meta, &req),
+                ClientMessage::Inform => self.inform(&meta, &req),
+            }?;
+            if let Outcome::Reply(msg, kind, yiaddr) = outcome {
+                self.queue(&meta, &req, msg, kind, yiaddr)?;
+            }
+            Ok(())
+        });
+        if let Err(d) = &result {
+            self.stats.count_drop(d.reason);
+        }
+        result
+    }
+
+    fn queue(
+        &mut self,
+        meta: &RecvMeta,
+        req: &Request,
+        msg: Message,
+        kind: ServerMessage,
+        yiaddr: Ipv4Addr,
+    ) -> Result<(), Dropped> {
+        let mt = match kind {
+            ServerMessage::Offer => MessageType::Offer,
+            ServerMessage::Ack => MessageType::Ack,
+            ServerMessage::Nak => MessageType::Nak,
+        };
+        let bytes =
+            reply::encode(&msg).map_err(|e| Dropped::new(DropReason::MalformedOption, format!("reply: {e}")))?;
+        self.stats.sent += 1;
+        match kind {
+            ServerMessage::Offer => self.stats.sent_by_type.offer += 1,
+            ServerMessage::Ack => self.stats.sent_by_type.ack += 1,
+            ServerMessage::Nak => self.stats.sent_by_type.nak += 1,
+        }
+        self.transmits.push_back(Transmit {
+            iface: meta.iface,
+            src: meta.local_addr,
+            dst: Destination::for_reply(req, mt, yiaddr),
+            kind,
+            xid: req.msg.xid(),
+            bytes,
+        });
+        Ok(())
+    }
+
+    fn emit(&mut self, ev: LeaseEvent) {
+        self.events.push_back(ev);
+    }
+
+    fn client_key(&self, req: &Request) -> ClientKey {
+        match &req.client_id {
+            Some(id) if self.config.match_client_id => ClientKey::ClientId(id.clone()),
+            _ => ClientKey::Hw(req.hw),
+        }
+    }
+
+    /// RFC 2131 §4.3.1 and RFC 3011/3527: link selection, else giaddr, else ciaddr, else the receiving link.
+    fn select_subnet(&self, meta: &RecvMeta, req: &Request) -> Result<usize, Dropped> {
+        let m = &req.msg;
+        let hint = req
+            .link_selection
+            .or(Some(m.giaddr()).filter(|a| !a.is_unspecified()))
+            .or(Some(m.ciaddr()).filter(|a| !a.is_unspecified()))
+            .unwrap_or(meta.local_addr);
+        self.subnets
+            .iter()
+            .position(|s| s.net.contains(&hint))
+            .ok_or_else(|| Dropped::new(DropReason::NoSubnet, format!("no subnet for {hint}")))
+    }
+
+    /// RFC 2131 §4.3.1: the client's reservation, else its current or previous address, else the address
+    /// it asks for, else a free one.
+    fn choose_address(&mut self, si: usize, req: &Request, key: &ClientKey) -> Option<Ipv4Addr> {
+        let s = &self.subnets[si];
+        let held_by_other = |t: &LeaseTable, ip| {
+            t.get(ip).is_some_and(|l: &Lease| {
+                l.state.holds_address() && (l.client != *key || l.state == LeaseState::Declined)
+            })
+        };
+        if let Some(r) = s.reservation_for(&req.hw, req.client_id.as_ref())
+            && !held_by_other(&self.table, r.ip)
+        {
+            return Some(r.ip);
+        }
+        if let Some(l) = self.table.client_lease(s.net, key)
+            && (l.state.holds_address() || self.table.is_free(l.ip))
+            && !s.reserved_for_other(l.ip, &req.hw, req.client_id.as_ref())
+        {
+            return Some(l.ip);
+        }
+        if let Some(ip) = req.requested_ip
+            && s.net.contains(&ip)
+            && self.table.is_free(ip)
+        {
+            return Some(ip);
+        }
+        self.table.allocator_mut(s.net)?.pick(&mut self.rng)
+    }
+
+    /// Whether `ip` may be bound to this client, or why not (the NAK's message).
+    fn check_bindable(&self, si: usize, ip: Ipv4Addr, req: &Request, key: &ClientKey) -> Result<bool, String> {
+        let s = &self.subnets[si];
+        if !s.net.contains(&ip) {
+            return Err(format!("{ip} is not on this network ({})", s.net));
+        }
+        if s.reserved_for_other(ip, &req.hw, req.client_id.as_ref()) {
+            return Err(format!("{ip} is reserved for another client"));
+        }
+        match self.table.get(ip) {
+            Some(l) if l.state == LeaseState::Declined => Err(format!("{ip} was declined and is in probation")),
+            Some(l) if l.client == *key => Ok(true),
+            Some(l) if l.state.holds_address() => Err(format!("{ip} is leased to another client")),
+            _ if s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip) => Ok(true),
+            _ if self.table.is_free(ip) => Ok(false),
+            _ => Err(format!("{ip} is not in an address pool")),
+        }
+    }
+
+    fn discover(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
+        let si = self.select_subnet(meta, req)?;
+        let key = self.client_key(req);
+        let ip = self.choose_address(si, req, &key).ok_or_else(|| {
+            Dropped::new(DropReason::PoolExhausted, format!("no free address in {}", self.subnets[si].net))
+        })?;
+        let s = &self.subnets[si];
+        let lease_time = s.lease_time(req.lease_time);
+        let (t1, t2) = s.timers(lease_time);
+        let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
+        let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.client == key);
+        if !already_bound {
+            self.table.insert(Lease {
+                ip,
+                subnet: s.net,
+                client: key,
+                hw: req.hw,
+                client_id: req.client_id.clone(),
+                hostname: req.hostname.clone(),
+                state: LeaseState::Offered,
+                obtained: now,
+                expires: now + self.config.offer_hold,
+                lease_time,
+            });
+        }
+        if let Some(l) = self.table.get(ip) {
+            let ev = LeaseEvent::from_lease(now, LeaseEventKind::Offered, l);
+            self.emit(ev);
+        }
+        let s = &self.subnets[si];
+        let times = LeaseTimes { lease: lease_time, t1, t2 };
+        let msg =
+            reply::offer_or_ack(req, MessageType::Offer, ip, meta.local_addr, s, Some(times), hostname.as_deref());
+        Ok(Outcome::Reply(msg, ServerMessage::Offer, ip))
+    }
+
+    fn request(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
+        let si = self.select_subnet(meta, req)?;
+        let key = self.client_key(req);
+        let net = self.subnets[si].net;
+        let ciaddr = req.msg.ciaddr();
+        // RFC 2131 §4.3.2: the client's state shows in which fields it filled in.
+        let (ip, selecting) = match (req.server_id, req.requested_ip) {
+            (Some(sid), _) if sid != meta.local_addr => {
+                // SELECTING, and the client chose another server: our offer is free again.
+                if let Some(l) = self.table.client_lease(net, &key).cloned()
+                    && l.state == LeaseState::Offered
+                {
+                    self.table.remove(l.ip);
+                    let ev = LeaseEvent::from_lease(now, LeaseEventKind::OfferWithdrawn, &l)
+                        .with_reason(format!("client chose server {sid}"));
+                    self.emit(ev);
+                }
+                return Ok(Outcome::Silent);
+            }
+            (Some(_), requested) => {
+                let ip = requested.or(Some(ciaddr).filter(|a| !a.is_unspecified()));
+                (
+                    ip.ok_or_else(|| {
+                        Dropped::new(DropReason::IncompleteRequest, "SELECTING without requested address")
+                    })?,
+                    true,
+                )
+            }
+            // INIT-REBOOT: requested address, no ciaddr.
+            (None, Some(ip)) if ciaddr.is_unspecified() => (ip, false),
+            // RENEWING (unicast) or REBINDING (broadcast): ciaddr.
+            (None, _) if !ciaddr.is_unspecified() => (ciaddr, false),
+            (None, _) => {
+                return Err(Dropped::new(
+                    DropReason::IncompleteRequest,
+                    "REQUEST without server id, address or ciaddr",
+                ));
+            }
+        };
+        match self.check_bindable(si, ip, req, &key) {
+            Ok(true) => Ok(self.bind(now, meta, req, si, ip, key)),
+            // No record of this client for a free address: an authoritative server adopts it (its database
+            // may have been lost); others must stay silent (RFC 2131 §4.3.2).
+            Ok(false) if selecting || self.config.authoritative => Ok(self.bind(now, meta, req, si, ip, key)),
+            Ok(false) => Ok(Outcome::Silent),
+            Err(reason) if selecting || self.config.authoritative || !self.subnets[si].net.contains(&ip) => {
+                Ok(self.nak(now, meta, req, net, ip, reason))
+            }
+            Err(_) => Ok(Outcome::Silent),
+        }
+    }
+
+    fn bind(
+        &mut self,
+        now: Instant,
+        meta: &RecvMeta,
+        req: &Request,
+        si: usize,
+        ip: Ipv4Addr,
+        key: ClientKey,
+    ) -> Outcome {
+        let s = &self.subnets[si];
+        let lease_time = s.lease_time(req.lease_time);
+        let (t1, t2) = s.timers(lease_time);
+        let prev = self.table.get(ip).filter(|l| l.client == key).cloned();
+        let renewed = prev.as_ref().is_some_and(|l| l.state == LeaseState::Bound);
+        let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
+        let hostname = reservation.and_then(|r| r.hostname.clone());
+        let lease = Lease {
+            ip,
+            subnet: s.net,
+            client: key,
+            hw: req.hw,
+            client_id: req.client_id.clone(),
+            hostname: req.hostname.clone().or_else(|| prev.and_then(|p| p.hostname)),
+            state: LeaseState::Bound,
+            obtained: now,
+            expires: now + lease_time,
+            lease_time,
+        };
+        let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
+        let event = LeaseEvent::from_lease(now, kind, &lease);
+        self.table.insert(lease);
+        self.emit(event);
+        let s = &self.subnets[si];
+        let times = LeaseTimes { lease: lease_time, t1, t2 };
+        let msg = reply::offer_or_ack(req, MessageType::Ack, ip, meta.local_addr, s, Some(times), hostname.as_deref());
+        Outcome::Reply(msg, ServerMessage::Ack, ip)
+    }
+
+    fn nak(
+        &mut self,
+        now: Instant,
+        meta: &RecvMeta,
+        req: &Request,
+        net: Ipv4Net,
+        ip: Ipv4Addr,
+        reason: String,
+    ) -> Outcome {
+        self.emit(LeaseEvent {
+            at: now,
+            kind: LeaseEventKind::Nak,
+            ip,
+            subnet: net,
+            hw: req.hw,
+            client_id: req.client_id.clone(),
+            hostname: req.hostname.clone(),
+            state: None,
+            obtained: now,
+            expires: now,
+            reason: Some(reason.clone()),
+        });
+        Outcome::Reply(reply::nak(req, meta.local_addr, &reason), ServerMessage::Nak, Ipv4Addr::UNSPECIFIED)
+    }
+
+    /// RFC 2131 §4.3.3: the client found the address in use; quarantine it.
+    fn decline(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
+        let ip =
+            req.requested_ip.ok_or_else(|| Dropped::new(DropReason::IncompleteRequest, "DECLINE without option 50"))?;
+        if req.server_id.is_some_and(|s| s != meta.local_addr) {
+            return Ok(Outcome::Silent);
+        }
+        let key = self.client_key(req);
+        if let Some(l) = self.table.get(ip).cloned()
+            && l.client == key
+            && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
+            && let Some(d) = self.table.update(ip, LeaseState::Declined, now, now + self.config.decline_probation)
+        {
+            let ev = LeaseEvent::from_lease(now, LeaseEventKind::Declined, d);
+            self.emit(ev);
+        }
+        Ok(Outcome::Silent)
+    }
+
+    /// RFC 2131 §4.3.4: the client gives its address back; we remember it as the client's for next time.
+    fn release(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
+        if req.server_id.is_some_and(|s| s != meta.local_addr) {
+            return Ok(Outcome::Silent);
+        }
+        let ip = req.msg.ciaddr();
+        let key = self.client_key(req);
+        if let Some(l) = self.table.get(ip).cloned()
+            && l.client == key
+            && l.state == LeaseState::Bound
+            && let Some(r) = self.table.update(ip, LeaseState::Released, l.obtained, now.max(l.obtained))
+        {
+            let ev = LeaseEvent::from_lease(now, LeaseEventKind::Released, r);
+            self.emit(ev);
+        }
+        Ok(Outcome::Silent)
+    }
+
+    /// RFC 2131 §4.3.5: configuration only, no lease, no lease time.
+    fn inform(&mut self, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
+        let si = self.select_subnet(meta, req)?;
+        let s = &self.subnets[si];
+        let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
+        let msg = reply::offer_or_ack(
+            req,
+            MessageType::Ack,
+            Ipv4Addr::UNSPECIFIED,
+            meta.local_addr,
+            s,
+            None,
+            hostname.as_deref(),
+        );
+        Ok(Outcome::Reply(msg, ServerMessage::Ack, Ipv4Addr::UNSPECIFIED))
+    }
+
+    /// How long the server keeps an offered address for the client (for tests and the lab).
+    pub fn offer_hold(&self) -> Duration {
+        self.config.offer_hold
+    }
+
+    /// The hardware address a lease belongs to, for logs.
+    pub fn lease_hw(&self, ip: Ipv4Addr) -> Option<HwAddr> {
+        self.table.get(ip).map(|l| l.hw)
+    }
+}
+
+#[cfg(test)]
+mod tests;

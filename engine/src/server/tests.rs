@@ -1,0 +1,521 @@
+//! The server's rules, each driven with explicit simulated time.
+
+use super::*;
+use crate::config::{PoolRange, Reservation, SubnetConfig};
+use dhcproto::v4::{DhcpOption, Flags, OptionCode};
+use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 240);
+const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
+const RELAY: Ipv4Addr = Ipv4Addr::new(10, 2, 0, 1);
+const ZERO: Ipv4Addr = Ipv4Addr::UNSPECIFIED;
+
+fn config() -> ServerConfig {
+    let mut lan = SubnetConfig::new(
+        "192.168.1.0/24".parse().unwrap(),
+        "192.168.1.20-192.168.1.29".parse::<PoolRange>().unwrap().0,
+    );
+    lan.routers = vec![ROUTER];
+    lan.dns = vec![ROUTER];
+    lan.domain_name = Some("lab.example".into());
+    lan.lease_time = Duration::from_secs(6 * 3600);
+    lan.reservations.push(Reservation {
+        mac: Some(mac(0x99)),
+        client_id: None,
+        ip: "192.168.1.34".parse().unwrap(),
+        hostname: Some("printer".into()),
+    });
+    let far =
+        SubnetConfig::new("10.2.0.0/24".parse().unwrap(), "10.2.0.100-10.2.0.199".parse::<PoolRange>().unwrap().0);
+    ServerConfig { subnets: vec![lan, far], ..ServerConfig::default() }
+}
+
+fn mac(n: u8) -> HwAddr {
+    HwAddr::ethernet([0x52, 0x54, 0, 0, 0, n])
+}
+
+fn ip(s: &str) -> Ipv4Addr {
+    s.parse().unwrap()
+}
+
+/// A client message as a real client would build it.
+struct Msg {
+    m: Message,
+}
+
+impl Msg {
+    fn new(kind: MessageType, hw: HwAddr) -> Self {
+        let mut m =
+            Message::new_with_id(0xabcd_0000 | u32::from(hw.as_bytes()[5]), ZERO, ZERO, ZERO, ZERO, hw.as_bytes());
+        m.opts_mut().insert(DhcpOption::MessageType(kind));
+        Msg { m }
+    }
+    fn opt(mut self, o: DhcpOption) -> Self {
+        self.m.opts_mut().insert(o);
+        self
+    }
+    fn requested(self, a: Ipv4Addr) -> Self {
+        self.opt(DhcpOption::RequestedIpAddress(a))
+    }
+    fn server(self, a: Ipv4Addr) -> Self {
+        self.opt(DhcpOption::ServerIdentifier(a))
+    }
+    fn ciaddr(mut self, a: Ipv4Addr) -> Self {
+        self.m.set_ciaddr(a);
+        self
+    }
+    fn giaddr(mut self, a: Ipv4Addr) -> Self {
+        self.m.set_giaddr(a);
+        self
+    }
+    fn broadcast(mut self) -> Self {
+        self.m.set_flags(Flags::default().set_broadcast());
+        self
+    }
+    fn bytes(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        self.m.encode(&mut Encoder::new(&mut b)).unwrap();
+        b
+    }
+}
+
+struct Lab {
+    server: Server,
+    now: Instant,
+}
+
+fn lab() -> Lab {
+    Lab { server: Server::new(config(), 1).unwrap(), now: Instant::from_secs(1000) }
+}
+
+fn meta() -> RecvMeta {
+    RecvMeta { iface: 1, local_addr: SERVER, src: SocketAddrV4::new(ZERO, 68) }
+}
+
+impl Lab {
+    /// Sends a message; returns the single reply (decoded) if there is one.
+    fn send(&mut self, msg: Msg) -> Option<(Transmit, Message)> {
+        self.send_meta(msg, meta())
+    }
+
+    fn send_meta(&mut self, msg: Msg, meta: RecvMeta) -> Option<(Transmit, Message)> {
+        self.server.handle_packet(self.now, meta, &msg.bytes()).expect("not dropped");
+        self.server.check_invariants().expect("invariants hold");
+        let t = self.server.poll_transmit()?;
+        assert!(self.server.poll_transmit().is_none(), "one reply per request");
+        assert!(t.bytes.len() >= 300, "padded to the BOOTP minimum");
+        let m = Message::decode(&mut Decoder::new(&t.bytes)).unwrap();
+        Some((t, m))
+    }
+
+    fn events(&mut self) -> Vec<LeaseEventKind> {
+        std::iter::from_fn(|| self.server.poll_event()).map(|e| e.kind).collect()
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.server.handle_timeout(self.now);
+        self.server.check_invariants().expect("invariants hold");
+    }
+
+    /// DISCOVER, then REQUEST of the offered address; returns it.
+    fn dora(&mut self, hw: HwAddr) -> Ipv4Addr {
+        let (_, offer) = self.send(Msg::new(MessageType::Discover, hw)).expect("offer");
+        let (_, ack) =
+            self.send(Msg::new(MessageType::Request, hw).requested(offer.yiaddr()).server(SERVER)).expect("ack");
+        assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+        ack.yiaddr()
+    }
+}
+
+fn lease_secs(m: &Message, code: OptionCode) -> Option<u32> {
+    match m.opts().get(code)? {
+        DhcpOption::AddressLeaseTime(s) | DhcpOption::Renewal(s) | DhcpOption::Rebinding(s) => Some(*s),
+        _ => None,
+    }
+}
+
+#[test]
+fn dora_offers_then_binds_with_mask_router_lease_and_server_id() {
+    let mut lab = lab();
+    let (t, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+    assert_eq!(offer.opcode(), dhcproto::v4::Opcode::BootReply);
+    assert_eq!(offer.yiaddr(), ip("192.168.1.20"));
+    assert_eq!(offer.ciaddr(), ZERO);
+    assert_eq!(offer.xid(), 0xabcd_0001);
+    assert_eq!(offer.chaddr(), mac(1).as_bytes());
+    assert_eq!(offer.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(ip("255.255.255.0"))));
+    assert_eq!(offer.opts().get(OptionCode::Router), Some(&DhcpOption::Router(vec![ROUTER])));
+    assert_eq!(offer.opts().get(OptionCode::ServerIdentifier), Some(&DhcpOption::ServerIdentifier(SERVER)));
+    assert_eq!(lease_secs(&offer, OptionCode::AddressLeaseTime), Some(21_600));
+    assert_eq!(lease_secs(&offer, OptionCode::Renewal), Some(10_800));
+    assert_eq!(lease_secs(&offer, OptionCode::Rebinding), Some(18_900));
+    // No broadcast bit, no ciaddr: unicast to chaddr/yiaddr (RFC 2131 §4.1).
+    assert_eq!(t.dst, Destination::Hardware { ip: ip("192.168.1.20"), hw: mac(1) });
+    assert_eq!(t.src, SERVER);
+    assert_eq!(lab.server.lease(offer.yiaddr()).unwrap().state, LeaseState::Offered);
+
+    let (t, ack) =
+        lab.send(Msg::new(MessageType::Request, mac(1)).requested(offer.yiaddr()).server(SERVER).broadcast()).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr(), offer.yiaddr());
+    assert_eq!(t.dst, Destination::Broadcast, "broadcast bit honoured");
+    assert_eq!(t.dst.socket_addr(), SocketAddrV4::new(Ipv4Addr::BROADCAST, 68));
+    let l = lab.server.lease(ack.yiaddr()).unwrap();
+    assert_eq!(l.state, LeaseState::Bound);
+    assert_eq!(l.expires, lab.now + Duration::from_secs(21_600));
+    assert_eq!(lab.events(), vec![LeaseEventKind::Offered, LeaseEventKind::Bound]);
+    assert_eq!(lab.server.stats().sent_by_type.offer, 1);
+    assert_eq!(lab.server.stats().sent_by_type.ack, 1);
+}
+
+#[test]
+fn two_clients_never_share_an_address() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    let b = lab.dora(mac(2));
+    assert_ne!(a, b);
+    // Even asking for the other's address.
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(3)).requested(a)).unwrap();
+    assert_ne!(offer.yiaddr(), a);
+    assert_ne!(offer.yiaddr(), b);
+}
+
+#[test]
+fn parameter_request_list_filters_options() {
+    let mut lab = lab();
+    let (_, offer) = lab
+        .send(Msg::new(MessageType::Discover, mac(1)).opt(DhcpOption::ParameterRequestList(vec![OptionCode::Router])))
+        .unwrap();
+    assert!(offer.opts().get(OptionCode::Router).is_some());
+    assert!(offer.opts().get(OptionCode::DomainNameServer).is_none());
+    assert!(offer.opts().get(OptionCode::DomainName).is_none());
+    assert!(offer.opts().get(OptionCode::SubnetMask).is_some(), "the mask always goes");
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(2))).unwrap();
+    assert_eq!(offer.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("lab.example".into())));
+}
+
+#[test]
+fn an_unanswered_offer_expires_and_the_address_returns() {
+    let mut lab = lab();
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    let ip = offer.yiaddr();
+    assert_eq!(lab.server.poll_timeout(), Some(lab.now + lab.server.offer_hold()));
+    lab.events();
+    lab.advance(lab.server.offer_hold());
+    assert_eq!(lab.events(), vec![LeaseEventKind::OfferExpired]);
+    assert!(lab.server.lease(ip).is_none());
+    assert_eq!(lab.server.subnet_usage()[0].free, 10);
+}
+
+#[test]
+fn an_offer_is_held_for_its_client_only() {
+    let mut lab = lab();
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    // Another client asks for that very address, in SELECTING and INIT-REBOOT: NAK both times.
+    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).requested(offer.yiaddr()).server(SERVER)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).requested(offer.yiaddr())).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(lab.server.lease(offer.yiaddr()).unwrap().hw, mac(1));
+}
+
+#[test]
+fn a_request_naming_another_server_frees_our_offer() {
+    let mut lab = lab();
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    lab.events();
+    let r = lab.send(Msg::new(MessageType::Request, mac(1)).requested(ip("192.168.1.77")).server(ip("192.168.1.250")));
+    assert!(r.is_none(), "no reply to a REQUEST for another server");
+    assert_eq!(lab.events(), vec![LeaseEventKind::OfferWithdrawn]);
+    assert!(lab.server.lease(offer.yiaddr()).is_none());
+    assert_eq!(lab.server.subnet_usage()[0].free, 10);
+}
+
+#[test]
+fn a_returning_client_gets_its_previous_address() {
+    let mut lab = lab();
+    let first = lab.dora(mac(1));
+    lab.dora(mac(2));
+    // RELEASE, then come back: same address, although the pool has others free.
+    lab.send(Msg::new(MessageType::Release, mac(1)).ciaddr(first).server(SERVER));
+    assert_eq!(lab.server.lease(first).unwrap().state, LeaseState::Released);
+    assert_eq!(lab.dora(mac(1)), first);
+    // Let the lease expire, then come back: same address.
+    lab.advance(Duration::from_secs(7 * 3600));
+    assert_eq!(lab.server.lease(first).unwrap().state, LeaseState::Expired);
+    assert_eq!(lab.dora(mac(1)), first);
+}
+
+#[test]
+fn a_requested_free_address_is_offered() {
+    let mut lab = lab();
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1)).requested(ip("192.168.1.25"))).unwrap();
+    assert_eq!(offer.yiaddr(), ip("192.168.1.25"));
+    // Outside the pool: ignored, a pool address instead.
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(2)).requested(ip("192.168.1.100"))).unwrap();
+    assert!((20..=29).contains(&offer.yiaddr().octets()[3]));
+}
+
+#[test]
+fn a_declined_address_is_quarantined_for_the_probation() {
+    let mut lab = lab();
+    let bad = lab.dora(mac(1));
+    lab.events();
+    assert!(lab.send(Msg::new(MessageType::Decline, mac(1)).requested(bad).server(SERVER)).is_none());
+    assert_eq!(lab.events(), vec![LeaseEventKind::Declined]);
+    assert_eq!(lab.server.subnet_usage()[0].declined, 1);
+    // The same client, and everyone else, get other addresses during probation.
+    let again = lab.dora(mac(1));
+    assert_ne!(again, bad);
+    for n in 2..=9 {
+        assert_ne!(lab.dora(mac(n)), bad);
+    }
+    // Pool of 10: 9 bound and 1 declined. Nothing left.
+    let e = lab.server.handle_packet(lab.now, meta(), &Msg::new(MessageType::Discover, mac(50)).bytes());
+    assert_eq!(e.unwrap_err().reason, DropReason::PoolExhausted);
+    lab.events();
+    lab.advance(Duration::from_secs(24 * 3600));
+    assert!(lab.events().contains(&LeaseEventKind::Reclaimed));
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(50))).unwrap();
+    assert_eq!(offer.yiaddr(), bad, "back in the pool after probation");
+}
+
+#[test]
+fn init_reboot_on_the_wrong_link_gets_nak() {
+    let mut lab = lab();
+    let (t, nak) = lab.send(Msg::new(MessageType::Request, mac(1)).requested(ip("10.9.9.9"))).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(nak.yiaddr(), ZERO);
+    assert_eq!(t.dst, Destination::Broadcast, "NAKs to clients on the link are broadcast (RFC 2131 §4.1)");
+    assert!(nak.opts().get(OptionCode::AddressLeaseTime).is_none());
+    assert!(
+        matches!(nak.opts().get(OptionCode::Message), Some(DhcpOption::Message(m)) if m.contains("not on this network"))
+    );
+    assert_eq!(lab.events(), vec![LeaseEventKind::Nak]);
+}
+
+#[test]
+fn init_reboot_of_a_known_lease_is_acked_and_renewed() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    lab.events();
+    lab.now += Duration::from_secs(3600);
+    let (_, ack) = lab.send(Msg::new(MessageType::Request, mac(1)).requested(a)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr(), a);
+    assert_eq!(lab.events(), vec![LeaseEventKind::Renewed]);
+}
+
+#[test]
+fn init_reboot_without_a_record_is_silent_unless_authoritative() {
+    let mut lab = lab();
+    let (_, ack) = lab.send(Msg::new(MessageType::Request, mac(1)).requested(ip("192.168.1.22"))).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack), "authoritative: the free address is adopted");
+    let mut cfg = config();
+    cfg.authoritative = false;
+    lab.server.reconfigure(cfg).unwrap();
+    assert!(lab.send(Msg::new(MessageType::Request, mac(2)).requested(ip("192.168.1.23"))).is_none());
+}
+
+#[test]
+fn renewing_unicasts_to_ciaddr_and_extends_the_lease() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    lab.events();
+    lab.advance(Duration::from_secs(3 * 3600));
+    // RENEWING (T1): unicast from the client's own address; no server id, no requested address.
+    let m = RecvMeta { src: SocketAddrV4::new(a, 68), ..meta() };
+    let (t, ack) = lab.send_meta(Msg::new(MessageType::Request, mac(1)).ciaddr(a), m).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(ack.ciaddr(), a);
+    assert_eq!(t.dst, Destination::Unicast { ip: a });
+    assert_eq!(lab.server.lease(a).unwrap().expires, lab.now + Duration::from_secs(6 * 3600));
+    assert_eq!(lab.events(), vec![LeaseEventKind::Renewed]);
+    // REBINDING (T2) looks the same but broadcast; the reply still goes to ciaddr.
+    lab.advance(Duration::from_secs(5 * 3600));
+    let (t, _) = lab.send(Msg::new(MessageType::Request, mac(1)).ciaddr(a)).unwrap();
+    assert_eq!(t.dst, Destination::Unicast { ip: a });
+}
+
+#[test]
+fn renewing_an_address_leased_to_someone_else_gets_nak() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).ciaddr(a)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+}
+
+#[test]
+fn requested_lease_time_is_clamped() {
+    let mut lab = lab();
+    let (_, offer) =
+        lab.send(Msg::new(MessageType::Discover, mac(1)).opt(DhcpOption::AddressLeaseTime(999_999))).unwrap();
+    assert_eq!(lease_secs(&offer, OptionCode::AddressLeaseTime), Some(21_600));
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(2)).opt(DhcpOption::AddressLeaseTime(600))).unwrap();
+    assert_eq!(lease_secs(&offer, OptionCode::AddressLeaseTime), Some(600));
+    assert_eq!(lease_secs(&offer, OptionCode::Renewal), Some(300));
+    assert_eq!(lease_secs(&offer, OptionCode::Rebinding), Some(525));
+}
+
+#[test]
+fn a_reservation_goes_to_its_owner_and_never_to_another_client() {
+    let mut lab = lab();
+    let reserved = ip("192.168.1.34");
+    // Others cannot get it: not by asking in DISCOVER, INIT-REBOOT or RENEWING.
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1)).requested(reserved)).unwrap();
+    assert_ne!(offer.yiaddr(), reserved);
+    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).requested(reserved)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).ciaddr(reserved)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    // The owner gets it, with its hostname.
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(0x99))).unwrap();
+    assert_eq!(offer.yiaddr(), reserved);
+    assert_eq!(offer.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("printer".into())));
+    assert_eq!(lab.dora(mac(0x99)), reserved);
+}
+
+#[test]
+fn clients_are_identified_by_client_id_before_chaddr() {
+    let mut lab = lab();
+    let id = DhcpOption::ClientIdentifier(vec![0xff, 1, 2, 3, 4]);
+    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
+    assert_eq!(offer.opts().get(OptionCode::ClientIdentifier), Some(&id), "RFC 6842 echo");
+    // Same client id behind another NIC: same client.
+    let (_, ack) =
+        lab.send(Msg::new(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    // With match_client_id off, chaddr decides: the other NIC is another client.
+    let mut cfg = config();
+    cfg.match_client_id = false;
+    let mut lab2 = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::ZERO };
+    let id = DhcpOption::ClientIdentifier(vec![0xff, 1, 2, 3, 4]);
+    let (_, offer) = lab2.send(Msg::new(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
+    let (_, nak) =
+        lab2.send(Msg::new(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+}
+
+#[test]
+fn relayed_discover_uses_the_giaddr_subnet_and_goes_back_to_the_relay() {
+    let mut lab = lab();
+    let info = {
+        let mut i = dhcproto::v4::relay::RelayAgentInformation::default();
+        i.insert(dhcproto::v4::relay::RelayInfo::AgentCircuitId(b"port7".to_vec()));
+        DhcpOption::RelayAgentInformation(i)
+    };
+    let m = RecvMeta { src: SocketAddrV4::new(RELAY, 67), ..meta() };
+    let (t, offer) = lab.send_meta(Msg::new(MessageType::Discover, mac(1)).giaddr(RELAY).opt(info.clone()), m).unwrap();
+    assert!(ip("10.2.0.100") <= offer.yiaddr() && offer.yiaddr() <= ip("10.2.0.199"));
+    assert_eq!(offer.giaddr(), RELAY);
+    assert_eq!(t.dst, Destination::Relay { ip: RELAY });
+    assert_eq!(t.dst.socket_addr().port(), 67);
+    assert_eq!(offer.opts().get(OptionCode::RelayAgentInformation), Some(&info), "option 82 echoed (RFC 3046)");
+    assert_eq!(offer.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(ip("255.255.255.0"))));
+    // A NAK through a relay carries the broadcast bit.
+    let (t, nak) =
+        lab.send_meta(Msg::new(MessageType::Request, mac(2)).giaddr(RELAY).requested(ip("192.168.1.20")), m).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert!(nak.flags().broadcast());
+    assert_eq!(t.dst, Destination::Relay { ip: RELAY });
+}
+
+#[test]
+fn link_selection_overrides_giaddr() {
+    let mut lab = lab();
+    let (_, offer) = lab
+        .send(
+            Msg::new(MessageType::Discover, mac(1))
+                .giaddr(ip("192.168.1.1"))
+                .opt(DhcpOption::SubnetSelection(ip("10.2.0.0"))),
+        )
+        .unwrap();
+    assert_eq!(offer.yiaddr().octets()[..3], [10, 2, 0]);
+}
+
+#[test]
+fn unknown_links_are_dropped_as_no_subnet() {
+    let mut lab = lab();
+    let m = RecvMeta { local_addr: ip("203.0.113.1"), ..meta() };
+    let e = lab.server.handle_packet(lab.now, m, &Msg::new(MessageType::Discover, mac(1)).bytes());
+    assert_eq!(e.unwrap_err().reason, DropReason::NoSubnet);
+    assert_eq!(lab.server.stats().dropped.get(&DropReason::NoSubnet), Some(&1));
+}
+
+#[test]
+fn inform_gets_options_but_no_lease() {
+    let mut lab = lab();
+    let me = ip("192.168.1.150");
+    let (t, ack) = lab.send(Msg::new(MessageType::Inform, mac(1)).ciaddr(me)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!(ack.yiaddr(), ZERO);
+    assert_eq!(ack.ciaddr(), me);
+    assert!(ack.opts().get(OptionCode::AddressLeaseTime).is_none(), "RFC 2131 §4.3.5: no lease time");
+    assert!(ack.opts().get(OptionCode::Router).is_some());
+    assert_eq!(t.dst, Destination::Unicast { ip: me });
+    assert!(lab.server.leases().next().is_none());
+}
+
+#[test]
+fn release_and_decline_for_another_server_are_ignored() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    lab.send(Msg::new(MessageType::Release, mac(1)).ciaddr(a).server(ip("192.168.1.250")));
+    lab.send(Msg::new(MessageType::Decline, mac(1)).requested(a).server(ip("192.168.1.250")));
+    // And a RELEASE from a client that does not hold the lease.
+    lab.send(Msg::new(MessageType::Release, mac(2)).ciaddr(a).server(SERVER));
+    assert_eq!(lab.server.lease(a).unwrap().state, LeaseState::Bound);
+}
+
+#[test]
+fn malformed_packets_are_counted_and_the_server_keeps_serving() {
+    let mut lab = lab();
+    let good = Msg::new(MessageType::Discover, mac(1)).bytes();
+    let mut hlen = good.clone();
+    hlen[2] = 255;
+    let mut reply = good.clone();
+    reply[0] = 2;
+    for bad in [&good[..50], &hlen[..], &reply[..]] {
+        assert!(lab.server.handle_packet(lab.now, meta(), bad).is_err());
+    }
+    assert_eq!(lab.server.stats().dropped_total(), 3);
+    assert_eq!(lab.server.stats().parse_failed(), 3);
+    assert!(lab.send(Msg::new(MessageType::Discover, mac(1))).is_some());
+}
+
+#[test]
+fn reconfigure_keeps_leases_and_refuses_bad_configs() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    let mut bad = config();
+    bad.subnets[0].pools.push("10.0.0.1-10.0.0.5".parse().unwrap());
+    assert!(lab.server.reconfigure(bad).is_err());
+    let mut bigger = config();
+    bigger.subnets[0].pools = vec!["192.168.1.20-192.168.1.60".parse().unwrap()];
+    lab.server.reconfigure(bigger).unwrap();
+    assert_eq!(lab.server.lease(a).unwrap().state, LeaseState::Bound);
+    assert_eq!(lab.server.subnet_usage()[0].pool_size, 41);
+    assert_ne!(lab.dora(mac(2)), a);
+    lab.server.check_invariants().unwrap();
+}
+
+#[test]
+fn restore_refuses_conflicting_leases() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    let mut other = lab.server.lease(a).unwrap().clone();
+    other.client = ClientKey::Hw(mac(2));
+    assert!(lab.server.restore(other).is_err());
+}
+
+#[test]
+fn admin_release_frees_the_address() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    let ev = lab.server.admin_release(lab.now, a).unwrap();
+    assert_eq!(ev.kind, LeaseEventKind::Released);
+    assert_eq!(lab.server.lease(a).unwrap().state, LeaseState::Released);
+    assert!(lab.server.admin_release(lab.now, a).is_none());
+}

@@ -1,0 +1,59 @@
+//! Packet and drop counters, named after Kea's statistics so dashboards and alerts carry over.
+
+use crate::packet::{ClientMessage, DropReason};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Counts per message type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageCounts {
+    pub discover: u64,
+    pub request: u64,
+    pub decline: u64,
+    pub release: u64,
+    pub inform: u64,
+    pub offer: u64,
+    pub ack: u64,
+    pub nak: u64,
+}
+
+impl MessageCounts {
+    pub fn count_client(&mut self, m: ClientMessage) {
+        match m {
+            ClientMessage::Discover => self.discover += 1,
+            ClientMessage::Request => self.request += 1,
+            ClientMessage::Decline => self.decline += 1,
+            ClientMessage::Release => self.release += 1,
+            ClientMessage::Inform => self.inform += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Every packet handed to the server (`pkt4-received`).
+    pub received: u64,
+    /// Every reply queued (`pkt4-sent`).
+    pub sent: u64,
+    /// Valid client messages by type (`pkt4-discover-received`, …).
+    pub received_by_type: MessageCounts,
+    /// Replies by type (`pkt4-offer-sent`, …).
+    pub sent_by_type: MessageCounts,
+    /// Dropped packets by reason (`pkt4-receive-drop` is their sum).
+    pub dropped: BTreeMap<DropReason, u64>,
+}
+
+impl Stats {
+    pub fn count_drop(&mut self, reason: DropReason) {
+        *self.dropped.entry(reason).or_default() += 1;
+    }
+
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    /// Drops of unreadable packets (`pkt4-parse-failed`).
+    pub fn parse_failed(&self) -> u64 {
+        self.dropped.iter().filter(|(r, _)| r.is_parse_failure()).map(|(_, n)| n).sum()
+    }
+}

@@ -1,0 +1,315 @@
+//! The daemon's TOML config file: `[dhcp]`, `[http]` and `[[subnet]]`. Every error, syntax or meaning,
+//! is reported with the line and column of the field it is about.
+
+use dhcplab_engine::allocator::AllocatorKind;
+use dhcplab_engine::config::{ConfigError, ServerConfig, SubnetConfig};
+use dhcplab_engine::duration_text;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::de::{DeTable, DeValue};
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub dhcp: DhcpSection,
+    #[serde(default)]
+    pub http: HttpSection,
+    #[serde(default)]
+    pub subnet: Vec<SubnetConfig>,
+}
+
+/// `[dhcp]`: where to serve and the server-wide protocol knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DhcpSection {
+    /// Interfaces to serve on. None by default: nothing is served on a real link unless named.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    /// UDP port to listen on (67 on a real LAN; an unprivileged one for the loopback demo).
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// SQLite lease database.
+    #[serde(default = "default_lease_db")]
+    pub lease_db: PathBuf,
+    #[serde(default = "yes")]
+    pub authoritative: bool,
+    #[serde(default = "yes")]
+    pub match_client_id: bool,
+    #[serde(default = "default_offer_hold", with = "duration_text")]
+    pub offer_hold: Duration,
+    #[serde(default = "default_probation", with = "duration_text")]
+    pub decline_probation: Duration,
+    #[serde(default)]
+    pub allocator: AllocatorKind,
+}
+
+/// `[http]`: the API, dashboard and metrics listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    #[serde(default = "default_http")]
+    pub listen: SocketAddr,
+    /// Bearer token for mutating endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token: Option<String>,
+    /// Or read it from this file (first line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token_file: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_port() -> u16 {
+    67
+}
+fn default_lease_db() -> PathBuf {
+    PathBuf::from("leases.sqlite3")
+}
+fn default_http() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8067))
+}
+fn default_offer_hold() -> Duration {
+    ServerConfig::default().offer_hold
+}
+fn default_probation() -> Duration {
+    ServerConfig::default().decline_probation
+}
+
+impl Default for DhcpSection {
+    fn default() -> Self {
+        DhcpSection {
+            interfaces: vec![],
+            port: default_port(),
+            lease_db: default_lease_db(),
+            authoritative: true,
+            match_client_id: true,
+            offer_hold: default_offer_hold(),
+            decline_probation: default_probation(),
+            allocator: AllocatorKind::default(),
+        }
+    }
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection { listen: default_http(), admin_token: None, admin_token_file: None }
+    }
+}
+
+impl ConfigFile {
+    /// The engine's view: protocol knobs and subnets.
+    pub fn server_config(&self) -> ServerConfig {
+        let d = &self.dhcp;
+        ServerConfig {
+            authoritative: d.authoritative,
+            match_client_id: d.match_client_id,
+            offer_hold: d.offer_hold,
+            decline_probation: d.decline_probation,
+            allocator: d.allocator,
+            subnets: self.subnet.clone(),
+        }
+    }
+}
+
+/// One problem, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: usize,
+    pub column: usize,
+    /// The field, e.g. `subnet[0].pools[1]` (empty for a syntax error).
+    pub field: String,
+    pub message: String,
+}
+
+/// Everything wrong with a config file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigFileError {
+    pub file: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}:{}:{}: ", self.file, p.line, p.column)?;
+            if !p.field.is_empty() {
+                write!(f, "{}: ", p.field)?;
+            }
+            write!(f, "{}", p.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.len(), |nl| before.len() - nl - 1) + 1;
+    (line, col)
+}
+
+/// Splits `subnet[0].pools[1]` into `subnet`, `0`, `pools`, `1`.
+fn path_segments(path: &str) -> Vec<String> {
+    path.split(['.', '[', ']']).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// The span of the value at `path`, or of the nearest enclosing one that exists.
+fn span_of(root: &DeTable<'_>, path: &str) -> Option<Range<usize>> {
+    let mut best = None;
+    let mut table = Some(root);
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    for seg in path_segments(path) {
+        let value = if let Some(t) = table {
+            t.iter().find(|(k, _)| k.get_ref().as_ref() == seg).map(|(_, v)| v)
+        } else if let (Some(a), Ok(i)) = (array, seg.parse::<usize>()) {
+            a.get(i)
+        } else {
+            None
+        };
+        let Some(v) = value else { break };
+        best = Some(v.span());
+        (table, array) = match v.get_ref() {
+            DeValue::Table(t) => (Some(t), None),
+            DeValue::Array(a) => (None, Some(&a[..])),
+            _ => (None, None),
+        };
+    }
+    best
+}
+
+/// The engine names server-wide knobs without a section; in the file they live in `[dhcp]`.
+fn file_path(engine_path: &str) -> String {
+    if engine_path.starts_with("subnet") { engine_path.to_string() } else { format!("dhcp.{engine_path}") }
+}
+
+/// Parses and validates config text. `file` is only used in messages.
+pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
+    let fail = |problems| ConfigFileError { file: file.to_string(), problems };
+    let cfg: ConfigFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+        fail(vec![Problem { line, column, field: String::new(), message: e.message().trim().to_string() }])
+    })?;
+    let mut problems = Vec::new();
+    if let Err(errs) = cfg.server_config().validate() {
+        let root = DeTable::parse(text).ok();
+        for ConfigError { path, message } in errs {
+            let field = file_path(&path);
+            let (line, column) = root
+                .as_ref()
+                .and_then(|r| span_of(r.get_ref(), &field))
+                .map_or((1, 1), |s| line_col(text, s.start));
+            problems.push(Problem { line, column, field, message });
+        }
+    }
+    if cfg.http.admin_token.is_some() && cfg.http.admin_token_file.is_some() {
+        problems.push(Problem {
+            line: 1,
+            column: 1,
+            field: "http.admin_token".into(),
+            message: "give admin_token or admin_token_file, not both".into(),
+        });
+    }
+    if problems.is_empty() {
+        Ok(cfg)
+    } else {
+        problems.sort_by_key(|p| (p.line, p.column));
+        Err(fail(problems))
+    }
+}
+
+/// Reads and validates a config file.
+pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigFileError {
+        file: name.clone(),
+        problems: vec![Problem { line: 0, column: 0, field: String::new(), message: format!("cannot read: {e}") }],
+    })?;
+    parse(&text, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[dhcp]
+interfaces = ["eth1"]
+lease_db = "leases.sqlite3"
+
+[http]
+listen = "127.0.0.1:8067"
+
+[[subnet]]
+cidr = "192.168.1.0/24"
+pools = ["192.168.1.20-192.168.1.200"]
+routers = ["192.168.1.10"]
+dns = ["192.168.1.10"]
+lease_time = "6h"
+
+[[subnet.reservation]]
+mac = "52:54:00:12:34:56"
+ip = "192.168.1.34"
+"#;
+
+    #[test]
+    fn the_product_sketch_parses() {
+        let c = parse(GOOD, "t.toml").unwrap();
+        assert_eq!(c.dhcp.interfaces, vec!["eth1"]);
+        assert_eq!(c.subnet[0].lease_time, Duration::from_secs(6 * 3600));
+        assert_eq!(c.subnet[0].reservations[0].ip.to_string(), "192.168.1.34");
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:8067");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let bad = GOOD.replace("routers = [\"192.168.1.10\"]", "routers = [\"192.168.1.10\"");
+        let e = parse(&bad, "t.toml").unwrap_err();
+        assert_eq!(e.problems.len(), 1);
+        assert!(e.problems[0].line >= 12, "{e}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_line_and_field() {
+        let bad = GOOD.replace("lease_time = \"6h\"", "lease_time = \"6 hours\"");
+        let e = parse(&bad, "t.toml").unwrap_err();
+        assert_eq!(e.problems[0].line, 14, "{e}");
+        assert!(e.to_string().contains("not a duration"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let bad = GOOD.replace("dns = ", "dnss = ");
+        let e = parse(&bad, "t.toml").unwrap_err();
+        assert_eq!(e.problems[0].line, 13, "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_point_at_the_field() {
+        let bad = GOOD.replace("192.168.1.20-192.168.1.200", "192.168.2.20-192.168.2.200").replace(
+            "ip = \"192.168.1.34\"",
+            "ip = \"10.0.0.1\"",
+        );
+        let e = parse(&bad, "t.toml").unwrap_err();
+        let lines: Vec<(usize, &str)> = e.problems.iter().map(|p| (p.line, p.field.as_str())).collect();
+        assert_eq!(lines, vec![(11, "subnet[0].pools[0]"), (18, "subnet[0].reservation[0].ip")], "{e}");
+        assert!(e.to_string().starts_with("t.toml:11:"), "{e}");
+    }
+
+    #[test]
+    fn server_wide_knobs_live_in_dhcp() {
+        let bad = GOOD.replace("lease_db = ", "offer_hold = \"0s\"\nlease_db = ");
+        let e = parse(&bad, "t.toml").unwrap_err();
+        assert_eq!((e.problems[0].line, e.problems[0].field.as_str()), (4, "dhcp.offer_hold"), "{e}");
+    }
+}

@@ -1,0 +1,7 @@
+//! The dhcplab web app: the lab (the engine in the browser) and the dashboard (a daemon's live leases).
+
+mod app;
+
+fn main() {
+    yew::Renderer::<app::App>::new().render();
+}
