@@ -5,6 +5,7 @@
 //! tests all drive these same state machines.
 
 pub mod allocator;
+pub mod builder;
 pub mod config;
 pub mod duration_text;
 pub mod event;
@@ -13,6 +14,7 @@ pub mod hwaddr;
 pub mod lease;
 pub mod lease_table;
 pub mod packet;
+pub mod pcap;
 pub mod reply;
 pub mod server;
 pub mod stats;

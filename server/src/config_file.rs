@@ -205,10 +205,8 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
         let root = DeTable::parse(text).ok();
         for ConfigError { path, message } in errs {
             let field = file_path(&path);
-            let (line, column) = root
-                .as_ref()
-                .and_then(|r| span_of(r.get_ref(), &field))
-                .map_or((1, 1), |s| line_col(text, s.start));
+            let (line, column) =
+                root.as_ref().and_then(|r| span_of(r.get_ref(), &field)).map_or((1, 1), |s| line_col(text, s.start));
             problems.push(Problem { line, column, field, message });
         }
     }
@@ -296,10 +294,9 @@ ip = "192.168.1.34"
 
     #[test]
     fn semantic_errors_point_at_the_field() {
-        let bad = GOOD.replace("192.168.1.20-192.168.1.200", "192.168.2.20-192.168.2.200").replace(
-            "ip = \"192.168.1.34\"",
-            "ip = \"10.0.0.1\"",
-        );
+        let bad = GOOD
+            .replace("192.168.1.20-192.168.1.200", "192.168.2.20-192.168.2.200")
+            .replace("ip = \"192.168.1.34\"", "ip = \"10.0.0.1\"");
         let e = parse(&bad, "t.toml").unwrap_err();
         let lines: Vec<(usize, &str)> = e.problems.iter().map(|p| (p.line, p.field.as_str())).collect();
         assert_eq!(lines, vec![(11, "subnet[0].pools[0]"), (18, "subnet[0].reservation[0].ip")], "{e}");

@@ -31,7 +31,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { file } => match config_file::load(&file) {
             Ok(cfg) => {
-                let leases: usize = cfg.server_config().subnets.iter().map(|s| s.pools.iter().map(|p| p.0.len()).sum::<usize>()).sum();
+                let leases: usize =
+                    cfg.server_config().subnets.iter().map(|s| s.pools.iter().map(|p| p.0.len()).sum::<usize>()).sum();
                 println!("{}: ok ({} subnets, {leases} pool addresses)", file.display(), cfg.subnet.len());
                 ExitCode::SUCCESS
             }

@@ -1,9 +1,10 @@
 //! The server's rules, each driven with explicit simulated time.
 
 use super::*;
+use crate::builder::ClientMsg;
 use crate::config::{PoolRange, Reservation, SubnetConfig};
-use dhcproto::v4::{DhcpOption, Flags, OptionCode};
-use dhcproto::{Decodable, Decoder, Encodable, Encoder};
+use dhcproto::v4::{DhcpOption, OptionCode};
+use dhcproto::{Decodable, Decoder};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 240);
 const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
@@ -38,45 +39,9 @@ fn ip(s: &str) -> Ipv4Addr {
     s.parse().unwrap()
 }
 
-/// A client message as a real client would build it.
-struct Msg {
-    m: Message,
-}
-
-impl Msg {
-    fn new(kind: MessageType, hw: HwAddr) -> Self {
-        let mut m =
-            Message::new_with_id(0xabcd_0000 | u32::from(hw.as_bytes()[5]), ZERO, ZERO, ZERO, ZERO, hw.as_bytes());
-        m.opts_mut().insert(DhcpOption::MessageType(kind));
-        Msg { m }
-    }
-    fn opt(mut self, o: DhcpOption) -> Self {
-        self.m.opts_mut().insert(o);
-        self
-    }
-    fn requested(self, a: Ipv4Addr) -> Self {
-        self.opt(DhcpOption::RequestedIpAddress(a))
-    }
-    fn server(self, a: Ipv4Addr) -> Self {
-        self.opt(DhcpOption::ServerIdentifier(a))
-    }
-    fn ciaddr(mut self, a: Ipv4Addr) -> Self {
-        self.m.set_ciaddr(a);
-        self
-    }
-    fn giaddr(mut self, a: Ipv4Addr) -> Self {
-        self.m.set_giaddr(a);
-        self
-    }
-    fn broadcast(mut self) -> Self {
-        self.m.set_flags(Flags::default().set_broadcast());
-        self
-    }
-    fn bytes(&self) -> Vec<u8> {
-        let mut b = Vec::new();
-        self.m.encode(&mut Encoder::new(&mut b)).unwrap();
-        b
-    }
+/// A client message as a real client would build it; the xid is derived from the MAC.
+fn msg(kind: MessageType, hw: HwAddr) -> ClientMsg {
+    ClientMsg::new(kind, hw, 0xabcd_0000 | u32::from(hw.as_bytes()[5]))
 }
 
 struct Lab {
@@ -94,11 +59,11 @@ fn meta() -> RecvMeta {
 
 impl Lab {
     /// Sends a message; returns the single reply (decoded) if there is one.
-    fn send(&mut self, msg: Msg) -> Option<(Transmit, Message)> {
+    fn send(&mut self, msg: ClientMsg) -> Option<(Transmit, Message)> {
         self.send_meta(msg, meta())
     }
 
-    fn send_meta(&mut self, msg: Msg, meta: RecvMeta) -> Option<(Transmit, Message)> {
+    fn send_meta(&mut self, msg: ClientMsg, meta: RecvMeta) -> Option<(Transmit, Message)> {
         self.server.handle_packet(self.now, meta, &msg.bytes()).expect("not dropped");
         self.server.check_invariants().expect("invariants hold");
         let t = self.server.poll_transmit()?;
@@ -120,9 +85,8 @@ impl Lab {
 
     /// DISCOVER, then REQUEST of the offered address; returns it.
     fn dora(&mut self, hw: HwAddr) -> Ipv4Addr {
-        let (_, offer) = self.send(Msg::new(MessageType::Discover, hw)).expect("offer");
-        let (_, ack) =
-            self.send(Msg::new(MessageType::Request, hw).requested(offer.yiaddr()).server(SERVER)).expect("ack");
+        let (_, offer) = self.send(msg(MessageType::Discover, hw)).expect("offer");
+        let (_, ack) = self.send(msg(MessageType::Request, hw).requested(offer.yiaddr()).server(SERVER)).expect("ack");
         assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
         ack.yiaddr()
     }
@@ -138,7 +102,7 @@ fn lease_secs(m: &Message, code: OptionCode) -> Option<u32> {
 #[test]
 fn dora_offers_then_binds_with_mask_router_lease_and_server_id() {
     let mut lab = lab();
-    let (t, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    let (t, offer) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
     assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
     assert_eq!(offer.opcode(), dhcproto::v4::Opcode::BootReply);
     assert_eq!(offer.yiaddr(), ip("192.168.1.20"));
@@ -157,7 +121,7 @@ fn dora_offers_then_binds_with_mask_router_lease_and_server_id() {
     assert_eq!(lab.server.lease(offer.yiaddr()).unwrap().state, LeaseState::Offered);
 
     let (t, ack) =
-        lab.send(Msg::new(MessageType::Request, mac(1)).requested(offer.yiaddr()).server(SERVER).broadcast()).unwrap();
+        lab.send(msg(MessageType::Request, mac(1)).requested(offer.yiaddr()).server(SERVER).broadcast()).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(ack.yiaddr(), offer.yiaddr());
     assert_eq!(t.dst, Destination::Broadcast, "broadcast bit honoured");
@@ -177,7 +141,7 @@ fn two_clients_never_share_an_address() {
     let b = lab.dora(mac(2));
     assert_ne!(a, b);
     // Even asking for the other's address.
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(3)).requested(a)).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(3)).requested(a)).unwrap();
     assert_ne!(offer.yiaddr(), a);
     assert_ne!(offer.yiaddr(), b);
 }
@@ -186,20 +150,20 @@ fn two_clients_never_share_an_address() {
 fn parameter_request_list_filters_options() {
     let mut lab = lab();
     let (_, offer) = lab
-        .send(Msg::new(MessageType::Discover, mac(1)).opt(DhcpOption::ParameterRequestList(vec![OptionCode::Router])))
+        .send(msg(MessageType::Discover, mac(1)).opt(DhcpOption::ParameterRequestList(vec![OptionCode::Router])))
         .unwrap();
     assert!(offer.opts().get(OptionCode::Router).is_some());
     assert!(offer.opts().get(OptionCode::DomainNameServer).is_none());
     assert!(offer.opts().get(OptionCode::DomainName).is_none());
     assert!(offer.opts().get(OptionCode::SubnetMask).is_some(), "the mask always goes");
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(2))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(2))).unwrap();
     assert_eq!(offer.opts().get(OptionCode::DomainName), Some(&DhcpOption::DomainName("lab.example".into())));
 }
 
 #[test]
 fn an_unanswered_offer_expires_and_the_address_returns() {
     let mut lab = lab();
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
     let ip = offer.yiaddr();
     assert_eq!(lab.server.poll_timeout(), Some(lab.now + lab.server.offer_hold()));
     lab.events();
@@ -212,11 +176,11 @@ fn an_unanswered_offer_expires_and_the_address_returns() {
 #[test]
 fn an_offer_is_held_for_its_client_only() {
     let mut lab = lab();
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
     // Another client asks for that very address, in SELECTING and INIT-REBOOT: NAK both times.
-    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).requested(offer.yiaddr()).server(SERVER)).unwrap();
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).requested(offer.yiaddr()).server(SERVER)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
-    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).requested(offer.yiaddr())).unwrap();
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).requested(offer.yiaddr())).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
     assert_eq!(lab.server.lease(offer.yiaddr()).unwrap().hw, mac(1));
 }
@@ -224,9 +188,9 @@ fn an_offer_is_held_for_its_client_only() {
 #[test]
 fn a_request_naming_another_server_frees_our_offer() {
     let mut lab = lab();
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
     lab.events();
-    let r = lab.send(Msg::new(MessageType::Request, mac(1)).requested(ip("192.168.1.77")).server(ip("192.168.1.250")));
+    let r = lab.send(msg(MessageType::Request, mac(1)).requested(ip("192.168.1.77")).server(ip("192.168.1.250")));
     assert!(r.is_none(), "no reply to a REQUEST for another server");
     assert_eq!(lab.events(), vec![LeaseEventKind::OfferWithdrawn]);
     assert!(lab.server.lease(offer.yiaddr()).is_none());
@@ -239,7 +203,7 @@ fn a_returning_client_gets_its_previous_address() {
     let first = lab.dora(mac(1));
     lab.dora(mac(2));
     // RELEASE, then come back: same address, although the pool has others free.
-    lab.send(Msg::new(MessageType::Release, mac(1)).ciaddr(first).server(SERVER));
+    lab.send(msg(MessageType::Release, mac(1)).ciaddr(first).server(SERVER));
     assert_eq!(lab.server.lease(first).unwrap().state, LeaseState::Released);
     assert_eq!(lab.dora(mac(1)), first);
     // Let the lease expire, then come back: same address.
@@ -251,10 +215,10 @@ fn a_returning_client_gets_its_previous_address() {
 #[test]
 fn a_requested_free_address_is_offered() {
     let mut lab = lab();
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1)).requested(ip("192.168.1.25"))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1)).requested(ip("192.168.1.25"))).unwrap();
     assert_eq!(offer.yiaddr(), ip("192.168.1.25"));
     // Outside the pool: ignored, a pool address instead.
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(2)).requested(ip("192.168.1.100"))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(2)).requested(ip("192.168.1.100"))).unwrap();
     assert!((20..=29).contains(&offer.yiaddr().octets()[3]));
 }
 
@@ -263,7 +227,7 @@ fn a_declined_address_is_quarantined_for_the_probation() {
     let mut lab = lab();
     let bad = lab.dora(mac(1));
     lab.events();
-    assert!(lab.send(Msg::new(MessageType::Decline, mac(1)).requested(bad).server(SERVER)).is_none());
+    assert!(lab.send(msg(MessageType::Decline, mac(1)).requested(bad).server(SERVER)).is_none());
     assert_eq!(lab.events(), vec![LeaseEventKind::Declined]);
     assert_eq!(lab.server.subnet_usage()[0].declined, 1);
     // The same client, and everyone else, get other addresses during probation.
@@ -273,19 +237,19 @@ fn a_declined_address_is_quarantined_for_the_probation() {
         assert_ne!(lab.dora(mac(n)), bad);
     }
     // Pool of 10: 9 bound and 1 declined. Nothing left.
-    let e = lab.server.handle_packet(lab.now, meta(), &Msg::new(MessageType::Discover, mac(50)).bytes());
+    let e = lab.server.handle_packet(lab.now, meta(), &msg(MessageType::Discover, mac(50)).bytes());
     assert_eq!(e.unwrap_err().reason, DropReason::PoolExhausted);
     lab.events();
     lab.advance(Duration::from_secs(24 * 3600));
     assert!(lab.events().contains(&LeaseEventKind::Reclaimed));
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(50))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(50))).unwrap();
     assert_eq!(offer.yiaddr(), bad, "back in the pool after probation");
 }
 
 #[test]
 fn init_reboot_on_the_wrong_link_gets_nak() {
     let mut lab = lab();
-    let (t, nak) = lab.send(Msg::new(MessageType::Request, mac(1)).requested(ip("10.9.9.9"))).unwrap();
+    let (t, nak) = lab.send(msg(MessageType::Request, mac(1)).requested(ip("10.9.9.9"))).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
     assert_eq!(nak.yiaddr(), ZERO);
     assert_eq!(t.dst, Destination::Broadcast, "NAKs to clients on the link are broadcast (RFC 2131 §4.1)");
@@ -302,7 +266,7 @@ fn init_reboot_of_a_known_lease_is_acked_and_renewed() {
     let a = lab.dora(mac(1));
     lab.events();
     lab.now += Duration::from_secs(3600);
-    let (_, ack) = lab.send(Msg::new(MessageType::Request, mac(1)).requested(a)).unwrap();
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(1)).requested(a)).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(ack.yiaddr(), a);
     assert_eq!(lab.events(), vec![LeaseEventKind::Renewed]);
@@ -311,12 +275,12 @@ fn init_reboot_of_a_known_lease_is_acked_and_renewed() {
 #[test]
 fn init_reboot_without_a_record_is_silent_unless_authoritative() {
     let mut lab = lab();
-    let (_, ack) = lab.send(Msg::new(MessageType::Request, mac(1)).requested(ip("192.168.1.22"))).unwrap();
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(1)).requested(ip("192.168.1.22"))).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack), "authoritative: the free address is adopted");
     let mut cfg = config();
     cfg.authoritative = false;
     lab.server.reconfigure(cfg).unwrap();
-    assert!(lab.send(Msg::new(MessageType::Request, mac(2)).requested(ip("192.168.1.23"))).is_none());
+    assert!(lab.send(msg(MessageType::Request, mac(2)).requested(ip("192.168.1.23"))).is_none());
 }
 
 #[test]
@@ -327,7 +291,7 @@ fn renewing_unicasts_to_ciaddr_and_extends_the_lease() {
     lab.advance(Duration::from_secs(3 * 3600));
     // RENEWING (T1): unicast from the client's own address; no server id, no requested address.
     let m = RecvMeta { src: SocketAddrV4::new(a, 68), ..meta() };
-    let (t, ack) = lab.send_meta(Msg::new(MessageType::Request, mac(1)).ciaddr(a), m).unwrap();
+    let (t, ack) = lab.send_meta(msg(MessageType::Request, mac(1)).ciaddr(a), m).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(ack.ciaddr(), a);
     assert_eq!(t.dst, Destination::Unicast { ip: a });
@@ -335,7 +299,7 @@ fn renewing_unicasts_to_ciaddr_and_extends_the_lease() {
     assert_eq!(lab.events(), vec![LeaseEventKind::Renewed]);
     // REBINDING (T2) looks the same but broadcast; the reply still goes to ciaddr.
     lab.advance(Duration::from_secs(5 * 3600));
-    let (t, _) = lab.send(Msg::new(MessageType::Request, mac(1)).ciaddr(a)).unwrap();
+    let (t, _) = lab.send(msg(MessageType::Request, mac(1)).ciaddr(a)).unwrap();
     assert_eq!(t.dst, Destination::Unicast { ip: a });
 }
 
@@ -343,17 +307,16 @@ fn renewing_unicasts_to_ciaddr_and_extends_the_lease() {
 fn renewing_an_address_leased_to_someone_else_gets_nak() {
     let mut lab = lab();
     let a = lab.dora(mac(1));
-    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).ciaddr(a)).unwrap();
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).ciaddr(a)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
 }
 
 #[test]
 fn requested_lease_time_is_clamped() {
     let mut lab = lab();
-    let (_, offer) =
-        lab.send(Msg::new(MessageType::Discover, mac(1)).opt(DhcpOption::AddressLeaseTime(999_999))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1)).opt(DhcpOption::AddressLeaseTime(999_999))).unwrap();
     assert_eq!(lease_secs(&offer, OptionCode::AddressLeaseTime), Some(21_600));
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(2)).opt(DhcpOption::AddressLeaseTime(600))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(2)).opt(DhcpOption::AddressLeaseTime(600))).unwrap();
     assert_eq!(lease_secs(&offer, OptionCode::AddressLeaseTime), Some(600));
     assert_eq!(lease_secs(&offer, OptionCode::Renewal), Some(300));
     assert_eq!(lease_secs(&offer, OptionCode::Rebinding), Some(525));
@@ -364,14 +327,14 @@ fn a_reservation_goes_to_its_owner_and_never_to_another_client() {
     let mut lab = lab();
     let reserved = ip("192.168.1.34");
     // Others cannot get it: not by asking in DISCOVER, INIT-REBOOT or RENEWING.
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1)).requested(reserved)).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1)).requested(reserved)).unwrap();
     assert_ne!(offer.yiaddr(), reserved);
-    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).requested(reserved)).unwrap();
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).requested(reserved)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
-    let (_, nak) = lab.send(Msg::new(MessageType::Request, mac(2)).ciaddr(reserved)).unwrap();
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).ciaddr(reserved)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
     // The owner gets it, with its hostname.
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(0x99))).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(0x99))).unwrap();
     assert_eq!(offer.yiaddr(), reserved);
     assert_eq!(offer.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("printer".into())));
     assert_eq!(lab.dora(mac(0x99)), reserved);
@@ -381,20 +344,20 @@ fn a_reservation_goes_to_its_owner_and_never_to_another_client() {
 fn clients_are_identified_by_client_id_before_chaddr() {
     let mut lab = lab();
     let id = DhcpOption::ClientIdentifier(vec![0xff, 1, 2, 3, 4]);
-    let (_, offer) = lab.send(Msg::new(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
     assert_eq!(offer.opts().get(OptionCode::ClientIdentifier), Some(&id), "RFC 6842 echo");
     // Same client id behind another NIC: same client.
     let (_, ack) =
-        lab.send(Msg::new(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
+        lab.send(msg(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     // With match_client_id off, chaddr decides: the other NIC is another client.
     let mut cfg = config();
     cfg.match_client_id = false;
     let mut lab2 = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::ZERO };
     let id = DhcpOption::ClientIdentifier(vec![0xff, 1, 2, 3, 4]);
-    let (_, offer) = lab2.send(Msg::new(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
+    let (_, offer) = lab2.send(msg(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
     let (_, nak) =
-        lab2.send(Msg::new(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
+        lab2.send(msg(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
 }
 
@@ -407,7 +370,7 @@ fn relayed_discover_uses_the_giaddr_subnet_and_goes_back_to_the_relay() {
         DhcpOption::RelayAgentInformation(i)
     };
     let m = RecvMeta { src: SocketAddrV4::new(RELAY, 67), ..meta() };
-    let (t, offer) = lab.send_meta(Msg::new(MessageType::Discover, mac(1)).giaddr(RELAY).opt(info.clone()), m).unwrap();
+    let (t, offer) = lab.send_meta(msg(MessageType::Discover, mac(1)).giaddr(RELAY).opt(info.clone()), m).unwrap();
     assert!(ip("10.2.0.100") <= offer.yiaddr() && offer.yiaddr() <= ip("10.2.0.199"));
     assert_eq!(offer.giaddr(), RELAY);
     assert_eq!(t.dst, Destination::Relay { ip: RELAY });
@@ -416,7 +379,7 @@ fn relayed_discover_uses_the_giaddr_subnet_and_goes_back_to_the_relay() {
     assert_eq!(offer.opts().get(OptionCode::SubnetMask), Some(&DhcpOption::SubnetMask(ip("255.255.255.0"))));
     // A NAK through a relay carries the broadcast bit.
     let (t, nak) =
-        lab.send_meta(Msg::new(MessageType::Request, mac(2)).giaddr(RELAY).requested(ip("192.168.1.20")), m).unwrap();
+        lab.send_meta(msg(MessageType::Request, mac(2)).giaddr(RELAY).requested(ip("192.168.1.20")), m).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
     assert!(nak.flags().broadcast());
     assert_eq!(t.dst, Destination::Relay { ip: RELAY });
@@ -427,7 +390,7 @@ fn link_selection_overrides_giaddr() {
     let mut lab = lab();
     let (_, offer) = lab
         .send(
-            Msg::new(MessageType::Discover, mac(1))
+            msg(MessageType::Discover, mac(1))
                 .giaddr(ip("192.168.1.1"))
                 .opt(DhcpOption::SubnetSelection(ip("10.2.0.0"))),
         )
@@ -439,7 +402,7 @@ fn link_selection_overrides_giaddr() {
 fn unknown_links_are_dropped_as_no_subnet() {
     let mut lab = lab();
     let m = RecvMeta { local_addr: ip("203.0.113.1"), ..meta() };
-    let e = lab.server.handle_packet(lab.now, m, &Msg::new(MessageType::Discover, mac(1)).bytes());
+    let e = lab.server.handle_packet(lab.now, m, &msg(MessageType::Discover, mac(1)).bytes());
     assert_eq!(e.unwrap_err().reason, DropReason::NoSubnet);
     assert_eq!(lab.server.stats().dropped.get(&DropReason::NoSubnet), Some(&1));
 }
@@ -448,7 +411,7 @@ fn unknown_links_are_dropped_as_no_subnet() {
 fn inform_gets_options_but_no_lease() {
     let mut lab = lab();
     let me = ip("192.168.1.150");
-    let (t, ack) = lab.send(Msg::new(MessageType::Inform, mac(1)).ciaddr(me)).unwrap();
+    let (t, ack) = lab.send(msg(MessageType::Inform, mac(1)).ciaddr(me)).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     assert_eq!(ack.yiaddr(), ZERO);
     assert_eq!(ack.ciaddr(), me);
@@ -462,17 +425,17 @@ fn inform_gets_options_but_no_lease() {
 fn release_and_decline_for_another_server_are_ignored() {
     let mut lab = lab();
     let a = lab.dora(mac(1));
-    lab.send(Msg::new(MessageType::Release, mac(1)).ciaddr(a).server(ip("192.168.1.250")));
-    lab.send(Msg::new(MessageType::Decline, mac(1)).requested(a).server(ip("192.168.1.250")));
+    lab.send(msg(MessageType::Release, mac(1)).ciaddr(a).server(ip("192.168.1.250")));
+    lab.send(msg(MessageType::Decline, mac(1)).requested(a).server(ip("192.168.1.250")));
     // And a RELEASE from a client that does not hold the lease.
-    lab.send(Msg::new(MessageType::Release, mac(2)).ciaddr(a).server(SERVER));
+    lab.send(msg(MessageType::Release, mac(2)).ciaddr(a).server(SERVER));
     assert_eq!(lab.server.lease(a).unwrap().state, LeaseState::Bound);
 }
 
 #[test]
 fn malformed_packets_are_counted_and_the_server_keeps_serving() {
     let mut lab = lab();
-    let good = Msg::new(MessageType::Discover, mac(1)).bytes();
+    let good = msg(MessageType::Discover, mac(1)).bytes();
     let mut hlen = good.clone();
     hlen[2] = 255;
     let mut reply = good.clone();
@@ -482,7 +445,7 @@ fn malformed_packets_are_counted_and_the_server_keeps_serving() {
     }
     assert_eq!(lab.server.stats().dropped_total(), 3);
     assert_eq!(lab.server.stats().parse_failed(), 3);
-    assert!(lab.send(Msg::new(MessageType::Discover, mac(1))).is_some());
+    assert!(lab.send(msg(MessageType::Discover, mac(1))).is_some());
 }
 
 #[test]
