@@ -42,9 +42,7 @@ fn kea_relay_server() -> Server {
         "10.200.0.10-10.200.255.250".parse::<PoolRange>().unwrap().0,
     );
     far.routers = vec!["10.200.0.1".parse().unwrap()];
-    for s in [&mut far] {
-        s.lease_time = Duration::from_secs(21_600);
-    }
+    far.lease_time = Duration::from_secs(21_600);
     Server::new(ServerConfig { subnets: vec![lan, far], ..Default::default() }, 7).unwrap()
 }
 
