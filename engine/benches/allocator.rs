@@ -1,1 +1,109 @@
-fn main() {}
+//! Allocation with big pools: a /16 pool holding 60,000 live leases.
+//!
+//! - `freeset/next_free`: finding the next free slot in a 65,536-slot set that is 92 % full.
+//! - `server/discover_offer`: a whole DISCOVER → OFFER (parse, choose address, hold it, build and encode
+//!   the reply) against a server with 60,000 bound leases.
+//! - `server/dora`: DISCOVER and REQUEST → ACK, the work per new client.
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use dhcplab_engine::builder::ClientMsg;
+use dhcplab_engine::config::{PoolRange, SubnetConfig};
+use dhcplab_engine::freeset::FreeSet;
+use dhcplab_engine::{Duration, HwAddr, Instant, RecvMeta, Server, ServerConfig};
+use dhcproto::v4::MessageType;
+use std::hint::black_box;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+const LEASES: u32 = 60_000;
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 200, 0, 1);
+
+fn meta() -> RecvMeta {
+    RecvMeta { iface: 0, local_addr: SERVER, src: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68) }
+}
+
+fn hw(n: u32) -> HwAddr {
+    let b = n.to_be_bytes();
+    HwAddr::ethernet([0x02, 0, b[0], b[1], b[2], b[3]])
+}
+
+/// A server for 10.200.0.0/16 with `LEASES` clients bound.
+fn busy_server() -> Server {
+    let mut s = SubnetConfig::new(
+        "10.200.0.0/16".parse().unwrap(),
+        "10.200.0.10-10.200.255.250".parse::<PoolRange>().unwrap().0,
+    );
+    s.lease_time = Duration::from_secs(86_400);
+    let mut server = Server::new(ServerConfig { subnets: vec![s], ..Default::default() }, 1).unwrap();
+    for n in 0..LEASES {
+        let d = ClientMsg::new(MessageType::Discover, hw(n), n).bytes();
+        server.handle_packet(Instant::ZERO, meta(), &d).unwrap();
+        let offer = server.poll_transmit().unwrap();
+        let yiaddr = Ipv4Addr::new(offer.bytes[16], offer.bytes[17], offer.bytes[18], offer.bytes[19]);
+        let r = ClientMsg::new(MessageType::Request, hw(n), n).requested(yiaddr).server(SERVER).bytes();
+        server.handle_packet(Instant::ZERO, meta(), &r).unwrap();
+        server.poll_transmit().unwrap();
+    }
+    while server.poll_event().is_some() {}
+    assert_eq!(server.leases().count(), LEASES as usize);
+    server
+}
+
+fn benches(c: &mut Criterion) {
+    let mut set = FreeSet::full(65_536);
+    for i in 0..LEASES as usize {
+        set.remove(i * 65_536 / LEASES as usize);
+    }
+    let mut cursor = 0;
+    c.bench_function("freeset/next_free (65,536 slots, 60,000 used)", |b| {
+        b.iter(|| {
+            let i = set.next_free_wrapping(cursor).unwrap();
+            cursor = (i + 1) % 65_536;
+            black_box(i)
+        })
+    });
+
+    let mut server = busy_server();
+    let mut n = LEASES;
+    c.bench_function("server/discover_offer (60,000 leases)", |b| {
+        b.iter_batched(
+            || {
+                n += 1;
+                // Clients come and go: offers expire, so the pool never runs dry.
+                ClientMsg::new(MessageType::Discover, hw(n), n).bytes()
+            },
+            |pkt| {
+                server.handle_packet(Instant::ZERO, meta(), &pkt).unwrap();
+                let t = server.poll_transmit().unwrap();
+                let _ = server.poll_event();
+                // Forget the offer so the next iteration meets the same 60,000-lease table.
+                let yiaddr = Ipv4Addr::new(t.bytes[16], t.bytes[17], t.bytes[18], t.bytes[19]);
+                server.admin_release(Instant::ZERO, yiaddr);
+                let _ = server.poll_event();
+                black_box(t)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let mut server = busy_server();
+    let mut n = 1_000_000;
+    c.bench_function("server/dora (60,000 leases)", |b| {
+        b.iter(|| {
+            n += 1;
+            let d = ClientMsg::new(MessageType::Discover, hw(n), n).bytes();
+            server.handle_packet(Instant::ZERO, meta(), &d).unwrap();
+            let offer = server.poll_transmit().unwrap();
+            let yiaddr = Ipv4Addr::new(offer.bytes[16], offer.bytes[17], offer.bytes[18], offer.bytes[19]);
+            let r = ClientMsg::new(MessageType::Request, hw(n), n).requested(yiaddr).server(SERVER).bytes();
+            server.handle_packet(Instant::ZERO, meta(), &r).unwrap();
+            let ack = server.poll_transmit().unwrap();
+            while server.poll_event().is_some() {}
+            server.admin_release(Instant::ZERO, yiaddr);
+            let _ = server.poll_event();
+            black_box(ack)
+        })
+    });
+}
+
+criterion_group!(allocation, benches);
+criterion_main!(allocation);

@@ -6,10 +6,13 @@
 
 pub mod allocator;
 pub mod builder;
+pub mod client;
 pub mod config;
 pub mod duration_text;
 pub mod event;
 pub mod freeset;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hwaddr;
 pub mod lease;
 pub mod lease_table;

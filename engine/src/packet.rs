@@ -24,8 +24,8 @@ pub enum DropReason {
     TooShort,
     /// Longer than [`MAX_MESSAGE_LEN`].
     TooLong,
-    /// op is BOOTREPLY (or unknown): servers only answer requests.
-    NotRequest,
+    /// op is not what the port expects: servers only take BOOTREQUESTs, clients only BOOTREPLYs.
+    WrongOpcode,
     /// hlen above 16 (or not 6 for Ethernet).
     BadHardwareLength,
     NoMagicCookie,
@@ -49,7 +49,7 @@ impl DropReason {
     pub const ALL: [DropReason; 12] = [
         DropReason::TooShort,
         DropReason::TooLong,
-        DropReason::NotRequest,
+        DropReason::WrongOpcode,
         DropReason::BadHardwareLength,
         DropReason::NoMagicCookie,
         DropReason::MalformedOption,
@@ -65,7 +65,7 @@ impl DropReason {
         match self {
             DropReason::TooShort => "too_short",
             DropReason::TooLong => "too_long",
-            DropReason::NotRequest => "not_request",
+            DropReason::WrongOpcode => "wrong_opcode",
             DropReason::BadHardwareLength => "bad_hardware_length",
             DropReason::NoMagicCookie => "no_magic_cookie",
             DropReason::MalformedOption => "malformed_option",
@@ -85,7 +85,7 @@ impl DropReason {
             self,
             DropReason::TooShort
                 | DropReason::TooLong
-                | DropReason::NotRequest
+                | DropReason::WrongOpcode
                 | DropReason::BadHardwareLength
                 | DropReason::NoMagicCookie
                 | DropReason::MalformedOption
@@ -135,6 +135,28 @@ pub struct Request {
     pub link_selection: Option<Ipv4Addr>,
 }
 
+/// Whether an option's length fits its definition. Covers every option `dhcproto` 0.15 reads at a fixed
+/// size without checking the length byte (it would read past the option, or hit a `debug_assert`), the
+/// ones it subtracts from (`len - 1`, `len - 3`), and the RFC 2132 minimums of options the server uses.
+fn length_ok(code: u8, len: usize) -> bool {
+    match code {
+        // u8 / bool values (RFC 2132 §4–§9, RFC 8925 DisableSLAAC, RFC 6926 bulk leasequery).
+        19 | 20 | 23 | 27 | 29 | 30 | 31 | 34 | 36 | 37 | 39 | 46 | 52 | 53 | 116 | 156 | 157 => len == 1,
+        // u16 values.
+        13 | 22 | 26 | 57 | 93 => len == 2,
+        // u32 / i32 values and single addresses.
+        1 | 2 | 16 | 24 | 28 | 32 | 35 | 38 | 50 | 51 | 54 | 58 | 59 | 91 | 108 | 118 | 152..=155 => len == 4,
+        80 => len == 0,
+        94 => len == 3,
+        81 => len >= 3,
+        151 => len >= 1,
+        3 | 6 => len >= 4 && len.is_multiple_of(4),
+        12 | 55 => len >= 1,
+        61 => len >= 2,
+        _ => true,
+    }
+}
+
 /// Walks the options TLV by hand: `dhcproto` stops silently at the first bad option and reads some fixed
 /// sizes without checking the length byte, so structure and lengths are checked here first. Returns the
 /// option codes present.
@@ -158,17 +180,7 @@ fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
         if i + 2 + len > opts.len() {
             return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} overruns the packet")));
         }
-        // RFC 2132 fixed sizes for the options the server relies on.
-        let ok = match code {
-            1 | 50 | 54 | 118 | 51 | 58 | 59 => len == 4,
-            53 => len == 1,
-            57 => len == 2,
-            3 | 6 => len >= 4 && len.is_multiple_of(4),
-            12 | 55 => len >= 1,
-            61 => len >= 2,
-            _ => true,
-        };
-        if !ok {
+        if !length_ok(code, len) {
             return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} has bad length {len}")));
         }
         if !codes.contains(&code) {
@@ -179,16 +191,17 @@ fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
     Ok(codes)
 }
 
-/// Checks and decodes a packet received on port 67.
-pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
+/// Header checks shared by both directions, then `dhcproto`'s decode, then the check that no option was
+/// silently lost. `op` is 1 for requests (to port 67), 2 for replies (to port 68).
+fn decode_checked(bytes: &[u8], op: u8) -> Result<Message, Dropped> {
     if bytes.len() < HEADER_LEN {
         return Err(Dropped::new(DropReason::TooShort, format!("{} bytes", bytes.len())));
     }
     if bytes.len() > MAX_MESSAGE_LEN {
         return Err(Dropped::new(DropReason::TooLong, format!("{} bytes", bytes.len())));
     }
-    if bytes[0] != 1 {
-        return Err(Dropped::new(DropReason::NotRequest, format!("op {}", bytes[0])));
+    if bytes[0] != op {
+        return Err(Dropped::new(DropReason::WrongOpcode, format!("op {} where {op} was expected", bytes[0])));
     }
     let (htype, hlen) = (bytes[1], bytes[2]);
     // dhcproto slices chaddr with hlen unchecked: hlen > 16 would panic.
@@ -201,12 +214,18 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     let codes = scan_options(&bytes[HEADER_LEN..])?;
     let msg = Message::decode(&mut Decoder::new(bytes))
         .map_err(|e| Dropped::new(DropReason::MalformedOption, format!("undecodable: {e}")))?;
-    if msg.opcode() != Opcode::BootRequest {
-        return Err(Dropped::new(DropReason::NotRequest, "not a BOOTREQUEST"));
-    }
     // Anything the scan saw but the decoder lost was malformed (e.g. a non-UTF-8 string option).
     if let Some(lost) = codes.iter().find(|&&c| msg.opts().get(OptionCode::from(c)).is_none()) {
         return Err(Dropped::new(DropReason::MalformedOption, format!("option {lost} does not decode")));
+    }
+    Ok(msg)
+}
+
+/// Checks and decodes a packet received on port 67.
+pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
+    let msg = decode_checked(bytes, 1)?;
+    if msg.opcode() != Opcode::BootRequest {
+        return Err(Dropped::new(DropReason::WrongOpcode, "not a BOOTREQUEST"));
     }
     let kind = match msg.opts().msg_type() {
         None => return Err(Dropped::new(DropReason::NoMessageType, "BOOTP request without option 53")),
@@ -217,7 +236,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         Some(MessageType::Inform) => ClientMessage::Inform,
         Some(other) => return Err(Dropped::new(DropReason::UnexpectedMessageType, format!("{other:?}"))),
     };
-    let hw = HwAddr::new(&bytes[28..28 + hlen as usize])
+    let hw = HwAddr::new(&bytes[28..28 + usize::from(bytes[2])])
         .map_err(|e| Dropped::new(DropReason::BadHardwareLength, e.to_string()))?;
 
     let mut req = Request {
@@ -299,7 +318,7 @@ mod tests {
         assert_eq!(reason(&[good.clone(), vec![0; 2000]].concat()), DropReason::TooLong);
         let mut b = good.clone();
         b[0] = 2;
-        assert_eq!(reason(&b), DropReason::NotRequest);
+        assert_eq!(reason(&b), DropReason::WrongOpcode);
         let mut b = good.clone();
         b[2] = 255; // hlen 255 would panic inside dhcproto
         assert_eq!(reason(&b), DropReason::BadHardwareLength);
@@ -322,6 +341,19 @@ mod tests {
     }
 
     #[test]
+    fn fixed_size_options_with_other_lengths_are_refused() {
+        // Found by the fuzzer: dhcproto debug_asserts on these lengths and misreads them in release builds.
+        for (code, len) in [(153u8, 2u8), (80, 1), (94, 2), (81, 1), (151, 0), (13, 3), (19, 0)] {
+            let mut b = discover_bytes();
+            b.truncate(b.len() - 1);
+            b.extend_from_slice(&[code, len]);
+            b.extend(std::iter::repeat_n(0u8, len as usize));
+            b.push(255);
+            assert_eq!(reason(&b), DropReason::MalformedOption, "option {code} with length {len}");
+        }
+    }
+
+    #[test]
     fn non_utf8_hostname_is_caught_not_silently_lost() {
         let mut b = discover_bytes();
         let at = HEADER_LEN + b[HEADER_LEN..].iter().position(|&x| x == 12).unwrap();
@@ -340,4 +372,70 @@ mod tests {
         b[at + 2] = 0;
         assert_eq!(reason(&b), DropReason::NoMessageType);
     }
+}
+
+/// The server messages a client acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ServerReply {
+    Offer,
+    Ack,
+    Nak,
+}
+
+/// A decoded, validated server reply and the fields the client decides on.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub msg: Message,
+    pub kind: ServerReply,
+    pub server_id: Option<Ipv4Addr>,
+    pub lease_time: Option<Duration>,
+    pub t1: Option<Duration>,
+    pub t2: Option<Duration>,
+    pub mask: Option<Ipv4Addr>,
+    pub routers: Vec<Ipv4Addr>,
+    pub dns: Vec<Ipv4Addr>,
+    pub domain: Option<String>,
+    /// Option 56: a NAK's reason.
+    pub message: Option<String>,
+}
+
+/// Checks and decodes a packet received on port 68.
+pub fn parse_reply(bytes: &[u8]) -> Result<Reply, Dropped> {
+    let msg = decode_checked(bytes, 2)?;
+    let kind = match msg.opts().msg_type() {
+        Some(MessageType::Offer) => ServerReply::Offer,
+        Some(MessageType::Ack) => ServerReply::Ack,
+        Some(MessageType::Nak) => ServerReply::Nak,
+        None => return Err(Dropped::new(DropReason::NoMessageType, "BOOTP reply without option 53")),
+        Some(other) => return Err(Dropped::new(DropReason::UnexpectedMessageType, format!("{other:?}"))),
+    };
+    let secs = |s: &u32| Duration::from_secs(u64::from(*s));
+    let mut r = Reply {
+        kind,
+        server_id: None,
+        lease_time: None,
+        t1: None,
+        t2: None,
+        mask: None,
+        routers: vec![],
+        dns: vec![],
+        domain: None,
+        message: None,
+        msg,
+    };
+    for (_, opt) in r.msg.opts().iter() {
+        match opt {
+            DhcpOption::ServerIdentifier(ip) => r.server_id = Some(*ip),
+            DhcpOption::AddressLeaseTime(s) => r.lease_time = Some(secs(s)),
+            DhcpOption::Renewal(s) => r.t1 = Some(secs(s)),
+            DhcpOption::Rebinding(s) => r.t2 = Some(secs(s)),
+            DhcpOption::SubnetMask(m) => r.mask = Some(*m),
+            DhcpOption::Router(v) => r.routers = v.clone(),
+            DhcpOption::DomainNameServer(v) => r.dns = v.clone(),
+            DhcpOption::DomainName(d) => r.domain = Some(d.clone()),
+            DhcpOption::Message(m) => r.message = Some(m.clone()),
+            _ => {}
+        }
+    }
+    Ok(r)
 }
