@@ -78,3 +78,83 @@ impl LeaseEvent {
         self
     }
 }
+
+/// The fields of one DHCP packet that a flow view or a log line shows. Built from the bytes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketSummary {
+    /// `DHCPDISCOVER`, `DHCPOFFER`, … (or `BOOTP` without option 53).
+    pub msg: String,
+    pub xid: u32,
+    pub broadcast_flag: bool,
+    pub ciaddr: Ipv4Addr,
+    pub yiaddr: Ipv4Addr,
+    pub siaddr: Ipv4Addr,
+    pub giaddr: Ipv4Addr,
+    pub chaddr: HwAddr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_ip: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    pub size: usize,
+}
+
+/// `DHCPDISCOVER` etc. for a message type.
+pub fn message_name(t: dhcproto::v4::MessageType) -> String {
+    use dhcproto::v4::MessageType as M;
+    match t {
+        M::Discover => "DHCPDISCOVER".into(),
+        M::Offer => "DHCPOFFER".into(),
+        M::Request => "DHCPREQUEST".into(),
+        M::Decline => "DHCPDECLINE".into(),
+        M::Ack => "DHCPACK".into(),
+        M::Nak => "DHCPNAK".into(),
+        M::Release => "DHCPRELEASE".into(),
+        M::Inform => "DHCPINFORM".into(),
+        other => format!("DHCP({})", u8::from(other)),
+    }
+}
+
+impl PacketSummary {
+    /// Summarises a DHCP packet; `None` if it is not one (the same checks as the server's guard).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        use dhcproto::v4::{DhcpOption, OptionCode};
+        let op = *bytes.first()?;
+        let msg = if op == 1 {
+            crate::packet::parse_request(bytes).ok()?.msg
+        } else {
+            crate::packet::parse_reply(bytes).ok()?.msg
+        };
+        let o = msg.opts();
+        Some(PacketSummary {
+            msg: o.msg_type().map(message_name).unwrap_or_else(|| "BOOTP".into()),
+            xid: msg.xid(),
+            broadcast_flag: msg.flags().broadcast(),
+            ciaddr: msg.ciaddr(),
+            yiaddr: msg.yiaddr(),
+            siaddr: msg.siaddr(),
+            giaddr: msg.giaddr(),
+            chaddr: HwAddr::new(msg.chaddr()).unwrap_or_default(),
+            requested_ip: match o.get(OptionCode::RequestedIpAddress) {
+                Some(DhcpOption::RequestedIpAddress(ip)) => Some(*ip),
+                _ => None,
+            },
+            server_id: match o.get(OptionCode::ServerIdentifier) {
+                Some(DhcpOption::ServerIdentifier(ip)) => Some(*ip),
+                _ => None,
+            },
+            lease_secs: match o.get(OptionCode::AddressLeaseTime) {
+                Some(DhcpOption::AddressLeaseTime(s)) => Some(*s),
+                _ => None,
+            },
+            hostname: match o.get(OptionCode::Hostname) {
+                Some(DhcpOption::Hostname(h)) => Some(h.clone()),
+                _ => None,
+            },
+            size: bytes.len(),
+        })
+    }
+}

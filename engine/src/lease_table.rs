@@ -35,7 +35,8 @@ impl LeaseTable {
         let old = std::mem::take(&mut self.leases);
         *self = LeaseTable::new(allocators, reserved);
         for lease in old.into_values() {
-            self.insert(lease);
+            // Records are one per client per subnet already, so nothing is displaced here.
+            let _ = self.insert(lease);
         }
     }
 
@@ -111,9 +112,10 @@ impl LeaseTable {
     }
 
     /// Inserts or replaces the record for `lease.ip`. A different client's old (free) record at that
-    /// address is forgotten, and so is this client's record for another address in the same subnet.
+    /// address is forgotten, and so is this client's record for another address in the same subnet; if
+    /// that one still held its address it is returned, so the caller can report it.
     /// Declined records are not indexed by client: the address is no longer the client's.
-    pub fn insert(&mut self, lease: Lease) {
+    pub fn insert(&mut self, lease: Lease) -> Option<Lease> {
         let ip = lease.ip;
         if let Some(old) = self.leases.get(&ip) {
             debug_assert!(
@@ -125,10 +127,11 @@ impl LeaseTable {
             self.remove(ip);
         }
         let key = (lease.subnet, lease.client.clone());
+        let mut displaced = None;
         if let Some(&prev) = self.clients.get(&key)
             && prev != ip
         {
-            self.remove(prev);
+            displaced = self.remove(prev).filter(|l| l.state.holds_address());
         }
         if lease.state.holds_address() {
             self.take_addr(ip);
@@ -141,6 +144,7 @@ impl LeaseTable {
             self.clients.insert(key, ip);
         }
         self.leases.insert(ip, lease);
+        displaced
     }
 
     /// Changes the state and times of an existing record, keeping the free set and deadlines in step.
@@ -151,7 +155,8 @@ impl LeaseTable {
         lease.expires = expires;
         // Keep a declined address out of the client index even when re-inserted.
         self.remove(ip);
-        self.insert(lease);
+        // Same address, same client: nothing else is displaced.
+        let _ = self.insert(lease);
         self.leases.get(&ip)
     }
 

@@ -20,6 +20,7 @@ pub mod packet;
 pub mod pcap;
 pub mod reply;
 pub mod server;
+pub mod sim;
 pub mod stats;
 pub mod subnet;
 pub mod time;

@@ -11,7 +11,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 /// One UDP datagram on an Ethernet link.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Frame {
     pub at: Instant,
     pub src_mac: HwAddr,

@@ -348,7 +348,7 @@ impl Client {
     /// The address the host uses now, if any: the lease, a static address, or a claimed link-local one.
     pub fn address(&self) -> Option<Ipv4Addr> {
         match &self.state {
-            State::Static { ip, .. } => Some(*ip),
+            State::Static { ip, .. } | State::Informing { ip, .. } => Some(*ip),
             _ => self.lease().map(|l| l.ip).or(self.link_local.filter(|l| l.claimed).map(|l| l.ip)),
         }
     }

@@ -141,7 +141,8 @@ impl Server {
         {
             return Err(RestoreError::Conflict { ip: lease.ip, holder: existing.client.to_string() });
         }
-        self.table.insert(lease);
+        // A stored client with two holding records in one subnet keeps the one loaded last.
+        let _ = self.table.insert(lease);
         Ok(())
     }
 
@@ -286,6 +287,18 @@ impl Server {
         Ok(())
     }
 
+    /// A client that starts over (DISCOVER, or INIT-REBOOT for another address) has given up its old
+    /// address (RFC 2131 §4.4.1: INIT has no address); say so rather than drop it silently.
+    fn report_displaced(&mut self, now: Instant, displaced: Option<Lease>) {
+        if let Some(mut old) = displaced {
+            old.state = LeaseState::Released;
+            old.expires = now.max(old.obtained);
+            let ev = LeaseEvent::from_lease(now, LeaseEventKind::Released, &old)
+                .with_reason("the client started over and was given another address");
+            self.emit(ev);
+        }
+    }
+
     fn emit(&mut self, ev: LeaseEvent) {
         self.events.push_back(ev);
     }
@@ -371,7 +384,7 @@ impl Server {
         let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
         let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.client == key);
         if !already_bound {
-            self.table.insert(Lease {
+            let displaced = self.table.insert(Lease {
                 ip,
                 subnet: s.net,
                 client: key,
@@ -383,6 +396,7 @@ impl Server {
                 expires: now + self.config.offer_hold,
                 lease_time,
             });
+            self.report_displaced(now, displaced);
         }
         if let Some(l) = self.table.get(ip) {
             let ev = LeaseEvent::from_lease(now, LeaseEventKind::Offered, l);
@@ -477,7 +491,8 @@ impl Server {
         };
         let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
         let event = LeaseEvent::from_lease(now, kind, &lease);
-        self.table.insert(lease);
+        let displaced = self.table.insert(lease);
+        self.report_displaced(now, displaced);
         self.emit(event);
         let s = &self.subnets[si];
         let times = LeaseTimes { lease: lease_time, t1, t2 };

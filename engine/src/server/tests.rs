@@ -482,3 +482,20 @@ fn admin_release_frees_the_address() {
     assert_eq!(lab.server.lease(a).unwrap().state, LeaseState::Released);
     assert!(lab.server.admin_release(lab.now, a).is_none());
 }
+
+#[test]
+fn a_client_given_another_address_loses_its_old_lease_with_an_event() {
+    // The owner of the reservation first takes a pool address (INIT-REBOOT adopts it), then DISCOVERs:
+    // it is offered its reserved address, and the pool address is visibly given up, not silently dropped.
+    let mut lab = lab();
+    let pool_ip = ip("192.168.1.22");
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(0x99)).requested(pool_ip)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    lab.events();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(0x99))).unwrap();
+    assert_eq!(offer.yiaddr(), ip("192.168.1.34"));
+    let events: Vec<(LeaseEventKind, Ipv4Addr)> =
+        std::iter::from_fn(|| lab.server.poll_event()).map(|e| (e.kind, e.ip)).collect();
+    assert_eq!(events, vec![(LeaseEventKind::Released, pool_ip), (LeaseEventKind::Offered, ip("192.168.1.34"))]);
+    assert_eq!(lab.server.lease(pool_ip).map(|l| l.state), None);
+}

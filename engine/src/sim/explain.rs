@@ -1,0 +1,516 @@
+//! What each step of the trace means, in plain words (English and Simplified Chinese), and which RFC rule
+//! it follows. Where tutorials simplify ("the OFFER is broadcast"), the text says when that holds.
+
+use super::Action;
+use super::Sim;
+use super::topology::{NicId, NodeKind};
+use super::trace::{Text, TraceKind};
+use crate::client::{ClientEvent, ClientLease, ClientStateKind};
+use crate::duration_text;
+use crate::event::{LeaseEvent, LeaseEventKind, PacketSummary};
+use crate::pcap::Frame;
+use crate::time::Duration;
+use std::net::Ipv4Addr;
+
+fn dur(secs: u32) -> String {
+    duration_text::format(Duration::from_secs(u64::from(secs)))
+}
+
+fn rfc(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+pub(super) fn action(node: &str, a: &Action) -> Text {
+    match a {
+        Action::Start { .. } => Text::new(format!("{node} is switched on."), format!("{node} 开机。")),
+        Action::Release { .. } => {
+            Text::new(format!("{node} shuts down and releases its lease."), format!("{node} 关机并释放租约。"))
+        }
+        Action::Reboot { .. } => Text::new(
+            format!("{node} reboots; it remembers its last lease."),
+            format!("{node} 重启；它记得上一次的租约。"),
+        ),
+        Action::Renew { .. } => {
+            Text::new(format!("{node} is asked to renew its lease now."), format!("{node} 被要求立即续租。"))
+        }
+        Action::Unplug { .. } => Text::new(format!("{node}'s cable is pulled out."), format!("{node} 的网线被拔掉。")),
+        Action::Move { .. } => Text::new(
+            format!("{node} is plugged into another network segment; the link comes up."),
+            format!("{node} 被接到另一个网段；链路接通。"),
+        ),
+        Action::Inform { ip, .. } => Text::new(
+            format!("{node} has the fixed address {ip} and wants only configuration options."),
+            format!("{node} 使用固定地址 {ip}，只需要配置参数。"),
+        ),
+        Action::ServerPower { online: true, .. } => {
+            Text::new(format!("{node} is switched on."), format!("{node} 启动。"))
+        }
+        Action::ServerPower { online: false, .. } => {
+            Text::new(format!("{node} is switched off."), format!("{node} 关闭。"))
+        }
+    }
+}
+
+/// How the frame is addressed, and why.
+fn delivery(frame: &Frame, s: &PacketSummary, broadcast: bool, via_relay: bool) -> Text {
+    let to = frame.dst;
+    if via_relay && to.port() == 67 {
+        return Text::new(
+            format!(" It goes by unicast to {to}: a relay talks to the server directly."),
+            format!(" 它以单播发往 {to}：中继直接与服务器通信。"),
+        );
+    }
+    if broadcast && s.broadcast_flag && !s.msg.ends_with("NAK") {
+        Text::new(
+            " It is broadcast because the client set the broadcast flag (RFC 2131 §4.1).",
+            " 因为客户端设置了广播标志，所以它被广播（RFC 2131 §4.1）。",
+        )
+    } else if broadcast && s.msg.ends_with("NAK") {
+        Text::new(" A NAK to a client on the link is always broadcast.", " 发给本链路客户端的 NAK 总是广播。")
+    } else if !broadcast && to.port() == 68 && s.ciaddr.is_unspecified() && !s.yiaddr.is_unspecified() {
+        Text::new(
+            format!(
+                " It is sent to the client's MAC {} and to {}, not broadcast: the client has no address to answer \
+                 ARP with, so the frame is addressed by chaddr (RFC 2131 §4.1). Tutorials often say this reply is \
+                 broadcast; that is true only when the client sets the broadcast flag.",
+                frame.dst_mac, to
+            ),
+            format!(
+                " 它直接发往客户端的 MAC {} 和 {}，而不是广播：客户端还没有地址，无法应答 ARP，所以按 chaddr 发送\
+                 （RFC 2131 §4.1）。教程常说这个应答是广播的——只有客户端设置了广播标志时才如此。",
+                frame.dst_mac, to
+            ),
+        )
+    } else if broadcast {
+        Text::new(" Everyone on the segment receives it.", " 网段上的每个节点都会收到它。")
+    } else {
+        Text::new(format!(" It is unicast to {to}."), format!(" 它以单播发往 {to}。"))
+    }
+}
+
+pub(super) fn packet(
+    sim: &Sim,
+    from: NicId,
+    frame: &Frame,
+    s: &PacketSummary,
+    broadcast: bool,
+    lost: bool,
+) -> (Text, Option<String>) {
+    let node = &sim.nodes[sim.nics[from].node];
+    let who = node.name.as_str();
+    let seg = &sim.segments[sim.nics[from].segment].name;
+    let is_relay = matches!(node.kind, NodeKind::Relay { .. });
+    // A router forwarding someone else's unicast keeps the original source address.
+    let routed = is_relay && !node.nics().iter().any(|&n| sim.nics[n].fixed.map(|f| f.0) == Some(*frame.src.ip()));
+    let msg = s.msg.as_str();
+    let (mut text, r) = if routed {
+        (
+            Text::new(
+                format!(
+                    "{who} routes the {msg} from {} on to {} unchanged: ordinary IP forwarding, no relaying needed                      once the client has an address.",
+                    frame.src, frame.dst
+                ),
+                format!(
+                    "{who} 将来自 {} 的 {msg} 原样路由到 {}：客户端有了地址后，只需普通的 IP 转发，无需中继。",
+                    frame.src, frame.dst
+                ),
+            ),
+            rfc("RFC 2131 §4.4.5"),
+        )
+    } else if is_relay && frame.dst.port() == 67 {
+        (
+            Text::new(
+                format!(
+                    "{who} relays the client's {msg} to the server, setting giaddr to {} so the server picks the \
+                     client's subnet, and adding option 82 (the circuit it came in on).",
+                    s.giaddr
+                ),
+                format!(
+                    "{who} 把客户端的 {msg} 转发给服务器，并把 giaddr 设为 {}，让服务器选择客户端所在的子网，\
+                     同时加上选项 82（报文进入的线路）。",
+                    s.giaddr
+                ),
+            ),
+            rfc("RFC 1542 §4.1.1, RFC 3046"),
+        )
+    } else if is_relay {
+        (
+            Text::new(
+                format!("{who} passes the server's {msg} on to the client on {seg}, without option 82."),
+                format!("{who} 把服务器的 {msg} 转交给 {seg} 上的客户端，并去掉选项 82。"),
+            ),
+            rfc("RFC 1542 §4.1.2, RFC 3046 §2.2"),
+        )
+    } else {
+        match msg {
+            "DHCPDISCOVER" => {
+                let mut t = Text::new(
+                    format!(
+                        "{who} broadcasts DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67: it has no address \
+                         yet and knows no server, so it asks everyone on {seg}."
+                    ),
+                    format!(
+                        "{who} 从 0.0.0.0:68 向 255.255.255.255:67 广播 DHCPDISCOVER：它还没有地址，也不认识任何服务器，\
+                         所以询问 {seg} 上的所有节点。"
+                    ),
+                );
+                if let Some(ip) = s.requested_ip {
+                    t.en.push_str(&format!(" It asks for {ip} again (option 50), the address it had last."));
+                    t.zh.push_str(&format!(" 它请求再次使用上次的地址 {ip}（选项 50）。"));
+                }
+                (t, rfc("RFC 2131 §4.4.1"))
+            }
+            "DHCPOFFER" => {
+                let lease = s.lease_secs.map(dur).unwrap_or_default();
+                (
+                    Text::new(
+                        format!(
+                            "{who} offers {} for {lease}, with its mask, router and server identifier; it holds the \
+                             address for this client until the client answers.",
+                            s.yiaddr
+                        ),
+                        format!(
+                            "{who} 提供地址 {}，租期 {lease}，并附上掩码、网关和服务器标识；在客户端答复之前为其保留该地址。",
+                            s.yiaddr
+                        ),
+                    ),
+                    rfc("RFC 2131 §4.3.1"),
+                )
+            }
+            "DHCPREQUEST" => request_text(who, s, broadcast),
+            "DHCPACK" if s.yiaddr.is_unspecified() => (
+                Text::new(
+                    format!("{who} answers the INFORM with options only: no address, no lease time."),
+                    format!("{who} 只用配置参数答复 INFORM：没有地址，也没有租期。"),
+                ),
+                rfc("RFC 2131 §4.3.5"),
+            ),
+            "DHCPACK" => {
+                let lease = s.lease_secs.map(dur).unwrap_or_default();
+                (
+                    Text::new(
+                        format!(
+                            "{who} confirms {} for {lease}: the lease is recorded, and the client may use the address.",
+                            s.yiaddr
+                        ),
+                        format!("{who} 确认地址 {}，租期 {lease}：租约已记录，客户端可以使用该地址。", s.yiaddr),
+                    ),
+                    rfc("RFC 2131 §4.3.1, §4.3.2"),
+                )
+            }
+            "DHCPNAK" => (
+                Text::new(
+                    format!(
+                        "{who} refuses with DHCPNAK: the address the client asked for is wrong for this network or \
+                         not the client's. The client must start again with DISCOVER."
+                    ),
+                    format!(
+                        "{who} 以 DHCPNAK 拒绝：客户端请求的地址不属于这个网络或不属于它。客户端必须重新从 DISCOVER 开始。"
+                    ),
+                ),
+                rfc("RFC 2131 §4.3.2, §3.2"),
+            ),
+            "DHCPDECLINE" => (
+                Text::new(
+                    format!(
+                        "{who} tells the server that {} is already in use (another host answered its ARP probe); \
+                         the server takes it out of the pool.",
+                        s.requested_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)
+                    ),
+                    format!(
+                        "{who} 告诉服务器 {} 已被占用（另一台主机应答了它的 ARP 探测）；服务器把它移出地址池。",
+                        s.requested_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)
+                    ),
+                ),
+                rfc("RFC 2131 §3.1.5, §4.4.1"),
+            ),
+            "DHCPRELEASE" => (
+                Text::new(
+                    format!("{who} gives {} back, by unicast to the server that leased it.", s.ciaddr),
+                    format!("{who} 以单播把 {} 还给出租它的服务器。", s.ciaddr),
+                ),
+                rfc("RFC 2131 §4.4.6"),
+            ),
+            "DHCPINFORM" => (
+                Text::new(
+                    format!("{who} already has the address {} and asks only for configuration options.", s.ciaddr),
+                    format!("{who} 已有地址 {}，只请求配置参数。", s.ciaddr),
+                ),
+                rfc("RFC 2131 §4.4.3"),
+            ),
+            other => (Text::new(format!("{who} sends {other}."), format!("{who} 发送 {other}。")), None),
+        }
+    };
+    let d = if routed { Text::default() } else { delivery(frame, s, broadcast, is_relay) };
+    text.en.push_str(&d.en);
+    text.zh.push_str(&d.zh);
+    if lost {
+        text.en.push_str(" The frame is lost on the way.");
+        text.zh.push_str(" 该帧在途中丢失。");
+    }
+    (text, r)
+}
+
+fn request_text(who: &str, s: &PacketSummary, broadcast: bool) -> (Text, Option<String>) {
+    let req = s.requested_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+    match (s.server_id, s.ciaddr.is_unspecified(), broadcast) {
+        (Some(sid), true, _) => (
+            Text::new(
+                format!(
+                    "{who} broadcasts DHCPREQUEST for {req}, naming server {sid}: it takes that offer. Broadcasting \
+                     tells every other server that its own offer was not chosen, so they free it (SELECTING)."
+                ),
+                format!(
+                    "{who} 广播 DHCPREQUEST 请求 {req}，并指明服务器 {sid}：它接受这个提议。广播让其他服务器知道\
+                     它们的提议未被选中，从而释放地址（SELECTING 状态）。"
+                ),
+            ),
+            rfc("RFC 2131 §4.3.2, §4.4.1"),
+        ),
+        (None, true, _) => (
+            Text::new(
+                format!(
+                    "{who} has rebooted and asks to keep {req} (INIT-REBOOT): no server identifier, so any server \
+                     that knows this network may confirm it or say it is wrong here."
+                ),
+                format!(
+                    "{who} 重启后请求继续使用 {req}（INIT-REBOOT）：没有服务器标识，任何了解本网络的服务器都可以确认或否定它。"
+                ),
+            ),
+            rfc("RFC 2131 §3.2, §4.3.2"),
+        ),
+        (_, false, false) => (
+            Text::new(
+                format!(
+                    "At T1 (half the lease) {who} asks the server that gave the lease to extend it, by unicast from \
+                     its own address {} (RENEWING).",
+                    s.ciaddr
+                ),
+                format!(
+                    "到达 T1（租期的一半）时，{who} 从自己的地址 {} 以单播请求原服务器续租（RENEWING 状态）。",
+                    s.ciaddr
+                ),
+            ),
+            rfc("RFC 2131 §4.4.5"),
+        ),
+        (_, false, true) => (
+            Text::new(
+                format!(
+                    "Its server has not answered by T2 (87.5 % of the lease), so {who} broadcasts to any server to \
+                     extend the lease on {} (REBINDING).",
+                    s.ciaddr
+                ),
+                format!(
+                    "原服务器在 T2（租期的 87.5%）前没有答复，{who} 广播请求任何服务器为 {} 续租（REBINDING 状态）。",
+                    s.ciaddr
+                ),
+            ),
+            rfc("RFC 2131 §4.4.5"),
+        ),
+    }
+}
+
+fn state_meaning(s: ClientStateKind) -> (&'static str, &'static str) {
+    match s {
+        ClientStateKind::Init => ("starts looking for a server", "开始寻找服务器"),
+        ClientStateKind::Selecting => ("waits for offers", "等待服务器的提议"),
+        ClientStateKind::Requesting => ("has chosen an offer and requested it", "已选定一个提议并发出请求"),
+        ClientStateKind::Checking => {
+            ("checks with ARP that nobody else uses the address", "用 ARP 检查地址是否已被他人使用")
+        }
+        ClientStateKind::Bound => ("uses its address", "正在使用它的地址"),
+        ClientStateKind::Renewing => ("asks its server to extend the lease", "请求原服务器续租"),
+        ClientStateKind::Rebinding => ("asks any server to extend the lease", "请求任意服务器续租"),
+        ClientStateKind::InitReboot => ("starts with the address it remembers", "从记得的地址开始"),
+        ClientStateKind::Rebooting => ("waits for its address to be confirmed", "等待地址被确认"),
+        ClientStateKind::Informing => ("asks for options for its fixed address", "为固定地址请求配置参数"),
+        ClientStateKind::Static => ("uses its fixed address", "使用固定地址"),
+        ClientStateKind::Stopped => ("is off the network", "已离开网络"),
+    }
+}
+
+fn lease_text(l: &ClientLease) -> Text {
+    let list = |v: &[Ipv4Addr]| {
+        if v.is_empty() { "none".to_string() } else { v.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(", ") }
+    };
+    let (routers, dns) = (list(&l.routers), list(&l.dns));
+    Text::new(
+        format!(
+            "IP {} mask {}, gateway {routers}, DNS {dns}, DHCP server {}; lease obtained {} expires {}.",
+            l.ip, l.mask, l.server, l.obtained, l.expires
+        ),
+        format!(
+            "IP {} 掩码 {}，网关 {routers}，DNS {dns}，DHCP 服务器 {}；租约获得于 {}，到期于 {}。",
+            l.ip, l.mask, l.server, l.obtained, l.expires
+        ),
+    )
+}
+
+pub(super) fn client_event(host: &str, nic: &str, idx: usize, ev: &ClientEvent) -> (TraceKind, Text, Option<String>) {
+    let who = format!("{host} ({nic})");
+    let (text, r) = match ev {
+        ClientEvent::StateChanged { from, to } => {
+            let (en, zh) = state_meaning(*to);
+            let kind = TraceKind::ClientState { nic: idx, from: *from, to: *to };
+            return (
+                kind,
+                Text::new(format!("{who}: {from} → {to}: it {en}."), format!("{who}：{from} → {to}：{zh}。")),
+                rfc("RFC 2131 §4.4, figure 5"),
+            );
+        }
+        ClientEvent::Bound { lease } => {
+            let l = lease_text(lease);
+            (
+                Text::new(format!("{who} is configured. {}", l.en), format!("{who} 配置完成。{}", l.zh)),
+                rfc("RFC 2131 §4.4.1"),
+            )
+        }
+        ClientEvent::Extended { lease } => (
+            Text::new(
+                format!("{who} keeps {} until {}: the lease was extended.", lease.ip, lease.expires),
+                format!("{who} 的租约已延长：{} 可用到 {}。", lease.ip, lease.expires),
+            ),
+            rfc("RFC 2131 §4.4.5"),
+        ),
+        ClientEvent::Nak { server, message } => {
+            let why = message.clone().unwrap_or_default();
+            (
+                Text::new(
+                    format!("{who} got a NAK from {server} ({why}); it drops the address and starts over."),
+                    format!("{who} 收到来自 {server} 的 NAK（{why}）；它放弃该地址并重新开始。"),
+                ),
+                rfc("RFC 2131 §3.1.4, §3.2"),
+            )
+        }
+        ClientEvent::Declined { ip } => (
+            Text::new(
+                format!("{who} will not use {ip}: it is taken. It waits 10 seconds and starts over."),
+                format!("{who} 不会使用 {ip}：它已被占用。等待 10 秒后重新开始。"),
+            ),
+            rfc("RFC 2131 §3.1.5"),
+        ),
+        ClientEvent::Expired { ip } => (
+            Text::new(
+                format!("{who}'s lease on {ip} has run out with no server answering: it must stop using the address."),
+                format!("{who} 在 {ip} 上的租约已到期且没有服务器答复：必须停止使用该地址。"),
+            ),
+            rfc("RFC 2131 §4.4.5"),
+        ),
+        ClientEvent::Released { ip } => {
+            (Text::new(format!("{who} no longer uses {ip}."), format!("{who} 不再使用 {ip}。")), rfc("RFC 2131 §4.4.6"))
+        }
+        ClientEvent::LinkLocalClaimed { ip } => (
+            Text::new(
+                format!(
+                    "No DHCP server answered, so {who} gives itself {ip} from 169.254.0.0/16. It can talk to \
+                     neighbours on this link only, and keeps looking for a server every 5 minutes."
+                ),
+                format!(
+                    "没有 DHCP 服务器应答，{who} 从 169.254.0.0/16 为自己分配了 {ip}。它只能与本链路上的邻居通信，并每 5 分钟重新寻找服务器。"
+                ),
+            ),
+            rfc("RFC 3927 §2.1"),
+        ),
+        ClientEvent::LinkLocalDropped { ip } => (
+            Text::new(
+                format!("{who} stops using the link-local address {ip}."),
+                format!("{who} 停止使用链路本地地址 {ip}。"),
+            ),
+            rfc("RFC 3927 §1.9"),
+        ),
+        ClientEvent::Informed { lease } => (
+            Text::new(
+                format!("{who} keeps its fixed address {} and now has the network's options.", lease.ip),
+                format!("{who} 保留固定地址 {}，并获得了网络配置参数。", lease.ip),
+            ),
+            rfc("RFC 2131 §4.4.3"),
+        ),
+    };
+    (TraceKind::Client { nic: idx, event: ev.clone() }, text, r)
+}
+
+pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>) {
+    let (ip, hw, until) = (e.ip, e.hw, e.expires);
+    match e.kind {
+        LeaseEventKind::Offered => (
+            Text::new(
+                format!("{server} holds {ip} for {hw} while it waits for the client's REQUEST."),
+                format!("{server} 为 {hw} 保留 {ip}，等待客户端的 REQUEST。"),
+            ),
+            rfc("RFC 2131 §4.3.1"),
+        ),
+        LeaseEventKind::Bound => (
+            Text::new(
+                format!("{server} records the lease: {ip} belongs to {hw} until {until}."),
+                format!("{server} 记录租约：{ip} 归 {hw} 使用，直到 {until}。"),
+            ),
+            rfc("RFC 2131 §4.3.2"),
+        ),
+        LeaseEventKind::Renewed => (
+            Text::new(
+                format!("{server} extends the lease of {ip} to {until}."),
+                format!("{server} 将 {ip} 的租约延长到 {until}。"),
+            ),
+            rfc("RFC 2131 §4.3.2"),
+        ),
+        LeaseEventKind::Released => (
+            Text::new(
+                format!("{server} marks {ip} free; it remembers {hw} in case it comes back."),
+                format!("{server} 将 {ip} 标记为空闲；并记住 {hw}，以便它回来时分配同一地址。"),
+            ),
+            rfc("RFC 2131 §4.3.4"),
+        ),
+        LeaseEventKind::Declined => (
+            Text::new(
+                format!("{server} quarantines {ip} until {until}: some host is using it without a lease."),
+                format!("{server} 将 {ip} 隔离到 {until}：有主机未经租约使用了它。"),
+            ),
+            rfc("RFC 2131 §4.3.3"),
+        ),
+        LeaseEventKind::Expired => (
+            Text::new(
+                format!("{server}: the lease of {ip} has expired; the address is free again."),
+                format!("{server}：{ip} 的租约已到期；地址重新空闲。"),
+            ),
+            rfc("RFC 2131 §4.3.1"),
+        ),
+        LeaseEventKind::OfferWithdrawn => (
+            Text::new(
+                format!("The client chose another server, so {server} frees {ip} at once."),
+                format!("客户端选择了其他服务器，{server} 立即释放 {ip}。"),
+            ),
+            rfc("RFC 2131 §3.1.4, §4.3.2"),
+        ),
+        LeaseEventKind::OfferExpired => (
+            Text::new(
+                format!("Nobody came back for {ip}, so {server} frees the offered address."),
+                format!("没有客户端回来领取 {ip}，{server} 释放了这个提议的地址。"),
+            ),
+            rfc("RFC 2131 §4.3.1"),
+        ),
+        LeaseEventKind::Reclaimed => (
+            Text::new(
+                format!("{ip} has served its probation; {server} puts it back in the pool."),
+                format!("{ip} 隔离期满；{server} 将其放回地址池。"),
+            ),
+            None,
+        ),
+        LeaseEventKind::Nak => {
+            let why = e.reason.clone().unwrap_or_default();
+            (Text::new(format!("{server} says no: {why}."), format!("{server} 拒绝：{why}。")), rfc("RFC 2131 §4.3.2"))
+        }
+    }
+}
+
+pub(super) fn arp(host: &str, ip: Ipv4Addr, answered_by: Option<&str>) -> Text {
+    match answered_by {
+        Some(owner) => Text::new(
+            format!("{host} asks by ARP whether anyone uses {ip}: {owner} answers — the address is taken."),
+            format!("{host} 用 ARP 询问是否有人在使用 {ip}：{owner} 应答——该地址已被占用。"),
+        ),
+        None => Text::new(
+            format!("{host} asks by ARP whether anyone uses {ip}: no answer, so the address is free to use."),
+            format!("{host} 用 ARP 询问是否有人在使用 {ip}：无人应答，地址可以使用。"),
+        ),
+    }
+}

@@ -1,0 +1,620 @@
+//! A deterministic virtual LAN: segments, client hosts, servers, relay agents and static hosts exchanging
+//! real encoded DHCP packets in Ethernet/IPv4/UDP frames. Simulated time jumps from one event to the next,
+//! so hours of lease time pass in microseconds. The same seed gives the same trace, byte for byte; "step
+//! back" is a replay to an earlier step.
+
+mod explain;
+mod relay;
+pub mod scenario;
+pub mod topology;
+pub mod trace;
+
+use crate::client::{Client, ClientConfig, ClientEvent, ClientTransmit};
+use crate::config::ServerConfig;
+use crate::event::PacketSummary;
+use crate::hwaddr::HwAddr;
+use crate::pcap::{self, Frame};
+use crate::server::{RecvMeta, Server};
+use crate::time::{Duration, Instant};
+use rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg32;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+pub use topology::{Nic, NicId, Node, NodeId, NodeKind, NodeRole, Segment, SegmentId};
+pub use trace::{Text, TraceEntry, TraceKind};
+
+pub const BROADCAST_MAC: HwAddr = HwAddr::ethernet([0xff; 6]);
+
+/// Something the user or a scenario does to a node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Power on a host's NIC `nic` (its DHCP client starts).
+    Start { node: NodeId, nic: usize },
+    /// Release the lease and stop (a polite shutdown).
+    Release { node: NodeId, nic: usize },
+    /// Reboot: INIT-REBOOT with the remembered lease.
+    Reboot { node: NodeId, nic: usize },
+    /// Renew now, before T1.
+    Renew { node: NodeId, nic: usize },
+    /// Pull the cable.
+    Unplug { node: NodeId, nic: usize },
+    /// Plug the NIC into `segment` (another one, or back) and bring the link up, which reboots its client.
+    Move { node: NodeId, nic: usize, segment: SegmentId },
+    /// A statically addressed host asks for options only.
+    Inform { node: NodeId, nic: usize, ip: Ipv4Addr },
+    /// Turn a server on or off.
+    ServerPower { node: NodeId, online: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Event {
+    Deliver { nic: NicId, frame: Frame },
+    ArpReply { nic: NicId, ip: Ipv4Addr },
+    Wake { node: NodeId },
+    Act(Action),
+}
+
+/// A datagram a node wants sent.
+struct Outgoing {
+    nic: NicId,
+    src: SocketAddrV4,
+    dst: SocketAddrV4,
+    /// Set when the sender addresses the frame itself (broadcast, or chaddr without ARP).
+    dst_mac: Option<HwAddr>,
+    payload: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Queued {
+    at: Instant,
+    seq: u64,
+    event: Event,
+}
+
+impl Ord for Queued {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+pub struct Sim {
+    pub segments: Vec<Segment>,
+    pub nics: Vec<Nic>,
+    pub nodes: Vec<Node>,
+    seed: u64,
+    now: Instant,
+    queue: BinaryHeap<Reverse<Queued>>,
+    seq: u64,
+    rng: Pcg32,
+    trace: Vec<TraceEntry>,
+    packets: u64,
+    /// The wake-up each node has queued, so a node is not queued twice for the same instant.
+    wakes: Vec<Option<Instant>>,
+    /// Events processed; a guard against runaway loops.
+    pub events_processed: u64,
+}
+
+impl Sim {
+    pub fn new(seed: u64) -> Self {
+        Sim {
+            segments: vec![],
+            nics: vec![],
+            nodes: vec![],
+            seed,
+            now: Instant::ZERO,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            rng: Pcg32::seed_from_u64(seed),
+            trace: vec![],
+            packets: 0,
+            wakes: vec![],
+            events_processed: 0,
+        }
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    pub fn trace(&self) -> &[TraceEntry] {
+        &self.trace
+    }
+
+    pub fn add_segment(&mut self, name: &str) -> SegmentId {
+        self.segments.push(Segment { name: name.into(), delay: Duration::from_millis(1), loss: 0.0, duplicate: 0.0 });
+        self.segments.len() - 1
+    }
+
+    fn add_nic(&mut self, node: NodeId, segment: SegmentId, fixed: Option<(Ipv4Addr, u8)>, index: usize) -> NicId {
+        let id = self.nics.len() as u32 + 1;
+        let b = id.to_be_bytes();
+        self.nics.push(Nic {
+            node,
+            segment,
+            mac: HwAddr::ethernet([0x52, 0x54, 0x00, b[1], b[2], b[3]]),
+            name: format!("eth{index}"),
+            fixed,
+            up: true,
+        });
+        self.nics.len() - 1
+    }
+
+    fn add_node(&mut self, name: &str, kind: NodeKind) -> NodeId {
+        self.nodes.push(Node { name: name.into(), kind });
+        self.wakes.push(None);
+        self.nodes.len() - 1
+    }
+
+    /// A DHCP server with one NIC per `(segment, address, prefix length)`.
+    pub fn add_server(
+        &mut self,
+        name: &str,
+        config: ServerConfig,
+        nics: &[(SegmentId, Ipv4Addr, u8)],
+    ) -> Result<NodeId, Vec<crate::config::ConfigError>> {
+        let server = Server::new(config, self.seed ^ (self.nodes.len() as u64) << 32)?;
+        let node = self.add_node(name, NodeKind::Server { nics: vec![], server: Box::new(server), online: true });
+        let ids: Vec<NicId> =
+            nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
+        if let NodeKind::Server { nics, .. } = &mut self.nodes[node].kind {
+            *nics = ids;
+        }
+        Ok(node)
+    }
+
+    /// A host with one NIC (and one DHCP client) per segment given. The clients do not start until a
+    /// [`Action::Start`]. `hostname` goes in option 12.
+    pub fn add_host(&mut self, name: &str, segments: &[SegmentId]) -> NodeId {
+        let node = self.add_node(name, NodeKind::Host { nics: vec![], clients: vec![] });
+        let mut nics = vec![];
+        let mut clients = vec![];
+        for (i, &seg) in segments.iter().enumerate() {
+            let nic = self.add_nic(node, seg, None, i);
+            let mut cfg = ClientConfig::new(self.nics[nic].mac);
+            cfg.hostname = Some(name.to_string());
+            let seed = self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (nic as u64 + 1);
+            clients.push(Client::new(cfg, seed));
+            nics.push(nic);
+        }
+        self.nodes[node].kind = NodeKind::Host { nics, clients };
+        node
+    }
+
+    /// A router and relay agent with one NIC per `(segment, address, prefix length)`; it relays to `servers`.
+    pub fn add_relay(&mut self, name: &str, nics: &[(SegmentId, Ipv4Addr, u8)], servers: Vec<Ipv4Addr>) -> NodeId {
+        let node = self.add_node(name, NodeKind::Relay { nics: vec![], servers: servers.clone() });
+        let ids: Vec<NicId> =
+            nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
+        self.nodes[node].kind = NodeKind::Relay { nics: ids, servers };
+        node
+    }
+
+    /// A host with a fixed address and no DHCP client.
+    pub fn add_static(&mut self, name: &str, segment: SegmentId, ip: Ipv4Addr, prefix: u8) -> NodeId {
+        let node = self.add_node(name, NodeKind::Static { nic: 0 });
+        let nic = self.add_nic(node, segment, Some((ip, prefix)), 0);
+        self.nodes[node].kind = NodeKind::Static { nic };
+        node
+    }
+
+    /// The DHCP client behind a host's `nic`-th NIC.
+    pub fn client(&self, node: NodeId, nic: usize) -> Option<&Client> {
+        match &self.nodes.get(node)?.kind {
+            NodeKind::Host { clients, .. } => clients.get(nic),
+            _ => None,
+        }
+    }
+
+    /// Mutable access, e.g. to change a client's configuration before it starts.
+    pub fn client_mut(&mut self, node: NodeId, nic: usize) -> Option<&mut Client> {
+        match &mut self.nodes.get_mut(node)?.kind {
+            NodeKind::Host { clients, .. } => clients.get_mut(nic),
+            _ => None,
+        }
+    }
+
+    pub fn server(&self, node: NodeId) -> Option<&Server> {
+        match &self.nodes.get(node)?.kind {
+            NodeKind::Server { server, .. } => Some(server),
+            _ => None,
+        }
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    /// Queues an action at `at` (at least now).
+    pub fn schedule(&mut self, at: Instant, action: Action) {
+        self.push(at.max(self.now), Event::Act(action));
+    }
+
+    /// Does an action now and processes what it sets off at this instant.
+    pub fn act(&mut self, action: Action) {
+        self.schedule(self.now, action);
+        self.run_until(self.now);
+    }
+
+    fn push(&mut self, at: Instant, event: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse(Queued { at, seq: self.seq, event }));
+    }
+
+    /// When the next event happens, if any.
+    pub fn next_event_at(&self) -> Option<Instant> {
+        self.queue.peek().map(|Reverse(q)| q.at)
+    }
+
+    /// Processes the next event; false when there is none.
+    pub fn step_event(&mut self) -> bool {
+        let Some(Reverse(q)) = self.queue.pop() else { return false };
+        self.now = self.now.max(q.at);
+        self.events_processed += 1;
+        match q.event {
+            Event::Deliver { nic, frame } => self.deliver(nic, frame),
+            Event::ArpReply { nic, ip } => {
+                let node = self.nics[nic].node;
+                let idx = self.nic_index(node, nic);
+                let now = self.now;
+                if let Some(c) = self.client_mut(node, idx) {
+                    c.handle_arp_reply(now, ip);
+                }
+                self.drain(node);
+            }
+            Event::Wake { node } => {
+                if self.wakes[node] == Some(q.at) {
+                    self.wakes[node] = None;
+                }
+                let now = self.now;
+                match &mut self.nodes[node].kind {
+                    NodeKind::Host { clients, .. } => clients.iter_mut().for_each(|c| c.handle_timeout(now)),
+                    // A server that is off keeps no time; it catches up when switched on.
+                    NodeKind::Server { server, online: true, .. } => server.handle_timeout(now),
+                    _ => {}
+                }
+                self.drain(node);
+            }
+            Event::Act(a) => self.apply(a),
+        }
+        true
+    }
+
+    /// Runs every event up to and including `until`; simulated time is then `until`.
+    pub fn run_until(&mut self, until: Instant) {
+        while self.next_event_at().is_some_and(|t| t <= until) {
+            self.step_event();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs until the trace has more than `n` entries (or nothing is left to happen). The lab's "step".
+    pub fn run_to_entry(&mut self, n: usize) -> bool {
+        while self.trace.len() <= n {
+            if !self.step_event() {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn nic_index(&self, node: NodeId, nic: NicId) -> usize {
+        self.nodes[node].nics().iter().position(|&n| n == nic).unwrap_or(0)
+    }
+
+    fn apply(&mut self, a: Action) {
+        let now = self.now;
+        let (node, what) = match &a {
+            Action::Start { node, .. } => (*node, "power on"),
+            Action::Release { node, .. } => (*node, "release the lease and shut down"),
+            Action::Reboot { node, .. } => (*node, "reboot"),
+            Action::Renew { node, .. } => (*node, "renew now"),
+            Action::Unplug { node, .. } => (*node, "unplug the cable"),
+            Action::Move { node, .. } => (*node, "plug into another segment"),
+            Action::Inform { node, .. } => (*node, "ask for options (INFORM)"),
+            Action::ServerPower { node, online: true } => (*node, "server on"),
+            Action::ServerPower { node, online: false } => (*node, "server off"),
+        };
+        if node >= self.nodes.len() {
+            return;
+        }
+        let text = explain::action(&self.nodes[node].name, &a);
+        self.record(node, TraceKind::Action { what: what.into() }, text, None);
+        match a {
+            Action::Start { node, nic } => self.with_client(node, nic, |c| c.start(now)),
+            Action::Release { node, nic } => self.with_client(node, nic, |c| c.release(now)),
+            Action::Reboot { node, nic } => self.with_client(node, nic, |c| c.reboot(now)),
+            Action::Renew { node, nic } => self.with_client(node, nic, |c| c.renew(now)),
+            Action::Inform { node, nic, ip } => self.with_client(node, nic, |c| c.inform(now, ip)),
+            Action::Unplug { node, nic } => {
+                if let Some(&id) = self.nodes[node].nics().get(nic) {
+                    self.nics[id].up = false;
+                }
+                self.with_client(node, nic, |c| c.unplug(now));
+            }
+            Action::Move { node, nic, segment } => {
+                if let Some(&id) = self.nodes[node].nics().get(nic)
+                    && segment < self.segments.len()
+                {
+                    self.nics[id].segment = segment;
+                    self.nics[id].up = true;
+                }
+                self.with_client(node, nic, |c| c.reboot(now));
+            }
+            Action::ServerPower { node, online } => {
+                if let NodeKind::Server { online: o, server, .. } = &mut self.nodes[node].kind {
+                    *o = online;
+                    if online {
+                        server.handle_timeout(now);
+                    }
+                }
+            }
+        }
+        self.drain(node);
+    }
+
+    fn with_client(&mut self, node: NodeId, nic: usize, f: impl FnOnce(&mut Client)) {
+        if let Some(c) = self.client_mut(node, nic) {
+            f(c);
+        }
+    }
+
+    /// The address a NIC answers to right now.
+    pub fn nic_address(&self, nic: NicId) -> Option<Ipv4Addr> {
+        let n = &self.nics[nic];
+        if let Some((ip, _)) = n.fixed {
+            return Some(ip);
+        }
+        let node = n.node;
+        self.client(node, self.nic_index(node, nic)).and_then(Client::address)
+    }
+
+    /// The MAC to send an IP unicast to on `segment`: the owner's if it is on the segment, else a router's.
+    fn resolve(&self, segment: SegmentId, ip: Ipv4Addr, except: NicId) -> Option<HwAddr> {
+        self.resolve_direct(segment, ip, except).or_else(|| self.router_on(segment, except))
+    }
+
+    /// The MAC of the NIC on `segment` that has `ip`, if any.
+    fn resolve_direct(&self, segment: SegmentId, ip: Ipv4Addr, except: NicId) -> Option<HwAddr> {
+        (0..self.nics.len())
+            .filter(|&i| i != except && self.nics[i].segment == segment && self.nics[i].up)
+            .find(|&i| self.nic_address(i) == Some(ip))
+            .map(|i| self.nics[i].mac)
+    }
+
+    /// A router's MAC on `segment` (the first relay NIC there).
+    fn router_on(&self, segment: SegmentId, except: NicId) -> Option<HwAddr> {
+        let on_seg = |n: &Nic| n.segment == segment && n.up;
+        self.nics
+            .iter()
+            .enumerate()
+            .find(|(i, n)| *i != except && on_seg(n) && matches!(self.nodes[n.node].kind, NodeKind::Relay { .. }))
+            .map(|(_, n)| n.mac)
+    }
+
+    /// Sends a UDP datagram out of `nic`. Broadcast when `dst` is 255.255.255.255 or `dst_mac` says so.
+    fn send(&mut self, nic: NicId, src: SocketAddrV4, dst: SocketAddrV4, dst_mac: Option<HwAddr>, payload: Vec<u8>) {
+        let n = &self.nics[nic];
+        if !n.up {
+            return;
+        }
+        let dst_mac = match dst_mac {
+            Some(m) => m,
+            None if dst.ip().is_broadcast() => BROADCAST_MAC,
+            None => match self.resolve(n.segment, *dst.ip(), nic) {
+                Some(m) => m,
+                None => {
+                    let text = Text::new(
+                        format!("{} has no route to {}: the packet is not sent.", self.nodes[n.node].name, dst.ip()),
+                        format!("{} 没有到 {} 的路由：数据包未发出。", self.nodes[n.node].name, dst.ip()),
+                    );
+                    self.record(n.node, TraceKind::Action { what: "no route".into() }, text, None);
+                    return;
+                }
+            },
+        };
+        let frame = Frame { at: self.now, src_mac: n.mac, dst_mac, src, dst, payload };
+        self.emit(nic, frame);
+    }
+
+    /// Puts a frame on the sender's segment: trace it, then deliver it to every NIC that takes it in.
+    fn emit(&mut self, from: NicId, frame: Frame) {
+        let Some(summary) = PacketSummary::from_bytes(&frame.payload) else { return };
+        let seg = self.nics[from].segment;
+        let segment = self.segments[seg].clone();
+        let broadcast = frame.dst_mac == BROADCAST_MAC;
+        let port = frame.dst.port();
+        let mut to = vec![];
+        for (i, n) in self.nics.iter().enumerate() {
+            if i == from || n.segment != seg || !n.up || !(broadcast || n.mac == frame.dst_mac) {
+                continue;
+            }
+            // Only nodes listening on the port take the datagram in.
+            let listening = match self.nodes[n.node].kind {
+                NodeKind::Host { .. } => port == 68,
+                NodeKind::Server { .. } => port == 67,
+                NodeKind::Relay { .. } => port == 67 || !broadcast,
+                NodeKind::Static { .. } => false,
+            };
+            if listening {
+                to.push(i);
+            }
+        }
+        let lost = segment.loss > 0.0 && self.chance(segment.loss);
+        let duplicated = !lost && segment.duplicate > 0.0 && self.chance(segment.duplicate);
+        let id = self.packets;
+        self.packets += 1;
+        let node = self.nics[from].node;
+        let (text, rfc) = explain::packet(self, from, &frame, &summary, broadcast, lost);
+        let to_nodes: Vec<NodeId> = to.iter().map(|&i| self.nics[i].node).collect();
+        let kind = TraceKind::Packet { id, segment: seg, frame: frame.clone(), summary, broadcast, to: to_nodes, lost };
+        self.record(node, kind, text, rfc);
+        if lost {
+            return;
+        }
+        let at = self.now + segment.delay;
+        for &nic in &to {
+            self.push(at, Event::Deliver { nic, frame: frame.clone() });
+            if duplicated {
+                self.push(at + segment.delay, Event::Deliver { nic, frame: frame.clone() });
+            }
+        }
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        (f64::from(self.rng.next_u32()) / f64::from(u32::MAX)) < p
+    }
+
+    fn deliver(&mut self, nic: NicId, frame: Frame) {
+        let n = self.nics[nic].clone();
+        if !n.up {
+            return;
+        }
+        let now = self.now;
+        let node = n.node;
+        let idx = self.nic_index(node, nic);
+        match &mut self.nodes[node].kind {
+            NodeKind::Host { clients, .. } => {
+                if frame.dst.port() == 68
+                    && let Some(c) = clients.get_mut(idx)
+                {
+                    let _ = c.handle_packet(now, &frame.payload);
+                }
+            }
+            NodeKind::Server { server, online, .. } => {
+                let Some((local_addr, _)) = n.fixed else { return };
+                let for_us = frame.dst.ip().is_broadcast() || *frame.dst.ip() == local_addr;
+                if *online && frame.dst.port() == 67 && for_us {
+                    let meta = RecvMeta { iface: idx as u32, local_addr, src: frame.src };
+                    let _ = server.handle_packet(now, meta, &frame.payload);
+                }
+            }
+            NodeKind::Relay { .. } => {
+                relay::receive(self, node, nic, frame);
+                return;
+            }
+            NodeKind::Static { .. } => {}
+        }
+        self.drain(node);
+    }
+
+    /// Takes a node's queued transmits and events, sends and records them, and queues its next wake-up.
+    fn drain(&mut self, node: NodeId) {
+        let now = self.now;
+        let nics = self.nodes[node].nics();
+        let mut out: Vec<Outgoing> = vec![];
+        let mut probes: Vec<(NicId, Ipv4Addr)> = vec![];
+        let mut traces: Vec<(TraceKind, Text, Option<String>)> = vec![];
+        let name = self.nodes[node].name.clone();
+        let next = match &mut self.nodes[node].kind {
+            NodeKind::Host { clients, .. } => {
+                for (i, c) in clients.iter_mut().enumerate() {
+                    while let Some(t) = c.poll_transmit() {
+                        match t {
+                            ClientTransmit::Dhcp { src, dst, bytes, .. } => {
+                                out.push(Outgoing { nic: nics[i], src, dst, dst_mac: None, payload: bytes })
+                            }
+                            ClientTransmit::ArpProbe { ip } => probes.push((nics[i], ip)),
+                        }
+                    }
+                    while let Some((_, ev)) = c.poll_event() {
+                        let (kind, text, rfc) = explain::client_event(&name, &self.nics[nics[i]].name, i, &ev);
+                        traces.push((kind, text, rfc));
+                    }
+                }
+                clients.iter().filter_map(Client::poll_timeout).min()
+            }
+            NodeKind::Server { server, .. } => {
+                while let Some(t) = server.poll_transmit() {
+                    let nic = nics.get(t.iface as usize).copied().unwrap_or(nics[0]);
+                    let src = SocketAddrV4::new(t.src, crate::reply::SERVER_PORT);
+                    let dst_mac = match t.dst {
+                        crate::reply::Destination::Hardware { hw, .. } => Some(hw),
+                        crate::reply::Destination::Broadcast => Some(BROADCAST_MAC),
+                        _ => None,
+                    };
+                    out.push(Outgoing { nic, src, dst: t.dst.socket_addr(), dst_mac, payload: t.bytes });
+                }
+                while let Some(ev) = server.poll_event() {
+                    let (text, rfc) = explain::lease_event(&name, &ev);
+                    traces.push((TraceKind::Lease { event: ev }, text, rfc));
+                }
+                server.poll_timeout()
+            }
+            _ => None,
+        };
+        let next = match self.nodes[node].kind {
+            NodeKind::Server { online: false, .. } => None,
+            _ => next,
+        };
+        for (kind, text, rfc) in traces {
+            self.record(node, kind, text, rfc);
+        }
+        for o in out {
+            self.send(o.nic, o.src, o.dst, o.dst_mac, o.payload);
+        }
+        for (nic, ip) in probes {
+            self.arp_probe(node, nic, ip);
+        }
+        if let Some(t) = next
+            && self.wakes[node].is_none_or(|w| t < w || w < now)
+        {
+            self.wakes[node] = Some(t);
+            self.push(t.max(now), Event::Wake { node });
+        }
+    }
+
+    /// An ARP probe: does any other NIC on the segment use `ip`? Its owner answers after one delay.
+    fn arp_probe(&mut self, node: NodeId, nic: NicId, ip: Ipv4Addr) {
+        let seg = self.nics[nic].segment;
+        let owner = (0..self.nics.len())
+            .find(|&i| i != nic && self.nics[i].segment == seg && self.nics[i].up && self.nic_address(i) == Some(ip));
+        let answered_by = owner.map(|i| self.nics[i].node);
+        let idx = self.nic_index(node, nic);
+        let text = explain::arp(&self.nodes[node].name, ip, answered_by.map(|n| self.nodes[n].name.as_str()));
+        self.record(node, TraceKind::Arp { nic: idx, ip, answered_by }, text, Some("RFC 5227 §2.1".into()));
+        if owner.is_some() {
+            let at = self.now + self.segments[seg].delay * 2;
+            self.push(at, Event::ArpReply { nic, ip });
+        }
+    }
+
+    fn record(&mut self, node: NodeId, kind: TraceKind, text: Text, rfc: Option<String>) {
+        let seq = self.trace.len();
+        self.trace.push(TraceEntry { seq, at: self.now, node, kind, text, rfc });
+    }
+
+    /// Every packet of the trace so far as a pcap file.
+    pub fn pcap(&self) -> Result<Vec<u8>, pcap::PcapError> {
+        let frames: Vec<Frame> = self
+            .trace
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Packet { frame, .. } => Some(frame.clone()),
+                _ => None,
+            })
+            .collect();
+        pcap::write(&frames)
+    }
+
+    /// The client events of the trace, for tests and summaries.
+    pub fn client_events(&self, node: NodeId) -> impl Iterator<Item = &ClientEvent> {
+        self.trace.iter().filter(move |e| e.node == node).filter_map(|e| match &e.kind {
+            TraceKind::Client { event, .. } => Some(event),
+            _ => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! The lab's named scenarios: each builds a small network and schedules what happens, so the same story
+//! plays in the browser, in `dhcplab sim`, and in the tests.
+
+use super::trace::Text;
+use super::{Action, NodeId, Sim};
+use crate::config::{PoolRange, ServerConfig, SubnetConfig};
+use crate::time::{Duration, Instant};
+use serde::Serialize;
+use std::net::Ipv4Addr;
+
+/// A scenario's name and what it shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioInfo {
+    pub name: &'static str,
+    pub title: Text,
+}
+
+/// A built scenario: the network with its actions queued, how long to run it, and the client to watch.
+pub struct Scenario {
+    pub name: &'static str,
+    pub sim: Sim,
+    pub end: Instant,
+    pub client: NodeId,
+}
+
+impl Scenario {
+    /// Runs to the end.
+    pub fn run(&mut self) {
+        self.sim.run_until(self.end);
+    }
+}
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 240);
+const GATEWAY: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
+
+fn secs(s: u64) -> Instant {
+    Instant::from_secs(s)
+}
+
+/// The seed's example LAN: 192.168.1.0/24, gateway and DNS 192.168.1.10, a 6-hour lease.
+fn lan(pool: &str) -> SubnetConfig {
+    let mut s =
+        SubnetConfig::new("192.168.1.0/24".parse().expect("literal"), pool.parse::<PoolRange>().expect("literal").0);
+    s.routers = vec![GATEWAY];
+    s.dns = vec![GATEWAY];
+    s.domain_name = Some("lab.example".into());
+    s.lease_time = Duration::from_secs(6 * 3600);
+    s
+}
+
+fn server_config(subnets: Vec<SubnetConfig>) -> ServerConfig {
+    ServerConfig { subnets, ..ServerConfig::default() }
+}
+
+fn start(sim: &mut Sim, at: Instant, node: NodeId) {
+    sim.schedule(at, Action::Start { node, nic: 0 });
+}
+
+/// Every scenario, in the order the lab lists them.
+pub fn list() -> Vec<ScenarioInfo> {
+    let t = |name, en: &str, zh: &str| ScenarioInfo { name, title: Text::new(en, zh) };
+    vec![
+        t("dora", "DORA: a laptop gets its first address", "DORA：笔记本电脑获得第一个地址"),
+        t("two-servers", "Two servers offer; the client picks one", "两台服务器都提供地址；客户端选择其一"),
+        t("reboot", "Reboot: INIT-REBOOT asks for the last address", "重启：INIT-REBOOT 请求上次的地址"),
+        t("moved-subnet", "Moved to another subnet: NAK, then a new lease", "换到另一个子网：NAK，然后获得新租约"),
+        t(
+            "no-server",
+            "No server: a 169.254 address, then a real lease",
+            "没有服务器：169.254 地址，然后获得真正的租约",
+        ),
+        t("multi-nic", "Two network cards, two leases", "两块网卡，两个租约"),
+        t("renew-rebind", "Renewing at T1, rebinding at T2, expiry", "T1 续租、T2 重新绑定、租约到期"),
+        t("decline", "Address conflict: DECLINE", "地址冲突：DECLINE"),
+        t("release", "Shut down politely: RELEASE", "正常关机：RELEASE"),
+        t("inform", "A fixed address asks for options: INFORM", "固定地址请求配置参数：INFORM"),
+        t("relay", "Through a relay agent: giaddr and option 82", "经过中继代理：giaddr 与选项 82"),
+        t("exhaustion", "The pool runs out", "地址池耗尽"),
+    ]
+}
+
+/// Builds a scenario by name; `None` for an unknown name.
+pub fn build(name: &str, seed: u64) -> Option<Scenario> {
+    let mut sim = Sim::new(seed);
+    // The server config literals below are valid by construction; a failure here is a bug in this file.
+    let add_server = |sim: &mut Sim, name: &str, cfg: ServerConfig, nics: &[(usize, Ipv4Addr, u8)]| {
+        sim.add_server(name, cfg, nics).expect("scenario server config is valid")
+    };
+    let (name, end, client): (&'static str, Instant, NodeId) = match name {
+        "dora" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            let laptop = sim.add_host("laptop", &[seg]);
+            start(&mut sim, secs(1), laptop);
+            ("dora", secs(30), laptop)
+        }
+        "two-servers" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "server-a",
+                server_config(vec![lan("192.168.1.100-192.168.1.149")]),
+                &[(seg, SERVER, 24)],
+            );
+            let b = Ipv4Addr::new(192, 168, 1, 241);
+            add_server(&mut sim, "server-b", server_config(vec![lan("192.168.1.150-192.168.1.199")]), &[(seg, b, 24)]);
+            let laptop = sim.add_host("laptop", &[seg]);
+            start(&mut sim, secs(1), laptop);
+            ("two-servers", secs(30), laptop)
+        }
+        "reboot" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            let laptop = sim.add_host("laptop", &[seg]);
+            start(&mut sim, secs(1), laptop);
+            sim.schedule(secs(3600), Action::Reboot { node: laptop, nic: 0 });
+            ("reboot", secs(3630), laptop)
+        }
+        "moved-subnet" => {
+            let office = sim.add_segment("office");
+            let lab = sim.add_segment("lab");
+            let mut second = SubnetConfig::new(
+                "192.168.2.0/24".parse().expect("literal"),
+                "192.168.2.100-192.168.2.199".parse::<PoolRange>().expect("literal").0,
+            );
+            second.routers = vec![Ipv4Addr::new(192, 168, 2, 10)];
+            second.lease_time = Duration::from_secs(6 * 3600);
+            let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), second]);
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                cfg,
+                &[(office, SERVER, 24), (lab, Ipv4Addr::new(192, 168, 2, 240), 24)],
+            );
+            let laptop = sim.add_host("laptop", &[office]);
+            start(&mut sim, secs(1), laptop);
+            sim.schedule(secs(3600), Action::Move { node: laptop, nic: 0, segment: lab });
+            ("moved-subnet", secs(3660), laptop)
+        }
+        "no-server" => {
+            let seg = sim.add_segment("lan");
+            let srv = add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            let laptop = sim.add_host("laptop", &[seg]);
+            sim.schedule(Instant::ZERO, Action::ServerPower { node: srv, online: false });
+            start(&mut sim, secs(1), laptop);
+            sim.schedule(secs(12 * 60), Action::ServerPower { node: srv, online: true });
+            ("no-server", secs(16 * 60), laptop)
+        }
+        "multi-nic" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            let ws = sim.add_host("workstation", &[seg, seg]);
+            sim.schedule(secs(1), Action::Start { node: ws, nic: 0 });
+            sim.schedule(secs(1), Action::Start { node: ws, nic: 1 });
+            ("multi-nic", secs(30), ws)
+        }
+        "renew-rebind" => {
+            let seg = sim.add_segment("lan");
+            let mut s = lan("192.168.1.100-192.168.1.199");
+            s.lease_time = Duration::from_secs(3600);
+            let srv = add_server(&mut sim, "dhcp-server", server_config(vec![s]), &[(seg, SERVER, 24)]);
+            let laptop = sim.add_host("laptop", &[seg]);
+            start(&mut sim, secs(1), laptop);
+            // Renews once at T1; then the server is down for the next T1, T2 and expiry; then back.
+            sim.schedule(secs(45 * 60), Action::ServerPower { node: srv, online: false });
+            sim.schedule(secs(100 * 60), Action::ServerPower { node: srv, online: true });
+            ("renew-rebind", secs(110 * 60), laptop)
+        }
+        "decline" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            // A printer someone configured by hand with the pool's first address.
+            sim.add_static("printer", seg, Ipv4Addr::new(192, 168, 1, 100), 24);
+            let laptop = sim.add_host("laptop", &[seg]);
+            start(&mut sim, secs(1), laptop);
+            ("decline", secs(60), laptop)
+        }
+        "release" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            let laptop = sim.add_host("laptop", &[seg]);
+            start(&mut sim, secs(1), laptop);
+            sim.schedule(secs(1800), Action::Release { node: laptop, nic: 0 });
+            ("release", secs(1810), laptop)
+        }
+        "inform" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
+                &[(seg, SERVER, 24)],
+            );
+            let nas = sim.add_host("nas", &[seg]);
+            sim.schedule(secs(1), Action::Inform { node: nas, nic: 0, ip: Ipv4Addr::new(192, 168, 1, 5) });
+            ("inform", secs(30), nas)
+        }
+        "relay" => {
+            let branch = sim.add_segment("branch");
+            let core = sim.add_segment("core");
+            let mut far = SubnetConfig::new(
+                "10.2.0.0/24".parse().expect("literal"),
+                "10.2.0.100-10.2.0.199".parse::<PoolRange>().expect("literal").0,
+            );
+            far.routers = vec![Ipv4Addr::new(10, 2, 0, 1)];
+            far.dns = vec![GATEWAY];
+            far.lease_time = Duration::from_secs(6 * 3600);
+            let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), far]);
+            add_server(&mut sim, "dhcp-server", cfg, &[(core, SERVER, 24)]);
+            sim.add_relay("router", &[(branch, Ipv4Addr::new(10, 2, 0, 1), 24), (core, GATEWAY, 24)], vec![SERVER]);
+            let laptop = sim.add_host("laptop", &[branch]);
+            start(&mut sim, secs(1), laptop);
+            // Past T1, so the unicast renewal is routed back through the router too.
+            ("relay", secs(3 * 3600 + 60), laptop)
+        }
+        "exhaustion" => {
+            let seg = sim.add_segment("lan");
+            add_server(
+                &mut sim,
+                "dhcp-server",
+                server_config(vec![lan("192.168.1.100-192.168.1.102")]),
+                &[(seg, SERVER, 24)],
+            );
+            let mut first = None;
+            for i in 0..5 {
+                let h = sim.add_host(&format!("pc-{}", i + 1), &[seg]);
+                start(&mut sim, secs(1 + i), h);
+                first.get_or_insert(h);
+            }
+            ("exhaustion", secs(120), first.expect("five hosts"))
+        }
+        _ => return None,
+    };
+    Some(Scenario { name, sim, end, client })
+}
+
+/// `n` clients on one segment doing DORA at once: the lab's "big network" and the simulator benchmark.
+pub fn crowd(n: usize, seed: u64) -> Scenario {
+    let mut sim = Sim::new(seed);
+    let seg = sim.add_segment("lan");
+    let mut s = SubnetConfig::new(
+        "10.200.0.0/16".parse().expect("literal"),
+        "10.200.0.10-10.200.255.250".parse::<PoolRange>().expect("literal").0,
+    );
+    s.lease_time = Duration::from_secs(6 * 3600);
+    s.routers = vec![Ipv4Addr::new(10, 200, 0, 1)];
+    sim.add_server("dhcp-server", server_config(vec![s]), &[(seg, Ipv4Addr::new(10, 200, 0, 2), 16)])
+        .expect("crowd server config is valid");
+    let mut first = 0;
+    for i in 0..n {
+        let h = sim.add_host(&format!("host-{i}"), &[seg]);
+        if i == 0 {
+            first = h;
+        }
+        // Spread the starts over a second, as real machines would not all boot in the same millisecond.
+        sim.schedule(Instant::from_millis(1 + (i as u64 * 1000 / n.max(1) as u64)), Action::Start { node: h, nic: 0 });
+    }
+    Scenario { name: "crowd", sim, end: Instant::from_secs(10), client: first }
+}
