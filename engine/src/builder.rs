@@ -79,11 +79,15 @@ impl ClientMsg {
         self.msg
     }
 
-    /// Encoded bytes. Builder values are always encodable (no over-long sname/file are ever set).
+    /// Encoded bytes, padded to the 300-byte BOOTP minimum as real clients do (RFC 1542 §2.1). Builder
+    /// values are always encodable (no over-long sname/file are ever set).
     pub fn bytes(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(300);
+        let mut b = Vec::with_capacity(crate::reply::BOOTP_MIN_LEN);
         // Encoding into a Vec only fails on values the builder cannot produce.
         let _ = self.msg.encode(&mut Encoder::new(&mut b));
+        if b.len() < crate::reply::BOOTP_MIN_LEN {
+            b.resize(crate::reply::BOOTP_MIN_LEN, 0);
+        }
         b
     }
 }

@@ -1,6 +1,7 @@
 //! `dhcplab`: the DHCPv4 daemon, the lab's scenarios on the command line, and the config checker.
 
 mod config_file;
+mod sim_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -16,6 +17,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a lab scenario headless and print what happens, step by step, with explanations.
+    Sim {
+        /// Scenario name (see --list).
+        #[arg(required_unless_present = "list")]
+        scenario: Option<String>,
+        /// List the scenarios.
+        #[arg(long)]
+        list: bool,
+        /// Seed for the simulation's randomness (xids, jitter); the same seed gives the same run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Write every simulated packet, with Ethernet/IPv4/UDP framing, to this pcap file.
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// Print the trace as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Language of the explanations.
+        #[arg(long, value_enum, default_value_t = sim_cmd::Lang::En)]
+        lang: sim_cmd::Lang,
+    },
     /// Validate a config file; problems are printed as FILE:LINE:COLUMN: FIELD: MESSAGE.
     Check {
         /// The TOML config file.
@@ -25,10 +47,27 @@ enum Command {
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
 const EXIT_BAD_CONFIG: u8 = 2;
+const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Sim { list: true, .. } => match sim_cmd::list(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        },
+        Command::Sim { scenario, seed, pcap, json, lang, .. } => {
+            let name = scenario.unwrap_or_default();
+            match sim_cmd::run(&name, seed, pcap.as_deref(), json, lang, &mut std::io::stdout().lock()) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("dhcplab: no scenario named `{name}`; these exist:");
+                    let _ = sim_cmd::list(&mut std::io::stderr().lock());
+                    ExitCode::from(EXIT_BAD_CONFIG)
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Check { file } => match config_file::load(&file) {
             Ok(cfg) => {
                 let leases: usize =
@@ -42,4 +81,9 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("dhcplab: {e:#}");
+    ExitCode::from(EXIT_FAILURE)
 }

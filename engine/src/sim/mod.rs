@@ -19,7 +19,7 @@ use crate::time::{Duration, Instant};
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddrV4};
 pub use topology::{Nic, NicId, Node, NodeId, NodeKind, NodeRole, Segment, SegmentId};
 pub use trace::{Text, TraceEntry, TraceKind};
@@ -99,6 +99,42 @@ pub struct Sim {
     wakes: Vec<Option<Instant>>,
     /// Events processed; a guard against runaway loops.
     pub events_processed: u64,
+    /// Indexes, so that a frame or an ARP probe never scans every NIC (10,000-host networks).
+    index: Index,
+}
+
+/// Who is where, kept in step with the topology and with clients' addresses.
+#[derive(Default)]
+struct Index {
+    /// Per segment: NICs of servers and relays (they listen on port 67).
+    servers: Vec<Vec<NicId>>,
+    /// Per segment: NICs of client hosts (they listen on port 68).
+    hosts: Vec<Vec<NicId>>,
+    by_mac: HashMap<HwAddr, NicId>,
+    /// The address each NIC answers to, and the reverse map.
+    addr: Vec<Option<Ipv4Addr>>,
+    by_addr: HashMap<Ipv4Addr, Vec<NicId>>,
+}
+
+impl Index {
+    fn set_addr(&mut self, nic: NicId, new: Option<Ipv4Addr>) {
+        let old = self.addr[nic];
+        if old == new {
+            return;
+        }
+        if let Some(o) = old
+            && let Some(v) = self.by_addr.get_mut(&o)
+        {
+            v.retain(|&n| n != nic);
+            if v.is_empty() {
+                self.by_addr.remove(&o);
+            }
+        }
+        if let Some(n) = new {
+            self.by_addr.entry(n).or_default().push(nic);
+        }
+        self.addr[nic] = new;
+    }
 }
 
 impl Sim {
@@ -116,6 +152,7 @@ impl Sim {
             packets: 0,
             wakes: vec![],
             events_processed: 0,
+            index: Index::default(),
         }
     }
 
@@ -133,7 +170,45 @@ impl Sim {
 
     pub fn add_segment(&mut self, name: &str) -> SegmentId {
         self.segments.push(Segment { name: name.into(), delay: Duration::from_millis(1), loss: 0.0, duplicate: 0.0 });
+        self.index.servers.push(vec![]);
+        self.index.hosts.push(vec![]);
         self.segments.len() - 1
+    }
+
+    /// Files a NIC under its segment, MAC and address. Called once its node's kind is known.
+    fn index_nic(&mut self, nic: NicId) {
+        let n = &self.nics[nic];
+        let list = match self.nodes[n.node].kind {
+            NodeKind::Host { .. } => Some(&mut self.index.hosts),
+            NodeKind::Server { .. } | NodeKind::Relay { .. } => Some(&mut self.index.servers),
+            NodeKind::Static { .. } => None,
+        };
+        if let Some(list) = list
+            && let Some(seg) = list.get_mut(n.segment)
+            && !seg.contains(&nic)
+        {
+            seg.push(nic);
+        }
+        self.index.by_mac.insert(n.mac, nic);
+        let fixed = n.fixed.map(|(ip, _)| ip);
+        self.index.set_addr(nic, fixed);
+    }
+
+    fn unindex_segment(&mut self, nic: NicId) {
+        for list in self.index.servers.iter_mut().chain(self.index.hosts.iter_mut()) {
+            list.retain(|&n| n != nic);
+        }
+    }
+
+    /// Re-reads the addresses of a host's NICs after its clients ran.
+    fn refresh_addresses(&mut self, node: NodeId) {
+        if let NodeKind::Host { nics, clients } = &self.nodes[node].kind {
+            let pairs: Vec<(NicId, Option<Ipv4Addr>)> =
+                nics.iter().zip(clients).map(|(&n, c)| (n, c.address())).collect();
+            for (n, a) in pairs {
+                self.index.set_addr(n, a);
+            }
+        }
     }
 
     fn add_nic(&mut self, node: NodeId, segment: SegmentId, fixed: Option<(Ipv4Addr, u8)>, index: usize) -> NicId {
@@ -147,6 +222,7 @@ impl Sim {
             fixed,
             up: true,
         });
+        self.index.addr.push(None);
         self.nics.len() - 1
     }
 
@@ -168,8 +244,9 @@ impl Sim {
         let ids: Vec<NicId> =
             nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
         if let NodeKind::Server { nics, .. } = &mut self.nodes[node].kind {
-            *nics = ids;
+            *nics = ids.clone();
         }
+        ids.into_iter().for_each(|n| self.index_nic(n));
         Ok(node)
     }
 
@@ -187,7 +264,8 @@ impl Sim {
             clients.push(Client::new(cfg, seed));
             nics.push(nic);
         }
-        self.nodes[node].kind = NodeKind::Host { nics, clients };
+        self.nodes[node].kind = NodeKind::Host { nics: nics.clone(), clients };
+        nics.into_iter().for_each(|n| self.index_nic(n));
         node
     }
 
@@ -196,7 +274,8 @@ impl Sim {
         let node = self.add_node(name, NodeKind::Relay { nics: vec![], servers: servers.clone() });
         let ids: Vec<NicId> =
             nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
-        self.nodes[node].kind = NodeKind::Relay { nics: ids, servers };
+        self.nodes[node].kind = NodeKind::Relay { nics: ids.clone(), servers };
+        ids.into_iter().for_each(|n| self.index_nic(n));
         node
     }
 
@@ -205,6 +284,7 @@ impl Sim {
         let node = self.add_node(name, NodeKind::Static { nic: 0 });
         let nic = self.add_nic(node, segment, Some((ip, prefix)), 0);
         self.nodes[node].kind = NodeKind::Static { nic };
+        self.index_nic(nic);
         node
     }
 
@@ -346,8 +426,10 @@ impl Sim {
                 if let Some(&id) = self.nodes[node].nics().get(nic)
                     && segment < self.segments.len()
                 {
+                    self.unindex_segment(id);
                     self.nics[id].segment = segment;
                     self.nics[id].up = true;
+                    self.index_nic(id);
                 }
                 self.with_client(node, nic, |c| c.reboot(now));
             }
@@ -386,20 +468,23 @@ impl Sim {
 
     /// The MAC of the NIC on `segment` that has `ip`, if any.
     fn resolve_direct(&self, segment: SegmentId, ip: Ipv4Addr, except: NicId) -> Option<HwAddr> {
-        (0..self.nics.len())
-            .filter(|&i| i != except && self.nics[i].segment == segment && self.nics[i].up)
-            .find(|&i| self.nic_address(i) == Some(ip))
-            .map(|i| self.nics[i].mac)
+        self.owner_on(segment, ip, except).map(|i| self.nics[i].mac)
+    }
+
+    /// The NIC on `segment` (other than `except`) that answers to `ip`.
+    fn owner_on(&self, segment: SegmentId, ip: Ipv4Addr, except: NicId) -> Option<NicId> {
+        self.index.by_addr.get(&ip)?.iter().copied().find(|&i| {
+            let n = &self.nics[i];
+            i != except && n.segment == segment && n.up
+        })
     }
 
     /// A router's MAC on `segment` (the first relay NIC there).
     fn router_on(&self, segment: SegmentId, except: NicId) -> Option<HwAddr> {
-        let on_seg = |n: &Nic| n.segment == segment && n.up;
-        self.nics
-            .iter()
-            .enumerate()
-            .find(|(i, n)| *i != except && on_seg(n) && matches!(self.nodes[n.node].kind, NodeKind::Relay { .. }))
-            .map(|(_, n)| n.mac)
+        self.index.servers.get(segment)?.iter().copied().find_map(|i| {
+            let n = &self.nics[i];
+            (i != except && n.up && matches!(self.nodes[n.node].kind, NodeKind::Relay { .. })).then_some(n.mac)
+        })
     }
 
     /// Sends a UDP datagram out of `nic`. Broadcast when `dst` is 255.255.255.255 or `dst_mac` says so.
@@ -434,22 +519,32 @@ impl Sim {
         let segment = self.segments[seg].clone();
         let broadcast = frame.dst_mac == BROADCAST_MAC;
         let port = frame.dst.port();
-        let mut to = vec![];
-        for (i, n) in self.nics.iter().enumerate() {
-            if i == from || n.segment != seg || !n.up || !(broadcast || n.mac == frame.dst_mac) {
-                continue;
+        // Only nodes listening on the port take the datagram in: servers and relays on 67, hosts on 68;
+        // a relay also takes unicast frames addressed to it, to route them.
+        let candidates: Vec<NicId> = if broadcast {
+            match port {
+                67 => self.index.servers[seg].clone(),
+                68 => self.index.hosts[seg].clone(),
+                _ => vec![],
             }
-            // Only nodes listening on the port take the datagram in.
-            let listening = match self.nodes[n.node].kind {
-                NodeKind::Host { .. } => port == 68,
-                NodeKind::Server { .. } => port == 67,
-                NodeKind::Relay { .. } => port == 67 || !broadcast,
-                NodeKind::Static { .. } => false,
-            };
-            if listening {
-                to.push(i);
-            }
-        }
+        } else {
+            self.index.by_mac.get(&frame.dst_mac).copied().into_iter().collect()
+        };
+        let to: Vec<NicId> = candidates
+            .into_iter()
+            .filter(|&i| {
+                let n = &self.nics[i];
+                i != from
+                    && n.segment == seg
+                    && n.up
+                    && match self.nodes[n.node].kind {
+                        NodeKind::Host { .. } => port == 68,
+                        NodeKind::Server { .. } => port == 67,
+                        NodeKind::Relay { .. } => port == 67 || !broadcast,
+                        NodeKind::Static { .. } => false,
+                    }
+            })
+            .collect();
         let lost = segment.loss > 0.0 && self.chance(segment.loss);
         let duplicated = !lost && segment.duplicate > 0.0 && self.chance(segment.duplicate);
         let id = self.packets;
@@ -557,6 +652,7 @@ impl Sim {
             NodeKind::Server { online: false, .. } => None,
             _ => next,
         };
+        self.refresh_addresses(node);
         for (kind, text, rfc) in traces {
             self.record(node, kind, text, rfc);
         }
@@ -577,8 +673,7 @@ impl Sim {
     /// An ARP probe: does any other NIC on the segment use `ip`? Its owner answers after one delay.
     fn arp_probe(&mut self, node: NodeId, nic: NicId, ip: Ipv4Addr) {
         let seg = self.nics[nic].segment;
-        let owner = (0..self.nics.len())
-            .find(|&i| i != nic && self.nics[i].segment == seg && self.nics[i].up && self.nic_address(i) == Some(ip));
+        let owner = self.owner_on(seg, ip, nic);
         let answered_by = owner.map(|i| self.nics[i].node);
         let idx = self.nic_index(node, nic);
         let text = explain::arp(&self.nodes[node].name, ip, answered_by.map(|n| self.nodes[n].name.as_str()));
