@@ -1,7 +1,14 @@
 //! `dhcplab`: the DHCPv4 daemon, the lab's scenarios on the command line, and the config checker.
 
 mod config_file;
+mod daemon;
+mod demo;
+mod http;
+mod link;
+mod metrics;
+mod serve;
 mod sim_cmd;
+mod store;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -17,6 +24,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the DHCP server. Without --config: a loopback demo with simulated clients and the dashboard.
+    Serve {
+        /// The TOML config file (see examples/dhcplab.toml). Without it, the loopback demo runs.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Listen for HTTP here instead of [http] listen (default 127.0.0.1:8067).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Serve the web app from this directory (default: a built dist/ found nearby).
+        #[arg(long, value_name = "DIR")]
+        web_root: Option<PathBuf>,
+        /// Demo only: how many simulated clients.
+        #[arg(long, default_value_t = 24)]
+        demo_clients: usize,
+        /// Demo only: the unprivileged loopback UDP port the server listens on.
+        #[arg(long, default_value_t = 6767)]
+        demo_port: u16,
+    },
     /// Run a lab scenario headless and print what happens, step by step, with explanations.
     Sim {
         /// Scenario name (see --list).
@@ -52,6 +77,22 @@ const EXIT_FAILURE: u8 = 1;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Serve { config, http, web_root, demo_clients, demo_port } => {
+            init_logging();
+            let opts = serve::ServeOptions { config, http, web_root, demo_clients, demo_port };
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => return fail(e.into()),
+            };
+            match rt.block_on(serve::serve(opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.downcast_ref::<serve::BadConfig>().is_some() => {
+                    eprintln!("{e}");
+                    ExitCode::from(EXIT_BAD_CONFIG)
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Sim { list: true, .. } => match sim_cmd::list(&mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
@@ -86,4 +127,11 @@ fn main() -> ExitCode {
 fn fail(e: anyhow::Error) -> ExitCode {
     eprintln!("dhcplab: {e:#}");
     ExitCode::from(EXIT_FAILURE)
+}
+
+/// Logs to stderr; `RUST_LOG` picks the level (default: info, one line per exchange).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
 }

@@ -1,0 +1,367 @@
+//! The running daemon's core: one task owns the engine's `Server` and is the only one that touches it.
+//! Packets arrive from the links' receive tasks through a bounded queue (overflow is dropped and counted,
+//! never buffered without limit); API calls arrive as commands with a reply channel. Replies that announce
+//! a lease (ACKs) go out only after the store task has committed the batch's changes; OFFERs and NAKs
+//! change nothing durable and go out at once.
+
+use crate::link::Link;
+use crate::store::{Change, LeaseStore};
+use dhcplab_engine::config::{ConfigError, ServerConfig};
+use dhcplab_engine::server::{RecvMeta, ServerMessage, SubnetUsage, Transmit};
+use dhcplab_engine::stats::Stats;
+use dhcplab_engine::{Instant, Lease, LeaseEvent, LeaseEventKind, LeaseState, Server};
+use serde::Serialize;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+
+/// How many packets the engine handles before it flushes (one store job per batch at most).
+const BATCH: usize = 256;
+/// Bounded queues: received packets, and batches waiting for the store.
+pub const INBOUND_QUEUE: usize = 8192;
+const STORE_QUEUE: usize = 64;
+
+/// The daemon's clock: monotonic, expressed as Unix milliseconds so stored times mean the same after a
+/// restart.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    start: tokio::time::Instant,
+    start_unix_ms: u64,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        Clock { start: tokio::time::Instant::now(), start_unix_ms: u64::try_from(unix.as_millis()).unwrap_or(0) }
+    }
+
+    pub fn now(&self) -> Instant {
+        Instant::from_millis(self.start_unix_ms + u64::try_from(self.start.elapsed().as_millis()).unwrap_or(0))
+    }
+
+    /// The tokio instant at which engine time `t` falls.
+    pub fn at(&self, t: Instant) -> tokio::time::Instant {
+        self.start + std::time::Duration::from_millis(t.as_millis().saturating_sub(self.start_unix_ms))
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A packet received on a link.
+pub struct Inbound {
+    pub link: u32,
+    pub src: SocketAddrV4,
+    pub bytes: Vec<u8>,
+}
+
+/// Counters kept outside the engine.
+#[derive(Default)]
+pub struct Counters {
+    /// Packets dropped because the inbound queue was full.
+    pub queue_overflow: AtomicU64,
+    pub store_commits: AtomicU64,
+    pub store_failures: AtomicU64,
+    /// ACKs withheld because their lease could not be stored.
+    pub acks_withheld: AtomicU64,
+}
+
+/// Which leases an API call wants.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseQuery {
+    pub state: Option<LeaseState>,
+    pub subnet: Option<ipnet::Ipv4Net>,
+    /// Matches IP, MAC or hostname (case-insensitive substring).
+    pub q: Option<String>,
+}
+
+impl LeaseQuery {
+    fn matches(&self, l: &Lease) -> bool {
+        self.state.is_none_or(|s| s == l.state)
+            && self.subnet.is_none_or(|n| n == l.subnet)
+            && self.q.as_ref().is_none_or(|q| {
+                let q = q.to_lowercase();
+                l.ip.to_string().contains(&q)
+                    || l.hw.to_string().contains(&q)
+                    || l.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&q))
+            })
+    }
+}
+
+/// Everything the stats endpoint and /metrics report.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonStats {
+    pub engine: Stats,
+    pub leases: usize,
+    pub bound: usize,
+    pub queue_overflow: u64,
+    pub store_commits: u64,
+    pub store_failures: u64,
+    pub acks_withheld: u64,
+    pub subnets: Vec<SubnetUsage>,
+}
+
+/// A message for the WebSocket bridge and other watchers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    Lease { event: LeaseEvent },
+}
+
+pub enum Command {
+    Leases(LeaseQuery, oneshot::Sender<Vec<Lease>>),
+    Lease(Ipv4Addr, oneshot::Sender<Option<Lease>>),
+    Release(Ipv4Addr, oneshot::Sender<Option<LeaseEvent>>),
+    Stats(oneshot::Sender<DaemonStats>),
+    Reconfigure(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<ConfigError>>>),
+}
+
+/// A batch whose lease changes must be durable before its replies leave.
+struct StoreJob {
+    changes: Vec<Change>,
+    replies: Vec<Transmit>,
+}
+
+pub struct Engine {
+    server: Server,
+    links: Arc<Vec<Link>>,
+    clock: Clock,
+    counters: Arc<Counters>,
+    store_tx: mpsc::Sender<StoreJob>,
+    updates: broadcast::Sender<Update>,
+}
+
+fn names(links: &[Link], id: u32) -> &str {
+    links.get(id as usize).map_or("?", |l| l.name.as_str())
+}
+
+impl Engine {
+    /// Starts the store task and returns the engine, ready to `run`.
+    pub fn new(
+        server: Server,
+        links: Arc<Vec<Link>>,
+        store: Box<dyn LeaseStore>,
+        clock: Clock,
+        counters: Arc<Counters>,
+        updates: broadcast::Sender<Update>,
+    ) -> Self {
+        let (store_tx, store_rx) = mpsc::channel(STORE_QUEUE);
+        tokio::spawn(store_task(Arc::new(Mutex::new(store)), store_rx, links.clone(), counters.clone()));
+        Engine { server, links, clock, counters, store_tx, updates }
+    }
+
+    pub async fn run(mut self, mut packets: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self.server.poll_timeout().map(|t| self.clock.at(t));
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                p = packets.recv() => {
+                    let Some(p) = p else { break };
+                    self.packet(p);
+                    for _ in 1..BATCH {
+                        match packets.try_recv() {
+                            Ok(p) => self.packet(p),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                    self.server.handle_timeout(self.clock.now());
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    fn packet(&mut self, p: Inbound) {
+        let Some(link) = self.links.get(p.link as usize) else { return };
+        let meta = RecvMeta { iface: p.link, local_addr: link.addr, src: p.src };
+        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &p.bytes) {
+            debug!(link = %link.name, src = %p.src, "dropped packet: {d}");
+        }
+    }
+
+    fn command(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        self.server.handle_timeout(now);
+        match cmd {
+            Command::Leases(q, tx) => {
+                let mut v: Vec<Lease> = self.server.leases().filter(|l| q.matches(l)).cloned().collect();
+                v.sort_by_key(|l| l.ip);
+                let _ = tx.send(v);
+            }
+            Command::Lease(ip, tx) => {
+                let _ = tx.send(self.server.lease(ip).cloned());
+            }
+            Command::Release(ip, tx) => {
+                let _ = tx.send(self.server.admin_release(now, ip));
+            }
+            Command::Stats(tx) => {
+                let c = &self.counters;
+                let _ = tx.send(DaemonStats {
+                    engine: self.server.stats().clone(),
+                    leases: self.server.leases().count(),
+                    bound: self.server.leases().filter(|l| l.state == LeaseState::Bound).count(),
+                    queue_overflow: c.queue_overflow.load(Ordering::Relaxed),
+                    store_commits: c.store_commits.load(Ordering::Relaxed),
+                    store_failures: c.store_failures.load(Ordering::Relaxed),
+                    acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
+                    subnets: self.server.subnet_usage(),
+                });
+            }
+            Command::Reconfigure(cfg, tx) => {
+                let r = self.server.reconfigure(*cfg);
+                match &r {
+                    Ok(()) => info!("configuration reloaded; {} leases kept", self.server.leases().count()),
+                    Err(e) => warn!("new configuration refused ({} problems); the old one keeps serving", e.len()),
+                }
+                let _ = tx.send(r);
+            }
+        }
+    }
+
+    /// Sends what can go now, hands the rest to the store with the batch's lease changes.
+    async fn flush(&mut self) {
+        let mut now_out = Vec::new();
+        let mut durable = Vec::new();
+        while let Some(t) = self.server.poll_transmit() {
+            debug!(link = %names(&self.links, t.iface), xid = format_args!("{:#010x}", t.xid), dst = ?t.dst, "send {:?}", t.kind);
+            if t.kind == ServerMessage::Ack { durable.push(t) } else { now_out.push(t) }
+        }
+        let mut changes = Vec::new();
+        while let Some(ev) = self.server.poll_event() {
+            log_event(&ev);
+            if ev.kind != LeaseEventKind::Offered && ev.kind != LeaseEventKind::Nak {
+                match self.server.lease(ev.ip) {
+                    Some(l) if l.state == LeaseState::Offered => {}
+                    Some(l) => changes.push(Change::Upsert(l.clone())),
+                    None => changes.push(Change::Delete(ev.ip)),
+                }
+            }
+            let _ = self.updates.send(Update::Lease { event: ev });
+        }
+        for t in &now_out {
+            if let Some(link) = self.links.get(t.iface as usize)
+                && let Err(e) = link.send(t).await
+            {
+                warn!(link = %link.name, "send failed: {e}");
+            }
+        }
+        if !changes.is_empty() || !durable.is_empty() {
+            // A full store queue slows the engine down instead of growing memory.
+            if self.store_tx.send(StoreJob { changes, replies: durable }).await.is_err() {
+                error!("lease store task has stopped");
+            }
+        }
+    }
+}
+
+fn log_event(ev: &LeaseEvent) {
+    // Client-sent strings are shown escaped: a hostname may hold any bytes.
+    let host = ev.hostname.as_deref().map(|h| format!(" ({h:?})")).unwrap_or_default();
+    let (ip, hw, subnet) = (ev.ip, ev.hw, ev.subnet);
+    match ev.kind {
+        LeaseEventKind::Bound => {
+            info!("DHCPACK {ip} to {hw}{host} in {subnet}, lease {}s", (ev.expires - ev.obtained).as_secs())
+        }
+        LeaseEventKind::Renewed => {
+            info!("DHCPACK renewed {ip} for {hw}{host} until +{}s", (ev.expires - ev.obtained).as_secs())
+        }
+        LeaseEventKind::Released => info!("released {ip} by {hw}{host}"),
+        LeaseEventKind::Declined => warn!("DHCPDECLINE {ip} by {hw}{host}: address in use; quarantined"),
+        LeaseEventKind::Expired => info!("expired {ip} of {hw}{host}"),
+        LeaseEventKind::Nak => info!("DHCPNAK to {hw}{host} for {ip}: {}", ev.reason.as_deref().unwrap_or("")),
+        LeaseEventKind::OfferWithdrawn => info!("offer of {ip} to {hw} withdrawn: client chose another server"),
+        LeaseEventKind::Reclaimed => info!("{ip} back in the pool after probation"),
+        LeaseEventKind::Offered => debug!("DHCPOFFER {ip} to {hw}{host}"),
+        LeaseEventKind::OfferExpired => debug!("offer of {ip} to {hw} expired"),
+    }
+}
+
+/// Group commit: takes every batch waiting, commits all their changes in one transaction (one fsync), then
+/// sends their ACKs. If the commit fails the ACKs are not sent — the client will ask again.
+async fn store_task(
+    store: Arc<Mutex<Box<dyn LeaseStore>>>,
+    mut rx: mpsc::Receiver<StoreJob>,
+    links: Arc<Vec<Link>>,
+    counters: Arc<Counters>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while let Ok(j) = rx.try_recv() {
+            jobs.push(j);
+        }
+        let changes: Vec<Change> = jobs.iter().flat_map(|j| j.changes.iter().cloned()).collect();
+        let ok = if changes.is_empty() {
+            true
+        } else {
+            let store = store.clone();
+            let r = tokio::task::spawn_blocking(move || match store.lock() {
+                Ok(mut s) => s.commit(&changes).map_err(|e| e.to_string()),
+                Err(_) => Err("lease store lock poisoned".to_string()),
+            })
+            .await;
+            match r {
+                Ok(Ok(())) => {
+                    counters.store_commits.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Ok(Err(e)) => {
+                    error!("could not store leases, withholding their ACKs: {e}");
+                    false
+                }
+                Err(e) => {
+                    error!("lease store task failed: {e}");
+                    false
+                }
+            }
+        };
+        if !ok {
+            counters.store_failures.fetch_add(1, Ordering::Relaxed);
+            let n: usize = jobs.iter().map(|j| j.replies.len()).sum();
+            counters.acks_withheld.fetch_add(n as u64, Ordering::Relaxed);
+            continue;
+        }
+        for t in jobs.iter().flat_map(|j| j.replies.iter()) {
+            if let Some(link) = links.get(t.iface as usize)
+                && let Err(e) = link.send(t).await
+            {
+                warn!(link = %link.name, "send failed: {e}");
+            }
+        }
+    }
+}
+
+/// Receives on one link forever, handing packets to the engine; a full queue drops and counts.
+pub async fn receive(
+    link_id: u32,
+    socket: Arc<tokio::net::UdpSocket>,
+    tx: mpsc::Sender<Inbound>,
+    counters: Arc<Counters>,
+) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, SocketAddr::V4(src))) => {
+                let p = Inbound { link: link_id, src, bytes: buf[..n].to_vec() };
+                if tx.try_send(p).is_err() {
+                    counters.queue_overflow.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!("receive failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The HTTP surface on `[http] listen`: the REST API, Prometheus metrics, liveness, and the web app.
+
+use crate::daemon::{Command, DaemonStats, LeaseQuery};
+use crate::metrics;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use dhcplab_engine::LeaseState;
+use serde::Deserialize;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+use tower_http::services::{ServeDir, ServeFile};
+
+/// Re-reads the config file and applies it (the same as SIGHUP); the error says why it was refused.
+pub type Reloader = Arc<dyn Fn() -> tokio::task::JoinHandle<Result<(), String>> + Send + Sync>;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub commands: mpsc::Sender<Command>,
+    /// Bearer token for mutating endpoints; `None` refuses them all.
+    pub admin_token: Option<Arc<str>>,
+    /// Reloads the config file and applies it (the same as SIGHUP).
+    pub reload: Option<Reloader>,
+}
+
+/// A JSON error body with a status.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl AppState {
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let unavailable = || ApiError(StatusCode::SERVICE_UNAVAILABLE, "the DHCP engine is not running".into());
+        self.commands.send(make(tx)).await.map_err(|_| unavailable())?;
+        rx.await.map_err(|_| unavailable())
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(token) = &self.admin_token else {
+            return Err(ApiError(StatusCode::FORBIDDEN, "no admin token is configured ([http] admin_token)".into()));
+        };
+        let given =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        // Compare without an early exit on the first differing byte.
+        let ok = given.is_some_and(|g| {
+            g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        });
+        if ok { Ok(()) } else { Err(ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into())) }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct LeaseParams {
+    state: Option<String>,
+    subnet: Option<String>,
+    q: Option<String>,
+}
+
+fn parse_state(s: &str) -> Option<LeaseState> {
+    [LeaseState::Offered, LeaseState::Bound, LeaseState::Declined, LeaseState::Released, LeaseState::Expired]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+}
+
+async fn leases(State(app): State<AppState>, Query(p): Query<LeaseParams>) -> Result<Response, ApiError> {
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let state = match p.state.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(parse_state(s).ok_or_else(|| bad(format!("unknown state `{s}`")))?),
+        None => None,
+    };
+    let subnet = match p.subnet.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse().map_err(|_| bad(format!("`{s}` is not a subnet like 192.168.1.0/24")))?),
+        None => None,
+    };
+    let q = LeaseQuery { state, subnet, q: p.q.filter(|s| !s.is_empty()) };
+    Ok(Json(app.ask(|tx| Command::Leases(q, tx)).await?).into_response())
+}
+
+fn parse_ip(ip: &str) -> Result<Ipv4Addr, ApiError> {
+    ip.parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("`{ip}` is not an IPv4 address")))
+}
+
+async fn lease(State(app): State<AppState>, Path(ip): Path<String>) -> Result<Response, ApiError> {
+    let ip = parse_ip(&ip)?;
+    match app.ask(|tx| Command::Lease(ip, tx)).await? {
+        Some(l) => Ok(Json(l).into_response()),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no lease for {ip}"))),
+    }
+}
+
+async fn release(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(ip): Path<String>,
+) -> Result<Response, ApiError> {
+    app.authorize(&headers)?;
+    let ip = parse_ip(&ip)?;
+    match app.ask(|tx| Command::Release(ip, tx)).await? {
+        Some(ev) => Ok(Json(ev).into_response()),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no offered or bound lease for {ip}"))),
+    }
+}
+
+async fn stats(State(app): State<AppState>) -> Result<Json<DaemonStats>, ApiError> {
+    Ok(Json(app.ask(Command::Stats).await?))
+}
+
+async fn subnets(State(app): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(app.ask(Command::Stats).await?.subnets).into_response())
+}
+
+async fn prometheus(State(app): State<AppState>) -> Result<Response, ApiError> {
+    let s = app.ask(Command::Stats).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s)).into_response())
+}
+
+async fn reload(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    app.authorize(&headers)?;
+    let Some(reload) = &app.reload else {
+        return Err(ApiError(StatusCode::CONFLICT, "running without a config file: nothing to reload".into()));
+    };
+    match reload().await {
+        Ok(Ok(())) => Ok(Json(serde_json::json!({ "reloaded": true })).into_response()),
+        Ok(Err(e)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e)),
+        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
+
+const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>dhcplab</title>\
+<p>The web app has not been built. Run <code>scripts/build-web</code>, then reload. The API is at \
+<a href=/api/leases>/api/leases</a>.</p>";
+
+/// The router. `web_root` is the built web app (`dist/`), if present.
+pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/leases", get(leases))
+        .route("/api/leases/{ip}", get(lease).delete(release))
+        .route("/api/subnets", get(subnets))
+        .route("/api/stats", get(stats))
+        .route("/api/reload", post(reload))
+        .route("/metrics", get(prometheus))
+        .with_state(app);
+    match web_root.filter(|d| d.join("index.html").is_file()) {
+        Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
+        None => api.fallback(|| async { Html(NOT_BUILT) }),
+    }
+}

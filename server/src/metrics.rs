@@ -1,0 +1,81 @@
+//! Prometheus text exposition. Names follow Kea's statistics (`pkt4-received` →
+//! `dhcplab_pkt4_received_total`), so dashboards and alerts written for Kea carry over.
+
+use crate::daemon::DaemonStats;
+use dhcplab_engine::packet::DropReason;
+use std::fmt::Write;
+
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP dhcplab_{name} {help}\n# TYPE dhcplab_{name} counter\ndhcplab_{name} {value}");
+}
+
+pub fn render(s: &DaemonStats) -> String {
+    let mut out = String::new();
+    let e = &s.engine;
+    counter(&mut out, "pkt4_received_total", "DHCPv4 packets received.", e.received);
+    counter(&mut out, "pkt4_sent_total", "DHCPv4 packets sent.", e.sent);
+    let rx = &e.received_by_type;
+    for (name, v) in [
+        ("discover", rx.discover),
+        ("request", rx.request),
+        ("decline", rx.decline),
+        ("release", rx.release),
+        ("inform", rx.inform),
+    ] {
+        counter(
+            &mut out,
+            &format!("pkt4_{name}_received_total"),
+            &format!("DHCP{} messages received.", name.to_uppercase()),
+            v,
+        );
+    }
+    let tx = &e.sent_by_type;
+    for (name, v) in [("offer", tx.offer), ("ack", tx.ack), ("nak", tx.nak)] {
+        counter(
+            &mut out,
+            &format!("pkt4_{name}_sent_total"),
+            &format!("DHCP{} messages sent.", name.to_uppercase()),
+            v,
+        );
+    }
+    counter(&mut out, "pkt4_receive_drop_total", "Packets received and dropped.", e.dropped_total() + s.queue_overflow);
+    counter(&mut out, "pkt4_parse_failed_total", "Packets that could not be parsed.", e.parse_failed());
+    let _ = writeln!(out, "# HELP dhcplab_pkt4_drop_reason_total Dropped packets by reason.");
+    let _ = writeln!(out, "# TYPE dhcplab_pkt4_drop_reason_total counter");
+    for r in DropReason::ALL {
+        let _ = writeln!(
+            out,
+            "dhcplab_pkt4_drop_reason_total{{reason=\"{}\"}} {}",
+            r.as_str(),
+            e.dropped.get(&r).copied().unwrap_or(0)
+        );
+    }
+    let _ = writeln!(out, "dhcplab_pkt4_drop_reason_total{{reason=\"queue_overflow\"}} {}", s.queue_overflow);
+    counter(
+        &mut out,
+        "store_commits_total",
+        "Lease database transactions committed (each one fsync).",
+        s.store_commits,
+    );
+    counter(&mut out, "store_failures_total", "Lease database commits that failed.", s.store_failures);
+    counter(&mut out, "acks_withheld_total", "ACKs not sent because their lease could not be stored.", s.acks_withheld);
+    for (name, help) in [
+        ("subnet_total_addresses", "Addresses in the subnet's pools."),
+        ("subnet_assigned_addresses", "Pool addresses offered or leased."),
+        ("subnet_declined_addresses", "Pool addresses in decline probation."),
+    ] {
+        let _ = writeln!(out, "# HELP dhcplab_{name} {help}\n# TYPE dhcplab_{name} gauge");
+        for u in &s.subnets {
+            let v = match name {
+                "subnet_total_addresses" => u.pool_size,
+                "subnet_assigned_addresses" => u.used,
+                _ => u.declined,
+            };
+            let _ = writeln!(out, "dhcplab_{name}{{subnet=\"{}\"}} {v}", u.cidr);
+        }
+    }
+    let _ = writeln!(out, "# HELP dhcplab_leases Lease records by state.\n# TYPE dhcplab_leases gauge");
+    let _ = writeln!(out, "dhcplab_leases{{state=\"bound\"}} {}", s.bound);
+    let _ = writeln!(out, "dhcplab_leases{{state=\"all\"}} {}", s.leases);
+    out
+}

@@ -1,0 +1,223 @@
+//! `dhcplab serve`: wires the engine, the links, the lease store, the HTTP API and (without a config) the
+//! loopback demo together, and runs until SIGINT or SIGTERM. SIGHUP reloads the config file.
+
+use crate::config_file::{self, ConfigFile};
+use crate::daemon::{self, Clock, Command, Counters, Engine, INBOUND_QUEUE};
+use crate::demo::Demo;
+use crate::http::{self, AppState};
+use crate::link::Link;
+use crate::store::{LeaseStore, SqliteStore};
+use anyhow::{Context, Result};
+use dhcplab_engine::Server;
+use dhcplab_engine::config::{PoolRange, SubnetConfig};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{error, info, warn};
+
+/// Options of `dhcplab serve`.
+pub struct ServeOptions {
+    pub config: Option<PathBuf>,
+    pub http: Option<SocketAddr>,
+    pub web_root: Option<PathBuf>,
+    pub demo_clients: usize,
+    pub demo_port: u16,
+}
+
+/// An error that means "bad configuration" (exit code 2) rather than a runtime failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadConfig(pub String);
+
+/// The demo's network: 192.0.2.0/24 (a documentation range; it never leaves loopback), short leases so
+/// renewals and expiries show within minutes.
+fn demo_config() -> ConfigFile {
+    let mut s = SubnetConfig::new(
+        "192.0.2.0/24".parse().expect("literal"),
+        "192.0.2.100-192.0.2.199".parse::<PoolRange>().expect("literal").0,
+    );
+    s.routers = vec![Ipv4Addr::new(192, 0, 2, 1)];
+    s.dns = vec![Ipv4Addr::new(192, 0, 2, 1)];
+    s.domain_name = Some("demo.dhcplab".into());
+    s.lease_time = std::time::Duration::from_secs(120);
+    ConfigFile { subnet: vec![s], ..ConfigFile::default() }
+}
+
+const DEMO_SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+
+/// `dist/` next to the working directory or to the binary (target/release/../../dist), if built.
+fn find_web_root() -> Option<PathBuf> {
+    let mut candidates = vec![PathBuf::from("dist")];
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        candidates.push(dir.join("../../dist"));
+        candidates.push(dir.join("dist"));
+    }
+    candidates.into_iter().find(|d| d.join("index.html").is_file())
+}
+
+/// 128 random bits as hex, for the demo's admin token.
+fn random_token() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
+    let b = read.map(|()| b).unwrap_or_else(|_| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        t.to_le_bytes()
+    });
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub async fn serve(opts: ServeOptions) -> Result<()> {
+    let demo = opts.config.is_none();
+    let cfg = match &opts.config {
+        Some(path) => config_file::load(path).map_err(|e| BadConfig(e.to_string()))?,
+        None => demo_config(),
+    };
+    let clock = Clock::new();
+
+    // The lease database; the demo's is a fresh scratch file.
+    let db = if demo {
+        let p = std::env::temp_dir().join(format!("dhcplab-demo-{}.sqlite3", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
+        }
+        p
+    } else {
+        cfg.dhcp.lease_db.clone()
+    };
+    let mut store = SqliteStore::open(&db).with_context(|| format!("opening the lease database {}", db.display()))?;
+    let stored = store.load()?;
+
+    let seed = clock.now().as_millis();
+    let mut server = Server::new(cfg.server_config(), seed)
+        .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+    let mut restored = 0;
+    for l in stored {
+        let ip = l.ip;
+        match server.restore(l) {
+            Ok(()) => restored += 1,
+            Err(e) => warn!("stored lease for {ip} not loaded: {e}"),
+        }
+    }
+    info!("lease database {}: {restored} leases loaded", db.display());
+
+    // Links.
+    let mut links = Vec::new();
+    let mut demo_socket = None;
+    if demo {
+        let clients = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.demo_port));
+        let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?)
+            .await
+            .with_context(|| format!("binding the demo DHCP socket {listen}"))?;
+        info!("demo: DHCP on {listen} (loopback only), subnet 192.0.2.0/24, {} clients", opts.demo_clients);
+        links.push(link);
+        demo_socket = Some(clients);
+    }
+    for name in &cfg.dhcp.interfaces {
+        let id = links.len() as u32;
+        let link = Link::interface(id, name, cfg.dhcp.port).map_err(|e| BadConfig(e.to_string()))?;
+        info!("serving DHCP on {name} ({}) port {}", link.addr, cfg.dhcp.port);
+        links.push(link);
+    }
+    if links.is_empty() {
+        warn!("no interfaces in [dhcp] interfaces: nothing is served on any network");
+    }
+    let links = Arc::new(links);
+
+    // Engine, store and receivers.
+    let counters = Arc::new(Counters::default());
+    let (updates, _) = broadcast::channel(4096);
+    let (pkt_tx, pkt_rx) = mpsc::channel(INBOUND_QUEUE);
+    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let store: Box<dyn LeaseStore> = Box::new(store);
+    let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), updates.clone());
+    let engine_task = tokio::spawn(engine.run(pkt_rx, cmd_rx));
+    for link in links.iter() {
+        tokio::spawn(daemon::receive(link.id, link.socket.clone(), pkt_tx.clone(), counters.clone()));
+    }
+    if let Some(sock) = demo_socket {
+        let server_addr = links[0].socket.local_addr()?;
+        tokio::spawn(Demo::new(sock, server_addr, clock, opts.demo_clients, seed).run());
+    }
+
+    // Reload: re-read the file, validate, apply; a bad file changes nothing.
+    let reload: Option<http::Reloader> = opts.config.clone().map(|path| {
+        let cmd_tx = cmd_tx.clone();
+        let interfaces = cfg.dhcp.interfaces.clone();
+        Arc::new(move || {
+            let (path, cmd_tx, interfaces) = (path.clone(), cmd_tx.clone(), interfaces.clone());
+            tokio::spawn(async move {
+                let new = config_file::load(&path).map_err(|e| e.to_string())?;
+                if new.dhcp.interfaces != interfaces {
+                    warn!("[dhcp] interfaces changed: that takes a restart; the rest is applied now");
+                }
+                let (tx, rx) = oneshot::channel();
+                cmd_tx
+                    .send(Command::Reconfigure(Box::new(new.server_config()), tx))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                rx.await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
+            })
+        }) as http::Reloader
+    });
+    if let Some(reload) = reload.clone() {
+        tokio::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+            while hup.recv().await.is_some() {
+                info!("SIGHUP: reloading the configuration");
+                match reload().await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => error!("reload refused, the old configuration keeps serving:\n{e}"),
+                    Err(e) => error!("reload failed: {e}"),
+                }
+            }
+        });
+    }
+
+    // HTTP.
+    let token = match (&cfg.http.admin_token, &cfg.http.admin_token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(f)) => {
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("reading admin_token_file {}", f.display()))?;
+            Some(text.lines().next().unwrap_or("").trim().to_string()).filter(|t| !t.is_empty())
+        }
+        (None, None) if demo => Some(random_token()),
+        (None, None) => None,
+    };
+    let listen = opts.http.unwrap_or(cfg.http.listen);
+    let web_root = opts.web_root.clone().or_else(find_web_root);
+    let app = AppState { commands: cmd_tx, admin_token: token.clone().map(Into::into), reload };
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
+    info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
+    match &web_root {
+        Some(d) => info!("web app from {}", d.display()),
+        None => warn!("web app not built (run scripts/build-web); serving the API only"),
+    }
+    if demo && let Some(t) = &token {
+        info!("demo admin token: {t}");
+    }
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        info!("shutting down");
+    };
+    axum::serve(listener, http::router(app, web_root)).with_graceful_shutdown(shutdown).await?;
+    engine_task.abort();
+    if demo {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Durable leases. The engine's table is authoritative while running; the store is what survives a crash.
+//! Every lease change is committed (and fsync'd) before the ACK that announces it is sent; the daemon
+//! batches the changes of many packets into one transaction (group commit).
+
+use dhcplab_engine::config::HexBytes;
+use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease, LeaseState};
+use rusqlite::{Connection, params};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+/// One change to persist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Upsert(Lease),
+    Delete(Ipv4Addr),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("lease database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("lease database row for {ip}: {message}")]
+    BadRow { ip: String, message: String },
+}
+
+/// Where leases are kept. SQLite is built in; a networked backend (PostgreSQL, for several servers sharing
+/// one database) implements the same two calls.
+pub trait LeaseStore: Send + 'static {
+    fn load(&mut self) -> Result<Vec<Lease>, StoreError>;
+    /// Makes all `changes` durable at once, or none of them.
+    fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError>;
+}
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn state_name(s: LeaseState) -> &'static str {
+    s.as_str()
+}
+
+fn parse_state(s: &str) -> Option<LeaseState> {
+    Some(match s {
+        "offered" => LeaseState::Offered,
+        "bound" => LeaseState::Bound,
+        "declined" => LeaseState::Declined,
+        "released" => LeaseState::Released,
+        "expired" => LeaseState::Expired,
+        _ => return None,
+    })
+}
+
+fn client_text(c: &ClientKey) -> String {
+    match c {
+        ClientKey::ClientId(id) => format!("id:{id}"),
+        ClientKey::Hw(hw) => format!("hw:{hw}"),
+    }
+}
+
+fn parse_client(s: &str) -> Option<ClientKey> {
+    if let Some(id) = s.strip_prefix("id:") {
+        id.parse::<HexBytes>().ok().map(ClientKey::ClientId)
+    } else {
+        s.strip_prefix("hw:")?.parse::<HwAddr>().ok().map(ClientKey::Hw)
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        // WAL: readers never block the writer. FULL: the WAL is fsync'd at every commit, so a committed
+        // lease survives power loss, not only a process crash.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS leases (
+                ip TEXT PRIMARY KEY,
+                subnet TEXT NOT NULL,
+                client TEXT NOT NULL,
+                hw TEXT NOT NULL,
+                client_id TEXT,
+                hostname TEXT,
+                state TEXT NOT NULL,
+                obtained_ms INTEGER NOT NULL,
+                expires_ms INTEGER NOT NULL,
+                lease_secs INTEGER NOT NULL
+            );",
+        )?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+impl LeaseStore for SqliteStore {
+    fn load(&mut self) -> Result<Vec<Lease>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs FROM leases",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+                r.get::<_, i64>(9)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ip, subnet, client, hw, client_id, hostname, state, obtained, expires, secs) = row?;
+            let bad = |message: &str| StoreError::BadRow { ip: ip.clone(), message: message.to_string() };
+            out.push(Lease {
+                ip: ip.parse().map_err(|_| bad("address"))?,
+                subnet: subnet.parse().map_err(|_| bad("subnet"))?,
+                client: parse_client(&client).ok_or_else(|| bad("client"))?,
+                hw: hw.parse().map_err(|_| bad("hardware address"))?,
+                client_id: match client_id {
+                    Some(c) => Some(c.parse().map_err(|_| bad("client id"))?),
+                    None => None,
+                },
+                hostname,
+                state: parse_state(&state).ok_or_else(|| bad("state"))?,
+                obtained: Instant::from_millis(u64::try_from(obtained).map_err(|_| bad("obtained"))?),
+                expires: Instant::from_millis(u64::try_from(expires).map_err(|_| bad("expires"))?),
+                lease_time: Duration::from_secs(u64::try_from(secs).map_err(|_| bad("lease time"))?),
+            });
+        }
+        Ok(out)
+    }
+
+    fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(ip) DO UPDATE SET subnet=?2, client=?3, hw=?4, client_id=?5, hostname=?6, state=?7,
+                     obtained_ms=?8, expires_ms=?9, lease_secs=?10",
+            )?;
+            let mut delete = tx.prepare_cached("DELETE FROM leases WHERE ip = ?1")?;
+            for c in changes {
+                match c {
+                    Change::Upsert(l) => {
+                        upsert.execute(params![
+                            l.ip.to_string(),
+                            l.subnet.to_string(),
+                            client_text(&l.client),
+                            l.hw.to_string(),
+                            l.client_id.as_ref().map(|c| c.to_string()),
+                            l.hostname,
+                            state_name(l.state),
+                            i64::try_from(l.obtained.as_millis()).unwrap_or(i64::MAX),
+                            i64::try_from(l.expires.as_millis()).unwrap_or(i64::MAX),
+                            i64::try_from(l.lease_time.as_secs()).unwrap_or(i64::MAX),
+                        ])?;
+                    }
+                    Change::Delete(ip) => {
+                        delete.execute(params![ip.to_string()])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(ip: &str, state: LeaseState) -> Lease {
+        Lease {
+            ip: ip.parse().unwrap(),
+            subnet: "192.0.2.0/24".parse().unwrap(),
+            client: ClientKey::ClientId(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3])),
+            hw: "52:54:00:01:02:03".parse().unwrap(),
+            client_id: Some(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3])),
+            hostname: Some("<img src=x>".into()),
+            state,
+            obtained: Instant::from_millis(1_700_000_000_000),
+            expires: Instant::from_millis(1_700_000_021_600),
+            lease_time: Duration::from_secs(21_600),
+        }
+    }
+
+    #[test]
+    fn leases_survive_reopening() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.commit(&[
+                Change::Upsert(lease("192.0.2.10", LeaseState::Bound)),
+                Change::Upsert(lease("192.0.2.11", LeaseState::Declined)),
+            ])
+            .unwrap();
+            s.commit(&[
+                Change::Delete("192.0.2.11".parse().unwrap()),
+                Change::Upsert(lease("192.0.2.10", LeaseState::Released)),
+            ])
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let all = s.load().unwrap();
+        assert_eq!(all, vec![lease("192.0.2.10", LeaseState::Released)]);
+        let mode: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn client_keys_round_trip_as_text() {
+        for c in [ClientKey::Hw("52:54:00:01:02:03".parse().unwrap()), ClientKey::ClientId(HexBytes(vec![0xff, 0, 1]))]
+        {
+            assert_eq!(parse_client(&client_text(&c)), Some(c));
+        }
+        assert_eq!(parse_client("nonsense"), None);
+    }
+}
