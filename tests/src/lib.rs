@@ -1,1 +1,300 @@
+//! End-to-end test support: throwaway network namespaces joined by veth pairs and bridges, real DHCP peers
+//! run inside them, and the `dhcplab` daemon under test. Nothing here touches a real interface: every
+//! link is created inside namespaces this harness made, addressed from 192.0.2.0/24 and 198.51.100.0/24,
+//! and deleted when the [`NetLab`] guard drops — also when a test fails.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Panics with a clear message unless the tests can create namespaces (root and iproute2). These tests
+/// never skip silently: CI runs as root.
+pub fn require_root() {
+    let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert_eq!(
+        uid.as_deref().ok(),
+        Some("0"),
+        "end-to-end tests need root to create network namespaces (run them as root, as CI does)"
+    );
+    assert!(
+        Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success()),
+        "end-to-end tests need iproute2 (`ip`); run scripts/setup"
+    );
+}
+
+/// Panics with the setup hint unless `program` is installed.
+pub fn require_program(program: &str, package: &str) {
+    let found =
+        Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success());
+    assert!(found, "{program} is not installed: run scripts/setup (Debian package {package})");
+}
+
+/// The `dhcplab` binary, built once per test run.
+pub fn dhcplab_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let status = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "-q", "-p", "dhcplab-server", "--bin", "dhcplab"])
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building dhcplab failed");
+        let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+        target.join("debug/dhcplab")
+    })
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    out
+}
+
+fn must(cmd: &mut Command) -> Output {
+    let out = run(cmd);
+    assert!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A set of namespaces for one test; all of them, and every process started in them, go away on drop.
+pub struct NetLab {
+    prefix: String,
+    namespaces: Vec<String>,
+    children: Vec<Child>,
+    pub dir: PathBuf,
+}
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+impl NetLab {
+    /// A new lab; `tag` (a few letters) names its namespaces for anyone looking at `ip netns list`.
+    pub fn new(tag: &str) -> NetLab {
+        require_root();
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let prefix = format!("dl{}{tag}{n}", std::process::id() % 10_000);
+        let dir = std::env::temp_dir().join(&prefix);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        NetLab { prefix, namespaces: vec![], children: vec![], dir }
+    }
+
+    /// Creates namespace `<prefix>-<name>` with loopback up and IPv6 off; returns its full name.
+    pub fn ns(&mut self, name: &str) -> String {
+        let ns = format!("{}-{name}", self.prefix);
+        // Leftovers of a crashed run with the same name go first.
+        let _ = run(Command::new("ip").args(["netns", "del", &ns]));
+        must(Command::new("ip").args(["netns", "add", &ns]));
+        self.namespaces.push(ns.clone());
+        must(Command::new("ip").args(["-n", &ns, "link", "set", "lo", "up"]));
+        let _ =
+            run(Command::new("ip").args(["netns", "exec", &ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]));
+        ns
+    }
+
+    /// A veth pair created directly inside the two namespaces (it never exists in the root namespace).
+    pub fn veth(&self, ns_a: &str, if_a: &str, ns_b: &str, if_b: &str) {
+        must(
+            Command::new("ip")
+                .args(["link", "add", if_a, "netns", ns_a, "type", "veth", "peer", "name", if_b, "netns", ns_b]),
+        );
+        self.up(ns_a, if_a);
+        self.up(ns_b, if_b);
+    }
+
+    pub fn up(&self, ns: &str, iface: &str) {
+        must(Command::new("ip").args(["-n", ns, "link", "set", iface, "up"]));
+    }
+
+    pub fn addr(&self, ns: &str, iface: &str, cidr: &str) {
+        must(Command::new("ip").args(["-n", ns, "addr", "add", cidr, "dev", iface]));
+    }
+
+    pub fn route(&self, ns: &str, dest: &str, via: &str) {
+        must(Command::new("ip").args(["-n", ns, "route", "add", dest, "via", via]));
+    }
+
+    /// A bridge `br0` in namespace `ns` (no STP, no forwarding delay).
+    pub fn bridge(&self, ns: &str) {
+        must(Command::new("ip").args([
+            "-n",
+            ns,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        ]));
+        self.up(ns, "br0");
+    }
+
+    /// Joins `iface` (in the bridge's namespace) to `br0`.
+    pub fn attach(&self, ns: &str, iface: &str) {
+        must(Command::new("ip").args(["-n", ns, "link", "set", iface, "master", "br0"]));
+    }
+
+    /// A command to run inside `ns`.
+    pub fn cmd(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+
+    /// Runs to completion inside `ns`.
+    pub fn exec(&self, ns: &str, program: &str, args: &[&str]) -> Output {
+        run(self.cmd(ns, program).args(args))
+    }
+
+    /// Starts a long-running process inside `ns`; it is killed when the lab drops. Output goes to
+    /// `<dir>/<log>`.
+    pub fn spawn(&mut self, ns: &str, program: &str, args: &[&str], log: &str) -> u32 {
+        let file = std::fs::File::create(self.dir.join(log)).expect("log file");
+        let err = file.try_clone().expect("log file");
+        let child = self
+            .cmd(ns, program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+        let pid = child.id();
+        self.children.push(child);
+        pid
+    }
+
+    /// Kills one process started with `spawn` (SIGKILL with `hard`, else SIGTERM) and waits for it.
+    pub fn kill(&mut self, pid: u32, hard: bool) {
+        let sig = if hard { "-KILL" } else { "-TERM" };
+        let _ = run(Command::new("kill").args([sig, &pid.to_string()]));
+        if let Some(i) = self.children.iter().position(|c| c.id() == pid) {
+            let mut c = self.children.remove(i);
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+}
+
+impl Drop for NetLab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in self.namespaces.iter().rev() {
+            // Anything else still running in there (dhclient daemonises) dies with the namespace.
+            if let Ok(out) = Command::new("ip").args(["netns", "pids", ns]).output() {
+                for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-KILL", pid]).status();
+                }
+            }
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout` with `what`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The daemon under test, running inside a namespace, with its HTTP API on the namespace's loopback.
+pub struct Daemon {
+    pub ns: String,
+    pub pid: u32,
+    pub http: String,
+    pub token: String,
+    pub config: PathBuf,
+    pub log: String,
+}
+
+impl Daemon {
+    /// Writes `config` (TOML; its `[http]` section is added here) and starts `dhcplab serve` in `ns`.
+    pub fn start(lab: &mut NetLab, ns: &str, config: &str) -> Daemon {
+        let http = "127.0.0.1:8067".to_string();
+        let token = "test-token".to_string();
+        let path = lab.dir.join(format!("{ns}.toml"));
+        let full = format!("{config}\n[http]\nlisten = \"{http}\"\nadmin_token = \"{token}\"\n");
+        std::fs::write(&path, full).expect("config");
+        Self::start_with(lab, ns, path, http, token)
+    }
+
+    /// Starts (or restarts) the daemon with an existing config file.
+    pub fn start_with(lab: &mut NetLab, ns: &str, config: PathBuf, http: String, token: String) -> Daemon {
+        let log = format!("{ns}-dhcplab-{}.log", lab.children.len());
+        let bin = dhcplab_bin().to_string_lossy().to_string();
+        let cfg = config.to_string_lossy().to_string();
+        let pid = lab.spawn(ns, &bin, &["serve", "--config", &cfg], &log);
+        let d = Daemon { ns: ns.to_string(), pid, http, token, config, log };
+        wait_for(Duration::from_secs(20), "the daemon's /healthz", || {
+            (d.get_text(lab, "/healthz").as_deref() == Some("ok")).then_some(())
+        });
+        d
+    }
+
+    fn curl(&self, lab: &NetLab, args: &[&str]) -> Option<String> {
+        let out = lab.exec(&self.ns, "curl", &[&["-s", "-m", "5"], args].concat());
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).to_string())
+    }
+
+    pub fn get_text(&self, lab: &NetLab, path: &str) -> Option<String> {
+        self.curl(lab, &[&format!("http://{}{path}", self.http)])
+    }
+
+    pub fn get(&self, lab: &NetLab, path: &str) -> serde_json::Value {
+        let text = self.get_text(lab, path).unwrap_or_else(|| panic!("GET {path} failed"));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
+    }
+
+    /// A request with the admin token; returns (HTTP status, body).
+    pub fn call(&self, lab: &NetLab, method: &str, path: &str) -> (u16, String) {
+        let auth = format!("Authorization: Bearer {}", self.token);
+        let url = format!("http://{}{path}", self.http);
+        let out = self.curl(lab, &["-X", method, "-H", &auth, "-w", "\n%{http_code}", &url]).unwrap_or_default();
+        let (body, code) = out.rsplit_once('\n').unwrap_or(("", "0"));
+        (code.trim().parse().unwrap_or(0), body.to_string())
+    }
+
+    /// The lease the API reports for `ip`, if any.
+    pub fn lease(&self, lab: &NetLab, ip: &str) -> Option<serde_json::Value> {
+        let v = self.get(lab, "/api/leases");
+        v.as_array()?.iter().find(|l| l["ip"] == ip).cloned()
+    }
+
+    pub fn stats(&self, lab: &NetLab) -> serde_json::Value {
+        self.get(lab, "/api/stats")
+    }
+
+    pub fn log_text(&self, lab: &NetLab) -> String {
+        lab.log(&self.log)
+    }
+}
+
+/// Key/value lines (`key=value`) of a file a client script wrote.
+pub fn env_file(path: &Path) -> std::collections::HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}

@@ -1,0 +1,306 @@
+//! `dhcplab serve` against real DHCP clients (ISC dhclient, BusyBox udhcpc, dhcpcd) and perfdhcp, each in
+//! network namespaces made for the test: server ── veth ── bridge ── veth ── client(s).
+
+use dhcplab_tests::{Daemon, NetLab, env_file, require_program, wait_for};
+use std::time::Duration;
+
+const SERVER: &str = "192.0.2.1";
+
+/// The daemon's config for the test LAN; `extra` is appended (more subnets, knobs).
+fn config(lab: &NetLab, lease: &str, extra: &str) -> String {
+    format!(
+        r#"[dhcp]
+interfaces = ["srv0"]
+lease_db = "{db}"
+
+[[subnet]]
+cidr = "192.0.2.0/24"
+pools = ["192.0.2.10-192.0.2.250"]
+routers = ["192.0.2.1"]
+dns = ["192.0.2.53"]
+domain_name = "test.example"
+lease_time = "{lease}"
+{extra}"#,
+        db = lab.dir.join("leases.sqlite3").display()
+    )
+}
+
+/// Server namespace, a bridge, and `n` client namespaces, each with interface `iface`.
+fn lan(lab: &mut NetLab, n: usize, iface: &str) -> (String, Vec<String>) {
+    let srv = lab.ns("srv");
+    let br = lab.ns("lan");
+    lab.bridge(&br);
+    lab.veth(&srv, "srv0", &br, "p-srv");
+    lab.attach(&br, "p-srv");
+    lab.addr(&srv, "srv0", &format!("{SERVER}/24"));
+    let mut clients = vec![];
+    for i in 0..n {
+        let c = lab.ns(&format!("c{i}"));
+        let port = format!("p-c{i}");
+        lab.veth(&c, iface, &br, &port);
+        lab.attach(&br, &port);
+        clients.push(c);
+    }
+    (srv, clients)
+}
+
+/// Runs dhclient once in `ns`; returns the lease file's text once it binds.
+fn dhclient(lab: &NetLab, ns: &str, iface: &str, lease_file: &str) -> String {
+    require_program("dhclient", "isc-dhcp-client");
+    let pid = lab.dir.join(format!("{ns}.dhclient.pid"));
+    let out = lab.exec(
+        ns,
+        "dhclient",
+        &["-v", "-1", "-sf", "/bin/true", "-lf", lease_file, "-pf", &pid.to_string_lossy(), iface],
+    );
+    assert!(out.status.success(), "dhclient failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(lease_file).expect("dhclient lease file")
+}
+
+/// Configures the leased address on the interface, as dhclient's own script would (the tests run it with
+/// `-sf /bin/true` so it touches nothing); RENEWING and RELEASE are unicast from that address.
+fn configure(lab: &NetLab, ns: &str, iface: &str, ip: &str) {
+    let r = lab.exec(ns, "ip", &["addr", "add", &format!("{ip}/24"), "dev", iface]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+}
+
+/// The value of `key` (e.g. `option routers`, `fixed-address`) in the last lease of a dhclient lease file.
+fn lease_field(text: &str, key: &str) -> Option<String> {
+    let last = text.rsplit("lease {").next()?;
+    last.lines().map(str::trim).find_map(|l| l.strip_prefix(key).map(|v| v.trim().trim_end_matches(';').to_string()))
+}
+
+#[test]
+fn dhclient_gets_a_correct_lease() {
+    let mut lab = NetLab::new("dhcl");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let lf = lab.dir.join("dhclient.leases").to_string_lossy().to_string();
+    let text = dhclient(&lab, &clients[0], "eth0", &lf);
+    let ip = lease_field(&text, "fixed-address").expect("an address");
+    assert_eq!(ip, "192.0.2.10");
+    assert_eq!(lease_field(&text, "option subnet-mask").as_deref(), Some("255.255.255.0"));
+    assert_eq!(lease_field(&text, "option routers").as_deref(), Some("192.0.2.1"));
+    assert_eq!(lease_field(&text, "option domain-name-servers").as_deref(), Some("192.0.2.53"));
+    assert_eq!(lease_field(&text, "option dhcp-lease-time").as_deref(), Some("3600"));
+    assert_eq!(lease_field(&text, "option dhcp-server-identifier").as_deref(), Some(SERVER));
+    let l = d.lease(&lab, &ip).expect("the API lists the lease");
+    assert_eq!(l["state"], "bound");
+    assert_eq!(l["lease_time"], "1h");
+}
+
+#[test]
+fn udhcpc_gets_a_correct_lease() {
+    require_program("busybox", "busybox");
+    let mut lab = NetLab::new("udhc");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "2h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let out = lab.dir.join("udhcpc.env");
+    let script = lab.dir.join("udhcpc.sh");
+    std::fs::write(&script, format!("#!/bin/sh\n[ \"$1\" = bound ] && env > {}\nexit 0\n", out.display())).unwrap();
+    std::process::Command::new("chmod").args(["+x", &script.to_string_lossy()]).status().unwrap();
+    let r = lab.exec(
+        &clients[0],
+        "busybox",
+        &["udhcpc", "-f", "-q", "-n", "-i", "eth0", "-s", &script.to_string_lossy(), "-t", "3", "-T", "2"],
+    );
+    assert!(r.status.success(), "udhcpc failed:\n{}", String::from_utf8_lossy(&r.stderr));
+    let env = env_file(&out);
+    assert_eq!(env.get("ip").map(String::as_str), Some("192.0.2.10"));
+    assert_eq!(env.get("subnet").map(String::as_str), Some("255.255.255.0"));
+    assert_eq!(env.get("router").map(|s| s.trim()), Some("192.0.2.1"));
+    assert_eq!(env.get("dns").map(|s| s.trim()), Some("192.0.2.53"));
+    assert_eq!(env.get("lease").map(String::as_str), Some("7200"));
+    assert_eq!(env.get("serverid").map(String::as_str), Some(SERVER));
+    assert_eq!(d.lease(&lab, "192.0.2.10").expect("listed")["state"], "bound");
+}
+
+const DHCPCD_CONF: &str = "ipv4only\nnohook resolv.conf, ntp.conf, timesyncd.conf, hostname, wpa_supplicant, yp.conf\n\
+option domain_name_servers, domain_name, routers, subnet_mask\n";
+
+/// Runs dhcpcd once on `iface` in `ns`; returns the variables its hook saw when it bound.
+fn dhcpcd(lab: &NetLab, ns: &str, iface: &str) -> std::collections::HashMap<String, String> {
+    require_program("dhcpcd", "dhcpcd-base");
+    let conf = lab.dir.join("dhcpcd.conf");
+    std::fs::write(&conf, DHCPCD_CONF).unwrap();
+    let out = lab.dir.join(format!("{iface}.env"));
+    let script = lab.dir.join(format!("{iface}.sh"));
+    std::fs::write(&script, format!("#!/bin/sh\n[ \"$reason\" = BOUND ] && env > {}\nexit 0\n", out.display()))
+        .unwrap();
+    std::process::Command::new("chmod").args(["+x", &script.to_string_lossy()]).status().unwrap();
+    // dhcpcd keeps its lease under /var/lib/dhcpcd, shared by all namespaces: start clean.
+    let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
+    let r = lab.exec(
+        ns,
+        "dhcpcd",
+        &["-f", &conf.to_string_lossy(), "-c", &script.to_string_lossy(), "-B", "-1", "-4", "-t", "20", iface],
+    );
+    let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
+    assert!(
+        r.status.success(),
+        "dhcpcd failed:\n{}\n{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    env_file(&out)
+}
+
+#[test]
+fn dhcpcd_gets_a_correct_lease() {
+    let mut lab = NetLab::new("dcpd");
+    let (srv, clients) = lan(&mut lab, 1, "dlt0");
+    let cfg = config(&lab, "3h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let env = dhcpcd(&lab, &clients[0], "dlt0");
+    assert_eq!(env.get("new_ip_address").map(String::as_str), Some("192.0.2.10"));
+    assert_eq!(env.get("new_subnet_mask").map(String::as_str), Some("255.255.255.0"));
+    assert_eq!(env.get("new_routers").map(String::as_str), Some("192.0.2.1"));
+    assert_eq!(env.get("new_domain_name_servers").map(String::as_str), Some("192.0.2.53"));
+    assert_eq!(env.get("new_dhcp_lease_time").map(String::as_str), Some("10800"));
+    assert_eq!(d.lease(&lab, "192.0.2.10").expect("listed")["state"], "bound");
+}
+
+#[test]
+fn three_clients_on_one_bridge_get_three_addresses() {
+    let mut lab = NetLab::new("tri");
+    let (srv, clients) = lan(&mut lab, 3, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let mut ips = vec![];
+    for (i, c) in clients.iter().enumerate() {
+        let lf = lab.dir.join(format!("c{i}.leases")).to_string_lossy().to_string();
+        ips.push(lease_field(&dhclient(&lab, c, "eth0", &lf), "fixed-address").expect("address"));
+    }
+    let mut unique = ips.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 3, "{ips:?}");
+    let listed = d.get(&lab, "/api/leases?state=bound");
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+    let hws: std::collections::HashSet<String> =
+        listed.as_array().unwrap().iter().map(|l| l["hw"].as_str().unwrap().to_string()).collect();
+    assert_eq!(hws.len(), 3, "three MACs");
+}
+
+#[test]
+fn dhclient_renews_and_the_api_shows_it() {
+    let mut lab = NetLab::new("renw");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    // dhclient does not renew leases shorter than its own minimum; 40 s gives T1 at 20 s.
+    let cfg = config(&lab, "40s", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let lf = lab.dir.join("renew.leases").to_string_lossy().to_string();
+    let ip = lease_field(&dhclient(&lab, &clients[0], "eth0", &lf), "fixed-address").unwrap();
+    configure(&lab, &clients[0], "eth0", &ip);
+    let first = d.lease(&lab, &ip).unwrap()["obtained"].as_u64().unwrap();
+    let renewed = wait_for(Duration::from_secs(45), "a renewal in /api/leases", || {
+        let l = d.lease(&lab, &ip)?;
+        (l["obtained"].as_u64()? > first && l["state"] == "bound").then_some(l)
+    });
+    let gap = renewed["obtained"].as_u64().unwrap() - first;
+    assert!((15_000..=30_000).contains(&gap), "renewed {gap} ms after binding, expected about T1 = 20 s");
+    assert!(d.log_text(&lab).contains("renewed"), "the log says so");
+}
+
+#[test]
+fn init_reboot_from_another_subnet_is_naked_then_leased() {
+    let mut lab = NetLab::new("nak");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    // A lease dhclient remembers from another network, still valid: it starts in INIT-REBOOT.
+    let lf = lab.dir.join("moved.leases");
+    std::fs::write(
+        &lf,
+        "lease {\n  interface \"eth0\";\n  fixed-address 198.51.100.77;\n  option subnet-mask 255.255.255.0;\n  \
+         option dhcp-server-identifier 198.51.100.1;\n  renew 4 2037/12/31 00:00:00;\n  rebind 4 2037/12/31 00:00:00;\n  \
+         expire 4 2037/12/31 00:00:00;\n}\n",
+    )
+    .unwrap();
+    let text = dhclient(&lab, &clients[0], "eth0", &lf.to_string_lossy());
+    assert_eq!(lease_field(&text, "fixed-address").as_deref(), Some("192.0.2.10"));
+    let stats = d.stats(&lab);
+    assert_eq!(stats["engine"]["sent_by_type"]["nak"], 1, "{stats}");
+    assert!(d.log_text(&lab).contains("DHCPNAK"), "{}", d.log_text(&lab));
+}
+
+#[test]
+fn release_sent_by_dhclient_shows_as_released() {
+    let mut lab = NetLab::new("rel");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let lf = lab.dir.join("rel.leases").to_string_lossy().to_string();
+    let ip = lease_field(&dhclient(&lab, &clients[0], "eth0", &lf), "fixed-address").unwrap();
+    configure(&lab, &clients[0], "eth0", &ip);
+    let pid = lab.dir.join(format!("{}.dhclient.pid", clients[0])).to_string_lossy().to_string();
+    let r = lab.exec(&clients[0], "dhclient", &["-r", "-sf", "/bin/true", "-lf", &lf, "-pf", &pid, "eth0"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    wait_for(Duration::from_secs(5), "the released state", || {
+        (d.lease(&lab, &ip)?["state"] == "released").then_some(())
+    });
+}
+
+#[test]
+fn decline_after_a_real_address_conflict_shows_as_declined() {
+    let mut lab = NetLab::new("dcl");
+    let (srv, clients) = lan(&mut lab, 2, "dcl0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    // The second "client" is a host squatting on the pool's first address without a lease.
+    lab.addr(&clients[1], "dcl0", "192.0.2.10/24");
+    let env = dhcpcd(&lab, &clients[0], "dcl0");
+    assert_eq!(env.get("new_ip_address").map(String::as_str), Some("192.0.2.11"), "the conflicting .10 was declined");
+    assert_eq!(d.lease(&lab, "192.0.2.10").expect("listed")["state"], "declined");
+    let stats = d.stats(&lab);
+    assert_eq!(stats["engine"]["received_by_type"]["decline"], 1);
+}
+
+#[test]
+fn perfdhcp_as_a_relay_gets_leases_from_the_giaddr_subnet() {
+    require_program("perfdhcp", "kea-admin");
+    let mut lab = NetLab::new("rly");
+    let srv = lab.ns("srv");
+    let relay = lab.ns("relay");
+    lab.veth(&srv, "srv0", &relay, "up0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    lab.addr(&relay, "up0", "192.0.2.2/24");
+    lab.addr(&relay, "up0", "198.51.100.254/24");
+    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.200\"]\nrouters = [\"198.51.100.254\"]\n";
+    let cfg = config(&lab, "1h", far);
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let out = lab.exec(&relay, "perfdhcp", &["-4", "-l", "198.51.100.254", "-R", "100", "-r", "50", "-p", "3", SERVER]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // perfdhcp exits 3 when any packet went unanswered (in-flight ones at the end count): read its numbers.
+    let acks = perfdhcp_received(&text, "REQUEST-ACK").unwrap_or_else(|| panic!("perfdhcp output:\n{text}"));
+    assert!(acks >= 50, "perfdhcp got {acks} ACKs:\n{text}");
+    let leases = d.get(&lab, "/api/leases?state=bound");
+    let leases = leases.as_array().unwrap();
+    // 100 simulated clients; perfdhcp re-requests for some of them, so ACKs may outnumber leases.
+    assert_eq!(leases.len() as u64, acks.min(100), "{} leases for {acks} ACKs", leases.len());
+    assert!(leases.iter().all(|l| l["subnet"] == "198.51.100.0/24"), "every lease from the giaddr's subnet");
+}
+
+/// `received packets` of one exchange section of perfdhcp's summary.
+pub fn perfdhcp_received(text: &str, exchange: &str) -> Option<u64> {
+    let section = text.split("***Statistics for:").find(|s| s.trim_start().starts_with(exchange))?;
+    section.lines().find_map(|l| l.trim().strip_prefix("received packets:")).and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn leases_survive_a_clean_restart() {
+    let mut lab = NetLab::new("rst");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let lf = lab.dir.join("rst.leases").to_string_lossy().to_string();
+    let ip = lease_field(&dhclient(&lab, &clients[0], "eth0", &lf), "fixed-address").unwrap();
+    let before = d.lease(&lab, &ip).unwrap();
+    lab.kill(d.pid, false);
+    let d2 = Daemon::start_with(&mut lab, &srv, d.config.clone(), d.http.clone(), d.token.clone());
+    let after = d2.lease(&lab, &ip).expect("the lease is back after restart");
+    assert_eq!(after, before);
+}
