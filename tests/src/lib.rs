@@ -49,8 +49,7 @@ pub fn dhcplab_bin() -> &'static Path {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    out
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
 fn must(cmd: &mut Command) -> Output {
