@@ -304,3 +304,72 @@ fn leases_survive_a_clean_restart() {
     let after = d2.lease(&lab, &ip).expect("the lease is back after restart");
     assert_eq!(after, before);
 }
+
+#[test]
+fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
+    require_program("perfdhcp", "kea-admin");
+    require_program("tshark", "tshark");
+    let mut lab = NetLab::new("k9");
+    let srv = lab.ns("srv");
+    let relay = lab.ns("relay");
+    lab.veth(&srv, "srv0", &relay, "up0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    lab.addr(&relay, "up0", "192.0.2.2/24");
+    lab.addr(&relay, "up0", "198.51.100.254/24");
+    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\n";
+    let cfg = config(&lab, "1h", far);
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    // Record every packet on the server's link: the ACKs that really left.
+    let pcap = lab.dir.join("k9.pcap");
+    let tshark = lab.spawn(
+        &srv,
+        "tshark",
+        &["-i", "srv0", "-f", "udp port 67", "-F", "pcap", "-w", &pcap.to_string_lossy()],
+        "tshark.log",
+    );
+    wait_for(Duration::from_secs(15), "tshark to start", || {
+        lab.log("tshark.log").contains("Capturing on").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let perf = lab.spawn(
+        &relay,
+        "perfdhcp",
+        &["-4", "-l", "198.51.100.254", "-R", "200", "-r", "150", "-p", "4", SERVER],
+        "perfdhcp.log",
+    );
+    std::thread::sleep(Duration::from_millis(2000));
+    lab.kill(d.pid, true);
+    lab.kill(perf, false);
+    std::thread::sleep(Duration::from_millis(500));
+    lab.kill(tshark, false);
+    let frames = dhcplab_engine::pcap::read(&std::fs::read(&pcap).expect("capture")).expect("pcap");
+    let mut acked = std::collections::HashMap::new();
+    for f in frames.iter().filter(|f| f.src.ip().to_string() == SERVER) {
+        let Some(s) = dhcplab_engine::event::PacketSummary::from_bytes(&f.payload) else { continue };
+        if s.msg == "DHCPACK" {
+            acked.insert(s.yiaddr.to_string(), s.chaddr.to_string());
+        }
+    }
+    assert!(acked.len() >= 50, "only {} ACKs before the kill; perfdhcp: {}", acked.len(), lab.log("perfdhcp.log"));
+    let d2 = Daemon::start_with(&mut lab, &srv, d.config.clone(), d.http.clone(), d.token.clone());
+    let leases = d2.get(&lab, "/api/leases");
+    let by_ip: std::collections::HashMap<String, &serde_json::Value> =
+        leases.as_array().unwrap().iter().map(|l| (l["ip"].as_str().unwrap().to_string(), l)).collect();
+    for (ip, hw) in &acked {
+        let l = by_ip.get(ip).unwrap_or_else(|| panic!("{ip} was ACKed to {hw} but is not leased after kill -9"));
+        assert_eq!(l["hw"].as_str(), Some(hw.as_str()), "{ip} belongs to another client after restart");
+        assert_eq!(l["state"], "bound", "{ip}");
+    }
+    let mut hws: Vec<&str> = leases
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["state"] == "bound")
+        .map(|l| l["hw"].as_str().unwrap())
+        .collect();
+    let n = hws.len();
+    hws.sort();
+    hws.dedup();
+    assert_eq!(hws.len(), n, "a client holds two bound leases");
+}

@@ -1,0 +1,288 @@
+//! The daemon on loopback (no root needed): the demo, the API contract, malformed packets, and config
+//! reloads that must never lose the running configuration.
+
+use dhcplab_engine::HwAddr;
+use dhcplab_engine::builder::ClientMsg;
+use dhcproto::v4::MessageType;
+use std::io::{Read, Write};
+use std::net::{TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A daemon process, killed on drop.
+struct Proc {
+    child: Child,
+    http: String,
+    log: PathBuf,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("dhcplab-daemon-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn spawn(args: &[&str], dir: &std::path::Path, http: String) -> Proc {
+    let log = dir.join("daemon.log");
+    let f = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    let p = Proc { child, http, log };
+    wait(Duration::from_secs(20), "healthz", || {
+        get(&p, "/healthz").filter(|(c, b)| *c == 200 && b == "ok").map(|_| ())
+    });
+    p
+}
+
+fn wait<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A tiny HTTP/1.1 client: (status, body).
+fn request(p: &Proc, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(&p.http).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n", p.http)
+        .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    // Small bodies only; a chunked reply is reassembled crudely (size lines dropped).
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body.split("\r\n").enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, c)| c).collect::<String>()
+    } else {
+        body.to_string()
+    };
+    Some((code, body))
+}
+
+fn get(p: &Proc, path: &str) -> Option<(u16, String)> {
+    request(p, "GET", path, None)
+}
+
+fn json(p: &Proc, path: &str) -> serde_json::Value {
+    let (code, body) = get(p, path).unwrap();
+    assert_eq!(code, 200, "{path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+}
+
+fn demo(name: &str, clients: usize) -> (Proc, u16) {
+    let dir = tmp(name);
+    let http = format!("127.0.0.1:{}", free_port());
+    let port = free_udp_port();
+    let p = spawn(
+        &["serve", "--http", &http, "--demo-port", &port.to_string(), "--demo-clients", &clients.to_string()],
+        &dir,
+        http.clone(),
+    );
+    (p, port)
+}
+
+#[test]
+fn the_demo_shows_live_leases_within_seconds() {
+    let (p, _) = demo("live", 24);
+    let leases = wait(Duration::from_secs(10), "20 bound leases", || {
+        let v = json(&p, "/api/leases?state=bound");
+        (v.as_array()?.len() >= 20).then_some(v)
+    });
+    let l = &leases[0];
+    assert_eq!(l["subnet"], "192.0.2.0/24");
+    assert!(l["hostname"].is_string());
+    // Filters: by text, and an unknown state is a clear 400.
+    let host = l["hostname"].as_str().unwrap();
+    let found = json(&p, &format!("/api/leases?q={host}"));
+    assert!(found.as_array().unwrap().iter().all(|x| x["hostname"] == host));
+    let (code, body) = get(&p, "/api/leases?state=happy").unwrap();
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("unknown state"));
+    let subnets = json(&p, "/api/subnets");
+    assert_eq!(subnets[0]["pool_size"], 100);
+    let metrics = get(&p, "/metrics").unwrap().1;
+    for name in [
+        "dhcplab_pkt4_received_total",
+        "dhcplab_pkt4_ack_sent_total",
+        "dhcplab_subnet_assigned_addresses{subnet=\"192.0.2.0/24\"}",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+}
+
+#[test]
+fn api_lookups_and_release_need_the_token() {
+    let (p, _) = demo("api", 4);
+    let ip = wait(Duration::from_secs(10), "a bound lease", || {
+        json(&p, "/api/leases?state=bound").as_array()?.first().map(|l| l["ip"].as_str().unwrap().to_string())
+    });
+    assert_eq!(json(&p, &format!("/api/leases/{ip}"))["ip"], ip.as_str());
+    assert_eq!(get(&p, "/api/leases/192.0.2.250").unwrap().0, 404);
+    assert_eq!(get(&p, "/api/leases/not-an-ip").unwrap().0, 400);
+    assert_eq!(request(&p, "DELETE", &format!("/api/leases/{ip}"), None).unwrap().0, 401);
+    assert_eq!(request(&p, "DELETE", &format!("/api/leases/{ip}"), Some("wrong")).unwrap().0, 401);
+    // The demo prints its token in the log.
+    let log = std::fs::read_to_string(&p.log).unwrap();
+    let token =
+        log.lines().find_map(|l| l.split("demo admin token: ").nth(1)).expect("token logged").trim().to_string();
+    let (code, body) = request(&p, "DELETE", &format!("/api/leases/{ip}"), Some(&token)).unwrap();
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("\"released\""), "{body}");
+}
+
+#[test]
+fn malformed_packets_are_counted_by_reason_and_the_daemon_keeps_serving() {
+    let (p, port) = demo("malformed", 0);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let server = format!("127.0.0.1:{port}");
+    let good = ClientMsg::new(MessageType::Discover, HwAddr::ethernet([2, 0, 0, 0, 0, 1]), 7).bytes();
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut b = good.clone();
+        f(&mut b);
+        b
+    };
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("too_short", good[..100].to_vec()),
+        ("bad_hardware_length", with(&|b| b[2] = 255)),
+        (
+            "malformed_option",
+            with(&|b| {
+                // Option 53 claims more bytes than the packet has.
+                let at = 240 + b[240..].iter().position(|&x| x == 53).unwrap();
+                b[at + 1] = 250;
+            }),
+        ),
+        ("no_magic_cookie", with(&|b| b[236] = 0)),
+        ("wrong_opcode", with(&|b| b[0] = 2)),
+        ("too_long", [good.clone(), vec![0; 3000]].concat()),
+    ];
+    for (_, b) in &bad {
+        sock.send_to(b, &server).unwrap();
+    }
+    let stats = wait(Duration::from_secs(5), "six drops", || {
+        let s = json(&p, "/api/stats");
+        let dropped: u64 = s["engine"]["dropped"].as_object()?.values().filter_map(|v| v.as_u64()).sum();
+        (dropped >= 6).then_some(s)
+    });
+    for (reason, _) in &bad {
+        assert_eq!(stats["engine"]["dropped"][reason], 1, "{reason}: {stats}");
+    }
+    // And it still answers a good DISCOVER.
+    sock.send_to(&good, &server).unwrap();
+    wait(Duration::from_secs(5), "an OFFER", || {
+        (json(&p, "/api/stats")["engine"]["sent_by_type"]["offer"] == 1).then_some(())
+    });
+    let metrics = get(&p, "/metrics").unwrap().1;
+    assert!(metrics.contains("dhcplab_pkt4_drop_reason_total{reason=\"bad_hardware_length\"} 1"));
+    assert!(metrics.contains("dhcplab_pkt4_parse_failed_total 6"));
+}
+
+const CONFIG: &str = r#"[dhcp]
+interfaces = []
+lease_db = "leases.sqlite3"
+
+[http]
+listen = "LISTEN"
+admin_token = "secret"
+
+[[subnet]]
+cidr = "192.0.2.0/24"
+pools = ["192.0.2.10-192.0.2.20"]
+"#;
+
+#[test]
+fn a_bad_reload_keeps_the_old_config_and_a_good_one_applies() {
+    let dir = tmp("reload");
+    let http = format!("127.0.0.1:{}", free_port());
+    let cfg = dir.join("dhcplab.toml");
+    std::fs::write(&cfg, CONFIG.replace("LISTEN", &http)).unwrap();
+    let p = spawn(&["serve", "--config", &cfg.to_string_lossy()], &dir, http.clone());
+    assert_eq!(json(&p, "/api/subnets")[0]["pool_size"], 11);
+
+    // A broken file: refused, with the line; the old subnet keeps serving.
+    std::fs::write(&cfg, CONFIG.replace("LISTEN", &http).replace("192.0.2.10-192.0.2.20", "10.0.0.1-10.0.0.9"))
+        .unwrap();
+    assert_eq!(request(&p, "POST", "/api/reload", None).unwrap().0, 401);
+    let (code, body) = request(&p, "POST", "/api/reload", Some("secret")).unwrap();
+    assert_eq!(code, 422, "{body}");
+    assert!(body.contains("dhcplab.toml:11:") && body.contains("subnet[0].pools[0]"), "{body}");
+    assert_eq!(json(&p, "/api/subnets")[0]["pool_size"], 11);
+
+    // The same through SIGHUP.
+    let pid = p.child.id().to_string();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    wait(Duration::from_secs(5), "the refusal in the log", || {
+        std::fs::read_to_string(&p.log).ok().filter(|l| l.contains("reload refused")).map(|_| ())
+    });
+    assert_eq!(json(&p, "/api/subnets")[0]["pool_size"], 11);
+
+    // A good file applies.
+    std::fs::write(&cfg, CONFIG.replace("LISTEN", &http).replace("192.0.2.10-192.0.2.20", "192.0.2.10-192.0.2.60"))
+        .unwrap();
+    Command::new("kill").args(["-HUP", &pid]).status().unwrap();
+    wait(Duration::from_secs(5), "the new pool", || (json(&p, "/api/subnets")[0]["pool_size"] == 51).then_some(()));
+}
+
+#[test]
+fn a_bad_config_at_start_names_the_line_and_exits_2() {
+    let dir = tmp("badstart");
+    let cfg = dir.join("bad.toml");
+    std::fs::write(
+        &cfg,
+        CONFIG.replace("LISTEN", "127.0.0.1:1").replace("cidr = \"192.0.2.0/24\"", "cidr = \"192.0.2.0/33\""),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
+        .args(["serve", "--config", &cfg.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:10:"), "{err}");
+}
+
+#[test]
+fn a_missing_interface_is_a_config_error() {
+    let dir = tmp("noif");
+    let cfg = dir.join("noif.toml");
+    std::fs::write(
+        &cfg,
+        CONFIG.replace("LISTEN", "127.0.0.1:1").replace("interfaces = []", "interfaces = [\"nosuch9\"]"),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
+        .args(["serve", "--config", &cfg.to_string_lossy()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch9"));
+}
