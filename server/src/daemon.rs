@@ -4,23 +4,23 @@
 //! a lease (ACKs) go out only after the store task has committed the batch's changes; OFFERs and NAKs
 //! change nothing durable and go out at once.
 
-use crate::link::Link;
+use crate::link::{Link, LinkSender};
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::config::{ConfigError, ServerConfig};
 use dhcplab_engine::server::{RecvMeta, ServerMessage, SubnetUsage, Transmit};
 use dhcplab_engine::stats::Stats;
 use dhcplab_engine::{Instant, Lease, LeaseEvent, LeaseEventKind, LeaseState, Server};
 use serde::Serialize;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, info, warn};
 
-/// How many packets the engine handles before it flushes (one store job per batch at most).
+/// How many packets the engine reads before it flushes (one store job per batch at most).
 const BATCH: usize = 256;
-/// Bounded queues: received packets, and batches waiting for the store.
-pub const INBOUND_QUEUE: usize = 8192;
+/// Batches waiting for the store. When it is full the engine waits, the sockets' kernel buffers fill, and
+/// the kernel drops (and counts) what does not fit: memory stays bounded under overload.
 const STORE_QUEUE: usize = 64;
 
 /// The daemon's clock: monotonic, expressed as Unix milliseconds so stored times mean the same after a
@@ -53,18 +53,9 @@ impl Default for Clock {
     }
 }
 
-/// A packet received on a link.
-pub struct Inbound {
-    pub link: u32,
-    pub src: SocketAddrV4,
-    pub bytes: Vec<u8>,
-}
-
 /// Counters kept outside the engine.
 #[derive(Default)]
 pub struct Counters {
-    /// Packets dropped because the inbound queue was full.
-    pub queue_overflow: AtomicU64,
     pub store_commits: AtomicU64,
     pub store_failures: AtomicU64,
     /// ACKs withheld because their lease could not be stored.
@@ -99,6 +90,7 @@ pub struct DaemonStats {
     pub engine: Stats,
     pub leases: usize,
     pub bound: usize,
+    /// Datagrams the kernel dropped because a link's receive buffer was full (overload).
     pub queue_overflow: u64,
     pub store_commits: u64,
     pub store_failures: u64,
@@ -151,42 +143,77 @@ impl Engine {
         updates: broadcast::Sender<Update>,
     ) -> Self {
         let (store_tx, store_rx) = mpsc::channel(STORE_QUEUE);
-        tokio::spawn(store_task(Arc::new(Mutex::new(store)), store_rx, links.clone(), counters.clone()));
+        let senders: Vec<Option<LinkSender>> = links
+            .iter()
+            .map(|l| l.sender().inspect_err(|e| error!(link = %l.name, "no sender for the store: {e}")).ok())
+            .collect();
+        let c = counters.clone();
+        std::thread::Builder::new()
+            .name("lease-store".into())
+            .spawn(move || store_thread(store, store_rx, senders, c))
+            .expect("spawning the lease store thread");
         Engine { server, links, clock, counters, store_tx, updates }
     }
 
-    pub async fn run(mut self, mut packets: mpsc::Receiver<Inbound>, mut commands: mpsc::Receiver<Command>) {
+    /// Reads every link, serves commands and timers, until the command channel closes.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; 65_536];
+        // One timer, moved only when the engine's next deadline changes (not re-armed per packet).
+        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let timer = tokio::time::sleep_until(far());
+        tokio::pin!(timer);
+        let mut armed: Option<tokio::time::Instant> = None;
         loop {
             let deadline = self.server.poll_timeout().map(|t| self.clock.at(t));
+            if deadline != armed {
+                timer.as_mut().reset(deadline.unwrap_or_else(far));
+                armed = deadline;
+            }
+            let readable = async {
+                if self.links.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                let _ =
+                    futures_util::future::select_all(self.links.iter().map(|l| Box::pin(l.socket.readable()))).await;
+            };
             tokio::select! {
                 biased;
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
                     None => break,
                 },
-                p = packets.recv() => {
-                    let Some(p) = p else { break };
-                    self.packet(p);
-                    for _ in 1..BATCH {
-                        match packets.try_recv() {
-                            Ok(p) => self.packet(p),
-                            Err(_) => break,
-                        }
-                    }
-                }
-                _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                _ = readable => self.read_batch(&mut buf),
+                _ = &mut timer => {
                     self.server.handle_timeout(self.clock.now());
+                    armed = None;
                 }
             }
             self.flush().await;
         }
     }
 
-    fn packet(&mut self, p: Inbound) {
-        let Some(link) = self.links.get(p.link as usize) else { return };
-        let meta = RecvMeta { iface: p.link, local_addr: link.addr, src: p.src };
-        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &p.bytes) {
-            debug!(link = %link.name, src = %p.src, "dropped packet: {d}");
+    /// Takes up to `BATCH` datagrams from the links without waiting.
+    fn read_batch(&mut self, buf: &mut [u8]) {
+        let links = self.links.clone();
+        let mut n = 0;
+        for link in links.iter() {
+            while n < BATCH {
+                match link.socket.try_recv_from(buf) {
+                    Ok((len, SocketAddr::V4(src))) => {
+                        n += 1;
+                        let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
+                        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &buf[..len]) {
+                            debug!(link = %link.name, %src, "dropped packet: {d}");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        warn!(link = %link.name, "receive failed: {e}");
+                        break;
+                    }
+                }
+            }
         }
     }
 
@@ -211,7 +238,7 @@ impl Engine {
                     engine: self.server.stats().clone(),
                     leases: self.server.leases().count(),
                     bound: self.server.leases().filter(|l| l.state == LeaseState::Bound).count(),
-                    queue_overflow: c.queue_overflow.load(Ordering::Relaxed),
+                    queue_overflow: self.links.iter().map(Link::kernel_drops).sum(),
                     store_commits: c.store_commits.load(Ordering::Relaxed),
                     store_failures: c.store_failures.load(Ordering::Relaxed),
                     acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
@@ -266,6 +293,9 @@ impl Engine {
 }
 
 fn log_event(ev: &LeaseEvent) {
+    if !tracing::enabled!(tracing::Level::INFO) {
+        return;
+    }
     // Client-sent strings are shown escaped: a hostname may hold any bytes.
     let host = ev.hostname.as_deref().map(|h| format!(" ({h:?})")).unwrap_or_default();
     let (ip, hw, subnet) = (ev.ip, ev.hw, ev.subnet);
@@ -287,80 +317,36 @@ fn log_event(ev: &LeaseEvent) {
     }
 }
 
-/// Group commit: takes every batch waiting, commits all their changes in one transaction (one fsync), then
-/// sends their ACKs. If the commit fails the ACKs are not sent — the client will ask again.
-async fn store_task(
-    store: Arc<Mutex<Box<dyn LeaseStore>>>,
+/// Group commit, on its own thread: takes every batch waiting, commits all their changes in one
+/// transaction (one fsync), then sends their ACKs itself. If the commit fails the ACKs are not sent — the
+/// client will ask again.
+fn store_thread(
+    mut store: Box<dyn LeaseStore>,
     mut rx: mpsc::Receiver<StoreJob>,
-    links: Arc<Vec<Link>>,
+    senders: Vec<Option<LinkSender>>,
     counters: Arc<Counters>,
 ) {
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while let Ok(j) = rx.try_recv() {
             jobs.push(j);
         }
         let changes: Vec<Change> = jobs.iter().flat_map(|j| j.changes.iter().cloned()).collect();
-        let ok = if changes.is_empty() {
-            true
-        } else {
-            let store = store.clone();
-            let r = tokio::task::spawn_blocking(move || match store.lock() {
-                Ok(mut s) => s.commit(&changes).map_err(|e| e.to_string()),
-                Err(_) => Err("lease store lock poisoned".to_string()),
-            })
-            .await;
-            match r {
-                Ok(Ok(())) => {
-                    counters.store_commits.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Ok(Err(e)) => {
-                    error!("could not store leases, withholding their ACKs: {e}");
-                    false
-                }
-                Err(e) => {
-                    error!("lease store task failed: {e}");
-                    false
-                }
+        if !changes.is_empty() {
+            if let Err(e) = store.commit(&changes) {
+                error!("could not store leases, withholding their ACKs: {e}");
+                counters.store_failures.fetch_add(1, Ordering::Relaxed);
+                let n: usize = jobs.iter().map(|j| j.replies.len()).sum();
+                counters.acks_withheld.fetch_add(n as u64, Ordering::Relaxed);
+                continue;
             }
-        };
-        if !ok {
-            counters.store_failures.fetch_add(1, Ordering::Relaxed);
-            let n: usize = jobs.iter().map(|j| j.replies.len()).sum();
-            counters.acks_withheld.fetch_add(n as u64, Ordering::Relaxed);
-            continue;
+            counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         for t in jobs.iter().flat_map(|j| j.replies.iter()) {
-            if let Some(link) = links.get(t.iface as usize)
-                && let Err(e) = link.send(t).await
+            if let Some(Some(sender)) = senders.get(t.iface as usize)
+                && let Err(e) = sender.send(t)
             {
-                warn!(link = %link.name, "send failed: {e}");
-            }
-        }
-    }
-}
-
-/// Receives on one link forever, handing packets to the engine; a full queue drops and counts.
-pub async fn receive(
-    link_id: u32,
-    socket: Arc<tokio::net::UdpSocket>,
-    tx: mpsc::Sender<Inbound>,
-    counters: Arc<Counters>,
-) {
-    let mut buf = vec![0u8; 65_536];
-    loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((n, SocketAddr::V4(src))) => {
-                let p = Inbound { link: link_id, src, bytes: buf[..n].to_vec() };
-                if tx.try_send(p).is_err() {
-                    counters.queue_overflow.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                warn!("receive failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                warn!("send failed: {e}");
             }
         }
     }

@@ -44,6 +44,19 @@ pub fn interface_addr(name: &str) -> Option<Ipv4Addr> {
     })
 }
 
+/// Where a reply really goes on a link.
+fn wire_destination(kind: &LinkKind, t: &Transmit) -> SocketAddr {
+    match (kind, t.dst) {
+        (LinkKind::Demo { clients }, _) => *clients,
+        // Without setting an ARP entry for chaddr, a plain UDP socket cannot reach a client that has no
+        // address yet except by broadcast (RFC 2131 §4.1 allows it).
+        (LinkKind::Interface, Destination::Hardware { .. }) => {
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcplab_engine::reply::CLIENT_PORT))
+        }
+        (LinkKind::Interface, d) => SocketAddr::V4(d.socket_addr()),
+    }
+}
+
 impl Link {
     /// A socket on `0.0.0.0:port` bound to the device `name`, with broadcast enabled.
     pub fn interface(id: u32, name: &str, port: u16) -> Result<Link, LinkError> {
@@ -52,6 +65,8 @@ impl Link {
         let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(io)?;
         s.set_reuse_address(true).map_err(io)?;
         s.set_broadcast(true).map_err(io)?;
+        // Room for a burst while the engine waits on the lease store (the kernel caps it at rmem_max).
+        let _ = s.set_recv_buffer_size(4 << 20);
         // Several links share port 67; binding each socket to its device tells us where a packet came in.
         s.bind_device(Some(name.as_bytes())).map_err(io)?;
         s.set_nonblocking(true).map_err(io)?;
@@ -66,20 +81,55 @@ impl Link {
         Ok(Link { id, name: "demo".into(), addr, socket: Arc::new(socket), kind: LinkKind::Demo { clients } })
     }
 
-    /// Where a reply really goes on this link.
-    pub fn wire_destination(&self, t: &Transmit) -> SocketAddr {
-        match (&self.kind, t.dst) {
-            (LinkKind::Demo { clients }, _) => *clients,
-            // Without setting an ARP entry for chaddr, a plain UDP socket cannot reach a client that has no
-            // address yet except by broadcast (RFC 2131 §4.1 allows it).
-            (LinkKind::Interface, Destination::Hardware { .. }) => {
-                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcplab_engine::reply::CLIENT_PORT))
-            }
-            (LinkKind::Interface, d) => SocketAddr::V4(d.socket_addr()),
-        }
+    /// Datagrams the kernel dropped on this socket because its receive buffer was full (the `drops` column
+    /// of /proc/net/udp for this socket's inode).
+    pub fn kernel_drops(&self) -> u64 {
+        use std::os::fd::AsRawFd;
+        let fd = self.socket.as_raw_fd();
+        let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) else { return 0 };
+        let target = target.to_string_lossy();
+        let Some(inode) = target.strip_prefix("socket:[").and_then(|s| s.strip_suffix(']')) else { return 0 };
+        let table = std::fs::read_to_string("/proc/self/net/udp").unwrap_or_default();
+        table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.get(9) == Some(&inode))
+            .and_then(|f| f.last()?.parse().ok())
+            .unwrap_or(0)
     }
 
     pub async fn send(&self, t: &Transmit) -> io::Result<usize> {
-        self.socket.send_to(&t.bytes, self.wire_destination(t)).await
+        self.socket.send_to(&t.bytes, wire_destination(&self.kind, t)).await
+    }
+
+    /// A blocking-style sender on the same socket, for the store thread (which sends ACKs itself once their
+    /// leases are committed, without waking the async runtime).
+    pub fn sender(&self) -> io::Result<LinkSender> {
+        let dup = socket2::SockRef::from(self.socket.as_ref()).try_clone()?;
+        Ok(LinkSender { socket: dup.into(), kind: self.kind.clone() })
+    }
+}
+
+/// Sends replies on a link from a plain thread.
+pub struct LinkSender {
+    socket: std::net::UdpSocket,
+    kind: LinkKind,
+}
+
+impl LinkSender {
+    pub fn send(&self, t: &Transmit) -> io::Result<usize> {
+        let dst = wire_destination(&self.kind, t);
+        // The descriptor is shared with the async side and so non-blocking: wait briefly if the send
+        // buffer is full rather than drop the ACK.
+        for _ in 0..1000 {
+            match self.socket.send_to(&t.bytes, dst) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(std::time::Duration::from_micros(50))
+                }
+                r => return r,
+            }
+        }
+        Err(io::Error::new(io::ErrorKind::WouldBlock, "send buffer full for 50 ms"))
     }
 }

@@ -80,7 +80,9 @@ fn main() -> ExitCode {
         Command::Serve { config, http, web_root, demo_clients, demo_port } => {
             init_logging();
             let opts = serve::ServeOptions { config, http, web_root, demo_clients, demo_port };
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            // One thread runs the engine, HTTP and the demo; the lease store has its own. Nothing hops
+            // between worker threads on the packet path.
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => return fail(e.into()),
             };

@@ -2,7 +2,7 @@
 //! loopback demo together, and runs until SIGINT or SIGTERM. SIGHUP reloads the config file.
 
 use crate::config_file::{self, ConfigFile};
-use crate::daemon::{self, Clock, Command, Counters, Engine, INBOUND_QUEUE};
+use crate::daemon::{Clock, Command, Counters, Engine};
 use crate::demo::Demo;
 use crate::http::{self, AppState};
 use crate::link::Link;
@@ -132,14 +132,10 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     // Engine, store and receivers.
     let counters = Arc::new(Counters::default());
     let (updates, _) = broadcast::channel(4096);
-    let (pkt_tx, pkt_rx) = mpsc::channel(INBOUND_QUEUE);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let store: Box<dyn LeaseStore> = Box::new(store);
     let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), updates.clone());
-    let engine_task = tokio::spawn(engine.run(pkt_rx, cmd_rx));
-    for link in links.iter() {
-        tokio::spawn(daemon::receive(link.id, link.socket.clone(), pkt_tx.clone(), counters.clone()));
-    }
+    let engine_task = tokio::spawn(engine.run(cmd_rx));
     if let Some(sock) = demo_socket {
         let server_addr = links[0].socket.local_addr()?;
         tokio::spawn(Demo::new(sock, server_addr, clock, opts.demo_clients, seed).run());
