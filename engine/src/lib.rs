@@ -8,6 +8,7 @@ pub mod allocator;
 pub mod builder;
 pub mod client;
 pub mod config;
+pub mod dissect;
 pub mod duration_text;
 pub mod event;
 pub mod freeset;

@@ -1,5 +1,7 @@
-//! The app shell: navigation between the lab and the dashboard.
+//! The app shell: navigation between the lab and the dashboard, and the language switch.
 
+use crate::i18n::{Lang, t};
+use crate::lab::Lab;
 use yew::prelude::*;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -11,24 +13,34 @@ enum Page {
 #[component]
 pub fn App() -> Html {
     let page = use_state(|| Page::Lab);
-    let nav = |target: Page, label: &'static str, testid: &'static str| {
+    let lang = use_state(Lang::load);
+    let nav = |target: Page, key: &'static str, testid: &'static str| {
         let page = page.clone();
         let active = *page == target;
         html! {
             <button data-testid={testid} class={classes!("nav", active.then_some("active"))}
-                onclick={Callback::from(move |_| page.set(target))}>{label}</button>
+                onclick={Callback::from(move |_| page.set(target))}>{t(*lang, key)}</button>
         }
+    };
+    let switch = {
+        let lang = lang.clone();
+        Callback::from(move |_| {
+            let next = if *lang == Lang::En { Lang::Zh } else { Lang::En };
+            next.save();
+            lang.set(next);
+        })
     };
     html! {
         <>
             <header>
                 <h1>{"dhcplab"}</h1>
-                <nav>{nav(Page::Lab, "Lab", "nav-lab")}{nav(Page::Dashboard, "Dashboard", "nav-dashboard")}</nav>
+                <nav>{nav(Page::Lab, "lab", "nav-lab")}{nav(Page::Dashboard, "dashboard", "nav-dashboard")}</nav>
+                <button class="lang" data-testid="lang" onclick={switch}>{ if *lang == Lang::En { "中文" } else { "English" } }</button>
             </header>
             <main>
                 {match *page {
-                    Page::Lab => html! { <p>{"The DHCP lab runs the dhcplab engine in your browser."}</p> },
-                    Page::Dashboard => html! { <p>{"The dashboard shows a running daemon's leases."}</p> },
+                    Page::Lab => html! { <Lab lang={*lang} /> },
+                    Page::Dashboard => html! { <p class="muted" data-testid="dashboard">{t(*lang, "dash_todo")}</p> },
                 }}
             </main>
         </>

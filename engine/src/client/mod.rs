@@ -576,7 +576,7 @@ impl Client {
         match self.state.clone() {
             State::Init { at } if at <= now => {
                 let x = self.exchange(now);
-                self.send_discover(x);
+                self.send_discover(now, x);
                 self.set_state(now, State::Selecting { x });
             }
             State::Selecting { x } if x.next <= now => {
@@ -589,7 +589,7 @@ impl Client {
                     self.set_state(now, State::Init { at: x.started + retry });
                 } else {
                     let x = self.retransmit(now, x);
-                    self.send_discover(x);
+                    self.send_discover(now, x);
                     self.state = State::Selecting { x };
                 }
             }
@@ -748,13 +748,14 @@ impl Client {
         u16::try_from((now - x.started).as_secs()).unwrap_or(u16::MAX)
     }
 
-    fn send_discover(&mut self, x: Exchange) {
+    /// `now` fills the `secs` field: time since this acquisition began (RFC 2131 §2).
+    fn send_discover(&mut self, now: Instant, x: Exchange) {
         let mut m = self.with_params(self.msg(MessageType::Discover, x.xid));
         // RFC 2131 §4.4.1: the client may suggest its last address.
         if let Some(l) = &self.last {
             m = m.requested(l.ip);
         }
-        let m = m.secs(Self::secs(&x, x.next));
+        let m = m.secs(Self::secs(&x, now));
         self.send(m, unspecified(), broadcast());
     }
 

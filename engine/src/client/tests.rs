@@ -288,3 +288,21 @@ fn replies_for_others_are_ignored() {
     assert_eq!(w.client.ignored, 1);
     assert!(w.client.handle_packet(w.now, &offer[..100]).is_err());
 }
+
+#[test]
+fn secs_counts_from_the_start_of_the_acquisition() {
+    let mut w = Wire::new(None);
+    w.client.start(w.now);
+    let secs: Vec<u16> = std::iter::from_fn(|| w.client.poll_transmit())
+        .filter_map(|t| match t {
+            ClientTransmit::Dhcp { bytes, .. } => Some(u16::from_be_bytes([bytes[8], bytes[9]])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(secs, vec![0], "the first DISCOVER goes out at once with secs 0");
+    w.now += Duration::from_secs(6);
+    w.client.handle_timeout(w.now);
+    let Some(ClientTransmit::Dhcp { bytes, .. }) = w.client.poll_transmit() else { panic!("a retransmission") };
+    let s = u16::from_be_bytes([bytes[8], bytes[9]]);
+    assert!((3..=6).contains(&s), "retransmission about 4 s in, secs {s}");
+}

@@ -380,8 +380,13 @@ impl Sim {
 
     /// Runs until the trace has more than `n` entries (or nothing is left to happen). The lab's "step".
     pub fn run_to_entry(&mut self, n: usize) -> bool {
+        self.run_to_entry_until(n, Instant::from_millis(u64::MAX))
+    }
+
+    /// As [`Sim::run_to_entry`], but never past `until` (a scenario's end).
+    pub fn run_to_entry_until(&mut self, n: usize, until: Instant) -> bool {
         while self.trace.len() <= n {
-            if !self.step_event() {
+            if self.next_event_at().is_none_or(|t| t > until) || !self.step_event() {
                 return false;
             }
         }

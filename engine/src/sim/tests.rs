@@ -325,6 +325,20 @@ fn stepping_to_an_entry_replays_a_prefix_of_the_full_run() {
 }
 
 #[test]
+fn stepping_stops_at_the_scenario_end() {
+    let full = run("dora");
+    let mut s = scenario::build("dora", 7).unwrap();
+    let end = s.end;
+    let mut n = 0;
+    while s.sim.run_to_entry_until(n, end) {
+        n += 1;
+    }
+    assert_eq!(s.sim.trace().len(), full.sim.trace().len(), "the same story as running to the end");
+    assert!(s.sim.trace().iter().all(|e| e.at <= end));
+    assert!(s.sim.run_to_entry(n), "without the bound it would go on to the renewal");
+}
+
+#[test]
 fn a_lossy_link_still_converges_by_retransmission() {
     let mut s = scenario::build("dora", 3).unwrap();
     s.sim.segments[0].loss = 0.4;

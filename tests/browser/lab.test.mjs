@@ -1,0 +1,171 @@
+// The lab in a real browser: Debian's Chromium driven by Playwright, against the web app as the dhcplab daemon
+// serves it (demo mode, loopback only). Screenshots go to tests/artifacts/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const artifacts = path.join(root, 'tests/artifacts');
+const bin = process.env.DHCPLAB_BIN ?? path.join(root, 'target/debug/dhcplab');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+let daemon, browser, base;
+const consoleErrors = [];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url + '/healthz');
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the daemon did not become healthy');
+}
+
+before(async () => {
+  assert.ok(existsSync(bin), `dhcplab binary not found at ${bin}: run cargo build -p dhcplab-server`);
+  assert.ok(existsSync(path.join(root, 'dist/index.html')), 'web app not built: run scripts/build-web');
+  assert.ok(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: run scripts/setup`);
+  mkdirSync(artifacts, { recursive: true });
+  const http = await freePort();
+  const dhcp = await freePort();
+  daemon = spawn(bin, ['serve', '--http', `127.0.0.1:${http}`, '--demo-port', String(dhcp), '--demo-clients', '4',
+    '--web-root', path.join(root, 'dist')], { stdio: 'ignore' });
+  base = `http://127.0.0.1:${http}`;
+  await waitForHealth(base);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  daemon?.kill();
+});
+
+async function open(hash, viewport = { width: 1400, height: 1000 }) {
+  const page = await browser.newPage({ viewport });
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.goto(`${base}/${hash}`);
+  await page.waitForSelector('[data-testid=scenario-select]');
+  return page;
+}
+
+const packetMsgs = (page) =>
+  page.$$eval('[data-testid=event-row]', (rows) => rows.map((r) => r.dataset.msg).filter((m) => m));
+
+async function runToEnd(page, limit = 400) {
+  for (let i = 0; i < limit; i++) {
+    if (await page.isDisabled('[data-testid=step]')) return;
+    await page.click('[data-testid=step]');
+  }
+  throw new Error('the scenario did not end');
+}
+
+test('dora: four messages, the ACK inspected, fields and bytes linked both ways', async () => {
+  const page = await open('#s=dora&seed=1&step=0');
+  await page.selectOption('[data-testid=scenario-select]', 'dora');
+  for (let i = 0; i < 30 && !(await packetMsgs(page)).includes('DHCPACK'); i++) {
+    await page.click('[data-testid=step]');
+  }
+  assert.deepEqual(await packetMsgs(page), ['DHCPDISCOVER', 'DHCPOFFER', 'DHCPREQUEST', 'DHCPACK']);
+  await page.click('[data-testid=event-row][data-msg=DHCPACK]');
+  const yiaddr = page.locator('[data-testid=field][data-name="Your (client) IP address (yiaddr)"]');
+  assert.match(await yiaddr.innerText(), /192\.168\.1\.100/);
+  await yiaddr.click();
+  const lit = await page.$$eval('[data-testid=hex-byte].hl', (b) => b.map((x) => Number(x.dataset.offset)));
+  assert.deepEqual(lit, [16, 17, 18, 19], 'yiaddr is bytes 16-19');
+  await page.click('[data-testid=hex-byte][data-offset="5"]');
+  assert.equal(await page.getAttribute('[data-testid=field].sel', 'data-name'), 'Transaction ID');
+  assert.match(await page.innerText('[data-testid=inspector]'), /DHCPACK/);
+  await page.screenshot({ path: path.join(artifacts, 'lab-dora-ack.png'), fullPage: true });
+  // Back and forward by keyboard.
+  const count = async () => page.innerText('[data-testid=step-count]');
+  const before = await count();
+  await page.keyboard.press('ArrowLeft');
+  assert.notEqual(await count(), before);
+  await page.keyboard.press('ArrowRight');
+  assert.equal(await count(), before);
+  await page.close();
+});
+
+test('two-servers ends bound to the first offer; the flow graph shows both offers', async () => {
+  const page = await open('#s=two-servers&seed=1&step=0');
+  await runToEnd(page);
+  const info = page.locator('[data-testid=client-info]');
+  assert.equal(await info.getAttribute('data-state'), 'BOUND');
+  assert.equal(await info.getAttribute('data-ip'), '192.168.1.100');
+  assert.match(await info.innerText(), /192\.168\.1\.240/, 'the DHCP server is server-a');
+  const offers = await page.$$('[data-testid=flow-row][data-msg=DHCPOFFER]');
+  assert.equal(offers.length, 2);
+  const leases = await page.$$eval('[data-testid=lease-row]', (r) => r.map((x) => [x.dataset.ip, x.dataset.state]));
+  assert.deepEqual(leases, [['192.168.1.100', 'bound']]);
+  await page.screenshot({ path: path.join(artifacts, 'lab-two-servers.png'), fullPage: true });
+  await page.close();
+});
+
+test('no-server self-assigns 169.254, then binds when the server comes', async () => {
+  const page = await open('#s=no-server&seed=1&step=0');
+  await runToEnd(page);
+  const rows = await page.$$eval('[data-testid=event-row]', (r) => r.map((x) => x.innerText));
+  assert.ok(rows.some((r) => /LinkLocalClaimed/.test(r)), 'a link-local address was claimed');
+  const info = page.locator('[data-testid=client-info]');
+  assert.equal(await info.getAttribute('data-state'), 'BOUND');
+  assert.equal(await info.getAttribute('data-ip'), '192.168.1.100');
+  await page.screenshot({ path: path.join(artifacts, 'lab-no-server.png'), fullPage: true });
+  await page.close();
+});
+
+test('the language switch turns everything Chinese and is remembered', async () => {
+  const page = await open('#s=dora&seed=1&step=4');
+  await page.click('[data-testid=lang]');
+  assert.equal(await page.innerText('[data-testid=nav-lab]'), '实验室');
+  assert.match(await page.innerText('[data-testid=explain]'), /[\u4e00-\u9fff]/, 'the explanation is in Chinese');
+  await page.reload();
+  await page.waitForSelector('[data-testid=scenario-select]');
+  assert.equal(await page.innerText('[data-testid=nav-lab]'), '实验室', 'remembered');
+  await page.screenshot({ path: path.join(artifacts, 'lab-zh.png'), fullPage: true });
+  await page.click('[data-testid=lang]');
+  assert.equal(await page.innerText('[data-testid=nav-lab]'), 'Lab');
+  await page.close();
+});
+
+test('a scenario and step can be shared as a URL', async () => {
+  const page = await open('#s=relay&seed=1&step=16');
+  assert.equal(await page.inputValue('[data-testid=scenario-select]'), 'relay');
+  assert.match(await page.innerText('[data-testid=step-count]'), /^16\//);
+  await page.click('[data-testid=step]');
+  assert.match(page.url(), /#s=relay&seed=1&step=17$/);
+  await page.close();
+});
+
+test('usable on a phone', async () => {
+  const page = await open('#s=dora&seed=1&step=12', { width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone`);
+  await page.screenshot({ path: path.join(artifacts, 'lab-phone.png'), fullPage: true });
+  await page.close();
+});
+
+test('no console errors in any of the above', () => {
+  assert.deepEqual(consoleErrors, []);
+});

@@ -1,0 +1,441 @@
+//! The lab: a scenario from the engine's simulator, stepped by the user, shown as a network picture, an
+//! event list, a flow graph and a packet inspector. The simulator lives in this component; going back is a
+//! deterministic replay to the earlier step.
+
+mod flow;
+mod inspector;
+mod panels;
+mod topology;
+
+use crate::i18n::{Lang, t};
+use dhcplab_engine::sim::scenario::{self, Scenario};
+use dhcplab_engine::sim::{Action, NodeId, TraceEntry, TraceKind};
+use dhcplab_engine::{Duration, Instant};
+use gloo_events::EventListener;
+use gloo_timers::callback::Interval;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+/// Colour of a message type, shared by every view.
+pub fn msg_color(msg: &str) -> &'static str {
+    match msg {
+        "DHCPDISCOVER" => "#3d8bfd",
+        "DHCPOFFER" => "#f0a020",
+        "DHCPREQUEST" => "#8a5cf6",
+        "DHCPACK" => "#1f9d55",
+        "DHCPNAK" => "#d63b3b",
+        "DHCPDECLINE" => "#e8590c",
+        "DHCPRELEASE" => "#868e96",
+        "DHCPINFORM" => "#0ca5b0",
+        _ => "#495057",
+    }
+}
+
+/// The short label of a trace entry for lists.
+pub fn entry_label(e: &TraceEntry) -> String {
+    match &e.kind {
+        TraceKind::Packet { summary, .. } => summary.msg.clone(),
+        TraceKind::ClientState { from, to, .. } => format!("{from} → {to}"),
+        TraceKind::Client { event, .. } => format!("{event:?}").split([' ', '{']).next().unwrap_or("").to_string(),
+        TraceKind::Lease { event } => format!("lease {:?}", event.kind).to_lowercase(),
+        TraceKind::Arp { ip, .. } => format!("ARP {ip}"),
+        TraceKind::Action { what } => what.clone(),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub lang: Lang,
+}
+
+pub enum Msg {
+    SetScenario(String),
+    Play,
+    Pause,
+    Step,
+    Back,
+    Reset,
+    Tick,
+    SetSpeed(u32),
+    Select(usize),
+    SelectField(Vec<usize>),
+    SelectByte(usize),
+    Focus(NodeId),
+    FilterMessage(String),
+    FilterNode(String),
+    Act(Action),
+    Impair { segment: usize, loss: Option<f64>, delay: Option<u64> },
+    ExportPcap,
+    Key(String),
+}
+
+pub struct Lab {
+    name: String,
+    seed: u64,
+    scenario: Scenario,
+    /// How many trace entries are on screen.
+    shown: usize,
+    selected: Option<usize>,
+    field: Option<Vec<usize>>,
+    focus: NodeId,
+    playing: Option<Interval>,
+    speed: u32,
+    filter_msg: String,
+    filter_node: Option<NodeId>,
+    /// What the user did, in order, with the time it happened: replayed on "back".
+    user_actions: Vec<(Instant, Action)>,
+    /// Per-segment (loss, delay) the user set.
+    impairments: Vec<(usize, f64, u64)>,
+    _keys: Option<EventListener>,
+}
+
+/// Scenario, seed and step from the URL (`#s=dora&seed=1&step=12`).
+fn from_hash() -> (String, u64, usize) {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    let mut out = ("dora".to_string(), 1, 0);
+    for kv in hash.trim_start_matches('#').split('&') {
+        match kv.split_once('=') {
+            Some(("s", v)) if scenario::build(v, 1).is_some() => out.0 = v.to_string(),
+            Some(("seed", v)) => out.1 = v.parse().unwrap_or(1),
+            Some(("step", v)) => out.2 = v.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Lab {
+    fn build(&self, name: &str, seed: u64) -> Scenario {
+        let mut s = scenario::build(name, seed).unwrap_or_else(|| scenario::build("dora", seed).expect("dora exists"));
+        for &(seg, loss, delay) in &self.impairments {
+            if let Some(x) = s.sim.segments.get_mut(seg) {
+                x.loss = loss;
+                x.delay = Duration::from_millis(delay);
+            }
+        }
+        for (at, a) in &self.user_actions {
+            s.sim.schedule(*at, a.clone());
+        }
+        s
+    }
+
+    /// How far stepping may go: the scenario's end, or five minutes after the user's last action.
+    fn horizon(&self) -> Instant {
+        let after_action = self.user_actions.last().map_or(Instant::ZERO, |a| a.0 + Duration::from_secs(300));
+        self.scenario.end.max(after_action)
+    }
+
+    /// Rebuilds the scenario and replays it to show `n` entries.
+    fn replay_to(&mut self, n: usize) {
+        self.scenario = self.build(&self.name.clone(), self.seed);
+        if n > 0 {
+            let end = self.horizon();
+            self.scenario.sim.run_to_entry_until(n - 1, end);
+        }
+        self.shown = n.min(self.scenario.sim.trace().len());
+        if self.selected.is_some_and(|s| s >= self.shown) {
+            self.selected = None;
+        }
+    }
+
+    /// Shows one more entry; false at the end.
+    fn step(&mut self) -> bool {
+        let horizon = self.horizon();
+        let sim = &mut self.scenario.sim;
+        let more = sim.trace().len() > self.shown || sim.run_to_entry_until(self.shown, horizon);
+        if !more || sim.trace().len() <= self.shown {
+            return false;
+        }
+        self.shown += 1;
+        let e = &sim.trace()[self.shown - 1];
+        if matches!(e.kind, TraceKind::Packet { .. }) {
+            self.selected = Some(e.seq);
+            self.field = None;
+        }
+        true
+    }
+
+    fn visible(&self) -> &[TraceEntry] {
+        &self.scenario.sim.trace()[..self.shown]
+    }
+
+    fn now(&self) -> Instant {
+        self.visible().last().map(|e| e.at).unwrap_or(Instant::ZERO)
+    }
+
+    fn update_hash(&self) {
+        if let Some(w) = web_sys::window() {
+            let h = format!("#s={}&seed={}&step={}", self.name, self.seed, self.shown);
+            let _ =
+                w.history().and_then(|hist| hist.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&h)));
+        }
+    }
+
+    fn start_timer(&mut self, ctx: &Context<Self>) {
+        let link = ctx.link().clone();
+        let ms = 1200 / self.speed.max(1);
+        self.playing = Some(Interval::new(ms, move || link.send_message(Msg::Tick)));
+    }
+
+    fn export_pcap(&self) {
+        let frames: Vec<_> = self
+            .visible()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Packet { frame, .. } => Some(frame.clone()),
+                _ => None,
+            })
+            .collect();
+        let Ok(bytes) = dhcplab_engine::pcap::write(&frames) else { return };
+        let array = js_sys::Uint8Array::from(bytes.as_slice());
+        let parts = js_sys::Array::of1(&array);
+        let opts = web_sys::BlobPropertyBag::new();
+        opts.set_type("application/vnd.tcpdump.pcap");
+        let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts) else { return };
+        let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+        let doc = web_sys::window().and_then(|w| w.document());
+        if let Some(a) =
+            doc.and_then(|d| d.create_element("a").ok()).and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+        {
+            a.set_href(&url);
+            a.set_download(&format!("dhcplab-{}.pcap", self.name));
+            a.click();
+        }
+        let _ = web_sys::Url::revoke_object_url(&url);
+    }
+}
+
+impl Component for Lab {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let (name, seed, step) = from_hash();
+        let scenario = scenario::build(&name, seed).expect("checked in from_hash");
+        let focus = scenario.client;
+        let link = ctx.link().clone();
+        let keys = web_sys::window().and_then(|w| w.document()).map(|doc| {
+            // Not passive: the arrow keys and space must not scroll the page.
+            let opts = gloo_events::EventListenerOptions::enable_prevent_default();
+            EventListener::new_with_options(&doc, "keydown", opts, move |e| {
+                let Some(k) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
+                // Leave typing in form fields alone.
+                let in_field = k
+                    .target()
+                    .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+                if !in_field && matches!(k.key().as_str(), " " | "ArrowRight" | "ArrowLeft") {
+                    k.prevent_default();
+                    link.send_message(Msg::Key(k.key()));
+                }
+            })
+        });
+        let mut lab = Lab {
+            name,
+            seed,
+            scenario,
+            shown: 0,
+            selected: None,
+            field: None,
+            focus,
+            playing: None,
+            speed: 2,
+            filter_msg: String::new(),
+            filter_node: None,
+            user_actions: vec![],
+            impairments: vec![],
+            _keys: keys,
+        };
+        for _ in 0..step {
+            if !lab.step() {
+                break;
+            }
+        }
+        lab
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::SetScenario(name) => {
+                self.name = name;
+                self.user_actions.clear();
+                self.impairments.clear();
+                self.playing = None;
+                self.selected = None;
+                self.field = None;
+                self.replay_to(0);
+                self.focus = self.scenario.client;
+            }
+            Msg::Play => {
+                self.start_timer(ctx);
+            }
+            Msg::Pause => self.playing = None,
+            Msg::Step => {
+                self.step();
+            }
+            Msg::Tick => {
+                if !self.step() {
+                    self.playing = None;
+                }
+            }
+            Msg::Back => {
+                if self.shown > 0 {
+                    let n = self.shown - 1;
+                    self.replay_to(n);
+                    self.selected =
+                        self.visible().iter().rev().find(|e| matches!(e.kind, TraceKind::Packet { .. })).map(|e| e.seq);
+                }
+            }
+            Msg::Reset => {
+                self.playing = None;
+                self.user_actions.clear();
+                self.selected = None;
+                self.field = None;
+                self.replay_to(0);
+            }
+            Msg::SetSpeed(s) => {
+                self.speed = s.clamp(1, 20);
+                if self.playing.is_some() {
+                    self.start_timer(ctx);
+                }
+            }
+            Msg::Select(seq) => {
+                self.selected = Some(seq);
+                self.field = None;
+            }
+            Msg::SelectField(path) => self.field = Some(path),
+            Msg::SelectByte(at) => {
+                if let Some(TraceEntry { kind: TraceKind::Packet { frame, .. }, .. }) =
+                    self.selected.and_then(|s| self.scenario.sim.trace().get(s))
+                {
+                    let fields = dhcplab_engine::dissect::dissect(&frame.payload);
+                    self.field = dhcplab_engine::dissect::Field::path_at(&fields, at);
+                }
+            }
+            Msg::Focus(n) => self.focus = n,
+            Msg::FilterMessage(m) => self.filter_msg = m,
+            Msg::FilterNode(n) => self.filter_node = n.parse().ok(),
+            Msg::Act(a) => {
+                // Act at the time on screen: drop what the simulator ran ahead, then apply.
+                let at = self.now();
+                let n = self.shown;
+                self.replay_to(n);
+                self.user_actions.push((at, a.clone()));
+                self.scenario.sim.schedule(at, a);
+                self.step();
+            }
+            Msg::Impair { segment, loss, delay } => {
+                let cur = self
+                    .scenario
+                    .sim
+                    .segments
+                    .get(segment)
+                    .map(|s| (s.loss, s.delay.as_millis() as u64))
+                    .unwrap_or((0.0, 1));
+                let v = (segment, loss.unwrap_or(cur.0), delay.unwrap_or(cur.1));
+                self.impairments.retain(|x| x.0 != segment);
+                self.impairments.push(v);
+                let n = self.shown;
+                self.replay_to(n);
+            }
+            Msg::ExportPcap => {
+                self.export_pcap();
+                return false;
+            }
+            Msg::Key(k) => match k.as_str() {
+                " " => {
+                    if self.playing.is_some() {
+                        self.playing = None;
+                    } else {
+                        self.start_timer(ctx);
+                    }
+                }
+                "ArrowRight" => {
+                    self.step();
+                }
+                "ArrowLeft" => ctx.link().send_message(Msg::Back),
+                _ => return false,
+            },
+        }
+        self.update_hash();
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let lang = ctx.props().lang;
+        let link = ctx.link();
+        let on_scenario =
+            link.callback(|e: Event| Msg::SetScenario(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
+        let on_speed = link.callback(|e: Event| {
+            Msg::SetSpeed(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(2))
+        });
+        let at_end = self.shown >= self.scenario.sim.trace().len()
+            && self.scenario.sim.next_event_at().is_none_or(|t| t > self.horizon());
+        let selected = self.selected.and_then(|s| self.scenario.sim.trace().get(s));
+        html! {
+            <div class="lab">
+                <div class="toolbar">
+                    <label>{t(lang, "scenario")}{" "}
+                        <select data-testid="scenario-select" onchange={on_scenario}>
+                            { for scenario::list().into_iter().map(|s| {
+                                let title = if lang == Lang::Zh { s.title.zh.clone() } else { s.title.en.clone() };
+                                html! { <option value={s.name} selected={s.name == self.name}>{format!("{} — {title}", s.name)}</option> }
+                            }) }
+                        </select>
+                    </label>
+                    <div class="buttons">
+                        if self.playing.is_some() {
+                            <button data-testid="pause" onclick={link.callback(|_| Msg::Pause)}>{"‖ "}{t(lang, "pause")}</button>
+                        } else {
+                            <button data-testid="play" disabled={at_end} onclick={link.callback(|_| Msg::Play)}>{"▶ "}{t(lang, "play")}</button>
+                        }
+                        <button data-testid="back" disabled={self.shown == 0} onclick={link.callback(|_| Msg::Back)}>{"⇤ "}{t(lang, "back")}</button>
+                        <button data-testid="step" disabled={at_end} onclick={link.callback(|_| Msg::Step)}>{t(lang, "step")}{" ⇥"}</button>
+                        <button data-testid="reset" onclick={link.callback(|_| Msg::Reset)}>{"↺ "}{t(lang, "reset")}</button>
+                    </div>
+                    <label class="speed">{t(lang, "speed")}{" "}
+                        <input data-testid="speed" type="range" min="1" max="20" value={self.speed.to_string()} onchange={on_speed} />
+                        {format!(" {}×", self.speed)}
+                    </label>
+                    <span class="clock" data-testid="clock" title={t(lang, "time")}>{"t = "}{self.now().to_string()}</span>
+                    <span class="stepno" data-testid="step-count">{format!("{}/{}", self.shown, self.scenario.sim.trace().len())}</span>
+                    <button data-testid="export-pcap" onclick={link.callback(|_| Msg::ExportPcap)}>{t(lang, "export")}</button>
+                </div>
+                <div class="grid">
+                    <section class="card topo">
+                        <h2>{t(lang, "topology")}</h2>
+                        { topology::view(self, link, lang) }
+                    </section>
+                    <section class="card explain" data-testid="explain">
+                        <h2>{t(lang, "why")}</h2>
+                        { match selected.or(self.visible().last()) {
+                            Some(e) => html! {
+                                <>
+                                    <p class="explanation">{ if lang == Lang::Zh { e.text.zh.clone() } else { e.text.en.clone() } }</p>
+                                    if let Some(r) = &e.rfc { <p class="rfc">{r.clone()}</p> }
+                                </>
+                            },
+                            None => html! { <p class="muted">{t(lang, "keys")}</p> },
+                        } }
+                        if at_end && self.shown > 0 { <p class="muted">{t(lang, "end")}</p> }
+                    </section>
+                    <section class="card events">
+                        <h2>{t(lang, "events")}</h2>
+                        { panels::event_list(self, link, lang) }
+                    </section>
+                    <section class="card inspector" data-testid="inspector">
+                        <h2>{t(lang, "inspector")}</h2>
+                        { inspector::view(selected, self.field.as_deref(), link, lang) }
+                    </section>
+                    <section class="card flow">
+                        <h2>{t(lang, "flow")}</h2>
+                        { flow::view(self, link) }
+                    </section>
+                    <section class="card side">
+                        { panels::node_panel(self, link, lang) }
+                    </section>
+                </div>
+            </div>
+        }
+    }
+}

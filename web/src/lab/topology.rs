@@ -1,0 +1,146 @@
+//! The network picture: segments as lines, nodes hanging off them, and the selected packet travelling from
+//! its sender to every node that took it in (a broadcast visibly reaches the whole segment).
+
+use super::{Lab, Msg, msg_color};
+use crate::i18n::{Lang, t};
+use dhcplab_engine::sim::{NodeKind, NodeRole, TraceKind};
+use yew::html::Scope;
+use yew::prelude::*;
+
+const W: f64 = 760.0;
+const SEG_GAP: f64 = 150.0;
+const TOP: f64 = 40.0;
+/// Beyond this many nodes per segment the picture shows a count instead.
+const MAX_PER_SEGMENT: usize = 12;
+
+/// Where each node is drawn, and where each segment runs.
+pub struct Layout {
+    pub nodes: Vec<Option<(f64, f64)>>,
+    pub segments: Vec<f64>,
+    pub hidden: Vec<usize>,
+}
+
+pub fn layout(lab: &Lab) -> Layout {
+    let sim = &lab.scenario.sim;
+    let segments: Vec<f64> = (0..sim.segments.len()).map(|i| TOP + i as f64 * SEG_GAP).collect();
+    let mut per_seg: Vec<Vec<usize>> = vec![vec![]; segments.len()];
+    let mut nodes = vec![None; sim.nodes.len()];
+    for (id, node) in sim.nodes.iter().enumerate() {
+        let segs: Vec<usize> = node.nics().iter().map(|&n| sim.nics[n].segment).collect();
+        let mut uniq = segs.clone();
+        uniq.sort();
+        uniq.dedup();
+        if uniq.len() > 1 {
+            // A router or multi-homed server sits between its segments, on the right.
+            let y = uniq.iter().map(|&s| segments[s]).sum::<f64>() / uniq.len() as f64;
+            nodes[id] = Some((W - 90.0, y));
+        } else if let Some(&s) = uniq.first() {
+            per_seg[s].push(id);
+        }
+    }
+    let mut hidden = vec![0; segments.len()];
+    for (s, ids) in per_seg.iter().enumerate() {
+        let shown = ids.len().min(MAX_PER_SEGMENT);
+        hidden[s] = ids.len() - shown;
+        let span = W - 240.0;
+        for (i, &id) in ids.iter().take(shown).enumerate() {
+            let x = 70.0 + if shown > 1 { span * i as f64 / (shown - 1) as f64 } else { span / 2.0 };
+            let below = i % 2 == 0 || shown <= 6;
+            nodes[id] = Some((x, segments[s] + if below { 55.0 } else { -55.0 }));
+        }
+    }
+    Layout { nodes, segments, hidden }
+}
+
+/// A badge letter and colour per role (drawn, so no icon font is needed).
+fn role_badge(r: NodeRole) -> (&'static str, &'static str) {
+    match r {
+        NodeRole::Client => ("C", "#3d8bfd"),
+        NodeRole::Server => ("S", "#1f9d55"),
+        NodeRole::Relay => ("R", "#8a5cf6"),
+        NodeRole::Static => ("H", "#868e96"),
+    }
+}
+
+pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
+    let sim = &lab.scenario.sim;
+    let l = layout(lab);
+    let height = TOP + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
+    let selected = lab.selected.and_then(|s| sim.trace().get(s));
+    let anim = match selected.map(|e| (e, &e.kind)) {
+        Some((e, TraceKind::Packet { id, summary, to, segment, lost, .. })) => {
+            let from = l.nodes.get(e.node).copied().flatten();
+            let seg_y = l.segments.get(*segment).copied().unwrap_or(TOP);
+            let color = msg_color(&summary.msg);
+            html! {
+                <g key={format!("p{id}")} class="packet">
+                    { for to.iter().filter_map(|&n| l.nodes.get(n).copied().flatten()).map(|(rx, ry)| {
+                        let Some((sx, sy)) = from else { return html!{} };
+                        let path = format!("M {sx} {sy} L {sx} {seg_y} L {rx} {seg_y} L {rx} {ry}");
+                        html! {
+                            <>
+                                <path d={path.clone()} class="trail" stroke={color} />
+                                if !*lost {
+                                    <circle r="7" fill={color}>
+                                        <animateMotion dur="0.9s" fill="freeze" path={path} />
+                                    </circle>
+                                }
+                            </>
+                        }
+                    }) }
+                    if let Some((sx, sy)) = from {
+                        <text x={(sx + 14.0).to_string()} y={(sy - 26.0).to_string()} class="pktlabel" fill={color}>{summary.msg.clone()}</text>
+                    }
+                </g>
+            }
+        }
+        _ => html! {},
+    };
+    html! {
+        <svg class="topology" data-testid="topology" viewBox={format!("0 0 {W} {height}")} role="img">
+            { for sim.segments.iter().enumerate().map(|(i, s)| {
+                let y = l.segments[i];
+                let more = l.hidden[i];
+                html! {
+                    <g class="segment">
+                        <line x1="20" y1={y.to_string()} x2={(W - 160.0).to_string()} y2={y.to_string()} />
+                        <text x="22" y={(y - 8.0).to_string()} class="seglabel">
+                            {format!("{} {}", t(lang, "link"), s.name)}
+                            if s.loss > 0.0 { {format!(" · {} {:.0}%", t(lang, "loss"), s.loss * 100.0)} }
+                        </text>
+                        if more > 0 { <text x={(W - 200.0).to_string()} y={(y + 80.0).to_string()} class="muted">{format!("+{more}")}</text> }
+                    </g>
+                }
+            }) }
+            { for sim.nodes.iter().enumerate().filter_map(|(id, node)| {
+                let (x, y) = l.nodes[id]?;
+                let focus = lab.focus == id;
+                let onclick = link.callback(move |_| Msg::Focus(id));
+                let (state, ip) = match &node.kind {
+                    NodeKind::Host { clients, .. } => {
+                        let c = clients.first()?;
+                        (c.state().to_string(), c.address().map(|a| a.to_string()).unwrap_or_default())
+                    }
+                    NodeKind::Server { online, .. } => (if *online { "ON".into() } else { "OFF".into() }, sim.nic_address(node.nics()[0]).map(|a| a.to_string()).unwrap_or_default()),
+                    _ => (String::new(), sim.nic_address(node.nics()[0]).map(|a| a.to_string()).unwrap_or_default()),
+                };
+                let badge = role_badge(node.role());
+                let lines: Html = node.nics().iter().map(|&n| {
+                    let sy = l.segments[sim.nics[n].segment];
+                    html! { <line class="drop" x1={x.to_string()} y1={y.to_string()} x2={x.to_string()} y2={sy.to_string()} /> }
+                }).collect();
+                Some(html! {
+                    <g class={classes!("node", focus.then_some("focus"))} data-testid="node" data-name={node.name.clone()} {onclick}>
+                        {lines}
+                        <rect x={(x - 62.0).to_string()} y={(y - 22.0).to_string()} width="124" height="44" rx="8" />
+                        <rect class="badge" x={(x - 56.0).to_string()} y={(y - 16.0).to_string()} width="14" height="14" rx="3" style={format!("fill:{};stroke:none", badge.1)} />
+                        <text class="badgetext" x={(x - 49.0).to_string()} y={(y - 5.0).to_string()} text-anchor="middle">{badge.0}</text>
+                        <text x={(x - 38.0).to_string()} y={(y - 4.0).to_string()} class="nodename">{node.name.clone()}</text>
+                        <text x={(x - 54.0).to_string()} y={(y + 13.0).to_string()} class="nodestate">{format!("{state} {ip}")}</text>
+                    </g>
+                })
+            }) }
+            {anim}
+        </svg>
+    }
+}
