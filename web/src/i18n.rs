@@ -88,6 +88,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
             "The live dashboard connects to a running dhcplab daemon. It is not built yet; the daemon's API is at /api/leases.",
             "实时仪表盘连接到运行中的 dhcplab 守护进程。它尚未完成；守护进程的 API 位于 /api/leases。",
         ),
+        "crowd" => ("200 computers boot at once", "200 台电脑同时开机"),
         "keys" => ("Keys: space play/pause, → step, ← back", "快捷键：空格 播放/暂停，→ 单步，← 后退"),
         _ => ("?", "?"),
     };

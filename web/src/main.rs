@@ -1,9 +1,5 @@
-//! The dhcplab web app: the lab (the engine in the browser) and the dashboard (a daemon's live leases).
-
-mod app;
-mod i18n;
-mod lab;
+//! Starts the dhcplab web app.
 
 fn main() {
-    yew::Renderer::<app::App>::new().render();
+    yew::Renderer::<dhcplab_web::app::App>::new().render();
 }

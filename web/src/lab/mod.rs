@@ -89,13 +89,17 @@ pub struct Lab {
     _keys: Option<EventListener>,
 }
 
+/// The lab's big network: this many clients booting on one segment within a second.
+const CROWD: &str = "crowd";
+const CROWD_SIZE: usize = 200;
+
 /// Scenario, seed and step from the URL (`#s=dora&seed=1&step=12`).
 fn from_hash() -> (String, u64, usize) {
     let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
     let mut out = ("dora".to_string(), 1, 0);
     for kv in hash.trim_start_matches('#').split('&') {
         match kv.split_once('=') {
-            Some(("s", v)) if scenario::build(v, 1).is_some() => out.0 = v.to_string(),
+            Some(("s", v)) if v == CROWD || scenario::build(v, 1).is_some() => out.0 = v.to_string(),
             Some(("seed", v)) => out.1 = v.parse().unwrap_or(1),
             Some(("step", v)) => out.2 = v.parse().unwrap_or(0),
             _ => {}
@@ -106,7 +110,11 @@ fn from_hash() -> (String, u64, usize) {
 
 impl Lab {
     fn build(&self, name: &str, seed: u64) -> Scenario {
-        let mut s = scenario::build(name, seed).unwrap_or_else(|| scenario::build("dora", seed).expect("dora exists"));
+        let mut s = if name == CROWD {
+            scenario::crowd(CROWD_SIZE, seed)
+        } else {
+            scenario::build(name, seed).unwrap_or_else(|| scenario::build("dora", seed).expect("dora exists"))
+        };
         for &(seg, loss, delay) in &self.impairments {
             if let Some(x) = s.sim.segments.get_mut(seg) {
                 x.loss = loss;
@@ -211,7 +219,11 @@ impl Component for Lab {
 
     fn create(ctx: &Context<Self>) -> Self {
         let (name, seed, step) = from_hash();
-        let scenario = scenario::build(&name, seed).expect("checked in from_hash");
+        let scenario = if name == CROWD {
+            scenario::crowd(CROWD_SIZE, seed)
+        } else {
+            scenario::build(&name, seed).expect("checked in from_hash")
+        };
         let focus = scenario.client;
         let link = ctx.link().clone();
         let keys = web_sys::window().and_then(|w| w.document()).map(|doc| {
@@ -381,6 +393,7 @@ impl Component for Lab {
                                 let title = if lang == Lang::Zh { s.title.zh.clone() } else { s.title.en.clone() };
                                 html! { <option value={s.name} selected={s.name == self.name}>{format!("{} — {title}", s.name)}</option> }
                             }) }
+                            <option value={CROWD} selected={self.name == CROWD}>{format!("{CROWD} — {}", t(lang, "crowd"))}</option>
                         </select>
                     </label>
                     <div class="buttons">

@@ -10,7 +10,7 @@ use yew::html::Scope;
 use yew::prelude::*;
 
 /// At most this many rows are drawn (the latest ones), so a big network stays smooth.
-const MAX_ROWS: usize = 400;
+const MAX_ROWS: usize = 120;
 const MESSAGES: [&str; 8] =
     ["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "DHCPDECLINE", "DHCPRELEASE", "DHCPINFORM"];
 
@@ -39,7 +39,7 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                 </select>
                 <select data-testid="filter-node" onchange={on_node}>
                     <option value="" selected={lab.filter_node.is_none()}>{t(lang, "all_nodes")}</option>
-                    { for sim.nodes.iter().enumerate().take(200).map(|(i, n)| html! {
+                    { for sim.nodes.iter().enumerate().take(60).map(|(i, n)| html! {
                         <option value={i.to_string()} selected={lab.filter_node == Some(i)}>{n.name.clone()}</option>
                     }) }
                 </select>
@@ -160,7 +160,7 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     { for {
                         let mut v: Vec<_> = server.leases().collect();
                         v.sort_by_key(|l| l.ip);
-                        v.into_iter().take(300).map(|l| html! {
+                        v.into_iter().take(60).map(|l| html! {
                             <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
                                 <td>{l.ip.to_string()}</td><td>{l.hw.to_string()}</td>
                                 <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td><td>{l.expires.to_string()}</td>

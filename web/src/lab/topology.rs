@@ -9,34 +9,44 @@ use yew::prelude::*;
 
 const W: f64 = 760.0;
 const SEG_GAP: f64 = 150.0;
+/// The first segment's height, and its height when nodes also hang above it.
 const TOP: f64 = 40.0;
+const TOP_CROWDED: f64 = 95.0;
 /// Beyond this many nodes per segment the picture shows a count instead.
-const MAX_PER_SEGMENT: usize = 12;
+const MAX_PER_SEGMENT: usize = 8;
+/// Up to this many nodes hang below the line; more alternate above and below.
+const ONE_ROW: usize = 5;
 
 /// Where each node is drawn, and where each segment runs.
 pub struct Layout {
     pub nodes: Vec<Option<(f64, f64)>>,
     pub segments: Vec<f64>,
     pub hidden: Vec<usize>,
+    pub top: f64,
 }
 
 pub fn layout(lab: &Lab) -> Layout {
     let sim = &lab.scenario.sim;
-    let segments: Vec<f64> = (0..sim.segments.len()).map(|i| TOP + i as f64 * SEG_GAP).collect();
-    let mut per_seg: Vec<Vec<usize>> = vec![vec![]; segments.len()];
+    let mut per_seg: Vec<Vec<usize>> = vec![vec![]; sim.segments.len()];
     let mut nodes = vec![None; sim.nodes.len()];
+    let mut multi = vec![];
     for (id, node) in sim.nodes.iter().enumerate() {
         let segs: Vec<usize> = node.nics().iter().map(|&n| sim.nics[n].segment).collect();
         let mut uniq = segs.clone();
         uniq.sort();
         uniq.dedup();
         if uniq.len() > 1 {
-            // A router or multi-homed server sits between its segments, on the right.
-            let y = uniq.iter().map(|&s| segments[s]).sum::<f64>() / uniq.len() as f64;
-            nodes[id] = Some((W - 90.0, y));
+            multi.push((id, uniq));
         } else if let Some(&s) = uniq.first() {
             per_seg[s].push(id);
         }
+    }
+    let top = if per_seg.iter().any(|v| v.len() > ONE_ROW) { TOP_CROWDED } else { TOP };
+    let segments: Vec<f64> = (0..sim.segments.len()).map(|i| top + i as f64 * SEG_GAP).collect();
+    for (id, segs) in multi {
+        // A router or multi-homed server sits between its segments, on the right.
+        let y = segs.iter().map(|&s| segments[s]).sum::<f64>() / segs.len() as f64;
+        nodes[id] = Some((W - 90.0, y));
     }
     let mut hidden = vec![0; segments.len()];
     for (s, ids) in per_seg.iter().enumerate() {
@@ -45,11 +55,11 @@ pub fn layout(lab: &Lab) -> Layout {
         let span = W - 240.0;
         for (i, &id) in ids.iter().take(shown).enumerate() {
             let x = 70.0 + if shown > 1 { span * i as f64 / (shown - 1) as f64 } else { span / 2.0 };
-            let below = i % 2 == 0 || shown <= 6;
+            let below = i % 2 == 0 || shown <= ONE_ROW;
             nodes[id] = Some((x, segments[s] + if below { 55.0 } else { -55.0 }));
         }
     }
-    Layout { nodes, segments, hidden }
+    Layout { nodes, segments, hidden, top }
 }
 
 /// A badge letter and colour per role (drawn, so no icon font is needed).
@@ -65,12 +75,13 @@ fn role_badge(r: NodeRole) -> (&'static str, &'static str) {
 pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
     let sim = &lab.scenario.sim;
     let l = layout(lab);
-    let height = TOP + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
+    let height = l.top + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
     let selected = lab.selected.and_then(|s| sim.trace().get(s));
+    let top = l.top;
     let anim = match selected.map(|e| (e, &e.kind)) {
         Some((e, TraceKind::Packet { id, summary, to, segment, lost, .. })) => {
             let from = l.nodes.get(e.node).copied().flatten();
-            let seg_y = l.segments.get(*segment).copied().unwrap_or(TOP);
+            let seg_y = l.segments.get(*segment).copied().unwrap_or(top);
             let color = msg_color(&summary.msg);
             html! {
                 <g key={format!("p{id}")} class="packet">
@@ -108,7 +119,7 @@ pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                             {format!("{} {}", t(lang, "link"), s.name)}
                             if s.loss > 0.0 { {format!(" · {} {:.0}%", t(lang, "loss"), s.loss * 100.0)} }
                         </text>
-                        if more > 0 { <text x={(W - 200.0).to_string()} y={(y + 80.0).to_string()} class="muted">{format!("+{more}")}</text> }
+                        if more > 0 { <text x={(W - 150.0).to_string()} y={(y + 5.0).to_string()} class="more">{format!("+{more}")}</text> }
                     </g>
                 }
             }) }
