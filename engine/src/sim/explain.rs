@@ -48,6 +48,14 @@ pub(super) fn action(node: &str, a: &Action) -> Text {
         Action::ServerPower { online: false, .. } => {
             Text::new(format!("{node} is switched off."), format!("{node} 关闭。"))
         }
+        Action::AddHost { .. } | Action::AddServer { .. } => {
+            Text::new(format!("{node} is connected to the network."), format!("{node} 接入网络。"))
+        }
+        Action::Reconfigure { .. } => Text::new(
+            format!("{node} gets a new configuration; its leases are kept."),
+            format!("{node} 更新了配置；已有租约保持不变。"),
+        ),
+        Action::Remove { .. } => Text::new(format!("{node} is disconnected for good."), format!("{node} 被永久断开。")),
     }
 }
 

@@ -27,7 +27,7 @@ pub use trace::{Text, TraceEntry, TraceKind};
 pub const BROADCAST_MAC: HwAddr = HwAddr::ethernet([0xff; 6]);
 
 /// Something the user or a scenario does to a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Power on a host's NIC `nic` (its DHCP client starts).
     Start { node: NodeId, nic: usize },
@@ -45,9 +45,18 @@ pub enum Action {
     Inform { node: NodeId, nic: usize, ip: Ipv4Addr },
     /// Turn a server on or off.
     ServerPower { node: NodeId, online: bool },
+    /// Connect a new computer to `segment` and switch it on.
+    AddHost { name: String, segment: SegmentId },
+    /// Connect a new DHCP server to `segment` at `addr`/`prefix`.
+    AddServer { name: String, segment: SegmentId, addr: Ipv4Addr, prefix: u8, config: Box<ServerConfig> },
+    /// Give a server a new configuration (pools, lease time, reservations); its leases are kept. A config
+    /// that does not validate changes nothing.
+    Reconfigure { node: NodeId, config: Box<ServerConfig> },
+    /// Take a node off the network for good (its NICs go down; its id stays, so replays line up).
+    Remove { node: NodeId },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 enum Event {
     Deliver { nic: NicId, frame: Frame },
     ArpReply { nic: NicId, ip: Ipv4Addr },
@@ -65,12 +74,15 @@ struct Outgoing {
     payload: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 struct Queued {
     at: Instant,
     seq: u64,
     event: Event,
 }
+
+// Ordered by time and sequence only; the event itself never takes part.
+impl Eq for Queued {}
 
 impl Ord for Queued {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
@@ -227,7 +239,7 @@ impl Sim {
     }
 
     fn add_node(&mut self, name: &str, kind: NodeKind) -> NodeId {
-        self.nodes.push(Node { name: name.into(), kind });
+        self.nodes.push(Node { name: name.into(), kind, removed: false });
         self.wakes.push(None);
         self.nodes.len() - 1
     }
@@ -409,7 +421,35 @@ impl Sim {
             Action::Inform { node, .. } => (*node, "ask for options (INFORM)"),
             Action::ServerPower { node, online: true } => (*node, "server on"),
             Action::ServerPower { node, online: false } => (*node, "server off"),
+            Action::AddHost { .. } | Action::AddServer { .. } => (self.nodes.len(), "connect"),
+            Action::Reconfigure { node, .. } => (*node, "reconfigure"),
+            Action::Remove { node } => (*node, "disconnect"),
         };
+        // New nodes exist once added; record the action against them.
+        match a {
+            Action::AddHost { name, segment } => {
+                if segment >= self.segments.len() {
+                    return;
+                }
+                let id = self.add_host(&name, &[segment]);
+                let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
+                self.record(id, TraceKind::Action { what: what.into() }, text, None);
+                self.with_client(id, 0, |c| c.start(now));
+                self.drain(id);
+                return;
+            }
+            Action::AddServer { name, segment, addr, prefix, config } => {
+                if segment >= self.segments.len() {
+                    return;
+                }
+                if let Ok(id) = self.add_server(&name, *config, &[(segment, addr, prefix)]) {
+                    let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
+                    self.record(id, TraceKind::Action { what: what.into() }, text, None);
+                }
+                return;
+            }
+            _ => {}
+        }
         if node >= self.nodes.len() {
             return;
         }
@@ -446,6 +486,32 @@ impl Sim {
                     }
                 }
             }
+            Action::Reconfigure { node, config } => {
+                if let NodeKind::Server { server, .. } = &mut self.nodes[node].kind
+                    && let Err(errs) = server.reconfigure(*config)
+                {
+                    let why = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+                    let name = self.nodes[node].name.clone();
+                    let text = Text::new(
+                        format!("{name} refuses the new configuration: {why}"),
+                        format!("{name} 拒绝了新配置：{why}"),
+                    );
+                    self.record(node, TraceKind::Action { what: "configuration refused".into() }, text, None);
+                }
+            }
+            Action::Remove { node } => {
+                self.nodes[node].removed = true;
+                for nic in self.nodes[node].nics() {
+                    self.nics[nic].up = false;
+                    self.unindex_segment(nic);
+                }
+                match &mut self.nodes[node].kind {
+                    NodeKind::Host { clients, .. } => clients.iter_mut().for_each(|c| c.unplug(now)),
+                    NodeKind::Server { online, .. } => *online = false,
+                    _ => {}
+                }
+            }
+            Action::AddHost { .. } | Action::AddServer { .. } => {}
         }
         self.drain(node);
     }

@@ -372,3 +372,32 @@ fn a_crowd_of_clients_all_bind_distinct_addresses() {
     }
     assert_eq!(ips.len(), 300);
 }
+
+#[test]
+fn build_your_own_add_a_client_change_the_pool_and_remove_a_node() {
+    let mut s = scenario::build("dora", 7).unwrap();
+    s.run();
+    let srv = s.sim.node_by_name("dhcp-server").unwrap();
+    // A new pool and a reservation for the next client's MAC, then the client.
+    let mut cfg = s.sim.server(srv).unwrap().config().clone();
+    cfg.subnets[0].pools = vec!["192.168.1.150-192.168.1.160".parse().unwrap()];
+    cfg.subnets[0].lease_time = Duration::from_secs(600);
+    s.sim.act(Action::Reconfigure { node: srv, config: Box::new(cfg) });
+    s.sim.act(Action::AddHost { name: "tablet".into(), segment: 0 });
+    s.sim.run_until(s.sim.now() + Duration::from_secs(10));
+    let tablet = s.sim.node_by_name("tablet").unwrap();
+    let lease = s.sim.client(tablet, 0).unwrap().lease().unwrap().clone();
+    assert_eq!(lease.ip, ip("192.168.1.150"), "from the new pool");
+    assert_eq!(lease.expires - lease.obtained, Duration::from_secs(600));
+    assert_eq!(s.sim.client(s.client, 0).unwrap().lease().unwrap().ip, ip("192.168.1.100"), "old lease kept");
+    // A bad config is refused and says why.
+    let mut bad = s.sim.server(srv).unwrap().config().clone();
+    bad.subnets[0].pools = vec!["10.0.0.1-10.0.0.2".parse().unwrap()];
+    s.sim.act(Action::Reconfigure { node: srv, config: Box::new(bad) });
+    assert!(s.sim.trace().last().unwrap().text.en.contains("refuses"));
+    // Removing the tablet takes it off the segment.
+    s.sim.act(Action::Remove { node: tablet });
+    assert!(s.sim.nics.iter().filter(|n| n.node == tablet).all(|n| !n.up));
+    assert!(s.sim.nodes[tablet].removed);
+    assert_eq!(s.sim.client(tablet, 0).unwrap().state(), ClientStateKind::Stopped);
+}

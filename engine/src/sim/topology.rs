@@ -55,6 +55,8 @@ pub enum NodeKind {
 pub struct Node {
     pub name: String,
     pub kind: NodeKind,
+    /// Taken off the network for good ([`super::Action::Remove`]); kept so node ids stay stable.
+    pub removed: bool,
 }
 
 impl Node {

@@ -64,7 +64,13 @@ pub enum Msg {
     FilterMessage(String),
     FilterNode(String),
     Act(Action),
-    Impair { segment: usize, loss: Option<f64>, delay: Option<u64> },
+    Impair {
+        segment: usize,
+        loss: Option<f64>,
+        delay: Option<u64>,
+    },
+    /// Apply the server form to the focused server.
+    ApplyServerForm,
     ExportPcap,
     Key(String),
 }
@@ -87,6 +93,11 @@ pub struct Lab {
     /// Per-segment (loss, delay) the user set.
     impairments: Vec<(usize, f64, u64)>,
     _keys: Option<EventListener>,
+    /// The server form's inputs (pool, lease time, reservation MAC and IP).
+    form: [NodeRef; 4],
+    /// The event list, kept scrolled to the newest row as steps are added.
+    events_ref: NodeRef,
+    scrolled_at: usize,
 }
 
 /// The lab's big network: this many clients booting on one segment within a second.
@@ -257,6 +268,9 @@ impl Component for Lab {
             user_actions: vec![],
             impairments: vec![],
             _keys: keys,
+            form: Default::default(),
+            events_ref: NodeRef::default(),
+            scrolled_at: usize::MAX,
         };
         for _ in 0..step {
             if !lab.step() {
@@ -334,7 +348,13 @@ impl Component for Lab {
                 self.replay_to(n);
                 self.user_actions.push((at, a.clone()));
                 self.scenario.sim.schedule(at, a);
-                self.step();
+                // Show through the action's own entry (events already due at this instant come first).
+                let from = self.shown;
+                while self.step() {
+                    if self.visible()[from..].iter().any(|e| matches!(e.kind, TraceKind::Action { .. })) {
+                        break;
+                    }
+                }
             }
             Msg::Impair { segment, loss, delay } => {
                 let cur = self
@@ -349,6 +369,30 @@ impl Component for Lab {
                 self.impairments.push(v);
                 let n = self.shown;
                 self.replay_to(n);
+            }
+            Msg::ApplyServerForm => {
+                let Some(server) = self.scenario.sim.server(self.focus) else { return false };
+                let value = |r: &NodeRef| r.cast::<web_sys::HtmlInputElement>().map(|i| i.value()).unwrap_or_default();
+                let [pool, lease, mac, ip] = self.form.each_ref().map(value);
+                let mut cfg = server.config().clone();
+                if let Some(sub) = cfg.subnets.first_mut() {
+                    if let Ok(p) = pool.trim().parse() {
+                        sub.pools = vec![p];
+                    }
+                    if let Ok(d) = dhcplab_engine::duration_text::parse(&lease) {
+                        sub.lease_time = d;
+                    }
+                    if let (Ok(mac), Ok(ip)) = (mac.trim().parse(), ip.trim().parse()) {
+                        sub.reservations.push(dhcplab_engine::config::Reservation {
+                            mac: Some(mac),
+                            client_id: None,
+                            ip,
+                            hostname: None,
+                        });
+                    }
+                }
+                ctx.link().send_message(Msg::Act(Action::Reconfigure { node: self.focus, config: Box::new(cfg) }));
+                return false;
             }
             Msg::ExportPcap => {
                 self.export_pcap();
@@ -371,6 +415,15 @@ impl Component for Lab {
         }
         self.update_hash();
         true
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        if self.scrolled_at != self.shown
+            && let Some(el) = self.events_ref.cast::<web_sys::Element>()
+        {
+            el.set_scroll_top(el.scroll_height());
+            self.scrolled_at = self.shown;
+        }
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {

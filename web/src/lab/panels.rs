@@ -4,7 +4,8 @@
 use super::{Lab, Msg, entry_label, msg_color};
 use crate::i18n::{Lang, t};
 use dhcplab_engine::client::ClientStateKind;
-use dhcplab_engine::sim::{Action, NodeKind, TraceKind};
+use dhcplab_engine::config::{PoolRange, ServerConfig, SubnetConfig};
+use dhcplab_engine::sim::{Action, NodeKind, SegmentId, Sim, TraceKind};
 use std::net::Ipv4Addr;
 use yew::html::Scope;
 use yew::prelude::*;
@@ -44,7 +45,7 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     }) }
                 </select>
             </div>
-            <div class="eventlist">
+            <div class="eventlist" ref={lab.events_ref.clone()}>
                 <table>
                     <tbody>
                         { for rows.iter().map(|e| {
@@ -72,6 +73,44 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
             </div>
         </>
     }
+}
+
+/// A second (or first) server for `segment`: the subnet of a server already there with its own slice of the
+/// addresses, or a fresh 192.168.(10+n).0/24.
+fn new_server(sim: &Sim, segment: SegmentId) -> Action {
+    let n = sim.nodes.len();
+    let existing = sim.nics.iter().filter(|nic| nic.segment == segment).find_map(|nic| {
+        let (addr, _) = nic.fixed?;
+        let cfg = sim.server(nic.node)?.config();
+        cfg.subnets.iter().find(|s| s.cidr.contains(&addr)).cloned()
+    });
+    let taken = |ip: Ipv4Addr| sim.nics.iter().any(|x| x.fixed.map(|f| f.0) == Some(ip));
+    let (subnet, addr) = match existing {
+        Some(mut sub) => {
+            let o = sub.cidr.network().octets();
+            let addr = (230..=239)
+                .map(|h| Ipv4Addr::new(o[0], o[1], o[2], h))
+                .find(|&a| !taken(a))
+                .unwrap_or(Ipv4Addr::new(o[0], o[1], o[2], 239));
+            let first = Ipv4Addr::new(o[0], o[1], o[2], 200);
+            let last = Ipv4Addr::new(o[0], o[1], o[2], 219);
+            sub.pools = vec![PoolRange(dhcplab_engine::allocator::AddrRange { first, last })];
+            sub.reservations.clear();
+            (sub, addr)
+        }
+        None => {
+            let third = 10 + segment as u8;
+            let mut sub = SubnetConfig::new(
+                format!("192.168.{third}.0/24").parse().expect("literal"),
+                format!("192.168.{third}.100-192.168.{third}.199").parse::<PoolRange>().expect("literal").0,
+            );
+            sub.routers = vec![Ipv4Addr::new(192, 168, third, 1)];
+            (sub, Ipv4Addr::new(192, 168, third, 240))
+        }
+    };
+    let prefix = subnet.cidr.prefix_len();
+    let config = ServerConfig { subnets: vec![subnet], ..ServerConfig::default() };
+    Action::AddServer { name: format!("server-{n}"), segment, addr, prefix, config: Box::new(config) }
 }
 
 fn list(v: &[Ipv4Addr], lang: Lang) -> String {
@@ -142,6 +181,34 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
         },
         _ => html! {},
     };
+    let remove = link.callback(move |_| Msg::Act(Action::Remove { node: focus }));
+    let server_form = match &node.kind {
+        NodeKind::Server { server, online, .. } => {
+            let sub = server.config().subnets.first();
+            let pool = sub.and_then(|s| s.pools.first()).map(|p| p.to_string()).unwrap_or_default();
+            let lease = sub.map(|s| dhcplab_engine::duration_text::format(s.lease_time)).unwrap_or_default();
+            let on = *online;
+            let power = link.callback(move |_| Msg::Act(Action::ServerPower { node: focus, online: !on }));
+            html! {
+                <div class="serverform" data-testid="server-form">
+                    <h3>{node.name.clone()}</h3>
+                    <label>{t(lang, "pool")}{" "}<input data-testid="server-pool" ref={lab.form[0].clone()} value={pool} /></label>
+                    <label>{t(lang, "lease_time")}{" "}<input data-testid="server-lease" ref={lab.form[1].clone()} value={lease} size="6" /></label>
+                    <label>{t(lang, "reserve")}{" MAC "}<input data-testid="server-res-mac" ref={lab.form[2].clone()} placeholder="52:54:00:00:00:02" size="17" /></label>
+                    <label>{" IP "}<input data-testid="server-res-ip" ref={lab.form[3].clone()} placeholder="192.168.1.50" size="13" /></label>
+                    <div class="actions">
+                        <button data-testid="server-apply" onclick={link.callback(|_| Msg::ApplyServerForm)}>{t(lang, "apply")}</button>
+                        <button data-testid="server-power" onclick={power}>{ if on { t(lang, "power_off") } else { t(lang, "power_on") } }</button>
+                        <button data-testid="node-remove" onclick={remove.clone()}>{t(lang, "remove")}</button>
+                    </div>
+                </div>
+            }
+        }
+        NodeKind::Host { .. } => html! {
+            <div class="actions"><button data-testid="node-remove" onclick={remove}>{t(lang, "remove")}</button></div>
+        },
+        _ => html! {},
+    };
     // The lease table of the focused server, else of the first server.
     let server_node = match node.kind {
         NodeKind::Server { .. } => Some(focus),
@@ -152,6 +219,7 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
         <>
             <h2>{t(lang, "client")}</h2>
             {body}
+            {server_form}
             if let Some((n, server)) = leases {
                 <h2>{format!("{} — {}", t(lang, "leases"), sim.nodes[n].name)}</h2>
                 <table class="leases">
@@ -184,9 +252,15 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                         loss: None,
                         delay: e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().ok(),
                     });
+                    let n = sim.nodes.len();
+                    let add_client = link.callback(move |_| Msg::Act(Action::AddHost { name: format!("pc-{n}"), segment: s }));
+                    let server = new_server(sim, s);
+                    let add_server = link.callback(move |_| Msg::Act(server.clone()));
                     html! {
                         <tr>
                             <th>{seg.name.clone()}</th>
+                            <td><button data-testid="add-client" onclick={add_client}>{"+ "}{t(lang, "client_word")}</button></td>
+                            <td><button data-testid="add-server" onclick={add_server}>{"+ "}{t(lang, "server_word")}</button></td>
                             <td><label>{t(lang, "loss")}{" % "}<input data-testid="link-loss" type="number" min="0" max="90" value={format!("{:.0}", seg.loss * 100.0)} onchange={on_loss} /></label></td>
                             <td><label>{t(lang, "delay")}{" ms "}<input data-testid="link-delay" type="number" min="0" max="5000" value={seg.delay.as_millis().to_string()} onchange={on_delay} /></label></td>
                         </tr>

@@ -31,6 +31,9 @@ pub fn layout(lab: &Lab) -> Layout {
     let mut nodes = vec![None; sim.nodes.len()];
     let mut multi = vec![];
     for (id, node) in sim.nodes.iter().enumerate() {
+        if node.removed {
+            continue;
+        }
         let segs: Vec<usize> = node.nics().iter().map(|&n| sim.nics[n].segment).collect();
         let mut uniq = segs.clone();
         uniq.sort();
