@@ -24,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the DHCP server. Without --config: a loopback demo with simulated clients and the dashboard.
+    /// Run the DHCP server. Without --config: a loopback demo with simulated clients, the API and the web app.
     Serve {
         /// The TOML config file (see examples/dhcplab.toml). Without it, the loopback demo runs.
         #[arg(long, short)]
