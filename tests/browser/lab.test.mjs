@@ -195,6 +195,27 @@ test('build your own: add a client, change the pool and reserve an address, remo
   await page.close();
 });
 
+test('a broadcast reaches every node on the segment; a second NIC gets its own lease; the server keeps a log', async () => {
+  const page = await open('#s=decline&seed=1&step=6');
+  await page.click('[data-testid=event-row][data-msg=DHCPDISCOVER]');
+  // The printer does not listen on port 67: it receives the broadcast (faint) but only the server takes it in.
+  const circles = await page.$$eval('[data-testid=topology] .packet circle', (c) => c.map((x) => x.getAttribute('opacity')));
+  assert.deepEqual(circles.sort(), ['0.3', '1']);
+  await runToEnd(page);
+  await page.click('[data-testid=act-add-nic]');
+  for (let i = 0; i < 40 && (await page.$$('[data-testid=client-info][data-state=BOUND]')).length < 2; i++) {
+    await page.click('[data-testid=step]');
+  }
+  const ips = await page.$$eval('[data-testid=client-info]', (c) => c.map((x) => x.dataset.ip));
+  assert.equal(ips.length, 2);
+  assert.notEqual(ips[0], ips[1], 'one lease per NIC');
+  await page.click('[data-testid=node][data-name=dhcp-server]');
+  const log = await page.innerText('[data-testid=server-log]');
+  assert.ok(log.includes(`confirms ${ips[1]}`), `the server's log shows the second NIC's lease:\n${log}`);
+  await page.screenshot({ path: path.join(artifacts, 'lab-decline-two-nics.png'), fullPage: true });
+  await page.close();
+});
+
 test('no console errors in any test', { concurrency: false }, () => {
   assert.deepEqual(consoleErrors, []);
 });

@@ -98,6 +98,8 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "remove" => ("Remove", "移除"),
         "client_word" => ("client", "客户端"),
         "server_word" => ("server", "服务器"),
+        "add_nic" => ("Add a NIC", "添加网卡"),
+        "log" => ("Log", "日志"),
         "keys" => ("Keys: space play/pause, → step, ← back", "快捷键：空格 播放/暂停，→ 单步，← 后退"),
         _ => ("?", "?"),
     };

@@ -55,6 +55,10 @@ pub(super) fn action(node: &str, a: &Action) -> Text {
             format!("{node} gets a new configuration; its leases are kept."),
             format!("{node} 更新了配置；已有租约保持不变。"),
         ),
+        Action::AddNic { .. } => Text::new(
+            format!("{node} gets another network card; it asks for its own lease."),
+            format!("{node} 增加了一块网卡；它会申请自己的租约。"),
+        ),
         Action::Remove { .. } => Text::new(format!("{node} is disconnected for good."), format!("{node} 被永久断开。")),
     }
 }

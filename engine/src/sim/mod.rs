@@ -52,6 +52,8 @@ pub enum Action {
     /// Give a server a new configuration (pools, lease time, reservations); its leases are kept. A config
     /// that does not validate changes nothing.
     Reconfigure { node: NodeId, config: Box<ServerConfig> },
+    /// Give a host another NIC (with its own DHCP client) on `segment`, and switch it on.
+    AddNic { node: NodeId, segment: SegmentId },
     /// Take a node off the network for good (its NICs go down; its id stays, so replays line up).
     Remove { node: NodeId },
 }
@@ -423,6 +425,7 @@ impl Sim {
             Action::ServerPower { node, online: false } => (*node, "server off"),
             Action::AddHost { .. } | Action::AddServer { .. } => (self.nodes.len(), "connect"),
             Action::Reconfigure { node, .. } => (*node, "reconfigure"),
+            Action::AddNic { node, .. } => (*node, "add a network card"),
             Action::Remove { node } => (*node, "disconnect"),
         };
         // New nodes exist once added; record the action against them.
@@ -509,6 +512,21 @@ impl Sim {
                     NodeKind::Host { clients, .. } => clients.iter_mut().for_each(|c| c.unplug(now)),
                     NodeKind::Server { online, .. } => *online = false,
                     _ => {}
+                }
+            }
+            Action::AddNic { node, segment } => {
+                if segment < self.segments.len() && matches!(self.nodes[node].kind, NodeKind::Host { .. }) {
+                    let index = self.nodes[node].nics().len();
+                    let nic = self.add_nic(node, segment, None, index);
+                    let mut cfg = ClientConfig::new(self.nics[nic].mac);
+                    cfg.hostname = Some(self.nodes[node].name.clone());
+                    let mut client = Client::new(cfg, self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (nic as u64 + 1));
+                    client.start(now);
+                    if let NodeKind::Host { nics, clients } = &mut self.nodes[node].kind {
+                        nics.push(nic);
+                        clients.push(client);
+                    }
+                    self.index_nic(nic);
                 }
             }
             Action::AddHost { .. } | Action::AddServer { .. } => {}

@@ -395,6 +395,11 @@ fn build_your_own_add_a_client_change_the_pool_and_remove_a_node() {
     bad.subnets[0].pools = vec!["10.0.0.1-10.0.0.2".parse().unwrap()];
     s.sim.act(Action::Reconfigure { node: srv, config: Box::new(bad) });
     assert!(s.sim.trace().last().unwrap().text.en.contains("refuses"));
+    // A second NIC gets its own lease.
+    s.sim.act(Action::AddNic { node: tablet, segment: 0 });
+    s.sim.run_until(s.sim.now() + Duration::from_secs(10));
+    let second = s.sim.client(tablet, 1).unwrap().lease().unwrap().ip;
+    assert_ne!(second, lease.ip);
     // Removing the tablet takes it off the segment.
     s.sim.act(Action::Remove { node: tablet });
     assert!(s.sim.nics.iter().filter(|n| n.node == tablet).all(|n| !n.up));

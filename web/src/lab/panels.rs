@@ -164,6 +164,9 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                             <button data-testid="act-renew" onclick={act(Action::Renew { node: focus, nic: i })}>{t(lang, "renew")}</button>
                             <button data-testid="act-reboot" onclick={act(Action::Reboot { node: focus, nic: i })}>{t(lang, "reboot")}</button>
                             <button data-testid="act-unplug" onclick={act(Action::Unplug { node: focus, nic: i })}>{t(lang, "unplug")}</button>
+                            if i == 0 {
+                                <button data-testid="act-add-nic" onclick={act(Action::AddNic { node: focus, segment: cur_seg })}>{t(lang, "add_nic")}</button>
+                            }
                             if segs > 1 {
                                 <label>{t(lang, "move")}{" "}
                                     <select data-testid="act-move" onchange={on_move}>
@@ -238,6 +241,12 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     </tbody>
                 </table>
                 if server.leases().next().is_none() { <p class="muted">{t(lang, "no_leases")}</p> }
+                <h3>{t(lang, "log")}</h3>
+                <ul class="serverlog" data-testid="server-log">
+                    { for lab.visible().iter().rev().filter(|e| e.node == n).take(8).map(|e| html! {
+                        <li><span class="t">{e.at.to_string()}</span>{" "}{ if lang == Lang::Zh { e.text.zh.clone() } else { e.text.en.clone() } }</li>
+                    }) }
+                </ul>
             }
             <h2>{t(lang, "link")}</h2>
             <table class="links">

@@ -82,20 +82,38 @@ pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
     let selected = lab.selected.and_then(|s| sim.trace().get(s));
     let top = l.top;
     let anim = match selected.map(|e| (e, &e.kind)) {
-        Some((e, TraceKind::Packet { id, summary, to, segment, lost, .. })) => {
+        Some((e, TraceKind::Packet { id, summary, to, segment, lost, broadcast, .. })) => {
             let from = l.nodes.get(e.node).copied().flatten();
+            // A broadcast goes to every node drawn on the segment; a unicast to its receiver.
+            let targets: Vec<(usize, (f64, f64))> = sim
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(n, node)| {
+                    *n != e.node
+                        && if *broadcast {
+                            node.nics().iter().any(|&x| sim.nics[x].segment == *segment && sim.nics[x].up)
+                        } else {
+                            to.contains(n)
+                        }
+                })
+                .filter_map(|(n, _)| Some((n, l.nodes.get(n).copied().flatten()?)))
+                .collect();
             let seg_y = l.segments.get(*segment).copied().unwrap_or(top);
             let color = msg_color(&summary.msg);
             html! {
                 <g key={format!("p{id}")} class="packet">
-                    { for to.iter().filter_map(|&n| l.nodes.get(n).copied().flatten()).map(|(rx, ry)| {
+                    { for targets.iter().map(|&(n, (rx, ry))| {
                         let Some((sx, sy)) = from else { return html!{} };
                         let path = format!("M {sx} {sy} L {sx} {seg_y} L {rx} {seg_y} L {rx} {ry}");
+                        // Every node on the segment receives a broadcast; only those listening on the port
+                        // take it in (drawn solid), the others drop it (drawn faint).
+                        let takes = to.contains(&n);
                         html! {
                             <>
-                                <path d={path.clone()} class="trail" stroke={color} />
+                                <path d={path.clone()} class="trail" stroke={color} opacity={if takes { "0.55" } else { "0.2" }} />
                                 if !*lost {
-                                    <circle r="7" fill={color}>
+                                    <circle r="7" fill={color} opacity={if takes { "1" } else { "0.3" }}>
                                         <animateMotion dur="0.9s" fill="freeze" path={path} />
                                     </circle>
                                 }
