@@ -98,11 +98,33 @@ pub struct DaemonStats {
     pub subnets: Vec<SubnetUsage>,
 }
 
-/// A message for the WebSocket bridge and other watchers.
+/// A packet seen on a link, for the live flow view.
+#[derive(Debug, Clone, Serialize)]
+pub struct PacketSeen {
+    /// `in` (received) or `out` (sent).
+    pub dir: &'static str,
+    pub link: String,
+    pub at: Instant,
+    pub src: String,
+    pub dst: String,
+    pub summary: dhcplab_engine::event::PacketSummary,
+}
+
+/// What watchers (the WebSocket bridge) are told, one message per change, in order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-pub enum Update {
-    Lease { event: LeaseEvent },
+pub enum Update<'a> {
+    Snapshot { seq: u64, leases: &'a [Lease], subnets: &'a [SubnetUsage], stats: &'a DaemonStats },
+    Lease { seq: u64, event: &'a LeaseEvent },
+    Packet { seq: u64, packet: &'a PacketSeen },
+    Stats { seq: u64, stats: &'a DaemonStats },
+}
+
+/// An update already serialized (once, however many watchers there are), with its sequence number.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub seq: u64,
+    pub json: Arc<str>,
 }
 
 pub enum Command {
@@ -110,6 +132,8 @@ pub enum Command {
     Lease(Ipv4Addr, oneshot::Sender<Option<Lease>>),
     Release(Ipv4Addr, oneshot::Sender<Option<LeaseEvent>>),
     Stats(oneshot::Sender<DaemonStats>),
+    /// Everything a new watcher needs, as JSON, with the sequence number of the last update before it.
+    Snapshot(oneshot::Sender<Published>),
     Reconfigure(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<ConfigError>>>),
 }
 
@@ -125,7 +149,9 @@ pub struct Engine {
     clock: Clock,
     counters: Arc<Counters>,
     store_tx: mpsc::Sender<StoreJob>,
-    updates: broadcast::Sender<Update>,
+    updates: broadcast::Sender<Published>,
+    /// The sequence number of the last update published.
+    seq: u64,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -140,7 +166,7 @@ impl Engine {
         store: Box<dyn LeaseStore>,
         clock: Clock,
         counters: Arc<Counters>,
-        updates: broadcast::Sender<Update>,
+        updates: broadcast::Sender<Published>,
     ) -> Self {
         let (store_tx, store_rx) = mpsc::channel(STORE_QUEUE);
         let senders: Vec<Option<LinkSender>> = links
@@ -152,7 +178,47 @@ impl Engine {
             .name("lease-store".into())
             .spawn(move || store_thread(store, store_rx, senders, c))
             .expect("spawning the lease store thread");
-        Engine { server, links, clock, counters, store_tx, updates }
+        Engine { server, links, clock, counters, store_tx, updates, seq: 0 }
+    }
+
+    /// Whether anyone is watching (updates cost nothing otherwise).
+    fn watched(&self) -> bool {
+        self.updates.receiver_count() > 0
+    }
+
+    fn publish(&mut self, make: impl FnOnce(u64) -> Option<String>) {
+        let seq = self.seq + 1;
+        if let Some(json) = make(seq) {
+            self.seq = seq;
+            let _ = self.updates.send(Published { seq, json: json.into() });
+        }
+    }
+
+    fn daemon_stats(&self) -> DaemonStats {
+        let c = &self.counters;
+        DaemonStats {
+            engine: self.server.stats().clone(),
+            leases: self.server.leases().count(),
+            bound: self.server.leases().filter(|l| l.state == LeaseState::Bound).count(),
+            queue_overflow: self.links.iter().map(Link::kernel_drops).sum(),
+            store_commits: c.store_commits.load(Ordering::Relaxed),
+            store_failures: c.store_failures.load(Ordering::Relaxed),
+            acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
+            subnets: self.server.subnet_usage(),
+        }
+    }
+
+    fn packet_seen(&mut self, dir: &'static str, link: u32, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
+        let Some(summary) = dhcplab_engine::event::PacketSummary::from_bytes(bytes) else { return };
+        let packet = PacketSeen {
+            dir,
+            link: names(&self.links, link).to_string(),
+            at: self.clock.now(),
+            src: src.to_string(),
+            dst: dst.to_string(),
+            summary,
+        };
+        self.publish(|seq| serde_json::to_string(&Update::Packet { seq, packet: &packet }).ok());
     }
 
     /// Reads every link, serves commands and timers, until the command channel closes.
@@ -163,6 +229,8 @@ impl Engine {
         let timer = tokio::time::sleep_until(far());
         tokio::pin!(timer);
         let mut armed: Option<tokio::time::Instant> = None;
+        let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let deadline = self.server.poll_timeout().map(|t| self.clock.at(t));
             if deadline != armed {
@@ -187,6 +255,14 @@ impl Engine {
                     self.server.handle_timeout(self.clock.now());
                     armed = None;
                 }
+                _ = stats_tick.tick() => {
+                    // Expiries are published as they happen; counters once a second, to watchers only.
+                    self.server.handle_timeout(self.clock.now());
+                    if self.watched() {
+                        let stats = self.daemon_stats();
+                        self.publish(|seq| serde_json::to_string(&Update::Stats { seq, stats: &stats }).ok());
+                    }
+                }
             }
             self.flush().await;
         }
@@ -202,6 +278,10 @@ impl Engine {
                     Ok((len, SocketAddr::V4(src))) => {
                         n += 1;
                         let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
+                        if self.watched() {
+                            let dst = SocketAddr::from((link.addr, 67));
+                            self.packet_seen("in", link.id, SocketAddr::V4(src), dst, &buf[..len]);
+                        }
                         if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &buf[..len]) {
                             debug!(link = %link.name, %src, "dropped packet: {d}");
                         }
@@ -233,17 +313,15 @@ impl Engine {
                 let _ = tx.send(self.server.admin_release(now, ip));
             }
             Command::Stats(tx) => {
-                let c = &self.counters;
-                let _ = tx.send(DaemonStats {
-                    engine: self.server.stats().clone(),
-                    leases: self.server.leases().count(),
-                    bound: self.server.leases().filter(|l| l.state == LeaseState::Bound).count(),
-                    queue_overflow: self.links.iter().map(Link::kernel_drops).sum(),
-                    store_commits: c.store_commits.load(Ordering::Relaxed),
-                    store_failures: c.store_failures.load(Ordering::Relaxed),
-                    acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
-                    subnets: self.server.subnet_usage(),
-                });
+                let _ = tx.send(self.daemon_stats());
+            }
+            Command::Snapshot(tx) => {
+                let mut leases: Vec<Lease> = self.server.leases().cloned().collect();
+                leases.sort_by_key(|l| l.ip);
+                let stats = self.daemon_stats();
+                let msg = Update::Snapshot { seq: self.seq, leases: &leases, subnets: &stats.subnets, stats: &stats };
+                let json = serde_json::to_string(&msg).unwrap_or_default();
+                let _ = tx.send(Published { seq: self.seq, json: json.into() });
             }
             Command::Reconfigure(cfg, tx) => {
                 let r = self.server.reconfigure(*cfg);
@@ -260,8 +338,13 @@ impl Engine {
     async fn flush(&mut self) {
         let mut now_out = Vec::new();
         let mut durable = Vec::new();
+        let watched = self.watched();
         while let Some(t) = self.server.poll_transmit() {
             debug!(link = %names(&self.links, t.iface), xid = format_args!("{:#010x}", t.xid), dst = ?t.dst, "send {:?}", t.kind);
+            if watched {
+                let src = SocketAddr::from((t.src, 67));
+                self.packet_seen("out", t.iface, src, SocketAddr::V4(t.dst.socket_addr()), &t.bytes);
+            }
             if t.kind == ServerMessage::Ack { durable.push(t) } else { now_out.push(t) }
         }
         let mut changes = Vec::new();
@@ -274,7 +357,9 @@ impl Engine {
                     None => changes.push(Change::Delete(ev.ip)),
                 }
             }
-            let _ = self.updates.send(Update::Lease { event: ev });
+            if watched {
+                self.publish(|seq| serde_json::to_string(&Update::Lease { seq, event: &ev }).ok());
+            }
         }
         for t in &now_out {
             if let Some(link) = self.links.get(t.iface as usize)

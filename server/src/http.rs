@@ -26,10 +26,12 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     /// Reloads the config file and applies it (the same as SIGHUP).
     pub reload: Option<Reloader>,
+    /// Every change the engine publishes, for `/ws`.
+    pub updates: tokio::sync::broadcast::Sender<crate::daemon::Published>,
 }
 
 /// A JSON error body with a status.
-struct ApiError(StatusCode, String);
+pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -38,7 +40,7 @@ impl IntoResponse for ApiError {
 }
 
 impl AppState {
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ApiError> {
+    pub async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
         let unavailable = || ApiError(StatusCode::SERVICE_UNAVAILABLE, "the DHCP engine is not running".into());
         self.commands.send(make(tx)).await.map_err(|_| unavailable())?;
@@ -150,6 +152,7 @@ pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
         .route("/api/stats", get(stats))
         .route("/api/reload", post(reload))
         .route("/metrics", get(prometheus))
+        .route("/ws", get(crate::ws::upgrade))
         .with_state(app);
     match web_root.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),

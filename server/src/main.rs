@@ -9,6 +9,7 @@ mod metrics;
 mod serve;
 mod sim_cmd;
 mod store;
+mod ws;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

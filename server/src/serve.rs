@@ -131,7 +131,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
 
     // Engine, store and receivers.
     let counters = Arc::new(Counters::default());
-    let (updates, _) = broadcast::channel(4096);
+    let (updates, _) = broadcast::channel(crate::ws::BACKLOG);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let store: Box<dyn LeaseStore> = Box::new(store);
     let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), updates.clone());
@@ -190,7 +190,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     };
     let listen = opts.http.unwrap_or(cfg.http.listen);
     let web_root = opts.web_root.clone().or_else(find_web_root);
-    let app = AppState { commands: cmd_tx, admin_token: token.clone().map(Into::into), reload };
+    let app = AppState { commands: cmd_tx, admin_token: token.clone().map(Into::into), reload, updates };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
     info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
     match &web_root {

@@ -297,3 +297,17 @@ pub fn env_file(path: &Path) -> std::collections::HashMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
         .collect()
 }
+
+/// Runs `f` on a thread that has joined network namespace `ns`: sockets it opens live in that namespace
+/// (the daemon's API listens on the namespace's own loopback).
+pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // SAFETY: setns on this thread only, with a valid namespace descriptor we hold open.
+        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns into {path}: {}", std::io::Error::last_os_error());
+        f()
+    })
+}

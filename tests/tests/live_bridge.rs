@@ -1,0 +1,177 @@
+//! The WebSocket bridge against real clients: a snapshot, then every change in order; a slow reader gets a
+//! fresh snapshot rather than a gap; a reconnect resumes.
+
+use dhcplab_tests::{Daemon, NetLab, in_netns, require_program};
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect() -> Ws {
+    let (ws, _) = tokio_tungstenite::connect_async("ws://127.0.0.1:8067/ws").await.expect("websocket connects");
+    ws
+}
+
+/// The next JSON message (pings are answered by the library), within `limit`.
+async fn next(ws: &mut Ws, limit: Duration) -> Option<Value> {
+    loop {
+        match tokio::time::timeout(limit, ws.next()).await.ok()?? {
+            Ok(Message::Text(t)) => return serde_json::from_str(&t).ok(),
+            Ok(_) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Reads until a message matches `want`; checks sequence numbers never skip or repeat on the way.
+async fn until(ws: &mut Ws, last: &mut u64, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        let left = end.saturating_duration_since(tokio::time::Instant::now());
+        let m = next(ws, left).await.expect("a message before the deadline");
+        let seq = m["seq"].as_u64().expect("every message has a sequence number");
+        if m["type"] == "snapshot" {
+            *last = seq;
+        } else {
+            assert_eq!(seq, *last + 1, "changes arrive in order without gaps: {m}");
+            *last = seq;
+        }
+        if want(&m) {
+            return m;
+        }
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+#[test]
+fn snapshot_then_a_real_dhclient_lease_bound_and_released() {
+    require_program("dhclient", "isc-dhcp-client");
+    let mut lab = NetLab::new("ws");
+    let srv = lab.ns("srv");
+    let cli = lab.ns("cli");
+    lab.veth(&srv, "srv0", &cli, "eth0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    let cfg = format!(
+        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n",
+        lab.dir.join("l.sqlite3").display()
+    );
+    let _d = Daemon::start(&mut lab, &srv, &cfg);
+    let mac = {
+        let out = lab.exec(&cli, "cat", &["/sys/class/net/eth0/address"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let host =
+        String::from_utf8_lossy(&std::process::Command::new("hostname").output().unwrap().stdout).trim().to_string();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (go_release_tx, go_release_rx) = std::sync::mpsc::channel::<()>();
+    let watcher = in_netns(&srv, move || {
+        rt().block_on(async move {
+            let mut ws = connect().await;
+            let snap = next(&mut ws, Duration::from_secs(5)).await.expect("a snapshot first");
+            assert_eq!(snap["type"], "snapshot");
+            assert_eq!(snap["leases"].as_array().map(Vec::len), Some(0));
+            let mut last = snap["seq"].as_u64().unwrap();
+            ready_tx.send(()).unwrap();
+            let bound = until(&mut ws, &mut last, Duration::from_secs(30), |m| {
+                m["type"] == "lease" && m["event"]["kind"] == "bound"
+            })
+            .await;
+            go_release_tx.send(()).unwrap();
+            let released = until(&mut ws, &mut last, Duration::from_secs(30), |m| {
+                m["type"] == "lease" && m["event"]["kind"] == "released"
+            })
+            .await;
+            let _ = ws.close(None).await;
+            (bound["event"].clone(), released["event"].clone(), last)
+        })
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).expect("the watcher got its snapshot");
+    let lf = lab.dir.join("c.leases").to_string_lossy().to_string();
+    let pf = lab.dir.join("c.pid").to_string_lossy().to_string();
+    let r = lab.exec(&cli, "dhclient", &["-1", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    go_release_rx.recv_timeout(Duration::from_secs(30)).expect("the bound event was seen");
+    lab.exec(&cli, "ip", &["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
+    let r = lab.exec(&cli, "dhclient", &["-r", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"]);
+    assert!(r.status.success());
+    let (bound, released, last) = watcher.join().expect("watcher");
+    assert_eq!(bound["ip"], "192.0.2.10");
+    assert_eq!(bound["hw"], mac.as_str());
+    assert_eq!(bound["hostname"], host.as_str(), "dhclient sends the host name");
+    assert_eq!(released["ip"], "192.0.2.10");
+    // A reconnect resumes: a fresh snapshot that already has the change, numbered after what we saw.
+    let resumed = in_netns(&srv, move || {
+        rt().block_on(async move {
+            let mut ws = connect().await;
+            next(&mut ws, Duration::from_secs(5)).await.expect("snapshot")
+        })
+    })
+    .join()
+    .unwrap();
+    assert_eq!(resumed["type"], "snapshot");
+    assert!(resumed["seq"].as_u64().unwrap() >= last);
+    let lease = resumed["leases"].as_array().unwrap().iter().find(|l| l["ip"] == "192.0.2.10").cloned().expect("lease");
+    assert_eq!(lease["state"], "released");
+}
+
+#[test]
+fn a_slow_reader_gets_a_fresh_snapshot_not_a_gap() {
+    require_program("perfdhcp", "kea-admin");
+    let mut lab = NetLab::new("wsl");
+    let srv = lab.ns("srv");
+    let relay = lab.ns("relay");
+    lab.veth(&srv, "srv0", &relay, "up0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    lab.addr(&relay, "up0", "192.0.2.2/24");
+    lab.addr(&relay, "up0", "198.51.100.254/24");
+    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    let cfg = format!(
+        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n\
+         [[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\n",
+        lab.dir.join("l.sqlite3").display()
+    );
+    let _d = Daemon::start(&mut lab, &srv, &cfg);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watcher = in_netns(&srv, move || {
+        rt().block_on(async move {
+            let mut ws = connect().await;
+            let snap = next(&mut ws, Duration::from_secs(5)).await.expect("snapshot");
+            let mut last = snap["seq"].as_u64().unwrap();
+            ready_tx.send(()).unwrap();
+            // Read nothing while the load runs: the server must not wait for us.
+            let _ = tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(60))).await;
+            // Everything after is in order; somewhere a fresh snapshot replaces what we could not take.
+            let mut snapshots = 0;
+            let end = tokio::time::Instant::now() + Duration::from_secs(20);
+            while tokio::time::Instant::now() < end {
+                let Some(m) = next(&mut ws, Duration::from_secs(2)).await else { break };
+                let seq = m["seq"].as_u64().unwrap();
+                if m["type"] == "snapshot" {
+                    snapshots += 1;
+                    assert!(seq > last, "a later snapshot");
+                    assert!(m["leases"].as_array().unwrap().len() > 100, "it has the leases made meanwhile");
+                } else {
+                    assert_eq!(seq, last + 1, "no gap after the snapshot: {m}");
+                }
+                last = seq;
+            }
+            snapshots
+        })
+    });
+    ready_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // About 6 published changes per exchange: far more than the bridge's backlog and the socket buffers.
+    let _ = lab.exec(
+        &relay,
+        "perfdhcp",
+        &["-4", "-l", "198.51.100.254", "-R", "240", "-r", "1500", "-p", "6", "192.0.2.1"],
+    );
+    done_tx.send(()).unwrap();
+    let snapshots = watcher.join().unwrap();
+    assert!(snapshots >= 1, "the slow reader was sent a fresh snapshot");
+}
