@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, existsSync } from 'node:fs';
+import { mkdirSync, existsSync, openSync, readFileSync } from 'node:fs';
+import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
@@ -14,7 +15,7 @@ const artifacts = path.join(root, 'tests/artifacts');
 const bin = process.env.DHCPLAB_BIN ?? path.join(root, 'target/debug/dhcplab');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-let daemon, browser, base;
+let daemon, browser, base, dhcpPort, logFile;
 const consoleErrors = [];
 
 function freePort() {
@@ -44,9 +45,11 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: run scripts/setup`);
   mkdirSync(artifacts, { recursive: true });
   const http = await freePort();
-  const dhcp = await freePort();
-  daemon = spawn(bin, ['serve', '--http', `127.0.0.1:${http}`, '--demo-port', String(dhcp), '--demo-clients', '4',
-    '--web-root', path.join(root, 'dist')], { stdio: 'ignore' });
+  dhcpPort = await freePort();
+  logFile = path.join(artifacts, 'daemon.log');
+  const log = openSync(logFile, 'w');
+  daemon = spawn(bin, ['serve', '--http', `127.0.0.1:${http}`, '--demo-port', String(dhcpPort), '--demo-clients', '4',
+    '--web-root', path.join(root, 'dist')], { stdio: ['ignore', log, log] });
   base = `http://127.0.0.1:${http}`;
   await waitForHealth(base);
   browser = await chromium.launch({
@@ -61,12 +64,12 @@ after(async () => {
   daemon?.kill();
 });
 
-async function open(hash, viewport = { width: 1400, height: 1000 }) {
+async function open(hash, viewport = { width: 1400, height: 1000 }, ready = '[data-testid=scenario-select]') {
   const page = await browser.newPage({ viewport });
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
   await page.goto(`${base}/${hash}`);
-  await page.waitForSelector('[data-testid=scenario-select]');
+  await page.waitForSelector(ready);
   return page;
 }
 
@@ -213,6 +216,47 @@ test('a broadcast reaches every node on the segment; a second NIC gets its own l
   const log = await page.innerText('[data-testid=server-log]');
   assert.ok(log.includes(`confirms ${ips[1]}`), `the server's log shows the second NIC's lease:\n${log}`);
   await page.screenshot({ path: path.join(artifacts, 'lab-decline-two-nics.png'), fullPage: true });
+  await page.close();
+});
+
+/** An INIT-REBOOT DHCPREQUEST for `ip` from `mac`, with option 12 `hostname`: the demo server adopts it. */
+function requestPacket(mac, ip, hostname) {
+  const b = Buffer.alloc(300);
+  b[0] = 1; b[1] = 1; b[2] = 6;
+  b.writeUInt32BE(0x5eed0001, 4);
+  mac.split(':').forEach((h, i) => { b[28 + i] = parseInt(h, 16); });
+  b.set([99, 130, 83, 99], 236);
+  const host = Buffer.from(hostname);
+  const opts = Buffer.concat([Buffer.from([53, 1, 3, 50, 4, ...ip.split('.').map(Number), 12, host.length]), host, Buffer.from([255])]);
+  opts.copy(b, 240);
+  return b;
+}
+
+test('dashboard: live leases, search, hostile hostnames shown as text, release with the token', async () => {
+  const page = await open('#dashboard', undefined, '[data-testid=ws-status]');
+  await page.waitForSelector('[data-testid=ws-status]:has-text("connected")', { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=lease-row][data-state=bound]').length >= 4, null, { timeout: 15000 });
+  assert.equal(await page.$$eval('[data-testid=subnet-util]', (e) => e.length), 1);
+  // A client whose hostname is markup: it must show as text.
+  const evil = '<img src=x onerror=alert(1)>';
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.send(requestPacket('02:00:00:00:be:ef', '192.0.2.150', evil), dhcpPort, '127.0.0.1', r));
+  sock.close();
+  const row = page.locator('[data-testid=lease-row][data-ip="192.0.2.150"]');
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await row.locator('[data-testid=lease-host]').innerText(), evil);
+  assert.equal(await page.$$eval('img', (i) => i.length), 0, 'no element was injected');
+  // Search narrows the table.
+  await page.fill('[data-testid=lease-search]', 'be:ef');
+  assert.equal(await page.$$eval('[data-testid=lease-row]', (r) => r.length), 1);
+  await page.fill('[data-testid=lease-search]', '');
+  // Release needs the admin token (the demo prints it).
+  const token = readFileSync(logFile, 'utf8').match(/demo admin token: (\w+)/)[1];
+  await page.fill('[data-testid=admin-token]', token);
+  await row.locator('[data-testid=lease-release]').click();
+  await page.waitForSelector('[data-testid=lease-row][data-ip="192.0.2.150"][data-state=released]', { timeout: 10000 });
+  assert.match(await page.innerText('[data-testid=event-feed]'), /released 192\.0\.2\.150/);
+  await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   await page.close();
 });
 

@@ -12,7 +12,11 @@ enum Page {
 
 #[component]
 pub fn App() -> Html {
-    let page = use_state(|| Page::Lab);
+    // `#dashboard` opens the dashboard (the daemon links there); anything else is the lab.
+    let page = use_state(|| {
+        let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+        if hash.starts_with("#dashboard") { Page::Dashboard } else { Page::Lab }
+    });
     let lang = use_state(Lang::load);
     let nav = |target: Page, key: &'static str, testid: &'static str| {
         let page = page.clone();
@@ -40,7 +44,7 @@ pub fn App() -> Html {
             <main>
                 {match *page {
                     Page::Lab => html! { <Lab lang={*lang} /> },
-                    Page::Dashboard => html! { <p class="muted" data-testid="dashboard">{t(*lang, "dash_todo")}</p> },
+                    Page::Dashboard => html! { <crate::dashboard::Dashboard lang={*lang} /> },
                 }}
             </main>
         </>

@@ -2,5 +2,6 @@
 //! A library so component tests can mount its parts; `main.rs` only starts it.
 
 pub mod app;
+pub mod dashboard;
 pub mod i18n;
 pub mod lab;

@@ -1,0 +1,437 @@
+//! The dashboard: a running daemon's leases, live over its `/ws` bridge. Messages are buffered and applied
+//! a few times a second, so thousands of changes per second cost a few renders, not thousands.
+
+use crate::i18n::{Lang, t};
+use dhcplab_engine::server::SubnetUsage;
+use dhcplab_engine::{Lease, LeaseEvent, LeaseEventKind, LeaseState};
+use gloo_timers::callback::{Interval, Timeout};
+use serde::Deserialize;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::Ipv4Addr;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use yew::prelude::*;
+
+/// What the bridge sends (see the daemon's `ws.rs`).
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Incoming {
+    Snapshot { seq: u64, leases: Vec<Lease>, subnets: Vec<SubnetUsage>, stats: serde_json::Value },
+    Lease { seq: u64, event: LeaseEvent },
+    Packet { seq: u64 },
+    Stats { seq: u64, stats: serde_json::Value },
+}
+
+const FEED: usize = 100;
+const HISTORY: usize = 120;
+/// Rows drawn at most; the search narrows the rest.
+const MAX_ROWS: usize = 500;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    Ip,
+    Host,
+    State,
+    Expires,
+}
+
+pub enum Msg {
+    Connect,
+    Opened,
+    Closed,
+    Raw(String),
+    Flush,
+    Query(String),
+    State(String),
+    Subnet(String),
+    Sort(SortBy),
+    Url(String),
+    Token(String),
+    Release(Ipv4Addr),
+    Released(Result<(), String>),
+}
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub lang: Lang,
+}
+
+pub struct Dashboard {
+    url: String,
+    token: String,
+    connected: bool,
+    attempts: u32,
+    ws: Option<web_sys::WebSocket>,
+    _handlers: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    _close: Option<Closure<dyn FnMut(web_sys::CloseEvent)>>,
+    _open: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    _retry: Option<Timeout>,
+    _tick: Interval,
+    pending: Vec<String>,
+    seq: u64,
+    leases: BTreeMap<Ipv4Addr, Lease>,
+    subnets: Vec<SubnetUsage>,
+    feed: VecDeque<LeaseEvent>,
+    /// (packets received so far, bound leases), one sample per stats message.
+    history: VecDeque<(u64, u64)>,
+    q: String,
+    state: String,
+    subnet: String,
+    sort: SortBy,
+    notice: Option<String>,
+}
+
+fn default_url() -> String {
+    let loc = web_sys::window().map(|w| w.location());
+    let host = loc.as_ref().and_then(|l| l.host().ok()).unwrap_or_else(|| "127.0.0.1:8067".into());
+    let secure = loc.and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
+    format!("{}://{host}/ws", if secure { "wss" } else { "ws" })
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+impl Dashboard {
+    fn apply(&mut self, m: Incoming) {
+        match m {
+            Incoming::Snapshot { seq, leases, subnets, stats } => {
+                self.seq = seq;
+                self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
+                self.subnets = subnets;
+                self.sample(&stats);
+            }
+            Incoming::Lease { seq, event } => {
+                self.seq = seq;
+                match event.kind {
+                    LeaseEventKind::OfferExpired | LeaseEventKind::OfferWithdrawn | LeaseEventKind::Reclaimed => {
+                        self.leases.remove(&event.ip);
+                    }
+                    LeaseEventKind::Nak => {}
+                    _ => {
+                        if let Some(state) = event.state {
+                            let l = self.leases.entry(event.ip).or_insert_with(|| Lease {
+                                ip: event.ip,
+                                subnet: event.subnet,
+                                client: dhcplab_engine::ClientKey::Hw(event.hw),
+                                hw: event.hw,
+                                client_id: None,
+                                hostname: None,
+                                state,
+                                obtained: event.obtained,
+                                expires: event.expires,
+                                lease_time: dhcplab_engine::Duration::ZERO,
+                            });
+                            l.state = state;
+                            l.hw = event.hw;
+                            l.hostname = event.hostname.clone().or(l.hostname.take());
+                            l.obtained = event.obtained;
+                            l.expires = event.expires;
+                        }
+                    }
+                }
+                self.feed.push_front(event);
+                self.feed.truncate(FEED);
+            }
+            Incoming::Packet { seq } => self.seq = seq,
+            Incoming::Stats { seq, stats } => {
+                self.seq = seq;
+                if let Ok(s) = serde_json::from_value::<Vec<SubnetUsage>>(stats["subnets"].clone()) {
+                    self.subnets = s;
+                }
+                self.sample(&stats);
+            }
+        }
+    }
+
+    fn sample(&mut self, stats: &serde_json::Value) {
+        let rx = stats["engine"]["received"].as_u64().unwrap_or(0);
+        let bound = stats["bound"].as_u64().unwrap_or(0);
+        self.history.push_back((rx, bound));
+        while self.history.len() > HISTORY {
+            self.history.pop_front();
+        }
+    }
+
+    fn connect(&mut self, ctx: &Context<Self>) {
+        if let Some(ws) = self.ws.take() {
+            ws.set_onclose(None);
+            let _ = ws.close();
+        }
+        let Ok(ws) = web_sys::WebSocket::new(&self.url) else {
+            self.schedule_retry(ctx);
+            return;
+        };
+        let link = ctx.link().clone();
+        let on_msg = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
+            if let Some(s) = e.data().as_string() {
+                link.send_message(Msg::Raw(s));
+            }
+        });
+        let link = ctx.link().clone();
+        let on_close = Closure::<dyn FnMut(web_sys::CloseEvent)>::new(move |_| link.send_message(Msg::Closed));
+        let link = ctx.link().clone();
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| link.send_message(Msg::Opened));
+        ws.set_onmessage(Some(on_msg.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        self._handlers = vec![on_msg];
+        self._close = Some(on_close);
+        self._open = Some(on_open);
+        self.ws = Some(ws);
+    }
+
+    /// Capped exponential backoff: 0.5 s, 1 s, 2 s … 30 s.
+    fn schedule_retry(&mut self, ctx: &Context<Self>) {
+        let ms = (500u32 << self.attempts.min(6)).min(30_000);
+        self.attempts += 1;
+        let link = ctx.link().clone();
+        self._retry = Some(Timeout::new(ms, move || link.send_message(Msg::Connect)));
+    }
+
+    fn rows(&self) -> Vec<&Lease> {
+        let q = self.q.to_lowercase();
+        let mut v: Vec<&Lease> = self
+            .leases
+            .values()
+            .filter(|l| self.state.is_empty() || l.state.as_str() == self.state)
+            .filter(|l| self.subnet.is_empty() || l.subnet.to_string() == self.subnet)
+            .filter(|l| {
+                q.is_empty()
+                    || l.ip.to_string().contains(&q)
+                    || l.hw.to_string().contains(&q)
+                    || l.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&q))
+            })
+            .collect();
+        match self.sort {
+            SortBy::Ip => {}
+            SortBy::Host => v.sort_by(|a, b| a.hostname.cmp(&b.hostname)),
+            SortBy::State => v.sort_by_key(|l| l.state.as_str()),
+            SortBy::Expires => v.sort_by_key(|l| l.expires),
+        }
+        v
+    }
+}
+
+fn countdown(expires: u64) -> String {
+    let now = now_ms();
+    if expires <= now {
+        return "—".into();
+    }
+    let s = (expires - now) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+fn sparkline(points: &[f64], color: &str) -> Html {
+    let max = points.iter().cloned().fold(1.0_f64, f64::max);
+    let n = points.len().max(2) as f64;
+    let path: String = points
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            format!(
+                "{}{:.1},{:.1}",
+                if i == 0 { "M" } else { " L" },
+                i as f64 * 300.0 / (n - 1.0),
+                58.0 - v / max * 54.0
+            )
+        })
+        .collect();
+    html! { <svg class="spark" viewBox="0 0 300 60" preserveAspectRatio="none"><path d={path} stroke={color.to_string()} /></svg> }
+}
+
+impl Component for Dashboard {
+    type Message = Msg;
+    type Properties = Props;
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let link = ctx.link().clone();
+        let mut d = Dashboard {
+            url: default_url(),
+            token: String::new(),
+            connected: false,
+            attempts: 0,
+            ws: None,
+            _handlers: vec![],
+            _close: None,
+            _open: None,
+            _retry: None,
+            _tick: Interval::new(250, move || link.send_message(Msg::Flush)),
+            pending: vec![],
+            seq: 0,
+            leases: BTreeMap::new(),
+            subnets: vec![],
+            feed: VecDeque::new(),
+            history: VecDeque::new(),
+            q: String::new(),
+            state: String::new(),
+            subnet: String::new(),
+            sort: SortBy::Ip,
+            notice: None,
+        };
+        d.connect(ctx);
+        d
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Connect => self.connect(ctx),
+            Msg::Opened => {
+                self.connected = true;
+                self.attempts = 0;
+            }
+            Msg::Closed => {
+                self.connected = false;
+                self.schedule_retry(ctx);
+            }
+            Msg::Raw(s) => {
+                self.pending.push(s);
+                return false;
+            }
+            Msg::Flush => {
+                // Apply everything that arrived since the last frame; re-render for the countdowns too.
+                for s in std::mem::take(&mut self.pending) {
+                    if let Ok(m) = serde_json::from_str::<Incoming>(&s) {
+                        self.apply(m);
+                    }
+                }
+            }
+            Msg::Query(q) => self.q = q,
+            Msg::State(s) => self.state = s,
+            Msg::Subnet(s) => self.subnet = s,
+            Msg::Sort(s) => self.sort = s,
+            Msg::Url(u) => {
+                self.url = u;
+                self.attempts = 0;
+                self.leases.clear();
+                self.connect(ctx);
+            }
+            Msg::Token(t) => self.token = t,
+            Msg::Release(ip) => {
+                let base = self.url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+                let url = format!("{}/api/leases/{ip}", base.trim_end_matches("/ws"));
+                let token = self.token.clone();
+                ctx.link().send_future(async move { Msg::Released(release(&url, &token).await) });
+            }
+            Msg::Released(r) => {
+                self.notice = r.err();
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let lang = ctx.props().lang;
+        let link = ctx.link();
+        let input = |f: fn(String) -> Msg| {
+            link.callback(move |e: InputEvent| f(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()))
+        };
+        let select = |f: fn(String) -> Msg| {
+            link.callback(move |e: Event| f(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()))
+        };
+        let rows = self.rows();
+        let shown = rows.len().min(MAX_ROWS);
+        let rates: Vec<f64> =
+            self.history.iter().zip(self.history.iter().skip(1)).map(|(a, b)| b.0.saturating_sub(a.0) as f64).collect();
+        let bound: Vec<f64> = self.history.iter().map(|h| h.1 as f64).collect();
+        let sort = |s: SortBy, label: &'static str| {
+            let cb = link.callback(move |_| Msg::Sort(s));
+            html! { <th class={classes!("sortable", (self.sort == s).then_some("on"))} onclick={cb}>{t(lang, label)}</th> }
+        };
+        let url_change =
+            link.callback(|e: Event| Msg::Url(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()));
+        html! {
+            <div class="dash" data-testid="dashboard">
+                <div class="toolbar">
+                    <span data-testid="ws-status" class={classes!("status", if self.connected { "up" } else { "down" })}>
+                        { if self.connected { "connected" } else { "disconnected" } }
+                    </span>
+                    <label>{t(lang, "daemon")}{" "}<input data-testid="ws-url" size="28" value={self.url.clone()} onchange={url_change} /></label>
+                    <label>{t(lang, "token")}{" "}<input data-testid="admin-token" type="password" size="16" oninput={input(Msg::Token)} /></label>
+                    <span class="muted">{format!("seq {}", self.seq)}</span>
+                    if let Some(n) = &self.notice { <span class="notice">{n.clone()}</span> }
+                </div>
+                <div class="dgrid">
+                    <section class="card">
+                        <h2>{t(lang, "subnets")}</h2>
+                        { for self.subnets.iter().map(|s| {
+                            let used = s.used + s.declined;
+                            let pct = if s.pool_size > 0 { used as f64 * 100.0 / s.pool_size as f64 } else { 0.0 };
+                            let level = if pct >= 90.0 { "red" } else if pct >= 80.0 { "amber" } else { "ok" };
+                            html! {
+                                <div class="util" data-testid="subnet-util" data-cidr={s.cidr.to_string()} data-level={level}>
+                                    <div class="utilhead"><b>{s.cidr.to_string()}</b><span>{format!("{used}/{} ({pct:.0}%)", s.pool_size)}</span></div>
+                                    <div class="bar"><div class={classes!("fill", level)} style={format!("width:{pct:.1}%")}></div></div>
+                                </div>
+                            }
+                        }) }
+                        <h2>{t(lang, "rates")}</h2>
+                        <div class="charts">
+                            <div><span class="muted">{t(lang, "pkt_rate")}</span>{ sparkline(&rates, "#3d8bfd") }</div>
+                            <div><span class="muted">{t(lang, "bound_count")}</span>{ sparkline(&bound, "#1f9d55") }</div>
+                        </div>
+                    </section>
+                    <section class="card">
+                        <h2>{t(lang, "feed")}</h2>
+                        <ul class="feed" data-testid="event-feed">
+                            { for self.feed.iter().take(40).map(|e| html! {
+                                <li data-kind={format!("{:?}", e.kind).to_lowercase()}>
+                                    <span class="muted">{format!("{:?}", e.kind).to_lowercase()}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
+                                    if let Some(h) = &e.hostname { {" "}<i>{h.clone()}</i> }
+                                </li>
+                            }) }
+                        </ul>
+                    </section>
+                </div>
+                <section class="card">
+                    <h2>{format!("{} ({}/{})", t(lang, "leases_live"), shown, self.leases.len())}</h2>
+                    <div class="filters">
+                        <input data-testid="lease-search" placeholder={t(lang, "search")} oninput={input(Msg::Query)} />
+                        <select data-testid="lease-state" onchange={select(Msg::State)}>
+                            <option value="" selected={self.state.is_empty()}>{t(lang, "all_states")}</option>
+                            { for [LeaseState::Bound, LeaseState::Offered, LeaseState::Declined, LeaseState::Released, LeaseState::Expired].iter().map(|s| html! { <option value={s.as_str()} selected={self.state == s.as_str()}>{s.as_str()}</option> }) }
+                        </select>
+                        <select data-testid="lease-subnet" onchange={select(Msg::Subnet)}>
+                            <option value="" selected={self.subnet.is_empty()}>{t(lang, "all_subnets")}</option>
+                            { for self.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={self.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
+                        </select>
+                    </div>
+                    <table class="leases live">
+                        <thead><tr>{sort(SortBy::Ip, "ip")}<th>{"MAC"}</th>{sort(SortBy::Host, "hostname")}{sort(SortBy::State, "state")}{sort(SortBy::Expires, "expires_in")}<th></th></tr></thead>
+                        <tbody>
+                            { for rows.iter().take(MAX_ROWS).map(|l| {
+                                let ip = l.ip;
+                                let release = link.callback(move |_| Msg::Release(ip));
+                                html! {
+                                    <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
+                                        <td>{l.ip.to_string()}</td><td>{l.hw.to_string()}</td>
+                                        // Client-sent text is rendered as text, never as markup.
+                                        <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
+                                        <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
+                                        <td>{ if l.state == LeaseState::Bound { countdown(l.expires.as_millis()) } else { String::new() } }</td>
+                                        <td>if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, "release")}</button> }</td>
+                                    </tr>
+                                }
+                            }) }
+                        </tbody>
+                    </table>
+                </section>
+            </div>
+        }
+    }
+}
+
+async fn release(url: &str, token: &str) -> Result<(), String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("DELETE");
+    let headers = web_sys::Headers::new().map_err(|_| "headers".to_string())?;
+    headers.set("Authorization", &format!("Bearer {token}")).map_err(|_| "headers".to_string())?;
+    init.set_headers(&headers);
+    let req = web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| "request".to_string())?;
+    let window = web_sys::window().ok_or("no window")?;
+    let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&req))
+        .await
+        .map_err(|_| "the daemon is unreachable".to_string())?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "response".to_string())?;
+    if resp.ok() { Ok(()) } else { Err(format!("release refused: HTTP {}", resp.status())) }
+}
