@@ -26,6 +26,17 @@ fn hw(n: u32) -> HwAddr {
     HwAddr::ethernet([0x02, 0, b[0], b[1], b[2], b[3]])
 }
 
+/// DISCOVER then REQUEST for client `n`; returns the ACK.
+fn dora(server: &mut Server, n: u32) -> dhcplab_engine::Transmit {
+    let d = ClientMsg::new(MessageType::Discover, hw(n), n).bytes();
+    server.handle_packet(Instant::ZERO, meta(), &d).unwrap();
+    let offer = server.poll_transmit().unwrap();
+    let yiaddr = Ipv4Addr::new(offer.bytes[16], offer.bytes[17], offer.bytes[18], offer.bytes[19]);
+    let r = ClientMsg::new(MessageType::Request, hw(n), n).requested(yiaddr).server(SERVER).bytes();
+    server.handle_packet(Instant::ZERO, meta(), &r).unwrap();
+    server.poll_transmit().unwrap()
+}
+
 /// A server for 10.200.0.0/16 with `LEASES` clients bound.
 fn busy_server() -> Server {
     let mut s = SubnetConfig::new(
@@ -35,13 +46,7 @@ fn busy_server() -> Server {
     s.lease_time = Duration::from_secs(86_400);
     let mut server = Server::new(ServerConfig { subnets: vec![s], ..Default::default() }, 1).unwrap();
     for n in 0..LEASES {
-        let d = ClientMsg::new(MessageType::Discover, hw(n), n).bytes();
-        server.handle_packet(Instant::ZERO, meta(), &d).unwrap();
-        let offer = server.poll_transmit().unwrap();
-        let yiaddr = Ipv4Addr::new(offer.bytes[16], offer.bytes[17], offer.bytes[18], offer.bytes[19]);
-        let r = ClientMsg::new(MessageType::Request, hw(n), n).requested(yiaddr).server(SERVER).bytes();
-        server.handle_packet(Instant::ZERO, meta(), &r).unwrap();
-        server.poll_transmit().unwrap();
+        dora(&mut server, n);
     }
     while server.poll_event().is_some() {}
     assert_eq!(server.leases().count(), LEASES as usize);
@@ -90,14 +95,9 @@ fn benches(c: &mut Criterion) {
     c.bench_function("server/dora (60,000 leases)", |b| {
         b.iter(|| {
             n += 1;
-            let d = ClientMsg::new(MessageType::Discover, hw(n), n).bytes();
-            server.handle_packet(Instant::ZERO, meta(), &d).unwrap();
-            let offer = server.poll_transmit().unwrap();
-            let yiaddr = Ipv4Addr::new(offer.bytes[16], offer.bytes[17], offer.bytes[18], offer.bytes[19]);
-            let r = ClientMsg::new(MessageType::Request, hw(n), n).requested(yiaddr).server(SERVER).bytes();
-            server.handle_packet(Instant::ZERO, meta(), &r).unwrap();
-            let ack = server.poll_transmit().unwrap();
+            let ack = dora(&mut server, n);
             while server.poll_event().is_some() {}
+            let yiaddr = Ipv4Addr::new(ack.bytes[16], ack.bytes[17], ack.bytes[18], ack.bytes[19]);
             server.admin_release(Instant::ZERO, yiaddr);
             let _ = server.poll_event();
             black_box(ack)

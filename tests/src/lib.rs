@@ -311,3 +311,17 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
         f()
     })
 }
+
+/// perfdhcp's topology: the server (192.0.2.1 on `srv0`) and a relay namespace (192.0.2.2, plus
+/// 198.51.100.254, perfdhcp's giaddr, on `up0`) joined by a veth; the server routes 198.51.100.0/24 back via
+/// the relay. Returns (server namespace, relay namespace).
+pub fn relay_pair(lab: &mut NetLab) -> (String, String) {
+    let srv = lab.ns("srv");
+    let relay = lab.ns("relay");
+    lab.veth(&srv, "srv0", &relay, "up0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    lab.addr(&relay, "up0", "192.0.2.2/24");
+    lab.addr(&relay, "up0", "198.51.100.254/24");
+    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    (srv, relay)
+}

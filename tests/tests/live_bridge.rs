@@ -1,7 +1,7 @@
 //! The WebSocket bridge against real clients: a snapshot, then every change in order; a slow reader gets a
 //! fresh snapshot rather than a gap; a reconnect resumes.
 
-use dhcplab_tests::{Daemon, NetLab, in_netns, require_program};
+use dhcplab_tests::{Daemon, NetLab, in_netns, relay_pair, require_program};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::time::Duration;
@@ -123,13 +123,7 @@ fn snapshot_then_a_real_dhclient_lease_bound_and_released() {
 fn a_slow_reader_gets_a_fresh_snapshot_not_a_gap() {
     require_program("perfdhcp", "kea-admin");
     let mut lab = NetLab::new("wsl");
-    let srv = lab.ns("srv");
-    let relay = lab.ns("relay");
-    lab.veth(&srv, "srv0", &relay, "up0");
-    lab.addr(&srv, "srv0", "192.0.2.1/24");
-    lab.addr(&relay, "up0", "192.0.2.2/24");
-    lab.addr(&relay, "up0", "198.51.100.254/24");
-    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    let (srv, relay) = relay_pair(&mut lab);
     let cfg = format!(
         "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n\
          [[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\n",

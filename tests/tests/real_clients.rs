@@ -1,7 +1,7 @@
 //! `dhcplab serve` against real DHCP clients (ISC dhclient, BusyBox udhcpc, dhcpcd) and perfdhcp, each in
 //! network namespaces made for the test: server ── veth ── bridge ── veth ── client(s).
 
-use dhcplab_tests::{Daemon, NetLab, env_file, require_program, wait_for};
+use dhcplab_tests::{Daemon, NetLab, env_file, relay_pair, require_program, wait_for};
 use std::time::Duration;
 
 const SERVER: &str = "192.0.2.1";
@@ -262,13 +262,7 @@ fn decline_after_a_real_address_conflict_shows_as_declined() {
 fn perfdhcp_as_a_relay_gets_leases_from_the_giaddr_subnet() {
     require_program("perfdhcp", "kea-admin");
     let mut lab = NetLab::new("rly");
-    let srv = lab.ns("srv");
-    let relay = lab.ns("relay");
-    lab.veth(&srv, "srv0", &relay, "up0");
-    lab.addr(&srv, "srv0", "192.0.2.1/24");
-    lab.addr(&relay, "up0", "192.0.2.2/24");
-    lab.addr(&relay, "up0", "198.51.100.254/24");
-    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    let (srv, relay) = relay_pair(&mut lab);
     let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.200\"]\nrouters = [\"198.51.100.254\"]\n";
     let cfg = config(&lab, "1h", far);
     let d = Daemon::start(&mut lab, &srv, &cfg);
@@ -310,13 +304,7 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
     require_program("perfdhcp", "kea-admin");
     require_program("tshark", "tshark");
     let mut lab = NetLab::new("k9");
-    let srv = lab.ns("srv");
-    let relay = lab.ns("relay");
-    lab.veth(&srv, "srv0", &relay, "up0");
-    lab.addr(&srv, "srv0", "192.0.2.1/24");
-    lab.addr(&relay, "up0", "192.0.2.2/24");
-    lab.addr(&relay, "up0", "198.51.100.254/24");
-    lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
+    let (srv, relay) = relay_pair(&mut lab);
     let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\n";
     let cfg = config(&lab, "1h", far);
     let d = Daemon::start(&mut lab, &srv, &cfg);

@@ -56,6 +56,18 @@ fn start(sim: &mut Sim, at: Instant, node: NodeId) {
     sim.schedule(at, Action::Start { node, nic: 0 });
 }
 
+/// The seed's example: one LAN, `dhcp-server` at 192.168.1.240 serving `subnet`, and a laptop switched on
+/// at 1 s. Returns (segment, server, laptop).
+fn lan_server_laptop(sim: &mut Sim, subnet: SubnetConfig) -> (usize, NodeId, NodeId) {
+    let seg = sim.add_segment("lan");
+    let srv = sim
+        .add_server("dhcp-server", server_config(vec![subnet]), &[(seg, SERVER, 24)])
+        .expect("scenario server config is valid");
+    let laptop = sim.add_host("laptop", &[seg]);
+    start(sim, secs(1), laptop);
+    (seg, srv, laptop)
+}
+
 /// Every scenario, in the order the lab lists them.
 pub fn list() -> Vec<ScenarioInfo> {
     let t = |name, en: &str, zh: &str| ScenarioInfo { name, title: Text::new(en, zh) };
@@ -175,12 +187,9 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("multi-nic", secs(30), ws)
         }
         "renew-rebind" => {
-            let seg = sim.add_segment("lan");
             let mut s = lan("192.168.1.100-192.168.1.199");
             s.lease_time = Duration::from_secs(3600);
-            let srv = add_server(&mut sim, "dhcp-server", server_config(vec![s]), &[(seg, SERVER, 24)]);
-            let laptop = sim.add_host("laptop", &[seg]);
-            start(&mut sim, secs(1), laptop);
+            let (_, srv, laptop) = lan_server_laptop(&mut sim, s);
             // Renews once at T1; then the server is down for the next T1, T2 and expiry; then back.
             sim.schedule(secs(45 * 60), Action::ServerPower { node: srv, online: false });
             sim.schedule(secs(100 * 60), Action::ServerPower { node: srv, online: true });
