@@ -100,15 +100,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
     };
     let (name, end, client): (&'static str, Instant, NodeId) = match name {
         "dora" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
-            let laptop = sim.add_host("laptop", &[seg]);
-            start(&mut sim, secs(1), laptop);
+            let (_, _, laptop) = lan_server_laptop(&mut sim, lan("192.168.1.100-192.168.1.199"));
             ("dora", secs(30), laptop)
         }
         "two-servers" => {
@@ -126,15 +118,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("two-servers", secs(30), laptop)
         }
         "reboot" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
-            let laptop = sim.add_host("laptop", &[seg]);
-            start(&mut sim, secs(1), laptop);
+            let (_, _, laptop) = lan_server_laptop(&mut sim, lan("192.168.1.100-192.168.1.199"));
             sim.schedule(secs(3600), Action::Reboot { node: laptop, nic: 0 });
             ("reboot", secs(3630), laptop)
         }
@@ -210,15 +194,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("decline", secs(60), laptop)
         }
         "release" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
-            let laptop = sim.add_host("laptop", &[seg]);
-            start(&mut sim, secs(1), laptop);
+            let (_, _, laptop) = lan_server_laptop(&mut sim, lan("192.168.1.100-192.168.1.199"));
             sim.schedule(secs(1800), Action::Release { node: laptop, nic: 0 });
             ("release", secs(1810), laptop)
         }
