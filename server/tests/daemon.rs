@@ -252,19 +252,16 @@ fn a_bad_reload_keeps_the_old_config_and_a_good_one_applies() {
     wait(Duration::from_secs(5), "the new pool", || (json(&p, "/api/subnets")[0]["pool_size"] == 51).then_some(()));
 }
 
+/// Starts `dhcplab serve` with `CONFIG` edited by one replacement, written to `<name>.toml`; waits for it to end.
+fn serve_edited(name: &str, from: &str, to: &str) -> std::process::Output {
+    let cfg = tmp(name).join(format!("{name}.toml"));
+    std::fs::write(&cfg, CONFIG.replace("LISTEN", "127.0.0.1:1").replace(from, to)).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_dhcplab")).args(["serve", "--config", &cfg.to_string_lossy()]).output().unwrap()
+}
+
 #[test]
 fn a_bad_config_at_start_names_the_line_and_exits_2() {
-    let dir = tmp("badstart");
-    let cfg = dir.join("bad.toml");
-    std::fs::write(
-        &cfg,
-        CONFIG.replace("LISTEN", "127.0.0.1:1").replace("cidr = \"192.0.2.0/24\"", "cidr = \"192.0.2.0/33\""),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
-        .args(["serve", "--config", &cfg.to_string_lossy()])
-        .output()
-        .unwrap();
+    let out = serve_edited("bad", "cidr = \"192.0.2.0/24\"", "cidr = \"192.0.2.0/33\"");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:10:"), "{err}");
@@ -272,17 +269,7 @@ fn a_bad_config_at_start_names_the_line_and_exits_2() {
 
 #[test]
 fn a_missing_interface_is_a_config_error() {
-    let dir = tmp("noif");
-    let cfg = dir.join("noif.toml");
-    std::fs::write(
-        &cfg,
-        CONFIG.replace("LISTEN", "127.0.0.1:1").replace("interfaces = []", "interfaces = [\"nosuch9\"]"),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
-        .args(["serve", "--config", &cfg.to_string_lossy()])
-        .output()
-        .unwrap();
+    let out = serve_edited("noif", "interfaces = []", "interfaces = [\"nosuch9\"]");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch9"));
 }

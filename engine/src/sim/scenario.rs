@@ -56,13 +56,19 @@ fn start(sim: &mut Sim, at: Instant, node: NodeId) {
     sim.schedule(at, Action::Start { node, nic: 0 });
 }
 
-/// The seed's example: one LAN, `dhcp-server` at 192.168.1.240 serving `subnet`, and a laptop switched on
-/// at 1 s. Returns (segment, server, laptop).
-fn lan_server_laptop(sim: &mut Sim, subnet: SubnetConfig) -> (usize, NodeId, NodeId) {
+/// One LAN with `dhcp-server` at 192.168.1.240 serving `subnet`. Returns (segment, server).
+fn lan_server(sim: &mut Sim, subnet: SubnetConfig) -> (usize, NodeId) {
     let seg = sim.add_segment("lan");
     let srv = sim
         .add_server("dhcp-server", server_config(vec![subnet]), &[(seg, SERVER, 24)])
         .expect("scenario server config is valid");
+    (seg, srv)
+}
+
+/// The seed's example: one LAN, `dhcp-server` at 192.168.1.240 serving `subnet`, and a laptop switched on
+/// at 1 s. Returns (segment, server, laptop).
+fn lan_server_laptop(sim: &mut Sim, subnet: SubnetConfig) -> (usize, NodeId, NodeId) {
+    let (seg, srv) = lan_server(sim, subnet);
     let laptop = sim.add_host("laptop", &[seg]);
     start(sim, secs(1), laptop);
     (seg, srv, laptop)
@@ -144,13 +150,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("moved-subnet", secs(3660), laptop)
         }
         "no-server" => {
-            let seg = sim.add_segment("lan");
-            let srv = add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
+            let (seg, srv) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
             let laptop = sim.add_host("laptop", &[seg]);
             sim.schedule(Instant::ZERO, Action::ServerPower { node: srv, online: false });
             start(&mut sim, secs(1), laptop);
@@ -158,13 +158,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("no-server", secs(16 * 60), laptop)
         }
         "multi-nic" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
+            let (seg, _) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
             let ws = sim.add_host("workstation", &[seg, seg]);
             sim.schedule(secs(1), Action::Start { node: ws, nic: 0 });
             sim.schedule(secs(1), Action::Start { node: ws, nic: 1 });
@@ -180,13 +174,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("renew-rebind", secs(110 * 60), laptop)
         }
         "decline" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
+            let (seg, _) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
             // A printer someone configured by hand with the pool's first address.
             sim.add_static("printer", seg, Ipv4Addr::new(192, 168, 1, 100), 24);
             let laptop = sim.add_host("laptop", &[seg]);
@@ -199,13 +187,7 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             ("release", secs(1810), laptop)
         }
         "inform" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.199")]),
-                &[(seg, SERVER, 24)],
-            );
+            let (seg, _) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
             let nas = sim.add_host("nas", &[seg]);
             sim.schedule(secs(1), Action::Inform { node: nas, nic: 0, ip: Ipv4Addr::new(192, 168, 1, 5) });
             ("inform", secs(30), nas)
