@@ -2,7 +2,7 @@
 //! is reported with the line and column of the field it is about.
 
 use dhcplab_engine::allocator::AllocatorKind;
-use dhcplab_engine::config::{ConfigError, ServerConfig, SubnetConfig};
+use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig, SubnetConfig};
 use dhcplab_engine::duration_text;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -236,6 +236,83 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
     parse(&text, &name)
 }
 
+/// The config text with one more `[[subnet.reservation]]`, under the subnet that contains its address.
+/// Comments, order and formatting of everything else are kept: an admin's file stays theirs.
+pub fn add_reservation(text: &str, r: &Reservation) -> Result<String, String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e: toml_edit::TomlError| e.to_string())?;
+    let subnets = doc
+        .get_mut("subnet")
+        .and_then(toml_edit::Item::as_array_of_tables_mut)
+        .ok_or("the config file has no [[subnet]] tables")?;
+    let contains = |t: &toml_edit::Table| {
+        t.get("cidr")
+            .and_then(toml_edit::Item::as_str)
+            .and_then(|c| c.parse::<ipnet::Ipv4Net>().ok())
+            .is_some_and(|n| n.trunc().contains(&r.ip))
+    };
+    let subnet = subnets
+        .iter_mut()
+        .find(|t| contains(t))
+        .ok_or_else(|| format!("no [[subnet]] in the config file contains {}", r.ip))?;
+    let mut entry = toml_edit::Table::new();
+    if let Some(mac) = r.mac {
+        entry.insert("mac", toml_edit::value(mac.to_string()));
+    }
+    if let Some(id) = &r.client_id {
+        entry.insert("client_id", toml_edit::value(id.to_string()));
+    }
+    entry.insert("ip", toml_edit::value(r.ip.to_string()));
+    if let Some(h) = &r.hostname {
+        // toml_edit escapes it: a client-sent name cannot break out of its string.
+        entry.insert("hostname", toml_edit::value(h.as_str()));
+    }
+    match subnet.entry("reservation") {
+        toml_edit::Entry::Vacant(v) => {
+            let mut list = toml_edit::ArrayOfTables::new();
+            list.push(entry);
+            v.insert(toml_edit::Item::ArrayOfTables(list));
+        }
+        toml_edit::Entry::Occupied(mut o) => match o.get_mut() {
+            toml_edit::Item::ArrayOfTables(list) => list.push(entry),
+            toml_edit::Item::Value(toml_edit::Value::Array(list)) => list.push(entry.into_inline_table()),
+            _ => return Err("`reservation` in that subnet is neither a list nor [[subnet.reservation]]".into()),
+        },
+    }
+    Ok(doc.to_string())
+}
+
+/// Adds the reservation to the file at `path`: the new text is validated whole, then written beside the
+/// file, synced and renamed over it, so a crash leaves the old file or the new one, never half of one.
+pub fn persist_reservation(path: &Path, r: &Reservation) -> Result<(), String> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    let new = add_reservation(&text, r)?;
+    let cfg = parse(&new, &name).map_err(|e| e.to_string())?;
+    if !cfg.subnet.iter().any(|s| s.reservations.contains(r)) {
+        return Err(format!("the reservation for {} did not survive writing {name}", r.ip));
+    }
+    let tmp = path
+        .with_file_name(format!(".{}.dhcplab-new", path.file_name().and_then(|n| n.to_str()).unwrap_or("config.toml")));
+    let write = || -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(new.as_bytes())?;
+        f.sync_all()?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            std::fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {name}: {e}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,5 +385,55 @@ ip = "192.168.1.34"
         let bad = GOOD.replace("lease_db = ", "offer_hold = \"0s\"\nlease_db = ");
         let e = parse(&bad, "t.toml").unwrap_err();
         assert_eq!((e.problems[0].line, e.problems[0].field.as_str()), (4, "dhcp.offer_hold"), "{e}");
+    }
+
+    fn pin(ip: &str, host: Option<&str>) -> Reservation {
+        Reservation {
+            mac: Some("52:54:00:aa:bb:cc".parse().unwrap()),
+            client_id: None,
+            ip: ip.parse().unwrap(),
+            hostname: host.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_reservation_is_added_under_its_subnet_keeping_comments() {
+        let text = GOOD.replace("[dhcp]", "# our office\n[dhcp]")
+            + "\n[[subnet]]\ncidr = \"10.9.0.0/24\"\npools = [\"10.9.0.10-10.9.0.20\"]\n";
+        let r = pin("192.168.1.50", Some("<img src=x onerror=alert(1)>\"\n[x]"));
+        let new = add_reservation(&text, &r).unwrap();
+        assert!(new.starts_with("\n# our office\n[dhcp]"), "{new}");
+        let c = parse(&new, "t.toml").unwrap();
+        assert_eq!(c.subnet[0].reservations.len(), 2);
+        assert_eq!(c.subnet[0].reservations[1], r, "the hostname round-trips, escaped");
+        assert!(c.subnet[1].reservations.is_empty());
+        // Into the second subnet, which has none yet.
+        let r2 = pin("10.9.0.15", None);
+        let c = parse(&add_reservation(&new, &r2.clone()).unwrap(), "t.toml").unwrap();
+        assert_eq!(c.subnet[1].reservations, vec![r2]);
+    }
+
+    #[test]
+    fn a_reservation_outside_every_subnet_is_refused() {
+        let e = add_reservation(GOOD, &pin("172.16.0.5", None)).unwrap_err();
+        assert!(e.contains("172.16.0.5"), "{e}");
+    }
+
+    #[test]
+    fn persisting_a_reservation_rewrites_the_file_whole() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-pin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("dhcplab.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        persist_reservation(&path, &pin("192.168.1.60", Some("laptop"))).unwrap();
+        let c = load(&path).unwrap();
+        assert_eq!(c.subnet[0].reservations[1].hostname.as_deref(), Some("laptop"));
+        // A clash the validator catches leaves the file as it was.
+        let before = std::fs::read_to_string(&path).unwrap();
+        let e = persist_reservation(&path, &pin("192.168.1.34", None)).unwrap_err();
+        assert!(e.contains("already reserved"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary file left behind");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,8 +6,8 @@
 
 use crate::link::{Link, LinkSender};
 use crate::store::{Change, LeaseStore};
-use dhcplab_engine::config::{ConfigError, ServerConfig};
-use dhcplab_engine::server::{RecvMeta, ServerMessage, SubnetUsage, Transmit};
+use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig};
+use dhcplab_engine::server::{PinError, RecvMeta, ServerMessage, SubnetUsage, Transmit};
 use dhcplab_engine::stats::Stats;
 use dhcplab_engine::{Instant, Lease, LeaseEvent, LeaseEventKind, LeaseState, Server};
 use serde::Serialize;
@@ -110,14 +110,43 @@ pub struct PacketSeen {
     pub summary: dhcplab_engine::event::PacketSummary,
 }
 
+/// A reservation as the API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReservationView {
+    pub subnet: ipnet::Ipv4Net,
+    #[serde(flatten)]
+    pub reservation: Reservation,
+}
+
 /// What watchers (the WebSocket bridge) are told, one message per change, in order.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Update<'a> {
-    Snapshot { seq: u64, leases: &'a [Lease], subnets: &'a [SubnetUsage], stats: &'a DaemonStats },
-    Lease { seq: u64, event: &'a LeaseEvent },
-    Packet { seq: u64, packet: &'a PacketSeen },
-    Stats { seq: u64, stats: &'a DaemonStats },
+    Snapshot {
+        seq: u64,
+        leases: &'a [Lease],
+        subnets: &'a [SubnetUsage],
+        stats: &'a DaemonStats,
+        /// Addresses reserved in the running config.
+        reserved: &'a [Ipv4Addr],
+    },
+    /// The running config changed (a reload or a new reservation).
+    Config {
+        seq: u64,
+        reserved: &'a [Ipv4Addr],
+    },
+    Lease {
+        seq: u64,
+        event: &'a LeaseEvent,
+    },
+    Packet {
+        seq: u64,
+        packet: &'a PacketSeen,
+    },
+    Stats {
+        seq: u64,
+        stats: &'a DaemonStats,
+    },
 }
 
 /// An update already serialized (once, however many watchers there are), with its sequence number.
@@ -135,6 +164,12 @@ pub enum Command {
     /// Everything a new watcher needs, as JSON, with the sequence number of the last update before it.
     Snapshot(oneshot::Sender<Published>),
     Reconfigure(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<ConfigError>>>),
+    /// The reservation that would pin the lease at this address to its client (checked, not applied).
+    Pin(Ipv4Addr, oneshot::Sender<Result<Reservation, PinError>>),
+    /// Every reservation in the running config, with its subnet.
+    Reservations(oneshot::Sender<Vec<ReservationView>>),
+    /// Adds a reservation to the running config only (the demo, which has no file).
+    AddReservation(Reservation, oneshot::Sender<Result<(), String>>),
 }
 
 /// A batch whose lease changes must be durable before its replies leave.
@@ -191,6 +226,13 @@ impl Engine {
         if let Some(json) = make(seq) {
             self.seq = seq;
             let _ = self.updates.send(Published { seq, json: json.into() });
+        }
+    }
+
+    fn config_changed(&mut self) {
+        if self.watched() {
+            let reserved: Vec<Ipv4Addr> = self.server.reserved().collect();
+            self.publish(|seq| serde_json::to_string(&Update::Config { seq, reserved: &reserved }).ok());
         }
     }
 
@@ -319,17 +361,55 @@ impl Engine {
                 let mut leases: Vec<Lease> = self.server.leases().cloned().collect();
                 leases.sort_by_key(|l| l.ip);
                 let stats = self.daemon_stats();
-                let msg = Update::Snapshot { seq: self.seq, leases: &leases, subnets: &stats.subnets, stats: &stats };
+                let reserved: Vec<Ipv4Addr> = self.server.reserved().collect();
+                let msg = Update::Snapshot {
+                    seq: self.seq,
+                    leases: &leases,
+                    subnets: &stats.subnets,
+                    stats: &stats,
+                    reserved: &reserved,
+                };
                 let json = serde_json::to_string(&msg).unwrap_or_default();
                 let _ = tx.send(Published { seq: self.seq, json: json.into() });
             }
             Command::Reconfigure(cfg, tx) => {
                 let r = self.server.reconfigure(*cfg);
                 match &r {
-                    Ok(()) => info!("configuration reloaded; {} leases kept", self.server.leases().count()),
+                    Ok(()) => {
+                        info!("configuration reloaded; {} leases kept", self.server.leases().count());
+                        self.config_changed();
+                    }
                     Err(e) => warn!("new configuration refused ({} problems); the old one keeps serving", e.len()),
                 }
                 let _ = tx.send(r);
+            }
+            Command::Reservations(tx) => {
+                let v = self
+                    .server
+                    .config()
+                    .subnets
+                    .iter()
+                    .flat_map(|s| {
+                        s.reservations.iter().map(|r| ReservationView { subnet: s.cidr, reservation: r.clone() })
+                    })
+                    .collect();
+                let _ = tx.send(v);
+            }
+            Command::Pin(ip, tx) => {
+                let _ = tx.send(self.server.reservation_from_lease(ip));
+            }
+            Command::AddReservation(r, tx) => {
+                let ip = r.ip;
+                let result = self.server.config().with_reservation(r).map_err(|e| e.to_string()).and_then(|cfg| {
+                    self.server
+                        .reconfigure(cfg)
+                        .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+                });
+                if result.is_ok() {
+                    info!("{ip} is now reserved (running config only)");
+                    self.config_changed();
+                }
+                let _ = tx.send(result);
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP surface on `[http] listen`: the REST API, Prometheus metrics, liveness, and the web app.
 
+use crate::config_file;
 use crate::daemon::{Command, DaemonStats, LeaseQuery};
 use crate::metrics;
 use axum::extract::{Path, Query, State};
@@ -8,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dhcplab_engine::LeaseState;
+use dhcplab_engine::server::PinError;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -28,6 +30,10 @@ pub struct AppState {
     pub reload: Option<Reloader>,
     /// Every change the engine publishes, for `/ws`.
     pub updates: tokio::sync::broadcast::Sender<crate::daemon::Published>,
+    /// The config file that API edits (reservations) are written to; `None` in the demo.
+    pub config_path: Option<PathBuf>,
+    /// One config edit at a time: two reservations at once must not both rewrite the file from the same text.
+    pub edits: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A JSON error body with a status.
@@ -113,6 +119,59 @@ async fn release(
     }
 }
 
+/// `POST /api/leases/{ip}/reservation`: pins the lease's client to its address, keeping the hostname it
+/// sent. With a config file, the reservation is written there first and the file is reloaded, so the file
+/// stays the source of truth and a restart keeps it; the demo only changes its running config.
+async fn reserve(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(ip): Path<String>,
+) -> Result<Response, ApiError> {
+    app.authorize(&headers)?;
+    let ip = parse_ip(&ip)?;
+    let _one_edit = app.edits.lock().await;
+    let r = app.ask(|tx| Command::Pin(ip, tx)).await?.map_err(|e| {
+        let status = if matches!(e, PinError::NoLease(_)) { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
+        ApiError(status, e.to_string())
+    })?;
+    let persisted = match (&app.config_path, &app.reload) {
+        (Some(path), Some(reload)) => {
+            let (p, r2) = (path.clone(), r.clone());
+            let old = tokio::fs::read(&p).await.ok();
+            tokio::task::spawn_blocking(move || config_file::persist_reservation(&p, &r2))
+                .await
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+                .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
+            match reload().await {
+                Ok(Ok(())) => Some(path.display().to_string()),
+                outcome => {
+                    // The file was written but not applied: put the old text back so file and server agree.
+                    if let Some(old) = old {
+                        let _ = tokio::fs::write(path, old).await;
+                    }
+                    let why = match outcome {
+                        Ok(Err(e)) => e,
+                        Err(e) => e.to_string(),
+                        Ok(Ok(())) => String::new(),
+                    };
+                    return Err(ApiError(StatusCode::CONFLICT, format!("reservation not applied: {why}")));
+                }
+            }
+        }
+        _ => {
+            app.ask(|tx| Command::AddReservation(r.clone(), tx))
+                .await?
+                .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
+            None
+        }
+    };
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "reservation": r, "persisted_to": persisted }))).into_response())
+}
+
+async fn reservations(State(app): State<AppState>) -> Result<Response, ApiError> {
+    Ok(Json(app.ask(Command::Reservations).await?).into_response())
+}
+
 async fn stats(State(app): State<AppState>) -> Result<Json<DaemonStats>, ApiError> {
     Ok(Json(app.ask(Command::Stats).await?))
 }
@@ -148,6 +207,8 @@ pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/leases", get(leases))
         .route("/api/leases/{ip}", get(lease).delete(release))
+        .route("/api/leases/{ip}/reservation", post(reserve))
+        .route("/api/reservations", get(reservations))
         .route("/api/subnets", get(subnets))
         .route("/api/stats", get(stats))
         .route("/api/reload", post(reload))

@@ -190,7 +190,14 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     };
     let listen = opts.http.unwrap_or(cfg.http.listen);
     let web_root = opts.web_root.clone().or_else(find_web_root);
-    let app = AppState { commands: cmd_tx, admin_token: token.clone().map(Into::into), reload, updates };
+    let app = AppState {
+        commands: cmd_tx,
+        admin_token: token.clone().map(Into::into),
+        reload,
+        updates,
+        config_path: opts.config.clone(),
+        edits: Default::default(),
+    };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
     info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
     match &web_root {

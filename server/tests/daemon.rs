@@ -150,13 +150,41 @@ fn api_lookups_and_release_need_the_token() {
     assert_eq!(get(&p, "/api/leases/not-an-ip").unwrap().0, 400);
     assert_eq!(request(&p, "DELETE", &format!("/api/leases/{ip}"), None).unwrap().0, 401);
     assert_eq!(request(&p, "DELETE", &format!("/api/leases/{ip}"), Some("wrong")).unwrap().0, 401);
-    // The demo prints its token in the log.
-    let log = std::fs::read_to_string(&p.log).unwrap();
-    let token =
-        log.lines().find_map(|l| l.split("demo admin token: ").nth(1)).expect("token logged").trim().to_string();
+    let token = demo_token(&p);
     let (code, body) = request(&p, "DELETE", &format!("/api/leases/{ip}"), Some(&token)).unwrap();
     assert_eq!(code, 200, "{body}");
     assert!(body.contains("\"released\""), "{body}");
+}
+
+/// The demo logs its admin token.
+fn demo_token(p: &Proc) -> String {
+    let log = std::fs::read_to_string(&p.log).unwrap();
+    log.lines().find_map(|l| l.split("demo admin token: ").nth(1)).expect("token logged").trim().to_string()
+}
+
+#[test]
+fn a_lease_becomes_a_reservation_with_its_hostname() {
+    let (p, _) = demo("pin", 4);
+    let lease = wait(Duration::from_secs(10), "a bound lease", || {
+        json(&p, "/api/leases?state=bound").as_array()?.first().cloned()
+    });
+    let ip = lease["ip"].as_str().unwrap();
+    let path = format!("/api/leases/{ip}/reservation");
+    assert_eq!(request(&p, "POST", &path, None).unwrap().0, 401);
+    let token = demo_token(&p);
+    let (code, body) = request(&p, "POST", &path, Some(&token)).unwrap();
+    assert_eq!(code, 201, "{body}");
+    let made: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(made["persisted_to"], serde_json::Value::Null, "the demo has no file");
+    let listed = json(&p, "/api/reservations");
+    let r = listed.as_array().unwrap().iter().find(|r| r["ip"] == ip).expect("listed").clone();
+    assert_eq!(r["mac"], lease["hw"]);
+    assert_eq!(r["hostname"], lease["hostname"]);
+    assert_eq!(r["subnet"], "192.0.2.0/24");
+    // Twice is a conflict with a reason; an address without a lease is not found.
+    let (code, body) = request(&p, "POST", &path, Some(&token)).unwrap();
+    assert_eq!((code, body.contains("already reserved")), (409, true), "{body}");
+    assert_eq!(request(&p, "POST", "/api/leases/192.0.2.250/reservation", Some(&token)).unwrap().0, 404);
 }
 
 #[test]

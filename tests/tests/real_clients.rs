@@ -361,3 +361,40 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
     hws.dedup();
     assert_eq!(hws.len(), n, "a client holds two bound leases");
 }
+
+#[test]
+fn a_dhclient_lease_pinned_from_the_api_is_written_to_the_config_and_kept_across_a_restart() {
+    let mut lab = NetLab::new("pin");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let lf = lab.dir.join("pin.leases").to_string_lossy().to_string();
+    let first = dhclient(&lab, &clients[0], "eth0", &lf);
+    let ip = lease_field(&first, "fixed-address").unwrap();
+    assert_eq!(lease_field(&first, "option host-name"), None, "no hostname is sent back before the reservation");
+    let lease = d.lease(&lab, &ip).unwrap();
+    let host = lease["hostname"].as_str().expect("dhclient sent its host name").to_string();
+
+    let (code, body) = d.call(&lab, "POST", &format!("/api/leases/{ip}/reservation"));
+    assert_eq!(code, 201, "{body}");
+    let made: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(made["persisted_to"], d.config.to_string_lossy().as_ref());
+    // The file now holds it, and still checks clean.
+    let text = std::fs::read_to_string(&d.config).unwrap();
+    let added = text.split("[[subnet.reservation]]").nth(1).expect("a reservation table in the file");
+    for want in [format!("mac = {}", lease["hw"]), format!("ip = \"{ip}\""), format!("hostname = \"{host}\"")] {
+        assert!(added.contains(&want), "{want} missing from:\n{text}");
+    }
+    let check = std::process::Command::new(dhcplab_tests::dhcplab_bin()).arg("check").arg(&d.config).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+
+    // After a restart the reservation is loaded from the file, and the client's INIT-REBOOT is ACKed with the
+    // same address and, from the reservation, its host name (option 12).
+    lab.kill(d.pid, false);
+    let d2 = Daemon::start_with(&mut lab, &srv, d.config.clone(), d.http.clone(), d.token.clone());
+    let listed = d2.get(&lab, "/api/reservations");
+    assert!(listed.as_array().unwrap().iter().any(|r| r["ip"] == ip.as_str() && r["hostname"] == host.as_str()));
+    let again = dhclient(&lab, &clients[0], "eth0", &lf);
+    assert_eq!(lease_field(&again, "fixed-address"), Some(ip.clone()));
+    assert_eq!(lease_field(&again, "option host-name"), Some(format!("\"{host}\"")));
+}

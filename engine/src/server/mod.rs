@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+mod pin;
+pub use pin::PinError;
+
 /// Where a packet came from and which of the server's links it arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvMeta {

@@ -499,3 +499,47 @@ fn a_client_given_another_address_loses_its_old_lease_with_an_event() {
     assert_eq!(events, vec![(LeaseEventKind::Released, pool_ip), (LeaseEventKind::Offered, ip("192.168.1.34"))]);
     assert_eq!(lab.server.lease(pool_ip).map(|l| l.state), None);
 }
+
+#[test]
+fn a_lease_pinned_as_a_reservation_keeps_its_address_and_hostname() {
+    let mut lab = lab();
+    let hw = mac(7);
+    let (_, offer) = lab.send(msg(MessageType::Discover, hw).hostname("laptop")).unwrap();
+    lab.send(msg(MessageType::Request, hw).requested(offer.yiaddr()).server(SERVER).hostname("laptop")).unwrap();
+    let a = offer.yiaddr();
+    let r = lab.server.reservation_from_lease(a).unwrap();
+    assert_eq!((r.mac, r.ip, r.hostname.as_deref()), (Some(hw), a, Some("laptop")));
+    let cfg = lab.server.config().with_reservation(r).unwrap();
+    lab.server.reconfigure(cfg).unwrap();
+    lab.server.check_invariants().unwrap();
+    assert!(lab.server.reserved().any(|ip| ip == a));
+
+    // Released and gone for a while, the address is never offered to anyone else, even when the other nine
+    // pool addresses are all taken …
+    lab.server.admin_release(lab.now, a).unwrap();
+    lab.advance(Duration::from_secs(7 * 3600));
+    for n in 20..29 {
+        let (_, o) = lab.send(msg(MessageType::Discover, mac(n))).unwrap();
+        assert_ne!(o.yiaddr(), a, "a pinned address went to another client");
+    }
+    // … and its owner gets it back, with the hostname as option 12, even without sending one.
+    let (_, o) = lab.send(msg(MessageType::Discover, hw)).unwrap();
+    assert_eq!(o.yiaddr(), a);
+    assert_eq!(o.opts().get(OptionCode::Hostname), Some(&DhcpOption::Hostname("laptop".into())));
+
+    // Pinning twice is refused with a reason, and nothing changes.
+    assert_eq!(lab.server.reservation_from_lease(a), Err(PinError::AddressReserved { ip: a }));
+    assert_eq!(lab.server.reservation_from_lease(ip("192.168.1.99")), Err(PinError::NoLease(ip("192.168.1.99"))));
+}
+
+#[test]
+fn a_client_with_a_reservation_is_not_pinned_twice() {
+    let mut lab = lab();
+    // mac(0x99) owns 192.168.1.34; give it a pool address first (INIT-REBOOT adopts it).
+    let pool_ip = ip("192.168.1.22");
+    lab.send(msg(MessageType::Request, mac(0x99)).requested(pool_ip)).unwrap();
+    assert_eq!(
+        lab.server.reservation_from_lease(pool_ip),
+        Err(PinError::ClientReserved { hw: mac(0x99), ip: ip("192.168.1.34") })
+    );
+}
