@@ -7,7 +7,7 @@ use crate::lease::{Lease, LeaseState};
 use crate::time::Instant;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,5 +156,90 @@ impl PacketSummary {
             },
             size: bytes.len(),
         })
+    }
+}
+
+/// Which way a packet went, seen from the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Received on port 67.
+    In,
+    /// Sent by the server.
+    Out,
+}
+
+/// A packet the daemon received or sent on one of its links: the dashboard's live flow and inspector.
+/// It carries the DHCP payload, so the browser dissects exactly the bytes that were on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketSeen {
+    pub dir: Direction,
+    /// The link's name (interface, or `demo`).
+    pub link: String,
+    pub at: Instant,
+    pub src: SocketAddrV4,
+    pub dst: SocketAddrV4,
+    pub summary: PacketSummary,
+    /// The UDP payload, as plain hex.
+    #[serde(with = "plain_hex")]
+    pub payload: Vec<u8>,
+}
+
+/// `Vec<u8>` as one hex string without separators: half the size of `01:02:…`, and no JSON number arrays.
+mod plain_hex {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let text: String =
+            b.iter().flat_map(|x| [DIGITS[usize::from(x >> 4)], DIGITS[usize::from(x & 15)]]).map(char::from).collect();
+        s.serialize_str(&text)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        let t = text.as_bytes();
+        if !t.len().is_multiple_of(2) {
+            return Err(serde::de::Error::custom("odd number of hex digits"));
+        }
+        t.chunks(2)
+            .map(|p| {
+                std::str::from_utf8(p)
+                    .ok()
+                    .and_then(|p| u8::from_str_radix(p, 16).ok())
+                    .ok_or_else(|| serde::de::Error::custom("not hex"))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seen_packet_round_trips_through_json_with_its_bytes() {
+        let bytes = crate::builder::ClientMsg::new(
+            dhcproto::v4::MessageType::Discover,
+            HwAddr::ethernet([2, 0, 0, 0, 0, 9]),
+            0x1234,
+        )
+        .hostname("pc")
+        .bytes();
+        let p = PacketSeen {
+            dir: Direction::In,
+            link: "eth1".into(),
+            at: Instant::from_millis(5),
+            src: "0.0.0.0:68".parse().unwrap(),
+            dst: "192.0.2.1:67".parse().unwrap(),
+            summary: PacketSummary::from_bytes(&bytes).unwrap(),
+            payload: bytes.clone(),
+        };
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"dir\":\"in\""), "{json}");
+        assert!(json.contains("\"payload\":\"0101060000001234"), "{json}");
+        let back: PacketSeen = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+        assert!(serde_json::from_str::<PacketSeen>(&json.replace("\"payload\":\"01", "\"payload\":\"0")).is_err());
     }
 }

@@ -7,11 +7,12 @@
 use crate::link::{Link, LinkSender};
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig};
+use dhcplab_engine::event::{Direction, PacketSeen, PacketSummary};
 use dhcplab_engine::server::{PinError, RecvMeta, ServerMessage, SubnetUsage, Transmit};
 use dhcplab_engine::stats::Stats;
 use dhcplab_engine::{Instant, Lease, LeaseEvent, LeaseEventKind, LeaseState, Server};
 use serde::Serialize;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -96,18 +97,6 @@ pub struct DaemonStats {
     pub store_failures: u64,
     pub acks_withheld: u64,
     pub subnets: Vec<SubnetUsage>,
-}
-
-/// A packet seen on a link, for the live flow view.
-#[derive(Debug, Clone, Serialize)]
-pub struct PacketSeen {
-    /// `in` (received) or `out` (sent).
-    pub dir: &'static str,
-    pub link: String,
-    pub at: Instant,
-    pub src: String,
-    pub dst: String,
-    pub summary: dhcplab_engine::event::PacketSummary,
 }
 
 /// A reservation as the API lists it.
@@ -250,15 +239,17 @@ impl Engine {
         }
     }
 
-    fn packet_seen(&mut self, dir: &'static str, link: u32, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
-        let Some(summary) = dhcplab_engine::event::PacketSummary::from_bytes(bytes) else { return };
+    fn packet_seen(&mut self, dir: Direction, link: u32, src: SocketAddrV4, dst: SocketAddrV4, bytes: &[u8]) {
+        // What the engine would drop is counted there; the live view shows what it could read.
+        let Some(summary) = PacketSummary::from_bytes(bytes) else { return };
         let packet = PacketSeen {
             dir,
             link: names(&self.links, link).to_string(),
             at: self.clock.now(),
-            src: src.to_string(),
-            dst: dst.to_string(),
+            src,
+            dst,
             summary,
+            payload: bytes.to_vec(),
         };
         self.publish(|seq| serde_json::to_string(&Update::Packet { seq, packet: &packet }).ok());
     }
@@ -321,8 +312,8 @@ impl Engine {
                         n += 1;
                         let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
                         if self.watched() {
-                            let dst = SocketAddr::from((link.addr, 67));
-                            self.packet_seen("in", link.id, SocketAddr::V4(src), dst, &buf[..len]);
+                            let dst = SocketAddrV4::new(link.addr, 67);
+                            self.packet_seen(Direction::In, link.id, src, dst, &buf[..len]);
                         }
                         if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &buf[..len]) {
                             debug!(link = %link.name, %src, "dropped packet: {d}");
@@ -422,8 +413,8 @@ impl Engine {
         while let Some(t) = self.server.poll_transmit() {
             debug!(link = %names(&self.links, t.iface), xid = format_args!("{:#010x}", t.xid), dst = ?t.dst, "send {:?}", t.kind);
             if watched {
-                let src = SocketAddr::from((t.src, 67));
-                self.packet_seen("out", t.iface, src, SocketAddr::V4(t.dst.socket_addr()), &t.bytes);
+                let src = SocketAddrV4::new(t.src, 67);
+                self.packet_seen(Direction::Out, t.iface, src, t.dst.socket_addr(), &t.bytes);
             }
             if t.kind == ServerMessage::Ack { durable.push(t) } else { now_out.push(t) }
         }

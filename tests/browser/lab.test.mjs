@@ -256,6 +256,34 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   await row.locator('[data-testid=lease-release]').click();
   await page.waitForSelector('[data-testid=lease-row][data-ip="192.0.2.150"][data-state=released]', { timeout: 10000 });
   assert.match(await page.innerText('[data-testid=event-feed]'), /released 192\.0\.2\.150/);
+  await page.waitForSelector('[data-testid=notice].ok:has-text("192.0.2.150 released")');
+
+  // One click turns a demo client's lease into a reservation; the row is marked as the daemon confirms it.
+  const pinned = page.locator('[data-testid=lease-row][data-state=bound]').first();
+  const pinnedIp = await pinned.getAttribute('data-ip');
+  await pinned.locator('[data-testid=lease-reserve]').click();
+  await page.waitForSelector(`[data-testid=notice].ok:has-text("${pinnedIp} reserved")`, { timeout: 10000 });
+  await page.locator(`[data-testid=lease-row][data-ip="${pinnedIp}"] [data-testid=lease-reserved]`).waitFor({ timeout: 5000 });
+  const listed = await (await fetch(`${base}/api/reservations`)).json();
+  assert.ok(listed.some((r) => r.ip === pinnedIp && r.hostname), `the reservation keeps the hostname: ${JSON.stringify(listed)}`);
+  await pinned.locator('[data-testid=lease-reserve]').waitFor({ state: 'detached', timeout: 5000 });
+
+  // The live packets: follow the hostile client; its REQUEST and ACK are drawn, and the ACK is inspected
+  // from the bytes the daemon sent.
+  await row.locator('[data-testid=lease-follow]').click();
+  assert.equal(await page.inputValue('[data-testid=packet-follow]'), '02:00:00:00:be:ef');
+  const msgs = await page.$$eval('[data-testid=flow-row]', (r) => r.map((x) => x.dataset.msg));
+  assert.deepEqual(msgs, ['DHCPREQUEST', 'DHCPACK'], 'only the followed client\'s packets');
+  const lanes = await page.$$eval('[data-testid=lifeline]', (l) => l.map((x) => x.textContent));
+  assert.deepEqual(lanes, ['dhcplab', '<img src=x onerr…'], 'one lifeline per client, named by its hostname, as text');
+  await page.click('[data-testid=flow-row][data-msg=DHCPACK]');
+  const yiaddr = page.locator('[data-testid=field][data-name="Your (client) IP address (yiaddr)"]');
+  assert.match(await yiaddr.innerText(), /192\.0\.2\.150/);
+  assert.match(await page.innerText('[data-testid=inspector]'), /Sent on link demo/);
+  await yiaddr.click();
+  const lit = await page.$$eval('[data-testid=hex-byte].hl', (b) => b.map((x) => Number(x.dataset.offset)));
+  assert.deepEqual(lit, [16, 17, 18, 19], 'yiaddr is bytes 16–19');
+  assert.equal(await page.$$eval('img', (i) => i.length), 0, 'still no element injected');
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   await page.close();
 });

@@ -2,6 +2,7 @@
 //! fresh snapshot rather than a gap; a reconnect resumes.
 
 use dhcplab_tests::{Daemon, NetLab, in_netns, relay_pair, require_program};
+use dhcproto::Decodable;
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::time::Duration;
@@ -26,7 +27,7 @@ async fn next(ws: &mut Ws, limit: Duration) -> Option<Value> {
 }
 
 /// Reads until a message matches `want`; checks sequence numbers never skip or repeat on the way.
-async fn until(ws: &mut Ws, last: &mut u64, limit: Duration, want: impl Fn(&Value) -> bool) -> Value {
+async fn until(ws: &mut Ws, last: &mut u64, limit: Duration, mut want: impl FnMut(&Value) -> bool) -> Value {
     let end = tokio::time::Instant::now() + limit;
     loop {
         let left = end.saturating_duration_since(tokio::time::Instant::now());
@@ -42,6 +43,10 @@ async fn until(ws: &mut Ws, last: &mut u64, limit: Duration, want: impl Fn(&Valu
             return m;
         }
     }
+}
+
+fn mac_bytes(mac: &str) -> Vec<u8> {
+    mac.split(':').map(|h| u8::from_str_radix(h, 16).unwrap()).collect()
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -77,7 +82,11 @@ fn snapshot_then_a_real_dhclient_lease_bound_and_released() {
             assert_eq!(snap["leases"].as_array().map(Vec::len), Some(0));
             let mut last = snap["seq"].as_u64().unwrap();
             ready_tx.send(()).unwrap();
+            let mut packets = vec![];
             let bound = until(&mut ws, &mut last, Duration::from_secs(30), |m| {
+                if m["type"] == "packet" {
+                    packets.push(m["packet"].clone());
+                }
                 m["type"] == "lease" && m["event"]["kind"] == "bound"
             })
             .await;
@@ -87,7 +96,7 @@ fn snapshot_then_a_real_dhclient_lease_bound_and_released() {
             })
             .await;
             let _ = ws.close(None).await;
-            (bound["event"].clone(), released["event"].clone(), last)
+            (bound["event"].clone(), released["event"].clone(), last, packets)
         })
     });
     ready_rx.recv_timeout(Duration::from_secs(10)).expect("the watcher got its snapshot");
@@ -99,7 +108,29 @@ fn snapshot_then_a_real_dhclient_lease_bound_and_released() {
     lab.exec(&cli, "ip", &["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
     let r = lab.exec(&cli, "dhclient", &["-r", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"]);
     assert!(r.status.success());
-    let (bound, released, last) = watcher.join().expect("watcher");
+    let (bound, released, last, packets) = watcher.join().expect("watcher");
+    // The packets of the exchange came first, each with the bytes on the wire, which decode to the same DHCP.
+    let flow: Vec<(&str, &str)> = packets
+        .iter()
+        .map(|p| (p["dir"].as_str().unwrap_or("?"), p["summary"]["msg"].as_str().unwrap_or("?")))
+        .collect();
+    assert_eq!(
+        flow,
+        [("in", "DHCPDISCOVER"), ("out", "DHCPOFFER"), ("in", "DHCPREQUEST"), ("out", "DHCPACK")],
+        "{packets:?}"
+    );
+    for p in &packets {
+        let hex = p["payload"].as_str().expect("payload hex");
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        assert_eq!(bytes.len(), p["summary"]["size"].as_u64().unwrap() as usize);
+        let m = dhcproto::v4::Message::decode(&mut dhcproto::Decoder::new(&bytes))
+            .expect("the payload is the DHCP message");
+        assert_eq!(m.chaddr(), &mac_bytes(&mac)[..]);
+        assert_eq!(m.xid(), packets[0]["summary"]["xid"].as_u64().unwrap() as u32, "one transaction");
+    }
+    assert_eq!(packets[3]["src"], "192.0.2.1:67");
+    assert_eq!(packets[3]["link"], "srv0");
     assert_eq!(bound["ip"], "192.0.2.10");
     assert_eq!(bound["hw"], mac.as_str());
     assert_eq!(bound["hostname"], host.as_str(), "dhclient sends the host name");

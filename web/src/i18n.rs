@@ -111,6 +111,18 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "hostname" => ("Hostname", "主机名"),
         "expires_in" => ("Expires in", "剩余时间"),
         "keys" => ("Keys: space play/pause, → step, ← back", "快捷键：空格 播放/暂停，→ 单步，← 后退"),
+        "live_flow" => ("Live packets", "实时数据包"),
+        "follow" => ("Follow a MAC, IP, xid or hostname", "跟踪 MAC、IP、xid 或主机名"),
+        "follow_packets" => ("Show this client's packets", "显示此客户端的数据包"),
+        "resume" => ("Resume", "继续"),
+        "held" => ("packets while paused", "个数据包（暂停期间）"),
+        "no_packets" => ("No packets yet.", "还没有数据包。"),
+        "reserved" => ("Reserved: this client always gets this address", "已保留：此客户端总是获得此地址"),
+        "reserved_badge" => ("reserved", "已保留"),
+        "reserve_hint" => (
+            "Always give this address to this client, keeping its hostname",
+            "总是把此地址分配给此客户端，并保留其主机名",
+        ),
         _ => ("?", "?"),
     };
     match lang {

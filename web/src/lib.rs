@@ -5,3 +5,4 @@ pub mod app;
 pub mod dashboard;
 pub mod i18n;
 pub mod lab;
+pub mod packets;

@@ -65,3 +65,47 @@ async fn selecting_a_field_lights_its_bytes() {
         .collect();
     assert_eq!(offsets, ["4", "5", "6", "7"]);
 }
+
+/// A packet as the daemon reports it, from a real client message.
+fn seen(
+    dir: dhcplab_engine::event::Direction,
+    mac: u8,
+    kind: dhcproto::v4::MessageType,
+) -> dhcplab_engine::event::PacketSeen {
+    use dhcplab_engine::builder::ClientMsg;
+    let bytes = ClientMsg::new(kind, dhcplab_engine::HwAddr::ethernet([2, 0, 0, 0, 0, mac]), 0x100 + u32::from(mac))
+        .hostname(&format!("pc{mac}"))
+        .bytes();
+    dhcplab_engine::event::PacketSeen {
+        dir,
+        link: "eth1".into(),
+        at: dhcplab_engine::Instant::from_millis(1_700_000_000_000),
+        src: "0.0.0.0:68".parse().unwrap(),
+        dst: "192.0.2.1:67".parse().unwrap(),
+        summary: dhcplab_engine::event::PacketSummary::from_bytes(&bytes).unwrap(),
+        payload: bytes,
+    }
+}
+
+#[wasm_bindgen_test]
+fn the_live_flow_keeps_the_newest_packets_whose_lifelines_fit() {
+    use dhcplab_engine::event::Direction;
+    use dhcplab_web::dashboard::live;
+    use dhcproto::v4::MessageType;
+    // Twelve clients, one DISCOVER each: only the newest seven fit beside the server's lifeline.
+    let packets: Vec<(u64, _)> =
+        (1..=12u8).map(|m| (u64::from(m), seen(Direction::In, m, MessageType::Discover))).collect();
+    let refs: Vec<&(u64, _)> = packets.iter().collect();
+    let (lanes, arrows) = live::diagram(&refs, "dhcplab");
+    assert_eq!(lanes.len(), 8);
+    assert_eq!(lanes[0], "dhcplab");
+    assert_eq!(lanes[1], "pc12", "the newest client first, by its hostname");
+    assert_eq!(arrows.iter().map(|a| a.key).collect::<Vec<_>>(), (6..=12).collect::<Vec<u64>>());
+    assert!(arrows.iter().all(|a| a.to == [0] && a.msg == "DHCPDISCOVER"));
+    assert_eq!(arrows[0].time, "22:13:20.000");
+    // Following one client: by MAC, by xid, by hostname; nothing else matches.
+    let p = &packets[4].1;
+    assert!(live::matches(p, "02:00:00:00:00:05") && live::matches(p, "0x00000105") && live::matches(p, "PC5"));
+    assert!(!live::matches(p, "02:00:00:00:00:06") && !live::matches(&packets[5].1, "0x00000105"));
+    assert_eq!(dhcplab_web::dashboard::api::base_of("wss://dhcp.example/ws"), "https://dhcp.example");
+}

@@ -2,8 +2,6 @@
 //! event list, a flow graph and a packet inspector. The simulator lives in this component; going back is a
 //! deterministic replay to the earlier step.
 
-mod flow;
-mod inspector;
 mod panels;
 mod topology;
 
@@ -16,19 +14,27 @@ use gloo_timers::callback::Interval;
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-/// Colour of a message type, shared by every view.
-pub fn msg_color(msg: &str) -> &'static str {
-    match msg {
-        "DHCPDISCOVER" => "#3d8bfd",
-        "DHCPOFFER" => "#f0a020",
-        "DHCPREQUEST" => "#8a5cf6",
-        "DHCPACK" => "#1f9d55",
-        "DHCPNAK" => "#d63b3b",
-        "DHCPDECLINE" => "#e8590c",
-        "DHCPRELEASE" => "#868e96",
-        "DHCPINFORM" => "#0ca5b0",
-        _ => "#495057",
-    }
+pub use crate::packets::msg_color;
+use crate::packets::{flow, inspector};
+
+/// A simulated packet as the inspector shows it: the frame's Ethernet, IP and UDP headers, then DHCP.
+fn inspected(e: &TraceEntry) -> Option<inspector::Inspected<'_>> {
+    let TraceKind::Packet { frame, summary, broadcast, .. } = &e.kind else { return None };
+    Some(inspector::Inspected {
+        layers: vec![
+            format!("Frame: {} bytes of DHCP at {}", summary.size, e.at),
+            format!(
+                "Ethernet II, Src: {}, Dst: {}{}",
+                frame.src_mac,
+                frame.dst_mac,
+                if *broadcast { " (broadcast)" } else { "" }
+            ),
+            format!("Internet Protocol Version 4, Src: {}, Dst: {}", frame.src.ip(), frame.dst.ip()),
+            format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", frame.src.port(), frame.dst.port()),
+        ],
+        msg: &summary.msg,
+        payload: &frame.payload,
+    })
 }
 
 /// The short label of a trace entry for lists.
@@ -59,7 +65,6 @@ pub enum Msg {
     SetSpeed(u32),
     Select(usize),
     SelectField(Vec<usize>),
-    SelectByte(usize),
     Focus(NodeId),
     FilterMessage(String),
     FilterNode(String),
@@ -176,6 +181,38 @@ impl Lab {
 
     fn visible(&self) -> &[TraceEntry] {
         &self.scenario.sim.trace()[..self.shown]
+    }
+
+    /// The sequence diagram of the packets on screen: lifelines for the nodes they touch, in order of
+    /// first appearance.
+    fn flow(&self, link: &html::Scope<Self>) -> Html {
+        let sim = &self.scenario.sim;
+        let packets: Vec<&TraceEntry> =
+            self.visible().iter().filter(|e| matches!(e.kind, TraceKind::Packet { .. })).collect();
+        let packets = &packets[packets.len().saturating_sub(flow::MAX_ROWS)..];
+        let mut nodes: Vec<NodeId> = vec![];
+        let mut lane = |n: NodeId| {
+            nodes.iter().position(|&x| x == n).unwrap_or_else(|| {
+                nodes.push(n);
+                nodes.len() - 1
+            })
+        };
+        let arrows: Vec<flow::Arrow> = packets
+            .iter()
+            .filter_map(|e| {
+                let TraceKind::Packet { summary, to, .. } = &e.kind else { return None };
+                Some(flow::Arrow {
+                    key: e.seq as u64,
+                    time: e.at.to_string(),
+                    from: lane(e.node),
+                    to: to.iter().map(|&n| lane(n)).collect(),
+                    msg: summary.msg.clone(),
+                })
+            })
+            .collect();
+        let lanes: Vec<String> = nodes.iter().map(|&n| sim.nodes[n].name.clone()).collect();
+        let on_select = link.callback(|k: u64| Msg::Select(k as usize));
+        flow::view(&lanes, &arrows, self.selected.map(|s| s as u64), &on_select)
     }
 
     fn now(&self) -> Instant {
@@ -330,14 +367,6 @@ impl Component for Lab {
                 self.field = None;
             }
             Msg::SelectField(path) => self.field = Some(path),
-            Msg::SelectByte(at) => {
-                if let Some(TraceEntry { kind: TraceKind::Packet { frame, .. }, .. }) =
-                    self.selected.and_then(|s| self.scenario.sim.trace().get(s))
-                {
-                    let fields = dhcplab_engine::dissect::dissect(&frame.payload);
-                    self.field = dhcplab_engine::dissect::Field::path_at(&fields, at);
-                }
-            }
             Msg::Focus(n) => self.focus = n,
             Msg::FilterMessage(m) => self.filter_msg = m,
             Msg::FilterNode(n) => self.filter_node = n.parse().ok(),
@@ -491,11 +520,11 @@ impl Component for Lab {
                     </section>
                     <section class="card inspector" data-testid="inspector">
                         <h2>{t(lang, "inspector")}</h2>
-                        { inspector::view(selected, self.field.as_deref(), link, lang) }
+                        { inspector::view(selected.and_then(inspected), self.field.as_deref(), &link.callback(Msg::SelectField), lang) }
                     </section>
                     <section class="card flow">
                         <h2>{t(lang, "flow")}</h2>
-                        { flow::view(self, link) }
+                        { self.flow(link) }
                     </section>
                     <section class="card side">
                         { panels::node_panel(self, link, lang) }

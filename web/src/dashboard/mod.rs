@@ -1,12 +1,17 @@
 //! The dashboard: a running daemon's leases, live over its `/ws` bridge. Messages are buffered and applied
 //! a few times a second, so thousands of changes per second cost a few renders, not thousands.
 
+pub mod api;
+pub mod live;
+
 use crate::i18n::{Lang, t};
+use crate::packets::{flow, inspector};
+use dhcplab_engine::event::PacketSeen;
 use dhcplab_engine::server::SubnetUsage;
 use dhcplab_engine::{Lease, LeaseEvent, LeaseEventKind, LeaseState};
 use gloo_timers::callback::{Interval, Timeout};
 use serde::Deserialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -16,10 +21,30 @@ use yew::prelude::*;
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Incoming {
-    Snapshot { seq: u64, leases: Vec<Lease>, subnets: Vec<SubnetUsage>, stats: serde_json::Value },
-    Lease { seq: u64, event: LeaseEvent },
-    Packet { seq: u64 },
-    Stats { seq: u64, stats: serde_json::Value },
+    Snapshot {
+        seq: u64,
+        leases: Vec<Lease>,
+        subnets: Vec<SubnetUsage>,
+        stats: serde_json::Value,
+        #[serde(default)]
+        reserved: Vec<Ipv4Addr>,
+    },
+    Lease {
+        seq: u64,
+        event: LeaseEvent,
+    },
+    Packet {
+        seq: u64,
+        packet: Box<PacketSeen>,
+    },
+    Stats {
+        seq: u64,
+        stats: serde_json::Value,
+    },
+    Config {
+        seq: u64,
+        reserved: Vec<Ipv4Addr>,
+    },
 }
 
 const FEED: usize = 100;
@@ -48,7 +73,12 @@ pub enum Msg {
     Url(String),
     Token(String),
     Release(Ipv4Addr),
-    Released(Result<(), String>),
+    Reserve(Ipv4Addr),
+    Done(Result<String, String>),
+    SelectPacket(u64),
+    SelectField(Vec<usize>),
+    Follow(String),
+    ToggleLive,
 }
 
 #[derive(Properties, PartialEq)]
@@ -78,7 +108,18 @@ pub struct Dashboard {
     state: String,
     subnet: String,
     sort: SortBy,
-    notice: Option<String>,
+    /// The outcome of the last admin action: (succeeded, message).
+    notice: Option<(bool, String)>,
+    reserved: HashSet<Ipv4Addr>,
+    ring: live::Ring,
+    /// The packet in the inspector, kept even after it scrolls out of the ring.
+    picked: Option<(u64, PacketSeen)>,
+    field: Option<Vec<usize>>,
+    /// Only packets about this MAC, IP, xid or hostname.
+    follow: String,
+    /// The live flow is paused; packets meanwhile are counted, not kept.
+    paused: bool,
+    held: u64,
 }
 
 fn default_url() -> String {
@@ -95,8 +136,9 @@ fn now_ms() -> u64 {
 impl Dashboard {
     fn apply(&mut self, m: Incoming) {
         match m {
-            Incoming::Snapshot { seq, leases, subnets, stats } => {
+            Incoming::Snapshot { seq, leases, subnets, stats, reserved } => {
                 self.seq = seq;
+                self.reserved = reserved.into_iter().collect();
                 self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
                 self.subnets = subnets;
                 self.sample(&stats);
@@ -133,7 +175,18 @@ impl Dashboard {
                 self.feed.push_front(event);
                 self.feed.truncate(FEED);
             }
-            Incoming::Packet { seq } => self.seq = seq,
+            Incoming::Packet { seq, packet } => {
+                self.seq = seq;
+                if self.paused {
+                    self.held += 1;
+                } else {
+                    self.ring.push(seq, *packet);
+                }
+            }
+            Incoming::Config { seq, reserved } => {
+                self.seq = seq;
+                self.reserved = reserved.into_iter().collect();
+            }
             Incoming::Stats { seq, stats } => {
                 self.seq = seq;
                 if let Ok(s) = serde_json::from_value::<Vec<SubnetUsage>>(stats["subnets"].clone()) {
@@ -187,6 +240,40 @@ impl Dashboard {
         self.attempts += 1;
         let link = ctx.link().clone();
         self._retry = Some(Timeout::new(ms, move || link.send_message(Msg::Connect)));
+    }
+
+    /// The live packets: the sequence diagram and the inspector, as in the lab.
+    fn live_view(&self, ctx: &Context<Self>) -> Html {
+        let lang = ctx.props().lang;
+        let link = ctx.link();
+        let shown: Vec<&(u64, PacketSeen)> =
+            self.ring.packets.iter().filter(|(_, p)| live::matches(p, &self.follow)).collect();
+        let (lanes, arrows) = live::diagram(&shown, "dhcplab");
+        let on_follow =
+            link.callback(|e: InputEvent| Msg::Follow(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()));
+        html! {
+            <div class="dgrid live">
+                <section class="card flow">
+                    <h2>{t(lang, "live_flow")}</h2>
+                    <div class="filters">
+                        <input data-testid="packet-follow" size="24" placeholder={t(lang, "follow")} value={self.follow.clone()} oninput={on_follow} />
+                        <button data-testid="flow-pause" onclick={link.callback(|_| Msg::ToggleLive)}>
+                            { if self.paused { format!("▶ {}", t(lang, "resume")) } else { format!("‖ {}", t(lang, "pause")) } }
+                        </button>
+                        if self.paused && self.held > 0 { <span class="muted">{format!("+{} {}", self.held, t(lang, "held"))}</span> }
+                    </div>
+                    if arrows.is_empty() {
+                        <p class="muted">{t(lang, "no_packets")}</p>
+                    } else {
+                        { flow::view(&lanes, &arrows, self.picked.as_ref().map(|(s, _)| *s), &link.callback(Msg::SelectPacket)) }
+                    }
+                </section>
+                <section class="card inspector" data-testid="inspector">
+                    <h2>{t(lang, "inspector")}</h2>
+                    { inspector::view(self.picked.as_ref().map(|(_, p)| live::inspected(p)), self.field.as_deref(), &link.callback(Msg::SelectField), lang) }
+                </section>
+            </div>
+        }
     }
 
     fn rows(&self) -> Vec<&Lease> {
@@ -268,6 +355,13 @@ impl Component for Dashboard {
             subnet: String::new(),
             sort: SortBy::Ip,
             notice: None,
+            reserved: HashSet::new(),
+            ring: live::Ring::default(),
+            picked: None,
+            field: None,
+            follow: String::new(),
+            paused: false,
+            held: 0,
         };
         d.connect(ctx);
         d
@@ -308,13 +402,28 @@ impl Component for Dashboard {
             }
             Msg::Token(t) => self.token = t,
             Msg::Release(ip) => {
-                let base = self.url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
-                let url = format!("{}/api/leases/{ip}", base.trim_end_matches("/ws"));
-                let token = self.token.clone();
-                ctx.link().send_future(async move { Msg::Released(release(&url, &token).await) });
+                let (url, token) = (self.url.clone(), self.token.clone());
+                ctx.link().send_future(async move { Msg::Done(api::release(&url, &token, ip).await) });
             }
-            Msg::Released(r) => {
-                self.notice = r.err();
+            Msg::Reserve(ip) => {
+                let (url, token) = (self.url.clone(), self.token.clone());
+                ctx.link().send_future(async move { Msg::Done(api::reserve(&url, &token, ip).await) });
+            }
+            Msg::Done(r) => {
+                self.notice = Some(match r {
+                    Ok(m) => (true, m),
+                    Err(m) => (false, m),
+                });
+            }
+            Msg::SelectPacket(seq) => {
+                self.picked = self.ring.get(seq).map(|p| (seq, p.clone()));
+                self.field = None;
+            }
+            Msg::SelectField(path) => self.field = Some(path),
+            Msg::Follow(f) => self.follow = f,
+            Msg::ToggleLive => {
+                self.paused = !self.paused;
+                self.held = 0;
             }
         }
         true
@@ -349,7 +458,9 @@ impl Component for Dashboard {
                     <label>{t(lang, "daemon")}{" "}<input data-testid="ws-url" size="28" value={self.url.clone()} onchange={url_change} /></label>
                     <label>{t(lang, "token")}{" "}<input data-testid="admin-token" type="password" size="16" oninput={input(Msg::Token)} /></label>
                     <span class="muted">{format!("seq {}", self.seq)}</span>
-                    if let Some(n) = &self.notice { <span class="notice">{n.clone()}</span> }
+                    if let Some((ok, n)) = &self.notice {
+                        <span data-testid="notice" class={classes!("notice", ok.then_some("ok"))}>{n.clone()}</span>
+                    }
                 </div>
                 <div class="dgrid">
                     <section class="card">
@@ -383,6 +494,7 @@ impl Component for Dashboard {
                         </ul>
                     </section>
                 </div>
+                { self.live_view(ctx) }
                 <section class="card">
                     <h2>{format!("{} ({}/{})", t(lang, "leases_live"), shown, self.leases.len())}</h2>
                     <div class="filters">
@@ -402,14 +514,26 @@ impl Component for Dashboard {
                             { for rows.iter().take(MAX_ROWS).map(|l| {
                                 let ip = l.ip;
                                 let release = link.callback(move |_| Msg::Release(ip));
+                                let reserve = link.callback(move |_| Msg::Reserve(ip));
+                                let mac = l.hw.to_string();
+                                let follow = link.callback(move |_| Msg::Follow(mac.clone()));
+                                let pinned = self.reserved.contains(&l.ip);
                                 html! {
                                     <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
-                                        <td>{l.ip.to_string()}</td><td>{l.hw.to_string()}</td>
+                                        <td>{l.ip.to_string()}
+                                            if pinned { {" "}<span class="pin" data-testid="lease-reserved" title={t(lang, "reserved")}>{t(lang, "reserved_badge")}</span> }
+                                        </td>
+                                        <td><a class="follow" data-testid="lease-follow" title={t(lang, "follow_packets")} onclick={follow}>{l.hw.to_string()}</a></td>
                                         // Client-sent text is rendered as text, never as markup.
                                         <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
                                         <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
                                         <td>{ if l.state == LeaseState::Bound { countdown(l.expires.as_millis()) } else { String::new() } }</td>
-                                        <td>if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, "release")}</button> }</td>
+                                        <td class="acts">
+                                            if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, "release")}</button> }
+                                            if !pinned && l.state != LeaseState::Declined {
+                                                <button data-testid="lease-reserve" title={t(lang, "reserve_hint")} onclick={reserve}>{t(lang, "reserve")}</button>
+                                            }
+                                        </td>
                                     </tr>
                                 }
                             }) }
@@ -419,19 +543,4 @@ impl Component for Dashboard {
             </div>
         }
     }
-}
-
-async fn release(url: &str, token: &str) -> Result<(), String> {
-    let init = web_sys::RequestInit::new();
-    init.set_method("DELETE");
-    let headers = web_sys::Headers::new().map_err(|_| "headers".to_string())?;
-    headers.set("Authorization", &format!("Bearer {token}")).map_err(|_| "headers".to_string())?;
-    init.set_headers(&headers);
-    let req = web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| "request".to_string())?;
-    let window = web_sys::window().ok_or("no window")?;
-    let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&req))
-        .await
-        .map_err(|_| "the daemon is unreachable".to_string())?;
-    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "response".to_string())?;
-    if resp.ok() { Ok(()) } else { Err(format!("release refused: HTTP {}", resp.status())) }
 }

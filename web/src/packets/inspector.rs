@@ -1,13 +1,18 @@
-//! The packet inspector, Wireshark style: frame headers, the decoded DHCP field tree, and the bytes,
-//! linked both ways — select a field and its bytes light up; click a byte and its field is selected.
+//! The packet inspector, Wireshark style: the layers around the DHCP message, the decoded field tree, and
+//! the bytes, linked both ways — select a field and its bytes light up; click a byte and its field is
+//! selected. The bytes are dissected here, by the engine's `dissect`, so the lab and the dashboard agree.
 
-use super::{Lab, Msg};
 use crate::i18n::{Lang, t};
 use dhcplab_engine::dissect::{Field, dissect};
-use dhcplab_engine::sim::{TraceEntry, TraceKind};
 use std::ops::Range;
-use yew::html::Scope;
 use yew::prelude::*;
+
+/// What to show: one-line descriptions of the outer layers, the message name, and the DHCP payload.
+pub struct Inspected<'a> {
+    pub layers: Vec<String>,
+    pub msg: &'a str,
+    pub payload: &'a [u8],
+}
 
 fn field_at<'a>(fields: &'a [Field], path: &[usize]) -> Option<&'a Field> {
     let (first, rest) = path.split_first()?;
@@ -15,19 +20,24 @@ fn field_at<'a>(fields: &'a [Field], path: &[usize]) -> Option<&'a Field> {
     if rest.is_empty() { Some(f) } else { field_at(&f.children, rest) }
 }
 
-fn tree(fields: &[Field], prefix: &mut Vec<usize>, selected: Option<&[usize]>, link: &Scope<Lab>) -> Html {
+fn tree(
+    fields: &[Field],
+    prefix: &mut Vec<usize>,
+    selected: Option<&[usize]>,
+    on_field: &Callback<Vec<usize>>,
+) -> Html {
     html! {
         <ul>
             { for fields.iter().enumerate().map(|(i, f)| {
                 prefix.push(i);
                 let path = prefix.clone();
                 let is_sel = selected == Some(path.as_slice());
-                let p = path.clone();
-                let onclick = link.callback(move |e: MouseEvent| {
+                let emit = on_field.clone();
+                let onclick = Callback::from(move |e: MouseEvent| {
                     e.stop_propagation();
-                    Msg::SelectField(p.clone())
+                    emit.emit(path.clone());
                 });
-                let children = if f.children.is_empty() { html! {} } else { tree(&f.children, prefix, selected, link) };
+                let children = if f.children.is_empty() { html! {} } else { tree(&f.children, prefix, selected, on_field) };
                 prefix.pop();
                 html! {
                     <li>
@@ -43,7 +53,7 @@ fn tree(fields: &[Field], prefix: &mut Vec<usize>, selected: Option<&[usize]>, l
     }
 }
 
-fn hex_pane(bytes: &[u8], hl: Option<Range<usize>>, link: &Scope<Lab>) -> Html {
+fn hex_pane(bytes: &[u8], fields: &[Field], hl: Option<Range<usize>>, on_field: &Callback<Vec<usize>>) -> Html {
     html! {
         <div class="hex" data-testid="hex">
             { for bytes.chunks(16).enumerate().map(|(row, chunk)| html! {
@@ -52,7 +62,7 @@ fn hex_pane(bytes: &[u8], hl: Option<Range<usize>>, link: &Scope<Lab>) -> Html {
                     { for chunk.iter().enumerate().map(|(i, b)| {
                         let at = row * 16 + i;
                         let on = hl.as_ref().is_some_and(|r| r.contains(&at));
-                        let onclick = link.callback(move |_| Msg::SelectByte(at));
+                        let onclick = Field::path_at(fields, at).map(|p| on_field.reform(move |_: MouseEvent| p.clone()));
                         html! { <span class={classes!("b", on.then_some("hl"))} data-testid="hex-byte" data-offset={at.to_string()} {onclick}>{format!("{b:02x}")}</span> }
                     }) }
                     <span class="ascii">{ chunk.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect::<String>() }</span>
@@ -62,26 +72,28 @@ fn hex_pane(bytes: &[u8], hl: Option<Range<usize>>, link: &Scope<Lab>) -> Html {
     }
 }
 
-pub fn view(entry: Option<&TraceEntry>, selected: Option<&[usize]>, link: &Scope<Lab>, lang: Lang) -> Html {
-    let Some(TraceEntry { kind: TraceKind::Packet { frame, summary, broadcast, .. }, at, .. }) = entry else {
+pub fn view(
+    packet: Option<Inspected<'_>>,
+    selected: Option<&[usize]>,
+    on_field: &Callback<Vec<usize>>,
+    lang: Lang,
+) -> Html {
+    let Some(p) = packet else {
         return html! { <p class="muted">{t(lang, "pick_packet")}</p> };
     };
-    let fields = dissect(&frame.payload);
-    let hl = selected.and_then(|p| field_at(&fields, p)).map(|f| f.range.clone());
+    let fields = dissect(p.payload);
+    let hl = selected.and_then(|s| field_at(&fields, s)).map(|f| f.range.clone());
     html! {
         <div class="inspect">
             <ul class="layers">
-                <li>{format!("Frame: {} bytes of DHCP at {at}", summary.size)}</li>
-                <li>{format!("Ethernet II, Src: {}, Dst: {}{}", frame.src_mac, frame.dst_mac, if *broadcast { " (broadcast)" } else { "" })}</li>
-                <li>{format!("Internet Protocol Version 4, Src: {}, Dst: {}", frame.src.ip(), frame.dst.ip())}</li>
-                <li>{format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", frame.src.port(), frame.dst.port())}</li>
+                { for p.layers.iter().map(|l| html! { <li>{l.clone()}</li> }) }
             </ul>
             <div class="tree" data-testid="field-tree">
-                <div class="treehead">{format!("Dynamic Host Configuration Protocol ({})", summary.msg)}</div>
-                { tree(&fields, &mut vec![], selected, link) }
+                <div class="treehead">{format!("Dynamic Host Configuration Protocol ({})", p.msg)}</div>
+                { tree(&fields, &mut vec![], selected, on_field) }
             </div>
             <h3>{t(lang, "hex")}</h3>
-            { hex_pane(&frame.payload, hl, link) }
+            { hex_pane(p.payload, &fields, hl, on_field) }
         </div>
     }
 }

@@ -1,0 +1,56 @@
+//! The daemon's mutating API, called with the admin token the user typed.
+
+use std::net::Ipv4Addr;
+use wasm_bindgen::JsCast;
+
+/// `http(s)://host` of the daemon behind a `ws(s)://host/ws` URL.
+pub fn base_of(ws_url: &str) -> String {
+    let base = ws_url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+    base.trim_end_matches("/ws").to_string()
+}
+
+/// Sends `method url` with the bearer token; the error is the daemon's own message when it gives one.
+async fn call(method: &str, url: &str, token: &str) -> Result<String, String> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    let headers = web_sys::Headers::new().map_err(|_| "headers".to_string())?;
+    headers.set("Authorization", &format!("Bearer {token}")).map_err(|_| "headers".to_string())?;
+    init.set_headers(&headers);
+    let req = web_sys::Request::new_with_str_and_init(url, &init).map_err(|_| "request".to_string())?;
+    let window = web_sys::window().ok_or("no window")?;
+    let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&req))
+        .await
+        .map_err(|_| "the daemon is unreachable".to_string())?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "response".to_string())?;
+    let text = match resp.text() {
+        Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if resp.ok() {
+        return Ok(text);
+    }
+    let reason = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("HTTP {}", resp.status()));
+    Err(reason)
+}
+
+pub async fn release(ws_url: &str, token: &str, ip: Ipv4Addr) -> Result<String, String> {
+    call("DELETE", &format!("{}/api/leases/{ip}", base_of(ws_url)), token)
+        .await
+        .map(|_| format!("{ip} released"))
+        .map_err(|e| format!("release refused: {e}"))
+}
+
+/// Pins the lease's client to its address; says where the reservation was written.
+pub async fn reserve(ws_url: &str, token: &str, ip: Ipv4Addr) -> Result<String, String> {
+    let body = call("POST", &format!("{}/api/leases/{ip}/reservation", base_of(ws_url)), token)
+        .await
+        .map_err(|e| format!("reservation refused: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    Ok(match v["persisted_to"].as_str() {
+        Some(path) => format!("{ip} reserved and written to {path}"),
+        None => format!("{ip} reserved (running config only: this daemon has no config file)"),
+    })
+}

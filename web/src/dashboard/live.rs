@@ -1,0 +1,121 @@
+//! The daemon's live packets as the lab draws simulated ones: a sequence diagram (the server and the
+//! clients or relays it talks to) and the inspector, over the exact bytes that were on the wire.
+
+use crate::packets::{flow, inspector};
+use dhcplab_engine::event::{Direction, PacketSeen};
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+
+/// Packets kept for the view; older ones scroll away.
+pub const KEEP: usize = 300;
+/// Arrows drawn at most.
+const ROWS: usize = 40;
+
+/// The latest packets, each with its sequence number on the bridge.
+#[derive(Default)]
+pub struct Ring {
+    pub packets: VecDeque<(u64, PacketSeen)>,
+}
+
+impl Ring {
+    pub fn push(&mut self, seq: u64, p: PacketSeen) {
+        self.packets.push_back((seq, p));
+        while self.packets.len() > KEEP {
+            self.packets.pop_front();
+        }
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&PacketSeen> {
+        self.packets.iter().find(|(s, _)| *s == seq).map(|(_, p)| p)
+    }
+}
+
+/// Whether a packet concerns what the user follows: a MAC, an IP (any address field), an xid, a hostname.
+pub fn matches(p: &PacketSeen, follow: &str) -> bool {
+    let f = follow.trim().to_lowercase();
+    if f.is_empty() {
+        return true;
+    }
+    let s = &p.summary;
+    let xid = format!("{:#010x}", s.xid);
+    s.chaddr.to_string().contains(&f)
+        || [s.ciaddr, s.yiaddr, s.giaddr].iter().chain(s.requested_ip.iter()).any(|ip| ip.to_string() == f)
+        || xid == f
+        || xid.trim_start_matches("0x") == f.trim_start_matches("0x")
+        || s.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&f))
+}
+
+/// The other party of a packet: the relay when it came through one, else the client (by MAC).
+fn party(p: &PacketSeen) -> String {
+    let s = &p.summary;
+    if s.giaddr != Ipv4Addr::UNSPECIFIED { format!("relay {}", s.giaddr) } else { s.chaddr.to_string() }
+}
+
+/// A lifeline's label: a client's hostname (from any of its packets; replies do not carry it) or its MAC,
+/// cut to fit the column. The full text is the lane's tooltip.
+fn label(party: &str, names: &HashMap<String, String>) -> String {
+    let name = names.get(party).map_or(party, String::as_str);
+    if name.chars().count() > 17 {
+        format!("{}…", name.chars().take(16).collect::<String>())
+    } else {
+        name.to_string()
+    }
+}
+
+/// The time of day of a daemon timestamp (Unix milliseconds), in UTC.
+pub fn clock(ms: u64) -> String {
+    let d = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    let iso: String = d.to_iso_string().into();
+    iso.get(11..23).unwrap_or(&iso).to_string()
+}
+
+/// Lanes and arrows for the newest packets that fit: walking back from the newest, as long as the
+/// lifelines fit.
+pub fn diagram(packets: &[&(u64, PacketSeen)], server: &str) -> (Vec<String>, Vec<flow::Arrow>) {
+    let names: HashMap<String, String> = packets
+        .iter()
+        .filter(|(_, p)| p.summary.giaddr == Ipv4Addr::UNSPECIFIED)
+        .filter_map(|(_, p)| Some((party(p), p.summary.hostname.clone()?)))
+        .collect();
+    let mut parties = vec![server.to_string()];
+    let mut arrows = vec![];
+    for (seq, p) in packets.iter().rev() {
+        let who = party(p);
+        let lane = match parties.iter().position(|l| *l == who) {
+            Some(i) => i,
+            None if parties.len() < flow::MAX_LANES => {
+                parties.push(who);
+                parties.len() - 1
+            }
+            None => break,
+        };
+        let (from, to) = if p.dir == Direction::In { (lane, 0) } else { (0, lane) };
+        arrows.push(flow::Arrow {
+            key: *seq,
+            time: clock(p.at.as_millis()),
+            from,
+            to: vec![to],
+            msg: p.summary.msg.clone(),
+        });
+        if arrows.len() == ROWS {
+            break;
+        }
+    }
+    arrows.reverse();
+    let lanes = parties.iter().enumerate().map(|(i, p)| if i == 0 { p.clone() } else { label(p, &names) }).collect();
+    (lanes, arrows)
+}
+
+/// What the inspector shows for a live packet: which link, which way, the UDP addresses.
+pub fn inspected(p: &PacketSeen) -> inspector::Inspected<'_> {
+    let way = if p.dir == Direction::In { "Received on" } else { "Sent on" };
+    inspector::Inspected {
+        layers: vec![
+            format!("{way} link {} at {} UTC: {} bytes of DHCP", p.link, clock(p.at.as_millis()), p.payload.len()),
+            format!("Internet Protocol Version 4, Src: {}, Dst: {}", p.src.ip(), p.dst.ip()),
+            format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", p.src.port(), p.dst.port()),
+        ],
+        msg: &p.summary.msg,
+        payload: &p.payload,
+    }
+}
