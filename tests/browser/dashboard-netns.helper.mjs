@@ -1,0 +1,48 @@
+// Run by tests/tests/dashboard_browser.rs inside the daemon's network namespace (never on its own): opens
+// the dashboard the daemon serves and reports, through files in STATE_DIR, what a user would see while a real
+// dhclient in another namespace binds and releases. Usage: node dashboard-netns.helper.mjs BASE STATE_DIR ARTIFACTS
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, state, artifacts] = process.argv.slice(2);
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const report = (name, value) => writeFileSync(path.join(state, name), JSON.stringify(value));
+const problems = [];
+
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('dialog', (d) => { problems.push(`a dialog opened: ${d.message()}`); d.dismiss(); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  await page.goto(`${base}/#dashboard`);
+  await page.waitForSelector('[data-testid=ws-status]:has-text("connected")', { timeout: 15000 });
+  report('ready', { rows: await page.$$eval('[data-testid=lease-row]', (r) => r.length) });
+
+  const row = page.locator('[data-testid=lease-row][data-state=bound]').first();
+  await row.waitFor({ timeout: 60000 });
+  const bound = {
+    ip: await row.getAttribute('data-ip'),
+    mac: await row.getAttribute('data-mac'),
+    host: await row.locator('[data-testid=lease-host]').innerText(),
+    imgs: await page.$$eval('img', (i) => i.length),
+  };
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-netns-bound.png'), fullPage: true });
+  report('bound', bound);
+
+  await page.locator(`[data-testid=lease-row][data-ip="${bound.ip}"][data-state=released]`).waitFor({ timeout: 60000 });
+  await page.click(`[data-testid=lease-row][data-ip="${bound.ip}"] [data-testid=lease-follow]`);
+  const flow = await page.$$eval('[data-testid=flow-row]', (r) => r.map((x) => x.dataset.msg));
+  const lanes = await page.$$eval('[data-testid=lifeline]', (l) => l.map((x) => x.textContent));
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-netns.png'), fullPage: true });
+  report('result', { ...bound, flow, lanes, imgsAfter: await page.$$eval('img', (i) => i.length), problems });
+} catch (e) {
+  report('result', { error: String(e), problems });
+} finally {
+  await browser.close();
+}

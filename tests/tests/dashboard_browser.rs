@@ -1,0 +1,93 @@
+//! The dashboard in a real browser against a daemon serving a real client: Chromium runs inside the daemon's
+//! namespace (so it reaches the daemon on that namespace's loopback), dhclient in another. The browser side is
+//! `tests/browser/dashboard-netns.helper.mjs`; the two coordinate through small JSON files.
+
+use dhcplab_tests::{Daemon, NetLab, require_program, wait_for};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const EVIL: &str = "<img src=x onerror=alert(1)>";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Waits for the helper's report `name`; fails with the helper's log if it reported an error instead.
+fn report(lab: &NetLab, state: &Path, name: &str, limit: Duration) -> Value {
+    let v = wait_for(limit, &format!("the browser's `{name}` report"), || {
+        let result = std::fs::read_to_string(state.join("result")).ok();
+        if let Some(r) = &result
+            && r.contains("\"error\"")
+        {
+            panic!("the browser side failed: {r}\n{}", lab.log("browser.log"));
+        }
+        std::fs::read_to_string(state.join(name)).ok()
+    });
+    serde_json::from_str(&v).unwrap_or_else(|e| panic!("{name}: {e}: {v}"))
+}
+
+#[test]
+fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_text() {
+    require_program("dhclient", "isc-dhcp-client");
+    require_program("node", "nodejs");
+    let root = repo();
+    let helper = root.join("tests/browser/dashboard-netns.helper.mjs");
+    assert!(root.join("tests/browser/node_modules/playwright-core").is_dir(), "Playwright missing: run scripts/setup");
+    assert!(root.join("dist/index.html").is_file(), "the web app is not built: run scripts/build-web");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "Chromium not found at {chromium}: run scripts/setup");
+
+    let mut lab = NetLab::new("dash");
+    let srv = lab.ns("srv");
+    let cli = lab.ns("cli");
+    lab.veth(&srv, "srv0", &cli, "eth0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    let cfg = format!(
+        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n",
+        lab.dir.join("l.sqlite3").display()
+    );
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let state = lab.dir.join("browser");
+    std::fs::create_dir_all(&state).unwrap();
+    let artifacts = root.join("tests/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let base = format!("http://{}", d.http);
+    let args = [helper.to_string_lossy(), base.as_str().into(), state.to_string_lossy(), artifacts.to_string_lossy()];
+    let args: Vec<&str> = args.iter().map(|a| a.as_ref()).collect();
+    lab.spawn(&srv, "node", &args, "browser.log");
+    let ready = report(&lab, &state, "ready", Duration::from_secs(60));
+    assert_eq!(ready["rows"], 0, "no leases before the client starts");
+
+    // A real dhclient whose host name is markup.
+    let conf = lab.dir.join("dhclient.conf");
+    std::fs::write(&conf, format!("send host-name \"{EVIL}\";\n")).unwrap();
+    let lf = lab.dir.join("c.leases").to_string_lossy().to_string();
+    let pf = lab.dir.join("c.pid").to_string_lossy().to_string();
+    let cf = conf.to_string_lossy().to_string();
+    let r = lab.exec(&cli, "dhclient", &["-1", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let mac = String::from_utf8_lossy(&lab.exec(&cli, "cat", &["/sys/class/net/eth0/address"]).stdout).trim().to_string();
+
+    let bound = report(&lab, &state, "bound", Duration::from_secs(30));
+    assert_eq!(bound["ip"], "192.0.2.10");
+    assert_eq!(bound["mac"], mac.as_str());
+    assert_eq!(bound["host"], EVIL, "the hostname is shown as the text the client sent");
+    assert_eq!(bound["imgs"], 0, "no element was injected");
+    assert_eq!(d.lease(&lab, "192.0.2.10").expect("the API agrees")["hostname"], EVIL);
+
+    lab.exec(&cli, "ip", &["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
+    let r = lab.exec(&cli, "dhclient", &["-r", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let result = report(&lab, &state, "result", Duration::from_secs(30));
+    assert_eq!(result["problems"], serde_json::json!([]), "no dialog, page error or console error");
+    assert_eq!(result["imgsAfter"], 0);
+    // The row went to released, and following the client shows its whole exchange on the live flow.
+    assert_eq!(
+        result["flow"],
+        serde_json::json!(["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPRELEASE"]),
+        "{result}"
+    );
+    assert_eq!(result["lanes"][0], "dhcplab");
+    assert!(artifacts.join("dashboard-netns.png").is_file());
+}
