@@ -237,6 +237,12 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   await page.waitForSelector('[data-testid=ws-status]:has-text("connected")', { timeout: 10000 });
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=lease-row][data-state=bound]').length >= 4, null, { timeout: 15000 });
   assert.equal(await page.$$eval('[data-testid=subnet-util]', (e) => e.length), 1);
+  // What the user types as another daemon's URL survives the live redraws (several per second) until applied.
+  const ownUrl = await page.inputValue('[data-testid=ws-url]');
+  await page.fill('[data-testid=ws-url]', 'ws://198.51.100.7:8067/w');
+  await page.waitForTimeout(1300);
+  assert.equal(await page.inputValue('[data-testid=ws-url]'), 'ws://198.51.100.7:8067/w');
+  await page.fill('[data-testid=ws-url]', ownUrl);
   // A client whose hostname is markup: it must show as text.
   const evil = '<img src=x onerror=alert(1)>';
   const sock = dgram.createSocket('udp4');
@@ -285,6 +291,41 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   assert.deepEqual(lit, [16, 17, 18, 19], 'yiaddr is bytes 16–19');
   assert.equal(await page.$$eval('img', (i) => i.length), 0, 'still no element injected');
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
+  await page.close();
+});
+
+test('dashboard: a big network is paged, and the search narrows it and goes back to the first page', async () => {
+  // The daemon's own bridge, with its snapshot grown to 250 leases on the way (each a copy of a real one).
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((m) => {
+      const v = JSON.parse(m);
+      if (v.type === 'snapshot' && v.leases.length) {
+        const l = v.leases[0];
+        v.leases = Array.from({ length: 250 }, (_, i) => ({ ...l, ip: `192.0.2.${i}`, hw: `02:00:00:00:01:${i.toString(16).padStart(2, '0')}`,
+          hostname: `pc-${i}` }));
+        return ws.send(JSON.stringify(v));
+      }
+      ws.send(m);
+    });
+  });
+  await page.goto(`${base}/#dashboard`);
+  await page.waitForSelector('[data-testid=lease-page]', { timeout: 15000 });
+  const rows = () => page.$$eval('[data-testid=lease-row]', (r) => r.length);
+  assert.equal(await rows(), 100);
+  assert.equal(await page.innerText('[data-testid=lease-page]'), '1–100 / 250');
+  assert.ok(await page.isDisabled('[data-testid=lease-prev]'));
+  await page.click('[data-testid=lease-next]');
+  await page.click('[data-testid=lease-next]');
+  assert.equal(await page.innerText('[data-testid=lease-page]'), '201–250 / 250');
+  assert.equal(await rows(), 50);
+  assert.ok(await page.isDisabled('[data-testid=lease-next]'));
+  await page.fill('[data-testid=lease-search]', 'pc-24');
+  // pc-24 and pc-240 … pc-249: one page, so no pager.
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=lease-row]').length === 11);
+  assert.equal(await page.$$eval('[data-testid=lease-page]', (p) => p.length), 0);
   await page.close();
 });
 

@@ -67,7 +67,8 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_tex
     let cf = conf.to_string_lossy().to_string();
     let r = lab.exec(&cli, "dhclient", &["-1", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let mac = String::from_utf8_lossy(&lab.exec(&cli, "cat", &["/sys/class/net/eth0/address"]).stdout).trim().to_string();
+    let mac =
+        String::from_utf8_lossy(&lab.exec(&cli, "cat", &["/sys/class/net/eth0/address"]).stdout).trim().to_string();
 
     let bound = report(&lab, &state, "bound", Duration::from_secs(30));
     assert_eq!(bound["ip"], "192.0.2.10");

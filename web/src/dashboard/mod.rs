@@ -11,8 +11,10 @@ use dhcplab_engine::server::SubnetUsage;
 use dhcplab_engine::{Lease, LeaseEvent, LeaseEventKind, LeaseState};
 use gloo_timers::callback::{Interval, Timeout};
 use serde::Deserialize;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use yew::prelude::*;
@@ -49,8 +51,8 @@ enum Incoming {
 
 const FEED: usize = 100;
 const HISTORY: usize = 120;
-/// Rows drawn at most; the search narrows the rest.
-const MAX_ROWS: usize = 500;
+/// Rows per page of the lease table: the DOM stays small however many leases there are.
+const PAGE: usize = 100;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum SortBy {
@@ -64,13 +66,15 @@ pub enum Msg {
     Connect,
     Opened,
     Closed,
-    Raw(String),
     Flush,
+    Page(usize),
     Query(String),
     State(String),
     Subnet(String),
     Sort(SortBy),
     Url(String),
+    /// The daemon URL as typed, kept so a redraw never resets what the user is typing.
+    UrlDraft(String),
     Token(String),
     Release(Ipv4Addr),
     Reserve(Ipv4Addr),
@@ -88,6 +92,7 @@ pub struct Props {
 
 pub struct Dashboard {
     url: String,
+    url_draft: String,
     token: String,
     connected: bool,
     attempts: u32,
@@ -97,7 +102,12 @@ pub struct Dashboard {
     _open: Option<Closure<dyn FnMut(web_sys::Event)>>,
     _retry: Option<Timeout>,
     _tick: Interval,
-    pending: Vec<String>,
+    /// Messages as they arrive, straight from the socket's handler (not one component update each);
+    /// applied together on the next flush.
+    inbox: Rc<RefCell<Vec<String>>>,
+    /// When the view was last drawn (ms), so an idle flush redraws only for the countdowns, once a second.
+    drawn_at: f64,
+    page: usize,
     seq: u64,
     leases: BTreeMap<Ipv4Addr, Lease>,
     subnets: Vec<SubnetUsage>,
@@ -208,17 +218,22 @@ impl Dashboard {
 
     fn connect(&mut self, ctx: &Context<Self>) {
         if let Some(ws) = self.ws.take() {
+            // Detach first: the handlers' closures are dropped below, and the old socket must not call them.
             ws.set_onclose(None);
+            ws.set_onmessage(None);
+            ws.set_onopen(None);
             let _ = ws.close();
         }
+        // Nothing from the old socket may be applied to the new one's state.
+        self.inbox.borrow_mut().clear();
         let Ok(ws) = web_sys::WebSocket::new(&self.url) else {
             self.schedule_retry(ctx);
             return;
         };
-        let link = ctx.link().clone();
+        let inbox = self.inbox.clone();
         let on_msg = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
             if let Some(s) = e.data().as_string() {
-                link.send_message(Msg::Raw(s));
+                inbox.borrow_mut().push(s);
             }
         });
         let link = ctx.link().clone();
@@ -335,6 +350,7 @@ impl Component for Dashboard {
         let link = ctx.link().clone();
         let mut d = Dashboard {
             url: default_url(),
+            url_draft: default_url(),
             token: String::new(),
             connected: false,
             attempts: 0,
@@ -344,7 +360,9 @@ impl Component for Dashboard {
             _open: None,
             _retry: None,
             _tick: Interval::new(250, move || link.send_message(Msg::Flush)),
-            pending: vec![],
+            inbox: Rc::default(),
+            drawn_at: 0.0,
+            page: 0,
             seq: 0,
             leases: BTreeMap::new(),
             subnets: vec![],
@@ -378,23 +396,48 @@ impl Component for Dashboard {
                 self.connected = false;
                 self.schedule_retry(ctx);
             }
-            Msg::Raw(s) => {
-                self.pending.push(s);
-                return false;
-            }
             Msg::Flush => {
-                // Apply everything that arrived since the last frame; re-render for the countdowns too.
-                for s in std::mem::take(&mut self.pending) {
+                // Apply everything that arrived since the last flush, then draw once.
+                let batch = std::mem::take(&mut *self.inbox.borrow_mut());
+                if batch.is_empty() && js_sys::Date::now() - self.drawn_at < 1000.0 {
+                    return false;
+                }
+                // Only the newest packets can stay in the ring: older ones in a big batch are counted, not
+                // parsed (at thousands per second, parsing their payloads was most of the work).
+                let is_packet = |s: &String| s.starts_with(r#"{"type":"packet""#);
+                let packets = batch.iter().filter(|s| is_packet(s)).count();
+                let mut skip = if self.paused { packets } else { packets.saturating_sub(live::KEEP) };
+                for s in batch {
+                    if skip > 0 && is_packet(&s) {
+                        skip -= 1;
+                        self.held += u64::from(self.paused);
+                        continue;
+                    }
                     if let Ok(m) = serde_json::from_str::<Incoming>(&s) {
                         self.apply(m);
                     }
                 }
             }
-            Msg::Query(q) => self.q = q,
-            Msg::State(s) => self.state = s,
-            Msg::Subnet(s) => self.subnet = s,
+            Msg::Page(p) => self.page = p,
+            Msg::Query(q) => {
+                self.q = q;
+                self.page = 0;
+            }
+            Msg::State(s) => {
+                self.state = s;
+                self.page = 0;
+            }
+            Msg::Subnet(s) => {
+                self.subnet = s;
+                self.page = 0;
+            }
             Msg::Sort(s) => self.sort = s,
+            Msg::UrlDraft(u) => {
+                self.url_draft = u;
+                return false;
+            }
             Msg::Url(u) => {
+                self.url_draft = u.clone();
                 self.url = u;
                 self.attempts = 0;
                 self.leases.clear();
@@ -439,7 +482,10 @@ impl Component for Dashboard {
             link.callback(move |e: Event| f(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()))
         };
         let rows = self.rows();
-        let shown = rows.len().min(MAX_ROWS);
+        let pages = rows.len().div_ceil(PAGE).max(1);
+        let page = self.page.min(pages - 1);
+        let first = page * PAGE;
+        let shown = rows.len().saturating_sub(first).min(PAGE);
         let rates: Vec<f64> =
             self.history.iter().zip(self.history.iter().skip(1)).map(|(a, b)| b.0.saturating_sub(a.0) as f64).collect();
         let bound: Vec<f64> = self.history.iter().map(|h| h.1 as f64).collect();
@@ -455,7 +501,7 @@ impl Component for Dashboard {
                     <span data-testid="ws-status" class={classes!("status", if self.connected { "up" } else { "down" })}>
                         { if self.connected { "connected" } else { "disconnected" } }
                     </span>
-                    <label>{t(lang, "daemon")}{" "}<input data-testid="ws-url" size="28" value={self.url.clone()} onchange={url_change} /></label>
+                    <label>{t(lang, "daemon")}{" "}<input data-testid="ws-url" size="28" value={self.url_draft.clone()} oninput={input(Msg::UrlDraft)} onchange={url_change} /></label>
                     <label>{t(lang, "token")}{" "}<input data-testid="admin-token" type="password" size="16" oninput={input(Msg::Token)} /></label>
                     <span class="muted">{format!("seq {}", self.seq)}</span>
                     if let Some((ok, n)) = &self.notice {
@@ -496,7 +542,7 @@ impl Component for Dashboard {
                 </div>
                 { self.live_view(ctx) }
                 <section class="card">
-                    <h2>{format!("{} ({}/{})", t(lang, "leases_live"), shown, self.leases.len())}</h2>
+                    <h2>{format!("{} ({}/{})", t(lang, "leases_live"), rows.len(), self.leases.len())}</h2>
                     <div class="filters">
                         <input data-testid="lease-search" placeholder={t(lang, "search")} oninput={input(Msg::Query)} />
                         <select data-testid="lease-state" onchange={select(Msg::State)}>
@@ -511,7 +557,7 @@ impl Component for Dashboard {
                     <table class="leases live">
                         <thead><tr>{sort(SortBy::Ip, "ip")}<th>{"MAC"}</th>{sort(SortBy::Host, "hostname")}{sort(SortBy::State, "state")}{sort(SortBy::Expires, "expires_in")}<th></th></tr></thead>
                         <tbody>
-                            { for rows.iter().take(MAX_ROWS).map(|l| {
+                            { for rows.iter().skip(first).take(PAGE).map(|l| {
                                 let ip = l.ip;
                                 let release = link.callback(move |_| Msg::Release(ip));
                                 let reserve = link.callback(move |_| Msg::Reserve(ip));
@@ -539,8 +585,19 @@ impl Component for Dashboard {
                             }) }
                         </tbody>
                     </table>
+                    if pages > 1 {
+                        <div class="pager">
+                            <button data-testid="lease-prev" disabled={page == 0} onclick={link.callback(move |_| Msg::Page(page.saturating_sub(1)))}>{"‹"}</button>
+                            <span data-testid="lease-page">{format!("{}–{} / {}", first + 1, first + shown, rows.len())}</span>
+                            <button data-testid="lease-next" disabled={page + 1 >= pages} onclick={link.callback(move |_| Msg::Page(page + 1))}>{"›"}</button>
+                        </div>
+                    }
                 </section>
             </div>
         }
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, _first: bool) {
+        self.drawn_at = js_sys::Date::now();
     }
 }
