@@ -2,6 +2,8 @@
 //
 //   scripts/build-web && cargo build -p dhcplab-server && node bench/dashboard-smoothness.mjs
 //   EVENTS_PER_SEC=4000 LEASES=20000 SECONDS=30 node bench/dashboard-smoothness.mjs
+//   DASHBOARD=http://127.0.0.1:8067 LEASES=10000 node bench/dashboard-smoothness.mjs   # a running daemon
+//                                   (bench/dashboard-live runs one under perfdhcp load, in namespaces)
 //
 // The daemon serves the page (loopback demo). The feed is synthetic so the rates are exact, but every message
 // is made from a real one: the script first records what the daemon's own /ws sends (a lease, a packet with its
@@ -30,6 +32,50 @@ const SECONDS = Number(process.env.SECONDS ?? 20);
 const TICK_MS = 20;
 
 const die = (m) => { console.error(`bench: ${m}`); process.exit(1); };
+const browserArgs = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'];
+const leasesShown = (n) => [...document.querySelectorAll('h2')].some((h) => / \(\d+\/(\d+)\)/.exec(h.textContent)?.[1] >= n);
+
+// Frame intervals, long tasks and how far the page is behind, over `seconds`; `sent()` counts what the feed sent.
+async function measure(page, label, seconds, sent = () => null) {
+  const before = sent();
+  const t0 = Date.now();
+  const seqAt = () => page.$eval('.dash .toolbar .muted', (e) => Number(e.textContent.replace(/\D/g, '')));
+  const seq0 = await seqAt();
+  const r = await page.evaluate((ms) => new Promise((resolve) => {
+    const frames = []; const longs = [];
+    const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => longs.push(e.duration)));
+    obs.observe({ type: 'longtask', buffered: false });
+    let last = performance.now(); const end = last + ms;
+    const loop = (t) => { frames.push(t - last); last = t; if (t < end) requestAnimationFrame(loop); else { obs.disconnect(); resolve({ frames, longs }); } };
+    requestAnimationFrame(loop);
+  }), seconds * 1000);
+  const elapsed = (Date.now() - t0) / 1000;
+  const seq1 = await seqAt();
+  const f = r.frames.slice(1).sort((a, b) => a - b);
+  const q = (p) => f[Math.min(f.length - 1, Math.floor(p * f.length))].toFixed(1);
+  const heap = await page.evaluate(() => performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1048576) : null);
+  const feed = before === null ? `page received ${((seq1 - seq0) / elapsed).toFixed(0)} changes/s (seq ${seq0} → ${seq1})`
+    : `events sent ${sent() - before} (${((sent() - before) / elapsed).toFixed(0)}/s), page at seq ${seq1} of ${sent()}`;
+  console.log(`${label}: ${f.length} frames in ${elapsed.toFixed(1)} s (${(f.length / elapsed).toFixed(0)} fps); ` +
+    `frame interval p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, p99 ${q(0.99)} ms, max ${f[f.length - 1].toFixed(0)} ms; ` +
+    `frames over 50 ms: ${(100 * f.filter((x) => x > 50).length / f.length).toFixed(1)} %; ` +
+    `long tasks: ${r.longs.length}, ${r.longs.reduce((a, b) => a + b, 0).toFixed(0)} ms in all (max ${Math.max(0, ...r.longs).toFixed(0)} ms); ` +
+    `${feed}; JS heap ${heap} MB`);
+}
+
+if (process.env.DASHBOARD) {
+  // A running daemon: wait until it has LEASES leases, then measure while its own load runs.
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: browserArgs });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  await page.goto(`${process.env.DASHBOARD}/#dashboard`);
+  await page.waitForFunction(leasesShown, LEASES, { timeout: 600000, polling: 1000 })
+    .catch(() => die(`the dashboard never showed ${LEASES} leases`));
+  console.log(`live daemon ${process.env.DASHBOARD} with ≥ ${LEASES} leases, ${SECONDS} s`);
+  await measure(page, 'live  ', SECONDS);
+  await page.screenshot({ path: path.join(root, 'tests/artifacts/dashboard-live-load.png') });
+  await browser.close();
+  process.exit(0);
+}
 if (!existsSync(bin)) die(`no daemon at ${bin}: cargo build -p dhcplab-server`);
 if (!existsSync(path.join(root, 'dist/index.html'))) die('web app not built: scripts/build-web');
 
@@ -46,8 +92,7 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 100));
 }
 
-const browser = await chromium.launch({ executablePath: chromiumPath,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'] });
+const browser = await chromium.launch({ executablePath: chromiumPath, args: browserArgs });
 
 // 1. Real messages from the daemon's bridge, as templates.
 const probe = await browser.newPage();
@@ -148,40 +193,16 @@ const connectAt = Date.now();
 await page.fill('[data-testid=ws-url]', `ws://127.0.0.1:${feedPort}/ws`);
 await page.press('[data-testid=ws-url]', 'Enter');
 await page.locator('[data-testid=ws-url]').blur();
-await page.waitForFunction((n) => [...document.querySelectorAll('h2')].some((h) => h.textContent.includes(`/${n})`)), LEASES, { timeout: 30000 })
+await page.waitForFunction(leasesShown, LEASES, { timeout: 30000 })
   .catch(async () => die(`the dashboard never showed ${LEASES} leases: has the /ws format changed? It shows: ` +
     (await page.$$eval('h2, [data-testid=ws-status], .toolbar .muted', (e) => e.map((x) => x.textContent).join(' | ')))));
 const snapshotMs = Date.now() - connectAt;
 
-async function measure(label) {
-  const startSeq = seq;
-  const t0 = Date.now();
-  const r = await page.evaluate((ms) => new Promise((resolve) => {
-    const frames = []; const longs = [];
-    const obs = new PerformanceObserver((l) => l.getEntries().forEach((e) => longs.push(e.duration)));
-    obs.observe({ type: 'longtask', buffered: false });
-    let last = performance.now(); const end = last + ms;
-    const loop = (t) => { frames.push(t - last); last = t; if (t < end) requestAnimationFrame(loop); else { obs.disconnect(); resolve({ frames, longs }); } };
-    requestAnimationFrame(loop);
-  }), SECONDS * 1000);
-  const sent = seq - startSeq;
-  const elapsed = (Date.now() - t0) / 1000;
-  const f = r.frames.slice(1).sort((a, b) => a - b);
-  const q = (p) => f[Math.min(f.length - 1, Math.floor(p * f.length))].toFixed(1);
-  const shown = await page.$eval('.dash .toolbar .muted', (e) => Number(e.textContent.replace(/\D/g, '')));
-  const heap = await page.evaluate(() => performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1048576) : null);
-  console.log(`${label}: ${f.length} frames in ${elapsed.toFixed(1)} s (${(f.length / elapsed).toFixed(0)} fps); ` +
-    `frame interval p50 ${q(0.5)} ms, p95 ${q(0.95)} ms, p99 ${q(0.99)} ms, max ${f[f.length - 1].toFixed(0)} ms; ` +
-    `frames over 50 ms: ${(100 * f.filter((x) => x > 50).length / f.length).toFixed(1)} %; ` +
-    `long tasks: ${r.longs.length}, ${r.longs.reduce((a, b) => a + b, 0).toFixed(0)} ms in all (max ${Math.max(0, ...r.longs).toFixed(0)} ms); ` +
-    `events sent ${sent} (${(sent / elapsed).toFixed(0)}/s), page at seq ${shown} of ${seq}; JS heap ${heap} MB`);
-}
-
 console.log(`dashboard with ${LEASES} leases; ${RATE} events/s (2/3 packets with payload, 1/3 lease renewals), ${SECONDS} s per phase`);
 console.log(`snapshot of ${LEASES} leases (${(snapshot.length / 1048576).toFixed(1)} MB of JSON) on screen ${snapshotMs} ms after connecting`);
-await measure('idle  ');
+await measure(page, 'idle  ', SECONDS, () => seq);
 sending = true;
-await measure('loaded');
+await measure(page, 'loaded', SECONDS, () => seq);
 sending = false;
 clearInterval(timer); clearInterval(statsTimer);
 for (const c of clients) c.destroy();
