@@ -325,3 +325,17 @@ pub fn relay_pair(lab: &mut NetLab) -> (String, String) {
     lab.route(&srv, "198.51.100.0/24", "192.0.2.2");
     (srv, relay)
 }
+
+/// The smallest real network: the daemon's namespace (192.0.2.1 on `srv0`) and one client namespace (`eth0`)
+/// joined by a veth, with a config that serves 192.0.2.10–20 there. Returns (server ns, client ns, config).
+pub fn one_client_lan(lab: &mut NetLab) -> (String, String, String) {
+    let srv = lab.ns("srv");
+    let cli = lab.ns("cli");
+    lab.veth(&srv, "srv0", &cli, "eth0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    let cfg = format!(
+        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n",
+        lab.dir.join("l.sqlite3").display()
+    );
+    (srv, cli, cfg)
+}

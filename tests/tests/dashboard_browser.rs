@@ -2,7 +2,7 @@
 //! namespace (so it reaches the daemon on that namespace's loopback), dhclient in another. The browser side is
 //! `tests/browser/dashboard-netns.helper.mjs`; the two coordinate through small JSON files.
 
-use dhcplab_tests::{Daemon, NetLab, require_program, wait_for};
+use dhcplab_tests::{Daemon, NetLab, one_client_lan, require_program, wait_for};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,14 +39,7 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_tex
     assert!(Path::new(&chromium).is_file(), "Chromium not found at {chromium}: run scripts/setup");
 
     let mut lab = NetLab::new("dash");
-    let srv = lab.ns("srv");
-    let cli = lab.ns("cli");
-    lab.veth(&srv, "srv0", &cli, "eth0");
-    lab.addr(&srv, "srv0", "192.0.2.1/24");
-    let cfg = format!(
-        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n",
-        lab.dir.join("l.sqlite3").display()
-    );
+    let (srv, cli, cfg) = one_client_lan(&mut lab);
     let d = Daemon::start(&mut lab, &srv, &cfg);
     let state = lab.dir.join("browser");
     std::fs::create_dir_all(&state).unwrap();

@@ -1,7 +1,7 @@
 //! The WebSocket bridge against real clients: a snapshot, then every change in order; a slow reader gets a
 //! fresh snapshot rather than a gap; a reconnect resumes.
 
-use dhcplab_tests::{Daemon, NetLab, in_netns, relay_pair, require_program};
+use dhcplab_tests::{Daemon, NetLab, in_netns, one_client_lan, relay_pair, require_program};
 use dhcproto::Decodable;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -57,14 +57,7 @@ fn rt() -> tokio::runtime::Runtime {
 fn snapshot_then_a_real_dhclient_lease_bound_and_released() {
     require_program("dhclient", "isc-dhcp-client");
     let mut lab = NetLab::new("ws");
-    let srv = lab.ns("srv");
-    let cli = lab.ns("cli");
-    lab.veth(&srv, "srv0", &cli, "eth0");
-    lab.addr(&srv, "srv0", "192.0.2.1/24");
-    let cfg = format!(
-        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n",
-        lab.dir.join("l.sqlite3").display()
-    );
+    let (srv, cli, cfg) = one_client_lan(&mut lab);
     let _d = Daemon::start(&mut lab, &srv, &cfg);
     let mac = {
         let out = lab.exec(&cli, "cat", &["/sys/class/net/eth0/address"]);
