@@ -17,6 +17,14 @@ pub const BACKLOG: usize = 4096;
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// A watcher that sends nothing (not even a pong) for this long is disconnected.
 const IDLE_LIMIT: Duration = Duration::from_secs(45);
+/// A watcher that takes longer than this to accept one message (it stopped reading and its TCP window is
+/// shut) is disconnected too, rather than holding its task forever.
+const SEND_LIMIT: Duration = Duration::from_secs(10);
+
+/// Sends one message; false when the watcher is gone or too slow to take it.
+async fn send(socket: &mut WebSocket, m: Message) -> bool {
+    matches!(tokio::time::timeout(SEND_LIMIT, socket.send(m)).await, Ok(Ok(())))
+}
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
     ws.on_upgrade(move |socket| watch(socket, app))
@@ -38,7 +46,7 @@ async fn watch(mut socket: WebSocket, app: AppState) {
     let mut rx = app.updates.subscribe();
     let Some(snap) = snapshot(&app).await else { return };
     let mut last = snap.seq;
-    if socket.send(Message::Text(snap.json.to_string().into())).await.is_err() {
+    if !send(&mut socket, Message::Text(snap.json.to_string().into())).await {
         return;
     }
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -57,7 +65,7 @@ async fn watch(mut socket: WebSocket, app: AppState) {
                     continue;
                 }
                 last = p.seq;
-                if socket.send(Message::Text(p.json.to_string().into())).await.is_err() {
+                if !send(&mut socket, Message::Text(p.json.to_string().into())).await {
                     return;
                 }
             }
@@ -65,7 +73,7 @@ async fn watch(mut socket: WebSocket, app: AppState) {
                 debug!("a watcher fell {missed} changes behind: sending a fresh snapshot");
                 let Some(snap) = snapshot(&app).await else { return };
                 last = snap.seq;
-                if socket.send(Message::Text(snap.json.to_string().into())).await.is_err() {
+                if !send(&mut socket, Message::Text(snap.json.to_string().into())).await {
                     return;
                 }
             }
@@ -76,10 +84,11 @@ async fn watch(mut socket: WebSocket, app: AppState) {
             Wake::FromClient(Some(Ok(_))) => heard = tokio::time::Instant::now(),
             Wake::Ping => {
                 if heard.elapsed() > IDLE_LIMIT {
-                    let _ = socket.send(Message::Close(None)).await;
+                    debug!("a watcher was silent for {IDLE_LIMIT:?}: closing");
+                    send(&mut socket, Message::Close(None)).await;
                     return;
                 }
-                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                if !send(&mut socket, Message::Ping(Vec::new().into())).await {
                     return;
                 }
             }

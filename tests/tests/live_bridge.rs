@@ -193,3 +193,80 @@ fn a_slow_reader_gets_a_fresh_snapshot_not_a_gap() {
     let snapshots = watcher.join().unwrap();
     assert!(snapshots >= 1, "the slow reader was sent a fresh snapshot");
 }
+
+/// The loopback demo (no namespaces needed), killed on drop.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn a_silent_watcher_is_closed_after_the_idle_limit_while_one_that_answers_pings_stays() {
+    let http = format!("127.0.0.1:{}", free_port());
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _demo = Demo(
+        std::process::Command::new(dhcplab_tests::dhcplab_bin())
+            .args(["serve", "--http", &http, "--demo-port", &udp.to_string(), "--demo-clients", "2"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    dhcplab_tests::wait_for(Duration::from_secs(20), "the demo's HTTP", || std::net::TcpStream::connect(&http).ok());
+    let url = format!("ws://{http}/ws");
+    rt().block_on(async move {
+        // A watcher that reads (tungstenite answers each ping with a pong) …
+        let (mut live, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
+        // … and one that completes the handshake, then never sends a byte, not even a pong.
+        let mut silent = tokio::net::TcpStream::connect(&http).await.unwrap();
+        let hello = format!(
+            "GET /ws HTTP/1.1\r\nHost: {http}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut silent, hello.as_bytes()).await.unwrap();
+        let start = tokio::time::Instant::now();
+        let silent_side = async {
+            // Read (so its window stays open) until the server hangs up; note whether it said Close first.
+            let mut seen = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match tokio::time::timeout(
+                    Duration::from_secs(90),
+                    tokio::io::AsyncReadExt::read(&mut silent, &mut buf),
+                )
+                .await
+                {
+                    Ok(Ok(0)) | Ok(Err(_)) => break,
+                    Ok(Ok(n)) => seen.extend_from_slice(&buf[..n]),
+                    Err(_) => panic!("the silent watcher was never disconnected"),
+                }
+            }
+            (start.elapsed(), seen.windows(2).any(|w| w == [0x88, 0x00]))
+        };
+        let live_side = async {
+            let mut messages = 0;
+            while start.elapsed() < Duration::from_secs(70) {
+                match next(&mut live, Duration::from_secs(5)).await {
+                    Some(_) => messages += 1,
+                    None => panic!("the watcher that answers pings was dropped after {:?}", start.elapsed()),
+                }
+            }
+            messages
+        };
+        let ((closed_after, said_close), messages) = tokio::join!(silent_side, live_side);
+        assert!(said_close, "a Close frame before hanging up");
+        assert!(
+            closed_after >= Duration::from_secs(45) && closed_after < Duration::from_secs(65),
+            "closed after {closed_after:?}: the limit is 45 s, checked every 15 s"
+        );
+        assert!(messages >= 60, "the live watcher kept getting the stats, one a second: {messages}");
+    });
+}
