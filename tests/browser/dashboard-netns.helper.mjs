@@ -39,8 +39,12 @@ try {
   await page.click(`[data-testid=lease-row][data-ip="${bound.ip}"] [data-testid=lease-follow]`);
   const flow = await page.$$eval('[data-testid=flow-row]', (r) => r.map((x) => x.dataset.msg));
   const lanes = await page.$$eval('[data-testid=lifeline]', (l) => l.map((x) => x.textContent));
+  // The DISCOVER in the inspector: the vendor class the client sent, as text.
+  await page.click('[data-testid=flow-row][data-msg=DHCPDISCOVER]');
+  const fields = await page.$$eval('[data-testid=field]', (f) => f.map((x) => x.innerText));
+  const vendor = fields.find((f) => f.startsWith('Option: (60)')) ?? `no option 60 among: ${fields.join(' | ')}`;
   await page.screenshot({ path: path.join(artifacts, 'dashboard-netns.png'), fullPage: true });
-  report('result', { ...bound, flow, lanes, imgsAfter: await page.$$eval('img', (i) => i.length), problems });
+  report('result', { ...bound, flow, lanes, vendor, imgsAfter: await page.$$eval('img', (i) => i.length), problems });
 } catch (e) {
   report('result', { error: String(e), problems });
 } finally {

@@ -329,6 +329,40 @@ test('dashboard: a big network is paged, and the search narrows it and goes back
   await page.close();
 });
 
+test('dashboard: utilization levels, sorting, and a dropped connection comes back by itself', async () => {
+  // A bridge made from the daemon's own API answers (the snapshot carries the same leases and stats), with
+  // three subnets at 79 %, 80 % and 90 % used.
+  const leases = await (await fetch(`${base}/api/leases`)).json();
+  const stats = await (await fetch(`${base}/api/stats`)).json();
+  assert.ok(leases.length >= 3, 'the demo has leases');
+  const subnets = [['10.1.0.0/24', 79], ['10.2.0.0/24', 80], ['10.3.0.0/24', 90]]
+    .map(([cidr, used]) => ({ cidr, pool_size: 100, used, free: 100 - used, declined: 0 }));
+  const hosts = ['mallory', 'alice', 'trent'];
+  const snapshot = JSON.stringify({ type: 'snapshot', seq: 1, subnets, stats: { ...stats, subnets }, reserved: [],
+    leases: leases.slice(0, 3).map((l, i) => ({ ...l, hostname: hosts[i] })) });
+  let connections = 0;
+  let bridge;
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.routeWebSocket(/\/ws$/, (ws) => { connections += 1; bridge = ws; ws.send(snapshot); });
+  await page.goto(`${base}/#dashboard`);
+  await page.waitForSelector('[data-testid=ws-status]:has-text("connected")');
+  await page.waitForSelector('[data-testid=subnet-util][data-cidr="10.3.0.0/24"]');
+  const levels = await page.$$eval('[data-testid=subnet-util]', (u) => u.map((x) => [x.dataset.cidr, x.dataset.level]));
+  assert.deepEqual(levels, [['10.1.0.0/24', 'ok'], ['10.2.0.0/24', 'amber'], ['10.3.0.0/24', 'red']]);
+  // Sorting by hostname.
+  await page.click('th.sortable:has-text("Hostname")');
+  const names = await page.$$eval('[data-testid=lease-host]', (h) => h.map((x) => x.textContent));
+  assert.deepEqual(names, ['alice', 'mallory', 'trent']);
+  // The bridge goes away: the status says so, and the dashboard reconnects on its own (first retry 0.5 s).
+  await bridge.close();
+  await page.waitForSelector('[data-testid=ws-status]:has-text("disconnected")', { timeout: 5000 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=ws-status]').textContent === 'connected', null, { timeout: 10000 });
+  assert.equal(connections, 2);
+  assert.equal(await page.$$eval('[data-testid=lease-row]', (r) => r.length), 3, 'the fresh snapshot replaced the table');
+  await page.close();
+});
+
 test('no console errors in any test', { concurrency: false }, () => {
   assert.deepEqual(consoleErrors, []);
 });

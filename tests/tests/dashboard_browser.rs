@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const EVIL: &str = "<img src=x onerror=alert(1)>";
+const VENDOR: &str = "<b>vendor</b>";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -28,7 +29,7 @@ fn report(lab: &NetLab, state: &Path, name: &str, limit: Duration) -> Value {
 }
 
 #[test]
-fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_text() {
+fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text() {
     require_program("dhclient", "isc-dhcp-client");
     require_program("node", "nodejs");
     let root = repo();
@@ -54,7 +55,7 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_tex
 
     // A real dhclient whose host name is markup.
     let conf = lab.dir.join("dhclient.conf");
-    std::fs::write(&conf, format!("send host-name \"{EVIL}\";\n")).unwrap();
+    std::fs::write(&conf, format!("send host-name \"{EVIL}\";\nsend vendor-class-identifier \"{VENDOR}\";\n")).unwrap();
     let lf = lab.dir.join("c.leases").to_string_lossy().to_string();
     let pf = lab.dir.join("c.pid").to_string_lossy().to_string();
     let cf = conf.to_string_lossy().to_string();
@@ -73,7 +74,7 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_tex
     lab.exec(&cli, "ip", &["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
     let r = lab.exec(&cli, "dhclient", &["-r", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let result = report(&lab, &state, "result", Duration::from_secs(30));
+    let result = report(&lab, &state, "result", Duration::from_secs(90));
     assert_eq!(result["problems"], serde_json::json!([]), "no dialog, page error or console error");
     assert_eq!(result["imgsAfter"], 0);
     // The row went to released, and following the client shows its whole exchange on the live flow.
@@ -83,5 +84,7 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_hostname_as_tex
         "{result}"
     );
     assert_eq!(result["lanes"][0], "dhcplab");
+    let vendor = result["vendor"].as_str().unwrap_or_default();
+    assert!(vendor.contains(VENDOR), "the vendor class shows as the text sent: {vendor}");
     assert!(artifacts.join("dashboard-netns.png").is_file());
 }

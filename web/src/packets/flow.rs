@@ -50,6 +50,8 @@ pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select
                     let Some(x1) = col(a.from) else { return html! {} };
                     html! {
                         <g class={classes!("arrow", (selected == Some(key)).then_some("sel"))} data-testid="flow-row" data-msg={a.msg.clone()} {onclick}>
+                            // The whole row is the target, not just a 1-pixel line.
+                            <rect class="hit" x="0" y={(y - ROW / 2.0).to_string()} width={width.to_string()} height={ROW.to_string()} fill="transparent" />
                             <text x="4" y={(y + 4.0).to_string()} class="flowtime">{a.time.clone()}</text>
                             { for a.to.iter().filter_map(|&n| col(n)).map(|x2| {
                                 let dir = if x2 >= x1 { -1.0 } else { 1.0 };
