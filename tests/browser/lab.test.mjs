@@ -167,6 +167,22 @@ test('usable on a phone', async () => {
   assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone`);
   await page.screenshot({ path: path.join(artifacts, 'lab-phone.png'), fullPage: true });
   await page.close();
+  // The dashboard too, in Chinese, with a packet in the inspector.
+  const dash = await open('#dashboard', { width: 390, height: 844 }, '[data-testid=ws-status]');
+  await dash.click('[data-testid=lang]');
+  await dash.waitForSelector('[data-testid=ws-status]:has-text("connected")');
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.send(requestPacket('02:00:00:00:0f:01', '192.0.2.160', 'phone-test'), dhcpPort, '127.0.0.1', r));
+  sock.close();
+  await dash.waitForSelector('[data-testid=flow-row]', { timeout: 15000 });
+  await dash.click('[data-testid=flow-row] >> nth=0');
+  await dash.waitForSelector('[data-testid=field]');
+  const wider = await dash.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(wider <= 1, `the dashboard is ${wider}px wider than the phone`);
+  assert.match(await dash.innerText('[data-testid=dashboard]'), /实时数据包/);
+  await dash.screenshot({ path: path.join(artifacts, 'dashboard-phone-zh.png'), fullPage: true });
+  await dash.click('[data-testid=lang]');
+  await dash.close();
 });
 
 

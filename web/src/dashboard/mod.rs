@@ -554,6 +554,7 @@ impl Component for Dashboard {
                             { for self.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={self.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
                         </select>
                     </div>
+                    <div class="tablewrap">
                     <table class="leases live">
                         <thead><tr>{sort(SortBy::Ip, "ip")}<th>{"MAC"}</th>{sort(SortBy::Host, "hostname")}{sort(SortBy::State, "state")}{sort(SortBy::Expires, "expires_in")}<th></th></tr></thead>
                         <tbody>
@@ -585,6 +586,7 @@ impl Component for Dashboard {
                             }) }
                         </tbody>
                     </table>
+                    </div>
                     if pages > 1 {
                         <div class="pager">
                             <button data-testid="lease-prev" disabled={page == 0} onclick={link.callback(move |_| Msg::Page(page.saturating_sub(1)))}>{"‹"}</button>
