@@ -138,11 +138,33 @@ pub enum Update<'a> {
     },
 }
 
+/// The lease table and counters at one moment (one sequence number).
+pub struct Snapshot {
+    pub seq: u64,
+    pub leases: Vec<Lease>,
+    pub stats: DaemonStats,
+    pub reserved: Vec<Ipv4Addr>,
+}
+
+impl Snapshot {
+    pub fn to_json(&self) -> String {
+        let msg = Update::Snapshot {
+            seq: self.seq,
+            leases: &self.leases,
+            subnets: &self.stats.subnets,
+            stats: &self.stats,
+            reserved: &self.reserved,
+        };
+        serde_json::to_string(&msg).unwrap_or_default()
+    }
+}
+
 /// An update already serialized (once, however many watchers there are), with its sequence number.
 #[derive(Debug, Clone)]
 pub struct Published {
     pub seq: u64,
-    pub json: Arc<str>,
+    /// Shared, not copied, by every watcher that sends it.
+    pub json: axum::extract::ws::Utf8Bytes,
 }
 
 pub enum Command {
@@ -150,8 +172,9 @@ pub enum Command {
     Lease(Ipv4Addr, oneshot::Sender<Option<Lease>>),
     Release(Ipv4Addr, oneshot::Sender<Option<LeaseEvent>>),
     Stats(oneshot::Sender<DaemonStats>),
-    /// Everything a new watcher needs, as JSON, with the sequence number of the last update before it.
-    Snapshot(oneshot::Sender<Published>),
+    /// Everything a new watcher needs, with the sequence number of the last update before it. A copy, not
+    /// JSON: the watcher's side serializes it, off the engine's thread.
+    Snapshot(oneshot::Sender<Snapshot>),
     Reconfigure(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<ConfigError>>>),
     /// The reservation that would pin the lease at this address to its client (checked, not applied).
     Pin(Ipv4Addr, oneshot::Sender<Result<Reservation, PinError>>),
@@ -351,17 +374,8 @@ impl Engine {
             Command::Snapshot(tx) => {
                 let mut leases: Vec<Lease> = self.server.leases().cloned().collect();
                 leases.sort_by_key(|l| l.ip);
-                let stats = self.daemon_stats();
-                let reserved: Vec<Ipv4Addr> = self.server.reserved().collect();
-                let msg = Update::Snapshot {
-                    seq: self.seq,
-                    leases: &leases,
-                    subnets: &stats.subnets,
-                    stats: &stats,
-                    reserved: &reserved,
-                };
-                let json = serde_json::to_string(&msg).unwrap_or_default();
-                let _ = tx.send(Published { seq: self.seq, json: json.into() });
+                let reserved = self.server.reserved().collect();
+                let _ = tx.send(Snapshot { seq: self.seq, leases, stats: self.daemon_stats(), reserved });
             }
             Command::Reconfigure(cfg, tx) => {
                 let r = self.server.reconfigure(*cfg);

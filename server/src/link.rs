@@ -76,8 +76,11 @@ impl Link {
     }
 
     /// The loopback demo link: the server's socket on `listen` and its address `addr` on the demo subnet.
-    pub async fn demo(id: u32, listen: SocketAddr, addr: Ipv4Addr, clients: SocketAddr) -> io::Result<Link> {
-        let socket = UdpSocket::bind(listen).await?;
+    /// Like `interface`, it registers with the runtime entered when it is called.
+    pub fn demo(id: u32, listen: SocketAddr, addr: Ipv4Addr, clients: SocketAddr) -> io::Result<Link> {
+        let std = std::net::UdpSocket::bind(listen)?;
+        std.set_nonblocking(true)?;
+        let socket = UdpSocket::from_std(std)?;
         Ok(Link { id, name: "demo".into(), addr, socket: Arc::new(socket), kind: LinkKind::Demo { clients } })
     }
 

@@ -105,25 +105,43 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     }
     info!("lease database {}: {restored} leases loaded", db.display());
 
-    // Links.
-    let mut links = Vec::new();
-    let mut demo_socket = None;
-    if demo {
-        let clients = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?;
-        let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.demo_port));
-        let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?)
-            .await
-            .with_context(|| format!("binding the demo DHCP socket {listen}"))?;
-        info!("demo: DHCP on {listen} (loopback only), subnet 192.0.2.0/24, {} clients", opts.demo_clients);
-        links.push(link);
-        demo_socket = Some(clients);
-    }
-    for name in &cfg.dhcp.interfaces {
-        let id = links.len() as u32;
-        let link = Link::interface(id, name, cfg.dhcp.port).map_err(|e| BadConfig(e.to_string()))?;
-        info!("serving DHCP on {name} ({}) port {}", link.addr, cfg.dhcp.port);
-        links.push(link);
-    }
+    // The engine gets a thread and a runtime of its own, and its links are registered there: the HTTP API
+    // and the WebSocket fan-out (however many dashboards) run on this thread and never take turns with the
+    // packet loop.
+    let engine_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the DHCP engine's runtime")?;
+    // The demo's clients live on this runtime; bound before entering the engine's (no await while entered).
+    let demo_clients = if demo { Some(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?) } else { None };
+    let built = (|| -> Result<(Vec<Link>, Option<UdpSocket>)> {
+        let _in_engine_rt = engine_rt.enter();
+        let mut links = Vec::new();
+        let mut demo_socket = None;
+        if let Some(clients) = demo_clients {
+            let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.demo_port));
+            let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?)
+                .with_context(|| format!("binding the demo DHCP socket {listen}"))?;
+            info!("demo: DHCP on {listen} (loopback only), subnet 192.0.2.0/24, {} clients", opts.demo_clients);
+            links.push(link);
+            demo_socket = Some(clients);
+        }
+        for name in &cfg.dhcp.interfaces {
+            let id = links.len() as u32;
+            let link = Link::interface(id, name, cfg.dhcp.port).map_err(|e| BadConfig(e.to_string()))?;
+            info!("serving DHCP on {name} ({}) port {}", link.addr, cfg.dhcp.port);
+            links.push(link);
+        }
+        Ok((links, demo_socket))
+    })();
+    let (links, demo_socket) = match built {
+        Ok(v) => v,
+        Err(e) => {
+            // A runtime may not be dropped inside another one's async context.
+            engine_rt.shutdown_background();
+            return Err(e);
+        }
+    };
     if links.is_empty() {
         warn!("no interfaces in [dhcp] interfaces: nothing is served on any network");
     }
@@ -135,7 +153,10 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let store: Box<dyn LeaseStore> = Box::new(store);
     let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), updates.clone());
-    let engine_task = tokio::spawn(engine.run(cmd_rx));
+    std::thread::Builder::new()
+        .name("dhcp-engine".into())
+        .spawn(move || engine_rt.block_on(engine.run(cmd_rx)))
+        .context("starting the DHCP engine's thread")?;
     if let Some(sock) = demo_socket {
         let server_addr = links[0].socket.local_addr()?;
         tokio::spawn(Demo::new(sock, server_addr, clock, opts.demo_clients, seed).run());
@@ -215,8 +236,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         }
         info!("shutting down");
     };
+    // On return the process exits, engine thread and all: every lease it ACKed is already committed.
     axum::serve(listener, http::router(app, web_root)).with_graceful_shutdown(shutdown).await?;
-    engine_task.abort();
     if demo {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));

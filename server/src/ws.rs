@@ -8,8 +8,9 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
+use futures_util::SinkExt;
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::debug;
 
 /// Changes kept for watchers; one further behind than this gets a snapshot.
@@ -21,9 +22,48 @@ const IDLE_LIMIT: Duration = Duration::from_secs(45);
 /// shut) is disconnected too, rather than holding its task forever.
 const SEND_LIMIT: Duration = Duration::from_secs(10);
 
+/// A watcher that falls behind again this soon after a snapshot waits out the rest before the next one:
+/// a dashboard too slow for the current rate costs the engine at most one lease-table copy per interval.
+const MIN_SNAPSHOT_GAP: Duration = Duration::from_secs(5);
+
+/// At most this many changes go out in one write.
+const MAX_BATCH: usize = 256;
+/// After a write of at least `COALESCE_ABOVE` changes the watcher pauses this long before the next: under
+/// load each watcher then wakes ~100 times a second instead of once per change; a quiet stream is not delayed.
+const COALESCE: Duration = Duration::from_millis(10);
+const COALESCE_ABOVE: usize = 8;
+
 /// Sends one message; false when the watcher is gone or too slow to take it.
 async fn send(socket: &mut WebSocket, m: Message) -> bool {
     matches!(tokio::time::timeout(SEND_LIMIT, socket.send(m)).await, Ok(Ok(())))
+}
+
+/// Sends messages as one write (queued, then flushed once): under load a watcher costs one system call per
+/// batch, not one per change.
+async fn send_all(socket: &mut WebSocket, batch: Vec<Message>) -> bool {
+    let write = async {
+        for m in batch {
+            socket.feed(m).await?;
+        }
+        socket.flush().await
+    };
+    matches!(tokio::time::timeout(SEND_LIMIT, write).await, Ok(Ok(())))
+}
+
+/// After falling behind: waits out `MIN_SNAPSHOT_GAP`, starts reading from now, and sends a fresh snapshot.
+/// Returns the snapshot's sequence number, or `None` when the watcher is gone.
+async fn resync(
+    socket: &mut WebSocket,
+    app: &AppState,
+    rx: &mut tokio::sync::broadcast::Receiver<Published>,
+    snapshot_at: &mut tokio::time::Instant,
+) -> Option<u64> {
+    tokio::time::sleep_until(*snapshot_at + MIN_SNAPSHOT_GAP).await;
+    // What piled up meanwhile is in the snapshot.
+    *rx = rx.resubscribe();
+    let (seq, json) = snapshot(app).await?;
+    *snapshot_at = tokio::time::Instant::now();
+    send(socket, Message::Text(json.into())).await.then_some(seq)
 }
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
@@ -37,16 +77,22 @@ enum Wake {
     Ping,
 }
 
-async fn snapshot(app: &AppState) -> Option<Published> {
-    app.ask(Command::Snapshot).await.ok()
+/// A snapshot as JSON, serialized on the blocking pool (tens of milliseconds for a big table), with its
+/// sequence number.
+async fn snapshot(app: &AppState) -> Option<(u64, String)> {
+    let snap = app.ask(Command::Snapshot).await.ok()?;
+    let seq = snap.seq;
+    let json = tokio::task::spawn_blocking(move || snap.to_json()).await.ok()?;
+    Some((seq, json))
 }
 
 async fn watch(mut socket: WebSocket, app: AppState) {
     // Subscribe before taking the snapshot, so no change falls between the two.
     let mut rx = app.updates.subscribe();
-    let Some(snap) = snapshot(&app).await else { return };
-    let mut last = snap.seq;
-    if !send(&mut socket, Message::Text(snap.json.to_string().into())).await {
+    let Some((seq, json)) = snapshot(&app).await else { return };
+    let mut last = seq;
+    let mut snapshot_at = tokio::time::Instant::now();
+    if !send(&mut socket, Message::Text(json.into())).await {
         return;
     }
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -59,23 +105,48 @@ async fn watch(mut socket: WebSocket, app: AppState) {
             _ = ping.tick() => Wake::Ping,
         };
         match wake {
-            Wake::Update(Ok(p)) => {
-                // Changes already inside the snapshot are skipped.
-                if p.seq <= last {
-                    continue;
+            Wake::Update(Ok(first)) => {
+                // This change and every one already waiting, in one write.
+                let mut batch = vec![first];
+                let mut lagged = false;
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(TryRecvError::Lagged(_)) => {
+                            lagged = true;
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
-                last = p.seq;
-                if !send(&mut socket, Message::Text(p.json.to_string().into())).await {
+                // Changes already inside the snapshot are skipped.
+                let after = last;
+                let fresh: Vec<Message> = batch
+                    .into_iter()
+                    .filter(|p| p.seq > after)
+                    .map(|p| {
+                        last = p.seq;
+                        Message::Text(p.json)
+                    })
+                    .collect();
+                let busy = fresh.len() >= COALESCE_ABOVE;
+                if !fresh.is_empty() && !send_all(&mut socket, fresh).await {
                     return;
+                }
+                if busy {
+                    // A busy stream: let changes gather for a moment, so each write carries many.
+                    tokio::time::sleep(COALESCE).await;
+                }
+                if lagged {
+                    debug!("a watcher fell behind: sending a fresh snapshot");
+                    let Some(seq) = resync(&mut socket, &app, &mut rx, &mut snapshot_at).await else { return };
+                    last = seq;
                 }
             }
             Wake::Update(Err(RecvError::Lagged(missed))) => {
                 debug!("a watcher fell {missed} changes behind: sending a fresh snapshot");
-                let Some(snap) = snapshot(&app).await else { return };
-                last = snap.seq;
-                if !send(&mut socket, Message::Text(snap.json.to_string().into())).await {
-                    return;
-                }
+                let Some(seq) = resync(&mut socket, &app, &mut rx, &mut snapshot_at).await else { return };
+                last = seq;
             }
             Wake::Update(Err(RecvError::Closed)) => return,
             Wake::FromClient(Some(Ok(Message::Close(_)))) | Wake::FromClient(None) | Wake::FromClient(Some(Err(_))) => {
