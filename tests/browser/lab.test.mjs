@@ -253,6 +253,7 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   await page.waitForSelector('[data-testid=ws-status]:has-text("connected")', { timeout: 10000 });
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=lease-row][data-state=bound]').length >= 4, null, { timeout: 15000 });
   assert.equal(await page.$$eval('[data-testid=subnet-util]', (e) => e.length), 1);
+  assert.match(await page.innerText('[data-testid=inspector]'), /Select a packet in the live flow/);
   // What the user types as another daemon's URL survives the live redraws (several per second) until applied.
   const ownUrl = await page.inputValue('[data-testid=ws-url]');
   await page.fill('[data-testid=ws-url]', 'ws://198.51.100.7:8067/w');

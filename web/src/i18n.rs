@@ -112,6 +112,10 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "expires_in" => ("Expires in", "剩余时间"),
         "keys" => ("Keys: space play/pause, → step, ← back", "快捷键：空格 播放/暂停，→ 单步，← 后退"),
         "live_flow" => ("Live packets", "实时数据包"),
+        "pick_live_packet" => (
+            "Select a packet in the live flow; click a lease's MAC to follow that client.",
+            "在实时流程图中选择一个数据包；点击租约的 MAC 可跟踪该客户端。",
+        ),
         "follow" => ("Follow a MAC, IP, xid or hostname", "跟踪 MAC、IP、xid 或主机名"),
         "follow_packets" => ("Show this client's packets", "显示此客户端的数据包"),
         "resume" => ("Resume", "继续"),

@@ -285,7 +285,7 @@ impl Dashboard {
                 </section>
                 <section class="card inspector" data-testid="inspector">
                     <h2>{t(lang, "inspector")}</h2>
-                    { inspector::view(self.picked.as_ref().map(|(_, p)| live::inspected(p)), self.field.as_deref(), &link.callback(Msg::SelectField), lang) }
+                    { inspector::view(self.picked.as_ref().map(|(_, p)| live::inspected(p)), self.field.as_deref(), &link.callback(Msg::SelectField), lang, "pick_live_packet") }
                 </section>
             </div>
         }

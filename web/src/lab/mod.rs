@@ -520,7 +520,7 @@ impl Component for Lab {
                     </section>
                     <section class="card inspector" data-testid="inspector">
                         <h2>{t(lang, "inspector")}</h2>
-                        { inspector::view(selected.and_then(inspected), self.field.as_deref(), &link.callback(Msg::SelectField), lang) }
+                        { inspector::view(selected.and_then(inspected), self.field.as_deref(), &link.callback(Msg::SelectField), lang, "pick_packet") }
                     </section>
                     <section class="card flow">
                         <h2>{t(lang, "flow")}</h2>

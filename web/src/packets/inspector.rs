@@ -72,14 +72,16 @@ fn hex_pane(bytes: &[u8], fields: &[Field], hl: Option<Range<usize>>, on_field: 
     }
 }
 
+/// `hint` (an i18n key) is shown until a packet is picked.
 pub fn view(
     packet: Option<Inspected<'_>>,
     selected: Option<&[usize]>,
     on_field: &Callback<Vec<usize>>,
     lang: Lang,
+    hint: &str,
 ) -> Html {
     let Some(p) = packet else {
-        return html! { <p class="muted">{t(lang, "pick_packet")}</p> };
+        return html! { <p class="muted">{t(lang, hint)}</p> };
     };
     let fields = dissect(p.payload);
     let hl = selected.and_then(|s| field_at(&fields, s)).map(|f| f.range.clone());
