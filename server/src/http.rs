@@ -3,7 +3,8 @@
 use crate::config_file;
 use crate::daemon::{Command, DaemonStats, LeaseQuery};
 use crate::metrics;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -94,25 +95,39 @@ async fn leases(State(app): State<AppState>, Query(p): Query<LeaseParams>) -> Re
     Ok(Json(app.ask(|tx| Command::Leases(q, tx)).await?).into_response())
 }
 
-fn parse_ip(ip: &str) -> Result<Ipv4Addr, ApiError> {
-    ip.parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("`{ip}` is not an IPv4 address")))
+/// The `{ip}` of a lease's path; anything but an IPv4 address is a 400 that names it.
+struct LeaseIp(Ipv4Addr);
+
+impl<S: Send + Sync> FromRequestParts<S> for LeaseIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(ip) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.body_text()))?;
+        ip.parse().map(LeaseIp).map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("`{ip}` is not an IPv4 address")))
+    }
 }
 
-async fn lease(State(app): State<AppState>, Path(ip): Path<String>) -> Result<Response, ApiError> {
-    let ip = parse_ip(&ip)?;
+/// The request carries the admin token (checked before anything else about it).
+struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        app.authorize(&parts.headers).map(|()| Admin)
+    }
+}
+
+async fn lease(State(app): State<AppState>, LeaseIp(ip): LeaseIp) -> Result<Response, ApiError> {
     match app.ask(|tx| Command::Lease(ip, tx)).await? {
         Some(l) => Ok(Json(l).into_response()),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no lease for {ip}"))),
     }
 }
 
-async fn release(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(ip): Path<String>,
-) -> Result<Response, ApiError> {
-    app.authorize(&headers)?;
-    let ip = parse_ip(&ip)?;
+async fn release(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) -> Result<Response, ApiError> {
     match app.ask(|tx| Command::Release(ip, tx)).await? {
         Some(ev) => Ok(Json(ev).into_response()),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no offered or bound lease for {ip}"))),
@@ -122,13 +137,7 @@ async fn release(
 /// `POST /api/leases/{ip}/reservation`: pins the lease's client to its address, keeping the hostname it
 /// sent. With a config file, the reservation is written there first and the file is reloaded, so the file
 /// stays the source of truth and a restart keeps it; the demo only changes its running config.
-async fn reserve(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    Path(ip): Path<String>,
-) -> Result<Response, ApiError> {
-    app.authorize(&headers)?;
-    let ip = parse_ip(&ip)?;
+async fn reserve(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) -> Result<Response, ApiError> {
     let _one_edit = app.edits.lock().await;
     let r = app.ask(|tx| Command::Pin(ip, tx)).await?.map_err(|e| {
         let status = if matches!(e, PinError::NoLease(_)) { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
@@ -185,8 +194,7 @@ async fn prometheus(State(app): State<AppState>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s)).into_response())
 }
 
-async fn reload(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    app.authorize(&headers)?;
+async fn reload(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     let Some(reload) = &app.reload else {
         return Err(ApiError(StatusCode::CONFLICT, "running without a config file: nothing to reload".into()));
     };
