@@ -151,21 +151,14 @@ async fn reserve(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) ->
                 .await
                 .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
                 .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
-            match reload().await {
-                Ok(Ok(())) => Some(path.display().to_string()),
-                outcome => {
-                    // The file was written but not applied: put the old text back so file and server agree.
-                    if let Some(old) = old {
-                        let _ = tokio::fs::write(path, old).await;
-                    }
-                    let why = match outcome {
-                        Ok(Err(e)) => e,
-                        Err(e) => e.to_string(),
-                        Ok(Ok(())) => String::new(),
-                    };
-                    return Err(ApiError(StatusCode::CONFLICT, format!("reservation not applied: {why}")));
+            if let Err(why) = reload().await.unwrap_or_else(|e| Err(e.to_string())) {
+                // The file was written but not applied: put the old text back so file and server agree.
+                if let Some(old) = old {
+                    let _ = tokio::fs::write(path, old).await;
                 }
+                return Err(ApiError(StatusCode::CONFLICT, format!("reservation not applied: {why}")));
             }
+            Some(path.display().to_string())
         }
         _ => {
             app.ask(|tx| Command::AddReservation(r.clone(), tx))

@@ -33,14 +33,9 @@ const MAX_BATCH: usize = 256;
 const COALESCE: Duration = Duration::from_millis(10);
 const COALESCE_ABOVE: usize = 8;
 
-/// Sends one message; false when the watcher is gone or too slow to take it.
-async fn send(socket: &mut WebSocket, m: Message) -> bool {
-    matches!(tokio::time::timeout(SEND_LIMIT, socket.send(m)).await, Ok(Ok(())))
-}
-
 /// Sends messages as one write (queued, then flushed once): under load a watcher costs one system call per
-/// batch, not one per change.
-async fn send_all(socket: &mut WebSocket, batch: Vec<Message>) -> bool {
+/// batch, not one per change. False when the watcher is gone or too slow to take them.
+async fn send(socket: &mut WebSocket, batch: impl IntoIterator<Item = Message>) -> bool {
     let write = async {
         for m in batch {
             socket.feed(m).await?;
@@ -63,7 +58,7 @@ async fn resync(
     *rx = rx.resubscribe();
     let (seq, json) = snapshot(app).await?;
     *snapshot_at = tokio::time::Instant::now();
-    send(socket, Message::Text(json.into())).await.then_some(seq)
+    send(socket, [Message::Text(json.into())]).await.then_some(seq)
 }
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
@@ -92,7 +87,7 @@ async fn watch(mut socket: WebSocket, app: AppState) {
     let Some((seq, json)) = snapshot(&app).await else { return };
     let mut last = seq;
     let mut snapshot_at = tokio::time::Instant::now();
-    if !send(&mut socket, Message::Text(json.into())).await {
+    if !send(&mut socket, [Message::Text(json.into())]).await {
         return;
     }
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -130,7 +125,7 @@ async fn watch(mut socket: WebSocket, app: AppState) {
                     })
                     .collect();
                 let busy = fresh.len() >= COALESCE_ABOVE;
-                if !fresh.is_empty() && !send_all(&mut socket, fresh).await {
+                if !fresh.is_empty() && !send(&mut socket, fresh).await {
                     return;
                 }
                 if busy {
@@ -156,10 +151,10 @@ async fn watch(mut socket: WebSocket, app: AppState) {
             Wake::Ping => {
                 if heard.elapsed() > IDLE_LIMIT {
                     debug!("a watcher was silent for {IDLE_LIMIT:?}: closing");
-                    send(&mut socket, Message::Close(None)).await;
+                    send(&mut socket, [Message::Close(None)]).await;
                     return;
                 }
-                if !send(&mut socket, Message::Ping(Vec::new().into())).await {
+                if !send(&mut socket, [Message::Ping(Vec::new().into())]).await {
                     return;
                 }
             }

@@ -307,6 +307,14 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   const lit = await page.$$eval('[data-testid=hex-byte].hl', (b) => b.map((x) => Number(x.dataset.offset)));
   assert.deepEqual(lit, [16, 17, 18, 19], 'yiaddr is bytes 16–19');
   assert.equal(await page.$$eval('img', (i) => i.length), 0, 'still no element injected');
+  // Paused, the flow stands still and counts what it holds back; the inspected packet stays.
+  await page.click('[data-testid=flow-pause]');
+  const again = dgram.createSocket('udp4');
+  await new Promise((r) => again.send(requestPacket('02:00:00:00:be:ef', '192.0.2.150', evil), dhcpPort, '127.0.0.1', r));
+  again.close();
+  await page.waitForSelector('text=+2 packets while paused', { timeout: 10000 });
+  assert.deepEqual(await page.$$eval('[data-testid=flow-row]', (r) => r.map((x) => x.dataset.msg)), ['DHCPREQUEST', 'DHCPACK']);
+  await page.click('[data-testid=flow-pause]');
   await page.screenshot({ path: path.join(artifacts, 'dashboard.png'), fullPage: true });
   await page.close();
 });

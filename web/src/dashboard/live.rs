@@ -37,11 +37,9 @@ pub fn matches(p: &PacketSeen, follow: &str) -> bool {
         return true;
     }
     let s = &p.summary;
-    let xid = format!("{:#010x}", s.xid);
     s.chaddr.to_string().contains(&f)
         || [s.ciaddr, s.yiaddr, s.giaddr].iter().chain(s.requested_ip.iter()).any(|ip| ip.to_string() == f)
-        || xid == f
-        || xid.trim_start_matches("0x") == f.trim_start_matches("0x")
+        || format!("{:08x}", s.xid) == f.trim_start_matches("0x")
         || s.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&f))
 }
 

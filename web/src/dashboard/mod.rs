@@ -97,7 +97,7 @@ pub struct Dashboard {
     connected: bool,
     attempts: u32,
     ws: Option<web_sys::WebSocket>,
-    _handlers: Vec<Closure<dyn FnMut(web_sys::MessageEvent)>>,
+    _message: Option<Closure<dyn FnMut(web_sys::MessageEvent)>>,
     _close: Option<Closure<dyn FnMut(web_sys::CloseEvent)>>,
     _open: Option<Closure<dyn FnMut(web_sys::Event)>>,
     _retry: Option<Timeout>,
@@ -186,12 +186,9 @@ impl Dashboard {
                 self.feed.truncate(FEED);
             }
             Incoming::Packet { seq, packet } => {
+                // While paused, packets never get here: the flush counts them unparsed.
                 self.seq = seq;
-                if self.paused {
-                    self.held += 1;
-                } else {
-                    self.ring.push(seq, *packet);
-                }
+                self.ring.push(seq, *packet);
             }
             Incoming::Config { seq, reserved } => {
                 self.seq = seq;
@@ -243,7 +240,7 @@ impl Dashboard {
         ws.set_onmessage(Some(on_msg.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        self._handlers = vec![on_msg];
+        self._message = Some(on_msg);
         self._close = Some(on_close);
         self._open = Some(on_open);
         self.ws = Some(ws);
@@ -355,7 +352,7 @@ impl Component for Dashboard {
             connected: false,
             attempts: 0,
             ws: None,
-            _handlers: vec![],
+            _message: None,
             _close: None,
             _open: None,
             _retry: None,
@@ -402,15 +399,17 @@ impl Component for Dashboard {
                 if batch.is_empty() && js_sys::Date::now() - self.drawn_at < 1000.0 {
                     return false;
                 }
-                // Only the newest packets can stay in the ring: older ones in a big batch are counted, not
-                // parsed (at thousands per second, parsing their payloads was most of the work).
+                // Only the newest packets can stay in the ring (none while paused): the others in a big batch
+                // are counted, not parsed (at thousands per second, parsing payloads was most of the work).
                 let is_packet = |s: &String| s.starts_with(r#"{"type":"packet""#);
                 let packets = batch.iter().filter(|s| is_packet(s)).count();
                 let mut skip = if self.paused { packets } else { packets.saturating_sub(live::KEEP) };
+                if self.paused {
+                    self.held += packets as u64;
+                }
                 for s in batch {
                     if skip > 0 && is_packet(&s) {
                         skip -= 1;
-                        self.held += u64::from(self.paused);
                         continue;
                     }
                     if let Ok(m) = serde_json::from_str::<Incoming>(&s) {
