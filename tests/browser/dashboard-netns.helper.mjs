@@ -22,7 +22,8 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   await page.goto(`${base}/#dashboard`);
   await page.waitForSelector('[data-testid=ws-status]:has-text("connected")', { timeout: 15000 });
-  report('ready', { rows: await page.$$eval('[data-testid=lease-row]', (r) => r.length) });
+  report('ready', { rows: await page.$$eval('[data-testid=lease-row]', (r) => r.length),
+    empty: await page.innerText('[data-testid=no-leases]') });
 
   const row = page.locator('[data-testid=lease-row][data-state=bound]').first();
   await row.waitFor({ timeout: 60000 });

@@ -269,9 +269,11 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   await row.waitFor({ timeout: 10000 });
   assert.equal(await row.locator('[data-testid=lease-host]').innerText(), evil);
   assert.equal(await page.$$eval('img', (i) => i.length), 0, 'no element was injected');
-  // Search narrows the table.
+  // Search narrows the table, and says so when nothing matches.
   await page.fill('[data-testid=lease-search]', 'be:ef');
   assert.equal(await page.$$eval('[data-testid=lease-row]', (r) => r.length), 1);
+  await page.fill('[data-testid=lease-search]', 'no-such-host');
+  assert.equal(await page.innerText('[data-testid=no-leases]'), 'No lease matches these filters.');
   await page.fill('[data-testid=lease-search]', '');
   // Release needs the admin token (the demo prints it).
   const token = readFileSync(logFile, 'utf8').match(/demo admin token: (\w+)/)[1];

@@ -52,6 +52,7 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text
     lab.spawn(&srv, "node", &args, "browser.log");
     let ready = report(&lab, &state, "ready", Duration::from_secs(60));
     assert_eq!(ready["rows"], 0, "no leases before the client starts");
+    assert_eq!(ready["empty"], "No leases yet.");
 
     // A real dhclient whose host name is markup.
     let conf = lab.dir.join("dhclient.conf");

@@ -60,6 +60,7 @@ pub fn t(lang: Lang, key: &str) -> &'static str {
         "client" => ("IP configuration", "IP 配置"),
         "leases" => ("Server lease table", "服务器租约表"),
         "no_leases" => ("No leases yet.", "还没有租约。"),
+        "no_match" => ("No lease matches these filters.", "没有符合这些筛选条件的租约。"),
         "state" => ("State", "状态"),
         "address" => ("IPv4 address", "IPv4 地址"),
         "mask" => ("Subnet mask", "子网掩码"),

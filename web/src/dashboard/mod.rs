@@ -586,6 +586,9 @@ impl Component for Dashboard {
                         </tbody>
                     </table>
                     </div>
+                    if rows.is_empty() {
+                        <p class="muted" data-testid="no-leases">{ if self.leases.is_empty() { t(lang, "no_leases") } else { t(lang, "no_match") } }</p>
+                    }
                     if pages > 1 {
                         <div class="pager">
                             <button data-testid="lease-prev" disabled={page == 0} onclick={link.callback(move |_| Msg::Page(page.saturating_sub(1)))}>{"‹"}</button>
