@@ -1,6 +1,7 @@
 //! A Wireshark-style dissection of a DHCP message: every header field and option with its name, its value
 //! as people read it, and the bytes it occupies, so an inspector can link the field tree and the hex view.
 
+use crate::message::DhcpMessage;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::ops::Range;
@@ -99,17 +100,7 @@ pub fn option_name(code: u8) -> &'static str {
 }
 
 fn message_type(v: u8) -> &'static str {
-    match v {
-        1 => "DHCPDISCOVER",
-        2 => "DHCPOFFER",
-        3 => "DHCPREQUEST",
-        4 => "DHCPDECLINE",
-        5 => "DHCPACK",
-        6 => "DHCPNAK",
-        7 => "DHCPRELEASE",
-        8 => "DHCPINFORM",
-        _ => "unknown",
-    }
+    DhcpMessage::from_code(v).map_or("unknown", DhcpMessage::wire_name)
 }
 
 fn option_value(code: u8, b: &[u8]) -> String {

@@ -4,6 +4,7 @@
 use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
 use crate::lease::{Lease, LeaseState};
+use crate::message::DhcpMessage;
 use crate::time::Instant;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,37 @@ pub enum LeaseEventKind {
     Reclaimed,
     /// A REQUEST was refused with DHCPNAK.
     Nak,
+}
+
+impl LeaseEventKind {
+    pub const ALL: [LeaseEventKind; 10] = [
+        LeaseEventKind::Offered,
+        LeaseEventKind::Bound,
+        LeaseEventKind::Renewed,
+        LeaseEventKind::Released,
+        LeaseEventKind::Declined,
+        LeaseEventKind::Expired,
+        LeaseEventKind::OfferWithdrawn,
+        LeaseEventKind::OfferExpired,
+        LeaseEventKind::Reclaimed,
+        LeaseEventKind::Nak,
+    ];
+
+    /// The kind's name on the wire (`offer_withdrawn`), which views show and tests select by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseEventKind::Offered => "offered",
+            LeaseEventKind::Bound => "bound",
+            LeaseEventKind::Renewed => "renewed",
+            LeaseEventKind::Released => "released",
+            LeaseEventKind::Declined => "declined",
+            LeaseEventKind::Expired => "expired",
+            LeaseEventKind::OfferWithdrawn => "offer_withdrawn",
+            LeaseEventKind::OfferExpired => "offer_expired",
+            LeaseEventKind::Reclaimed => "reclaimed",
+            LeaseEventKind::Nak => "nak",
+        }
+    }
 }
 
 /// One change to the lease table.
@@ -77,13 +109,37 @@ impl LeaseEvent {
         self.reason = Some(reason.into());
         self
     }
+
+    /// What this event does to the record at its address: the one projection of events onto a lease table,
+    /// used by the daemon (what to store) and by every view that mirrors the table from events.
+    pub fn change(&self) -> LeaseChange {
+        match self.kind {
+            // The offer is gone and the address free, with no client to remember.
+            LeaseEventKind::OfferExpired | LeaseEventKind::OfferWithdrawn | LeaseEventKind::Reclaimed => {
+                LeaseChange::Remove
+            }
+            // A NAK refuses a request and leaves every record as it was.
+            LeaseEventKind::Nak => LeaseChange::Keep,
+            _ => self.state.map_or(LeaseChange::Keep, LeaseChange::Set),
+        }
+    }
+}
+
+/// The effect of one lease event on the record at its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseChange {
+    /// The record now exists in this state (created or updated).
+    Set(LeaseState),
+    /// The record is gone.
+    Remove,
+    /// Nothing changed.
+    Keep,
 }
 
 /// The fields of one DHCP packet that a flow view or a log line shows. Built from the bytes on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PacketSummary {
-    /// `DHCPDISCOVER`, `DHCPOFFER`, … (or `BOOTP` without option 53).
-    pub msg: String,
+    pub msg: DhcpMessage,
     pub xid: u32,
     pub broadcast_flag: bool,
     pub ciaddr: Ipv4Addr,
@@ -102,35 +158,21 @@ pub struct PacketSummary {
     pub size: usize,
 }
 
-/// `DHCPDISCOVER` etc. for a message type.
-pub fn message_name(t: dhcproto::v4::MessageType) -> String {
-    use dhcproto::v4::MessageType as M;
-    match t {
-        M::Discover => "DHCPDISCOVER".into(),
-        M::Offer => "DHCPOFFER".into(),
-        M::Request => "DHCPREQUEST".into(),
-        M::Decline => "DHCPDECLINE".into(),
-        M::Ack => "DHCPACK".into(),
-        M::Nak => "DHCPNAK".into(),
-        M::Release => "DHCPRELEASE".into(),
-        M::Inform => "DHCPINFORM".into(),
-        other => format!("DHCP({})", u8::from(other)),
-    }
-}
-
 impl PacketSummary {
     /// Summarises a DHCP packet; `None` if it is not one (the same checks as the server's guard).
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         use dhcproto::v4::{DhcpOption, OptionCode};
         let op = *bytes.first()?;
-        let msg = if op == 1 {
-            crate::packet::parse_request(bytes).ok()?.msg
+        let (kind, msg) = if op == 1 {
+            let r = crate::packet::parse_request(bytes).ok()?;
+            (r.kind, r.msg)
         } else {
-            crate::packet::parse_reply(bytes).ok()?.msg
+            let r = crate::packet::parse_reply(bytes).ok()?;
+            (r.kind, r.msg)
         };
         let o = msg.opts();
         Some(PacketSummary {
-            msg: o.msg_type().map(message_name).unwrap_or_else(|| "BOOTP".into()),
+            msg: kind,
             xid: msg.xid(),
             broadcast_flag: msg.flags().broadcast(),
             ciaddr: msg.ciaddr(),
@@ -216,6 +258,13 @@ mod plain_hex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_kind_names_are_the_wire_names() {
+        for k in LeaseEventKind::ALL {
+            assert_eq!(serde_json::to_string(&k).unwrap(), format!("\"{}\"", k.as_str()));
+        }
+    }
 
     #[test]
     fn a_seen_packet_round_trips_through_json_with_its_bytes() {

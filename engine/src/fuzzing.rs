@@ -46,7 +46,11 @@ pub fn exercise(data: &[u8]) {
     packets.push(&data[start..]);
     for (i, p) in packets.into_iter().enumerate().take(64) {
         let local_addr = if i % 3 == 2 { Ipv4Addr::new(198, 51, 100, 1) } else { Ipv4Addr::new(192, 0, 2, 1) };
-        let meta = RecvMeta { iface: 0, local_addr, src: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68) };
+        let meta = RecvMeta {
+            iface: 0,
+            local_addr,
+            src: SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, crate::message::CLIENT_PORT),
+        };
         let _ = server.handle_packet(now, meta, p);
         while let Some(t) = server.poll_transmit() {
             assert!(t.bytes.len() >= 300, "reply not padded");

@@ -61,6 +61,12 @@ impl LeaseState {
         matches!(self, LeaseState::Offered | LeaseState::Bound | LeaseState::Declined)
     }
 
+    /// Every state, in the order a lease usually lives them (the API's and the dashboard's filter list).
+    pub const ALL: [LeaseState; 5] =
+        [LeaseState::Offered, LeaseState::Bound, LeaseState::Declined, LeaseState::Released, LeaseState::Expired];
+
+    /// The state's name on the wire, in the API, in the lease database and in `data-state`: the one
+    /// spelling everything else parses back with `FromStr`.
     pub fn as_str(self) -> &'static str {
         match self {
             LeaseState::Offered => "offered",
@@ -69,6 +75,25 @@ impl LeaseState {
             LeaseState::Released => "released",
             LeaseState::Expired => "expired",
         }
+    }
+}
+
+impl fmt::Display for LeaseState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A state name that is none of `LeaseState::ALL`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown state `{0}` (a lease is offered, bound, declined, released or expired)")]
+pub struct UnknownState(pub String);
+
+impl std::str::FromStr for LeaseState {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, UnknownState> {
+        LeaseState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| UnknownState(s.to_string()))
     }
 }
 
@@ -95,4 +120,18 @@ pub struct Lease {
     /// The lease time granted with the last ACK (zero until bound).
     #[serde(with = "crate::duration_text")]
     pub lease_time: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_name_parses_back_and_matches_serde() {
+        for st in LeaseState::ALL {
+            assert_eq!(st.as_str().parse::<LeaseState>(), Ok(st));
+            assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{st}\""));
+        }
+        assert_eq!("Bound".parse::<LeaseState>(), Err(UnknownState("Bound".into())));
+    }
 }

@@ -5,6 +5,7 @@
 //! tests all drive these same state machines.
 
 pub mod allocator;
+pub mod bridge;
 pub mod builder;
 pub mod client;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod fuzzing;
 pub mod hwaddr;
 pub mod lease;
 pub mod lease_table;
+pub mod message;
 pub mod packet;
 pub mod pcap;
 pub mod reply;

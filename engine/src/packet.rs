@@ -3,7 +3,8 @@
 
 use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
-use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode, relay::RelayCode, relay::RelayInfo};
+use crate::message::DhcpMessage;
+use dhcproto::v4::{DhcpOption, Message, Opcode, OptionCode, relay::RelayCode, relay::RelayInfo};
 use dhcproto::{Decodable, Decoder};
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
@@ -108,21 +109,12 @@ impl Dropped {
     }
 }
 
-/// The client messages a server acts on (RFC 2131 §3.1, §3.2, §3.4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ClientMessage {
-    Discover,
-    Request,
-    Decline,
-    Release,
-    Inform,
-}
-
 /// A decoded, validated client message and the fields the server decides on.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub msg: Message,
-    pub kind: ClientMessage,
+    /// One of the client's five (DISCOVER, REQUEST, DECLINE, RELEASE, INFORM).
+    pub kind: DhcpMessage,
     pub hw: HwAddr,
     pub client_id: Option<HexBytes>,
     pub hostname: Option<String>,
@@ -229,12 +221,9 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     }
     let kind = match msg.opts().msg_type() {
         None => return Err(Dropped::new(DropReason::NoMessageType, "BOOTP request without option 53")),
-        Some(MessageType::Discover) => ClientMessage::Discover,
-        Some(MessageType::Request) => ClientMessage::Request,
-        Some(MessageType::Decline) => ClientMessage::Decline,
-        Some(MessageType::Release) => ClientMessage::Release,
-        Some(MessageType::Inform) => ClientMessage::Inform,
-        Some(other) => return Err(Dropped::new(DropReason::UnexpectedMessageType, format!("{other:?}"))),
+        Some(t) => DhcpMessage::from_type(t)
+            .filter(|m| m.from_client())
+            .ok_or_else(|| Dropped::new(DropReason::UnexpectedMessageType, format!("{t:?}")))?,
     };
     let hw = HwAddr::new(&bytes[28..28 + usize::from(bytes[2])])
         .map_err(|e| Dropped::new(DropReason::BadHardwareLength, e.to_string()))?;
@@ -279,6 +268,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dhcproto::v4::MessageType;
     use dhcproto::{Encodable, Encoder};
 
     pub(crate) fn discover_bytes() -> Vec<u8> {
@@ -305,7 +295,7 @@ mod tests {
     #[test]
     fn a_good_discover_parses() {
         let r = parse_request(&discover_bytes()).unwrap();
-        assert_eq!(r.kind, ClientMessage::Discover);
+        assert_eq!(r.kind, DhcpMessage::Discover);
         assert_eq!(r.hw.to_string(), "52:54:00:12:34:56");
         assert_eq!(r.hostname.as_deref(), Some("laptop"));
         assert_eq!(r.prl, Some(vec![1, 3]));
@@ -374,19 +364,12 @@ mod tests {
     }
 }
 
-/// The server messages a client acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ServerReply {
-    Offer,
-    Ack,
-    Nak,
-}
-
 /// A decoded, validated server reply and the fields the client decides on.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub msg: Message,
-    pub kind: ServerReply,
+    /// One of the server's three (OFFER, ACK, NAK).
+    pub kind: DhcpMessage,
     pub server_id: Option<Ipv4Addr>,
     pub lease_time: Option<Duration>,
     pub t1: Option<Duration>,
@@ -403,11 +386,10 @@ pub struct Reply {
 pub fn parse_reply(bytes: &[u8]) -> Result<Reply, Dropped> {
     let msg = decode_checked(bytes, 2)?;
     let kind = match msg.opts().msg_type() {
-        Some(MessageType::Offer) => ServerReply::Offer,
-        Some(MessageType::Ack) => ServerReply::Ack,
-        Some(MessageType::Nak) => ServerReply::Nak,
         None => return Err(Dropped::new(DropReason::NoMessageType, "BOOTP reply without option 53")),
-        Some(other) => return Err(Dropped::new(DropReason::UnexpectedMessageType, format!("{other:?}"))),
+        Some(t) => DhcpMessage::from_type(t)
+            .filter(|m| !m.from_client())
+            .ok_or_else(|| Dropped::new(DropReason::UnexpectedMessageType, format!("{t:?}")))?,
     };
     let secs = |s: &u32| Duration::from_secs(u64::from(*s));
     let mut r = Reply {

@@ -1,6 +1,7 @@
 //! Building OFFER, ACK and NAK messages (RFC 2131 §4.3.1 table 3) and choosing where they go (§4.1).
 
 use crate::hwaddr::HwAddr;
+use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
 use crate::packet::Request;
 use crate::subnet::Subnet;
 use crate::time::Duration;
@@ -11,8 +12,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// RFC 951/1542: BOOTP relays and some clients drop messages shorter than this.
 pub const BOOTP_MIN_LEN: usize = 300;
-pub const SERVER_PORT: u16 = 67;
-pub const CLIENT_PORT: u16 = 68;
 
 /// Where a reply goes, per RFC 2131 §4.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,11 +38,11 @@ impl Destination {
     }
 
     /// RFC 2131 §4.1, in order: relay; NAK broadcast; ciaddr; broadcast bit; else unicast to chaddr/yiaddr.
-    pub fn for_reply(req: &Request, kind: MessageType, yiaddr: Ipv4Addr) -> Destination {
+    pub fn for_reply(req: &Request, kind: DhcpMessage, yiaddr: Ipv4Addr) -> Destination {
         let m = &req.msg;
         if !m.giaddr().is_unspecified() {
             Destination::Relay { ip: m.giaddr() }
-        } else if kind == MessageType::Nak {
+        } else if kind == DhcpMessage::Nak {
             Destination::Broadcast
         } else if !m.ciaddr().is_unspecified() {
             Destination::Unicast { ip: m.ciaddr() }

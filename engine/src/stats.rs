@@ -1,6 +1,7 @@
 //! Packet and drop counters, named after Kea's statistics so dashboards and alerts carry over.
 
-use crate::packet::{ClientMessage, DropReason};
+use crate::message::DhcpMessage;
+use crate::packet::DropReason;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -18,13 +19,25 @@ pub struct MessageCounts {
 }
 
 impl MessageCounts {
-    pub fn count_client(&mut self, m: ClientMessage) {
+    pub fn count(&mut self, m: DhcpMessage) {
+        *self.of_mut(m) += 1;
+    }
+
+    pub fn of(&self, m: DhcpMessage) -> u64 {
+        let mut copy = *self;
+        *copy.of_mut(m)
+    }
+
+    fn of_mut(&mut self, m: DhcpMessage) -> &mut u64 {
         match m {
-            ClientMessage::Discover => self.discover += 1,
-            ClientMessage::Request => self.request += 1,
-            ClientMessage::Decline => self.decline += 1,
-            ClientMessage::Release => self.release += 1,
-            ClientMessage::Inform => self.inform += 1,
+            DhcpMessage::Discover => &mut self.discover,
+            DhcpMessage::Offer => &mut self.offer,
+            DhcpMessage::Request => &mut self.request,
+            DhcpMessage::Decline => &mut self.decline,
+            DhcpMessage::Ack => &mut self.ack,
+            DhcpMessage::Nak => &mut self.nak,
+            DhcpMessage::Release => &mut self.release,
+            DhcpMessage::Inform => &mut self.inform,
         }
     }
 }

@@ -67,7 +67,7 @@ fn yes() -> bool {
     true
 }
 fn default_port() -> u16 {
-    67
+    dhcplab_engine::message::SERVER_PORT
 }
 fn default_lease_db() -> PathBuf {
     PathBuf::from("leases.sqlite3")

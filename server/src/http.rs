@@ -1,7 +1,8 @@
 //! The HTTP surface on `[http] listen`: the REST API, Prometheus metrics, liveness, and the web app.
 
+use crate::bridge::publisher::Published;
 use crate::config_file;
-use crate::daemon::{Command, DaemonStats, LeaseQuery};
+use crate::daemon::Command;
 use crate::metrics;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -9,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dhcplab_engine::LeaseState;
+use dhcplab_engine::bridge::{DaemonStats, LeaseQuery};
 use dhcplab_engine::server::PinError;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
@@ -30,7 +31,7 @@ pub struct AppState {
     /// Reloads the config file and applies it (the same as SIGHUP).
     pub reload: Option<Reloader>,
     /// Every change the engine publishes, for `/ws`.
-    pub updates: tokio::sync::broadcast::Sender<crate::daemon::Published>,
+    pub updates: tokio::sync::broadcast::Sender<Published>,
     /// The config file that API edits (reservations) are written to; `None` in the demo.
     pub config_path: Option<PathBuf>,
     /// One config edit at a time: two reservations at once must not both rewrite the file from the same text.
@@ -68,30 +69,18 @@ impl AppState {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// `?state=&subnet=&q=`, each optional; an empty one means "any".
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct LeaseParams {
-    state: Option<String>,
-    subnet: Option<String>,
-    q: Option<String>,
-}
-
-fn parse_state(s: &str) -> Option<LeaseState> {
-    [LeaseState::Offered, LeaseState::Bound, LeaseState::Declined, LeaseState::Released, LeaseState::Expired]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+    state: String,
+    subnet: String,
+    q: String,
 }
 
 async fn leases(State(app): State<AppState>, Query(p): Query<LeaseParams>) -> Result<Response, ApiError> {
-    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
-    let state = match p.state.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(parse_state(s).ok_or_else(|| bad(format!("unknown state `{s}`")))?),
-        None => None,
-    };
-    let subnet = match p.subnet.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(s.parse().map_err(|_| bad(format!("`{s}` is not a subnet like 192.168.1.0/24")))?),
-        None => None,
-    };
-    let q = LeaseQuery { state, subnet, q: p.q.filter(|s| !s.is_empty()) };
+    let q =
+        LeaseQuery::parse(&p.state, &p.subnet, &p.q).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     Ok(Json(app.ask(|tx| Command::Leases(q, tx)).await?).into_response())
 }
 
@@ -214,7 +203,7 @@ pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
         .route("/api/stats", get(stats))
         .route("/api/reload", post(reload))
         .route("/metrics", get(prometheus))
-        .route("/ws", get(crate::ws::upgrade))
+        .route("/ws", get(crate::bridge::watcher::upgrade))
         .with_state(app);
     match web_root.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),

@@ -51,7 +51,7 @@ fn wire_destination(kind: &LinkKind, t: &Transmit) -> SocketAddr {
         // Without setting an ARP entry for chaddr, a plain UDP socket cannot reach a client that has no
         // address yet except by broadcast (RFC 2131 §4.1 allows it).
         (LinkKind::Interface, Destination::Hardware { .. }) => {
-            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcplab_engine::reply::CLIENT_PORT))
+            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::BROADCAST, dhcplab_engine::message::CLIENT_PORT))
         }
         (LinkKind::Interface, d) => SocketAddr::V4(d.socket_addr()),
     }

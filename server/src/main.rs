@@ -1,5 +1,6 @@
 //! `dhcplab`: the DHCPv4 daemon, the lab's scenarios on the command line, and the config checker.
 
+mod bridge;
 mod config_file;
 mod daemon;
 mod demo;
@@ -9,7 +10,6 @@ mod metrics;
 mod serve;
 mod sim_cmd;
 mod store;
-mod ws;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

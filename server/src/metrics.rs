@@ -1,7 +1,8 @@
 //! Prometheus text exposition. Names follow Kea's statistics (`pkt4-received` →
 //! `dhcplab_pkt4_received_total`), so dashboards and alerts written for Kea carry over.
 
-use crate::daemon::DaemonStats;
+use dhcplab_engine::bridge::DaemonStats;
+use dhcplab_engine::message::DhcpMessage;
 use dhcplab_engine::packet::DropReason;
 use std::fmt::Write;
 
@@ -14,29 +15,11 @@ pub fn render(s: &DaemonStats) -> String {
     let e = &s.engine;
     counter(&mut out, "pkt4_received_total", "DHCPv4 packets received.", e.received);
     counter(&mut out, "pkt4_sent_total", "DHCPv4 packets sent.", e.sent);
-    let rx = &e.received_by_type;
-    for (name, v) in [
-        ("discover", rx.discover),
-        ("request", rx.request),
-        ("decline", rx.decline),
-        ("release", rx.release),
-        ("inform", rx.inform),
-    ] {
-        counter(
-            &mut out,
-            &format!("pkt4_{name}_received_total"),
-            &format!("DHCP{} messages received.", name.to_uppercase()),
-            v,
-        );
-    }
-    let tx = &e.sent_by_type;
-    for (name, v) in [("offer", tx.offer), ("ack", tx.ack), ("nak", tx.nak)] {
-        counter(
-            &mut out,
-            &format!("pkt4_{name}_sent_total"),
-            &format!("DHCP{} messages sent.", name.to_uppercase()),
-            v,
-        );
+    // Kea's names: pkt4-discover-received … pkt4-inform-received, pkt4-offer-sent, -ack-, -nak-.
+    for m in DhcpMessage::ALL {
+        let (dir, counts) = if m.from_client() { ("received", &e.received_by_type) } else { ("sent", &e.sent_by_type) };
+        let name = m.short_name().to_lowercase();
+        counter(&mut out, &format!("pkt4_{name}_{dir}_total"), &format!("{m} messages {dir}."), counts.of(m));
     }
     counter(&mut out, "pkt4_receive_drop_total", "Packets received and dropped.", e.dropped_total() + s.queue_overflow);
     counter(&mut out, "pkt4_parse_failed_total", "Packets that could not be parsed.", e.parse_failed());

@@ -1,6 +1,7 @@
 //! `dhcplab serve`: wires the engine, the links, the lease store, the HTTP API and (without a config) the
 //! loopback demo together, and runs until SIGINT or SIGTERM. SIGHUP reloads the config file.
 
+use crate::bridge::publisher::{BACKLOG, Publisher};
 use crate::config_file::{self, ConfigFile};
 use crate::daemon::{Clock, Command, Counters, Engine};
 use crate::demo::Demo;
@@ -149,10 +150,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
 
     // Engine, store and receivers.
     let counters = Arc::new(Counters::default());
-    let (updates, _) = broadcast::channel(crate::ws::BACKLOG);
+    let (updates, _) = broadcast::channel(BACKLOG);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
     let store: Box<dyn LeaseStore> = Box::new(store);
-    let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), updates.clone());
+    let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), Publisher::new(updates.clone()))
+        .context("starting the lease store's thread")?;
     std::thread::Builder::new()
         .name("dhcp-engine".into())
         .spawn(move || engine_rt.block_on(engine.run(cmd_rx)))

@@ -3,7 +3,7 @@
 //! batches the changes of many packets into one transaction (group commit).
 
 use dhcplab_engine::config::HexBytes;
-use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease, LeaseState};
+use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease};
 use rusqlite::{Connection, params};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -35,21 +35,6 @@ pub struct SqliteStore {
     conn: Connection,
     /// Stops the checkpoint thread when the store is dropped.
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
-}
-
-fn state_name(s: LeaseState) -> &'static str {
-    s.as_str()
-}
-
-fn parse_state(s: &str) -> Option<LeaseState> {
-    Some(match s {
-        "offered" => LeaseState::Offered,
-        "bound" => LeaseState::Bound,
-        "declined" => LeaseState::Declined,
-        "released" => LeaseState::Released,
-        "expired" => LeaseState::Expired,
-        _ => return None,
-    })
 }
 
 fn client_text(c: &ClientKey) -> String {
@@ -141,7 +126,7 @@ impl LeaseStore for SqliteStore {
                     None => None,
                 },
                 hostname,
-                state: parse_state(&state).ok_or_else(|| bad("state"))?,
+                state: state.parse().map_err(|_| bad("state"))?,
                 obtained: Instant::from_millis(u64::try_from(obtained).map_err(|_| bad("obtained"))?),
                 expires: Instant::from_millis(u64::try_from(expires).map_err(|_| bad("expires"))?),
                 lease_time: Duration::from_secs(u64::try_from(secs).map_err(|_| bad("lease time"))?),
@@ -170,7 +155,7 @@ impl LeaseStore for SqliteStore {
                             l.hw.to_string(),
                             l.client_id.as_ref().map(|c| c.to_string()),
                             l.hostname,
-                            state_name(l.state),
+                            l.state.as_str(),
                             i64::try_from(l.obtained.as_millis()).unwrap_or(i64::MAX),
                             i64::try_from(l.expires.as_millis()).unwrap_or(i64::MAX),
                             i64::try_from(l.lease_time.as_secs()).unwrap_or(i64::MAX),
@@ -190,6 +175,7 @@ impl LeaseStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dhcplab_engine::LeaseState;
 
     fn lease(ip: &str, state: LeaseState) -> Lease {
         Lease {

@@ -335,7 +335,7 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
     let mut acked = std::collections::HashMap::new();
     for f in frames.iter().filter(|f| f.src.ip().to_string() == SERVER) {
         let Some(s) = dhcplab_engine::event::PacketSummary::from_bytes(&f.payload) else { continue };
-        if s.msg == "DHCPACK" {
+        if s.msg == dhcplab_engine::message::DhcpMessage::Ack {
             acked.insert(s.yiaddr.to_string(), s.chaddr.to_string());
         }
     }

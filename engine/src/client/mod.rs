@@ -9,7 +9,8 @@
 use crate::builder::ClientMsg;
 use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
-use crate::packet::{Dropped, Reply, ServerReply, parse_reply};
+use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
+use crate::packet::{Dropped, Reply, parse_reply};
 use crate::time::{Duration, Instant};
 use dhcproto::v4::MessageType;
 use rand_core::{Rng, SeedableRng};
@@ -19,8 +20,6 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub const CLIENT_PORT: u16 = 68;
-pub const SERVER_PORT: u16 = 67;
 /// RFC 2131 §4.1: the first retransmission after 4 s, doubling up to 64 s, each ±1 s.
 const FIRST_RETRANSMIT: Duration = Duration::from_secs(4);
 const MAX_RETRANSMIT: Duration = Duration::from_secs(64);
@@ -495,7 +494,7 @@ impl Client {
             return Ok(());
         }
         match (self.state.clone(), reply.kind) {
-            (State::Selecting { .. }, ServerReply::Offer) => {
+            (State::Selecting { .. }, DhcpMessage::Offer) => {
                 // Take the first acceptable offer (RFC 2131 §4.4.1 lets the client choose).
                 let (ip, Some(server)) = (reply.msg.yiaddr(), reply.server_id) else {
                     self.ignored += 1;
@@ -505,18 +504,18 @@ impl Client {
                 self.send_select(x, ip, server);
                 self.set_state(now, State::Requesting { x, ip, server });
             }
-            (State::Requesting { server, .. }, ServerReply::Ack) if reply.server_id.is_none_or(|s| s == server) => {
+            (State::Requesting { server, .. }, DhcpMessage::Ack) if reply.server_id.is_none_or(|s| s == server) => {
                 self.acked(now, &reply, false);
             }
-            (State::Rebooting { .. }, ServerReply::Ack) => self.acked(now, &reply, false),
-            (State::Renewing { lease, .. } | State::Rebinding { lease, .. }, ServerReply::Ack) => {
+            (State::Rebooting { .. }, DhcpMessage::Ack) => self.acked(now, &reply, false),
+            (State::Renewing { lease, .. } | State::Rebinding { lease, .. }, DhcpMessage::Ack) => {
                 if reply.msg.yiaddr() == lease.ip {
                     self.acked(now, &reply, true);
                 } else {
                     self.ignored += 1;
                 }
             }
-            (State::Informing { ip, .. }, ServerReply::Ack) => {
+            (State::Informing { ip, .. }, DhcpMessage::Ack) => {
                 let mut options = ClientLease::from_ack(now, &reply);
                 if options.is_none() {
                     // An INFORM ACK carries no lease time: keep the options with the static address.
@@ -540,7 +539,7 @@ impl Client {
             }
             (
                 State::Requesting { .. } | State::Rebooting { .. } | State::Renewing { .. } | State::Rebinding { .. },
-                ServerReply::Nak,
+                DhcpMessage::Nak,
             ) => {
                 let server = reply.server_id.unwrap_or(Ipv4Addr::UNSPECIFIED);
                 self.events.push_back((now, ClientEvent::Nak { server, message: reply.message.clone() }));

@@ -10,7 +10,8 @@ use crate::event::{LeaseEvent, LeaseEventKind};
 use crate::hwaddr::HwAddr;
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::lease_table::LeaseTable;
-use crate::packet::{ClientMessage, DropReason, Dropped, Request, parse_request};
+use crate::message::DhcpMessage;
+use crate::packet::{DropReason, Dropped, Request, parse_request};
 use crate::reply::{self, Destination, LeaseTimes};
 use crate::stats::Stats;
 use crate::subnet::Subnet;
@@ -45,16 +46,10 @@ pub struct Transmit {
     /// Send from this address, port 67.
     pub src: Ipv4Addr,
     pub dst: Destination,
-    pub kind: ServerMessage,
+    /// OFFER, ACK or NAK.
+    pub kind: DhcpMessage,
     pub xid: u32,
     pub bytes: Vec<u8>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ServerMessage {
-    Offer,
-    Ack,
-    Nak,
 }
 
 /// Address use of one subnet, for the API and the dashboard.
@@ -100,7 +95,7 @@ fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allo
 
 /// What the server decided for one message.
 enum Outcome {
-    Reply(Message, ServerMessage, Ipv4Addr),
+    Reply(Message, DhcpMessage, Ipv4Addr),
     Silent,
 }
 
@@ -239,13 +234,17 @@ impl Server {
         self.handle_timeout(now);
         self.stats.received += 1;
         let result = parse_request(bytes).and_then(|req| {
-            self.stats.received_by_type.count_client(req.kind);
+            self.stats.received_by_type.count(req.kind);
             let outcome = match req.kind {
-                ClientMessage::Discover => self.discover(now, &meta, &req),
-                ClientMessage::Request => self.request(now, &meta, &req),
-                ClientMessage::Decline => self.decline(now, &meta, &req),
-                ClientMessage::Release => self.release(now, &meta, &req),
-                ClientMessage::Inform => self.inform(&meta, &req),
+                DhcpMessage::Discover => self.discover(now, &meta, &req),
+                DhcpMessage::Request => self.request(now, &meta, &req),
+                DhcpMessage::Decline => self.decline(now, &meta, &req),
+                DhcpMessage::Release => self.release(now, &meta, &req),
+                DhcpMessage::Inform => self.inform(&meta, &req),
+                // `parse_request` lets only client messages through.
+                DhcpMessage::Offer | DhcpMessage::Ack | DhcpMessage::Nak => {
+                    Err(Dropped::new(DropReason::UnexpectedMessageType, req.kind.wire_name()))
+                }
             }?;
             if let Outcome::Reply(msg, kind, yiaddr) = outcome {
                 self.queue(&meta, &req, msg, kind, yiaddr)?;
@@ -263,26 +262,17 @@ impl Server {
         meta: &RecvMeta,
         req: &Request,
         msg: Message,
-        kind: ServerMessage,
+        kind: DhcpMessage,
         yiaddr: Ipv4Addr,
     ) -> Result<(), Dropped> {
-        let mt = match kind {
-            ServerMessage::Offer => MessageType::Offer,
-            ServerMessage::Ack => MessageType::Ack,
-            ServerMessage::Nak => MessageType::Nak,
-        };
         let bytes =
             reply::encode(&msg).map_err(|e| Dropped::new(DropReason::MalformedOption, format!("reply: {e}")))?;
         self.stats.sent += 1;
-        match kind {
-            ServerMessage::Offer => self.stats.sent_by_type.offer += 1,
-            ServerMessage::Ack => self.stats.sent_by_type.ack += 1,
-            ServerMessage::Nak => self.stats.sent_by_type.nak += 1,
-        }
+        self.stats.sent_by_type.count(kind);
         self.transmits.push_back(Transmit {
             iface: meta.iface,
             src: meta.local_addr,
-            dst: Destination::for_reply(req, mt, yiaddr),
+            dst: Destination::for_reply(req, kind, yiaddr),
             kind,
             xid: req.msg.xid(),
             bytes,
@@ -409,7 +399,7 @@ impl Server {
         let times = LeaseTimes { lease: lease_time, t1, t2 };
         let msg =
             reply::offer_or_ack(req, MessageType::Offer, ip, meta.local_addr, s, Some(times), hostname.as_deref());
-        Ok(Outcome::Reply(msg, ServerMessage::Offer, ip))
+        Ok(Outcome::Reply(msg, DhcpMessage::Offer, ip))
     }
 
     fn request(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
@@ -500,7 +490,7 @@ impl Server {
         let s = &self.subnets[si];
         let times = LeaseTimes { lease: lease_time, t1, t2 };
         let msg = reply::offer_or_ack(req, MessageType::Ack, ip, meta.local_addr, s, Some(times), hostname.as_deref());
-        Outcome::Reply(msg, ServerMessage::Ack, ip)
+        Outcome::Reply(msg, DhcpMessage::Ack, ip)
     }
 
     fn nak(
@@ -525,7 +515,7 @@ impl Server {
             expires: now,
             reason: Some(reason.clone()),
         });
-        Outcome::Reply(reply::nak(req, meta.local_addr, &reason), ServerMessage::Nak, Ipv4Addr::UNSPECIFIED)
+        Outcome::Reply(reply::nak(req, meta.local_addr, &reason), DhcpMessage::Nak, Ipv4Addr::UNSPECIFIED)
     }
 
     /// RFC 2131 §4.3.3: the client found the address in use; quarantine it.
@@ -579,7 +569,7 @@ impl Server {
             None,
             hostname.as_deref(),
         );
-        Ok(Outcome::Reply(msg, ServerMessage::Ack, Ipv4Addr::UNSPECIFIED))
+        Ok(Outcome::Reply(msg, DhcpMessage::Ack, Ipv4Addr::UNSPECIFIED))
     }
 
     /// How long the server keeps an offered address for the client (for tests and the lab).

@@ -13,6 +13,7 @@ use crate::client::{Client, ClientConfig, ClientEvent, ClientTransmit};
 use crate::config::ServerConfig;
 use crate::event::PacketSummary;
 use crate::hwaddr::HwAddr;
+use crate::message::{CLIENT_PORT, SERVER_PORT};
 use crate::pcap::{self, Frame};
 use crate::server::{RecvMeta, Server};
 use crate::time::{Duration, Instant};
@@ -612,8 +613,8 @@ impl Sim {
         // a relay also takes unicast frames addressed to it, to route them.
         let candidates: Vec<NicId> = if broadcast {
             match port {
-                67 => self.index.servers[seg].clone(),
-                68 => self.index.hosts[seg].clone(),
+                SERVER_PORT => self.index.servers[seg].clone(),
+                CLIENT_PORT => self.index.hosts[seg].clone(),
                 _ => vec![],
             }
         } else {
@@ -627,9 +628,9 @@ impl Sim {
                     && n.segment == seg
                     && n.up
                     && match self.nodes[n.node].kind {
-                        NodeKind::Host { .. } => port == 68,
-                        NodeKind::Server { .. } => port == 67,
-                        NodeKind::Relay { .. } => port == 67 || !broadcast,
+                        NodeKind::Host { .. } => port == CLIENT_PORT,
+                        NodeKind::Server { .. } => port == SERVER_PORT,
+                        NodeKind::Relay { .. } => port == SERVER_PORT || !broadcast,
                         NodeKind::Static { .. } => false,
                     }
             })
@@ -669,7 +670,7 @@ impl Sim {
         let idx = self.nic_index(node, nic);
         match &mut self.nodes[node].kind {
             NodeKind::Host { clients, .. } => {
-                if frame.dst.port() == 68
+                if frame.dst.port() == CLIENT_PORT
                     && let Some(c) = clients.get_mut(idx)
                 {
                     let _ = c.handle_packet(now, &frame.payload);
@@ -678,7 +679,7 @@ impl Sim {
             NodeKind::Server { server, online, .. } => {
                 let Some((local_addr, _)) = n.fixed else { return };
                 let for_us = frame.dst.ip().is_broadcast() || *frame.dst.ip() == local_addr;
-                if *online && frame.dst.port() == 67 && for_us {
+                if *online && frame.dst.port() == SERVER_PORT && for_us {
                     let meta = RecvMeta { iface: idx as u32, local_addr, src: frame.src };
                     let _ = server.handle_packet(now, meta, &frame.payload);
                 }
@@ -721,7 +722,7 @@ impl Sim {
             NodeKind::Server { server, .. } => {
                 while let Some(t) = server.poll_transmit() {
                     let nic = nics.get(t.iface as usize).copied().unwrap_or(nics[0]);
-                    let src = SocketAddrV4::new(t.src, crate::reply::SERVER_PORT);
+                    let src = SocketAddrV4::new(t.src, SERVER_PORT);
                     let dst_mac = match t.dst {
                         crate::reply::Destination::Hardware { hw, .. } => Some(hw),
                         crate::reply::Destination::Broadcast => Some(BROADCAST_MAC),

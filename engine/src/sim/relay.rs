@@ -5,9 +5,10 @@
 use super::topology::{NicId, NodeId, NodeKind};
 use super::{BROADCAST_MAC, Sim};
 use crate::hwaddr::HwAddr;
+use crate::message::{CLIENT_PORT, SERVER_PORT};
 use crate::packet::{parse_reply, parse_request};
 use crate::pcap::Frame;
-use crate::reply::{CLIENT_PORT, SERVER_PORT, encode};
+use crate::reply::encode;
 use dhcproto::v4::relay::{RelayAgentInformation, RelayInfo};
 use dhcproto::v4::{DhcpOption, OptionCode};
 use std::net::{Ipv4Addr, SocketAddrV4};

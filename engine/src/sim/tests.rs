@@ -5,6 +5,7 @@ use super::*;
 use crate::client::ClientStateKind;
 use crate::event::LeaseEventKind;
 use crate::lease::LeaseState;
+use crate::message::DhcpMessage as M;
 
 fn run(name: &str) -> Scenario {
     let mut s = scenario::build(name, 7).expect("scenario exists");
@@ -13,20 +14,18 @@ fn run(name: &str) -> Scenario {
 }
 
 /// The DHCP messages of the trace, in order, as `(sender name, message)`.
-fn messages(s: &Scenario) -> Vec<(String, String)> {
+fn messages(s: &Scenario) -> Vec<(String, M)> {
     s.sim
         .trace()
         .iter()
         .filter_map(|e| match &e.kind {
-            TraceKind::Packet { summary, lost: false, .. } => {
-                Some((s.sim.nodes[e.node].name.clone(), summary.msg.clone()))
-            }
+            TraceKind::Packet { summary, lost: false, .. } => Some((s.sim.nodes[e.node].name.clone(), summary.msg)),
             _ => None,
         })
         .collect()
 }
 
-fn msgs_only(s: &Scenario) -> Vec<String> {
+fn msgs_only(s: &Scenario) -> Vec<M> {
     messages(s).into_iter().map(|(_, m)| m).collect()
 }
 
@@ -58,7 +57,7 @@ fn every_listed_scenario_builds_and_runs() {
 #[test]
 fn dora_ends_with_an_ipconfig_view_of_the_lease() {
     let s = run("dora");
-    assert_eq!(msgs_only(&s), ["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK"]);
+    assert_eq!(msgs_only(&s), [M::Discover, M::Offer, M::Request, M::Ack]);
     let c = s.sim.client(s.client, 0).unwrap();
     assert_eq!(c.state(), ClientStateKind::Bound);
     let l = c.lease().unwrap();
@@ -102,7 +101,7 @@ fn dora_discover_is_broadcast_from_zero_and_the_offer_goes_to_the_mac() {
 fn two_servers_both_offer_the_client_takes_the_first_and_the_other_offer_is_freed() {
     let s = run("two-servers");
     let m = messages(&s);
-    let offers: Vec<&str> = m.iter().filter(|(_, msg)| msg == "DHCPOFFER").map(|(n, _)| n.as_str()).collect();
+    let offers: Vec<&str> = m.iter().filter(|(_, msg)| *msg == M::Offer).map(|(n, _)| n.as_str()).collect();
     assert_eq!(offers, ["server-a", "server-b"]);
     let l = s.sim.client(s.client, 0).unwrap().lease().unwrap().clone();
     assert_eq!(l.server, ip("192.168.1.240"), "the first offer, server-a's");
@@ -116,13 +115,13 @@ fn two_servers_both_offer_the_client_takes_the_first_and_the_other_offer_is_free
 fn reboot_asks_for_the_last_address_and_keeps_it() {
     let s = run("reboot");
     let m = msgs_only(&s);
-    assert_eq!(m, ["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPREQUEST", "DHCPACK"]);
+    assert_eq!(m, [M::Discover, M::Offer, M::Request, M::Ack, M::Request, M::Ack]);
     let reboot_request = s
         .sim
         .trace()
         .iter()
         .filter_map(|e| match &e.kind {
-            TraceKind::Packet { summary, .. } if summary.msg == "DHCPREQUEST" => Some(summary.clone()),
+            TraceKind::Packet { summary, .. } if summary.msg == M::Request => Some(summary.clone()),
             _ => None,
         })
         .nth(1)
@@ -138,7 +137,7 @@ fn moved_subnet_is_naked_then_binds_on_the_new_subnet() {
     let m = msgs_only(&s);
     assert_eq!(
         &m[4..],
-        ["DHCPREQUEST", "DHCPNAK", "DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK"],
+        [M::Request, M::Nak, M::Discover, M::Offer, M::Request, M::Ack],
         "INIT-REBOOT REQUEST, NAK, then DORA"
     );
     let c = s.sim.client(s.client, 0).unwrap();
@@ -194,7 +193,7 @@ fn renew_is_unicast_at_t1_rebind_is_broadcast_at_t2_then_expiry() {
         .iter()
         .filter_map(|e| match &e.kind {
             TraceKind::Packet { summary, broadcast, frame, .. }
-                if summary.msg == "DHCPREQUEST" && !summary.ciaddr.is_unspecified() =>
+                if summary.msg == M::Request && !summary.ciaddr.is_unspecified() =>
             {
                 Some((e.at, *broadcast, frame.dst.to_string()))
             }
@@ -219,7 +218,7 @@ fn renew_is_unicast_at_t1_rebind_is_broadcast_at_t2_then_expiry() {
 fn decline_quarantines_the_conflicting_address_and_binds_another() {
     let s = run("decline");
     let m = msgs_only(&s);
-    assert!(m.contains(&"DHCPDECLINE".to_string()));
+    assert!(m.contains(&M::Decline));
     let srv = s.sim.server(s.sim.node_by_name("dhcp-server").unwrap()).unwrap();
     assert_eq!(srv.lease(ip("192.168.1.100")).unwrap().state, LeaseState::Declined);
     assert_eq!(s.sim.client(s.client, 0).unwrap().lease().unwrap().ip, ip("192.168.1.101"));
@@ -230,7 +229,7 @@ fn decline_quarantines_the_conflicting_address_and_binds_another() {
 #[test]
 fn release_frees_the_address_on_the_server() {
     let s = run("release");
-    assert_eq!(msgs_only(&s).last().map(String::as_str), Some("DHCPRELEASE"));
+    assert_eq!(msgs_only(&s).last(), Some(&M::Release));
     let srv = s.sim.server(s.sim.node_by_name("dhcp-server").unwrap()).unwrap();
     assert_eq!(srv.lease(ip("192.168.1.100")).unwrap().state, LeaseState::Released);
     assert_eq!(s.sim.client(s.client, 0).unwrap().state(), ClientStateKind::Stopped);
@@ -239,7 +238,7 @@ fn release_frees_the_address_on_the_server() {
 #[test]
 fn inform_gets_options_without_a_lease() {
     let s = run("inform");
-    assert_eq!(msgs_only(&s), ["DHCPINFORM", "DHCPACK"]);
+    assert_eq!(msgs_only(&s), [M::Inform, M::Ack]);
     let c = s.sim.client(s.client, 0).unwrap();
     assert_eq!(c.state(), ClientStateKind::Static);
     assert_eq!(c.lease().unwrap().routers, vec![ip("192.168.1.10")]);

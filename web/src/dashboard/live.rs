@@ -88,13 +88,7 @@ pub fn diagram(packets: &[&(u64, PacketSeen)], server: &str) -> (Vec<String>, Ve
             None => break,
         };
         let (from, to) = if p.dir == Direction::In { (lane, 0) } else { (0, lane) };
-        arrows.push(flow::Arrow {
-            key: *seq,
-            time: clock(p.at.as_millis()),
-            from,
-            to: vec![to],
-            msg: p.summary.msg.clone(),
-        });
+        arrows.push(flow::Arrow { key: *seq, time: clock(p.at.as_millis()), from, to: vec![to], msg: p.summary.msg });
         if arrows.len() == ROWS {
             break;
         }
@@ -113,7 +107,7 @@ pub fn inspected(p: &PacketSeen) -> inspector::Inspected<'_> {
             format!("Internet Protocol Version 4, Src: {}, Dst: {}", p.src.ip(), p.dst.ip()),
             format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", p.src.port(), p.dst.port()),
         ],
-        msg: &p.summary.msg,
+        msg: p.summary.msg,
         payload: &p.payload,
     }
 }

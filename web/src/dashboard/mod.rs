@@ -6,11 +6,11 @@ pub mod live;
 
 use crate::i18n::{Lang, t};
 use crate::packets::{flow, inspector};
+use dhcplab_engine::bridge::{self, DaemonStats, LeaseQuery, Update, UpdateKind};
 use dhcplab_engine::event::PacketSeen;
 use dhcplab_engine::server::SubnetUsage;
-use dhcplab_engine::{Lease, LeaseEvent, LeaseEventKind, LeaseState};
+use dhcplab_engine::{Lease, LeaseEvent, LeaseState};
 use gloo_timers::callback::{Interval, Timeout};
-use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
@@ -18,36 +18,6 @@ use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use yew::prelude::*;
-
-/// What the bridge sends (see the daemon's `ws.rs`).
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Incoming {
-    Snapshot {
-        seq: u64,
-        leases: Vec<Lease>,
-        subnets: Vec<SubnetUsage>,
-        stats: serde_json::Value,
-        #[serde(default)]
-        reserved: Vec<Ipv4Addr>,
-    },
-    Lease {
-        seq: u64,
-        event: LeaseEvent,
-    },
-    Packet {
-        seq: u64,
-        packet: Box<PacketSeen>,
-    },
-    Stats {
-        seq: u64,
-        stats: serde_json::Value,
-    },
-    Config {
-        seq: u64,
-        reserved: Vec<Ipv4Addr>,
-    },
-}
 
 const FEED: usize = 100;
 const HISTORY: usize = 120;
@@ -144,73 +114,32 @@ fn now_ms() -> u64 {
 }
 
 impl Dashboard {
-    fn apply(&mut self, m: Incoming) {
+    fn apply(&mut self, m: Update) {
+        self.seq = m.seq();
         match m {
-            Incoming::Snapshot { seq, leases, subnets, stats, reserved } => {
-                self.seq = seq;
+            Update::Snapshot { leases, stats, reserved, .. } => {
                 self.reserved = reserved.into_iter().collect();
                 self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
-                self.subnets = subnets;
-                self.sample(&stats);
+                self.sample(stats);
             }
-            Incoming::Lease { seq, event } => {
-                self.seq = seq;
-                match event.kind {
-                    LeaseEventKind::OfferExpired | LeaseEventKind::OfferWithdrawn | LeaseEventKind::Reclaimed => {
-                        self.leases.remove(&event.ip);
-                    }
-                    LeaseEventKind::Nak => {}
-                    _ => {
-                        if let Some(state) = event.state {
-                            let l = self.leases.entry(event.ip).or_insert_with(|| Lease {
-                                ip: event.ip,
-                                subnet: event.subnet,
-                                client: dhcplab_engine::ClientKey::Hw(event.hw),
-                                hw: event.hw,
-                                client_id: None,
-                                hostname: None,
-                                state,
-                                obtained: event.obtained,
-                                expires: event.expires,
-                                lease_time: dhcplab_engine::Duration::ZERO,
-                            });
-                            l.state = state;
-                            l.hw = event.hw;
-                            l.hostname = event.hostname.clone().or(l.hostname.take());
-                            l.obtained = event.obtained;
-                            l.expires = event.expires;
-                        }
-                    }
-                }
+            Update::Lease { event, .. } => {
+                bridge::apply_event(&mut self.leases, &event);
                 self.feed.push_front(event);
                 self.feed.truncate(FEED);
             }
-            Incoming::Packet { seq, packet } => {
-                // While paused, packets never get here: the flush counts them unparsed.
-                self.seq = seq;
-                self.ring.push(seq, *packet);
-            }
-            Incoming::Config { seq, reserved } => {
-                self.seq = seq;
-                self.reserved = reserved.into_iter().collect();
-            }
-            Incoming::Stats { seq, stats } => {
-                self.seq = seq;
-                if let Ok(s) = serde_json::from_value::<Vec<SubnetUsage>>(stats["subnets"].clone()) {
-                    self.subnets = s;
-                }
-                self.sample(&stats);
-            }
+            // While paused, packets never get here: the flush counts them unparsed.
+            Update::Packet { seq, packet } => self.ring.push(seq, *packet),
+            Update::Config { reserved, .. } => self.reserved = reserved.into_iter().collect(),
+            Update::Stats { stats, .. } => self.sample(stats),
         }
     }
 
-    fn sample(&mut self, stats: &serde_json::Value) {
-        let rx = stats["engine"]["received"].as_u64().unwrap_or(0);
-        let bound = stats["bound"].as_u64().unwrap_or(0);
-        self.history.push_back((rx, bound));
+    fn sample(&mut self, stats: DaemonStats) {
+        self.history.push_back((stats.engine.received, stats.bound as u64));
         while self.history.len() > HISTORY {
             self.history.pop_front();
         }
+        self.subnets = stats.subnets;
     }
 
     fn connect(&mut self, ctx: &Context<Self>) {
@@ -289,19 +218,10 @@ impl Dashboard {
     }
 
     fn rows(&self) -> Vec<&Lease> {
-        let q = self.q.to_lowercase();
-        let mut v: Vec<&Lease> = self
-            .leases
-            .values()
-            .filter(|l| self.state.is_empty() || l.state.as_str() == self.state)
-            .filter(|l| self.subnet.is_empty() || l.subnet.to_string() == self.subnet)
-            .filter(|l| {
-                q.is_empty()
-                    || l.ip.to_string().contains(&q)
-                    || l.hw.to_string().contains(&q)
-                    || l.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&q))
-            })
-            .collect();
+        // The filters come from the page's own controls; a search too long to be a name matches nothing.
+        let query = LeaseQuery::parse(&self.state, &self.subnet, &self.q).ok();
+        let mut v: Vec<&Lease> =
+            self.leases.values().filter(|l| query.as_ref().is_some_and(|q| q.matches(l))).collect();
         match self.sort {
             SortBy::Ip => {}
             SortBy::Host => v.sort_by(|a, b| a.hostname.cmp(&b.hostname)),
@@ -401,7 +321,7 @@ impl Component for Dashboard {
                 }
                 // Only the newest packets can stay in the ring (none while paused): the others in a big batch
                 // are counted, not parsed (at thousands per second, parsing payloads was most of the work).
-                let is_packet = |s: &String| s.starts_with(r#"{"type":"packet""#);
+                let is_packet = |s: &String| UpdateKind::of_json(s) == Some(UpdateKind::Packet);
                 let packets = batch.iter().filter(|s| is_packet(s)).count();
                 let mut skip = if self.paused { packets } else { packets.saturating_sub(live::KEEP) };
                 if self.paused {
@@ -412,7 +332,7 @@ impl Component for Dashboard {
                         skip -= 1;
                         continue;
                     }
-                    if let Ok(m) = serde_json::from_str::<Incoming>(&s) {
+                    if let Ok(m) = Update::from_json(&s) {
                         self.apply(m);
                     }
                 }
@@ -531,8 +451,8 @@ impl Component for Dashboard {
                         <h2>{t(lang, "feed")}</h2>
                         <ul class="feed" data-testid="event-feed">
                             { for self.feed.iter().take(40).map(|e| html! {
-                                <li data-kind={format!("{:?}", e.kind).to_lowercase()}>
-                                    <span class="muted">{format!("{:?}", e.kind).to_lowercase()}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
+                                <li data-kind={e.kind.as_str()}>
+                                    <span class="muted">{e.kind.as_str()}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
                                     if let Some(h) = &e.hostname { {" "}<i>{h.clone()}</i> }
                                 </li>
                             }) }
@@ -546,7 +466,7 @@ impl Component for Dashboard {
                         <input data-testid="lease-search" placeholder={t(lang, "search")} oninput={input(Msg::Query)} />
                         <select data-testid="lease-state" onchange={select(Msg::State)}>
                             <option value="" selected={self.state.is_empty()}>{t(lang, "all_states")}</option>
-                            { for [LeaseState::Bound, LeaseState::Offered, LeaseState::Declined, LeaseState::Released, LeaseState::Expired].iter().map(|s| html! { <option value={s.as_str()} selected={self.state == s.as_str()}>{s.as_str()}</option> }) }
+                            { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={self.state == s.as_str()}>{s.as_str()}</option> }) }
                         </select>
                         <select data-testid="lease-subnet" onchange={select(Msg::Subnet)}>
                             <option value="" selected={self.subnet.is_empty()}>{t(lang, "all_subnets")}</option>

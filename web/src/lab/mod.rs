@@ -6,6 +6,7 @@ mod panels;
 mod topology;
 
 use crate::i18n::{Lang, t};
+use dhcplab_engine::message::DhcpMessage;
 use dhcplab_engine::sim::scenario::{self, Scenario};
 use dhcplab_engine::sim::{Action, NodeId, TraceEntry, TraceKind};
 use dhcplab_engine::{Duration, Instant};
@@ -32,7 +33,7 @@ fn inspected(e: &TraceEntry) -> Option<inspector::Inspected<'_>> {
             format!("Internet Protocol Version 4, Src: {}, Dst: {}", frame.src.ip(), frame.dst.ip()),
             format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", frame.src.port(), frame.dst.port()),
         ],
-        msg: &summary.msg,
+        msg: summary.msg,
         payload: &frame.payload,
     })
 }
@@ -40,7 +41,7 @@ fn inspected(e: &TraceEntry) -> Option<inspector::Inspected<'_>> {
 /// The short label of a trace entry for lists.
 pub fn entry_label(e: &TraceEntry) -> String {
     match &e.kind {
-        TraceKind::Packet { summary, .. } => summary.msg.clone(),
+        TraceKind::Packet { summary, .. } => summary.msg.to_string(),
         TraceKind::ClientState { from, to, .. } => format!("{from} → {to}"),
         TraceKind::Client { event, .. } => format!("{event:?}").split([' ', '{']).next().unwrap_or("").to_string(),
         TraceKind::Lease { event } => format!("lease {:?}", event.kind).to_lowercase(),
@@ -91,7 +92,7 @@ pub struct Lab {
     focus: NodeId,
     playing: Option<Interval>,
     speed: u32,
-    filter_msg: String,
+    filter_msg: Option<DhcpMessage>,
     filter_node: Option<NodeId>,
     /// What the user did, in order, with the time it happened: replayed on "back".
     user_actions: Vec<(Instant, Action)>,
@@ -206,7 +207,7 @@ impl Lab {
                     time: e.at.to_string(),
                     from: lane(e.node),
                     to: to.iter().map(|&n| lane(n)).collect(),
-                    msg: summary.msg.clone(),
+                    msg: summary.msg,
                 })
             })
             .collect();
@@ -300,7 +301,7 @@ impl Component for Lab {
             focus,
             playing: None,
             speed: 2,
-            filter_msg: String::new(),
+            filter_msg: None,
             filter_node: None,
             user_actions: vec![],
             impairments: vec![],
@@ -368,7 +369,7 @@ impl Component for Lab {
             }
             Msg::SelectField(path) => self.field = Some(path),
             Msg::Focus(n) => self.focus = n,
-            Msg::FilterMessage(m) => self.filter_msg = m,
+            Msg::FilterMessage(m) => self.filter_msg = m.parse().ok(),
             Msg::FilterNode(n) => self.filter_node = n.parse().ok(),
             Msg::Act(a) => {
                 // Act at the time on screen: drop what the simulator ran ahead, then apply.

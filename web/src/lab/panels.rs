@@ -5,6 +5,7 @@ use super::{Lab, Msg, entry_label, msg_color};
 use crate::i18n::{Lang, t};
 use dhcplab_engine::client::ClientStateKind;
 use dhcplab_engine::config::{PoolRange, ServerConfig, SubnetConfig};
+use dhcplab_engine::message::DhcpMessage;
 use dhcplab_engine::sim::{Action, NodeKind, SegmentId, Sim, TraceKind};
 use std::net::Ipv4Addr;
 use yew::html::Scope;
@@ -12,8 +13,6 @@ use yew::prelude::*;
 
 /// At most this many rows are drawn (the latest ones), so a big network stays smooth.
 const MAX_ROWS: usize = 120;
-const MESSAGES: [&str; 8] =
-    ["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPNAK", "DHCPDECLINE", "DHCPRELEASE", "DHCPINFORM"];
 
 pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
     let sim = &lab.scenario.sim;
@@ -22,8 +21,8 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
         .iter()
         .filter(|e| lab.filter_node.is_none_or(|n| e.node == n))
         .filter(|e| {
-            lab.filter_msg.is_empty()
-                || matches!(&e.kind, TraceKind::Packet { summary, .. } if summary.msg == lab.filter_msg)
+            lab.filter_msg.is_none()
+                || matches!(&e.kind, TraceKind::Packet { summary, .. } if Some(summary.msg) == lab.filter_msg)
         })
         .collect();
     let rows = &rows[rows.len().saturating_sub(MAX_ROWS)..];
@@ -35,8 +34,8 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
         <>
             <div class="filters">
                 <select data-testid="filter-msg" onchange={on_msg}>
-                    <option value="" selected={lab.filter_msg.is_empty()}>{t(lang, "all_messages")}</option>
-                    { for MESSAGES.iter().map(|m| html! { <option value={*m} selected={lab.filter_msg == *m}>{*m}</option> }) }
+                    <option value="" selected={lab.filter_msg.is_none()}>{t(lang, "all_messages")}</option>
+                    { for DhcpMessage::ALL.iter().map(|&m| html! { <option value={m.wire_name()} selected={lab.filter_msg == Some(m)}>{m.wire_name()}</option> }) }
                 </select>
                 <select data-testid="filter-node" onchange={on_node}>
                     <option value="" selected={lab.filter_node.is_none()}>{t(lang, "all_nodes")}</option>
@@ -51,17 +50,17 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                         { for rows.iter().map(|e| {
                             let seq = e.seq;
                             let (msg, kind_class) = match &e.kind {
-                                TraceKind::Packet { summary, .. } => (summary.msg.clone(), "pkt"),
-                                TraceKind::ClientState { .. } => (String::new(), "state"),
-                                TraceKind::Lease { .. } => (String::new(), "lease"),
-                                _ => (String::new(), "note"),
+                                TraceKind::Packet { summary, .. } => (Some(summary.msg), "pkt"),
+                                TraceKind::ClientState { .. } => (None, "state"),
+                                TraceKind::Lease { .. } => (None, "lease"),
+                                _ => (None, "note"),
                             };
-                            let color = if msg.is_empty() { "transparent" } else { msg_color(&msg) };
+                            let color = msg.map_or("transparent", msg_color);
                             let text = if lang == Lang::Zh { e.text.zh.clone() } else { e.text.en.clone() };
                             let onclick = link.callback(move |_| Msg::Select(seq));
                             html! {
                                 <tr class={classes!(kind_class, (lab.selected == Some(seq)).then_some("sel"))}
-                                    data-testid="event-row" data-msg={msg.clone()} data-seq={seq.to_string()} {onclick} title={text}>
+                                    data-testid="event-row" data-msg={msg.map_or("", DhcpMessage::wire_name)} data-seq={seq.to_string()} {onclick} title={text}>
                                     <td class="t">{e.at.to_string()}</td>
                                     <td class="n">{sim.nodes[e.node].name.clone()}</td>
                                     <td class="m"><span class="dot" style={format!("background:{color}")}></span>{entry_label(e)}</td>

@@ -100,7 +100,7 @@ pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                 .filter_map(|(n, _)| Some((n, l.nodes.get(n).copied().flatten()?)))
                 .collect();
             let seg_y = l.segments.get(*segment).copied().unwrap_or(top);
-            let color = msg_color(&summary.msg);
+            let color = msg_color(summary.msg);
             html! {
                 <g key={format!("p{id}")} class="packet">
                     { for targets.iter().map(|&(n, (rx, ry))| {
@@ -121,7 +121,7 @@ pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                         }
                     }) }
                     if let Some((sx, sy)) = from {
-                        <text x={(sx + 14.0).to_string()} y={(sy - 26.0).to_string()} class="pktlabel" fill={color}>{summary.msg.clone()}</text>
+                        <text x={(sx + 14.0).to_string()} y={(sy - 26.0).to_string()} class="pktlabel" fill={color}>{summary.msg.wire_name()}</text>
                     }
                 </g>
             }

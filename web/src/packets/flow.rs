@@ -1,6 +1,7 @@
 //! The flow graph (sequence diagram): one lifeline per party, time downward, one arrow per packet.
 
 use super::msg_color;
+use dhcplab_engine::message::DhcpMessage;
 use yew::prelude::*;
 
 /// At most this many arrows are drawn (the caller passes the latest ones).
@@ -18,8 +19,7 @@ pub struct Arrow {
     pub time: String,
     pub from: usize,
     pub to: Vec<usize>,
-    /// `DHCPDISCOVER` etc.
-    pub msg: String,
+    pub msg: DhcpMessage,
 }
 
 /// Draws `arrows` between `lanes` (lifeline names, indexed by `Arrow::from`/`to`); lanes past `MAX_LANES`
@@ -44,12 +44,12 @@ pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select
                 }) }
                 { for arrows.iter().enumerate().map(|(i, a)| {
                     let y = 40.0 + i as f64 * ROW;
-                    let color = msg_color(&a.msg);
+                    let color = msg_color(a.msg);
                     let key = a.key;
                     let onclick = on_select.reform(move |_: MouseEvent| key);
                     let Some(x1) = col(a.from) else { return html! {} };
                     html! {
-                        <g class={classes!("arrow", (selected == Some(key)).then_some("sel"))} data-testid="flow-row" data-msg={a.msg.clone()} {onclick}>
+                        <g class={classes!("arrow", (selected == Some(key)).then_some("sel"))} data-testid="flow-row" data-msg={a.msg.wire_name()} {onclick}>
                             // The whole row is the target, not just a 1-pixel line.
                             <rect class="hit" x="0" y={(y - ROW / 2.0).to_string()} width={width.to_string()} height={ROW.to_string()} fill="transparent" />
                             <text x="4" y={(y + 4.0).to_string()} class="flowtime">{a.time.clone()}</text>
@@ -63,7 +63,7 @@ pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select
                                     </>
                                 }
                             }) }
-                            <text x={(x1 + 6.0).to_string()} y={(y - 4.0).to_string()} class="flowlabel" fill={color}>{a.msg.trim_start_matches("DHCP").to_string()}</text>
+                            <text x={(x1 + 6.0).to_string()} y={(y - 4.0).to_string()} class="flowlabel" fill={color}>{a.msg.short_name()}</text>
                         </g>
                     }
                 }) }

@@ -4,13 +4,14 @@
 
 use crate::i18n::{Lang, t};
 use dhcplab_engine::dissect::{Field, dissect};
+use dhcplab_engine::message::DhcpMessage;
 use std::ops::Range;
 use yew::prelude::*;
 
 /// What to show: one-line descriptions of the outer layers, the message name, and the DHCP payload.
 pub struct Inspected<'a> {
     pub layers: Vec<String>,
-    pub msg: &'a str,
+    pub msg: DhcpMessage,
     pub payload: &'a [u8],
 }
 

@@ -4,17 +4,18 @@
 pub mod flow;
 pub mod inspector;
 
+use dhcplab_engine::message::DhcpMessage;
+
 /// Colour of a message type, shared by every view.
-pub fn msg_color(msg: &str) -> &'static str {
+pub fn msg_color(msg: DhcpMessage) -> &'static str {
     match msg {
-        "DHCPDISCOVER" => "#3d8bfd",
-        "DHCPOFFER" => "#f0a020",
-        "DHCPREQUEST" => "#8a5cf6",
-        "DHCPACK" => "#1f9d55",
-        "DHCPNAK" => "#d63b3b",
-        "DHCPDECLINE" => "#e8590c",
-        "DHCPRELEASE" => "#868e96",
-        "DHCPINFORM" => "#0ca5b0",
-        _ => "#495057",
+        DhcpMessage::Discover => "#3d8bfd",
+        DhcpMessage::Offer => "#f0a020",
+        DhcpMessage::Request => "#8a5cf6",
+        DhcpMessage::Ack => "#1f9d55",
+        DhcpMessage::Nak => "#d63b3b",
+        DhcpMessage::Decline => "#e8590c",
+        DhcpMessage::Release => "#868e96",
+        DhcpMessage::Inform => "#0ca5b0",
     }
 }

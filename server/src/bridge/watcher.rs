@@ -3,7 +3,8 @@
 //! number. A watcher that falls too far behind gets a fresh snapshot instead of a silent gap. The engine
 //! never waits on a watcher: it publishes into a bounded broadcast ring and moves on.
 
-use crate::daemon::{Command, Published};
+use crate::bridge::publisher::Published;
+use crate::daemon::Command;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -13,8 +14,6 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::debug;
 
-/// Changes kept for watchers; one further behind than this gets a snapshot.
-pub const BACKLOG: usize = 4096;
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// A watcher that sends nothing (not even a pong) for this long is disconnected.
 const IDLE_LIMIT: Duration = Duration::from_secs(45);
@@ -77,7 +76,7 @@ enum Wake {
 async fn snapshot(app: &AppState) -> Option<(u64, String)> {
     let snap = app.ask(Command::Snapshot).await.ok()?;
     let seq = snap.seq;
-    let json = tokio::task::spawn_blocking(move || snap.to_json()).await.ok()?;
+    let json = tokio::task::spawn_blocking(move || snap.into_json()).await.ok()?;
     Some((seq, json))
 }
 

@@ -1,0 +1,316 @@
+//! The live bridge's wire contract: what the daemon sends on `GET /ws`, what the API's lease query means,
+//! and how a view mirrors the lease table from events. The daemon encodes these types and the dashboard
+//! decodes the same ones, so a field renamed on one side fails to compile on the other.
+
+use crate::event::{LeaseChange, LeaseEvent, PacketSeen};
+use crate::lease::{ClientKey, Lease, LeaseState, UnknownState};
+use crate::server::SubnetUsage;
+use crate::stats::Stats;
+use crate::time::Duration;
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// The daemon's counters: the engine's packet counters plus what only the daemon knows (its links, its
+/// store). `GET /api/stats`, `/metrics` and the bridge's `stats` messages all carry this one type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+// A reader built before a counter was added still reads a newer daemon's stats.
+#[serde(default)]
+pub struct DaemonStats {
+    pub engine: Stats,
+    pub leases: usize,
+    pub bound: usize,
+    /// Datagrams the kernel dropped because a link's receive buffer was full (overload).
+    pub queue_overflow: u64,
+    pub store_commits: u64,
+    pub store_failures: u64,
+    /// ACKs withheld because their lease could not be stored.
+    pub acks_withheld: u64,
+    pub subnets: Vec<SubnetUsage>,
+}
+
+/// One message on the bridge. Every message carries the sequence number of the last change it includes;
+/// a watcher sees them strictly increasing, and a gap never happens silently (it gets a new `Snapshot`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Update {
+    /// The whole picture: the first message on every connection, and again after a watcher fell behind.
+    Snapshot {
+        seq: u64,
+        /// Sorted by address.
+        leases: Vec<Lease>,
+        stats: DaemonStats,
+        /// Addresses reserved in the running config.
+        reserved: Vec<Ipv4Addr>,
+    },
+    /// The running config changed (a reload or a new reservation).
+    Config {
+        seq: u64,
+        reserved: Vec<Ipv4Addr>,
+    },
+    Lease {
+        seq: u64,
+        event: LeaseEvent,
+    },
+    Packet {
+        seq: u64,
+        packet: Box<PacketSeen>,
+    },
+    /// Counters, once a second while anyone watches.
+    Stats {
+        seq: u64,
+        stats: DaemonStats,
+    },
+}
+
+/// Which message an [`Update`] is, readable from its JSON without decoding the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateKind {
+    Snapshot,
+    Config,
+    Lease,
+    Packet,
+    Stats,
+}
+
+impl UpdateKind {
+    pub const ALL: [UpdateKind; 5] =
+        [UpdateKind::Snapshot, UpdateKind::Config, UpdateKind::Lease, UpdateKind::Packet, UpdateKind::Stats];
+
+    /// The message's kind from the front of its JSON (`{"type":"packet",…`). A dashboard taking thousands
+    /// of messages a second counts the packets it will not show without parsing their payloads.
+    pub fn of_json(json: &str) -> Option<UpdateKind> {
+        let rest = json.strip_prefix(r#"{"type":""#)?;
+        let name = &rest[..rest.find('"')?];
+        UpdateKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateKind::Snapshot => "snapshot",
+            UpdateKind::Config => "config",
+            UpdateKind::Lease => "lease",
+            UpdateKind::Packet => "packet",
+            UpdateKind::Stats => "stats",
+        }
+    }
+}
+
+impl Update {
+    pub fn seq(&self) -> u64 {
+        match self {
+            Update::Snapshot { seq, .. }
+            | Update::Config { seq, .. }
+            | Update::Lease { seq, .. }
+            | Update::Packet { seq, .. }
+            | Update::Stats { seq, .. } => *seq,
+        }
+    }
+
+    pub fn kind(&self) -> UpdateKind {
+        match self {
+            Update::Snapshot { .. } => UpdateKind::Snapshot,
+            Update::Config { .. } => UpdateKind::Config,
+            Update::Lease { .. } => UpdateKind::Lease,
+            Update::Packet { .. } => UpdateKind::Packet,
+            Update::Stats { .. } => UpdateKind::Stats,
+        }
+    }
+
+    /// The message as sent on the bridge.
+    pub fn to_json(&self) -> String {
+        // Every field is a plain value or a string-keyed map: serializing cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(json: &str) -> Result<Update, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+}
+
+/// The longest search text a lease query takes: a MAC, an address or a hostname is far shorter, and a
+/// query is matched against every lease.
+pub const MAX_QUERY_LEN: usize = 255;
+
+/// Why a lease query was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error(transparent)]
+    State(#[from] UnknownState),
+    #[error("`{0}` is not a subnet like 192.168.1.0/24")]
+    Subnet(String),
+    #[error("the search text is longer than {MAX_QUERY_LEN} bytes")]
+    TooLong,
+}
+
+/// Which leases a caller wants: `GET /api/leases?state=&subnet=&q=` and the dashboard's filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseQuery {
+    pub state: Option<LeaseState>,
+    pub subnet: Option<Ipv4Net>,
+    /// Lower-cased once here, not once per lease.
+    text: String,
+}
+
+impl LeaseQuery {
+    /// A query from its three texts as a form or a URL gives them; an empty text means "any".
+    pub fn parse(state: &str, subnet: &str, text: &str) -> Result<LeaseQuery, QueryError> {
+        if text.len() > MAX_QUERY_LEN {
+            return Err(QueryError::TooLong);
+        }
+        let state = (!state.is_empty()).then(|| state.parse()).transpose()?;
+        let subnet =
+            (!subnet.is_empty()).then(|| subnet.parse().map_err(|_| QueryError::Subnet(subnet.into()))).transpose()?;
+        Ok(LeaseQuery { state, subnet, text: text.trim().to_lowercase() })
+    }
+
+    /// Whether the lease is in the state and subnet asked for, and its IP, MAC or hostname contains the
+    /// search text (case-insensitive).
+    pub fn matches(&self, l: &Lease) -> bool {
+        self.state.is_none_or(|s| s == l.state)
+            && self.subnet.is_none_or(|n| n == l.subnet)
+            && (self.text.is_empty()
+                || l.ip.to_string().contains(&self.text)
+                || l.hw.to_string().contains(&self.text)
+                || l.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&self.text)))
+    }
+}
+
+/// Mirrors one event onto a lease table kept from a snapshot and the events after it (the dashboard).
+/// The event's [`LeaseChange`] decides, as it decides what the daemon stores.
+pub fn apply_event(leases: &mut BTreeMap<Ipv4Addr, Lease>, ev: &LeaseEvent) {
+    match ev.change() {
+        LeaseChange::Remove => {
+            leases.remove(&ev.ip);
+        }
+        LeaseChange::Keep => {}
+        LeaseChange::Set(state) => {
+            let l = leases.entry(ev.ip).or_insert_with(|| Lease {
+                ip: ev.ip,
+                subnet: ev.subnet,
+                client: ev.client_id.clone().map_or(ClientKey::Hw(ev.hw), ClientKey::ClientId),
+                hw: ev.hw,
+                client_id: ev.client_id.clone(),
+                hostname: None,
+                state,
+                obtained: ev.obtained,
+                expires: ev.expires,
+                lease_time: Duration::ZERO,
+            });
+            l.state = state;
+            l.hw = ev.hw;
+            // A renewal without option 12 keeps the name the client gave before.
+            if ev.hostname.is_some() {
+                l.hostname = ev.hostname.clone();
+            }
+            l.obtained = ev.obtained;
+            l.expires = ev.expires;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Direction, LeaseEventKind, PacketSummary};
+    use crate::{HwAddr, Instant};
+
+    fn lease(ip: &str, host: Option<&str>, state: LeaseState) -> Lease {
+        Lease {
+            ip: ip.parse().unwrap(),
+            subnet: "192.0.2.0/24".parse().unwrap(),
+            client: ClientKey::Hw(HwAddr::ethernet([2, 0, 0, 0, 0, 7])),
+            hw: HwAddr::ethernet([2, 0, 0, 0, 0, 7]),
+            client_id: None,
+            hostname: host.map(Into::into),
+            state,
+            obtained: Instant::from_millis(1_000),
+            expires: Instant::from_millis(61_000),
+            lease_time: Duration::from_secs(60),
+        }
+    }
+
+    fn every_kind() -> Vec<Update> {
+        let l = lease("192.0.2.10", Some("pc"), LeaseState::Bound);
+        let stats = DaemonStats {
+            leases: 1,
+            bound: 1,
+            subnets: vec![SubnetUsage { cidr: l.subnet, pool_size: 100, used: 1, free: 99, declined: 0 }],
+            ..DaemonStats::default()
+        };
+        let bytes = crate::builder::ClientMsg::new(dhcproto::v4::MessageType::Discover, l.hw, 7).bytes();
+        let packet = PacketSeen {
+            dir: Direction::In,
+            link: "eth1".into(),
+            at: Instant::from_millis(5),
+            src: "0.0.0.0:68".parse().unwrap(),
+            dst: "192.0.2.1:67".parse().unwrap(),
+            summary: PacketSummary::from_bytes(&bytes).unwrap(),
+            payload: bytes,
+        };
+        vec![
+            Update::Snapshot { seq: 1, leases: vec![l.clone()], stats: stats.clone(), reserved: vec![l.ip] },
+            Update::Config { seq: 2, reserved: vec![] },
+            Update::Lease {
+                seq: 3,
+                event: LeaseEvent::from_lease(Instant::from_millis(1_000), LeaseEventKind::Bound, &l),
+            },
+            Update::Packet { seq: 4, packet: Box::new(packet) },
+            Update::Stats { seq: 5, stats },
+        ]
+    }
+
+    #[test]
+    fn every_message_kind_round_trips_and_names_its_kind_first() {
+        let all = every_kind();
+        assert_eq!(all.iter().map(Update::kind).collect::<Vec<_>>(), UpdateKind::ALL);
+        for u in all {
+            let json = u.to_json();
+            assert_eq!(UpdateKind::of_json(&json), Some(u.kind()), "{json}");
+            assert_eq!(Update::from_json(&json).unwrap(), u);
+        }
+        assert_eq!(UpdateKind::of_json(r#"{"seq":1,"type":"packet"}"#), None);
+        assert_eq!(UpdateKind::of_json(r#"{"type":"packets"}"#), None);
+    }
+
+    #[test]
+    fn stats_from_an_older_daemon_still_read() {
+        let s: DaemonStats = serde_json::from_str(r#"{"leases":3,"bound":2}"#).unwrap();
+        assert_eq!((s.leases, s.bound, s.store_commits), (3, 2, 0));
+    }
+
+    #[test]
+    fn a_query_matches_state_subnet_and_text_case_insensitively() {
+        let l = lease("192.0.2.10", Some("Kitchen-PC"), LeaseState::Bound);
+        let q = |s, n, t| LeaseQuery::parse(s, n, t).unwrap();
+        assert!(q("", "", "").matches(&l));
+        assert!(q("bound", "192.0.2.0/24", "KITCHEN").matches(&l));
+        assert!(q("", "", "02:00:00:00:00:07").matches(&l));
+        assert!(q("", "", "2.10").matches(&l));
+        assert!(!q("released", "", "").matches(&l));
+        assert!(!q("", "198.51.100.0/24", "").matches(&l));
+        assert!(!q("", "", "garage").matches(&l));
+        assert_eq!(LeaseQuery::parse("Bound", "", ""), Err(QueryError::State(UnknownState("Bound".into()))));
+        assert_eq!(LeaseQuery::parse("", "10.0.0.0", ""), Err(QueryError::Subnet("10.0.0.0".into())));
+        assert_eq!(LeaseQuery::parse("", "", &"a".repeat(MAX_QUERY_LEN + 1)), Err(QueryError::TooLong));
+    }
+
+    #[test]
+    fn events_mirror_the_table_as_the_server_keeps_it() {
+        let mut t = BTreeMap::new();
+        let l = lease("192.0.2.10", Some("pc"), LeaseState::Offered);
+        let at = Instant::from_millis(2_000);
+        apply_event(&mut t, &LeaseEvent::from_lease(at, LeaseEventKind::Offered, &l));
+        assert_eq!(t[&l.ip].state, LeaseState::Offered);
+        let bound = Lease { state: LeaseState::Bound, hostname: None, ..l.clone() };
+        apply_event(&mut t, &LeaseEvent::from_lease(at, LeaseEventKind::Bound, &bound));
+        assert_eq!((t[&l.ip].state, t[&l.ip].hostname.as_deref()), (LeaseState::Bound, Some("pc")));
+        let nak = LeaseEvent { state: None, ..LeaseEvent::from_lease(at, LeaseEventKind::Nak, &bound) };
+        apply_event(&mut t, &nak);
+        assert_eq!(t[&l.ip].state, LeaseState::Bound);
+        apply_event(&mut t, &LeaseEvent::from_lease(at, LeaseEventKind::OfferWithdrawn, &l));
+        assert!(t.is_empty());
+    }
+}

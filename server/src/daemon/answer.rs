@@ -1,0 +1,74 @@
+//! The engine's answers to API commands, given between packet batches.
+
+use super::command::{Command, ReservationView, Snapshot};
+use super::engine_loop::Engine;
+use dhcplab_engine::Lease;
+use tracing::{info, warn};
+
+impl Engine {
+    pub(super) fn command(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        self.server.handle_timeout(now);
+        match cmd {
+            Command::Leases(q, tx) => {
+                let mut v: Vec<Lease> = self.server.leases().filter(|l| q.matches(l)).cloned().collect();
+                v.sort_by_key(|l| l.ip);
+                let _ = tx.send(v);
+            }
+            Command::Lease(ip, tx) => {
+                let _ = tx.send(self.server.lease(ip).cloned());
+            }
+            Command::Release(ip, tx) => {
+                let _ = tx.send(self.server.admin_release(now, ip));
+            }
+            Command::Stats(tx) => {
+                let _ = tx.send(self.daemon_stats());
+            }
+            Command::Snapshot(tx) => {
+                let mut leases: Vec<Lease> = self.server.leases().cloned().collect();
+                leases.sort_by_key(|l| l.ip);
+                let reserved = self.server.reserved().collect();
+                let _ = tx.send(Snapshot { seq: self.bridge.seq(), leases, stats: self.daemon_stats(), reserved });
+            }
+            Command::Reconfigure(cfg, tx) => {
+                let r = self.server.reconfigure(*cfg);
+                match &r {
+                    Ok(()) => {
+                        info!("configuration reloaded; {} leases kept", self.server.leases().count());
+                        self.config_changed();
+                    }
+                    Err(e) => warn!("new configuration refused ({} problems); the old one keeps serving", e.len()),
+                }
+                let _ = tx.send(r);
+            }
+            Command::Reservations(tx) => {
+                let v = self
+                    .server
+                    .config()
+                    .subnets
+                    .iter()
+                    .flat_map(|s| {
+                        s.reservations.iter().map(|r| ReservationView { subnet: s.cidr, reservation: r.clone() })
+                    })
+                    .collect();
+                let _ = tx.send(v);
+            }
+            Command::Pin(ip, tx) => {
+                let _ = tx.send(self.server.reservation_from_lease(ip));
+            }
+            Command::AddReservation(r, tx) => {
+                let ip = r.ip;
+                let result = self.server.config().with_reservation(r).map_err(|e| e.to_string()).and_then(|cfg| {
+                    self.server
+                        .reconfigure(cfg)
+                        .map_err(|errs| errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+                });
+                if result.is_ok() {
+                    info!("{ip} is now reserved (running config only)");
+                    self.config_changed();
+                }
+                let _ = tx.send(result);
+            }
+        }
+    }
+}

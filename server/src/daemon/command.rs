@@ -1,0 +1,51 @@
+//! What the HTTP API and the bridge ask of the engine's thread, each with a channel for the answer. The
+//! engine answers between packet batches; nothing else touches the `Server`.
+
+use dhcplab_engine::Lease;
+use dhcplab_engine::LeaseEvent;
+use dhcplab_engine::bridge::{DaemonStats, LeaseQuery, Update};
+use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig};
+use dhcplab_engine::server::PinError;
+use serde::Serialize;
+use std::net::Ipv4Addr;
+use tokio::sync::oneshot;
+
+pub enum Command {
+    Leases(LeaseQuery, oneshot::Sender<Vec<Lease>>),
+    Lease(Ipv4Addr, oneshot::Sender<Option<Lease>>),
+    Release(Ipv4Addr, oneshot::Sender<Option<LeaseEvent>>),
+    Stats(oneshot::Sender<DaemonStats>),
+    /// Everything a new watcher needs, with the sequence number of the last update before it. A copy, not
+    /// JSON: the watcher's side serializes it, off the engine's thread.
+    Snapshot(oneshot::Sender<Snapshot>),
+    Reconfigure(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<ConfigError>>>),
+    /// The reservation that would pin the lease at this address to its client (checked, not applied).
+    Pin(Ipv4Addr, oneshot::Sender<Result<Reservation, PinError>>),
+    /// Every reservation in the running config, with its subnet.
+    Reservations(oneshot::Sender<Vec<ReservationView>>),
+    /// Adds a reservation to the running config only (the demo, which has no file).
+    AddReservation(Reservation, oneshot::Sender<Result<(), String>>),
+}
+
+/// The lease table and counters at one moment (one sequence number): a copy, serialized off the engine's
+/// thread.
+pub struct Snapshot {
+    pub seq: u64,
+    pub leases: Vec<Lease>,
+    pub stats: DaemonStats,
+    pub reserved: Vec<Ipv4Addr>,
+}
+
+impl Snapshot {
+    pub fn into_json(self) -> String {
+        Update::Snapshot { seq: self.seq, leases: self.leases, stats: self.stats, reserved: self.reserved }.to_json()
+    }
+}
+
+/// A reservation as the API lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReservationView {
+    pub subnet: ipnet::Ipv4Net,
+    #[serde(flatten)]
+    pub reservation: Reservation,
+}

@@ -1,0 +1,223 @@
+//! The engine's loop, on a thread and runtime of its own: it alone owns the `Server`. Each turn it takes
+//! one of: API commands, a batch of datagrams read straight from the links' sockets, the engine's next
+//! deadline, or the once-a-second stats tick; then it flushes. OFFERs and NAKs leave at once; ACKs go to the
+//! committer with the batch's lease changes and leave only after those are durable.
+
+use super::clock::Clock;
+use super::command::Command;
+use super::committer::{self, Counters, STORE_QUEUE, StoreJob};
+use super::lease_log;
+use crate::bridge::publisher::Publisher;
+use crate::link::{Link, LinkSender};
+use crate::store::{Change, LeaseStore};
+use dhcplab_engine::bridge::{DaemonStats, Update};
+use dhcplab_engine::event::{Direction, LeaseChange, PacketSeen, PacketSummary};
+use dhcplab_engine::message::{DhcpMessage, SERVER_PORT};
+use dhcplab_engine::server::RecvMeta;
+use dhcplab_engine::{LeaseState, Server};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::mpsc;
+use tracing::{debug, error, warn};
+
+/// How many packets the engine reads before it flushes (one store job per batch at most).
+const BATCH: usize = 256;
+
+pub struct Engine {
+    pub(super) server: Server,
+    links: Arc<Vec<Link>>,
+    pub(super) clock: Clock,
+    counters: Arc<Counters>,
+    store_tx: mpsc::Sender<StoreJob>,
+    pub(super) bridge: Publisher,
+}
+
+fn names(links: &[Link], id: u32) -> &str {
+    links.get(id as usize).map_or("?", |l| l.name.as_str())
+}
+
+impl Engine {
+    /// Starts the committer's thread and returns the engine, ready to `run`.
+    pub fn new(
+        server: Server,
+        links: Arc<Vec<Link>>,
+        store: Box<dyn LeaseStore>,
+        clock: Clock,
+        counters: Arc<Counters>,
+        bridge: Publisher,
+    ) -> std::io::Result<Self> {
+        let (store_tx, store_rx) = mpsc::channel(STORE_QUEUE);
+        let senders: Vec<Option<LinkSender>> = links
+            .iter()
+            .map(|l| l.sender().inspect_err(|e| error!(link = %l.name, "no sender for the store: {e}")).ok())
+            .collect();
+        let c = counters.clone();
+        std::thread::Builder::new()
+            .name("lease-store".into())
+            .spawn(move || committer::run(store, store_rx, senders, c))?;
+        Ok(Engine { server, links, clock, counters, store_tx, bridge })
+    }
+
+    pub(super) fn config_changed(&mut self) {
+        if self.bridge.watched() {
+            let reserved: Vec<Ipv4Addr> = self.server.reserved().collect();
+            self.bridge.publish(|seq| Update::Config { seq, reserved });
+        }
+    }
+
+    pub(super) fn daemon_stats(&self) -> DaemonStats {
+        let c = &self.counters;
+        DaemonStats {
+            engine: self.server.stats().clone(),
+            leases: self.server.leases().count(),
+            bound: self.server.leases().filter(|l| l.state == LeaseState::Bound).count(),
+            queue_overflow: self.links.iter().map(Link::kernel_drops).sum(),
+            store_commits: c.store_commits.load(Ordering::Relaxed),
+            store_failures: c.store_failures.load(Ordering::Relaxed),
+            acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
+            subnets: self.server.subnet_usage(),
+        }
+    }
+
+    pub(super) fn packet_seen(
+        &mut self,
+        dir: Direction,
+        link: u32,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        bytes: &[u8],
+    ) {
+        // What the engine would drop is counted there; the live view shows what it could read.
+        let Some(summary) = PacketSummary::from_bytes(bytes) else { return };
+        let packet = PacketSeen {
+            dir,
+            link: names(&self.links, link).to_string(),
+            at: self.clock.now(),
+            src,
+            dst,
+            summary,
+            payload: bytes.to_vec(),
+        };
+        self.bridge.publish(|seq| Update::Packet { seq, packet: Box::new(packet) });
+    }
+
+    /// Reads every link, serves commands and timers, until the command channel closes.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; 65_536];
+        // One timer, moved only when the engine's next deadline changes (not re-armed per packet).
+        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
+        let timer = tokio::time::sleep_until(far());
+        tokio::pin!(timer);
+        let mut armed: Option<tokio::time::Instant> = None;
+        let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            let deadline = self.server.poll_timeout().map(|t| self.clock.at(t));
+            if deadline != armed {
+                timer.as_mut().reset(deadline.unwrap_or_else(far));
+                armed = deadline;
+            }
+            let readable = async {
+                if self.links.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                let _ =
+                    futures_util::future::select_all(self.links.iter().map(|l| Box::pin(l.socket.readable()))).await;
+            };
+            tokio::select! {
+                biased;
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                _ = readable => self.read_batch(&mut buf),
+                _ = &mut timer => {
+                    self.server.handle_timeout(self.clock.now());
+                    armed = None;
+                }
+                _ = stats_tick.tick() => {
+                    // Expiries are published as they happen; counters once a second, to watchers only.
+                    self.server.handle_timeout(self.clock.now());
+                    if self.bridge.watched() {
+                        let stats = self.daemon_stats();
+                        self.bridge.publish(|seq| Update::Stats { seq, stats });
+                    }
+                }
+            }
+            self.flush().await;
+        }
+    }
+
+    /// Takes up to `BATCH` datagrams from the links without waiting.
+    fn read_batch(&mut self, buf: &mut [u8]) {
+        let links = self.links.clone();
+        let mut n = 0;
+        for link in links.iter() {
+            while n < BATCH {
+                match link.socket.try_recv_from(buf) {
+                    Ok((len, SocketAddr::V4(src))) => {
+                        n += 1;
+                        let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
+                        if self.bridge.watched() {
+                            let dst = SocketAddrV4::new(link.addr, SERVER_PORT);
+                            self.packet_seen(Direction::In, link.id, src, dst, &buf[..len]);
+                        }
+                        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &buf[..len]) {
+                            debug!(link = %link.name, %src, "dropped packet: {d}");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        warn!(link = %link.name, "receive failed: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends what can go now, hands the rest to the store with the batch's lease changes.
+    async fn flush(&mut self) {
+        let mut now_out = Vec::new();
+        let mut durable = Vec::new();
+        let watched = self.bridge.watched();
+        while let Some(t) = self.server.poll_transmit() {
+            debug!(link = %names(&self.links, t.iface), xid = format_args!("{:#010x}", t.xid), dst = ?t.dst, "send {:?}", t.kind);
+            if watched {
+                let src = SocketAddrV4::new(t.src, SERVER_PORT);
+                self.packet_seen(Direction::Out, t.iface, src, t.dst.socket_addr(), &t.bytes);
+            }
+            if t.kind == DhcpMessage::Ack { durable.push(t) } else { now_out.push(t) }
+        }
+        let mut changes = Vec::new();
+        while let Some(ev) = self.server.poll_event() {
+            lease_log::log_event(&ev);
+            // The engine's table is the truth; the event says whether this address's durable record changed.
+            // Offers are never stored: a restart forgets them, and the client asks again.
+            match (ev.change(), self.server.lease(ev.ip)) {
+                (LeaseChange::Keep | LeaseChange::Set(LeaseState::Offered), _) => {}
+                (_, Some(l)) if l.state == LeaseState::Offered => {}
+                (_, Some(l)) => changes.push(Change::Upsert(l.clone())),
+                (_, None) => changes.push(Change::Delete(ev.ip)),
+            }
+            if watched {
+                self.bridge.publish(|seq| Update::Lease { seq, event: ev });
+            }
+        }
+        for t in &now_out {
+            if let Some(link) = self.links.get(t.iface as usize)
+                && let Err(e) = link.send(t).await
+            {
+                warn!(link = %link.name, "send failed: {e}");
+            }
+        }
+        if !changes.is_empty() || !durable.is_empty() {
+            // A full store queue slows the engine down instead of growing memory.
+            if self.store_tx.send(StoreJob { changes, replies: durable }).await.is_err() {
+                error!("lease store task has stopped");
+            }
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The daemon's core: the engine's loop (the only owner of the `Server`), the commands the API sends it,
+//! the committer that makes leases durable before their ACKs, and the daemon's clock.
+
+mod answer;
+pub mod clock;
+pub mod command;
+pub mod committer;
+pub mod engine_loop;
+mod lease_log;
+
+pub use clock::Clock;
+pub use command::Command;
+pub use committer::Counters;
+pub use engine_loop::Engine;
