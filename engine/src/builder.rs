@@ -75,10 +75,6 @@ impl ClientMsg {
         &self.msg
     }
 
-    pub fn into_message(self) -> Message {
-        self.msg
-    }
-
     /// Encoded bytes, padded to the 300-byte BOOTP minimum as real clients do (RFC 1542 §2.1). Builder
     /// values are always encodable (no over-long sname/file are ever set).
     pub fn bytes(&self) -> Vec<u8> {

@@ -74,10 +74,6 @@ impl LeaseTable {
         self.allocators.iter().any(|(_, a)| a.is_free(ip))
     }
 
-    pub fn is_reserved(&self, ip: Ipv4Addr) -> bool {
-        self.reserved.contains(&ip)
-    }
-
     fn take_addr(&mut self, ip: Ipv4Addr) {
         for (_, a) in &mut self.allocators {
             if a.take(ip) {

@@ -91,12 +91,8 @@ fn replay_with(name: &str, mut server: Server, local_addr: Ipv4Addr, skip: &[Opt
         let kea =
             frames[i + 1..].iter().find(|k| k.payload.first() == Some(&2) && decode(&k.payload).xid() == req.xid());
         let ours = server.poll_transmit();
-        let (Some(kea), Some(ours)) = (kea, ours) else {
-            panic!(
-                "{name} frame {i}: Kea replied {} and we replied {}",
-                kea.is_some(),
-                server.poll_transmit().is_some()
-            );
+        let (Some(kea), Some(ours)) = (&kea, &ours) else {
+            panic!("{name} frame {i}: Kea replied {} and we replied {}", kea.is_some(), ours.is_some());
         };
         let (k, o) = (decode(&kea.payload), decode(&ours.bytes));
         let what = format!("{name} frame {i} ({:?})", k.opts().msg_type());

@@ -4,6 +4,7 @@ use crate::bridge::publisher::Published;
 use crate::config_file;
 use crate::daemon::Command;
 use crate::metrics;
+use crate::reload::{ReloadError, Reloader};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,9 +19,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tower_http::services::{ServeDir, ServeFile};
-
-/// Re-reads the config file and applies it (the same as SIGHUP); the error says why it was refused.
-pub type Reloader = Arc<dyn Fn() -> tokio::task::JoinHandle<Result<(), String>> + Send + Sync>;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -140,7 +138,7 @@ async fn reserve(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) ->
                 .await
                 .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
                 .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
-            if let Err(why) = reload().await.unwrap_or_else(|e| Err(e.to_string())) {
+            if let Err(why) = reload.reload().await {
                 // The file was written but not applied: put the old text back so file and server agree.
                 if let Some(old) = old {
                     let _ = tokio::fs::write(path, old).await;
@@ -180,10 +178,10 @@ async fn reload(State(app): State<AppState>, _: Admin) -> Result<Response, ApiEr
     let Some(reload) = &app.reload else {
         return Err(ApiError(StatusCode::CONFLICT, "running without a config file: nothing to reload".into()));
     };
-    match reload().await {
-        Ok(Ok(())) => Ok(Json(serde_json::json!({ "reloaded": true })).into_response()),
-        Ok(Err(e)) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e)),
-        Err(e) => Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    match reload.reload().await {
+        Ok(()) => Ok(Json(serde_json::json!({ "reloaded": true })).into_response()),
+        Err(e @ ReloadError::EngineStopped) => Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+        Err(e) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
     }
 }
 

@@ -7,6 +7,7 @@ mod demo;
 mod http;
 mod link;
 mod metrics;
+mod reload;
 mod serve;
 mod sim_cmd;
 mod store;

@@ -3,10 +3,11 @@
 
 use crate::bridge::publisher::{BACKLOG, Publisher};
 use crate::config_file::{self, ConfigFile};
-use crate::daemon::{Clock, Command, Counters, Engine};
+use crate::daemon::{Clock, Counters, Engine};
 use crate::demo::Demo;
 use crate::http::{self, AppState};
 use crate::link::Link;
+use crate::reload::Reloader;
 use crate::store::{LeaseStore, SqliteStore};
 use anyhow::{Context, Result};
 use dhcplab_engine::Server;
@@ -15,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info, warn};
 
 /// Options of `dhcplab serve`.
@@ -79,32 +80,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         None => demo_config(),
     };
     let clock = Clock::new();
-
-    // The lease database; the demo's is a fresh scratch file.
-    let db = if demo {
-        let p = std::env::temp_dir().join(format!("dhcplab-demo-{}.sqlite3", std::process::id()));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
-        }
-        p
-    } else {
-        cfg.dhcp.lease_db.clone()
-    };
+    let db = lease_db_path(&cfg, demo);
     let mut store = SqliteStore::open(&db).with_context(|| format!("opening the lease database {}", db.display()))?;
-    let stored = store.load()?;
-
     let seed = clock.now().as_millis();
-    let mut server = Server::new(cfg.server_config(), seed)
-        .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
-    let mut restored = 0;
-    for l in stored {
-        let ip = l.ip;
-        match server.restore(l) {
-            Ok(()) => restored += 1,
-            Err(e) => warn!("stored lease for {ip} not loaded: {e}"),
-        }
-    }
-    info!("lease database {}: {restored} leases loaded", db.display());
+    let server = restore_server(&cfg, store.load()?, seed)?;
+    info!("lease database {}: {} leases loaded", db.display(), server.leases().count());
 
     // The engine gets a thread and a runtime of its own, and its links are registered there: the HTTP API
     // and the WebSocket fan-out (however many dashboards) run on this thread and never take turns with the
@@ -115,27 +95,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .context("starting the DHCP engine's runtime")?;
     // The demo's clients live on this runtime; bound before entering the engine's (no await while entered).
     let demo_clients = if demo { Some(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?) } else { None };
-    let built = (|| -> Result<(Vec<Link>, Option<UdpSocket>)> {
-        let _in_engine_rt = engine_rt.enter();
-        let mut links = Vec::new();
-        let mut demo_socket = None;
-        if let Some(clients) = demo_clients {
-            let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.demo_port));
-            let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?)
-                .with_context(|| format!("binding the demo DHCP socket {listen}"))?;
-            info!("demo: DHCP on {listen} (loopback only), subnet 192.0.2.0/24, {} clients", opts.demo_clients);
-            links.push(link);
-            demo_socket = Some(clients);
-        }
-        for name in &cfg.dhcp.interfaces {
-            let id = links.len() as u32;
-            let link = Link::interface(id, name, cfg.dhcp.port).map_err(|e| BadConfig(e.to_string()))?;
-            info!("serving DHCP on {name} ({}) port {}", link.addr, cfg.dhcp.port);
-            links.push(link);
-        }
-        Ok((links, demo_socket))
-    })();
-    let (links, demo_socket) = match built {
+    let (links, demo_socket) = match bind_links(&engine_rt, &cfg, &opts, demo_clients) {
         Ok(v) => v,
         Err(e) => {
             // A runtime may not be dropped inside another one's async context.
@@ -143,17 +103,12 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             return Err(e);
         }
     };
-    if links.is_empty() {
-        warn!("no interfaces in [dhcp] interfaces: nothing is served on any network");
-    }
     let links = Arc::new(links);
 
-    // Engine, store and receivers.
     let counters = Arc::new(Counters::default());
     let (updates, _) = broadcast::channel(BACKLOG);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
-    let store: Box<dyn LeaseStore> = Box::new(store);
-    let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), Publisher::new(updates.clone()))
+    let engine = Engine::new(server, links.clone(), Box::new(store), clock, counters, Publisher::new(updates.clone()))
         .context("starting the lease store's thread")?;
     std::thread::Builder::new()
         .name("dhcp-engine".into())
@@ -164,55 +119,11 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         tokio::spawn(Demo::new(sock, server_addr, clock, opts.demo_clients, seed).run());
     }
 
-    // Reload: re-read the file, validate, apply; a bad file changes nothing.
-    let reload: Option<http::Reloader> = opts.config.clone().map(|path| {
-        let cmd_tx = cmd_tx.clone();
-        let interfaces = cfg.dhcp.interfaces.clone();
-        Arc::new(move || {
-            let (path, cmd_tx, interfaces) = (path.clone(), cmd_tx.clone(), interfaces.clone());
-            tokio::spawn(async move {
-                let new = config_file::load(&path).map_err(|e| e.to_string())?;
-                if new.dhcp.interfaces != interfaces {
-                    warn!("[dhcp] interfaces changed: that takes a restart; the rest is applied now");
-                }
-                let (tx, rx) = oneshot::channel();
-                cmd_tx
-                    .send(Command::Reconfigure(Box::new(new.server_config()), tx))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                rx.await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))
-            })
-        }) as http::Reloader
-    });
-    if let Some(reload) = reload.clone() {
-        tokio::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
-            while hup.recv().await.is_some() {
-                info!("SIGHUP: reloading the configuration");
-                match reload().await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => error!("reload refused, the old configuration keeps serving:\n{e}"),
-                    Err(e) => error!("reload failed: {e}"),
-                }
-            }
-        });
+    let reload = opts.config.clone().map(|path| Reloader::new(path, cmd_tx.clone(), cfg.dhcp.interfaces.clone()));
+    if let Some(r) = reload.clone() {
+        tokio::spawn(reload_on_sighup(r));
     }
-
-    // HTTP.
-    let token = match (&cfg.http.admin_token, &cfg.http.admin_token_file) {
-        (Some(t), _) => Some(t.clone()),
-        (None, Some(f)) => {
-            let text =
-                std::fs::read_to_string(f).with_context(|| format!("reading admin_token_file {}", f.display()))?;
-            Some(text.lines().next().unwrap_or("").trim().to_string()).filter(|t| !t.is_empty())
-        }
-        (None, None) if demo => Some(random_token()),
-        (None, None) => None,
-    };
-    let listen = opts.http.unwrap_or(cfg.http.listen);
-    let web_root = opts.web_root.clone().or_else(find_web_root);
+    let token = admin_token(&cfg, demo)?;
     let app = AppState {
         commands: cmd_tx,
         admin_token: token.clone().map(Into::into),
@@ -221,14 +132,109 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         config_path: opts.config.clone(),
         edits: Default::default(),
     };
+    if demo && let Some(t) = &token {
+        info!("demo admin token: {t}");
+    }
+    serve_http(app, opts.http.unwrap_or(cfg.http.listen), opts.web_root.clone().or_else(find_web_root)).await?;
+    if demo {
+        remove_db(&db);
+    }
+    Ok(())
+}
+
+/// The lease database: the config's, or for the demo a fresh scratch file.
+fn lease_db_path(cfg: &ConfigFile, demo: bool) -> PathBuf {
+    if !demo {
+        return cfg.dhcp.lease_db.clone();
+    }
+    let p = std::env::temp_dir().join(format!("dhcplab-demo-{}.sqlite3", std::process::id()));
+    remove_db(&p);
+    p
+}
+
+/// Removes a SQLite database with its WAL and shared-memory files.
+fn remove_db(db: &std::path::Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
+/// The engine for `cfg`, with the stored leases loaded; one that no longer fits the config is logged and
+/// left out.
+fn restore_server(cfg: &ConfigFile, stored: Vec<dhcplab_engine::Lease>, seed: u64) -> Result<Server> {
+    let mut server = Server::new(cfg.server_config(), seed)
+        .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+    for l in stored {
+        let ip = l.ip;
+        if let Err(e) = server.restore(l) {
+            warn!("stored lease for {ip} not loaded: {e}");
+        }
+    }
+    Ok(server)
+}
+
+/// Opens the demo's loopback link and every configured interface, registered with the engine's runtime.
+fn bind_links(
+    engine_rt: &tokio::runtime::Runtime,
+    cfg: &ConfigFile,
+    opts: &ServeOptions,
+    demo_clients: Option<UdpSocket>,
+) -> Result<(Vec<Link>, Option<UdpSocket>)> {
+    let _in_engine_rt = engine_rt.enter();
+    let mut links = Vec::new();
+    let mut demo_socket = None;
+    if let Some(clients) = demo_clients {
+        let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.demo_port));
+        let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?)
+            .with_context(|| format!("binding the demo DHCP socket {listen}"))?;
+        info!("demo: DHCP on {listen} (loopback only), subnet 192.0.2.0/24, {} clients", opts.demo_clients);
+        links.push(link);
+        demo_socket = Some(clients);
+    }
+    for name in &cfg.dhcp.interfaces {
+        let id = links.len() as u32;
+        let link = Link::interface(id, name, cfg.dhcp.port).map_err(|e| BadConfig(e.to_string()))?;
+        info!("serving DHCP on {name} ({}) port {}", link.addr, cfg.dhcp.port);
+        links.push(link);
+    }
+    if links.is_empty() {
+        warn!("no interfaces in [dhcp] interfaces: nothing is served on any network");
+    }
+    Ok((links, demo_socket))
+}
+
+/// SIGHUP reloads the config file; a file with errors is refused and the running config stays.
+async fn reload_on_sighup(reload: Reloader) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        info!("SIGHUP: reloading the configuration");
+        if let Err(e) = reload.reload().await {
+            error!("reload refused, the old configuration keeps serving:\n{e}");
+        }
+    }
+}
+
+/// The bearer token for mutating endpoints: the config's, its file's first line, or a random one for the demo.
+fn admin_token(cfg: &ConfigFile, demo: bool) -> Result<Option<String>> {
+    Ok(match (&cfg.http.admin_token, &cfg.http.admin_token_file) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(f)) => {
+            let text =
+                std::fs::read_to_string(f).with_context(|| format!("reading admin_token_file {}", f.display()))?;
+            Some(text.lines().next().unwrap_or("").trim().to_string()).filter(|t| !t.is_empty())
+        }
+        (None, None) if demo => Some(random_token()),
+        (None, None) => None,
+    })
+}
+
+/// Serves the API, the bridge and the web app until SIGINT or SIGTERM.
+async fn serve_http(app: AppState, listen: SocketAddr, web_root: Option<PathBuf>) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
     info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
     match &web_root {
         Some(d) => info!("web app from {}", d.display()),
         None => warn!("web app not built (run scripts/build-web); serving the API only"),
-    }
-    if demo && let Some(t) = &token {
-        info!("demo admin token: {t}");
     }
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -240,10 +246,5 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     };
     // On return the process exits, engine thread and all: every lease it ACKed is already committed.
     axum::serve(listener, http::router(app, web_root)).with_graceful_shutdown(shutdown).await?;
-    if demo {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
-    }
     Ok(())
 }

@@ -101,7 +101,7 @@ fn the_live_flow_keeps_the_newest_packets_whose_lifelines_fit() {
     assert_eq!(lanes[0], "dhcplab");
     assert_eq!(lanes[1], "pc12", "the newest client first, by its hostname");
     assert_eq!(arrows.iter().map(|a| a.key).collect::<Vec<_>>(), (6..=12).collect::<Vec<u64>>());
-    assert!(arrows.iter().all(|a| a.to == [0] && a.msg == "DHCPDISCOVER"));
+    assert!(arrows.iter().all(|a| a.to == [0] && a.msg == dhcplab_engine::message::DhcpMessage::Discover));
     assert_eq!(arrows[0].time, "22:13:20.000");
     // Following one client: by MAC, by xid, by hostname; nothing else matches.
     let p = &packets[4].1;

@@ -356,11 +356,6 @@ impl Client {
         self.link_local
     }
 
-    /// The last lease remembered (for INIT-REBOOT), even when not in use.
-    pub fn remembered(&self) -> Option<&ClientLease> {
-        self.last.as_ref()
-    }
-
     pub fn poll_transmit(&mut self) -> Option<ClientTransmit> {
         self.transmits.pop_front()
     }

@@ -7,7 +7,6 @@
 use crate::allocator::Allocator;
 use crate::config::{ConfigError, ServerConfig};
 use crate::event::{LeaseEvent, LeaseEventKind};
-use crate::hwaddr::HwAddr;
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::lease_table::LeaseTable;
 use crate::message::DhcpMessage;
@@ -575,11 +574,6 @@ impl Server {
     /// How long the server keeps an offered address for the client (for tests and the lab).
     pub fn offer_hold(&self) -> Duration {
         self.config.offer_hold
-    }
-
-    /// The hardware address a lease belongs to, for logs.
-    pub fn lease_hw(&self, ip: Ipv4Addr) -> Option<HwAddr> {
-        self.table.get(ip).map(|l| l.hw)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The server's rules, each driven with explicit simulated time.
 
 use super::*;
+use crate::HwAddr;
 use crate::builder::ClientMsg;
 use crate::config::{PoolRange, Reservation, SubnetConfig};
 use dhcproto::v4::{DhcpOption, OptionCode};

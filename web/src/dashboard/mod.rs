@@ -3,34 +3,23 @@
 
 pub mod api;
 pub mod live;
+pub mod model;
 
 use crate::i18n::{Lang, t};
 use crate::packets::{flow, inspector};
-use dhcplab_engine::bridge::{self, DaemonStats, LeaseQuery, Update, UpdateKind};
+use dhcplab_engine::LeaseState;
 use dhcplab_engine::event::PacketSeen;
-use dhcplab_engine::server::SubnetUsage;
-use dhcplab_engine::{Lease, LeaseEvent, LeaseState};
 use gloo_timers::callback::{Interval, Timeout};
+use model::{Filters, Live, SortBy};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::Ipv4Addr;
 use std::rc::Rc;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
 use yew::prelude::*;
 
-const FEED: usize = 100;
-const HISTORY: usize = 120;
 /// Rows per page of the lease table: the DOM stays small however many leases there are.
 const PAGE: usize = 100;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum SortBy {
-    Ip,
-    Host,
-    State,
-    Expires,
-}
 
 pub enum Msg {
     Connect,
@@ -78,28 +67,16 @@ pub struct Dashboard {
     /// When the view was last drawn (ms), so an idle flush redraws only for the countdowns, once a second.
     drawn_at: f64,
     page: usize,
-    seq: u64,
-    leases: BTreeMap<Ipv4Addr, Lease>,
-    subnets: Vec<SubnetUsage>,
-    feed: VecDeque<LeaseEvent>,
-    /// (packets received so far, bound leases), one sample per stats message.
-    history: VecDeque<(u64, u64)>,
-    q: String,
-    state: String,
-    subnet: String,
-    sort: SortBy,
+    /// Everything the bridge said, applied.
+    live: Live,
+    filters: Filters,
     /// The outcome of the last admin action: (succeeded, message).
     notice: Option<(bool, String)>,
-    reserved: HashSet<Ipv4Addr>,
-    ring: live::Ring,
     /// The packet in the inspector, kept even after it scrolls out of the ring.
     picked: Option<(u64, PacketSeen)>,
     field: Option<Vec<usize>>,
     /// Only packets about this MAC, IP, xid or hostname.
     follow: String,
-    /// The live flow is paused; packets meanwhile are counted, not kept.
-    paused: bool,
-    held: u64,
 }
 
 fn default_url() -> String {
@@ -114,34 +91,6 @@ fn now_ms() -> u64 {
 }
 
 impl Dashboard {
-    fn apply(&mut self, m: Update) {
-        self.seq = m.seq();
-        match m {
-            Update::Snapshot { leases, stats, reserved, .. } => {
-                self.reserved = reserved.into_iter().collect();
-                self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
-                self.sample(stats);
-            }
-            Update::Lease { event, .. } => {
-                bridge::apply_event(&mut self.leases, &event);
-                self.feed.push_front(event);
-                self.feed.truncate(FEED);
-            }
-            // While paused, packets never get here: the flush counts them unparsed.
-            Update::Packet { seq, packet } => self.ring.push(seq, *packet),
-            Update::Config { reserved, .. } => self.reserved = reserved.into_iter().collect(),
-            Update::Stats { stats, .. } => self.sample(stats),
-        }
-    }
-
-    fn sample(&mut self, stats: DaemonStats) {
-        self.history.push_back((stats.engine.received, stats.bound as u64));
-        while self.history.len() > HISTORY {
-            self.history.pop_front();
-        }
-        self.subnets = stats.subnets;
-    }
-
     fn connect(&mut self, ctx: &Context<Self>) {
         if let Some(ws) = self.ws.take() {
             // Detach first: the handlers' closures are dropped below, and the old socket must not call them.
@@ -188,7 +137,7 @@ impl Dashboard {
         let lang = ctx.props().lang;
         let link = ctx.link();
         let shown: Vec<&(u64, PacketSeen)> =
-            self.ring.packets.iter().filter(|(_, p)| live::matches(p, &self.follow)).collect();
+            self.live.ring.packets.iter().filter(|(_, p)| live::matches(p, &self.follow)).collect();
         let (lanes, arrows) = live::diagram(&shown, "dhcplab");
         let on_follow =
             link.callback(|e: InputEvent| Msg::Follow(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()));
@@ -199,9 +148,9 @@ impl Dashboard {
                     <div class="filters">
                         <input data-testid="packet-follow" size="24" placeholder={t(lang, "follow")} value={self.follow.clone()} oninput={on_follow} />
                         <button data-testid="flow-pause" onclick={link.callback(|_| Msg::ToggleLive)}>
-                            { if self.paused { format!("▶ {}", t(lang, "resume")) } else { format!("‖ {}", t(lang, "pause")) } }
+                            { if self.live.paused { format!("▶ {}", t(lang, "resume")) } else { format!("‖ {}", t(lang, "pause")) } }
                         </button>
-                        if self.paused && self.held > 0 { <span class="muted">{format!("+{} {}", self.held, t(lang, "held"))}</span> }
+                        if self.live.paused && self.live.held > 0 { <span class="muted">{format!("+{} {}", self.live.held, t(lang, "held"))}</span> }
                     </div>
                     if arrows.is_empty() {
                         <p class="muted">{t(lang, "no_packets")}</p>
@@ -215,20 +164,6 @@ impl Dashboard {
                 </section>
             </div>
         }
-    }
-
-    fn rows(&self) -> Vec<&Lease> {
-        // The filters come from the page's own controls; a search too long to be a name matches nothing.
-        let query = LeaseQuery::parse(&self.state, &self.subnet, &self.q).ok();
-        let mut v: Vec<&Lease> =
-            self.leases.values().filter(|l| query.as_ref().is_some_and(|q| q.matches(l))).collect();
-        match self.sort {
-            SortBy::Ip => {}
-            SortBy::Host => v.sort_by(|a, b| a.hostname.cmp(&b.hostname)),
-            SortBy::State => v.sort_by_key(|l| l.state.as_str()),
-            SortBy::Expires => v.sort_by_key(|l| l.expires),
-        }
-        v
     }
 }
 
@@ -280,23 +215,12 @@ impl Component for Dashboard {
             inbox: Rc::default(),
             drawn_at: 0.0,
             page: 0,
-            seq: 0,
-            leases: BTreeMap::new(),
-            subnets: vec![],
-            feed: VecDeque::new(),
-            history: VecDeque::new(),
-            q: String::new(),
-            state: String::new(),
-            subnet: String::new(),
-            sort: SortBy::Ip,
+            live: Live::default(),
+            filters: Filters::default(),
             notice: None,
-            reserved: HashSet::new(),
-            ring: live::Ring::default(),
             picked: None,
             field: None,
             follow: String::new(),
-            paused: false,
-            held: 0,
         };
         d.connect(ctx);
         d
@@ -319,38 +243,22 @@ impl Component for Dashboard {
                 if batch.is_empty() && js_sys::Date::now() - self.drawn_at < 1000.0 {
                     return false;
                 }
-                // Only the newest packets can stay in the ring (none while paused): the others in a big batch
-                // are counted, not parsed (at thousands per second, parsing payloads was most of the work).
-                let is_packet = |s: &String| UpdateKind::of_json(s) == Some(UpdateKind::Packet);
-                let packets = batch.iter().filter(|s| is_packet(s)).count();
-                let mut skip = if self.paused { packets } else { packets.saturating_sub(live::KEEP) };
-                if self.paused {
-                    self.held += packets as u64;
-                }
-                for s in batch {
-                    if skip > 0 && is_packet(&s) {
-                        skip -= 1;
-                        continue;
-                    }
-                    if let Ok(m) = Update::from_json(&s) {
-                        self.apply(m);
-                    }
-                }
+                self.live.ingest(batch);
             }
             Msg::Page(p) => self.page = p,
             Msg::Query(q) => {
-                self.q = q;
+                self.filters.text = q;
                 self.page = 0;
             }
             Msg::State(s) => {
-                self.state = s;
+                self.filters.state = s;
                 self.page = 0;
             }
             Msg::Subnet(s) => {
-                self.subnet = s;
+                self.filters.subnet = s;
                 self.page = 0;
             }
-            Msg::Sort(s) => self.sort = s,
+            Msg::Sort(s) => self.filters.sort = s,
             Msg::UrlDraft(u) => {
                 self.url_draft = u;
                 return false;
@@ -359,7 +267,7 @@ impl Component for Dashboard {
                 self.url_draft = u.clone();
                 self.url = u;
                 self.attempts = 0;
-                self.leases.clear();
+                self.live = Live::default();
                 self.connect(ctx);
             }
             Msg::Token(t) => self.token = t,
@@ -378,15 +286,12 @@ impl Component for Dashboard {
                 });
             }
             Msg::SelectPacket(seq) => {
-                self.picked = self.ring.get(seq).map(|p| (seq, p.clone()));
+                self.picked = self.live.ring.get(seq).map(|p| (seq, p.clone()));
                 self.field = None;
             }
             Msg::SelectField(path) => self.field = Some(path),
             Msg::Follow(f) => self.follow = f,
-            Msg::ToggleLive => {
-                self.paused = !self.paused;
-                self.held = 0;
-            }
+            Msg::ToggleLive => self.live.toggle_pause(),
         }
         true
     }
@@ -400,17 +305,15 @@ impl Component for Dashboard {
         let select = |f: fn(String) -> Msg| {
             link.callback(move |e: Event| f(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()))
         };
-        let rows = self.rows();
+        let rows = self.filters.rows(&self.live.leases);
         let pages = rows.len().div_ceil(PAGE).max(1);
         let page = self.page.min(pages - 1);
         let first = page * PAGE;
         let shown = rows.len().saturating_sub(first).min(PAGE);
-        let rates: Vec<f64> =
-            self.history.iter().zip(self.history.iter().skip(1)).map(|(a, b)| b.0.saturating_sub(a.0) as f64).collect();
-        let bound: Vec<f64> = self.history.iter().map(|h| h.1 as f64).collect();
+        let (rates, bound) = (self.live.packet_rates(), self.live.bound_counts());
         let sort = |s: SortBy, label: &'static str| {
             let cb = link.callback(move |_| Msg::Sort(s));
-            html! { <th class={classes!("sortable", (self.sort == s).then_some("on"))} onclick={cb}>{t(lang, label)}</th> }
+            html! { <th class={classes!("sortable", (self.filters.sort == s).then_some("on"))} onclick={cb}>{t(lang, label)}</th> }
         };
         let url_change =
             link.callback(|e: Event| Msg::Url(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()));
@@ -422,7 +325,7 @@ impl Component for Dashboard {
                     </span>
                     <label>{t(lang, "daemon")}{" "}<input data-testid="ws-url" size="28" value={self.url_draft.clone()} oninput={input(Msg::UrlDraft)} onchange={url_change} /></label>
                     <label>{t(lang, "token")}{" "}<input data-testid="admin-token" type="password" size="16" oninput={input(Msg::Token)} /></label>
-                    <span class="muted">{format!("seq {}", self.seq)}</span>
+                    <span class="muted">{format!("seq {}", self.live.seq)}</span>
                     if let Some((ok, n)) = &self.notice {
                         <span data-testid="notice" class={classes!("notice", ok.then_some("ok"))}>{n.clone()}</span>
                     }
@@ -430,10 +333,9 @@ impl Component for Dashboard {
                 <div class="dgrid">
                     <section class="card">
                         <h2>{t(lang, "subnets")}</h2>
-                        { for self.subnets.iter().map(|s| {
-                            let used = s.used + s.declined;
-                            let pct = if s.pool_size > 0 { used as f64 * 100.0 / s.pool_size as f64 } else { 0.0 };
-                            let level = if pct >= 90.0 { "red" } else if pct >= 80.0 { "amber" } else { "ok" };
+                        { for self.live.subnets.iter().map(|s| {
+                            let model::Utilization { used, percent: pct, level } = model::utilization(s);
+                            let level = level.as_str();
                             html! {
                                 <div class="util" data-testid="subnet-util" data-cidr={s.cidr.to_string()} data-level={level}>
                                     <div class="utilhead"><b>{s.cidr.to_string()}</b><span>{format!("{used}/{} ({pct:.0}%)", s.pool_size)}</span></div>
@@ -450,7 +352,7 @@ impl Component for Dashboard {
                     <section class="card">
                         <h2>{t(lang, "feed")}</h2>
                         <ul class="feed" data-testid="event-feed">
-                            { for self.feed.iter().take(40).map(|e| html! {
+                            { for self.live.feed.iter().take(40).map(|e| html! {
                                 <li data-kind={e.kind.as_str()}>
                                     <span class="muted">{e.kind.as_str()}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
                                     if let Some(h) = &e.hostname { {" "}<i>{h.clone()}</i> }
@@ -461,16 +363,16 @@ impl Component for Dashboard {
                 </div>
                 { self.live_view(ctx) }
                 <section class="card">
-                    <h2>{format!("{} ({}/{})", t(lang, "leases_live"), rows.len(), self.leases.len())}</h2>
+                    <h2>{format!("{} ({}/{})", t(lang, "leases_live"), rows.len(), self.live.leases.len())}</h2>
                     <div class="filters">
                         <input data-testid="lease-search" placeholder={t(lang, "search")} oninput={input(Msg::Query)} />
                         <select data-testid="lease-state" onchange={select(Msg::State)}>
-                            <option value="" selected={self.state.is_empty()}>{t(lang, "all_states")}</option>
-                            { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={self.state == s.as_str()}>{s.as_str()}</option> }) }
+                            <option value="" selected={self.filters.state.is_empty()}>{t(lang, "all_states")}</option>
+                            { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={self.filters.state == s.as_str()}>{s.as_str()}</option> }) }
                         </select>
                         <select data-testid="lease-subnet" onchange={select(Msg::Subnet)}>
-                            <option value="" selected={self.subnet.is_empty()}>{t(lang, "all_subnets")}</option>
-                            { for self.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={self.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
+                            <option value="" selected={self.filters.subnet.is_empty()}>{t(lang, "all_subnets")}</option>
+                            { for self.live.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={self.filters.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
                         </select>
                     </div>
                     <div class="tablewrap">
@@ -483,7 +385,7 @@ impl Component for Dashboard {
                                 let reserve = link.callback(move |_| Msg::Reserve(ip));
                                 let mac = l.hw.to_string();
                                 let follow = link.callback(move |_| Msg::Follow(mac.clone()));
-                                let pinned = self.reserved.contains(&l.ip);
+                                let pinned = self.live.reserved.contains(&l.ip);
                                 html! {
                                     <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
                                         <td>{l.ip.to_string()}
@@ -507,7 +409,7 @@ impl Component for Dashboard {
                     </table>
                     </div>
                     if rows.is_empty() {
-                        <p class="muted" data-testid="no-leases">{ if self.leases.is_empty() { t(lang, "no_leases") } else { t(lang, "no_match") } }</p>
+                        <p class="muted" data-testid="no-leases">{ if self.live.leases.is_empty() { t(lang, "no_leases") } else { t(lang, "no_match") } }</p>
                     }
                     if pages > 1 {
                         <div class="pager">
