@@ -170,7 +170,8 @@ test('usable on a phone', async () => {
   // The dashboard too, in Chinese, with a packet in the inspector.
   const dash = await open('#dashboard', { width: 390, height: 844 }, '[data-testid=ws-status]');
   await dash.click('[data-testid=lang]');
-  await dash.waitForSelector('[data-testid=ws-status]:has-text("connected")');
+  // The status is translated; its state attribute is not.
+  await dash.waitForSelector('[data-testid=ws-status][data-state=connected]:has-text("已连接")');
   const sock = dgram.createSocket('udp4');
   await new Promise((r) => sock.send(requestPacket('02:00:00:00:0f:01', '192.0.2.160', 'phone-test'), dhcpPort, '127.0.0.1', r));
   sock.close();

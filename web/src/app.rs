@@ -1,6 +1,6 @@
 //! The app shell: navigation between the lab and the dashboard, and the language switch.
 
-use crate::i18n::{Lang, t};
+use crate::i18n::{Key, Lang, t};
 use crate::lab::Lab;
 use yew::prelude::*;
 
@@ -18,7 +18,7 @@ pub fn App() -> Html {
         if hash.starts_with("#dashboard") { Page::Dashboard } else { Page::Lab }
     });
     let lang = use_state(Lang::load);
-    let nav = |target: Page, key: &'static str, testid: &'static str| {
+    let nav = |target: Page, key: Key, testid: &'static str| {
         let page = page.clone();
         let active = *page == target;
         html! {
@@ -38,7 +38,7 @@ pub fn App() -> Html {
         <>
             <header>
                 <h1>{"dhcplab"}</h1>
-                <nav>{nav(Page::Lab, "lab", "nav-lab")}{nav(Page::Dashboard, "dashboard", "nav-dashboard")}</nav>
+                <nav>{nav(Page::Lab, Key::Lab, "nav-lab")}{nav(Page::Dashboard, Key::Dashboard, "nav-dashboard")}</nav>
                 <button class="lang" data-testid="lang" onclick={switch}>{ if *lang == Lang::En { "中文" } else { "English" } }</button>
             </header>
             <main>

@@ -5,7 +5,7 @@ pub mod api;
 pub mod live;
 pub mod model;
 
-use crate::i18n::{Lang, t};
+use crate::i18n::{Key, Lang, t};
 use crate::packets::{flow, inspector};
 use dhcplab_engine::LeaseState;
 use dhcplab_engine::event::PacketSeen;
@@ -144,23 +144,23 @@ impl Dashboard {
         html! {
             <div class="dgrid live">
                 <section class="card flow">
-                    <h2>{t(lang, "live_flow")}</h2>
+                    <h2>{t(lang, Key::LiveFlow)}</h2>
                     <div class="filters">
-                        <input data-testid="packet-follow" size="24" placeholder={t(lang, "follow")} value={self.follow.clone()} oninput={on_follow} />
+                        <input data-testid="packet-follow" size="24" placeholder={t(lang, Key::Follow)} value={self.follow.clone()} oninput={on_follow} />
                         <button data-testid="flow-pause" onclick={link.callback(|_| Msg::ToggleLive)}>
-                            { if self.live.paused { format!("▶ {}", t(lang, "resume")) } else { format!("‖ {}", t(lang, "pause")) } }
+                            { if self.live.paused { format!("▶ {}", t(lang, Key::Resume)) } else { format!("‖ {}", t(lang, Key::Pause)) } }
                         </button>
-                        if self.live.paused && self.live.held > 0 { <span class="muted">{format!("+{} {}", self.live.held, t(lang, "held"))}</span> }
+                        if self.live.paused && self.live.held > 0 { <span class="muted">{format!("+{} {}", self.live.held, t(lang, Key::Held))}</span> }
                     </div>
                     if arrows.is_empty() {
-                        <p class="muted">{t(lang, "no_packets")}</p>
+                        <p class="muted">{t(lang, Key::NoPackets)}</p>
                     } else {
                         { flow::view(&lanes, &arrows, self.picked.as_ref().map(|(s, _)| *s), &link.callback(Msg::SelectPacket)) }
                     }
                 </section>
                 <section class="card inspector" data-testid="inspector">
-                    <h2>{t(lang, "inspector")}</h2>
-                    { inspector::view(self.picked.as_ref().map(|(_, p)| live::inspected(p)), self.field.as_deref(), &link.callback(Msg::SelectField), lang, "pick_live_packet") }
+                    <h2>{t(lang, Key::Inspector)}</h2>
+                    { inspector::view(self.picked.as_ref().map(|(_, p)| live::inspected(p)), self.field.as_deref(), &link.callback(Msg::SelectField), lang, Key::PickLivePacket) }
                 </section>
             </div>
         }
@@ -311,7 +311,7 @@ impl Component for Dashboard {
         let first = page * PAGE;
         let shown = rows.len().saturating_sub(first).min(PAGE);
         let (rates, bound) = (self.live.packet_rates(), self.live.bound_counts());
-        let sort = |s: SortBy, label: &'static str| {
+        let sort = |s: SortBy, label: Key| {
             let cb = link.callback(move |_| Msg::Sort(s));
             html! { <th class={classes!("sortable", (self.filters.sort == s).then_some("on"))} onclick={cb}>{t(lang, label)}</th> }
         };
@@ -320,11 +320,12 @@ impl Component for Dashboard {
         html! {
             <div class="dash" data-testid="dashboard">
                 <div class="toolbar">
-                    <span data-testid="ws-status" class={classes!("status", if self.connected { "up" } else { "down" })}>
-                        { if self.connected { "connected" } else { "disconnected" } }
+                    <span data-testid="ws-status" data-state={if self.connected { "connected" } else { "disconnected" }}
+                        class={classes!("status", if self.connected { "up" } else { "down" })}>
+                        { t(lang, if self.connected { Key::Connected } else { Key::Disconnected }) }
                     </span>
-                    <label>{t(lang, "daemon")}{" "}<input data-testid="ws-url" size="28" value={self.url_draft.clone()} oninput={input(Msg::UrlDraft)} onchange={url_change} /></label>
-                    <label>{t(lang, "token")}{" "}<input data-testid="admin-token" type="password" size="16" oninput={input(Msg::Token)} /></label>
+                    <label>{t(lang, Key::Daemon)}{" "}<input data-testid="ws-url" size="28" value={self.url_draft.clone()} oninput={input(Msg::UrlDraft)} onchange={url_change} /></label>
+                    <label>{t(lang, Key::Token)}{" "}<input data-testid="admin-token" type="password" size="16" oninput={input(Msg::Token)} /></label>
                     <span class="muted">{format!("seq {}", self.live.seq)}</span>
                     if let Some((ok, n)) = &self.notice {
                         <span data-testid="notice" class={classes!("notice", ok.then_some("ok"))}>{n.clone()}</span>
@@ -332,7 +333,7 @@ impl Component for Dashboard {
                 </div>
                 <div class="dgrid">
                     <section class="card">
-                        <h2>{t(lang, "subnets")}</h2>
+                        <h2>{t(lang, Key::Subnets)}</h2>
                         { for self.live.subnets.iter().map(|s| {
                             let model::Utilization { used, percent: pct, level } = model::utilization(s);
                             let level = level.as_str();
@@ -343,14 +344,14 @@ impl Component for Dashboard {
                                 </div>
                             }
                         }) }
-                        <h2>{t(lang, "rates")}</h2>
+                        <h2>{t(lang, Key::Rates)}</h2>
                         <div class="charts">
-                            <div><span class="muted">{t(lang, "pkt_rate")}</span>{ sparkline(&rates, "#3d8bfd") }</div>
-                            <div><span class="muted">{t(lang, "bound_count")}</span>{ sparkline(&bound, "#1f9d55") }</div>
+                            <div><span class="muted">{t(lang, Key::PktRate)}</span>{ sparkline(&rates, "#3d8bfd") }</div>
+                            <div><span class="muted">{t(lang, Key::BoundCount)}</span>{ sparkline(&bound, "#1f9d55") }</div>
                         </div>
                     </section>
                     <section class="card">
-                        <h2>{t(lang, "feed")}</h2>
+                        <h2>{t(lang, Key::Feed)}</h2>
                         <ul class="feed" data-testid="event-feed">
                             { for self.live.feed.iter().take(40).map(|e| html! {
                                 <li data-kind={e.kind.as_str()}>
@@ -363,21 +364,21 @@ impl Component for Dashboard {
                 </div>
                 { self.live_view(ctx) }
                 <section class="card">
-                    <h2>{format!("{} ({}/{})", t(lang, "leases_live"), rows.len(), self.live.leases.len())}</h2>
+                    <h2>{format!("{} ({}/{})", t(lang, Key::LeasesLive), rows.len(), self.live.leases.len())}</h2>
                     <div class="filters">
-                        <input data-testid="lease-search" placeholder={t(lang, "search")} oninput={input(Msg::Query)} />
+                        <input data-testid="lease-search" placeholder={t(lang, Key::Search)} oninput={input(Msg::Query)} />
                         <select data-testid="lease-state" onchange={select(Msg::State)}>
-                            <option value="" selected={self.filters.state.is_empty()}>{t(lang, "all_states")}</option>
+                            <option value="" selected={self.filters.state.is_empty()}>{t(lang, Key::AllStates)}</option>
                             { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={self.filters.state == s.as_str()}>{s.as_str()}</option> }) }
                         </select>
                         <select data-testid="lease-subnet" onchange={select(Msg::Subnet)}>
-                            <option value="" selected={self.filters.subnet.is_empty()}>{t(lang, "all_subnets")}</option>
+                            <option value="" selected={self.filters.subnet.is_empty()}>{t(lang, Key::AllSubnets)}</option>
                             { for self.live.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={self.filters.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
                         </select>
                     </div>
                     <div class="tablewrap">
                     <table class="leases live">
-                        <thead><tr>{sort(SortBy::Ip, "ip")}<th>{"MAC"}</th>{sort(SortBy::Host, "hostname")}{sort(SortBy::State, "state")}{sort(SortBy::Expires, "expires_in")}<th></th></tr></thead>
+                        <thead><tr>{sort(SortBy::Ip, Key::Ip)}<th>{"MAC"}</th>{sort(SortBy::Host, Key::Hostname)}{sort(SortBy::State, Key::State)}{sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
                         <tbody>
                             { for rows.iter().skip(first).take(PAGE).map(|l| {
                                 let ip = l.ip;
@@ -389,17 +390,17 @@ impl Component for Dashboard {
                                 html! {
                                     <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
                                         <td>{l.ip.to_string()}
-                                            if pinned { {" "}<span class="pin" data-testid="lease-reserved" title={t(lang, "reserved")}>{t(lang, "reserved_badge")}</span> }
+                                            if pinned { {" "}<span class="pin" data-testid="lease-reserved" title={t(lang, Key::Reserved)}>{t(lang, Key::ReservedBadge)}</span> }
                                         </td>
-                                        <td><a class="follow" data-testid="lease-follow" title={t(lang, "follow_packets")} onclick={follow}>{l.hw.to_string()}</a></td>
+                                        <td><a class="follow" data-testid="lease-follow" title={t(lang, Key::FollowPackets)} onclick={follow}>{l.hw.to_string()}</a></td>
                                         // Client-sent text is rendered as text, never as markup.
                                         <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
                                         <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
                                         <td>{ if l.state == LeaseState::Bound { countdown(l.expires.as_millis()) } else { String::new() } }</td>
                                         <td class="acts">
-                                            if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, "release")}</button> }
+                                            if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, Key::Release)}</button> }
                                             if !pinned && l.state != LeaseState::Declined {
-                                                <button data-testid="lease-reserve" title={t(lang, "reserve_hint")} onclick={reserve}>{t(lang, "reserve")}</button>
+                                                <button data-testid="lease-reserve" title={t(lang, Key::ReserveHint)} onclick={reserve}>{t(lang, Key::Reserve)}</button>
                                             }
                                         </td>
                                     </tr>
@@ -409,7 +410,7 @@ impl Component for Dashboard {
                     </table>
                     </div>
                     if rows.is_empty() {
-                        <p class="muted" data-testid="no-leases">{ if self.live.leases.is_empty() { t(lang, "no_leases") } else { t(lang, "no_match") } }</p>
+                        <p class="muted" data-testid="no-leases">{ if self.live.leases.is_empty() { t(lang, Key::NoLeases) } else { t(lang, Key::NoMatch) } }</p>
                     }
                     if pages > 1 {
                         <div class="pager">

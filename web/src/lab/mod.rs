@@ -5,7 +5,7 @@
 mod panels;
 mod topology;
 
-use crate::i18n::{Lang, t};
+use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::message::DhcpMessage;
 use dhcplab_engine::sim::scenario::{self, Scenario};
 use dhcplab_engine::sim::{Action, NodeId, TraceEntry, TraceKind};
@@ -44,7 +44,7 @@ pub fn entry_label(e: &TraceEntry) -> String {
         TraceKind::Packet { summary, .. } => summary.msg.to_string(),
         TraceKind::ClientState { from, to, .. } => format!("{from} → {to}"),
         TraceKind::Client { event, .. } => format!("{event:?}").split([' ', '{']).next().unwrap_or("").to_string(),
-        TraceKind::Lease { event } => format!("lease {:?}", event.kind).to_lowercase(),
+        TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP {ip}"),
         TraceKind::Action { what } => what.clone(),
     }
@@ -470,40 +470,40 @@ impl Component for Lab {
         html! {
             <div class="lab">
                 <div class="toolbar">
-                    <label>{t(lang, "scenario")}{" "}
+                    <label>{t(lang, Key::Scenario)}{" "}
                         <select data-testid="scenario-select" onchange={on_scenario}>
                             { for scenario::list().into_iter().map(|s| {
                                 let title = if lang == Lang::Zh { s.title.zh.clone() } else { s.title.en.clone() };
                                 html! { <option value={s.name} selected={s.name == self.name}>{format!("{} — {title}", s.name)}</option> }
                             }) }
-                            <option value={CROWD} selected={self.name == CROWD}>{format!("{CROWD} — {}", t(lang, "crowd"))}</option>
+                            <option value={CROWD} selected={self.name == CROWD}>{format!("{CROWD} — {}", t(lang, Key::Crowd))}</option>
                         </select>
                     </label>
                     <div class="buttons">
                         if self.playing.is_some() {
-                            <button data-testid="pause" onclick={link.callback(|_| Msg::Pause)}>{"‖ "}{t(lang, "pause")}</button>
+                            <button data-testid="pause" onclick={link.callback(|_| Msg::Pause)}>{"‖ "}{t(lang, Key::Pause)}</button>
                         } else {
-                            <button data-testid="play" disabled={at_end} onclick={link.callback(|_| Msg::Play)}>{"▶ "}{t(lang, "play")}</button>
+                            <button data-testid="play" disabled={at_end} onclick={link.callback(|_| Msg::Play)}>{"▶ "}{t(lang, Key::Play)}</button>
                         }
-                        <button data-testid="back" disabled={self.shown == 0} onclick={link.callback(|_| Msg::Back)}>{"⇤ "}{t(lang, "back")}</button>
-                        <button data-testid="step" disabled={at_end} onclick={link.callback(|_| Msg::Step)}>{t(lang, "step")}{" ⇥"}</button>
-                        <button data-testid="reset" onclick={link.callback(|_| Msg::Reset)}>{"↺ "}{t(lang, "reset")}</button>
+                        <button data-testid="back" disabled={self.shown == 0} onclick={link.callback(|_| Msg::Back)}>{"⇤ "}{t(lang, Key::Back)}</button>
+                        <button data-testid="step" disabled={at_end} onclick={link.callback(|_| Msg::Step)}>{t(lang, Key::Step)}{" ⇥"}</button>
+                        <button data-testid="reset" onclick={link.callback(|_| Msg::Reset)}>{"↺ "}{t(lang, Key::Reset)}</button>
                     </div>
-                    <label class="speed">{t(lang, "speed")}{" "}
+                    <label class="speed">{t(lang, Key::Speed)}{" "}
                         <input data-testid="speed" type="range" min="1" max="20" value={self.speed.to_string()} onchange={on_speed} />
                         {format!(" {}×", self.speed)}
                     </label>
-                    <span class="clock" data-testid="clock" title={t(lang, "time")}>{"t = "}{self.now().to_string()}</span>
+                    <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{"t = "}{self.now().to_string()}</span>
                     <span class="stepno" data-testid="step-count">{format!("{}/{}", self.shown, self.scenario.sim.trace().len())}</span>
-                    <button data-testid="export-pcap" onclick={link.callback(|_| Msg::ExportPcap)}>{t(lang, "export")}</button>
+                    <button data-testid="export-pcap" onclick={link.callback(|_| Msg::ExportPcap)}>{t(lang, Key::Export)}</button>
                 </div>
                 <div class="grid">
                     <section class="card topo">
-                        <h2>{t(lang, "topology")}</h2>
+                        <h2>{t(lang, Key::Topology)}</h2>
                         { topology::view(self, link, lang) }
                     </section>
                     <section class="card explain" data-testid="explain">
-                        <h2>{t(lang, "why")}</h2>
+                        <h2>{t(lang, Key::Why)}</h2>
                         { match selected.or(self.visible().last()) {
                             Some(e) => html! {
                                 <>
@@ -511,20 +511,20 @@ impl Component for Lab {
                                     if let Some(r) = &e.rfc { <p class="rfc">{r.clone()}</p> }
                                 </>
                             },
-                            None => html! { <p class="muted">{t(lang, "keys")}</p> },
+                            None => html! { <p class="muted">{t(lang, Key::Keys)}</p> },
                         } }
-                        if at_end && self.shown > 0 { <p class="muted">{t(lang, "end")}</p> }
+                        if at_end && self.shown > 0 { <p class="muted">{t(lang, Key::End)}</p> }
                     </section>
                     <section class="card events">
-                        <h2>{t(lang, "events")}</h2>
+                        <h2>{t(lang, Key::Events)}</h2>
                         { panels::event_list(self, link, lang) }
                     </section>
                     <section class="card inspector" data-testid="inspector">
-                        <h2>{t(lang, "inspector")}</h2>
-                        { inspector::view(selected.and_then(inspected), self.field.as_deref(), &link.callback(Msg::SelectField), lang, "pick_packet") }
+                        <h2>{t(lang, Key::Inspector)}</h2>
+                        { inspector::view(selected.and_then(inspected), self.field.as_deref(), &link.callback(Msg::SelectField), lang, Key::PickPacket) }
                     </section>
                     <section class="card flow">
-                        <h2>{t(lang, "flow")}</h2>
+                        <h2>{t(lang, Key::Flow)}</h2>
                         { self.flow(link) }
                     </section>
                     <section class="card side">

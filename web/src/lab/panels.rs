@@ -2,7 +2,7 @@
 //! with actions, a server's lease table, and the links' impairments.
 
 use super::{Lab, Msg, entry_label, msg_color};
-use crate::i18n::{Lang, t};
+use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::client::ClientStateKind;
 use dhcplab_engine::config::{PoolRange, ServerConfig, SubnetConfig};
 use dhcplab_engine::message::DhcpMessage;
@@ -34,11 +34,11 @@ pub fn event_list(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
         <>
             <div class="filters">
                 <select data-testid="filter-msg" onchange={on_msg}>
-                    <option value="" selected={lab.filter_msg.is_none()}>{t(lang, "all_messages")}</option>
+                    <option value="" selected={lab.filter_msg.is_none()}>{t(lang, Key::AllMessages)}</option>
                     { for DhcpMessage::ALL.iter().map(|&m| html! { <option value={m.wire_name()} selected={lab.filter_msg == Some(m)}>{m.wire_name()}</option> }) }
                 </select>
                 <select data-testid="filter-node" onchange={on_node}>
-                    <option value="" selected={lab.filter_node.is_none()}>{t(lang, "all_nodes")}</option>
+                    <option value="" selected={lab.filter_node.is_none()}>{t(lang, Key::AllNodes)}</option>
                     { for sim.nodes.iter().enumerate().take(60).map(|(i, n)| html! {
                         <option value={i.to_string()} selected={lab.filter_node == Some(i)}>{n.name.clone()}</option>
                     }) }
@@ -114,7 +114,7 @@ fn new_server(sim: &Sim, segment: SegmentId) -> Action {
 
 fn list(v: &[Ipv4Addr], lang: Lang) -> String {
     if v.is_empty() {
-        t(lang, "none").to_string()
+        t(lang, Key::None).to_string()
     } else {
         v.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
     }
@@ -128,7 +128,7 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
         NodeKind::Host { clients, .. } => html! {
             <>
             { for clients.iter().enumerate().map(|(i, c)| {
-                let row = |k: &str, v: String| html! { <tr><th>{t(lang, k)}</th><td>{v}</td></tr> };
+                let row = |k: Key, v: String| html! { <tr><th>{t(lang, k)}</th><td>{v}</td></tr> };
                 let lease = c.lease();
                 let act = |a: Action| link.callback(move |_| Msg::Act(a.clone()));
                 let segs = sim.segments.len();
@@ -141,33 +141,33 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     <div class="clientinfo" data-testid="client-info" data-state={c.state().to_string()} data-ip={c.address().map(|a| a.to_string()).unwrap_or_default()}>
                         <h3>{format!("{} eth{i} — {}", node.name, c.config().hw)}</h3>
                         <table>
-                            { row("state", c.state().to_string()) }
+                            { row(Key::State, c.state().to_string()) }
                             if let Some(l) = lease {
-                                { row("address", l.ip.to_string()) }
-                                { row("mask", l.mask.to_string()) }
-                                { row("gateway", list(&l.routers, lang)) }
-                                { row("dns", list(&l.dns, lang)) }
-                                { row("server", l.server.to_string()) }
+                                { row(Key::Address, l.ip.to_string()) }
+                                { row(Key::Mask, l.mask.to_string()) }
+                                { row(Key::Gateway, list(&l.routers, lang)) }
+                                { row(Key::Dns, list(&l.dns, lang)) }
+                                { row(Key::Server, l.server.to_string()) }
                                 if c.state() != ClientStateKind::Static {
-                                    { row("obtained", l.obtained.to_string()) }
-                                    { row("expires", l.expires.to_string()) }
+                                    { row(Key::Obtained, l.obtained.to_string()) }
+                                    { row(Key::Expires, l.expires.to_string()) }
                                 }
                             }
                             if let Some(ll) = c.link_local().filter(|l| l.claimed) {
-                                { row("autoconf", ll.ip.to_string()) }
+                                { row(Key::Autoconf, ll.ip.to_string()) }
                             }
                         </table>
                         <div class="actions">
-                            <span class="muted">{t(lang, "actions")}{": "}</span>
-                            <button data-testid="act-release" onclick={act(Action::Release { node: focus, nic: i })}>{t(lang, "release")}</button>
-                            <button data-testid="act-renew" onclick={act(Action::Renew { node: focus, nic: i })}>{t(lang, "renew")}</button>
-                            <button data-testid="act-reboot" onclick={act(Action::Reboot { node: focus, nic: i })}>{t(lang, "reboot")}</button>
-                            <button data-testid="act-unplug" onclick={act(Action::Unplug { node: focus, nic: i })}>{t(lang, "unplug")}</button>
+                            <span class="muted">{t(lang, Key::Actions)}{": "}</span>
+                            <button data-testid="act-release" onclick={act(Action::Release { node: focus, nic: i })}>{t(lang, Key::Release)}</button>
+                            <button data-testid="act-renew" onclick={act(Action::Renew { node: focus, nic: i })}>{t(lang, Key::Renew)}</button>
+                            <button data-testid="act-reboot" onclick={act(Action::Reboot { node: focus, nic: i })}>{t(lang, Key::Reboot)}</button>
+                            <button data-testid="act-unplug" onclick={act(Action::Unplug { node: focus, nic: i })}>{t(lang, Key::Unplug)}</button>
                             if i == 0 {
-                                <button data-testid="act-add-nic" onclick={act(Action::AddNic { node: focus, segment: cur_seg })}>{t(lang, "add_nic")}</button>
+                                <button data-testid="act-add-nic" onclick={act(Action::AddNic { node: focus, segment: cur_seg })}>{t(lang, Key::AddNic)}</button>
                             }
                             if segs > 1 {
-                                <label>{t(lang, "move")}{" "}
+                                <label>{t(lang, Key::Move)}{" "}
                                     <select data-testid="act-move" onchange={on_move}>
                                         { for sim.segments.iter().enumerate().map(|(s, seg)| html! {
                                             <option value={s.to_string()} selected={s == cur_seg}>{seg.name.clone()}</option>
@@ -194,20 +194,20 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
             html! {
                 <div class="serverform" data-testid="server-form">
                     <h3>{node.name.clone()}</h3>
-                    <label>{t(lang, "pool")}{" "}<input data-testid="server-pool" ref={lab.form[0].clone()} value={pool} /></label>
-                    <label>{t(lang, "lease_time")}{" "}<input data-testid="server-lease" ref={lab.form[1].clone()} value={lease} size="6" /></label>
-                    <label>{t(lang, "reserve")}{" MAC "}<input data-testid="server-res-mac" ref={lab.form[2].clone()} placeholder="52:54:00:00:00:02" size="17" /></label>
+                    <label>{t(lang, Key::Pool)}{" "}<input data-testid="server-pool" ref={lab.form[0].clone()} value={pool} /></label>
+                    <label>{t(lang, Key::LeaseTime)}{" "}<input data-testid="server-lease" ref={lab.form[1].clone()} value={lease} size="6" /></label>
+                    <label>{t(lang, Key::Reserve)}{" MAC "}<input data-testid="server-res-mac" ref={lab.form[2].clone()} placeholder="52:54:00:00:00:02" size="17" /></label>
                     <label>{" IP "}<input data-testid="server-res-ip" ref={lab.form[3].clone()} placeholder="192.168.1.50" size="13" /></label>
                     <div class="actions">
-                        <button data-testid="server-apply" onclick={link.callback(|_| Msg::ApplyServerForm)}>{t(lang, "apply")}</button>
-                        <button data-testid="server-power" onclick={power}>{ if on { t(lang, "power_off") } else { t(lang, "power_on") } }</button>
-                        <button data-testid="node-remove" onclick={remove.clone()}>{t(lang, "remove")}</button>
+                        <button data-testid="server-apply" onclick={link.callback(|_| Msg::ApplyServerForm)}>{t(lang, Key::Apply)}</button>
+                        <button data-testid="server-power" onclick={power}>{ if on { t(lang, Key::PowerOff) } else { t(lang, Key::PowerOn) } }</button>
+                        <button data-testid="node-remove" onclick={remove.clone()}>{t(lang, Key::Remove)}</button>
                     </div>
                 </div>
             }
         }
         NodeKind::Host { .. } => html! {
-            <div class="actions"><button data-testid="node-remove" onclick={remove}>{t(lang, "remove")}</button></div>
+            <div class="actions"><button data-testid="node-remove" onclick={remove}>{t(lang, Key::Remove)}</button></div>
         },
         _ => html! {},
     };
@@ -219,13 +219,13 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
     let leases = server_node.and_then(|n| sim.server(n).map(|s| (n, s)));
     html! {
         <>
-            <h2>{t(lang, "client")}</h2>
+            <h2>{t(lang, Key::Client)}</h2>
             {body}
             {server_form}
             if let Some((n, server)) = leases {
-                <h2>{format!("{} — {}", t(lang, "leases"), sim.nodes[n].name)}</h2>
+                <h2>{format!("{} — {}", t(lang, Key::Leases), sim.nodes[n].name)}</h2>
                 <table class="leases">
-                    <thead><tr><th>{"IP"}</th><th>{"MAC"}</th><th>{t(lang, "state")}</th><th>{t(lang, "expires")}</th></tr></thead>
+                    <thead><tr><th>{"IP"}</th><th>{"MAC"}</th><th>{t(lang, Key::State)}</th><th>{t(lang, Key::Expires)}</th></tr></thead>
                     <tbody>
                     { for {
                         let mut v: Vec<_> = server.leases().collect();
@@ -239,15 +239,15 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     } }
                     </tbody>
                 </table>
-                if server.leases().next().is_none() { <p class="muted">{t(lang, "no_leases")}</p> }
-                <h3>{t(lang, "log")}</h3>
+                if server.leases().next().is_none() { <p class="muted">{t(lang, Key::NoLeases)}</p> }
+                <h3>{t(lang, Key::Log)}</h3>
                 <ul class="serverlog" data-testid="server-log">
                     { for lab.visible().iter().rev().filter(|e| e.node == n).take(8).map(|e| html! {
                         <li><span class="t">{e.at.to_string()}</span>{" "}{ if lang == Lang::Zh { e.text.zh.clone() } else { e.text.en.clone() } }</li>
                     }) }
                 </ul>
             }
-            <h2>{t(lang, "link")}</h2>
+            <h2>{t(lang, Key::Link)}</h2>
             <table class="links">
                 { for sim.segments.iter().enumerate().map(|(s, seg)| {
                     let on_loss = link.callback(move |e: Event| Msg::Impair {
@@ -267,10 +267,10 @@ pub fn node_panel(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     html! {
                         <tr>
                             <th>{seg.name.clone()}</th>
-                            <td><button data-testid="add-client" onclick={add_client}>{"+ "}{t(lang, "client_word")}</button></td>
-                            <td><button data-testid="add-server" onclick={add_server}>{"+ "}{t(lang, "server_word")}</button></td>
-                            <td><label>{t(lang, "loss")}{" % "}<input data-testid="link-loss" type="number" min="0" max="90" value={format!("{:.0}", seg.loss * 100.0)} onchange={on_loss} /></label></td>
-                            <td><label>{t(lang, "delay")}{" ms "}<input data-testid="link-delay" type="number" min="0" max="5000" value={seg.delay.as_millis().to_string()} onchange={on_delay} /></label></td>
+                            <td><button data-testid="add-client" onclick={add_client}>{"+ "}{t(lang, Key::ClientWord)}</button></td>
+                            <td><button data-testid="add-server" onclick={add_server}>{"+ "}{t(lang, Key::ServerWord)}</button></td>
+                            <td><label>{t(lang, Key::Loss)}{" % "}<input data-testid="link-loss" type="number" min="0" max="90" value={format!("{:.0}", seg.loss * 100.0)} onchange={on_loss} /></label></td>
+                            <td><label>{t(lang, Key::Delay)}{" ms "}<input data-testid="link-delay" type="number" min="0" max="5000" value={seg.delay.as_millis().to_string()} onchange={on_delay} /></label></td>
                         </tr>
                     }
                 }) }

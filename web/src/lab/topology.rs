@@ -2,7 +2,7 @@
 //! its sender to every node that took it in (a broadcast visibly reaches the whole segment).
 
 use super::{Lab, Msg, msg_color};
-use crate::i18n::{Lang, t};
+use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::sim::{NodeKind, NodeRole, TraceKind};
 use yew::html::Scope;
 use yew::prelude::*;
@@ -137,8 +137,8 @@ pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
                     <g class="segment">
                         <line x1="20" y1={y.to_string()} x2={(W - 160.0).to_string()} y2={y.to_string()} />
                         <text x="22" y={(y - 8.0).to_string()} class="seglabel">
-                            {format!("{} {}", t(lang, "link"), s.name)}
-                            if s.loss > 0.0 { {format!(" · {} {:.0}%", t(lang, "loss"), s.loss * 100.0)} }
+                            {format!("{} {}", t(lang, Key::Link), s.name)}
+                            if s.loss > 0.0 { {format!(" · {} {:.0}%", t(lang, Key::Loss), s.loss * 100.0)} }
                         </text>
                         if more > 0 { <text x={(W - 150.0).to_string()} y={(y + 5.0).to_string()} class="more">{format!("+{more}")}</text> }
                     </g>

@@ -2,7 +2,7 @@
 //! the bytes, linked both ways — select a field and its bytes light up; click a byte and its field is
 //! selected. The bytes are dissected here, by the engine's `dissect`, so the lab and the dashboard agree.
 
-use crate::i18n::{Lang, t};
+use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::dissect::{Field, dissect};
 use dhcplab_engine::message::DhcpMessage;
 use std::ops::Range;
@@ -79,7 +79,7 @@ pub fn view(
     selected: Option<&[usize]>,
     on_field: &Callback<Vec<usize>>,
     lang: Lang,
-    hint: &str,
+    hint: Key,
 ) -> Html {
     let Some(p) = packet else {
         return html! { <p class="muted">{t(lang, hint)}</p> };
@@ -95,7 +95,7 @@ pub fn view(
                 <div class="treehead">{format!("Dynamic Host Configuration Protocol ({})", p.msg)}</div>
                 { tree(&fields, &mut vec![], selected, on_field) }
             </div>
-            <h3>{t(lang, "hex")}</h3>
+            <h3>{t(lang, Key::Hex)}</h3>
             { hex_pane(p.payload, &fields, hl, on_field) }
         </div>
     }
