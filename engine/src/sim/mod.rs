@@ -3,9 +3,12 @@
 //! so hours of lease time pass in microseconds. The same seed gives the same trace, byte for byte; "step
 //! back" is a replay to an earlier step.
 
+mod action;
 mod explain;
+mod index;
 mod relay;
 pub mod scenario;
+mod scheduler;
 pub mod topology;
 pub mod trace;
 
@@ -17,47 +20,16 @@ use crate::message::{CLIENT_PORT, SERVER_PORT};
 use crate::pcap::{self, Frame};
 use crate::server::{RecvMeta, Server};
 use crate::time::{Duration, Instant};
+pub use action::Action;
+use index::Index;
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use scheduler::Scheduler;
 use std::net::{Ipv4Addr, SocketAddrV4};
 pub use topology::{Nic, NicId, Node, NodeId, NodeKind, NodeRole, Segment, SegmentId};
 pub use trace::{Text, TraceEntry, TraceKind};
 
 pub const BROADCAST_MAC: HwAddr = HwAddr::ethernet([0xff; 6]);
-
-/// Something the user or a scenario does to a node.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Action {
-    /// Power on a host's NIC `nic` (its DHCP client starts).
-    Start { node: NodeId, nic: usize },
-    /// Release the lease and stop (a polite shutdown).
-    Release { node: NodeId, nic: usize },
-    /// Reboot: INIT-REBOOT with the remembered lease.
-    Reboot { node: NodeId, nic: usize },
-    /// Renew now, before T1.
-    Renew { node: NodeId, nic: usize },
-    /// Pull the cable.
-    Unplug { node: NodeId, nic: usize },
-    /// Plug the NIC into `segment` (another one, or back) and bring the link up, which reboots its client.
-    Move { node: NodeId, nic: usize, segment: SegmentId },
-    /// A statically addressed host asks for options only.
-    Inform { node: NodeId, nic: usize, ip: Ipv4Addr },
-    /// Turn a server on or off.
-    ServerPower { node: NodeId, online: bool },
-    /// Connect a new computer to `segment` and switch it on.
-    AddHost { name: String, segment: SegmentId },
-    /// Connect a new DHCP server to `segment` at `addr`/`prefix`.
-    AddServer { name: String, segment: SegmentId, addr: Ipv4Addr, prefix: u8, config: Box<ServerConfig> },
-    /// Give a server a new configuration (pools, lease time, reservations); its leases are kept. A config
-    /// that does not validate changes nothing.
-    Reconfigure { node: NodeId, config: Box<ServerConfig> },
-    /// Give a host another NIC (with its own DHCP client) on `segment`, and switch it on.
-    AddNic { node: NodeId, segment: SegmentId },
-    /// Take a node off the network for good (its NICs go down; its id stays, so replays line up).
-    Remove { node: NodeId },
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Event {
@@ -77,36 +49,13 @@ struct Outgoing {
     payload: Vec<u8>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-struct Queued {
-    at: Instant,
-    seq: u64,
-    event: Event,
-}
-
-// Ordered by time and sequence only; the event itself never takes part.
-impl Eq for Queued {}
-
-impl Ord for Queued {
-    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(o.at, o.seq))
-    }
-}
-
-impl PartialOrd for Queued {
-    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(o))
-    }
-}
-
 pub struct Sim {
     pub segments: Vec<Segment>,
     pub nics: Vec<Nic>,
     pub nodes: Vec<Node>,
     seed: u64,
     now: Instant,
-    queue: BinaryHeap<Reverse<Queued>>,
-    seq: u64,
+    queue: Scheduler<Event>,
     rng: Pcg32,
     trace: Vec<TraceEntry>,
     packets: u64,
@@ -118,40 +67,6 @@ pub struct Sim {
     index: Index,
 }
 
-/// Who is where, kept in step with the topology and with clients' addresses.
-#[derive(Default)]
-struct Index {
-    /// Per segment: NICs of servers and relays (they listen on port 67).
-    servers: Vec<Vec<NicId>>,
-    /// Per segment: NICs of client hosts (they listen on port 68).
-    hosts: Vec<Vec<NicId>>,
-    by_mac: HashMap<HwAddr, NicId>,
-    /// The address each NIC answers to, and the reverse map.
-    addr: Vec<Option<Ipv4Addr>>,
-    by_addr: HashMap<Ipv4Addr, Vec<NicId>>,
-}
-
-impl Index {
-    fn set_addr(&mut self, nic: NicId, new: Option<Ipv4Addr>) {
-        let old = self.addr[nic];
-        if old == new {
-            return;
-        }
-        if let Some(o) = old
-            && let Some(v) = self.by_addr.get_mut(&o)
-        {
-            v.retain(|&n| n != nic);
-            if v.is_empty() {
-                self.by_addr.remove(&o);
-            }
-        }
-        if let Some(n) = new {
-            self.by_addr.entry(n).or_default().push(nic);
-        }
-        self.addr[nic] = new;
-    }
-}
-
 impl Sim {
     pub fn new(seed: u64) -> Self {
         Sim {
@@ -160,8 +75,7 @@ impl Sim {
             nodes: vec![],
             seed,
             now: Instant::ZERO,
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: Scheduler::default(),
             rng: Pcg32::seed_from_u64(seed),
             trace: vec![],
             packets: 0,
@@ -342,21 +256,20 @@ impl Sim {
     }
 
     fn push(&mut self, at: Instant, event: Event) {
-        self.seq += 1;
-        self.queue.push(Reverse(Queued { at, seq: self.seq, event }));
+        self.queue.push(at, event);
     }
 
     /// When the next event happens, if any.
     pub fn next_event_at(&self) -> Option<Instant> {
-        self.queue.peek().map(|Reverse(q)| q.at)
+        self.queue.next_at()
     }
 
     /// Processes the next event; false when there is none.
     pub fn step_event(&mut self) -> bool {
-        let Some(Reverse(q)) = self.queue.pop() else { return false };
-        self.now = self.now.max(q.at);
+        let Some((at, event)) = self.queue.pop() else { return false };
+        self.now = self.now.max(at);
         self.events_processed += 1;
-        match q.event {
+        match event {
             Event::Deliver { nic, frame } => self.deliver(nic, frame),
             Event::ArpReply { nic, ip } => {
                 let node = self.nics[nic].node;
@@ -368,7 +281,7 @@ impl Sim {
                 self.drain(node);
             }
             Event::Wake { node } => {
-                if self.wakes[node] == Some(q.at) {
+                if self.wakes[node] == Some(at) {
                     self.wakes[node] = None;
                 }
                 let now = self.now;
@@ -412,51 +325,19 @@ impl Sim {
         self.nodes[node].nics().iter().position(|&n| n == nic).unwrap_or(0)
     }
 
+    /// Records an action in the trace, then carries it out.
     fn apply(&mut self, a: Action) {
         let now = self.now;
-        let (node, what) = match &a {
-            Action::Start { node, .. } => (*node, "power on"),
-            Action::Release { node, .. } => (*node, "release the lease and shut down"),
-            Action::Reboot { node, .. } => (*node, "reboot"),
-            Action::Renew { node, .. } => (*node, "renew now"),
-            Action::Unplug { node, .. } => (*node, "unplug the cable"),
-            Action::Move { node, .. } => (*node, "plug into another segment"),
-            Action::Inform { node, .. } => (*node, "ask for options (INFORM)"),
-            Action::ServerPower { node, online: true } => (*node, "server on"),
-            Action::ServerPower { node, online: false } => (*node, "server off"),
-            Action::AddHost { .. } | Action::AddServer { .. } => (self.nodes.len(), "connect"),
-            Action::Reconfigure { node, .. } => (*node, "reconfigure"),
-            Action::AddNic { node, .. } => (*node, "add a network card"),
-            Action::Remove { node } => (*node, "disconnect"),
-        };
-        // New nodes exist once added; record the action against them.
+        let what = a.what();
+        // New nodes exist once added; their action is recorded against them.
         match a {
-            Action::AddHost { name, segment } => {
-                if segment >= self.segments.len() {
-                    return;
-                }
-                let id = self.add_host(&name, &[segment]);
-                let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
-                self.record(id, TraceKind::Action { what: what.into() }, text, None);
-                self.with_client(id, 0, |c| c.start(now));
-                self.drain(id);
-                return;
-            }
+            Action::AddHost { name, segment } => return self.connect_host(name, segment, what),
             Action::AddServer { name, segment, addr, prefix, config } => {
-                if segment >= self.segments.len() {
-                    return;
-                }
-                if let Ok(id) = self.add_server(&name, *config, &[(segment, addr, prefix)]) {
-                    let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
-                    self.record(id, TraceKind::Action { what: what.into() }, text, None);
-                }
-                return;
+                return self.connect_server(name, segment, (addr, prefix), *config, what);
             }
             _ => {}
         }
-        if node >= self.nodes.len() {
-            return;
-        }
+        let Some(node) = a.node().filter(|&n| n < self.nodes.len()) else { return };
         let text = explain::action(&self.nodes[node].name, &a);
         self.record(node, TraceKind::Action { what: what.into() }, text, None);
         match a {
@@ -465,74 +346,122 @@ impl Sim {
             Action::Reboot { node, nic } => self.with_client(node, nic, |c| c.reboot(now)),
             Action::Renew { node, nic } => self.with_client(node, nic, |c| c.renew(now)),
             Action::Inform { node, nic, ip } => self.with_client(node, nic, |c| c.inform(now, ip)),
-            Action::Unplug { node, nic } => {
-                if let Some(&id) = self.nodes[node].nics().get(nic) {
-                    self.nics[id].up = false;
-                }
-                self.with_client(node, nic, |c| c.unplug(now));
-            }
-            Action::Move { node, nic, segment } => {
-                if let Some(&id) = self.nodes[node].nics().get(nic)
-                    && segment < self.segments.len()
-                {
-                    self.unindex_segment(id);
-                    self.nics[id].segment = segment;
-                    self.nics[id].up = true;
-                    self.index_nic(id);
-                }
-                self.with_client(node, nic, |c| c.reboot(now));
-            }
-            Action::ServerPower { node, online } => {
-                if let NodeKind::Server { online: o, server, .. } = &mut self.nodes[node].kind {
-                    *o = online;
-                    if online {
-                        server.handle_timeout(now);
-                    }
-                }
-            }
-            Action::Reconfigure { node, config } => {
-                if let NodeKind::Server { server, .. } = &mut self.nodes[node].kind
-                    && let Err(errs) = server.reconfigure(*config)
-                {
-                    let why = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
-                    let name = self.nodes[node].name.clone();
-                    let text = Text::new(
-                        format!("{name} refuses the new configuration: {why}"),
-                        format!("{name} 拒绝了新配置：{why}"),
-                    );
-                    self.record(node, TraceKind::Action { what: "configuration refused".into() }, text, None);
-                }
-            }
-            Action::Remove { node } => {
-                self.nodes[node].removed = true;
-                for nic in self.nodes[node].nics() {
-                    self.nics[nic].up = false;
-                    self.unindex_segment(nic);
-                }
-                match &mut self.nodes[node].kind {
-                    NodeKind::Host { clients, .. } => clients.iter_mut().for_each(|c| c.unplug(now)),
-                    NodeKind::Server { online, .. } => *online = false,
-                    _ => {}
-                }
-            }
-            Action::AddNic { node, segment } => {
-                if segment < self.segments.len() && matches!(self.nodes[node].kind, NodeKind::Host { .. }) {
-                    let index = self.nodes[node].nics().len();
-                    let nic = self.add_nic(node, segment, None, index);
-                    let mut cfg = ClientConfig::new(self.nics[nic].mac);
-                    cfg.hostname = Some(self.nodes[node].name.clone());
-                    let mut client = Client::new(cfg, self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (nic as u64 + 1));
-                    client.start(now);
-                    if let NodeKind::Host { nics, clients } = &mut self.nodes[node].kind {
-                        nics.push(nic);
-                        clients.push(client);
-                    }
-                    self.index_nic(nic);
-                }
-            }
+            Action::Unplug { node, nic } => self.unplug(node, nic),
+            Action::Move { node, nic, segment } => self.move_nic(node, nic, segment),
+            Action::ServerPower { node, online } => self.server_power(node, online),
+            Action::Reconfigure { node, config } => self.reconfigure_server(node, *config),
+            Action::Remove { node } => self.remove_node(node),
+            Action::AddNic { node, segment } => self.add_client_nic(node, segment),
             Action::AddHost { .. } | Action::AddServer { .. } => {}
         }
         self.drain(node);
+    }
+
+    fn connect_host(&mut self, name: String, segment: SegmentId, what: &str) {
+        if segment >= self.segments.len() {
+            return;
+        }
+        let id = self.add_host(&name, &[segment]);
+        let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
+        self.record(id, TraceKind::Action { what: what.into() }, text, None);
+        let now = self.now;
+        self.with_client(id, 0, |c| c.start(now));
+        self.drain(id);
+    }
+
+    fn connect_server(
+        &mut self,
+        name: String,
+        segment: SegmentId,
+        (addr, prefix): (Ipv4Addr, u8),
+        config: ServerConfig,
+        what: &str,
+    ) {
+        if segment >= self.segments.len() {
+            return;
+        }
+        if let Ok(id) = self.add_server(&name, config, &[(segment, addr, prefix)]) {
+            let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
+            self.record(id, TraceKind::Action { what: what.into() }, text, None);
+        }
+    }
+
+    fn unplug(&mut self, node: NodeId, nic: usize) {
+        if let Some(&id) = self.nodes[node].nics().get(nic) {
+            self.nics[id].up = false;
+        }
+        let now = self.now;
+        self.with_client(node, nic, |c| c.unplug(now));
+    }
+
+    /// The cable goes into another segment; the client reboots there (RFC 2131 §3.2: INIT-REBOOT).
+    fn move_nic(&mut self, node: NodeId, nic: usize, segment: SegmentId) {
+        if let Some(&id) = self.nodes[node].nics().get(nic)
+            && segment < self.segments.len()
+        {
+            self.unindex_segment(id);
+            self.nics[id].segment = segment;
+            self.nics[id].up = true;
+            self.index_nic(id);
+        }
+        let now = self.now;
+        self.with_client(node, nic, |c| c.reboot(now));
+    }
+
+    fn server_power(&mut self, node: NodeId, on: bool) {
+        let now = self.now;
+        if let NodeKind::Server { online, server, .. } = &mut self.nodes[node].kind {
+            *online = on;
+            if on {
+                server.handle_timeout(now);
+            }
+        }
+    }
+
+    fn reconfigure_server(&mut self, node: NodeId, config: ServerConfig) {
+        if let NodeKind::Server { server, .. } = &mut self.nodes[node].kind
+            && let Err(errs) = server.reconfigure(config)
+        {
+            let why = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            let name = self.nodes[node].name.clone();
+            let text = Text::new(
+                format!("{name} refuses the new configuration: {why}"),
+                format!("{name} 拒绝了新配置：{why}"),
+            );
+            self.record(node, TraceKind::Action { what: "configuration refused".into() }, text, None);
+        }
+    }
+
+    fn remove_node(&mut self, node: NodeId) {
+        let now = self.now;
+        self.nodes[node].removed = true;
+        for nic in self.nodes[node].nics() {
+            self.nics[nic].up = false;
+            self.unindex_segment(nic);
+        }
+        match &mut self.nodes[node].kind {
+            NodeKind::Host { clients, .. } => clients.iter_mut().for_each(|c| c.unplug(now)),
+            NodeKind::Server { online, .. } => *online = false,
+            _ => {}
+        }
+    }
+
+    /// A host gets another network card, with a client of its own that starts at once (one lease per NIC).
+    fn add_client_nic(&mut self, node: NodeId, segment: SegmentId) {
+        if segment >= self.segments.len() || !matches!(self.nodes[node].kind, NodeKind::Host { .. }) {
+            return;
+        }
+        let index = self.nodes[node].nics().len();
+        let nic = self.add_nic(node, segment, None, index);
+        let mut cfg = ClientConfig::new(self.nics[nic].mac);
+        cfg.hostname = Some(self.nodes[node].name.clone());
+        let mut client = Client::new(cfg, self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (nic as u64 + 1));
+        client.start(self.now);
+        if let NodeKind::Host { nics, clients } = &mut self.nodes[node].kind {
+            nics.push(nic);
+            clients.push(client);
+        }
+        self.index_nic(nic);
     }
 
     fn with_client(&mut self, node: NodeId, nic: usize, f: impl FnOnce(&mut Client)) {
