@@ -1,0 +1,153 @@
+//! The live lease table: search, filters, sorting and paging, with release and one-click reservation.
+
+use super::model::{Filters, SortBy};
+use super::use_bridge::LiveState;
+use crate::i18n::{Key, Lang, t};
+use dhcplab_engine::{Lease, LeaseState};
+use std::net::Ipv4Addr;
+use yew::prelude::*;
+
+/// Rows per page: the DOM stays small however many leases there are.
+const PAGE: usize = 100;
+
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub lang: Lang,
+    pub live: UseReducerHandle<LiveState>,
+    pub on_release: Callback<Ipv4Addr>,
+    pub on_reserve: Callback<Ipv4Addr>,
+    /// Follow a client's packets (its MAC).
+    pub on_follow: Callback<String>,
+}
+
+/// Time left from `now` until `expires` (Unix milliseconds), as h:mm:ss.
+fn countdown(now: u64, expires: u64) -> String {
+    if expires <= now {
+        return "—".into();
+    }
+    let s = (expires - now) / 1000;
+    format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+#[derive(Properties, PartialEq)]
+struct RowProps {
+    lang: Lang,
+    lease: Lease,
+    reserved: bool,
+    /// The time of this draw (Unix milliseconds, whole seconds), so the countdown moves.
+    now: u64,
+    on_release: Callback<Ipv4Addr>,
+    on_reserve: Callback<Ipv4Addr>,
+    on_follow: Callback<String>,
+}
+
+#[component]
+fn LeaseRow(p: &RowProps) -> Html {
+    let (lang, l) = (p.lang, &p.lease);
+    let ip = l.ip;
+    let release = p.on_release.reform(move |_| ip);
+    let reserve = p.on_reserve.reform(move |_| ip);
+    let mac = l.hw.to_string();
+    let follow = p.on_follow.reform(move |_| mac.clone());
+    html! {
+        <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
+            <td>{l.ip.to_string()}
+                if p.reserved { {" "}<span class="pin" data-testid="lease-reserved" title={t(lang, Key::Reserved)}>{t(lang, Key::ReservedBadge)}</span> }
+            </td>
+            <td><a class="follow" data-testid="lease-follow" title={t(lang, Key::FollowPackets)} onclick={follow}>{l.hw.to_string()}</a></td>
+            // Client-sent text is rendered as text, never as markup.
+            <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
+            <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
+            <td>{ if l.state == LeaseState::Bound { countdown(p.now, l.expires.as_millis()) } else { String::new() } }</td>
+            <td class="acts">
+                if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, Key::Release)}</button> }
+                if !p.reserved && l.state != LeaseState::Declined {
+                    <button data-testid="lease-reserve" title={t(lang, Key::ReserveHint)} onclick={reserve}>{t(lang, Key::Reserve)}</button>
+                }
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn LeaseTable(p: &Props) -> Html {
+    let lang = p.lang;
+    let filters = use_state(Filters::default);
+    let page = use_state(|| 0usize);
+    // Each filter change starts again at the first page.
+    let set = |f: fn(&mut Filters, String)| {
+        let (filters, page) = (filters.clone(), page.clone());
+        move |v: String| {
+            let mut next = (*filters).clone();
+            f(&mut next, v);
+            filters.set(next);
+            page.set(0);
+        }
+    };
+    let on_text = {
+        let set = set(|f, v| f.text = v);
+        Callback::from(move |e: InputEvent| set(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()))
+    };
+    let on_state = {
+        let set = set(|f, v| f.state = v);
+        Callback::from(move |e: Event| set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()))
+    };
+    let on_subnet = {
+        let set = set(|f, v| f.subnet = v);
+        Callback::from(move |e: Event| set(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()))
+    };
+    let sort = |s: SortBy, label: Key| {
+        let filters = filters.clone();
+        let on = filters.sort == s;
+        let onclick = Callback::from(move |_| filters.set(Filters { sort: s, ..(*filters).clone() }));
+        html! { <th class={classes!("sortable", on.then_some("on"))} {onclick}>{t(lang, label)}</th> }
+    };
+    let live = p.live.get();
+    let now = js_sys::Date::now() as u64 / 1000 * 1000;
+    let rows = filters.rows(&live.leases);
+    let pages = rows.len().div_ceil(PAGE).max(1);
+    let current = (*page).min(pages - 1);
+    let first = current * PAGE;
+    let shown = rows.len().saturating_sub(first).min(PAGE);
+    let go = |to: usize| {
+        let page = page.clone();
+        Callback::from(move |_| page.set(to))
+    };
+    html! {
+        <section class="card">
+            <h2>{format!("{} ({}/{})", t(lang, Key::LeasesLive), rows.len(), live.leases.len())}</h2>
+            <div class="filters">
+                <input data-testid="lease-search" placeholder={t(lang, Key::Search)} oninput={on_text} />
+                <select data-testid="lease-state" onchange={on_state}>
+                    <option value="" selected={filters.state.is_empty()}>{t(lang, Key::AllStates)}</option>
+                    { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={filters.state == s.as_str()}>{s.as_str()}</option> }) }
+                </select>
+                <select data-testid="lease-subnet" onchange={on_subnet}>
+                    <option value="" selected={filters.subnet.is_empty()}>{t(lang, Key::AllSubnets)}</option>
+                    { for live.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={filters.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
+                </select>
+            </div>
+            <div class="tablewrap">
+            <table class="leases live">
+                <thead><tr>{sort(SortBy::Ip, Key::Ip)}<th>{"MAC"}</th>{sort(SortBy::Host, Key::Hostname)}{sort(SortBy::State, Key::State)}{sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
+                <tbody>
+                    { for rows.iter().skip(first).take(PAGE).map(|l| html! {
+                        <LeaseRow key={l.ip.to_string()} {lang} lease={(*l).clone()} reserved={live.reserved.contains(&l.ip)} {now}
+                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} />
+                    }) }
+                </tbody>
+            </table>
+            </div>
+            if rows.is_empty() {
+                <p class="muted" data-testid="no-leases">{ if live.leases.is_empty() { t(lang, Key::NoLeases) } else { t(lang, Key::NoMatch) } }</p>
+            }
+            if pages > 1 {
+                <div class="pager">
+                    <button data-testid="lease-prev" disabled={current == 0} onclick={go(current.saturating_sub(1))}>{"‹"}</button>
+                    <span data-testid="lease-page">{format!("{}–{} / {}", first + 1, first + shown, rows.len())}</span>
+                    <button data-testid="lease-next" disabled={current + 1 >= pages} onclick={go(current + 1)}>{"›"}</button>
+                </div>
+            }
+        </section>
+    }
+}
