@@ -21,6 +21,7 @@ pub mod lease_table;
 pub mod message;
 pub mod packet;
 pub mod pcap;
+pub mod relay;
 pub mod reply;
 pub mod server;
 pub mod sim;

@@ -18,6 +18,7 @@ use crate::event::PacketSummary;
 use crate::hwaddr::HwAddr;
 use crate::message::{CLIENT_PORT, SERVER_PORT};
 use crate::pcap::{self, Frame};
+use crate::relay::{RelayAgent, RelayLink};
 use crate::server::{RecvMeta, Server};
 use crate::time::{Duration, Instant};
 pub use action::Action;
@@ -200,10 +201,16 @@ impl Sim {
 
     /// A router and relay agent with one NIC per `(segment, address, prefix length)`; it relays to `servers`.
     pub fn add_relay(&mut self, name: &str, nics: &[(SegmentId, Ipv4Addr, u8)], servers: Vec<Ipv4Addr>) -> NodeId {
-        let node = self.add_node(name, NodeKind::Relay { nics: vec![], servers: servers.clone() });
+        let links = nics
+            .iter()
+            .map(|&(seg, addr, _)| RelayLink { addr, circuit_id: self.segments[seg].name.clone().into_bytes() })
+            .collect();
+        let node = self.add_node(name, NodeKind::Relay { nics: vec![], agent: RelayAgent::new(links, servers) });
         let ids: Vec<NicId> =
             nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
-        self.nodes[node].kind = NodeKind::Relay { nics: ids.clone(), servers };
+        if let NodeKind::Relay { nics, .. } = &mut self.nodes[node].kind {
+            *nics = ids.clone();
+        }
         ids.into_iter().for_each(|n| self.index_nic(n));
         node
     }

@@ -3,6 +3,7 @@
 
 use crate::client::Client;
 use crate::hwaddr::HwAddr;
+use crate::relay::RelayAgent;
 use crate::server::Server;
 use crate::time::Duration;
 use serde::{Deserialize, Serialize};
@@ -44,9 +45,10 @@ pub enum NodeKind {
     Host { nics: Vec<NicId>, clients: Vec<Client> },
     /// A DHCP server; it answers on each of its NICs with that NIC's address as server identifier.
     Server { nics: Vec<NicId>, server: Box<Server>, online: bool },
-    /// A router that is also a DHCP relay agent (RFC 1542): it forwards client broadcasts to `servers`,
-    /// setting giaddr and option 82, and routes unicast between its segments.
-    Relay { nics: Vec<NicId>, servers: Vec<Ipv4Addr> },
+    /// A router that is also a DHCP relay agent (RFC 1542): its agent forwards client broadcasts to the
+    /// servers, setting giaddr and option 82 (`agent.links()[i]` is `nics[i]`); unicast is routed between
+    /// its segments.
+    Relay { nics: Vec<NicId>, agent: RelayAgent },
     /// A host with a fixed address and no DHCP (a printer, say): it answers ARP for its address.
     Static { nic: NicId },
 }
