@@ -209,8 +209,11 @@ test('build your own: add a client, change the pool and reserve an address, remo
   await page.click('[data-testid=node-remove]');
   assert.equal(await page.$('[data-testid=node][data-name=pc-2]'), null);
   await page.screenshot({ path: path.join(artifacts, 'lab-build-your-own.png'), fullPage: true });
-  // Back replays the user's actions too.
+  // Back undoes the last step, the removal; the replay keeps the user's actions, so a step brings it back.
   await page.click('[data-testid=back]');
+  assert.notEqual(await page.$('[data-testid=node][data-name=pc-2]'), null);
+  assert.deepEqual((await bound()).sort(), ['192.168.1.100', '192.168.1.101', '192.168.1.150', '192.168.1.50']);
+  await page.click('[data-testid=step]');
   assert.equal(await page.$('[data-testid=node][data-name=pc-2]'), null);
   await page.close();
 });

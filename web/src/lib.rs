@@ -6,3 +6,4 @@ pub mod dashboard;
 pub mod i18n;
 pub mod lab;
 pub mod packets;
+pub mod shared;

@@ -3,8 +3,9 @@
 //! dashboard's model a few times a second: thousands of changes a second cost a few renders, not thousands.
 
 use super::model::Live;
+use crate::shared::{Model, Shared};
 use gloo_timers::callback::{Interval, Timeout};
-use std::cell::{Ref, RefCell};
+use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::Closure;
@@ -15,25 +16,8 @@ const FLUSH_MS: u32 = 250;
 /// An idle bridge still redraws this often, for the lease countdowns.
 const IDLE_REDRAW_EVERY: u32 = 4;
 
-/// [`Live`] for `use_reducer`: mutated in place (a 10,000-lease table is too big to copy four times a
-/// second); `version` tells yew that it changed.
-#[derive(Clone, Default)]
-pub struct LiveState {
-    live: Rc<RefCell<Live>>,
-    version: u64,
-}
-
-impl PartialEq for LiveState {
-    fn eq(&self, o: &Self) -> bool {
-        Rc::ptr_eq(&self.live, &o.live) && self.version == o.version
-    }
-}
-
-impl LiveState {
-    pub fn get(&self) -> Ref<'_, Live> {
-        self.live.borrow()
-    }
-}
+/// The dashboard's model as `use_reducer` state.
+pub type LiveState = Shared<Live>;
 
 pub enum LiveAction {
     /// Messages as they came off the socket.
@@ -45,20 +29,16 @@ pub enum LiveAction {
     Reset,
 }
 
-impl Reducible for LiveState {
+impl Model for Live {
     type Action = LiveAction;
 
-    fn reduce(self: Rc<Self>, action: LiveAction) -> Rc<Self> {
-        {
-            let mut live = self.live.borrow_mut();
-            match action {
-                LiveAction::Ingest(batch) => live.ingest(batch),
-                LiveAction::Tick => {}
-                LiveAction::TogglePause => live.toggle_pause(),
-                LiveAction::Reset => *live = Live::default(),
-            }
+    fn update(&mut self, action: LiveAction) {
+        match action {
+            LiveAction::Ingest(batch) => self.ingest(batch),
+            LiveAction::Tick => {}
+            LiveAction::TogglePause => self.toggle_pause(),
+            LiveAction::Reset => *self = Live::default(),
         }
-        Rc::new(LiveState { live: self.live.clone(), version: self.version + 1 })
     }
 }
 

@@ -1,10 +1,11 @@
 //! The network picture: segments as lines, nodes hanging off them, and the selected packet travelling from
 //! its sender to every node that took it in (a broadcast visibly reaches the whole segment).
 
-use super::{Lab, Msg, msg_color};
-use crate::i18n::{Key, Lang, t};
-use dhcplab_engine::sim::{NodeKind, NodeRole, TraceKind};
-use yew::html::Scope;
+use super::CardProps;
+use super::model::LabAction;
+use crate::i18n::{Key, t};
+use crate::packets::msg_color;
+use dhcplab_engine::sim::{NodeKind, NodeRole, Sim, TraceKind};
 use yew::prelude::*;
 
 const W: f64 = 760.0;
@@ -25,8 +26,7 @@ pub struct Layout {
     pub top: f64,
 }
 
-pub fn layout(lab: &Lab) -> Layout {
-    let sim = &lab.scenario.sim;
+pub fn layout(sim: &Sim) -> Layout {
     let mut per_seg: Vec<Vec<usize>> = vec![vec![]; sim.segments.len()];
     let mut nodes = vec![None; sim.nodes.len()];
     let mut multi = vec![];
@@ -75,11 +75,14 @@ fn role_badge(r: NodeRole) -> (&'static str, &'static str) {
     }
 }
 
-pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
-    let sim = &lab.scenario.sim;
-    let l = layout(lab);
+#[component]
+pub fn Topology(p: &CardProps) -> Html {
+    let lang = p.lang;
+    let m = p.lab.get();
+    let sim = &m.scenario.sim;
+    let l = layout(sim);
     let height = l.top + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
-    let selected = lab.selected.and_then(|s| sim.trace().get(s));
+    let selected = m.selected_entry();
     let top = l.top;
     let anim = match selected.map(|e| (e, &e.kind)) {
         Some((e, TraceKind::Packet { id, summary, to, segment, lost, broadcast, .. })) => {
@@ -146,8 +149,8 @@ pub fn view(lab: &Lab, link: &Scope<Lab>, lang: Lang) -> Html {
             }) }
             { for sim.nodes.iter().enumerate().filter_map(|(id, node)| {
                 let (x, y) = l.nodes[id]?;
-                let focus = lab.focus == id;
-                let onclick = link.callback(move |_| Msg::Focus(id));
+                let focus = m.focus == id;
+                let onclick = p.lab.dispatcher().to_callback().reform(move |_| LabAction::Focus(id));
                 let (state, ip) = match &node.kind {
                     NodeKind::Host { clients, .. } => {
                         let c = clients.first()?;

@@ -1,0 +1,81 @@
+//! The lab's toolbar: the scenario picker, play/pause/back/step/reset, speed, the clock, the step count
+//! and the pcap export.
+
+use super::CardProps;
+use super::model::{CROWD, LabAction};
+use crate::i18n::{Key, Lang, t};
+use dhcplab_engine::sim::scenario;
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+/// Offers `bytes` as a download named `name`.
+fn download(name: &str, bytes: &[u8]) {
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/vnd.tcpdump.pcap");
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts) else { return };
+    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
+    let doc = web_sys::window().and_then(|w| w.document());
+    if let Some(a) =
+        doc.and_then(|d| d.create_element("a").ok()).and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
+    {
+        a.set_href(&url);
+        a.set_download(name);
+        a.click();
+    }
+    let _ = web_sys::Url::revoke_object_url(&url);
+}
+
+#[component]
+pub fn LabToolbar(p: &CardProps) -> Html {
+    let lang = p.lang;
+    let d = p.lab.dispatcher().to_callback();
+    let m = p.lab.get();
+    let on_scenario =
+        d.reform(|e: Event| LabAction::SetScenario(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
+    let on_speed = d.reform(|e: Event| {
+        LabAction::SetSpeed(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(2))
+    });
+    let on_export = {
+        let lab = p.lab.clone();
+        Callback::from(move |_| {
+            let m = lab.get();
+            if let Ok(bytes) = dhcplab_engine::pcap::write(&m.frames()) {
+                download(&format!("dhcplab-{}.pcap", m.name), &bytes);
+            }
+        })
+    };
+    let button = |action: fn() -> LabAction| d.reform(move |_| action());
+    let at_end = m.at_end();
+    html! {
+        <div class="toolbar">
+            <label>{t(lang, Key::Scenario)}{" "}
+                <select data-testid="scenario-select" onchange={on_scenario}>
+                    { for scenario::list().into_iter().map(|s| {
+                        let title = if lang == Lang::Zh { s.title.zh.clone() } else { s.title.en.clone() };
+                        html! { <option value={s.name} selected={s.name == m.name}>{format!("{} — {title}", s.name)}</option> }
+                    }) }
+                    <option value={CROWD} selected={m.name == CROWD}>{format!("{CROWD} — {}", t(lang, Key::Crowd))}</option>
+                </select>
+            </label>
+            <div class="buttons">
+                if m.playing {
+                    <button data-testid="pause" onclick={button(|| LabAction::Pause)}>{"‖ "}{t(lang, Key::Pause)}</button>
+                } else {
+                    <button data-testid="play" disabled={at_end} onclick={button(|| LabAction::Play)}>{"▶ "}{t(lang, Key::Play)}</button>
+                }
+                <button data-testid="back" disabled={m.shown == 0} onclick={button(|| LabAction::Back)}>{"⇤ "}{t(lang, Key::Back)}</button>
+                <button data-testid="step" disabled={at_end} onclick={button(|| LabAction::Step)}>{t(lang, Key::Step)}{" ⇥"}</button>
+                <button data-testid="reset" onclick={button(|| LabAction::Reset)}>{"↺ "}{t(lang, Key::Reset)}</button>
+            </div>
+            <label class="speed">{t(lang, Key::Speed)}{" "}
+                <input data-testid="speed" type="range" min="1" max="20" value={m.speed.to_string()} onchange={on_speed} />
+                {format!(" {}×", m.speed)}
+            </label>
+            <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{"t = "}{m.now().to_string()}</span>
+            <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.scenario.sim.trace().len())}</span>
+            <button data-testid="export-pcap" onclick={on_export}>{t(lang, Key::Export)}</button>
+        </div>
+    }
+}
