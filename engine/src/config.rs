@@ -321,120 +321,143 @@ const MANAGED_OPTIONS: &[(u8, &str)] = &[
     (255, "end"),
 ];
 
+/// The problems found so far.
+#[derive(Default)]
+struct Problems(Vec<ConfigError>);
+
+impl Problems {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError { path: path.into(), message: message.into() });
+    }
+}
+
 impl ServerConfig {
     /// Every semantic problem at once (syntax errors are the parser's), so an admin fixes them in one pass.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
-        let mut errs = Vec::new();
-        let mut err = |path: String, message: String| errs.push(ConfigError { path, message });
+        let mut p = Problems::default();
         if self.offer_hold.is_zero() {
-            err("offer_hold".into(), "must be longer than zero".into());
+            p.add("offer_hold", "must be longer than zero");
         }
         let mut all_pools: Vec<(String, AddrRange)> = Vec::new();
         for (i, s) in self.subnets.iter().enumerate() {
-            let at = |field: &str| format!("subnet[{i}].{field}");
             let net = s.cidr.trunc();
             if net != s.cidr {
-                err(at("cidr"), format!("{} has host bits set; did you mean {net}?", s.cidr));
+                p.add(format!("subnet[{i}].cidr"), format!("{} has host bits set; did you mean {net}?", s.cidr));
             }
             for (j, other) in self.subnets.iter().enumerate().take(i) {
                 if other.cidr.contains(&net.network()) || net.contains(&other.cidr.network()) {
-                    err(at("cidr"), format!("{} overlaps subnet[{j}] ({})", s.cidr, other.cidr));
+                    p.add(format!("subnet[{i}].cidr"), format!("{} overlaps subnet[{j}] ({})", s.cidr, other.cidr));
                 }
             }
-            if s.pools.is_empty() && s.reservations.is_empty() {
-                err(at("pools"), "no pools and no reservations: this subnet could never lease an address".into());
+            s.check_pools(i, net, &mut all_pools, &mut p);
+            s.check_times(i, &mut p);
+            s.check_reservations(i, net, &mut p);
+            s.check_options(i, &mut p);
+        }
+        if p.0.is_empty() { Ok(()) } else { Err(p.0) }
+    }
+}
+
+impl SubnetConfig {
+    /// Pools inside the subnet, off its network and broadcast addresses, overlapping no other pool (of
+    /// any subnet, `seen`); routers on-link.
+    fn check_pools(&self, i: usize, net: Ipv4Net, seen: &mut Vec<(String, AddrRange)>, p: &mut Problems) {
+        if self.pools.is_empty() && self.reservations.is_empty() {
+            p.add(
+                format!("subnet[{i}].pools"),
+                "no pools and no reservations: this subnet could never lease an address",
+            );
+        }
+        for (k, PoolRange(r)) in self.pools.iter().enumerate() {
+            let path = format!("subnet[{i}].pools[{k}]");
+            if !net.contains(&r.first) || !net.contains(&r.last) {
+                p.add(&path, format!("{}-{} is not inside {}", r.first, r.last, net));
+            } else if net.prefix_len() < 31 && (r.contains(net.network()) || r.contains(net.broadcast())) {
+                let (n, b) = (net.network(), net.broadcast());
+                p.add(&path, format!("{}-{} includes the network ({n}) or broadcast ({b}) address", r.first, r.last));
             }
-            for (k, PoolRange(p)) in s.pools.iter().enumerate() {
-                let path = at(&format!("pools[{k}]"));
-                if !net.contains(&p.first) || !net.contains(&p.last) {
-                    err(path.clone(), format!("{}-{} is not inside {}", p.first, p.last, net));
-                } else if net.prefix_len() < 31 && (p.contains(net.network()) || p.contains(net.broadcast())) {
-                    err(
-                        path.clone(),
-                        format!(
-                            "{}-{} includes the network ({}) or broadcast ({}) address",
-                            p.first,
-                            p.last,
-                            net.network(),
-                            net.broadcast()
-                        ),
-                    );
-                }
-                for (other_path, q) in &all_pools {
-                    if p.first <= q.last && q.first <= p.last {
-                        err(path.clone(), format!("overlaps {other_path} ({}-{})", q.first, q.last));
-                    }
-                }
-                all_pools.push((path, *p));
-            }
-            for (k, r) in s.routers.iter().enumerate() {
-                if !net.contains(r) {
-                    err(at(&format!("routers[{k}]")), format!("{r} is not on {net}; a router must be on-link"));
-                }
-            }
-            if s.lease_time.as_secs() == 0 {
-                err(at("lease_time"), "must be at least one second".into());
-            }
-            if s.lease_time.as_secs() > u32::MAX as u64 {
-                err(at("lease_time"), "longer than DHCP can express (about 136 years)".into());
-            }
-            if let (Some(min), Some(max)) = (s.min_lease_time, s.max_lease_time)
-                && min > max
-            {
-                err(at("min_lease_time"), "is longer than max_lease_time".into());
-            }
-            if s.min_lease_time.is_some_and(|m| m > s.lease_time) || s.max_lease_time.is_some_and(|m| m < s.lease_time)
-            {
-                err(at("lease_time"), "lies outside [min_lease_time, max_lease_time]".into());
-            }
-            let (t1, t2) = (s.renew_time, s.rebind_time);
-            if let Some(t1) = t1
-                && t1 >= s.lease_time
-            {
-                err(at("renew_time"), "must be shorter than lease_time (RFC 2131 §4.4.5)".into());
-            }
-            if let Some(t2) = t2
-                && t2 >= s.lease_time
-            {
-                err(at("rebind_time"), "must be shorter than lease_time (RFC 2131 §4.4.5)".into());
-            }
-            if let (Some(t1), Some(t2)) = (t1, t2)
-                && t1 > t2
-            {
-                err(at("renew_time"), "must not be longer than rebind_time (RFC 2131 §4.4.5)".into());
-            }
-            for (k, r) in s.reservations.iter().enumerate() {
-                let path = at(&format!("reservation[{k}]"));
-                if r.mac.is_none() && r.client_id.is_none() {
-                    err(path.clone(), "needs `mac` or `client_id` to know whose address it is".into());
-                }
-                if !net.contains(&r.ip) || (net.prefix_len() < 31 && (r.ip == net.network() || r.ip == net.broadcast()))
-                {
-                    err(format!("{path}.ip"), format!("{} is not a host address of {net}", r.ip));
-                }
-                for (m, o) in s.reservations.iter().enumerate().take(k) {
-                    if o.ip == r.ip {
-                        err(format!("{path}.ip"), format!("{} is already reserved by reservation[{m}]", r.ip));
-                    }
-                    if r.mac.is_some() && o.mac == r.mac {
-                        err(format!("{path}.mac"), format!("already has reservation[{m}]"));
-                    }
-                    if r.client_id.is_some() && o.client_id == r.client_id {
-                        err(format!("{path}.client_id"), format!("already has reservation[{m}]"));
-                    }
+            for (other_path, q) in seen.iter() {
+                if r.first <= q.last && q.first <= r.last {
+                    p.add(&path, format!("overlaps {other_path} ({}-{})", q.first, q.last));
                 }
             }
-            for (k, o) in s.options.iter().enumerate() {
-                let path = at(&format!("option[{k}]"));
-                if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(c, _)| *c == o.code) {
-                    err(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
+            seen.push((path, *r));
+        }
+        for (k, r) in self.routers.iter().enumerate() {
+            if !net.contains(r) {
+                p.add(format!("subnet[{i}].routers[{k}]"), format!("{r} is not on {net}; a router must be on-link"));
+            }
+        }
+    }
+
+    /// Lease time within DHCP's 32 bits and the min/max bounds; T1 < T2 < lease (RFC 2131 §4.4.5).
+    fn check_times(&self, i: usize, p: &mut Problems) {
+        let at = |field: &str| format!("subnet[{i}].{field}");
+        if self.lease_time.as_secs() == 0 {
+            p.add(at("lease_time"), "must be at least one second");
+        }
+        if self.lease_time.as_secs() > u64::from(u32::MAX) {
+            p.add(at("lease_time"), "longer than DHCP can express (about 136 years)");
+        }
+        if let (Some(min), Some(max)) = (self.min_lease_time, self.max_lease_time)
+            && min > max
+        {
+            p.add(at("min_lease_time"), "is longer than max_lease_time");
+        }
+        if self.min_lease_time.is_some_and(|m| m > self.lease_time)
+            || self.max_lease_time.is_some_and(|m| m < self.lease_time)
+        {
+            p.add(at("lease_time"), "lies outside [min_lease_time, max_lease_time]");
+        }
+        let (t1, t2) = (self.renew_time, self.rebind_time);
+        if t1.is_some_and(|t1| t1 >= self.lease_time) {
+            p.add(at("renew_time"), "must be shorter than lease_time (RFC 2131 §4.4.5)");
+        }
+        if t2.is_some_and(|t2| t2 >= self.lease_time) {
+            p.add(at("rebind_time"), "must be shorter than lease_time (RFC 2131 §4.4.5)");
+        }
+        if let (Some(t1), Some(t2)) = (t1, t2)
+            && t1 > t2
+        {
+            p.add(at("renew_time"), "must not be longer than rebind_time (RFC 2131 §4.4.5)");
+        }
+    }
+
+    /// Each reservation names its client, holds a host address of the subnet, and clashes with no other.
+    fn check_reservations(&self, i: usize, net: Ipv4Net, p: &mut Problems) {
+        for (k, r) in self.reservations.iter().enumerate() {
+            let path = format!("subnet[{i}].reservation[{k}]");
+            if r.mac.is_none() && r.client_id.is_none() {
+                p.add(&path, "needs `mac` or `client_id` to know whose address it is");
+            }
+            if !net.contains(&r.ip) || (net.prefix_len() < 31 && (r.ip == net.network() || r.ip == net.broadcast())) {
+                p.add(format!("{path}.ip"), format!("{} is not a host address of {net}", r.ip));
+            }
+            for (m, o) in self.reservations.iter().enumerate().take(k) {
+                if o.ip == r.ip {
+                    p.add(format!("{path}.ip"), format!("{} is already reserved by reservation[{m}]", r.ip));
                 }
-                if let Err(e) = o.payload() {
-                    err(path, e);
+                if r.mac.is_some() && o.mac == r.mac {
+                    p.add(format!("{path}.mac"), format!("already has reservation[{m}]"));
+                }
+                if r.client_id.is_some() && o.client_id == r.client_id {
+                    p.add(format!("{path}.client_id"), format!("already has reservation[{m}]"));
                 }
             }
         }
-        if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    /// Extra options encode, and none is one the engine sets itself.
+    fn check_options(&self, i: usize, p: &mut Problems) {
+        for (k, o) in self.options.iter().enumerate() {
+            let path = format!("subnet[{i}].option[{k}]");
+            if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(c, _)| *c == o.code) {
+                p.add(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
+            }
+            if let Err(e) = o.payload() {
+                p.add(path, e);
+            }
+        }
     }
 }
 

@@ -140,6 +140,18 @@ fn relay_suboptions(base: usize, b: &[u8]) -> Vec<Field> {
 
 /// Dissects a DHCP payload. Never panics: a truncated packet yields the fields that fit.
 pub fn dissect(b: &[u8]) -> Vec<Field> {
+    let mut f = header(b);
+    options(b, &mut f);
+    f
+}
+
+/// A `sname` or `file` field: its text up to the first NUL, or "not given".
+fn name_field(s: &[u8]) -> String {
+    if s.iter().all(|&x| x == 0) { "not given".into() } else { text(s.split(|&x| x == 0).next().unwrap_or(&[])) }
+}
+
+/// The fixed BOOTP header and the magic cookie (RFC 2131 §2, figure 1).
+fn header(b: &[u8]) -> Vec<Field> {
     let mut f = vec![];
     let get = |r: Range<usize>| b.get(r.clone()).map(|s| (s, r));
     if let Some((s, r)) = get(0..1) {
@@ -196,20 +208,10 @@ pub fn dissect(b: &[u8]) -> Vec<Field> {
         f.push(Field::new("Client hardware address (chaddr)", hex(&s[..hlen]), r));
     }
     if let Some((s, r)) = get(44..108) {
-        let v = if s.iter().all(|&x| x == 0) {
-            "not given".into()
-        } else {
-            text(s.split(|&x| x == 0).next().unwrap_or(&[]))
-        };
-        f.push(Field::new("Server host name (sname)", v, r));
+        f.push(Field::new("Server host name (sname)", name_field(s), r));
     }
     if let Some((s, r)) = get(108..236) {
-        let v = if s.iter().all(|&x| x == 0) {
-            "not given".into()
-        } else {
-            text(s.split(|&x| x == 0).next().unwrap_or(&[]))
-        };
-        f.push(Field::new("Boot file name (file)", v, r));
+        f.push(Field::new("Boot file name (file)", name_field(s), r));
     }
     if let Some((s, r)) = get(236..240) {
         let ok = s == crate::packet::MAGIC_COOKIE;
@@ -219,6 +221,11 @@ pub fn dissect(b: &[u8]) -> Vec<Field> {
             r,
         ));
     }
+    f
+}
+
+/// The options after the cookie, with runs of padding as one field each (RFC 2132 §2).
+fn options(b: &[u8], f: &mut Vec<Field>) {
     let mut i = 240;
     let mut padding_from = None;
     while i < b.len() {
@@ -253,7 +260,6 @@ pub fn dissect(b: &[u8]) -> Vec<Field> {
     if let Some(p) = padding_from {
         f.push(Field::new("Padding", format!("{} bytes", b.len() - p), p..b.len()));
     }
-    f
 }
 
 #[cfg(test)]

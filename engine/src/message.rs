@@ -1,7 +1,7 @@
 //! The DHCP message types (option 53, RFC 2132 §9.6) and the two UDP ports (RFC 2131 §4.1): the one
 //! definition that the server, the client, the simulator, the daemon's log and the web app all name.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 /// Servers listen here; clients and relays send to it (RFC 2131 §4.1).
@@ -11,23 +11,15 @@ pub const CLIENT_PORT: u16 = 68;
 
 /// A DHCP message type. On the wire, in JSON and on screen it is named as Wireshark and RFC 2131 name it,
 /// `DHCPDISCOVER` … `DHCPINFORM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DhcpMessage {
-    #[serde(rename = "DHCPDISCOVER")]
     Discover,
-    #[serde(rename = "DHCPOFFER")]
     Offer,
-    #[serde(rename = "DHCPREQUEST")]
     Request,
-    #[serde(rename = "DHCPDECLINE")]
     Decline,
-    #[serde(rename = "DHCPACK")]
     Ack,
-    #[serde(rename = "DHCPNAK")]
     Nak,
-    #[serde(rename = "DHCPRELEASE")]
     Release,
-    #[serde(rename = "DHCPINFORM")]
     Inform,
 }
 
@@ -100,6 +92,19 @@ impl std::str::FromStr for DhcpMessage {
     }
 }
 
+// Serialized by its wire name, so that name is written once, in `wire_name`.
+impl Serialize for DhcpMessage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.wire_name())
+    }
+}
+
+impl<'de> Deserialize<'de> for DhcpMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <std::borrow::Cow<'de, str>>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A name that is not one of the eight RFC 2131 message types.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a DHCP message type (DHCPDISCOVER … DHCPINFORM)")]
@@ -115,13 +120,16 @@ mod tests {
             assert_eq!(DhcpMessage::from_code(m.code()), Some(m));
             assert_eq!(DhcpMessage::from_type(m.message_type()), Some(m));
             assert_eq!(m.wire_name().parse::<DhcpMessage>(), Ok(m));
-            assert_eq!(serde_json::to_string(&m).unwrap(), format!("\"{}\"", m.wire_name()));
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.wire_name()));
+            assert_eq!(serde_json::from_str::<DhcpMessage>(&json).unwrap(), m);
             assert_eq!(format!("{m:<13}|").len(), 14);
         }
         assert_eq!(DhcpMessage::Discover.code(), 1);
         assert_eq!(DhcpMessage::Inform.code(), 8);
         assert_eq!(DhcpMessage::from_code(0), None);
         assert_eq!(DhcpMessage::from_code(9), None);
+        assert!(serde_json::from_str::<DhcpMessage>("\"DHCPFOO\"").is_err());
         assert_eq!(DhcpMessage::Ack.short_name(), "ACK");
         assert!(DhcpMessage::Decline.from_client() && !DhcpMessage::Nak.from_client());
     }

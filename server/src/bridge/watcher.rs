@@ -1,7 +1,7 @@
-//! `GET /ws`: the live bridge. A watcher first gets a `snapshot` (leases, subnets, stats) carrying the
-//! sequence number of the last change it includes, then every later change in order, each with the next
-//! number. A watcher that falls too far behind gets a fresh snapshot instead of a silent gap. The engine
-//! never waits on a watcher: it publishes into a bounded broadcast ring and moves on.
+//! `GET /ws`: one task per watcher, on the HTTP runtime. A watcher first gets a `snapshot` (leases, stats)
+//! carrying the sequence number of the last change it includes, then every later change in order, each
+//! with the next number. A watcher that falls too far behind gets a fresh snapshot instead of a silent gap.
+//! The engine never waits on a watcher: it publishes into a bounded broadcast ring and moves on.
 
 use crate::bridge::publisher::Published;
 use crate::daemon::Command;

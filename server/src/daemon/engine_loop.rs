@@ -216,7 +216,7 @@ impl Engine {
         if !changes.is_empty() || !durable.is_empty() {
             // A full store queue slows the engine down instead of growing memory.
             if self.store_tx.send(StoreJob { changes, replies: durable }).await.is_err() {
-                error!("lease store task has stopped");
+                error!("the lease store's thread has stopped");
             }
         }
     }

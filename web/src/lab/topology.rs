@@ -5,7 +5,7 @@ use super::CardProps;
 use super::model::LabAction;
 use crate::i18n::{Key, t};
 use crate::packets::msg_color;
-use dhcplab_engine::sim::{NodeKind, NodeRole, Sim, TraceKind};
+use dhcplab_engine::sim::{NodeKind, NodeRole, Sim, TraceEntry, TraceKind};
 use yew::prelude::*;
 
 const W: f64 = 760.0;
@@ -75,16 +75,10 @@ fn role_badge(r: NodeRole) -> (&'static str, &'static str) {
     }
 }
 
-#[component]
-pub fn Topology(p: &CardProps) -> Html {
-    let lang = p.lang;
-    let m = p.lab.get();
-    let sim = &m.scenario.sim;
-    let l = layout(sim);
-    let height = l.top + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
-    let selected = m.selected_entry();
+/// The selected packet travelling from its sender to every node that took it in.
+fn packet_path(sim: &Sim, l: &Layout, selected: Option<&TraceEntry>) -> Html {
     let top = l.top;
-    let anim = match selected.map(|e| (e, &e.kind)) {
+    match selected.map(|e| (e, &e.kind)) {
         Some((e, TraceKind::Packet { id, summary, to, segment, lost, broadcast, .. })) => {
             let from = l.nodes.get(e.node).copied().flatten();
             // A broadcast goes to every node drawn on the segment; a unicast to its receiver.
@@ -130,7 +124,18 @@ pub fn Topology(p: &CardProps) -> Html {
             }
         }
         _ => html! {},
-    };
+    }
+}
+
+#[component]
+pub fn Topology(p: &CardProps) -> Html {
+    let lang = p.lang;
+    let m = p.lab.get();
+    let sim = &m.scenario.sim;
+    let l = layout(sim);
+    let height = l.top + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
+    let selected = m.selected_entry();
+    let anim = packet_path(sim, &l, selected);
     html! {
         <svg class="topology" data-testid="topology" viewBox={format!("0 0 {W} {height}")} role="img">
             { for sim.segments.iter().enumerate().map(|(i, s)| {
