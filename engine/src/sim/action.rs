@@ -1,6 +1,10 @@
 //! What the user or a scenario does to the network: the lab's buttons and the scenarios' scripts.
 
-use super::topology::{NodeId, SegmentId};
+use super::Sim;
+use super::explain;
+use super::topology::{NicId, NodeId, NodeKind, SegmentId};
+use super::trace::{Text, TraceKind};
+use crate::client::{Client, ClientConfig};
 use crate::config::ServerConfig;
 use std::net::Ipv4Addr;
 
@@ -71,6 +75,157 @@ impl Action {
             Action::Reconfigure { .. } => "reconfigure",
             Action::AddNic { .. } => "add a network card",
             Action::Remove { .. } => "disconnect",
+        }
+    }
+}
+
+impl Sim {
+    pub(super) fn nic_index(&self, node: NodeId, nic: NicId) -> usize {
+        self.nodes[node].nics().iter().position(|&n| n == nic).unwrap_or(0)
+    }
+
+    /// Records an action in the trace, then carries it out.
+    pub(super) fn apply(&mut self, a: Action) {
+        let now = self.now;
+        let what = a.what();
+        // New nodes exist once added; their action is recorded against them.
+        match a {
+            Action::AddHost { name, segment } => return self.connect_host(name, segment, what),
+            Action::AddServer { name, segment, addr, prefix, config } => {
+                return self.connect_server(name, segment, (addr, prefix), *config, what);
+            }
+            _ => {}
+        }
+        let Some(node) = a.node().filter(|&n| n < self.nodes.len()) else { return };
+        let text = explain::action(&self.nodes[node].name, &a);
+        self.record(node, TraceKind::Action { what: what.into() }, text, None);
+        match a {
+            Action::Start { node, nic } => self.with_client(node, nic, |c| c.start(now)),
+            Action::Release { node, nic } => self.with_client(node, nic, |c| c.release(now)),
+            Action::Reboot { node, nic } => self.with_client(node, nic, |c| c.reboot(now)),
+            Action::Renew { node, nic } => self.with_client(node, nic, |c| c.renew(now)),
+            Action::Inform { node, nic, ip } => self.with_client(node, nic, |c| c.inform(now, ip)),
+            Action::Unplug { node, nic } => self.unplug(node, nic),
+            Action::Move { node, nic, segment } => self.move_nic(node, nic, segment),
+            Action::ServerPower { node, online } => self.server_power(node, online),
+            Action::Reconfigure { node, config } => self.reconfigure_server(node, *config),
+            Action::Remove { node } => self.remove_node(node),
+            Action::AddNic { node, segment } => self.add_client_nic(node, segment),
+            Action::AddHost { .. } | Action::AddServer { .. } => {}
+        }
+        self.drain(node);
+    }
+
+    pub(super) fn connect_host(&mut self, name: String, segment: SegmentId, what: &str) {
+        if segment >= self.segments.len() {
+            return;
+        }
+        let id = self.add_host(&name, &[segment]);
+        let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
+        self.record(id, TraceKind::Action { what: what.into() }, text, None);
+        let now = self.now;
+        self.with_client(id, 0, |c| c.start(now));
+        self.drain(id);
+    }
+
+    pub(super) fn connect_server(
+        &mut self,
+        name: String,
+        segment: SegmentId,
+        (addr, prefix): (Ipv4Addr, u8),
+        config: ServerConfig,
+        what: &str,
+    ) {
+        if segment >= self.segments.len() {
+            return;
+        }
+        if let Ok(id) = self.add_server(&name, config, &[(segment, addr, prefix)]) {
+            let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
+            self.record(id, TraceKind::Action { what: what.into() }, text, None);
+        }
+    }
+
+    pub(super) fn unplug(&mut self, node: NodeId, nic: usize) {
+        if let Some(&id) = self.nodes[node].nics().get(nic) {
+            self.nics[id].up = false;
+        }
+        let now = self.now;
+        self.with_client(node, nic, |c| c.unplug(now));
+    }
+
+    /// The cable goes into another segment; the client reboots there (RFC 2131 §3.2: INIT-REBOOT).
+    pub(super) fn move_nic(&mut self, node: NodeId, nic: usize, segment: SegmentId) {
+        if let Some(&id) = self.nodes[node].nics().get(nic)
+            && segment < self.segments.len()
+        {
+            self.unindex_segment(id);
+            self.nics[id].segment = segment;
+            self.nics[id].up = true;
+            self.index_nic(id);
+        }
+        let now = self.now;
+        self.with_client(node, nic, |c| c.reboot(now));
+    }
+
+    pub(super) fn server_power(&mut self, node: NodeId, on: bool) {
+        let now = self.now;
+        if let NodeKind::Server { online, server, .. } = &mut self.nodes[node].kind {
+            *online = on;
+            if on {
+                server.handle_timeout(now);
+            }
+        }
+    }
+
+    pub(super) fn reconfigure_server(&mut self, node: NodeId, config: ServerConfig) {
+        if let NodeKind::Server { server, .. } = &mut self.nodes[node].kind
+            && let Err(errs) = server.reconfigure(config)
+        {
+            let why = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+            let name = self.nodes[node].name.clone();
+            let text = Text::new(
+                format!("{name} refuses the new configuration: {why}"),
+                format!("{name} 拒绝了新配置：{why}"),
+            );
+            self.record(node, TraceKind::Action { what: "configuration refused".into() }, text, None);
+        }
+    }
+
+    pub(super) fn remove_node(&mut self, node: NodeId) {
+        let now = self.now;
+        self.nodes[node].removed = true;
+        for nic in self.nodes[node].nics() {
+            self.nics[nic].up = false;
+            self.unindex_segment(nic);
+        }
+        match &mut self.nodes[node].kind {
+            NodeKind::Host { clients, .. } => clients.iter_mut().for_each(|c| c.unplug(now)),
+            NodeKind::Server { online, .. } => *online = false,
+            _ => {}
+        }
+    }
+
+    /// A host gets another network card, with a client of its own that starts at once (one lease per NIC).
+    pub(super) fn add_client_nic(&mut self, node: NodeId, segment: SegmentId) {
+        if segment >= self.segments.len() || !matches!(self.nodes[node].kind, NodeKind::Host { .. }) {
+            return;
+        }
+        let index = self.nodes[node].nics().len();
+        let nic = self.add_nic(node, segment, None, index);
+        let mut cfg = ClientConfig::new(self.nics[nic].mac);
+        cfg.hostname = Some(self.nodes[node].name.clone());
+        let mut client = Client::new(cfg, self.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (nic as u64 + 1));
+        client.start(self.now);
+        if let NodeKind::Host { nics, clients } = &mut self.nodes[node].kind {
+            nics.push(nic);
+            clients.push(client);
+        }
+        self.index_nic(nic);
+    }
+
+    pub(super) fn with_client(&mut self, node: NodeId, nic: usize, f: impl FnOnce(&mut Client)) {
+        if let Some(c) = self.client_mut(node, nic) {
+            f(c);
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::client::ClientStateKind;
 use crate::event::LeaseEventKind;
 use crate::lease::LeaseState;
 use crate::message::DhcpMessage as M;
+use crate::time::Duration;
 
 fn run(name: &str) -> Scenario {
     let mut s = scenario::build(name, 7).expect("scenario exists");
