@@ -65,6 +65,11 @@ impl LeaseState {
     pub const ALL: [LeaseState; 5] =
         [LeaseState::Offered, LeaseState::Bound, LeaseState::Declined, LeaseState::Released, LeaseState::Expired];
 
+    /// The state's place in [`LeaseState::ALL`], for tables indexed by state.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The state's name on the wire, in the API, in the lease database and in `data-state`: the one
     /// spelling everything else parses back with `FromStr`.
     pub fn as_str(self) -> &'static str {
@@ -128,7 +133,8 @@ mod tests {
 
     #[test]
     fn every_state_name_parses_back_and_matches_serde() {
-        for st in LeaseState::ALL {
+        for (i, st) in LeaseState::ALL.into_iter().enumerate() {
+            assert_eq!(st.index(), i);
             assert_eq!(st.as_str().parse::<LeaseState>(), Ok(st));
             assert_eq!(serde_json::to_string(&st).unwrap(), format!("\"{st}\""));
         }

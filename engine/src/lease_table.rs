@@ -10,9 +10,26 @@ use ipnet::Ipv4Net;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
+/// How many records one subnet has in each state, kept as records change: stats and metrics never scan
+/// the table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SubnetCounts {
+    by_state: [usize; 5],
+    /// Declined records whose address lies in a dynamic pool (a declined reserved or out-of-pool address
+    /// takes nothing from the pool).
+    pub declined_in_pool: usize,
+}
+
+impl SubnetCounts {
+    pub fn of(&self, state: LeaseState) -> usize {
+        self.by_state[state.index()]
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct LeaseTable {
     leases: HashMap<Ipv4Addr, Lease>,
+    counts: HashMap<Ipv4Net, SubnetCounts>,
     clients: HashMap<(Ipv4Net, ClientKey), Ipv4Addr>,
     deadlines: BTreeSet<(Instant, Ipv4Addr)>,
     allocators: Vec<(Ipv4Net, Allocator)>,
@@ -50,6 +67,27 @@ impl LeaseTable {
 
     pub fn len(&self) -> usize {
         self.leases.len()
+    }
+
+    /// The records of one subnet by state.
+    pub fn counts(&self, subnet: Ipv4Net) -> SubnetCounts {
+        self.counts.get(&subnet).copied().unwrap_or_default()
+    }
+
+    /// Records in `state`, in every subnet.
+    pub fn count_in(&self, state: LeaseState) -> usize {
+        self.counts.values().map(|c| c.of(state)).sum()
+    }
+
+    /// Adds (or takes away) one record from its subnet's counts.
+    fn count(&mut self, l: &Lease, add: bool) {
+        let in_pool = l.state == LeaseState::Declined && self.allocator(l.subnet).is_some_and(|a| a.in_pool(l.ip));
+        let c = self.counts.entry(l.subnet).or_default();
+        let n = &mut c.by_state[l.state.index()];
+        *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        if in_pool {
+            c.declined_in_pool = if add { c.declined_in_pool + 1 } else { c.declined_in_pool.saturating_sub(1) };
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,6 +134,7 @@ impl LeaseTable {
     /// Removes the record at `ip` entirely, returning its address to the pool if it held it.
     pub fn remove(&mut self, ip: Ipv4Addr) -> Option<Lease> {
         let lease = self.leases.remove(&ip)?;
+        self.count(&lease, false);
         let key = (lease.subnet, lease.client.clone());
         if self.clients.get(&key) == Some(&ip) {
             self.clients.remove(&key);
@@ -139,6 +178,7 @@ impl LeaseTable {
         if lease.state != LeaseState::Declined {
             self.clients.insert(key, ip);
         }
+        self.count(&lease, true);
         self.leases.insert(ip, lease);
         displaced
     }
@@ -191,6 +231,22 @@ impl LeaseTable {
             if l.state.holds_address() && l.state != LeaseState::Declined {
                 *held_per_client.entry((l.subnet, &l.client)).or_default() += 1;
             }
+        }
+        let mut counts: HashMap<Ipv4Net, SubnetCounts> = HashMap::new();
+        for l in self.leases.values() {
+            let c = counts.entry(l.subnet).or_default();
+            c.by_state[l.state.index()] += 1;
+            if l.state == LeaseState::Declined && self.allocator(l.subnet).is_some_and(|a| a.in_pool(l.ip)) {
+                c.declined_in_pool += 1;
+            }
+        }
+        for (net, c) in self.counts.iter().filter(|(_, c)| **c != SubnetCounts::default()) {
+            if counts.get(net) != Some(c) {
+                return Err(format!("{net}: counts {c:?} but the records say {:?}", counts.get(net)));
+            }
+        }
+        if counts.keys().any(|n| !self.counts.contains_key(n)) {
+            return Err("records in a subnet with no counts".into());
         }
         if let Some(((net, c), n)) = held_per_client.iter().find(|(_, n)| **n > 1) {
             return Err(format!("{c} holds {n} addresses in {net}"));

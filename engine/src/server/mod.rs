@@ -161,11 +161,22 @@ impl Server {
             .map(|s| {
                 let (pool_size, free) =
                     self.table.allocator(s.net).map(|a| (a.size(), a.free_count())).unwrap_or_default();
-                let declined =
-                    self.table.iter().filter(|l| l.subnet == s.net && l.state == LeaseState::Declined).count();
-                SubnetUsage { cidr: s.net, pool_size, used: pool_size - free - declined, free, declined }
+                let counts = self.table.counts(s.net);
+                // Saturating: a pool that shrank on reload may hold fewer addresses than records in it.
+                let used = pool_size.saturating_sub(free + counts.declined_in_pool);
+                SubnetUsage { cidr: s.net, pool_size, used, free, declined: counts.of(LeaseState::Declined) }
             })
             .collect()
+    }
+
+    /// How many lease records there are.
+    pub fn lease_count(&self) -> usize {
+        self.table.len()
+    }
+
+    /// How many leases are bound now.
+    pub fn bound_count(&self) -> usize {
+        self.table.count_in(LeaseState::Bound)
     }
 
     /// Checks the lease table's invariants (tests, fuzzing).

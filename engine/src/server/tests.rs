@@ -544,3 +544,17 @@ fn a_client_with_a_reservation_is_not_pinned_twice() {
         Err(PinError::ClientReserved { hw: mac(0x99), ip: ip("192.168.1.34") })
     );
 }
+
+#[test]
+fn a_declined_address_outside_the_pool_never_underflows_the_usage() {
+    let mut lab = lab();
+    assert_eq!(lab.dora(mac(1)), ip("192.168.1.20"));
+    // The printer's reserved address lies outside the pool; it finds it in use and declines it.
+    let printer = lab.dora(mac(0x99));
+    assert_eq!(printer, ip("192.168.1.34"));
+    assert_eq!(lab.server.bound_count(), 2);
+    assert!(lab.send(msg(MessageType::Decline, mac(0x99)).requested(printer).server(SERVER)).is_none());
+    let lan = lab.server.subnet_usage().into_iter().find(|u| u.cidr == "192.168.1.0/24".parse().unwrap()).unwrap();
+    assert_eq!((lan.pool_size, lan.free, lan.used, lan.declined), (10, 9, 1, 1));
+    assert_eq!((lab.server.bound_count(), lab.server.lease_count()), (1, 2));
+}

@@ -70,8 +70,8 @@ impl Engine {
         let c = &self.counters;
         DaemonStats {
             engine: self.server.stats().clone(),
-            leases: self.server.leases().count(),
-            bound: self.server.leases().filter(|l| l.state == LeaseState::Bound).count(),
+            leases: self.server.lease_count(),
+            bound: self.server.bound_count(),
             queue_overflow: self.links.iter().map(Link::kernel_drops).sum(),
             store_commits: c.store_commits.load(Ordering::Relaxed),
             store_failures: c.store_failures.load(Ordering::Relaxed),
