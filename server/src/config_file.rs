@@ -61,6 +61,17 @@ pub struct HttpSection {
     /// Or read it from this file (first line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_token_file: Option<PathBuf>,
+    /// Host names (besides IP addresses and `localhost`) that browsers may reach the daemon by; any
+    /// other name in `Host` is refused, which defeats DNS rebinding.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<String>,
+    /// Web origins (`https://admin.example`) other than the daemon's own whose pages may call the API and
+    /// open `/ws`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
+    /// Live-bridge connections at once; more are refused with 503.
+    #[serde(default = "default_max_watchers")]
+    pub max_watchers: usize,
 }
 
 fn yes() -> bool {
@@ -71,6 +82,9 @@ fn default_port() -> u16 {
 }
 fn default_lease_db() -> PathBuf {
     PathBuf::from("leases.sqlite3")
+}
+fn default_max_watchers() -> usize {
+    64
 }
 fn default_http() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8067))
@@ -99,7 +113,14 @@ impl Default for DhcpSection {
 
 impl Default for HttpSection {
     fn default() -> Self {
-        HttpSection { listen: default_http(), admin_token: None, admin_token_file: None }
+        HttpSection {
+            listen: default_http(),
+            admin_token: None,
+            admin_token_file: None,
+            allowed_hosts: vec![],
+            allowed_origins: vec![],
+            max_watchers: default_max_watchers(),
+        }
     }
 }
 
@@ -116,6 +137,19 @@ impl ConfigFile {
             subnets: self.subnet.clone(),
         }
     }
+}
+
+/// The shortest admin token accepted: it guards releases and config edits, so it must not be guessable.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Refuses a token that is too short to be secret.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.trim().len() < MIN_TOKEN_LEN {
+        return Err(format!(
+            "is shorter than {MIN_TOKEN_LEN} characters; use a long random one (e.g. `openssl rand -hex 16`)"
+        ));
+    }
+    Ok(())
 }
 
 /// One problem, located in the file.
@@ -210,13 +244,19 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
             problems.push(Problem { line, column, field, message });
         }
     }
+    let at = |field: &str| {
+        let root = DeTable::parse(text).ok();
+        root.as_ref().and_then(|r| span_of(r.get_ref(), field)).map_or((1, 1), |s| line_col(text, s.start))
+    };
+    let mut http_problem = |field: &str, message: String| {
+        let (line, column) = at(field);
+        problems.push(Problem { line, column, field: field.into(), message });
+    };
     if cfg.http.admin_token.is_some() && cfg.http.admin_token_file.is_some() {
-        problems.push(Problem {
-            line: 1,
-            column: 1,
-            field: "http.admin_token".into(),
-            message: "give admin_token or admin_token_file, not both".into(),
-        });
+        http_problem("http.admin_token", "give admin_token or admin_token_file, not both".into());
+    }
+    if let Some(Err(why)) = cfg.http.admin_token.as_deref().map(check_token) {
+        http_problem("http.admin_token", why);
     }
     if problems.is_empty() {
         Ok(cfg)
@@ -344,6 +384,20 @@ ip = "192.168.1.34"
         assert_eq!(c.subnet[0].lease_time, Duration::from_secs(6 * 3600));
         assert_eq!(c.subnet[0].reservations[0].ip.to_string(), "192.168.1.34");
         assert_eq!(c.http.listen.to_string(), "127.0.0.1:8067");
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_at_its_line_and_a_long_one_and_browser_names_are_taken() {
+        let weak = GOOD.replace("listen = \"127.0.0.1:8067\"", "listen = \"127.0.0.1:8067\"\nadmin_token = \"secret\"");
+        let e = parse(&weak, "t.toml").unwrap_err();
+        assert_eq!((e.problems[0].line, e.problems[0].field.as_str()), (8, "http.admin_token"), "{e}");
+        assert!(e.to_string().contains("shorter than 16"), "{e}");
+        let strong = GOOD.replace(
+            "listen = \"127.0.0.1:8067\"",
+            "listen = \"127.0.0.1:8067\"\nadmin_token = \"0123456789abcdef0123\"\nallowed_hosts = [\"dhcp.lan\"]\nmax_watchers = 8",
+        );
+        let c = parse(&strong, "t.toml").unwrap();
+        assert_eq!((c.http.allowed_hosts.as_slice(), c.http.max_watchers), (&["dhcp.lan".to_string()][..], 8));
     }
 
     #[test]

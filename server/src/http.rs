@@ -3,6 +3,7 @@
 use crate::bridge::publisher::Published;
 use crate::config_file;
 use crate::daemon::Command;
+use crate::http_guard::{self, Guard};
 use crate::metrics;
 use crate::reload::{ReloadError, Reloader};
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use tokio::sync::{mpsc, oneshot};
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -34,6 +36,13 @@ pub struct AppState {
     pub config_path: Option<PathBuf>,
     /// One config edit at a time: two reservations at once must not both rewrite the file from the same text.
     pub edits: Arc<tokio::sync::Mutex<()>>,
+    /// Host and Origin checks, with what they refused.
+    pub guard: Arc<Guard>,
+    /// Live-bridge connections now, and the most allowed at once.
+    pub watchers: Arc<AtomicUsize>,
+    pub max_watchers: usize,
+    /// Live-bridge connections refused because `max_watchers` were open.
+    pub watchers_refused: Arc<AtomicU64>,
 }
 
 /// A JSON error body with a status.
@@ -171,7 +180,8 @@ async fn subnets(State(app): State<AppState>) -> Result<Response, ApiError> {
 
 async fn prometheus(State(app): State<AppState>) -> Result<Response, ApiError> {
     let s = app.ask(Command::Stats).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s)).into_response())
+    let http = metrics::HttpCounters::of(&app);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s, &http)).into_response())
 }
 
 async fn reload(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
@@ -189,8 +199,15 @@ const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>dhcplab</titl
 <p>The web app has not been built. Run <code>scripts/build-web</code>, then reload. The API is at \
 <a href=/api/leases>/api/leases</a>.</p>";
 
+/// Requests being served at once; more wait their turn, so a flood of API calls queues instead of
+/// piling onto the engine's command channel.
+const MAX_CONCURRENT: usize = 64;
+/// An API call that takes longer than this is answered 408 (a stuck one never holds a connection).
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The router. `web_root` is the built web app (`dist/`), if present.
 pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
+    let guard = app.guard.clone();
     let api = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/leases", get(leases))
@@ -203,8 +220,13 @@ pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
         .route("/metrics", get(prometheus))
         .route("/ws", get(crate::bridge::watcher::upgrade))
         .with_state(app);
-    match web_root.filter(|d| d.join("index.html").is_file()) {
+    let routes = match web_root.filter(|d| d.join("index.html").is_file()) {
         Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => api.fallback(|| async { Html(NOT_BUILT) }),
-    }
+    };
+    // Outermost first: the Host/Origin check, then the time and concurrency limits.
+    routes
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(axum::middleware::from_fn_with_state(guard, http_guard::enforce))
 }

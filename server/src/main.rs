@@ -5,6 +5,7 @@ mod config_file;
 mod daemon;
 mod demo;
 mod http;
+mod http_guard;
 mod link;
 mod metrics;
 mod reload;

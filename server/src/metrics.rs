@@ -10,7 +10,29 @@ fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(out, "# HELP dhcplab_{name} {help}\n# TYPE dhcplab_{name} counter\ndhcplab_{name} {value}");
 }
 
-pub fn render(s: &DaemonStats) -> String {
+/// What the HTTP layer refused, by reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct HttpCounters {
+    /// A `Host` that does not name this daemon (DNS rebinding).
+    pub host: u64,
+    /// A browser request from a foreign origin.
+    pub origin: u64,
+    /// A live-bridge connection over `[http] max_watchers`.
+    pub watchers: u64,
+}
+
+impl HttpCounters {
+    pub fn of(app: &crate::http::AppState) -> Self {
+        use std::sync::atomic::Ordering::Relaxed;
+        HttpCounters {
+            host: app.guard.refused_host.load(Relaxed),
+            origin: app.guard.refused_origin.load(Relaxed),
+            watchers: app.watchers_refused.load(Relaxed),
+        }
+    }
+}
+
+pub fn render(s: &DaemonStats, http: &HttpCounters) -> String {
     let mut out = String::new();
     let e = &s.engine;
     counter(&mut out, "pkt4_received_total", "DHCPv4 packets received.", e.received);
@@ -60,5 +82,10 @@ pub fn render(s: &DaemonStats) -> String {
     let _ = writeln!(out, "# HELP dhcplab_leases Lease records by state.\n# TYPE dhcplab_leases gauge");
     let _ = writeln!(out, "dhcplab_leases{{state=\"bound\"}} {}", s.bound);
     let _ = writeln!(out, "dhcplab_leases{{state=\"all\"}} {}", s.leases);
+    let _ = writeln!(out, "# HELP dhcplab_http_refused_total HTTP requests refused, by reason.");
+    let _ = writeln!(out, "# TYPE dhcplab_http_refused_total counter");
+    for (reason, n) in [("host", http.host), ("origin", http.origin), ("watchers", http.watchers)] {
+        let _ = writeln!(out, "dhcplab_http_refused_total{{reason=\"{reason}\"}} {n}");
+    }
     out
 }

@@ -6,6 +6,7 @@ use crate::config_file::{self, ConfigFile};
 use crate::daemon::{Clock, Counters, Engine};
 use crate::demo::Demo;
 use crate::http::{self, AppState};
+use crate::http_guard::Guard;
 use crate::link::Link;
 use crate::reload::Reloader;
 use crate::store::{LeaseStore, SqliteStore};
@@ -61,16 +62,12 @@ fn find_web_root() -> Option<PathBuf> {
     candidates.into_iter().find(|d| d.join("index.html").is_file())
 }
 
-/// 128 random bits as hex, for the demo's admin token.
-fn random_token() -> String {
-    use std::io::Read;
+/// 128 bits from the OS's random source, as hex, for the demo's admin token. Without that source there
+/// is no token at all rather than a guessable one.
+fn random_token() -> Result<String> {
     let mut b = [0u8; 16];
-    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b));
-    let b = read.map(|()| b).unwrap_or_else(|_| {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        t.to_le_bytes()
-    });
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no OS randomness for the demo's admin token: {e}"))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 pub async fn serve(opts: ServeOptions) -> Result<()> {
@@ -131,6 +128,10 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         updates,
         config_path: opts.config.clone(),
         edits: Default::default(),
+        guard: Arc::new(Guard::new(&cfg.http.allowed_hosts, &cfg.http.allowed_origins)),
+        watchers: Default::default(),
+        max_watchers: cfg.http.max_watchers,
+        watchers_refused: Default::default(),
     };
     if demo && let Some(t) = &token {
         info!("demo admin token: {t}");
@@ -221,9 +222,11 @@ fn admin_token(cfg: &ConfigFile, demo: bool) -> Result<Option<String>> {
         (None, Some(f)) => {
             let text =
                 std::fs::read_to_string(f).with_context(|| format!("reading admin_token_file {}", f.display()))?;
-            Some(text.lines().next().unwrap_or("").trim().to_string()).filter(|t| !t.is_empty())
+            let token = text.lines().next().unwrap_or("").trim().to_string();
+            config_file::check_token(&token).map_err(|why| BadConfig(format!("{}: the token {why}", f.display())))?;
+            Some(token)
         }
-        (None, None) if demo => Some(random_token()),
+        (None, None) if demo => Some(random_token()?),
         (None, None) => None,
     })
 }

@@ -4,111 +4,12 @@
 use dhcplab_engine::HwAddr;
 use dhcplab_engine::builder::ClientMsg;
 use dhcproto::v4::MessageType;
-use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A daemon process, killed on drop.
-struct Proc {
-    child: Child,
-    http: String,
-    log: PathBuf,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("dhcplab-daemon-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn spawn(args: &[&str], dir: &std::path::Path, http: String) -> Proc {
-    let log = dir.join("daemon.log");
-    let f = std::fs::File::create(&log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(f.try_clone().unwrap())
-        .stderr(f)
-        .spawn()
-        .unwrap();
-    let p = Proc { child, http, log };
-    wait(Duration::from_secs(20), "healthz", || {
-        get(&p, "/healthz").filter(|(c, b)| *c == 200 && b == "ok").map(|_| ())
-    });
-    p
-}
-
-fn wait<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// A tiny HTTP/1.1 client: (status, body).
-fn request(p: &Proc, method: &str, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(&p.http).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n", p.http)
-        .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    // Small bodies only; a chunked reply is reassembled crudely (size lines dropped).
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-        body.split("\r\n").enumerate().filter(|(i, _)| i % 2 == 1).map(|(_, c)| c).collect::<String>()
-    } else {
-        body.to_string()
-    };
-    Some((code, body))
-}
-
-fn get(p: &Proc, path: &str) -> Option<(u16, String)> {
-    request(p, "GET", path, None)
-}
-
-fn json(p: &Proc, path: &str) -> serde_json::Value {
-    let (code, body) = get(p, path).unwrap();
-    assert_eq!(code, 200, "{path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
-fn demo(name: &str, clients: usize) -> (Proc, u16) {
-    let dir = tmp(name);
-    let http = format!("127.0.0.1:{}", free_port());
-    let port = free_udp_port();
-    let p = spawn(
-        &["serve", "--http", &http, "--demo-port", &port.to_string(), "--demo-clients", &clients.to_string()],
-        &dir,
-        http.clone(),
-    );
-    (p, port)
-}
+use common::*;
+use std::net::UdpSocket;
+use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn the_demo_shows_live_leases_within_seconds() {
@@ -240,7 +141,7 @@ lease_db = "leases.sqlite3"
 
 [http]
 listen = "LISTEN"
-admin_token = "secret"
+admin_token = "reload-test-token-0123"
 
 [[subnet]]
 cidr = "192.0.2.0/24"
@@ -260,7 +161,7 @@ fn a_bad_reload_keeps_the_old_config_and_a_good_one_applies() {
     std::fs::write(&cfg, CONFIG.replace("LISTEN", &http).replace("192.0.2.10-192.0.2.20", "10.0.0.1-10.0.0.9"))
         .unwrap();
     assert_eq!(request(&p, "POST", "/api/reload", None).unwrap().0, 401);
-    let (code, body) = request(&p, "POST", "/api/reload", Some("secret")).unwrap();
+    let (code, body) = request(&p, "POST", "/api/reload", Some("reload-test-token-0123")).unwrap();
     assert_eq!(code, 422, "{body}");
     assert!(body.contains("dhcplab.toml:11:") && body.contains("subnet[0].pools[0]"), "{body}");
     assert_eq!(json(&p, "/api/subnets")[0]["pool_size"], 11);

@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import net from 'node:net';
+import http from 'node:http';
 import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -393,6 +394,61 @@ test('dashboard: utilization levels, sorting, and a dropped connection comes bac
   assert.equal(await page.$$eval('[data-testid=lease-row]', (r) => r.length), 3, 'the fresh snapshot replaced the table');
   await page.close();
 });
+
+test('attack: a page on another origin can read neither the API nor the live bridge', async () => {
+  // The attacker's page, served from another port on loopback: another origin, as any web site is.
+  const evil = http.createServer((_, res) => { res.writeHead(200, { 'content-type': 'text/html' }); res.end('<title>evil</title>'); });
+  await new Promise((r) => evil.listen(0, '127.0.0.1', r));
+  const before = await refusedTotal('origin');
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${evil.address().port}/`);
+  const got = await page.evaluate(async (daemon) => {
+    const out = {};
+    try { out.fetch = `read ${(await (await fetch(`${daemon}/api/leases`)).text()).length} bytes`; } catch { out.fetch = 'blocked'; }
+    out.ws = await new Promise((resolve) => {
+      const ws = new WebSocket(`${daemon.replace('http:', 'ws:')}/ws`);
+      ws.onmessage = (m) => resolve(`read ${String(m.data).slice(0, 30)}`);
+      ws.onerror = () => resolve('refused');
+      setTimeout(() => resolve('no answer'), 5000);
+    });
+    return out;
+  }, base);
+  assert.deepEqual(got, { fetch: 'blocked', ws: 'refused' });
+  // The daemon itself refused both (not only the browser hiding an answer it got).
+  assert.equal(await refusedTotal('origin'), before + 2);
+  await page.close();
+  evil.close();
+});
+
+test('attack: a rebinding name that resolves to the daemon gets nothing', async () => {
+  // A name the attacker controls, pointed at 127.0.0.1 after the page loaded (the browser's resolver rule
+  // stands in for the attacker's DNS).
+  const rebinding = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--no-sandbox', '--disable-gpu', '--host-resolver-rules=MAP rebind.attacker.test 127.0.0.1'],
+  });
+  try {
+    const before = await refusedTotal('host');
+    const page = await rebinding.newPage();
+    const port = new URL(base).port;
+    const res = await page.goto(`http://rebind.attacker.test:${port}/`);
+    assert.equal(res.status(), 403);
+    assert.ok(!(await page.content()).includes('192.0.2.'), 'no lease on the page');
+    const leases = await page.evaluate(async () => (await fetch('/api/leases')).status);
+    assert.equal(leases, 403, 'a same-origin read from the rebound page is refused');
+    // The page, the fetch, and whatever else the browser asked for (a favicon).
+    assert.ok((await refusedTotal('host')) >= before + 2);
+  } finally {
+    await rebinding.close();
+  }
+});
+
+async function refusedTotal(reason) {
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  const m = metrics.match(new RegExp(`dhcplab_http_refused_total\\{reason="${reason}"\\} (\\d+)`));
+  assert.ok(m, `no refusal counter for ${reason}`);
+  return Number(m[1]);
+}
 
 // Each test's pages must log no error: checked after every test, so it holds however the tests are picked.
 afterEach(() => {

@@ -230,7 +230,7 @@ impl Daemon {
     /// Writes `config` (TOML; its `[http]` section is added here) and starts `dhcplab serve` in `ns`.
     pub fn start(lab: &mut NetLab, ns: &str, config: &str) -> Daemon {
         let http = "127.0.0.1:8067".to_string();
-        let token = "test-token".to_string();
+        let token = "test-token-0123456789".to_string();
         let path = lab.dir.join(format!("{ns}.toml"));
         let full = format!("{config}\n[http]\nlisten = \"{http}\"\nadmin_token = \"{token}\"\n");
         std::fs::write(&path, full).expect("config");

@@ -8,8 +8,11 @@ use crate::daemon::Command;
 use crate::http::AppState;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tracing::debug;
@@ -60,8 +63,37 @@ async fn resync(
     send(socket, [Message::Text(json.into())]).await.then_some(seq)
 }
 
+/// The most a watcher may send in one message or frame: it sends only pongs and a close.
+const MAX_FROM_WATCHER: usize = 4096;
+
+/// One of `[http] max_watchers` places, given back when the watcher leaves.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(app: &AppState) -> Option<Slot> {
+        app.watchers
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < app.max_watchers).then_some(n + 1))
+            .ok()
+            .map(|_| Slot(app.watchers.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 pub async fn upgrade(ws: WebSocketUpgrade, State(app): State<AppState>) -> Response {
-    ws.on_upgrade(move |socket| watch(socket, app))
+    let Some(slot) = Slot::take(&app) else {
+        app.watchers_refused.fetch_add(1, Ordering::Relaxed);
+        let why = format!("{} live-bridge connections are open already ([http] max_watchers)", app.max_watchers);
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    };
+    ws.max_message_size(MAX_FROM_WATCHER).max_frame_size(MAX_FROM_WATCHER).on_upgrade(move |socket| async move {
+        watch(socket, app).await;
+        drop(slot);
+    })
 }
 
 /// Why the loop woke up.
