@@ -100,6 +100,11 @@ pub struct SubnetConfig {
     /// Option 59; default 87.5 % of the lease (RFC 2131 §4.4.5).
     #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
     pub rebind_time: Option<Duration>,
+    /// Relay agents that may relay for this subnet, by the address their packets come from (RFC 1542
+    /// §4). A relayed packet (giaddr set) from anyone else is dropped: otherwise any host could name
+    /// another link's subnet and use the server as a reflector towards a giaddr of its choice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<Ipv4Addr>,
     #[serde(default, rename = "reservation", skip_serializing_if = "Vec::is_empty")]
     pub reservations: Vec<Reservation>,
     /// Any other option, by code.
@@ -124,6 +129,7 @@ impl SubnetConfig {
             max_lease_time: None,
             renew_time: None,
             rebind_time: None,
+            relays: vec![],
             reservations: vec![],
             options: vec![],
         }

@@ -44,10 +44,15 @@ pub enum DropReason {
     NoSubnet,
     /// Every address of the subnet is in use.
     PoolExhausted,
+    /// A relayed packet (giaddr set) from an address that is not one of the subnet's `relays`.
+    UntrustedRelay,
+    /// A client on a link named another link's subnet (option 118 or option 82 link selection); only
+    /// relays may choose the subnet.
+    ForeignSubnet,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::TooShort,
         DropReason::TooLong,
         DropReason::WrongOpcode,
@@ -60,6 +65,8 @@ impl DropReason {
         DropReason::IncompleteRequest,
         DropReason::NoSubnet,
         DropReason::PoolExhausted,
+        DropReason::UntrustedRelay,
+        DropReason::ForeignSubnet,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +83,8 @@ impl DropReason {
             DropReason::IncompleteRequest => "incomplete_request",
             DropReason::NoSubnet => "no_subnet",
             DropReason::PoolExhausted => "pool_exhausted",
+            DropReason::UntrustedRelay => "untrusted_relay",
+            DropReason::ForeignSubnet => "foreign_subnet",
         }
     }
 

@@ -43,6 +43,8 @@ fn kea_relay_server() -> Server {
     );
     far.routers = vec!["10.200.0.1".parse().unwrap()];
     far.lease_time = Duration::from_secs(21_600);
+    // perfdhcp relayed from its giaddr.
+    far.relays = vec!["10.200.255.254".parse().unwrap()];
     Server::new(ServerConfig { subnets: vec![lan, far], ..Default::default() }, 7).unwrap()
 }
 

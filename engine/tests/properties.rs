@@ -33,6 +33,7 @@ fn config() -> ServerConfig {
         "198.51.100.10-198.51.100.15".parse::<PoolRange>().unwrap().0,
     );
     far.lease_time = Duration::from_secs(300);
+    far.relays = vec![RELAY];
     ServerConfig {
         subnets: vec![lan, far],
         offer_hold: Duration::from_secs(30),

@@ -312,6 +312,12 @@ pub fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'sta
     })
 }
 
+/// `received packets` of one exchange section of perfdhcp's summary (`DISCOVER-OFFER`, `REQUEST-ACK`).
+pub fn perfdhcp_received(text: &str, exchange: &str) -> Option<u64> {
+    let section = text.split("***Statistics for:").find(|s| s.trim_start().starts_with(exchange))?;
+    section.lines().find_map(|l| l.trim().strip_prefix("received packets:")).and_then(|v| v.trim().parse().ok())
+}
+
 /// perfdhcp's topology: the server (192.0.2.1 on `srv0`) and a relay namespace (192.0.2.2, plus
 /// 198.51.100.254, perfdhcp's giaddr, on `up0`) joined by a veth; the server routes 198.51.100.0/24 back via
 /// the relay. Returns (server namespace, relay namespace).

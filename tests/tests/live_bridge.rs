@@ -150,7 +150,7 @@ fn a_slow_reader_gets_a_fresh_snapshot_not_a_gap() {
     let (srv, relay) = relay_pair(&mut lab);
     let cfg = format!(
         "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n\
-         [[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\n",
+         [[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\nrelays = [\"198.51.100.254\"]\n",
         lab.dir.join("l.sqlite3").display()
     );
     let _d = Daemon::start(&mut lab, &srv, &cfg);

@@ -1,7 +1,7 @@
 //! `dhcplab serve` against real DHCP clients (ISC dhclient, BusyBox udhcpc, dhcpcd) and perfdhcp, each in
 //! network namespaces made for the test: server ── veth ── bridge ── veth ── client(s).
 
-use dhcplab_tests::{Daemon, NetLab, env_file, relay_pair, require_program, wait_for};
+use dhcplab_tests::{Daemon, NetLab, env_file, perfdhcp_received, relay_pair, require_program, wait_for};
 use std::time::Duration;
 
 const SERVER: &str = "192.0.2.1";
@@ -263,7 +263,7 @@ fn perfdhcp_as_a_relay_gets_leases_from_the_giaddr_subnet() {
     require_program("perfdhcp", "kea-admin");
     let mut lab = NetLab::new("rly");
     let (srv, relay) = relay_pair(&mut lab);
-    let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.200\"]\nrouters = [\"198.51.100.254\"]\n";
+    let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.200\"]\nrouters = [\"198.51.100.254\"]\nrelays = [\"198.51.100.254\"]\n";
     let cfg = config(&lab, "1h", far);
     let d = Daemon::start(&mut lab, &srv, &cfg);
     let out = lab.exec(&relay, "perfdhcp", &["-4", "-l", "198.51.100.254", "-R", "100", "-r", "50", "-p", "3", SERVER]);
@@ -276,12 +276,6 @@ fn perfdhcp_as_a_relay_gets_leases_from_the_giaddr_subnet() {
     // 100 simulated clients; perfdhcp re-requests for some of them, so ACKs may outnumber leases.
     assert_eq!(leases.len() as u64, acks.min(100), "{} leases for {acks} ACKs", leases.len());
     assert!(leases.iter().all(|l| l["subnet"] == "198.51.100.0/24"), "every lease from the giaddr's subnet");
-}
-
-/// `received packets` of one exchange section of perfdhcp's summary.
-pub fn perfdhcp_received(text: &str, exchange: &str) -> Option<u64> {
-    let section = text.split("***Statistics for:").find(|s| s.trim_start().starts_with(exchange))?;
-    section.lines().find_map(|l| l.trim().strip_prefix("received packets:")).and_then(|v| v.trim().parse().ok())
 }
 
 #[test]
@@ -305,7 +299,7 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
     require_program("tshark", "tshark");
     let mut lab = NetLab::new("k9");
     let (srv, relay) = relay_pair(&mut lab);
-    let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\n";
+    let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\nrelays = [\"198.51.100.254\"]\n";
     let cfg = config(&lab, "1h", far);
     let d = Daemon::start(&mut lab, &srv, &cfg);
     // Record every packet on the server's link: the ACKs that really left.

@@ -314,17 +314,40 @@ impl Server {
     }
 
     /// RFC 2131 §4.3.1 and RFC 3011/3527: link selection, else giaddr, else ciaddr, else the receiving link.
-    fn select_subnet(&self, meta: &RecvMeta, req: &Request) -> Result<usize, Dropped> {
-        let m = &req.msg;
-        let hint = req
-            .link_selection
-            .or(Some(m.giaddr()).filter(|a| !a.is_unspecified()))
-            .or(Some(m.ciaddr()).filter(|a| !a.is_unspecified()))
-            .unwrap_or(meta.local_addr);
+    fn subnet_of(&self, ip: Ipv4Addr) -> Result<usize, Dropped> {
         self.subnets
             .iter()
-            .position(|s| s.net.contains(&hint))
-            .ok_or_else(|| Dropped::new(DropReason::NoSubnet, format!("no subnet for {hint}")))
+            .position(|s| s.net.contains(&ip))
+            .ok_or_else(|| Dropped::new(DropReason::NoSubnet, format!("no subnet for {ip}")))
+    }
+
+    /// The subnet a message is about. Relayed, it is the one the relay names (link selection, else
+    /// giaddr), if the sender is one of that subnet's relays (RFC 1542 §4, RFC 3527). From a client on the
+    /// link, it is the link's own subnet, or for a client that already has an address (RENEWING,
+    /// REBINDING, RELEASE, INFORM) that address's; a client cannot name another link's subnet.
+    fn select_subnet(&self, meta: &RecvMeta, req: &Request) -> Result<usize, Dropped> {
+        let m = &req.msg;
+        let giaddr = m.giaddr();
+        if !giaddr.is_unspecified() {
+            let si = self.subnet_of(req.link_selection.unwrap_or(giaddr))?;
+            let relay = *meta.src.ip();
+            if !self.subnets[si].config.relays.contains(&relay) {
+                let why = format!("{relay} is not a relay of {} ([[subnet]] relays)", self.subnets[si].net);
+                return Err(Dropped::new(DropReason::UntrustedRelay, why));
+            }
+            return Ok(si);
+        }
+        let own = self.subnet_of(meta.local_addr)?;
+        if let Some(named) = req.link_selection
+            && !self.subnets[own].net.contains(&named)
+        {
+            return Err(Dropped::new(
+                DropReason::ForeignSubnet,
+                format!("a client on {} named {named}", self.subnets[own].net),
+            ));
+        }
+        let ciaddr = m.ciaddr();
+        if req.kind != DhcpMessage::Discover && !ciaddr.is_unspecified() { self.subnet_of(ciaddr) } else { Ok(own) }
     }
 
     /// RFC 2131 §4.3.1: the client's reservation, else its current or previous address, else the address

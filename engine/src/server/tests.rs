@@ -27,8 +27,9 @@ fn config() -> ServerConfig {
         ip: "192.168.1.34".parse().unwrap(),
         hostname: Some("printer".into()),
     });
-    let far =
+    let mut far =
         SubnetConfig::new("10.2.0.0/24".parse().unwrap(), "10.2.0.100-10.2.0.199".parse::<PoolRange>().unwrap().0);
+    far.relays = vec![RELAY];
     ServerConfig { subnets: vec![lan, far], ..ServerConfig::default() }
 }
 
@@ -389,14 +390,47 @@ fn relayed_discover_uses_the_giaddr_subnet_and_goes_back_to_the_relay() {
 #[test]
 fn link_selection_overrides_giaddr() {
     let mut lab = lab();
-    let (_, offer) = lab
-        .send(
-            msg(MessageType::Discover, mac(1))
-                .giaddr(ip("192.168.1.1"))
-                .opt(DhcpOption::SubnetSelection(ip("10.2.0.0"))),
-        )
-        .unwrap();
+    let from_relay = RecvMeta { src: SocketAddrV4::new(RELAY, 67), ..meta() };
+    let m =
+        msg(MessageType::Discover, mac(1)).giaddr(ip("192.168.1.1")).opt(DhcpOption::SubnetSelection(ip("10.2.0.0")));
+    let (_, offer) = lab.send_meta(m, from_relay).unwrap();
     assert_eq!(offer.yiaddr().octets()[..3], [10, 2, 0]);
+}
+
+/// What the server does with a packet that must get nothing: the reason it was dropped.
+fn refused(lab: &mut Lab, m: ClientMsg, meta: RecvMeta) -> DropReason {
+    let e = lab.server.handle_packet(lab.now, meta, &m.bytes()).expect_err("dropped");
+    assert!(lab.server.poll_transmit().is_none(), "no reply");
+    assert!(lab.server.poll_event().is_none(), "nothing offered");
+    e.reason
+}
+
+#[test]
+fn only_a_configured_relay_may_relay_and_name_a_subnet() {
+    let mut lab = lab();
+    // A host on the LAN pretends to be a relay for the far subnet (giaddr, and the same with option 118
+    // or 82 link selection): nothing, and counted.
+    let spoof = || msg(MessageType::Discover, mac(1)).giaddr(RELAY);
+    assert_eq!(refused(&mut lab, spoof(), meta()), DropReason::UntrustedRelay);
+    let from_lan_host = RecvMeta { src: SocketAddrV4::new(ip("192.168.1.77"), 67), ..meta() };
+    let named = spoof().opt(DhcpOption::SubnetSelection(ip("10.2.0.0")));
+    assert_eq!(refused(&mut lab, named, from_lan_host), DropReason::UntrustedRelay);
+    // The real relay may relay for the far subnet only, not for the LAN (it has no relays).
+    let from_relay = RecvMeta { src: SocketAddrV4::new(RELAY, 67), ..meta() };
+    let lan_via_relay = msg(MessageType::Discover, mac(2)).giaddr(ip("192.168.1.1"));
+    assert_eq!(refused(&mut lab, lan_via_relay, from_relay), DropReason::UntrustedRelay);
+    assert_eq!(lab.server.stats().dropped.get(&DropReason::UntrustedRelay), Some(&3));
+}
+
+#[test]
+fn a_client_on_the_link_cannot_name_another_links_subnet() {
+    let mut lab = lab();
+    let named = msg(MessageType::Discover, mac(1)).opt(DhcpOption::SubnetSelection(ip("10.2.0.0")));
+    assert_eq!(refused(&mut lab, named, meta()), DropReason::ForeignSubnet);
+    // A DISCOVER's ciaddr is not a way in either: the client gets an address of its own link.
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1)).ciaddr(ip("10.2.0.150"))).unwrap();
+    assert_eq!(offer.yiaddr().octets()[..3], [192, 168, 1]);
+    assert_eq!(lab.server.stats().dropped.get(&DropReason::ForeignSubnet), Some(&1));
 }
 
 #[test]

@@ -201,6 +201,8 @@ pub fn build(name: &str, seed: u64) -> Option<Scenario> {
             );
             far.routers = vec![Ipv4Addr::new(10, 2, 0, 1)];
             far.dns = vec![GATEWAY];
+            // The router relays from its core-side address.
+            far.relays = vec![GATEWAY];
             far.lease_time = Duration::from_secs(6 * 3600);
             let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), far]);
             add_server(&mut sim, "dhcp-server", cfg, &[(core, SERVER, 24)]);

@@ -149,32 +149,43 @@ impl Engine {
         }
     }
 
-    /// Takes up to `BATCH` datagrams from the links without waiting.
+    /// Takes up to `BATCH` datagrams without waiting, one from each link in turn: a flooded link gets its
+    /// share of the batch and no more, and never starves the others.
     fn read_batch(&mut self, buf: &mut [u8]) {
         let links = self.links.clone();
+        let mut pending = vec![true; links.len()];
         let mut n = 0;
-        for link in links.iter() {
-            while n < BATCH {
+        while n < BATCH && pending.contains(&true) {
+            for (link, more) in links.iter().zip(pending.iter_mut()).filter(|(_, more)| **more) {
+                if n == BATCH {
+                    break;
+                }
                 match link.socket.try_recv_from(buf) {
                     Ok((len, SocketAddr::V4(src))) => {
                         n += 1;
-                        let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
-                        if self.bridge.watched() {
-                            let dst = SocketAddrV4::new(link.addr, SERVER_PORT);
-                            self.packet_seen(Direction::In, link.id, src, dst, &buf[..len]);
-                        }
-                        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, &buf[..len]) {
-                            debug!(link = %link.name, %src, "dropped packet: {d}");
-                        }
+                        self.receive(link, src, &buf[..len]);
                     }
                     Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                     Err(e) => {
-                        warn!(link = %link.name, "receive failed: {e}");
-                        break;
+                        if e.kind() != std::io::ErrorKind::WouldBlock {
+                            warn!(link = %link.name, "receive failed: {e}");
+                        }
+                        *more = false;
                     }
                 }
             }
+        }
+    }
+
+    /// One datagram from a link: shown to watchers, handed to the engine.
+    fn receive(&mut self, link: &Link, src: SocketAddrV4, bytes: &[u8]) {
+        let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
+        if self.bridge.watched() {
+            let dst = SocketAddrV4::new(link.addr, SERVER_PORT);
+            self.packet_seen(Direction::In, link.id, src, dst, bytes);
+        }
+        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, bytes) {
+            debug!(link = %link.name, %src, "dropped packet: {d}");
         }
     }
 
