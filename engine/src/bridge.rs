@@ -27,6 +27,8 @@ pub struct DaemonStats {
     pub store_failures: u64,
     /// ACKs withheld because their lease could not be stored.
     pub acks_withheld: u64,
+    /// Lease changes whose commit failed, waiting to be tried again.
+    pub store_pending: u64,
     pub subnets: Vec<SubnetUsage>,
 }
 

@@ -43,6 +43,8 @@ pub struct AppState {
     pub max_watchers: usize,
     /// Live-bridge connections refused because `max_watchers` were open.
     pub watchers_refused: Arc<AtomicU64>,
+    /// The store's health.
+    pub counters: Arc<crate::daemon::Counters>,
 }
 
 /// A JSON error body with a status.
@@ -184,6 +186,25 @@ async fn prometheus(State(app): State<AppState>) -> Result<Response, ApiError> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s, &http)).into_response())
 }
 
+/// How long the engine may take to answer a health check.
+const ENGINE_PING: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /healthz`: `ok` while the engine's loop turns and the lease store commits; else 503 with what is
+/// wrong, so a supervisor or a load balancer stops trusting this server (it withholds ACKs meanwhile).
+async fn healthz(State(app): State<AppState>) -> Response {
+    let engine = match tokio::time::timeout(ENGINE_PING, app.ask(Command::Ping)).await {
+        Ok(Ok(())) => None,
+        Ok(Err(_)) => Some("the DHCP engine is not running".to_string()),
+        Err(_) => Some(format!("the DHCP engine did not answer within {ENGINE_PING:?}")),
+    };
+    let store = app.counters.store_problem();
+    if engine.is_none() && store.is_none() {
+        return "ok".into_response();
+    }
+    let body = serde_json::json!({ "engine": engine.unwrap_or_else(|| "ok".into()), "store": store.unwrap_or_else(|| "ok".into()) });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
 async fn reload(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     let Some(reload) = &app.reload else {
         return Err(ApiError(StatusCode::CONFLICT, "running without a config file: nothing to reload".into()));
@@ -209,7 +230,7 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
     let guard = app.guard.clone();
     let api = Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/api/leases", get(leases))
         .route("/api/leases/{ip}", get(lease).delete(release))
         .route("/api/leases/{ip}/reservation", post(reserve))

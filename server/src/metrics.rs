@@ -64,6 +64,9 @@ pub fn render(s: &DaemonStats, http: &HttpCounters) -> String {
     );
     counter(&mut out, "store_failures_total", "Lease database commits that failed.", s.store_failures);
     counter(&mut out, "acks_withheld_total", "ACKs not sent because their lease could not be stored.", s.acks_withheld);
+    let _ = writeln!(out, "# HELP dhcplab_store_pending_changes Lease changes waiting for a commit to succeed.");
+    let _ =
+        writeln!(out, "# TYPE dhcplab_store_pending_changes gauge\ndhcplab_store_pending_changes {}", s.store_pending);
     for (name, help) in [
         ("subnet_total_addresses", "Addresses in the subnet's pools."),
         ("subnet_assigned_addresses", "Pool addresses offered or leased."),

@@ -105,8 +105,9 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let counters = Arc::new(Counters::default());
     let (updates, _) = broadcast::channel(BACKLOG);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
-    let engine = Engine::new(server, links.clone(), Box::new(store), clock, counters, Publisher::new(updates.clone()))
-        .context("starting the lease store's thread")?;
+    let engine =
+        Engine::new(server, links.clone(), Box::new(store), clock, counters.clone(), Publisher::new(updates.clone()))
+            .context("starting the lease store's thread")?;
     std::thread::Builder::new()
         .name("dhcp-engine".into())
         .spawn(move || engine_rt.block_on(engine.run(cmd_rx)))
@@ -132,6 +133,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         watchers: Default::default(),
         max_watchers: cfg.http.max_watchers,
         watchers_refused: Default::default(),
+        counters,
     };
     if demo && let Some(t) = &token {
         info!("demo admin token: {t}");

@@ -15,6 +15,16 @@ pub enum Change {
     Delete(Ipv4Addr),
 }
 
+impl Change {
+    /// The address whose record changes.
+    pub fn ip(&self) -> Ipv4Addr {
+        match self {
+            Change::Upsert(l) => l.ip,
+            Change::Delete(ip) => *ip,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("lease database: {0}")]

@@ -229,20 +229,37 @@ pub struct Daemon {
 impl Daemon {
     /// Writes `config` (TOML; its `[http]` section is added here) and starts `dhcplab serve` in `ns`.
     pub fn start(lab: &mut NetLab, ns: &str, config: &str) -> Daemon {
-        let http = "127.0.0.1:8067".to_string();
-        let token = "test-token-0123456789".to_string();
-        let path = lab.dir.join(format!("{ns}.toml"));
-        let full = format!("{config}\n[http]\nlisten = \"{http}\"\nadmin_token = \"{token}\"\n");
-        std::fs::write(&path, full).expect("config");
-        Self::start_with(lab, ns, path, http, token)
+        Self::start_as(lab, ns, config, &[])
     }
 
     /// Starts (or restarts) the daemon with an existing config file.
     pub fn start_with(lab: &mut NetLab, ns: &str, config: PathBuf, http: String, token: String) -> Daemon {
+        Self::start_through(lab, ns, config, http, token, &[])
+    }
+
+    /// Writes `config` like `start`, and starts the daemon through `wrapper` (e.g. `setpriv …`), which
+    /// must exec it (the pid stays the daemon's).
+    pub fn start_as(lab: &mut NetLab, ns: &str, config: &str, wrapper: &[&str]) -> Daemon {
+        let (http, token) = ("127.0.0.1:8067".to_string(), "test-token-0123456789".to_string());
+        let path = lab.dir.join(format!("{ns}.toml"));
+        std::fs::write(&path, format!("{config}\n[http]\nlisten = \"{http}\"\nadmin_token = \"{token}\"\n"))
+            .expect("config");
+        Self::start_through(lab, ns, path, http, token, wrapper)
+    }
+
+    fn start_through(
+        lab: &mut NetLab,
+        ns: &str,
+        config: PathBuf,
+        http: String,
+        token: String,
+        wrapper: &[&str],
+    ) -> Daemon {
         let log = format!("{ns}-dhcplab-{}.log", lab.children.len());
         let bin = dhcplab_bin().to_string_lossy().to_string();
         let cfg = config.to_string_lossy().to_string();
-        let pid = lab.spawn(ns, &bin, &["serve", "--config", &cfg], &log);
+        let command: Vec<&str> = wrapper.iter().copied().chain([bin.as_str(), "serve", "--config", &cfg]).collect();
+        let pid = lab.spawn(ns, command[0], &command[1..], &log);
         let d = Daemon { ns: ns.to_string(), pid, http, token, config, log };
         wait_for(Duration::from_secs(20), "the daemon's /healthz", || {
             (d.get_text(lab, "/healthz").as_deref() == Some("ok")).then_some(())

@@ -10,6 +10,9 @@ impl Engine {
         let now = self.clock.now();
         self.server.handle_timeout(now);
         match cmd {
+            Command::Ping(tx) => {
+                let _ = tx.send(());
+            }
             Command::Leases(q, tx) => {
                 let mut v: Vec<Lease> = self.server.leases().filter(|l| q.matches(l)).cloned().collect();
                 v.sort_by_key(|l| l.ip);

@@ -11,6 +11,8 @@ use std::net::Ipv4Addr;
 use tokio::sync::oneshot;
 
 pub enum Command {
+    /// Answered at once: the engine's loop is turning (`/healthz`).
+    Ping(oneshot::Sender<()>),
     Leases(LeaseQuery, oneshot::Sender<Vec<Lease>>),
     Lease(Ipv4Addr, oneshot::Sender<Option<Lease>>),
     Release(Ipv4Addr, oneshot::Sender<Option<LeaseEvent>>),

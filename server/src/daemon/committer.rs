@@ -5,22 +5,58 @@
 use crate::link::LinkSender;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::Transmit;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 /// Batches waiting for the store. When it is full the engine waits, the sockets' kernel buffers fill, and
 /// the kernel drops (and counts) what does not fit: memory stays bounded under overload.
 pub const STORE_QUEUE: usize = 64;
 
-/// Counters kept outside the engine.
+/// How long the committer waits before trying again changes whose commit failed.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Counters kept outside the engine, and the store's health for `/healthz`.
 #[derive(Default)]
 pub struct Counters {
     pub store_commits: AtomicU64,
     pub store_failures: AtomicU64,
     /// ACKs withheld because their lease could not be stored.
     pub acks_withheld: AtomicU64,
+    /// Changes whose commit failed, waiting to be tried again.
+    pub store_pending: AtomicU64,
+    /// The last commit failed; `last_error` says why.
+    pub store_failing: AtomicBool,
+    /// The committer's thread has ended: nothing can be stored or ACKed any more.
+    pub store_stopped: AtomicBool,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl Counters {
+    /// Why the store is unhealthy, if it is.
+    pub fn store_problem(&self) -> Option<String> {
+        if self.store_stopped.load(Ordering::Acquire) {
+            return Some("the lease store's thread has stopped; restart the daemon".into());
+        }
+        if self.store_failing.load(Ordering::Acquire) {
+            let why = self.last_error.lock().ok().and_then(|e| e.clone()).unwrap_or_default();
+            return Some(format!("commits are failing ({why}); ACKs are withheld until they succeed"));
+        }
+        None
+    }
+}
+
+/// Marks the store stopped when the committer's thread ends, however it ends.
+struct Stopped(Arc<Counters>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        self.0.store_stopped.store(true, Ordering::Release);
+    }
 }
 
 /// A batch whose lease changes must be durable before its replies leave.
@@ -29,28 +65,65 @@ pub struct StoreJob {
     pub replies: Vec<Transmit>,
 }
 
+/// Changes not yet durable, the latest per address (so the backlog is bounded by the number of addresses).
+#[derive(Default)]
+struct Backlog(BTreeMap<Ipv4Addr, Change>);
+
+impl Backlog {
+    fn add(&mut self, changes: impl IntoIterator<Item = Change>) {
+        for c in changes {
+            self.0.insert(c.ip(), c);
+        }
+    }
+
+    fn take(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.0).into_values().collect()
+    }
+}
+
 /// Takes every batch waiting, commits all their changes in one transaction, then sends their ACKs. If the
-/// commit fails the ACKs are not sent (and counted): the client will ask again.
+/// commit fails the ACKs are not sent (and counted): the client will ask again. The changes themselves
+/// (releases and expiries too, which no client will repeat) are kept and tried again with the next batch,
+/// or after `RETRY_AFTER` when none comes.
 pub fn run(
     mut store: Box<dyn LeaseStore>,
     mut rx: mpsc::Receiver<StoreJob>,
     senders: Vec<Option<LinkSender>>,
     counters: Arc<Counters>,
 ) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
+    let _stopped = Stopped(counters.clone());
+    let mut backlog = Backlog::default();
+    loop {
+        let mut jobs = Vec::new();
+        if backlog.0.is_empty() {
+            let Some(first) = rx.blocking_recv() else { return };
+            jobs.push(first);
+        } else {
+            std::thread::sleep(RETRY_AFTER);
+        }
         while let Ok(j) = rx.try_recv() {
             jobs.push(j);
         }
-        let changes: Vec<Change> = jobs.iter().flat_map(|j| j.changes.iter().cloned()).collect();
+        backlog.add(jobs.iter().flat_map(|j| j.changes.iter().cloned()));
+        let changes = backlog.take();
         if !changes.is_empty() {
             if let Err(e) = store.commit(&changes) {
                 error!("could not store leases, withholding their ACKs: {e}");
                 counters.store_failures.fetch_add(1, Ordering::Relaxed);
                 let n: usize = jobs.iter().map(|j| j.replies.len()).sum();
                 counters.acks_withheld.fetch_add(n as u64, Ordering::Relaxed);
+                counters.store_pending.store(changes.len() as u64, Ordering::Relaxed);
+                if let Ok(mut last) = counters.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
+                counters.store_failing.store(true, Ordering::Release);
+                backlog.add(changes);
                 continue;
             }
+            if counters.store_failing.swap(false, Ordering::AcqRel) {
+                info!("lease store commits work again");
+            }
+            counters.store_pending.store(0, Ordering::Relaxed);
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         for t in jobs.iter().flat_map(|j| j.replies.iter()) {
@@ -60,5 +133,62 @@ pub fn run(
                 warn!("send failed: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    /// A store whose first `fail` commits fail as a full disk would.
+    struct Flaky {
+        fail: usize,
+        committed: Arc<Mutex<Vec<Change>>>,
+    }
+
+    impl LeaseStore for Flaky {
+        fn load(&mut self) -> Result<Vec<dhcplab_engine::Lease>, StoreError> {
+            Ok(vec![])
+        }
+
+        fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+            if self.fail > 0 {
+                self.fail -= 1;
+                let full = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL);
+                return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(full, None)));
+            }
+            self.committed.lock().unwrap().extend_from_slice(changes);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_commit_is_tried_again_and_health_follows_it() {
+        let (tx, rx) = mpsc::channel(4);
+        let counters = Arc::new(Counters::default());
+        let committed = Arc::new(Mutex::new(vec![]));
+        let store = Box::new(Flaky { fail: 2, committed: committed.clone() });
+        let c = counters.clone();
+        let thread = std::thread::spawn(move || run(store, rx, vec![], c));
+        // An expiry: no client will ask again, so only a retry can make it durable.
+        let gone = Change::Delete(Ipv4Addr::new(192, 0, 2, 10));
+        tx.blocking_send(StoreJob { changes: vec![gone.clone()], replies: vec![] }).unwrap();
+        let start = std::time::Instant::now();
+        while counters.store_failures.load(Ordering::Relaxed) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "never failed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(counters.store_problem().is_some_and(|p| p.contains("failing")), "{:?}", counters.store_problem());
+        while committed.lock().unwrap().is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(10), "never retried");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(*committed.lock().unwrap(), vec![gone]);
+        assert_eq!(counters.store_failures.load(Ordering::Relaxed), 2);
+        assert_eq!(counters.store_problem(), None, "healthy again");
+        drop(tx);
+        thread.join().unwrap();
+        assert!(counters.store_problem().is_some_and(|p| p.contains("stopped")));
     }
 }

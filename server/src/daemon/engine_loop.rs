@@ -76,6 +76,7 @@ impl Engine {
             store_commits: c.store_commits.load(Ordering::Relaxed),
             store_failures: c.store_failures.load(Ordering::Relaxed),
             acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
+            store_pending: c.store_pending.load(Ordering::Relaxed),
             subnets: self.server.subnet_usage(),
         }
     }
