@@ -74,163 +74,171 @@ fn lan_server_laptop(sim: &mut Sim, subnet: SubnetConfig) -> (usize, NodeId, Nod
     (seg, srv, laptop)
 }
 
+/// A scenario's network and schedule: it returns when the story ends and which client to watch.
+type Build = fn(&mut Sim) -> (Instant, NodeId);
+
+/// Every scenario, in the order the lab lists them: its name, what it shows, and how it is built.
+const SCENARIOS: &[(&str, &str, &str, Build)] = &[
+    ("dora", "DORA: a laptop gets its first address", "DORA：笔记本电脑获得第一个地址", dora),
+    ("two-servers", "Two servers offer; the client picks one", "两台服务器都提供地址；客户端选择其一", two_servers),
+    ("reboot", "Reboot: INIT-REBOOT asks for the last address", "重启：INIT-REBOOT 请求上次的地址", reboot),
+    (
+        "moved-subnet",
+        "Moved to another subnet: NAK, then a new lease",
+        "换到另一个子网：NAK，然后获得新租约",
+        moved_subnet,
+    ),
+    (
+        "no-server",
+        "No server: a 169.254 address, then a real lease",
+        "没有服务器：169.254 地址，然后获得真正的租约",
+        no_server,
+    ),
+    ("multi-nic", "Two network cards, two leases", "两块网卡，两个租约", multi_nic),
+    ("renew-rebind", "Renewing at T1, rebinding at T2, expiry", "T1 续租、T2 重新绑定、租约到期", renew_rebind),
+    ("decline", "Address conflict: DECLINE", "地址冲突：DECLINE", decline),
+    ("release", "Shut down politely: RELEASE", "正常关机：RELEASE", release),
+    ("inform", "A fixed address asks for options: INFORM", "固定地址请求配置参数：INFORM", inform),
+    ("relay", "Through a relay agent: giaddr and option 82", "经过中继代理：giaddr 与选项 82", relay),
+    ("exhaustion", "The pool runs out", "地址池耗尽", exhaustion),
+];
+
 /// Every scenario, in the order the lab lists them.
 pub fn list() -> Vec<ScenarioInfo> {
-    let t = |name, en: &str, zh: &str| ScenarioInfo { name, title: Text::new(en, zh) };
-    vec![
-        t("dora", "DORA: a laptop gets its first address", "DORA：笔记本电脑获得第一个地址"),
-        t("two-servers", "Two servers offer; the client picks one", "两台服务器都提供地址；客户端选择其一"),
-        t("reboot", "Reboot: INIT-REBOOT asks for the last address", "重启：INIT-REBOOT 请求上次的地址"),
-        t("moved-subnet", "Moved to another subnet: NAK, then a new lease", "换到另一个子网：NAK，然后获得新租约"),
-        t(
-            "no-server",
-            "No server: a 169.254 address, then a real lease",
-            "没有服务器：169.254 地址，然后获得真正的租约",
-        ),
-        t("multi-nic", "Two network cards, two leases", "两块网卡，两个租约"),
-        t("renew-rebind", "Renewing at T1, rebinding at T2, expiry", "T1 续租、T2 重新绑定、租约到期"),
-        t("decline", "Address conflict: DECLINE", "地址冲突：DECLINE"),
-        t("release", "Shut down politely: RELEASE", "正常关机：RELEASE"),
-        t("inform", "A fixed address asks for options: INFORM", "固定地址请求配置参数：INFORM"),
-        t("relay", "Through a relay agent: giaddr and option 82", "经过中继代理：giaddr 与选项 82"),
-        t("exhaustion", "The pool runs out", "地址池耗尽"),
-    ]
+    SCENARIOS.iter().map(|&(name, en, zh, _)| ScenarioInfo { name, title: Text::new(en, zh) }).collect()
 }
 
 /// Builds a scenario by name; `None` for an unknown name.
 pub fn build(name: &str, seed: u64) -> Option<Scenario> {
+    let &(name, _, _, build) = SCENARIOS.iter().find(|s| s.0 == name)?;
     let mut sim = Sim::new(seed);
-    // The server config literals below are valid by construction; a failure here is a bug in this file.
-    let add_server = |sim: &mut Sim, name: &str, cfg: ServerConfig, nics: &[(usize, Ipv4Addr, u8)]| {
-        sim.add_server(name, cfg, nics).expect("scenario server config is valid")
-    };
-    let (name, end, client): (&'static str, Instant, NodeId) = match name {
-        "dora" => {
-            let (_, _, laptop) = lan_server_laptop(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            ("dora", secs(30), laptop)
-        }
-        "two-servers" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "server-a",
-                server_config(vec![lan("192.168.1.100-192.168.1.149")]),
-                &[(seg, SERVER, 24)],
-            );
-            let b = Ipv4Addr::new(192, 168, 1, 241);
-            add_server(&mut sim, "server-b", server_config(vec![lan("192.168.1.150-192.168.1.199")]), &[(seg, b, 24)]);
-            let laptop = sim.add_host("laptop", &[seg]);
-            start(&mut sim, secs(1), laptop);
-            ("two-servers", secs(30), laptop)
-        }
-        "reboot" => {
-            let (_, _, laptop) = lan_server_laptop(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            sim.schedule(secs(3600), Action::Reboot { node: laptop, nic: 0 });
-            ("reboot", secs(3630), laptop)
-        }
-        "moved-subnet" => {
-            let office = sim.add_segment("office");
-            let lab = sim.add_segment("lab");
-            let mut second = SubnetConfig::new(
-                "192.168.2.0/24".parse().expect("literal"),
-                "192.168.2.100-192.168.2.199".parse::<PoolRange>().expect("literal").0,
-            );
-            second.routers = vec![Ipv4Addr::new(192, 168, 2, 10)];
-            second.lease_time = Duration::from_secs(6 * 3600);
-            let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), second]);
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                cfg,
-                &[(office, SERVER, 24), (lab, Ipv4Addr::new(192, 168, 2, 240), 24)],
-            );
-            let laptop = sim.add_host("laptop", &[office]);
-            start(&mut sim, secs(1), laptop);
-            sim.schedule(secs(3600), Action::Move { node: laptop, nic: 0, segment: lab });
-            ("moved-subnet", secs(3660), laptop)
-        }
-        "no-server" => {
-            let (seg, srv) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            let laptop = sim.add_host("laptop", &[seg]);
-            sim.schedule(Instant::ZERO, Action::ServerPower { node: srv, online: false });
-            start(&mut sim, secs(1), laptop);
-            sim.schedule(secs(12 * 60), Action::ServerPower { node: srv, online: true });
-            ("no-server", secs(16 * 60), laptop)
-        }
-        "multi-nic" => {
-            let (seg, _) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            let ws = sim.add_host("workstation", &[seg, seg]);
-            sim.schedule(secs(1), Action::Start { node: ws, nic: 0 });
-            sim.schedule(secs(1), Action::Start { node: ws, nic: 1 });
-            ("multi-nic", secs(30), ws)
-        }
-        "renew-rebind" => {
-            let mut s = lan("192.168.1.100-192.168.1.199");
-            s.lease_time = Duration::from_secs(3600);
-            let (_, srv, laptop) = lan_server_laptop(&mut sim, s);
-            // Renews once at T1; then the server is down for the next T1, T2 and expiry; then back.
-            sim.schedule(secs(45 * 60), Action::ServerPower { node: srv, online: false });
-            sim.schedule(secs(100 * 60), Action::ServerPower { node: srv, online: true });
-            ("renew-rebind", secs(110 * 60), laptop)
-        }
-        "decline" => {
-            let (seg, _) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            // A printer someone configured by hand with the pool's first address.
-            sim.add_static("printer", seg, Ipv4Addr::new(192, 168, 1, 100), 24);
-            let laptop = sim.add_host("laptop", &[seg]);
-            start(&mut sim, secs(1), laptop);
-            ("decline", secs(60), laptop)
-        }
-        "release" => {
-            let (_, _, laptop) = lan_server_laptop(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            sim.schedule(secs(1800), Action::Release { node: laptop, nic: 0 });
-            ("release", secs(1810), laptop)
-        }
-        "inform" => {
-            let (seg, _) = lan_server(&mut sim, lan("192.168.1.100-192.168.1.199"));
-            let nas = sim.add_host("nas", &[seg]);
-            sim.schedule(secs(1), Action::Inform { node: nas, nic: 0, ip: Ipv4Addr::new(192, 168, 1, 5) });
-            ("inform", secs(30), nas)
-        }
-        "relay" => {
-            let branch = sim.add_segment("branch");
-            let core = sim.add_segment("core");
-            let mut far = SubnetConfig::new(
-                "10.2.0.0/24".parse().expect("literal"),
-                "10.2.0.100-10.2.0.199".parse::<PoolRange>().expect("literal").0,
-            );
-            far.routers = vec![Ipv4Addr::new(10, 2, 0, 1)];
-            far.dns = vec![GATEWAY];
-            // The router relays from its core-side address.
-            far.relays = vec![GATEWAY];
-            far.lease_time = Duration::from_secs(6 * 3600);
-            let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), far]);
-            add_server(&mut sim, "dhcp-server", cfg, &[(core, SERVER, 24)]);
-            sim.add_relay("router", &[(branch, Ipv4Addr::new(10, 2, 0, 1), 24), (core, GATEWAY, 24)], vec![SERVER]);
-            let laptop = sim.add_host("laptop", &[branch]);
-            start(&mut sim, secs(1), laptop);
-            // Past T1, so the unicast renewal is routed back through the router too.
-            ("relay", secs(3 * 3600 + 60), laptop)
-        }
-        "exhaustion" => {
-            let seg = sim.add_segment("lan");
-            add_server(
-                &mut sim,
-                "dhcp-server",
-                server_config(vec![lan("192.168.1.100-192.168.1.102")]),
-                &[(seg, SERVER, 24)],
-            );
-            let mut first = None;
-            for i in 0..5 {
-                let h = sim.add_host(&format!("pc-{}", i + 1), &[seg]);
-                start(&mut sim, secs(1 + i), h);
-                first.get_or_insert(h);
-            }
-            ("exhaustion", secs(120), first.expect("five hosts"))
-        }
-        _ => return None,
-    };
+    let (end, client) = build(&mut sim);
     Some(Scenario { name, sim, end, client })
+}
+
+/// A server the scenario's literals make valid; a failure here is a bug in this file.
+fn add_server(sim: &mut Sim, name: &str, cfg: ServerConfig, nics: &[(usize, Ipv4Addr, u8)]) -> NodeId {
+    sim.add_server(name, cfg, nics).expect("scenario server config is valid")
+}
+
+fn dora(sim: &mut Sim) -> (Instant, NodeId) {
+    let (_, _, laptop) = lan_server_laptop(sim, lan("192.168.1.100-192.168.1.199"));
+    (secs(30), laptop)
+}
+
+fn two_servers(sim: &mut Sim) -> (Instant, NodeId) {
+    let seg = sim.add_segment("lan");
+    add_server(sim, "server-a", server_config(vec![lan("192.168.1.100-192.168.1.149")]), &[(seg, SERVER, 24)]);
+    let b = Ipv4Addr::new(192, 168, 1, 241);
+    add_server(sim, "server-b", server_config(vec![lan("192.168.1.150-192.168.1.199")]), &[(seg, b, 24)]);
+    let laptop = sim.add_host("laptop", &[seg]);
+    start(sim, secs(1), laptop);
+    (secs(30), laptop)
+}
+
+fn reboot(sim: &mut Sim) -> (Instant, NodeId) {
+    let (_, _, laptop) = lan_server_laptop(sim, lan("192.168.1.100-192.168.1.199"));
+    sim.schedule(secs(3600), Action::Reboot { node: laptop, nic: 0 });
+    (secs(3630), laptop)
+}
+
+fn moved_subnet(sim: &mut Sim) -> (Instant, NodeId) {
+    let office = sim.add_segment("office");
+    let lab = sim.add_segment("lab");
+    let mut second = SubnetConfig::new(
+        "192.168.2.0/24".parse().expect("literal"),
+        "192.168.2.100-192.168.2.199".parse::<PoolRange>().expect("literal").0,
+    );
+    second.routers = vec![Ipv4Addr::new(192, 168, 2, 10)];
+    second.lease_time = Duration::from_secs(6 * 3600);
+    let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), second]);
+    add_server(sim, "dhcp-server", cfg, &[(office, SERVER, 24), (lab, Ipv4Addr::new(192, 168, 2, 240), 24)]);
+    let laptop = sim.add_host("laptop", &[office]);
+    start(sim, secs(1), laptop);
+    sim.schedule(secs(3600), Action::Move { node: laptop, nic: 0, segment: lab });
+    (secs(3660), laptop)
+}
+
+fn no_server(sim: &mut Sim) -> (Instant, NodeId) {
+    let (seg, srv) = lan_server(sim, lan("192.168.1.100-192.168.1.199"));
+    let laptop = sim.add_host("laptop", &[seg]);
+    sim.schedule(Instant::ZERO, Action::ServerPower { node: srv, online: false });
+    start(sim, secs(1), laptop);
+    sim.schedule(secs(12 * 60), Action::ServerPower { node: srv, online: true });
+    (secs(16 * 60), laptop)
+}
+
+fn multi_nic(sim: &mut Sim) -> (Instant, NodeId) {
+    let (seg, _) = lan_server(sim, lan("192.168.1.100-192.168.1.199"));
+    let ws = sim.add_host("workstation", &[seg, seg]);
+    sim.schedule(secs(1), Action::Start { node: ws, nic: 0 });
+    sim.schedule(secs(1), Action::Start { node: ws, nic: 1 });
+    (secs(30), ws)
+}
+
+fn renew_rebind(sim: &mut Sim) -> (Instant, NodeId) {
+    let mut s = lan("192.168.1.100-192.168.1.199");
+    s.lease_time = Duration::from_secs(3600);
+    let (_, srv, laptop) = lan_server_laptop(sim, s);
+    // Renews once at T1; then the server is down for the next T1, T2 and expiry; then back.
+    sim.schedule(secs(45 * 60), Action::ServerPower { node: srv, online: false });
+    sim.schedule(secs(100 * 60), Action::ServerPower { node: srv, online: true });
+    (secs(110 * 60), laptop)
+}
+
+fn decline(sim: &mut Sim) -> (Instant, NodeId) {
+    let (seg, _) = lan_server(sim, lan("192.168.1.100-192.168.1.199"));
+    // A printer someone configured by hand with the pool's first address.
+    sim.add_static("printer", seg, Ipv4Addr::new(192, 168, 1, 100), 24);
+    let laptop = sim.add_host("laptop", &[seg]);
+    start(sim, secs(1), laptop);
+    (secs(60), laptop)
+}
+
+fn release(sim: &mut Sim) -> (Instant, NodeId) {
+    let (_, _, laptop) = lan_server_laptop(sim, lan("192.168.1.100-192.168.1.199"));
+    sim.schedule(secs(1800), Action::Release { node: laptop, nic: 0 });
+    (secs(1810), laptop)
+}
+
+fn inform(sim: &mut Sim) -> (Instant, NodeId) {
+    let (seg, _) = lan_server(sim, lan("192.168.1.100-192.168.1.199"));
+    let nas = sim.add_host("nas", &[seg]);
+    sim.schedule(secs(1), Action::Inform { node: nas, nic: 0, ip: Ipv4Addr::new(192, 168, 1, 5) });
+    (secs(30), nas)
+}
+
+fn relay(sim: &mut Sim) -> (Instant, NodeId) {
+    let branch = sim.add_segment("branch");
+    let core = sim.add_segment("core");
+    let mut far = SubnetConfig::new(
+        "10.2.0.0/24".parse().expect("literal"),
+        "10.2.0.100-10.2.0.199".parse::<PoolRange>().expect("literal").0,
+    );
+    far.routers = vec![Ipv4Addr::new(10, 2, 0, 1)];
+    far.dns = vec![GATEWAY];
+    // The router relays from its core-side address.
+    far.relays = vec![GATEWAY];
+    far.lease_time = Duration::from_secs(6 * 3600);
+    let cfg = server_config(vec![lan("192.168.1.100-192.168.1.199"), far]);
+    add_server(sim, "dhcp-server", cfg, &[(core, SERVER, 24)]);
+    sim.add_relay("router", &[(branch, Ipv4Addr::new(10, 2, 0, 1), 24), (core, GATEWAY, 24)], vec![SERVER]);
+    let laptop = sim.add_host("laptop", &[branch]);
+    start(sim, secs(1), laptop);
+    // Past T1, so the unicast renewal is routed back through the router too.
+    (secs(3 * 3600 + 60), laptop)
+}
+
+fn exhaustion(sim: &mut Sim) -> (Instant, NodeId) {
+    let seg = sim.add_segment("lan");
+    add_server(sim, "dhcp-server", server_config(vec![lan("192.168.1.100-192.168.1.102")]), &[(seg, SERVER, 24)]);
+    let mut first = None;
+    for i in 0..5 {
+        let h = sim.add_host(&format!("pc-{}", i + 1), &[seg]);
+        start(sim, secs(1 + i), h);
+        first.get_or_insert(h);
+    }
+    (secs(120), first.expect("five hosts"))
 }
 
 /// `n` clients on one segment doing DORA at once: the lab's "big network" and the simulator benchmark.
