@@ -32,6 +32,10 @@ pub struct LeaseTable {
     counts: HashMap<Ipv4Net, SubnetCounts>,
     clients: HashMap<(Ipv4Net, ClientKey), Ipv4Addr>,
     deadlines: BTreeSet<(Instant, Ipv4Addr)>,
+    /// The deadlines of offers and of declined addresses alone, oldest first: what gives way first when a
+    /// pool is full of offers or too much of it is quarantined.
+    offers: BTreeSet<(Instant, Ipv4Addr)>,
+    quarantine: BTreeSet<(Instant, Ipv4Addr)>,
     allocators: Vec<(Ipv4Net, Allocator)>,
     reserved: HashSet<Ipv4Addr>,
 }
@@ -72,6 +76,28 @@ impl LeaseTable {
     /// The records of one subnet by state.
     pub fn counts(&self, subnet: Ipv4Net) -> SubnetCounts {
         self.counts.get(&subnet).copied().unwrap_or_default()
+    }
+
+    /// The ordered set kept for `state`, if one is.
+    fn by_deadline(&mut self, state: LeaseState) -> Option<&mut BTreeSet<(Instant, Ipv4Addr)>> {
+        match state {
+            LeaseState::Offered => Some(&mut self.offers),
+            LeaseState::Declined => Some(&mut self.quarantine),
+            _ => None,
+        }
+    }
+
+    /// The record in `state` (Offered or Declined) of `subnet` whose deadline comes first, passing over
+    /// the client `except`'s.
+    pub fn oldest(&self, state: LeaseState, subnet: Ipv4Net, except: Option<&ClientKey>) -> Option<&Lease> {
+        let set = match state {
+            LeaseState::Offered => &self.offers,
+            LeaseState::Declined => &self.quarantine,
+            _ => return None,
+        };
+        set.iter()
+            .filter_map(|(_, ip)| self.leases.get(ip))
+            .find(|l| l.subnet == subnet && except.is_none_or(|c| l.client != *c))
     }
 
     /// Records in `state`, in every subnet.
@@ -141,6 +167,9 @@ impl LeaseTable {
         }
         if lease.state.holds_address() {
             self.deadlines.remove(&(lease.expires, ip));
+            if let Some(set) = self.by_deadline(lease.state) {
+                set.remove(&(lease.expires, ip));
+            }
             self.give_back_addr(ip);
         }
         Some(lease)
@@ -171,6 +200,9 @@ impl LeaseTable {
         if lease.state.holds_address() {
             self.take_addr(ip);
             self.deadlines.insert((lease.expires, ip));
+            if let Some(set) = self.by_deadline(lease.state) {
+                set.insert((lease.expires, ip));
+            }
         } else {
             // A free record: the address stays (or becomes) available to anyone.
             self.give_back_addr(ip);
@@ -259,6 +291,14 @@ impl LeaseTable {
         }
         if self.deadlines.len() != self.leases.values().filter(|l| l.state.holds_address()).count() {
             return Err("stray deadlines".into());
+        }
+        for (state, set) in [(LeaseState::Offered, &self.offers), (LeaseState::Declined, &self.quarantine)] {
+            let records = self.leases.values().filter(|l| l.state == state).count();
+            let filed =
+                set.iter().filter(|(t, ip)| self.leases.get(ip).is_some_and(|l| l.state == state && l.expires == *t));
+            if filed.count() != records || set.len() != records {
+                return Err(format!("the {} deadlines are out of step with the records", state.as_str()));
+            }
         }
         // Every in-pool address that is not free is accounted for by a holding record or a reservation.
         for (net, a) in &self.allocators {

@@ -54,6 +54,14 @@ pub struct Stats {
     pub sent_by_type: MessageCounts,
     /// Dropped packets by reason (`pkt4-receive-drop` is their sum).
     pub dropped: BTreeMap<DropReason, u64>,
+    /// Offers withdrawn because the pool was full of offers and a newer DISCOVER needed an address (a
+    /// DISCOVER flood shows here).
+    #[serde(default)]
+    pub offers_reclaimed: u64,
+    /// Declined addresses let out of quarantine early because a quarter of the pool was quarantined (a
+    /// DECLINE flood shows here).
+    #[serde(default)]
+    pub quarantine_evictions: u64,
 }
 
 impl Stats {

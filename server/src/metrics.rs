@@ -43,6 +43,18 @@ pub fn render(s: &DaemonStats, http: &HttpCounters) -> String {
         let name = m.short_name().to_lowercase();
         counter(&mut out, &format!("pkt4_{name}_{dir}_total"), &format!("{m} messages {dir}."), counts.of(m));
     }
+    counter(
+        &mut out,
+        "offers_reclaimed_total",
+        "Offers withdrawn because the pool was full of offers (a DISCOVER flood).",
+        e.offers_reclaimed,
+    );
+    counter(
+        &mut out,
+        "decline_quarantine_evictions_total",
+        "Declined addresses released early because a quarter of the pool was quarantined (a DECLINE flood).",
+        e.quarantine_evictions,
+    );
     counter(&mut out, "pkt4_receive_drop_total", "Packets received and dropped.", e.dropped_total() + s.queue_overflow);
     counter(&mut out, "pkt4_parse_failed_total", "Packets that could not be parsed.", e.parse_failed());
     let _ = writeln!(out, "# HELP dhcplab_pkt4_drop_reason_total Dropped packets by reason.");

@@ -92,6 +92,9 @@ fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allo
     (allocators, reserved)
 }
 
+/// At most 1/`MAX_QUARANTINED_SHARE` of a pool stays quarantined after DECLINEs.
+const MAX_QUARANTINED_SHARE: usize = 4;
+
 /// What the server decided for one message.
 enum Outcome {
     Reply(Message, DhcpMessage, Ipv4Addr),
@@ -292,6 +295,37 @@ impl Server {
 
     /// A client that starts over (DISCOVER, or INIT-REBOOT for another address) has given up its old
     /// address (RFC 2131 §4.4.1: INIT has no address); say so rather than drop it silently.
+    /// A full pool: the oldest offer that nobody has requested yet gives way to a new DISCOVER, so a flood
+    /// of DISCOVERs (random MACs) cannot keep real clients from an address. RFC 2131 §4.3.1 lets a server
+    /// reserve an offered address; it need not.
+    fn reclaim_offer(&mut self, now: Instant, si: usize, key: &ClientKey) -> Option<Ipv4Addr> {
+        let oldest = self.table.oldest(LeaseState::Offered, self.subnets[si].net, Some(key))?.ip;
+        let lease = self.table.remove(oldest)?;
+        self.stats.offers_reclaimed += 1;
+        let ev = LeaseEvent::from_lease(now, LeaseEventKind::OfferExpired, &lease)
+            .with_reason("the pool was full: the oldest offer gave way to a newer DISCOVER");
+        self.emit(ev);
+        Some(oldest)
+    }
+
+    /// At most a quarter of a subnet's pool is quarantined after DECLINEs: beyond that the oldest
+    /// quarantined address is released early, so a DECLINE flood cannot take the whole pool out.
+    fn make_room_in_quarantine(&mut self, now: Instant, subnet: Ipv4Net) {
+        let pool = self.table.allocator(subnet).map_or(0, |a| a.size());
+        let cap = (pool / MAX_QUARANTINED_SHARE).max(1);
+        if self.table.counts(subnet).of(LeaseState::Declined) < cap {
+            return;
+        }
+        let Some(oldest) = self.table.oldest(LeaseState::Declined, subnet, None).map(|l| l.ip) else { return };
+        if let Some(lease) = self.table.remove(oldest) {
+            self.stats.quarantine_evictions += 1;
+            let mut ev = LeaseEvent::from_lease(now, LeaseEventKind::Reclaimed, &lease)
+                .with_reason("a quarter of the pool was quarantined: the oldest declined address came back early");
+            ev.state = None;
+            self.emit(ev);
+        }
+    }
+
     fn report_displaced(&mut self, now: Instant, displaced: Option<Lease>) {
         if let Some(mut old) = displaced {
             old.state = LeaseState::Released;
@@ -401,9 +435,12 @@ impl Server {
     fn discover(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
         let si = self.select_subnet(meta, req)?;
         let key = self.client_key(req);
-        let ip = self.choose_address(si, req, &key).ok_or_else(|| {
-            Dropped::new(DropReason::PoolExhausted, format!("no free address in {}", self.subnets[si].net))
-        })?;
+        let ip = match self.choose_address(si, req, &key) {
+            Some(ip) => ip,
+            None => self.reclaim_offer(now, si, &key).ok_or_else(|| {
+                Dropped::new(DropReason::PoolExhausted, format!("no free address in {}", self.subnets[si].net))
+            })?,
+        };
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         let (t1, t2) = s.timers(lease_time);
@@ -559,6 +596,12 @@ impl Server {
             return Ok(Outcome::Silent);
         }
         let key = self.client_key(req);
+        if let Some(l) = self.table.get(ip).cloned()
+            && l.client == key
+            && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
+        {
+            self.make_room_in_quarantine(now, l.subnet);
+        }
         if let Some(l) = self.table.get(ip).cloned()
             && l.client == key
             && matches!(l.state, LeaseState::Offered | LeaseState::Bound)

@@ -592,3 +592,48 @@ fn a_declined_address_outside_the_pool_never_underflows_the_usage() {
     assert_eq!((lan.pool_size, lan.free, lan.used, lan.declined), (10, 9, 1, 1));
     assert_eq!((lab.server.bound_count(), lab.server.lease_count()), (1, 2));
 }
+
+/// A random-looking MAC for flood number `i`.
+fn flood_mac(i: u32) -> HwAddr {
+    let b = i.to_be_bytes();
+    HwAddr::ethernet([0x02, 0xfe, b[0], b[1], b[2], b[3]])
+}
+
+#[test]
+fn a_discover_flood_cannot_keep_a_real_client_from_an_address() {
+    let mut lab = lab();
+    // 5,000 DISCOVERs from random MACs at a 10-address pool, none of which ever REQUESTs.
+    for i in 0..5_000 {
+        lab.now += Duration::from_millis(1);
+        let m = ClientMsg::new(MessageType::Discover, flood_mac(i), i);
+        lab.server.handle_packet(lab.now, meta(), &m.bytes()).expect("each DISCOVER is offered an address");
+        while lab.server.poll_transmit().is_some() {}
+        while lab.server.poll_event().is_some() {}
+    }
+    lab.server.check_invariants().unwrap();
+    // Memory stays bounded by the pool: ten offers and the reservation-free rest of the table.
+    assert!(lab.server.lease_count() <= 10, "{} records", lab.server.lease_count());
+    assert_eq!(lab.server.stats().offers_reclaimed, 4_990);
+    // A real client in the middle of the flood: its offer is the newest, and its REQUEST comes in time.
+    let got = lab.dora(mac(1));
+    assert!(ip("192.168.1.20") <= got && got <= ip("192.168.1.29"), "{got}");
+    assert_eq!(lab.server.bound_count(), 1);
+}
+
+#[test]
+fn a_decline_flood_quarantines_at_most_a_quarter_of_the_pool() {
+    let mut lab = lab();
+    for i in 0..40 {
+        let hw = flood_mac(i);
+        let offered = lab.send(msg(MessageType::Discover, hw)).expect("offer").1.yiaddr();
+        assert!(lab.send(msg(MessageType::Decline, hw).requested(offered).server(SERVER)).is_none());
+    }
+    let lan = lab.server.subnet_usage().into_iter().find(|u| u.cidr == "192.168.1.0/24".parse().unwrap()).unwrap();
+    assert_eq!(lan.declined, 2, "10 addresses: a quarter is 2");
+    assert_eq!(lab.server.stats().quarantine_evictions, 38);
+    // Eight addresses stay free for real clients.
+    for n in 1..=8 {
+        lab.dora(mac(n));
+    }
+    assert_eq!(lab.server.bound_count(), 8);
+}
