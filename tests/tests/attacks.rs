@@ -89,3 +89,71 @@ fn a_host_on_the_link_cannot_claim_another_links_subnet() {
     let leases = d.get(&lab, "/api/leases");
     assert!(leases.as_array().unwrap().iter().all(|l| l["subnet"] == "198.51.100.0/24"), "{leases}");
 }
+
+/// Resident memory of a process, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the daemon is running");
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
+    line.trim().trim_end_matches("kB").trim().parse().expect("a number")
+}
+
+#[test]
+fn a_flood_of_50000_random_macs_leaves_memory_bounded_and_a_real_client_bound() {
+    require_program("perfdhcp", "kea-admin");
+    require_program("dhclient", "isc-dhcp-client");
+    let mut lab = NetLab::new("fld");
+    // The server's LAN with a real client, and a second link to the attacker, which relays a flood of
+    // DISCOVERs for the same subnet (it is a configured relay: the flood is what is tried here).
+    let srv = lab.ns("srv");
+    let cli = lab.ns("cli");
+    let atk = lab.ns("atk");
+    lab.veth(&srv, "srv0", &cli, "eth0");
+    lab.veth(&srv, "srv1", &atk, "up0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    lab.addr(&srv, "srv1", "10.9.0.1/24");
+    lab.addr(&atk, "up0", "10.9.0.2/24");
+    lab.addr(&atk, "up0", "192.0.2.2/32");
+    lab.route(&atk, "192.0.2.1/32", "10.9.0.1");
+    lab.route(&srv, "192.0.2.2/32", "10.9.0.2");
+    let cfg = format!(
+        "[dhcp]\ninterfaces = [\"srv0\", \"srv1\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"192.0.2.0/24\"\n\
+         pools = [\"192.0.2.10-192.0.2.250\"]\nrelays = [\"192.0.2.2\"]\n",
+        lab.dir.join("l.sqlite3").display()
+    );
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let rss_before = rss_kib(d.pid);
+
+    // 50,000 clients' DISCOVERs (none of them ever REQUESTs), 4,000 a second for 13 s; a real dhclient
+    // starts 3 s into it.
+    let (lf, pf) = (lab.dir.join("fld.leases"), lab.dir.join("fld.pid"));
+    let (lf, pf) = (lf.to_string_lossy(), pf.to_string_lossy());
+    let (flood, (out, took, reclaimed_then)) = std::thread::scope(|s| {
+        let flood = s.spawn(|| {
+            let args = ["-4", "-i", "-R", "50000", "-r", "4000", "-p", "13", "-l", "192.0.2.2", SERVER];
+            lab.exec(&atk, "perfdhcp", &args)
+        });
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        let started = std::time::Instant::now();
+        let args = ["30", "dhclient", "-v", "-1", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"];
+        let out = lab.exec(&cli, "timeout", &args);
+        let took = started.elapsed();
+        let reclaimed = d.stats(&lab)["engine"]["offers_reclaimed"].as_u64().unwrap_or(0);
+        (flood.join().expect("perfdhcp ran"), (out, took, reclaimed))
+    });
+    assert!(out.status.success(), "dhclient got no lease during the flood:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < std::time::Duration::from_secs(10), "dhclient took {took:?}");
+    assert!(reclaimed_then > 0, "the flood was running while dhclient got its lease");
+    let sent = String::from_utf8_lossy(&flood.stdout).to_string();
+    assert!(sent.contains("sent packets"), "perfdhcp:\n{sent}");
+
+    let stats = d.stats(&lab);
+    assert!(stats["engine"]["offers_reclaimed"].as_u64() > Some(40_000), "{stats}\n{sent}");
+    assert!(stats["leases"].as_u64() <= Some(241), "records bounded by the pool: {stats}");
+    assert_eq!(stats["bound"], 1, "{stats}");
+    let grown = rss_kib(d.pid).saturating_sub(rss_before);
+    eprintln!(
+        "flood: dhclient bound in {took:?}; {} offers reclaimed; RSS grew {grown} KiB",
+        stats["engine"]["offers_reclaimed"]
+    );
+    assert!(grown < 32 * 1024, "the daemon grew by {grown} KiB under the flood");
+}
