@@ -81,7 +81,7 @@ fn default_port() -> u16 {
     dhcplab_engine::message::SERVER_PORT
 }
 fn default_lease_db() -> PathBuf {
-    PathBuf::from("leases.sqlite3")
+    PathBuf::from("/var/lib/dhcplab/leases.sqlite3")
 }
 fn default_max_watchers() -> usize {
     64
@@ -273,7 +273,12 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
         file: name.clone(),
         problems: vec![Problem { line: 0, column: 0, field: String::new(), message: format!("cannot read: {e}") }],
     })?;
-    parse(&text, &name)
+    let mut cfg = parse(&text, &name)?;
+    // Relative paths in the file mean "beside the file", never "wherever the daemon was started".
+    let dir = path.parent().unwrap_or(Path::new("."));
+    cfg.dhcp.lease_db = dir.join(&cfg.dhcp.lease_db);
+    cfg.http.admin_token_file = cfg.http.admin_token_file.map(|f| dir.join(f));
+    Ok(cfg)
 }
 
 /// The config text with one more `[[subnet.reservation]]`, under the subnet that contains its address.
@@ -321,9 +326,9 @@ pub fn add_reservation(text: &str, r: &Reservation) -> Result<String, String> {
     Ok(doc.to_string())
 }
 
-/// Adds the reservation to the file at `path`: the new text is validated whole, then written beside the
-/// file, synced and renamed over it, so a crash leaves the old file or the new one, never half of one.
-pub fn persist_reservation(path: &Path, r: &Reservation) -> Result<(), String> {
+/// Adds a reservation to the config file at `path`, checked as a whole before it is written; returns the
+/// text it replaced (to put back if the running server refuses the result).
+pub fn persist_reservation(path: &Path, r: &Reservation) -> Result<String, String> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {name}: {e}"))?;
     let new = add_reservation(&text, r)?;
@@ -331,18 +336,34 @@ pub fn persist_reservation(path: &Path, r: &Reservation) -> Result<(), String> {
     if !cfg.subnet.iter().any(|s| s.reservations.contains(r)) {
         return Err(format!("the reservation for {} did not survive writing {name}", r.ip));
     }
-    let tmp = path
-        .with_file_name(format!(".{}.dhcplab-new", path.file_name().and_then(|n| n.to_str()).unwrap_or("config.toml")));
+    replace_file(path, &new, Some(&text))?;
+    Ok(text)
+}
+
+/// Replaces a file's text the way an editor should: the new text is written and fsynced beside the file
+/// (through a symlink, beside its target, which stays a symlink), with the file's own mode and owner from
+/// the first byte, then renamed over it, and the directory is fsynced. With `expect`, the file must still
+/// hold that text (an admin editing it meanwhile wins, and the caller is told).
+pub fn replace_file(path: &Path, new: &str, expect: Option<&str>) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, fchown};
+    let name = path.display().to_string();
+    let real = std::fs::canonicalize(path).map_err(|e| format!("cannot resolve {name}: {e}"))?;
+    let meta = std::fs::metadata(&real).map_err(|e| format!("cannot stat {name}: {e}"))?;
+    let file_name = real.file_name().and_then(|n| n.to_str()).unwrap_or("config.toml");
+    let tmp = real.with_file_name(format!(".{file_name}.dhcplab-new"));
     let write = || -> std::io::Result<()> {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(meta.mode() & 0o7777).open(&tmp)?;
+        fchown(&f, Some(meta.uid()), Some(meta.gid()))?;
         f.write_all(new.as_bytes())?;
         f.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
+        if let Some(old) = expect
+            && std::fs::read_to_string(&real)? != old
+        {
+            return Err(std::io::Error::other("it changed on disk while dhcplab was editing it; try again"));
         }
-        std::fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::rename(&tmp, &real)?;
+        if let Some(dir) = real.parent() {
             std::fs::File::open(dir)?.sync_all()?;
         }
         Ok(())
@@ -398,6 +419,31 @@ ip = "192.168.1.34"
         );
         let c = parse(&strong, "t.toml").unwrap();
         assert_eq!((c.http.allowed_hosts.as_slice(), c.http.max_watchers), (&["dhcp.lan".to_string()][..], 8));
+    }
+
+    #[test]
+    fn a_file_is_replaced_through_its_symlink_with_its_mode_and_never_over_a_concurrent_edit() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("dhcplab-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real")).unwrap();
+        let target = dir.join("real/dhcplab.toml");
+        std::fs::write(&target, "old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.join("dhcplab.toml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+
+        replace_file(&link, "new", Some("old")).unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600, "the mode is kept");
+
+        // Someone edited the file meanwhile: their text stays, and no temp file is left behind.
+        let e = replace_file(&link, "mine", Some("what I read")).unwrap_err();
+        assert!(e.contains("changed on disk"), "{e}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.join("real")).unwrap().count(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use dhcplab_engine::bridge::{DaemonStats, LeaseQuery};
+use dhcplab_engine::config::Reservation;
 use dhcplab_engine::server::PinError;
 use serde::Deserialize;
 use std::net::Ipv4Addr;
@@ -143,19 +144,10 @@ async fn reserve(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) ->
     })?;
     let persisted = match (&app.config_path, &app.reload) {
         (Some(path), Some(reload)) => {
-            let (p, r2) = (path.clone(), r.clone());
-            let old = tokio::fs::read(&p).await.ok();
-            tokio::task::spawn_blocking(move || config_file::persist_reservation(&p, &r2))
-                .await
-                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-                .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
-            if let Err(why) = reload.reload().await {
-                // The file was written but not applied: put the old text back so file and server agree.
-                if let Some(old) = old {
-                    let _ = tokio::fs::write(path, old).await;
-                }
-                return Err(ApiError(StatusCode::CONFLICT, format!("reservation not applied: {why}")));
-            }
+            // On a task of its own: once the file is written, the reload (or the rollback) happens even if
+            // the HTTP client has gone away.
+            let edit = tokio::spawn(persist_and_reload(path.clone(), reload.clone(), r.clone()));
+            edit.await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
             Some(path.display().to_string())
         }
         _ => {
@@ -166,6 +158,24 @@ async fn reserve(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) ->
         }
     };
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "reservation": r, "persisted_to": persisted }))).into_response())
+}
+
+/// Writes the reservation into the config file and reloads it; if the running server refuses the result,
+/// the old text goes back (atomically, as it was written) so file and server agree.
+async fn persist_and_reload(path: PathBuf, reload: Reloader, r: Reservation) -> Result<(), ApiError> {
+    let p = path.clone();
+    let old = tokio::task::spawn_blocking(move || config_file::persist_reservation(&p, &r))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::CONFLICT, e))?;
+    if let Err(why) = reload.reload().await {
+        let restored = tokio::task::spawn_blocking(move || config_file::replace_file(&path, &old, None)).await;
+        if let Ok(Err(e)) | Err(e) = restored.map_err(|e| e.to_string()) {
+            tracing::error!("the reservation was refused and the old config could not be put back: {e}");
+        }
+        return Err(ApiError(StatusCode::CONFLICT, format!("reservation not applied: {why}")));
+    }
+    Ok(())
 }
 
 async fn reservations(State(app): State<AppState>) -> Result<Response, ApiError> {

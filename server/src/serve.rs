@@ -50,15 +50,18 @@ fn demo_config() -> ConfigFile {
 
 const DEMO_SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
-/// `dist/` next to the working directory or to the binary (target/release/../../dist), if built.
+/// The built web app: beside the binary (`dist/`), in the source tree it was built in
+/// (`target/release/../../dist`), or installed (`/usr/share/dhcplab/web`). Never the working directory:
+/// what the daemon serves must not depend on where it was started.
 fn find_web_root() -> Option<PathBuf> {
-    let mut candidates = vec![PathBuf::from("dist")];
+    let mut candidates = vec![];
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
     {
-        candidates.push(dir.join("../../dist"));
         candidates.push(dir.join("dist"));
+        candidates.push(dir.join("../../dist"));
     }
+    candidates.push(PathBuf::from("/usr/share/dhcplab/web"));
     candidates.into_iter().find(|d| d.join("index.html").is_file())
 }
 
