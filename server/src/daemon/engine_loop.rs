@@ -31,6 +31,8 @@ pub struct Engine {
     counters: Arc<Counters>,
     store_tx: mpsc::Sender<StoreJob>,
     pub(super) bridge: Publisher,
+    /// Datagrams the kernel dropped on the links, as last read (once a second).
+    kernel_drops: u64,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -56,7 +58,7 @@ impl Engine {
         std::thread::Builder::new()
             .name("lease-store".into())
             .spawn(move || committer::run(store, store_rx, senders, c))?;
-        Ok(Engine { server, links, clock, counters, store_tx, bridge })
+        Ok(Engine { server, links, clock, counters, store_tx, bridge, kernel_drops: 0 })
     }
 
     pub(super) fn config_changed(&mut self) {
@@ -72,7 +74,7 @@ impl Engine {
             engine: self.server.stats().clone(),
             leases: self.server.lease_count(),
             bound: self.server.bound_count(),
-            queue_overflow: self.links.iter().map(Link::kernel_drops).sum(),
+            queue_overflow: self.kernel_drops,
             store_commits: c.store_commits.load(Ordering::Relaxed),
             store_failures: c.store_failures.load(Ordering::Relaxed),
             acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
@@ -126,8 +128,9 @@ impl Engine {
                 let _ =
                     futures_util::future::select_all(self.links.iter().map(|l| Box::pin(l.socket.readable()))).await;
             };
+            // No `biased`: when packets, API commands and timers are all ready, each gets its turn at random,
+            // so a flood of API calls cannot hold the packets back (nor a packet flood the health check).
             tokio::select! {
-                biased;
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.command(cmd),
                     None => break,
@@ -140,6 +143,8 @@ impl Engine {
                 _ = stats_tick.tick() => {
                     // Expiries are published as they happen; counters once a second, to watchers only.
                     self.server.handle_timeout(self.clock.now());
+                    // Read from /proc once a second here, not on every /metrics scrape.
+                    self.kernel_drops = self.links.iter().map(Link::kernel_drops).sum();
                     if self.bridge.watched() {
                         let stats = self.daemon_stats();
                         self.bridge.publish(|seq| Update::Stats { seq, stats });
