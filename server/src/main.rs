@@ -66,10 +66,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = sim_cmd::Lang::En)]
         lang: sim_cmd::Lang,
     },
-    /// Validate a config file; problems are printed as FILE:LINE:COLUMN: FIELD: MESSAGE.
+    /// Validate a config file (problems are printed as FILE:LINE:COLUMN: FIELD: MESSAGE), or a lease
+    /// database with --db.
     Check {
         /// The TOML config file.
-        file: PathBuf,
+        #[arg(required_unless_present = "db")]
+        file: Option<PathBuf>,
+        /// Verify this lease database instead (read only; run it while the daemon is stopped or running).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
     },
 }
 
@@ -114,7 +119,25 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Check { file } => match config_file::load(&file) {
+        Command::Check { db: Some(db), .. } => match store::SqliteStore::verify(&db) {
+            Ok(n) => {
+                println!("{}: ok ({n} leases)", db.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}: {e}\nStop the daemon, move the file aside and start it again: it starts with an empty lease \
+                     table, and clients keep their addresses when they renew or reboot while those are free.",
+                    db.display()
+                );
+                ExitCode::from(EXIT_BAD_CONFIG)
+            }
+        },
+        Command::Check { file: None, .. } => {
+            eprintln!("dhcplab check: name a config file, or a lease database with --db FILE");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+        Command::Check { file: Some(file), .. } => match config_file::load(&file) {
             Ok(cfg) => {
                 let leases: usize =
                     cfg.server_config().subnets.iter().map(|s| s.pools.iter().map(|p| p.0.len()).sum::<usize>()).sum();

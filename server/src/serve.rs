@@ -81,9 +81,13 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     };
     let clock = Clock::new();
     let db = lease_db_path(&cfg, demo);
-    let mut store = SqliteStore::open(&db).with_context(|| format!("opening the lease database {}", db.display()))?;
+    let mut store = SqliteStore::open(&db)
+        .with_context(|| format!("opening the lease database {} (`dhcplab check --db {0}` checks it)", db.display()))?;
     let seed = clock.now().as_millis();
-    let server = restore_server(&cfg, store.load()?, seed)?;
+    let stored = store
+        .load()
+        .with_context(|| format!("reading the lease database {} (`dhcplab check --db {0}` checks it)", db.display()))?;
+    let server = restore_server(&cfg, stored, seed)?;
     info!("lease database {}: {} leases loaded", db.display(), server.leases().count());
 
     // The engine gets a thread and a runtime of its own, and its links are registered there: the HTTP API

@@ -31,6 +31,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("lease database row for {ip}: {message}")]
     BadRow { ip: String, message: String },
+    #[error("the lease database is damaged: {0}")]
+    Corrupt(String),
 }
 
 /// Where leases are kept. SQLite is built in; a networked backend (PostgreSQL, for several servers sharing
@@ -103,46 +105,64 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Checks a lease database without changing it (`dhcplab check --db`): SQLite's own integrity check,
+    /// then every row read as the daemon would read it. Returns how many leases it holds.
+    pub fn verify(path: &Path) -> Result<usize, StoreError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if verdict != "ok" {
+            return Err(StoreError::Corrupt(verdict));
+        }
+        Ok(load_from(&conn)?.len())
+    }
+}
+
+/// Every lease in the database, read and checked row by row.
+fn load_from(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs FROM leases",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, String>(6)?,
+            r.get::<_, i64>(7)?,
+            r.get::<_, i64>(8)?,
+            r.get::<_, i64>(9)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (ip, subnet, client, hw, client_id, hostname, state, obtained, expires, secs) = row?;
+        let bad = |message: &str| StoreError::BadRow { ip: ip.clone(), message: message.to_string() };
+        out.push(Lease {
+            ip: ip.parse().map_err(|_| bad("address"))?,
+            subnet: subnet.parse().map_err(|_| bad("subnet"))?,
+            client: parse_client(&client).ok_or_else(|| bad("client"))?,
+            hw: hw.parse().map_err(|_| bad("hardware address"))?,
+            client_id: match client_id {
+                Some(c) => Some(c.parse().map_err(|_| bad("client id"))?),
+                None => None,
+            },
+            hostname,
+            state: state.parse().map_err(|_| bad("state"))?,
+            obtained: Instant::from_millis(u64::try_from(obtained).map_err(|_| bad("obtained"))?),
+            expires: Instant::from_millis(u64::try_from(expires).map_err(|_| bad("expires"))?),
+            lease_time: Duration::from_secs(u64::try_from(secs).map_err(|_| bad("lease time"))?),
+        });
+    }
+    Ok(out)
+}
+
 impl LeaseStore for SqliteStore {
     fn load(&mut self) -> Result<Vec<Lease>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs FROM leases",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<String>>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, i64>(7)?,
-                r.get::<_, i64>(8)?,
-                r.get::<_, i64>(9)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (ip, subnet, client, hw, client_id, hostname, state, obtained, expires, secs) = row?;
-            let bad = |message: &str| StoreError::BadRow { ip: ip.clone(), message: message.to_string() };
-            out.push(Lease {
-                ip: ip.parse().map_err(|_| bad("address"))?,
-                subnet: subnet.parse().map_err(|_| bad("subnet"))?,
-                client: parse_client(&client).ok_or_else(|| bad("client"))?,
-                hw: hw.parse().map_err(|_| bad("hardware address"))?,
-                client_id: match client_id {
-                    Some(c) => Some(c.parse().map_err(|_| bad("client id"))?),
-                    None => None,
-                },
-                hostname,
-                state: state.parse().map_err(|_| bad("state"))?,
-                obtained: Instant::from_millis(u64::try_from(obtained).map_err(|_| bad("obtained"))?),
-                expires: Instant::from_millis(u64::try_from(expires).map_err(|_| bad("expires"))?),
-                lease_time: Duration::from_secs(u64::try_from(secs).map_err(|_| bad("lease time"))?),
-            });
-        }
-        Ok(out)
+        load_from(&self.conn)
     }
 
     fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {

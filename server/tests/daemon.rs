@@ -202,3 +202,26 @@ fn a_missing_interface_is_a_config_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nosuch9"));
 }
+
+#[test]
+fn check_db_verifies_a_lease_database_and_says_what_to_do_with_a_damaged_one() {
+    let dir = tmp("checkdb");
+    let http = format!("127.0.0.1:{}", free_port());
+    let cfg = dir.join("dhcplab.toml");
+    std::fs::write(&cfg, CONFIG.replace("LISTEN", &http)).unwrap();
+    drop(spawn(&["serve", "--config", &cfg.to_string_lossy()], &dir, http));
+    let db = dir.join("leases.sqlite3");
+    let check = || Command::new(env!("CARGO_BIN_EXE_dhcplab")).args(["check", "--db"]).arg(&db).output().unwrap();
+    let good = check();
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    assert!(String::from_utf8_lossy(&good.stdout).contains("ok (0 leases)"));
+    // Damage it (its write-ahead log, which would mask the main file's pages, goes too).
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.join(format!("leases.sqlite3{suffix}")));
+    }
+    std::fs::write(&db, vec![0xab; 8192]).unwrap();
+    let bad = check();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("move the file aside"), "{err}");
+}
