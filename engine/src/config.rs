@@ -24,10 +24,10 @@ fn default_lease_time() -> Duration {
     Duration::from_secs(2 * 3600)
 }
 
-/// Server-wide behaviour plus the subnets served.
+/// Server-wide protocol behaviour: the `[dhcp]` section's knobs. One definition, which the daemon's
+/// config file flattens into `[dhcp]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerConfig {
+pub struct ServerPolicy {
     /// Authoritative servers NAK requests for addresses they know are wrong or unknown on their links
     /// (RFC 2131 §4.3.2); non-authoritative ones stay silent when they have no record of the client.
     #[serde(default = "yes")]
@@ -44,21 +44,27 @@ pub struct ServerConfig {
     pub decline_probation: Duration,
     #[serde(default)]
     pub allocator: AllocatorKind,
-    #[serde(default, rename = "subnet")]
-    pub subnets: Vec<SubnetConfig>,
 }
 
-impl Default for ServerConfig {
+impl Default for ServerPolicy {
     fn default() -> Self {
-        ServerConfig {
+        ServerPolicy {
             authoritative: true,
             match_client_id: true,
             offer_hold: default_offer_hold(),
             decline_probation: default_probation(),
             allocator: AllocatorKind::default(),
-            subnets: Vec::new(),
         }
     }
+}
+
+/// Server-wide behaviour plus the subnets served.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerConfig {
+    #[serde(flatten)]
+    pub policy: ServerPolicy,
+    #[serde(default, rename = "subnet")]
+    pub subnets: Vec<SubnetConfig>,
 }
 
 /// One IPv4 subnet: the link's prefix, its dynamic pools and the options its clients get.
@@ -341,7 +347,7 @@ impl ServerConfig {
     /// Every semantic problem at once (syntax errors are the parser's), so an admin fixes them in one pass.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut p = Problems::default();
-        if self.offer_hold.is_zero() {
+        if self.policy.offer_hold.is_zero() {
             p.add("offer_hold", "must be longer than zero");
         }
         let mut all_pools: Vec<(String, AddrRange)> = Vec::new();
@@ -545,6 +551,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.subnets[0].lease_time, Duration::from_secs(21_600));
-        assert!(c.authoritative);
+        assert!(c.policy.authoritative);
     }
 }

@@ -1,7 +1,7 @@
 //! The fuzz harness, kept in the library so `cargo fuzz` and a plain test replaying the corpus run the very
 //! same code: bytes in → server → bytes out, with every invariant checked after each packet.
 
-use crate::config::{PoolRange, Reservation, SubnetConfig};
+use crate::config::{PoolRange, Reservation, ServerPolicy, SubnetConfig};
 use crate::server::{RecvMeta, Server};
 use crate::time::{Duration, Instant};
 use crate::{HwAddr, ServerConfig};
@@ -29,7 +29,8 @@ fn config() -> ServerConfig {
         "198.51.100.0/24".parse().expect("literal"),
         "198.51.100.10-198.51.100.12".parse::<PoolRange>().expect("literal").0,
     );
-    ServerConfig { subnets: vec![lan, far], offer_hold: Duration::from_secs(10), ..Default::default() }
+    let policy = ServerPolicy { offer_hold: Duration::from_secs(10), ..Default::default() };
+    ServerConfig { policy, subnets: vec![lan, far] }
 }
 
 /// Feeds each packet of `data` to a fresh server. Panics (which the fuzzer reports) on any broken

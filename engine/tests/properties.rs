@@ -2,7 +2,7 @@
 //! and an independent model of what was ACKed shows no address ever held by two clients at once.
 
 use dhcplab_engine::builder::ClientMsg;
-use dhcplab_engine::config::{PoolRange, Reservation, SubnetConfig};
+use dhcplab_engine::config::{PoolRange, Reservation, ServerPolicy, SubnetConfig};
 use dhcplab_engine::{Duration, HwAddr, Instant, RecvMeta, Server, ServerConfig};
 use dhcproto::v4::{Message, MessageType};
 use dhcproto::{Decodable, Decoder};
@@ -34,12 +34,12 @@ fn config() -> ServerConfig {
     );
     far.lease_time = Duration::from_secs(300);
     far.relays = vec![RELAY];
-    ServerConfig {
-        subnets: vec![lan, far],
+    let policy = ServerPolicy {
         offer_hold: Duration::from_secs(30),
         decline_probation: Duration::from_secs(900),
         ..Default::default()
-    }
+    };
+    ServerConfig { policy, subnets: vec![lan, far] }
 }
 
 fn hw(c: u8) -> HwAddr {

@@ -1,15 +1,12 @@
 //! The daemon's TOML config file: `[dhcp]`, `[http]` and `[[subnet]]`. Every error, syntax or meaning,
 //! is reported with the line and column of the field it is about.
 
-use dhcplab_engine::allocator::AllocatorKind;
-use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig, SubnetConfig};
-use dhcplab_engine::duration_text;
+use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig, ServerPolicy, SubnetConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 /// The whole file.
@@ -24,9 +21,10 @@ pub struct ConfigFile {
     pub subnet: Vec<SubnetConfig>,
 }
 
-/// `[dhcp]`: where to serve and the server-wide protocol knobs.
+/// `[dhcp]`: where to serve, and the engine's server-wide protocol knobs (flattened in, so they are
+/// defined once, in the engine). Unknown keys are reported by `parse` with their line: serde's
+/// `deny_unknown_fields` does not work with `flatten`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DhcpSection {
     /// Interfaces to serve on. None by default: nothing is served on a real link unless named.
     #[serde(default)]
@@ -37,16 +35,8 @@ pub struct DhcpSection {
     /// SQLite lease database.
     #[serde(default = "default_lease_db")]
     pub lease_db: PathBuf,
-    #[serde(default = "yes")]
-    pub authoritative: bool,
-    #[serde(default = "yes")]
-    pub match_client_id: bool,
-    #[serde(default = "default_offer_hold", with = "duration_text")]
-    pub offer_hold: Duration,
-    #[serde(default = "default_probation", with = "duration_text")]
-    pub decline_probation: Duration,
-    #[serde(default)]
-    pub allocator: AllocatorKind,
+    #[serde(flatten)]
+    pub policy: ServerPolicy,
 }
 
 /// `[http]`: the API, dashboard and metrics listener.
@@ -74,9 +64,6 @@ pub struct HttpSection {
     pub max_watchers: usize,
 }
 
-fn yes() -> bool {
-    true
-}
 fn default_port() -> u16 {
     dhcplab_engine::message::SERVER_PORT
 }
@@ -89,12 +76,6 @@ fn default_max_watchers() -> usize {
 fn default_http() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8067))
 }
-fn default_offer_hold() -> Duration {
-    ServerConfig::default().offer_hold
-}
-fn default_probation() -> Duration {
-    ServerConfig::default().decline_probation
-}
 
 impl Default for DhcpSection {
     fn default() -> Self {
@@ -102,11 +83,7 @@ impl Default for DhcpSection {
             interfaces: vec![],
             port: default_port(),
             lease_db: default_lease_db(),
-            authoritative: true,
-            match_client_id: true,
-            offer_hold: default_offer_hold(),
-            decline_probation: default_probation(),
-            allocator: AllocatorKind::default(),
+            policy: ServerPolicy::default(),
         }
     }
 }
@@ -127,15 +104,7 @@ impl Default for HttpSection {
 impl ConfigFile {
     /// The engine's view: protocol knobs and subnets.
     pub fn server_config(&self) -> ServerConfig {
-        let d = &self.dhcp;
-        ServerConfig {
-            authoritative: d.authoritative,
-            match_client_id: d.match_client_id,
-            offer_hold: d.offer_hold,
-            decline_probation: d.decline_probation,
-            allocator: d.allocator,
-            subnets: self.subnet.clone(),
-        }
+        ServerConfig { policy: self.dhcp.policy.clone(), subnets: self.subnet.clone() }
     }
 }
 
@@ -230,13 +199,24 @@ fn file_path(engine_path: &str) -> String {
 /// Parses and validates config text. `file` is only used in messages.
 pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
     let fail = |problems| ConfigFileError { file: file.to_string(), problems };
-    let cfg: ConfigFile = toml::from_str(text).map_err(|e| {
+    let syntax = |e: toml::de::Error| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
         fail(vec![Problem { line, column, field: String::new(), message: e.message().trim().to_string() }])
-    })?;
+    };
+    let cfg: ConfigFile = toml::from_str(text).map_err(syntax)?;
     let mut problems = Vec::new();
+    // `[dhcp]` flattens the engine's knobs, which rules out serde's `deny_unknown_fields` there: its keys
+    // are checked here instead, against the keys the section itself writes.
+    let root = DeTable::parse(text).ok();
+    let known = toml::Table::try_from(DhcpSection::default()).unwrap_or_default();
+    if let Some(DeValue::Table(dhcp)) = root.as_ref().and_then(|r| r.get_ref().get("dhcp")).map(|v| v.get_ref()) {
+        for (key, _) in dhcp.iter().filter(|(k, _)| !known.contains_key(k.get_ref().as_ref())) {
+            let (line, column) = line_col(text, key.span().start);
+            let field = format!("dhcp.{}", key.get_ref());
+            problems.push(Problem { line, column, field, message: format!("unknown field `{}`", key.get_ref()) });
+        }
+    }
     if let Err(errs) = cfg.server_config().validate() {
-        let root = DeTable::parse(text).ok();
         for ConfigError { path, message } in errs {
             let field = file_path(&path);
             let (line, column) =
@@ -377,6 +357,7 @@ pub fn replace_file(path: &Path, new: &str, expect: Option<&str>) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const GOOD: &str = r#"
 [dhcp]
@@ -444,6 +425,22 @@ ip = "192.168.1.34"
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         assert_eq!(std::fs::read_dir(dir.join("real")).unwrap().count(), 1);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_unknown_key_in_dhcp_is_named_with_its_line_and_the_knobs_are_read() {
+        let typo = GOOD.replace("lease_db = \"leases.sqlite3\"", "lease_db = \"leases.sqlite3\"\nauthoritive = false");
+        let e = parse(&typo, "t.toml").unwrap_err();
+        assert_eq!((e.problems[0].line, e.problems[0].field.as_str()), (5, "dhcp.authoritive"), "{e}");
+        assert!(e.to_string().contains("unknown field `authoritive`"), "{e}");
+        let knobs = GOOD
+            .replace("lease_db = \"leases.sqlite3\"", "lease_db = \"l\"\nauthoritative = false\noffer_hold = \"5s\"");
+        let c = parse(&knobs, "t.toml").unwrap();
+        assert!(!c.server_config().policy.authoritative);
+        assert_eq!(c.server_config().policy.offer_hold, Duration::from_secs(5));
+        let nested = GOOD.replace("ip = \"192.168.1.34\"", "ip = \"192.168.1.34\"\ncolour = \"blue\"");
+        let e = parse(&nested, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("colour"), "reservations still refuse unknown fields: {e}");
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allo
         .iter()
         .map(|s| {
             let ranges: Vec<_> = s.config.pools.iter().map(|p| p.0).collect();
-            (s.net, Allocator::new(&ranges, config.allocator))
+            (s.net, Allocator::new(&ranges, config.policy.allocator))
         })
         .collect();
     let reserved = subnets.iter().flat_map(|s| s.reserved_ips()).collect();
@@ -342,7 +342,7 @@ impl Server {
 
     fn client_key(&self, req: &Request) -> ClientKey {
         match &req.client_id {
-            Some(id) if self.config.match_client_id => ClientKey::ClientId(id.clone()),
+            Some(id) if self.config.policy.match_client_id => ClientKey::ClientId(id.clone()),
             _ => ClientKey::Hw(req.hw),
         }
     }
@@ -456,7 +456,7 @@ impl Server {
                 hostname: req.hostname.clone(),
                 state: LeaseState::Offered,
                 obtained: now,
-                expires: now + self.config.offer_hold,
+                expires: now + self.config.policy.offer_hold,
                 lease_time,
             });
             self.report_displaced(now, displaced);
@@ -515,9 +515,9 @@ impl Server {
             Ok(true) => Ok(self.bind(now, meta, req, si, ip, key)),
             // No record of this client for a free address: an authoritative server adopts it (its database
             // may have been lost); others must stay silent (RFC 2131 §4.3.2).
-            Ok(false) if selecting || self.config.authoritative => Ok(self.bind(now, meta, req, si, ip, key)),
+            Ok(false) if selecting || self.config.policy.authoritative => Ok(self.bind(now, meta, req, si, ip, key)),
             Ok(false) => Ok(Outcome::Silent),
-            Err(reason) if selecting || self.config.authoritative || !self.subnets[si].net.contains(&ip) => {
+            Err(reason) if selecting || self.config.policy.authoritative || !self.subnets[si].net.contains(&ip) => {
                 Ok(self.nak(now, meta, req, net, ip, reason))
             }
             Err(_) => Ok(Outcome::Silent),
@@ -605,7 +605,8 @@ impl Server {
         if let Some(l) = self.table.get(ip).cloned()
             && l.client == key
             && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
-            && let Some(d) = self.table.update(ip, LeaseState::Declined, now, now + self.config.decline_probation)
+            && let Some(d) =
+                self.table.update(ip, LeaseState::Declined, now, now + self.config.policy.decline_probation)
         {
             let ev = LeaseEvent::from_lease(now, LeaseEventKind::Declined, d);
             self.emit(ev);
@@ -650,7 +651,7 @@ impl Server {
 
     /// How long the server keeps an offered address for the client (for tests and the lab).
     pub fn offer_hold(&self) -> Duration {
-        self.config.offer_hold
+        self.config.policy.offer_hold
     }
 }
 

@@ -280,7 +280,7 @@ fn init_reboot_without_a_record_is_silent_unless_authoritative() {
     let (_, ack) = lab.send(msg(MessageType::Request, mac(1)).requested(ip("192.168.1.22"))).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack), "authoritative: the free address is adopted");
     let mut cfg = config();
-    cfg.authoritative = false;
+    cfg.policy.authoritative = false;
     lab.server.reconfigure(cfg).unwrap();
     assert!(lab.send(msg(MessageType::Request, mac(2)).requested(ip("192.168.1.23"))).is_none());
 }
@@ -354,7 +354,7 @@ fn clients_are_identified_by_client_id_before_chaddr() {
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
     // With match_client_id off, chaddr decides: the other NIC is another client.
     let mut cfg = config();
-    cfg.match_client_id = false;
+    cfg.policy.match_client_id = false;
     let mut lab2 = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::ZERO };
     let id = DhcpOption::ClientIdentifier(vec![0xff, 1, 2, 3, 4]);
     let (_, offer) = lab2.send(msg(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
