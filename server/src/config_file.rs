@@ -35,6 +35,9 @@ pub struct DhcpSection {
     /// SQLite lease database.
     #[serde(default = "default_lease_db")]
     pub lease_db: PathBuf,
+    /// Started as root, become this user once the sockets are bound and the database is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     #[serde(flatten)]
     pub policy: ServerPolicy,
 }
@@ -83,6 +86,7 @@ impl Default for DhcpSection {
             interfaces: vec![],
             port: default_port(),
             lease_db: default_lease_db(),
+            user: None,
             policy: ServerPolicy::default(),
         }
     }
@@ -208,7 +212,9 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
     // `[dhcp]` flattens the engine's knobs, which rules out serde's `deny_unknown_fields` there: its keys
     // are checked here instead, against the keys the section itself writes.
     let root = DeTable::parse(text).ok();
-    let known = toml::Table::try_from(DhcpSection::default()).unwrap_or_default();
+    // Every key, optional ones included.
+    let all = DhcpSection { user: Some(String::new()), ..DhcpSection::default() };
+    let known = toml::Table::try_from(all).unwrap_or_default();
     if let Some(DeValue::Table(dhcp)) = root.as_ref().and_then(|r| r.get_ref().get("dhcp")).map(|v| v.get_ref()) {
         for (key, _) in dhcp.iter().filter(|(k, _)| !known.contains_key(k.get_ref().as_ref())) {
             let (line, column) = line_col(text, key.span().start);

@@ -8,6 +8,7 @@ mod http;
 mod http_guard;
 mod link;
 mod metrics;
+mod privileges;
 mod reload;
 mod serve;
 mod sim_cmd;

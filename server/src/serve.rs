@@ -8,6 +8,7 @@ use crate::demo::Demo;
 use crate::http::{self, AppState};
 use crate::http_guard::Guard;
 use crate::link::Link;
+use crate::privileges;
 use crate::reload::Reloader;
 use crate::store::{LeaseStore, SqliteStore};
 use anyhow::{Context, Result};
@@ -145,7 +146,14 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     if demo && let Some(t) = &token {
         info!("demo admin token: {t}");
     }
-    serve_http(app, opts.http.unwrap_or(cfg.http.listen), opts.web_root.clone().or_else(find_web_root)).await?;
+    let listen = opts.http.unwrap_or(cfg.http.listen);
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
+    // Everything that needed root is done: sockets bound, database open.
+    if let Some(user) = &cfg.dhcp.user {
+        privileges::become_user(user, &db).map_err(|e| BadConfig(e.to_string()))?;
+        info!("running as {user}");
+    }
+    serve_http(app, listener, opts.web_root.clone().or_else(find_web_root)).await?;
     if demo {
         remove_db(&db);
     }
@@ -241,8 +249,8 @@ fn admin_token(cfg: &ConfigFile, demo: bool) -> Result<Option<String>> {
 }
 
 /// Serves the API, the bridge and the web app until SIGINT or SIGTERM.
-async fn serve_http(app: AppState, listen: SocketAddr, web_root: Option<PathBuf>) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
+async fn serve_http(app: AppState, listener: tokio::net::TcpListener, web_root: Option<PathBuf>) -> Result<()> {
+    let listen = listener.local_addr()?;
     info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
     match &web_root {
         Some(d) => info!("web app from {}", d.display()),

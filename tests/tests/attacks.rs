@@ -6,6 +6,9 @@ use dhcplab_tests::{Daemon, NetLab, perfdhcp_received, require_program};
 
 const SERVER: &str = "192.0.2.1";
 
+/// The load tests run one at a time: two floods at once on two cores would measure each other.
+static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn config(lab: &NetLab) -> String {
     format!(
         r#"[dhcp]
@@ -99,6 +102,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_flood_of_50000_random_macs_leaves_memory_bounded_and_a_real_client_bound() {
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     require_program("perfdhcp", "kea-admin");
     require_program("dhclient", "isc-dhcp-client");
     let mut lab = NetLab::new("fld");
@@ -156,4 +160,92 @@ fn a_flood_of_50000_random_macs_leaves_memory_bounded_and_a_real_client_bound() 
         stats["engine"]["offers_reclaimed"]
     );
     assert!(grown < 32 * 1024, "the daemon grew by {grown} KiB under the flood");
+}
+
+/// The drops ratio (percent) of one exchange in perfdhcp's summary.
+fn drops_percent(text: &str, exchange: &str) -> f64 {
+    let section = text.split("***Statistics for:").find(|s| s.trim_start().starts_with(exchange)).expect(exchange);
+    let v = section.lines().find_map(|l| l.trim().strip_prefix("drops ratio:")).expect("drops ratio");
+    v.trim().trim_end_matches('%').trim().parse().unwrap_or(100.0)
+}
+
+/// One raw HTTP request on loopback; whatever comes back is read and dropped.
+fn hit(addr: &str, head: &str) {
+    use std::io::{Read, Write};
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+        let _ = write!(s, "{head}Host: {addr}\r\nConnection: close\r\n\r\n");
+        let _ = s.read_to_end(&mut Vec::new());
+    }
+}
+
+#[test]
+fn a_hostile_http_loop_during_perfdhcp_keeps_dhcp_drops_under_a_tenth_of_a_percent() {
+    let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
+    require_program("perfdhcp", "kea-admin");
+    let mut lab = NetLab::new("hot");
+    let srv = lab.ns("srv");
+    let relay = lab.ns("relay");
+    lab.veth(&srv, "srv0", &relay, "up0");
+    lab.addr(&srv, "srv0", "192.0.2.1/24");
+    lab.addr(&relay, "up0", "192.0.2.2/24");
+    lab.addr(&relay, "up0", "10.200.255.254/16");
+    lab.route(&srv, "10.200.0.0/16", "192.0.2.2");
+    let cfg = format!(
+        "[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n[[subnet]]\ncidr = \"10.200.0.0/16\"\n\
+         pools = [\"10.200.0.10-10.200.255.250\"]\nrelays = [\"10.200.255.254\"]\nlease_time = \"1h\"\n",
+        lab.dir.join("l.sqlite3").display()
+    );
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let http = d.http.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The hostile side, on the daemon's own host: huge searches, /metrics and /api/stats as fast as they
+    // come back, and 500 WebSocket connects held open, for as long as perfdhcp runs.
+    let attackers: Vec<_> = (0..3)
+        .map(|kind| {
+            let (http, stop) = (http.clone(), stop.clone());
+            dhcplab_tests::in_netns(&srv, move || {
+                let mut n = 0u64;
+                let huge = "a".repeat(255);
+                let mut held = vec![];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match kind {
+                        0 => hit(&http, &format!("GET /api/leases?q={huge} HTTP/1.1\r\n")),
+                        1 => {
+                            hit(&http, "GET /metrics HTTP/1.1\r\n");
+                            hit(&http, "GET /api/stats HTTP/1.1\r\n");
+                        }
+                        _ if held.len() < 500 => {
+                            if let Ok(mut s) = std::net::TcpStream::connect(&http) {
+                                use std::io::Write;
+                                let _ = write!(
+                                    s,
+                                    "GET /ws HTTP/1.1\r\nHost: {http}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                                );
+                                held.push(s);
+                            }
+                        }
+                        _ => std::thread::sleep(std::time::Duration::from_millis(50)),
+                    }
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    // 1,000 DORA exchanges a second for 10 s, as a relay, over 20,000 clients.
+    let out =
+        lab.exec(&relay, "perfdhcp", &["-4", "-R", "20000", "-r", "1000", "-p", "10", "-l", "10.200.255.254", SERVER]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let requests: Vec<u64> = attackers.into_iter().map(|a| a.join().expect("attacker")).collect();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let acks = perfdhcp_received(&text, "REQUEST-ACK").unwrap_or(0);
+    let (offer_drops, ack_drops) = (drops_percent(&text, "DISCOVER-OFFER"), drops_percent(&text, "REQUEST-ACK"));
+    eprintln!("hostile HTTP: {requests:?} requests; {acks} ACKs; drops {offer_drops} % / {ack_drops} %");
+    assert!(acks >= 9_000, "perfdhcp:\n{text}");
+    assert!(offer_drops < 0.1 && ack_drops < 0.1, "drops {offer_drops} % / {ack_drops} % under the HTTP load:\n{text}");
+    assert!(requests[0] > 100 && requests[1] > 100, "the HTTP loop really ran: {requests:?}");
+    let refused = d.get_text(&lab, "/metrics").unwrap_or_default();
+    assert!(refused.contains("dhcplab_http_refused_total{reason=\"watchers\"}"), "metrics answer after the storm");
 }

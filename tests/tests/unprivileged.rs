@@ -57,3 +57,26 @@ fn a_real_client_is_served_by_a_daemon_with_two_capabilities_and_no_root() {
     // The lease is durable in the user's own database.
     assert!(dir.join("l.sqlite3").exists());
 }
+
+#[test]
+fn started_as_root_the_daemon_becomes_its_user_after_binding_and_keeps_serving() {
+    require_program("dhclient", "isc-dhcp-client");
+    let mut lab = NetLab::new("usr");
+    let (srv, cli, cfg) = one_client_lan(&mut lab);
+    let cfg = cfg.replace("[dhcp]\n", "[dhcp]\nuser = \"nobody\"\n");
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    assert!(status(d.pid, "Uid").starts_with("65534"), "Uid: {}", status(d.pid, "Uid"));
+    assert_eq!(status(d.pid, "CapEff"), "0000000000000000", "no capability left");
+
+    let lf = lab.dir.join("usr.leases");
+    let pf = lab.dir.join("usr.pid");
+    let out = lab.exec(
+        &cli,
+        "dhclient",
+        &["-v", "-1", "-sf", "/bin/true", "-lf", &lf.to_string_lossy(), "-pf", &pf.to_string_lossy(), "eth0"],
+    );
+    assert!(out.status.success(), "dhclient failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    // The ACK came after the lease was committed, by the daemon as `nobody`.
+    assert_eq!(d.get(&lab, "/api/leases?state=bound").as_array().map(Vec::len), Some(1));
+    assert_eq!(d.stats(&lab)["store_failures"], 0);
+}
