@@ -6,7 +6,7 @@ use dhcplab_engine::config::HexBytes;
 use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease};
 use rusqlite::{Connection, params};
 use std::net::Ipv4Addr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// One change to persist.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,17 @@ pub struct SqliteStore {
     conn: Connection,
     /// Stops the checkpoint thread when the store is dropped.
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
+    /// The write-ahead log, watched so it cannot grow without limit.
+    wal: PathBuf,
+    /// Past this size the writer checkpoints the WAL itself (the background checkpoints must be failing).
+    wal_limit: u64,
+    commits: u64,
 }
+
+/// How big the WAL may grow before the writer checkpoints it itself.
+const WAL_LIMIT: u64 = 64 << 20;
+/// The WAL's size is looked at every this many commits.
+const WAL_CHECK_EVERY: u64 = 64;
 
 fn client_text(c: &ClientKey) -> String {
     match c {
@@ -90,18 +100,38 @@ impl SqliteStore {
                 lease_secs INTEGER NOT NULL
             );",
         )?;
-        let checkpointer = Connection::open(path).ok().map(|c| {
-            let (stop, stopped) = std::sync::mpsc::channel::<()>();
-            let _ = std::thread::Builder::new().name("lease-checkpoint".into()).spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(std::time::Duration::from_secs(1))
-                {
-                    let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
+        let checkpointer = Connection::open(path)
+            .inspect_err(|e| tracing::error!("no background checkpoints for {}: {e}", path.display()))
+            .ok()
+            .map(|c| {
+                let (stop, stopped) = std::sync::mpsc::channel::<()>();
+                let _ = std::thread::Builder::new().name("lease-checkpoint".into()).spawn(move || {
+                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(std::time::Duration::from_secs(1))
+                    {
+                        let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    }
+                });
+                stop
             });
-            stop
-        });
-        Ok(SqliteStore { conn, _checkpointer: checkpointer })
+        let wal = PathBuf::from(format!("{}-wal", path.display()));
+        Ok(SqliteStore { conn, _checkpointer: checkpointer, wal, wal_limit: WAL_LIMIT, commits: 0 })
+    }
+
+    /// Checkpoints the WAL on the writer's own connection when it has outgrown `wal_limit`: background
+    /// checkpoints keep it small, but when they fail (or a reader holds them back) it must not fill the disk.
+    fn bound_wal(&mut self) {
+        self.commits += 1;
+        if !self.commits.is_multiple_of(WAL_CHECK_EVERY) {
+            return;
+        }
+        let size = std::fs::metadata(&self.wal).map_or(0, |m| m.len());
+        if size > self.wal_limit {
+            tracing::warn!("the lease database's WAL is {size} bytes: checkpointing it now");
+            if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::error!("could not checkpoint the lease database's WAL: {e}");
+            }
+        }
     }
 }
 
@@ -198,6 +228,7 @@ impl LeaseStore for SqliteStore {
             }
         }
         tx.commit()?;
+        self.bound_wal();
         Ok(())
     }
 }
@@ -256,5 +287,26 @@ mod tests {
             assert_eq!(parse_client(&client_text(&c)), Some(c));
         }
         assert_eq!(parse_client("nonsense"), None);
+    }
+
+    #[test]
+    fn the_wal_stays_bounded_when_background_checkpoints_fail() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-wal-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        let mut s = SqliteStore::open(&path).unwrap();
+        // As if the checkpoint thread could not open its connection: only the writer's own bound is left.
+        s._checkpointer = None;
+        s.wal_limit = 64 << 10;
+        for i in 0..2_000u32 {
+            let ip = std::net::Ipv4Addr::from(0xc000_0200 + (i % 200)).to_string();
+            s.commit(&[Change::Upsert(lease(&ip, LeaseState::Bound))]).unwrap();
+        }
+        let wal = std::fs::metadata(&s.wal).map_or(0, |m| m.len());
+        // At most one check interval's worth of frames beyond the limit.
+        assert!(wal <= (64 << 10) + WAL_CHECK_EVERY * 16 * 1024, "the WAL grew to {wal} bytes");
+        assert_eq!(s.load().unwrap().len(), 200);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
