@@ -44,6 +44,14 @@ pub struct ServerPolicy {
     pub decline_probation: Duration,
     #[serde(default)]
     pub allocator: AllocatorKind,
+    /// Packets one client (by hardware address) may send per second; more are dropped and counted
+    /// (`rate_limited`). 0: no limit.
+    #[serde(default = "default_client_rate")]
+    pub client_packets_per_second: u32,
+}
+
+fn default_client_rate() -> u32 {
+    20
 }
 
 impl Default for ServerPolicy {
@@ -54,6 +62,7 @@ impl Default for ServerPolicy {
             offer_hold: default_offer_hold(),
             decline_probation: default_probation(),
             allocator: AllocatorKind::default(),
+            client_packets_per_second: default_client_rate(),
         }
     }
 }

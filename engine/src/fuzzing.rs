@@ -29,7 +29,9 @@ fn config() -> ServerConfig {
         "198.51.100.0/24".parse().expect("literal"),
         "198.51.100.10-198.51.100.12".parse::<PoolRange>().expect("literal").0,
     );
-    let policy = ServerPolicy { offer_hold: Duration::from_secs(10), ..Default::default() };
+    // No rate limit: every input packet should reach the state machine.
+    let policy =
+        ServerPolicy { offer_hold: Duration::from_secs(10), client_packets_per_second: 0, ..Default::default() };
     ServerConfig { policy, subnets: vec![lan, far] }
 }
 

@@ -49,10 +49,12 @@ pub enum DropReason {
     /// A client on a link named another link's subnet (option 118 or option 82 link selection); only
     /// relays may choose the subnet.
     ForeignSubnet,
+    /// The client (by hardware address) sent more than `client_packets_per_second`.
+    RateLimited,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::TooShort,
         DropReason::TooLong,
         DropReason::WrongOpcode,
@@ -67,6 +69,7 @@ impl DropReason {
         DropReason::PoolExhausted,
         DropReason::UntrustedRelay,
         DropReason::ForeignSubnet,
+        DropReason::RateLimited,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +88,7 @@ impl DropReason {
             DropReason::PoolExhausted => "pool_exhausted",
             DropReason::UntrustedRelay => "untrusted_relay",
             DropReason::ForeignSubnet => "foreign_subnet",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 

@@ -19,6 +19,7 @@ use dhcproto::v4::{Message, MessageType};
 use ipnet::Ipv4Net;
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
+use rate_limit::ClientRateLimit;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -78,6 +79,7 @@ pub struct Server {
     transmits: VecDeque<Transmit>,
     events: VecDeque<LeaseEvent>,
     stats: Stats,
+    rate_limit: ClientRateLimit,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -115,6 +117,7 @@ impl Server {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
+            rate_limit: ClientRateLimit::default(),
         })
     }
 
@@ -247,6 +250,9 @@ impl Server {
         self.handle_timeout(now);
         self.stats.received += 1;
         let result = parse_request(bytes).and_then(|req| {
+            if !self.rate_limit.allow(now, req.hw, self.config.policy.client_packets_per_second) {
+                return Err(Dropped::new(DropReason::RateLimited, format!("{} sends too fast", req.hw)));
+            }
             self.stats.received_by_type.count(req.kind);
             let outcome = match req.kind {
                 DhcpMessage::Discover => self.discover(now, &meta, &req),
@@ -654,6 +660,8 @@ impl Server {
         self.config.policy.offer_hold
     }
 }
+
+mod rate_limit;
 
 #[cfg(test)]
 mod tests;
