@@ -167,6 +167,9 @@ fn length_ok(code: u8, len: usize) -> bool {
 /// option codes present.
 fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
     let mut codes = Vec::new();
+    // dhcproto joins every occurrence of a code into one value (RFC 3396), adjacent or not, so the
+    // joined length must be valid too: two 3-byte option 94s reach its decoder as one of 6 bytes.
+    let mut joined = [0usize; 256];
     let mut i = 0;
     while i < opts.len() {
         let code = opts[i];
@@ -187,6 +190,11 @@ fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
         }
         if !length_ok(code, len) {
             return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} has bad length {len}")));
+        }
+        joined[usize::from(code)] += len;
+        if !length_ok(code, joined[usize::from(code)]) {
+            let why = format!("option {code} is repeated and its parts join to a bad length");
+            return Err(Dropped::new(DropReason::MalformedOption, why));
         }
         if !codes.contains(&code) {
             codes.push(code);
@@ -362,6 +370,20 @@ mod tests {
         let at = HEADER_LEN + b[HEADER_LEN..].iter().position(|&x| x == 12).unwrap();
         b[at + 2] = 0xff;
         assert_eq!(reason(&b), DropReason::MalformedOption);
+    }
+
+    #[test]
+    fn a_repeated_fixed_size_option_is_refused_before_dhcproto_joins_it() {
+        // Two 3-byte option 94s (client network interface): each is fine, but dhcproto would decode them
+        // as one 6-byte option and trip its assertion (found by a 30-minute fuzz run).
+        let mut b = discover_bytes();
+        let end = b.iter().rposition(|&x| x == 255).unwrap();
+        b.splice(end..end, [94, 3, 1, 2, 0, 94, 3, 1, 2, 0]);
+        assert_eq!(reason(&b), DropReason::MalformedOption);
+        let mut once = discover_bytes();
+        let end = once.iter().rposition(|&x| x == 255).unwrap();
+        once.splice(end..end, [94, 3, 1, 2, 0]);
+        assert!(parse_request(&once).is_ok(), "one option 94 is fine");
     }
 
     #[test]
