@@ -298,6 +298,24 @@ pub enum ClientEvent {
     },
 }
 
+impl ClientEvent {
+    /// The event's name on the wire (its serde tag), which lists and logs show.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ClientEvent::StateChanged { .. } => "state_changed",
+            ClientEvent::Bound { .. } => "bound",
+            ClientEvent::Extended { .. } => "extended",
+            ClientEvent::Nak { .. } => "nak",
+            ClientEvent::Declined { .. } => "declined",
+            ClientEvent::Expired { .. } => "expired",
+            ClientEvent::Released { .. } => "released",
+            ClientEvent::LinkLocalClaimed { .. } => "link_local_claimed",
+            ClientEvent::LinkLocalDropped { .. } => "link_local_dropped",
+            ClientEvent::Informed { .. } => "informed",
+        }
+    }
+}
+
 pub struct Client {
     config: ClientConfig,
     state: State,

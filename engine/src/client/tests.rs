@@ -306,3 +306,12 @@ fn secs_counts_from_the_start_of_the_acquisition() {
     let s = u16::from_be_bytes([bytes[8], bytes[9]]);
     assert!((3..=6).contains(&s), "retransmission about 4 s in, secs {s}");
 }
+
+#[test]
+fn event_names_are_the_serde_tags() {
+    let ip = Ipv4Addr::new(192, 0, 2, 9);
+    for ev in [ClientEvent::Declined { ip }, ClientEvent::LinkLocalClaimed { ip }, ClientEvent::Expired { ip }] {
+        let json = serde_json::to_value(&ev).unwrap();
+        assert_eq!(json["kind"], ev.name());
+    }
+}

@@ -381,7 +381,7 @@ pub fn entry_label(e: &TraceEntry) -> String {
     match &e.kind {
         TraceKind::Packet { summary, .. } => summary.msg.to_string(),
         TraceKind::ClientState { from, to, .. } => format!("{from} → {to}"),
-        TraceKind::Client { event, .. } => format!("{event:?}").split([' ', '{']).next().unwrap_or("").to_string(),
+        TraceKind::Client { event, .. } => event.name().to_string(),
         TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP {ip}"),
         TraceKind::Action { what } => what.clone(),
