@@ -131,7 +131,7 @@ test('no-server self-assigns 169.254, then binds when the server comes', async (
   const page = await open('#s=no-server&seed=1&step=0');
   await runToEnd(page);
   const rows = await page.$$eval('[data-testid=event-row]', (r) => r.map((x) => x.innerText));
-  assert.ok(rows.some((r) => /LinkLocalClaimed/.test(r)), 'a link-local address was claimed');
+  assert.ok(rows.some((r) => /link_local_claimed/.test(r)), 'a link-local address was claimed');
   const info = page.locator('[data-testid=client-info]');
   assert.equal(await info.getAttribute('data-state'), 'BOUND');
   assert.equal(await info.getAttribute('data-ip'), '192.168.1.100');
