@@ -450,6 +450,22 @@ ip = "192.168.1.34"
     }
 
     #[test]
+    fn relative_paths_mean_beside_the_config_file() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dhcplab.toml");
+        std::fs::write(
+            &file,
+            GOOD.replace("listen = \"127.0.0.1:8067\"", "listen = \"127.0.0.1:8067\"\nadmin_token_file = \"token\""),
+        )
+        .unwrap();
+        let c = load(&file).unwrap();
+        assert_eq!(c.dhcp.lease_db, dir.join("leases.sqlite3"));
+        assert_eq!(c.http.admin_token_file, Some(dir.join("token")));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_syntax_error_names_its_line() {
         let bad = GOOD.replace("routers = [\"192.168.1.10\"]", "routers = [\"192.168.1.10\"");
         let e = parse(&bad, "t.toml").unwrap_err();
