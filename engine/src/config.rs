@@ -48,6 +48,10 @@ pub struct ServerPolicy {
     /// (`rate_limited`). 0: no limit.
     #[serde(default = "default_client_rate")]
     pub client_packets_per_second: u32,
+    /// Packets one link may bring per second; more are dropped and counted (`rate_limited`), so a flooded
+    /// link costs a bounded share of the server's time. 0 (the default): no limit.
+    #[serde(default)]
+    pub link_packets_per_second: u32,
 }
 
 fn default_client_rate() -> u32 {
@@ -63,6 +67,7 @@ impl Default for ServerPolicy {
             decline_probation: default_probation(),
             allocator: AllocatorKind::default(),
             client_packets_per_second: default_client_rate(),
+            link_packets_per_second: 0,
         }
     }
 }

@@ -7,6 +7,7 @@
 use crate::allocator::Allocator;
 use crate::config::{ConfigError, ServerConfig};
 use crate::event::{LeaseEvent, LeaseEventKind};
+use crate::hwaddr::HwAddr;
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::lease_table::LeaseTable;
 use crate::message::DhcpMessage;
@@ -19,7 +20,7 @@ use dhcproto::v4::{Message, MessageType};
 use ipnet::Ipv4Net;
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
-use rate_limit::ClientRateLimit;
+use rate_limit::RateLimit;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -79,7 +80,8 @@ pub struct Server {
     transmits: VecDeque<Transmit>,
     events: VecDeque<LeaseEvent>,
     stats: Stats,
-    rate_limit: ClientRateLimit,
+    per_client: RateLimit<HwAddr>,
+    per_link: RateLimit<u32>,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -117,7 +119,8 @@ impl Server {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             stats: Stats::default(),
-            rate_limit: ClientRateLimit::default(),
+            per_client: RateLimit::default(),
+            per_link: RateLimit::default(),
         })
     }
 
@@ -250,7 +253,11 @@ impl Server {
         self.handle_timeout(now);
         self.stats.received += 1;
         let result = parse_request(bytes).and_then(|req| {
-            if !self.rate_limit.allow(now, req.hw, self.config.policy.client_packets_per_second) {
+            let policy = &self.config.policy;
+            if !self.per_link.allow(now, meta.iface, policy.link_packets_per_second) {
+                return Err(Dropped::new(DropReason::RateLimited, format!("link {} is flooded", meta.iface)));
+            }
+            if !self.per_client.allow(now, req.hw, policy.client_packets_per_second) {
                 return Err(Dropped::new(DropReason::RateLimited, format!("{} sends too fast", req.hw)));
             }
             self.stats.received_by_type.count(req.kind);

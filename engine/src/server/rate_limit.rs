@@ -1,24 +1,30 @@
-//! How many packets one client (by hardware address) may send per second. A client that asks in a loop,
-//! broken or hostile, costs the server a bounded share of its time; real clients send a handful of packets
-//! per exchange and never come near it.
+//! How many packets one client (by hardware address), or one link, may send per second. A client that asks
+//! in a loop, broken or hostile, costs the server a bounded share of its time; real clients send a handful
+//! of packets per exchange and never come near it.
 
-use crate::hwaddr::HwAddr;
 use crate::time::{Duration, Instant};
 use std::collections::HashMap;
+use std::hash::Hash;
 
 const WINDOW: Duration = Duration::from_secs(1);
 
-/// Counts per hardware address in the current one-second window. The map is emptied each window, so it
-/// holds at most the addresses seen in one second: a flood of random MACs cannot make it grow.
-#[derive(Debug, Default)]
-pub struct ClientRateLimit {
+/// Counts per key (a hardware address, a link) in the current one-second window. The map is emptied each
+/// window, so it holds at most the keys seen in one second: a flood of random MACs cannot make it grow.
+#[derive(Debug)]
+pub struct RateLimit<K> {
     window_start: Instant,
-    counts: HashMap<HwAddr, u32>,
+    counts: HashMap<K, u32>,
 }
 
-impl ClientRateLimit {
-    /// Whether `hw` may send one more packet now, with at most `per_second` a second (0: no limit).
-    pub fn allow(&mut self, now: Instant, hw: HwAddr, per_second: u32) -> bool {
+impl<K> Default for RateLimit<K> {
+    fn default() -> Self {
+        RateLimit { window_start: Instant::ZERO, counts: HashMap::new() }
+    }
+}
+
+impl<K: Hash + Eq> RateLimit<K> {
+    /// Whether `key` may send one more packet now, with at most `per_second` a second (0: no limit).
+    pub fn allow(&mut self, now: Instant, key: K, per_second: u32) -> bool {
         if per_second == 0 {
             return true;
         }
@@ -26,7 +32,7 @@ impl ClientRateLimit {
             self.window_start = now;
             self.counts.clear();
         }
-        let n = self.counts.entry(hw).or_default();
+        let n = self.counts.entry(key).or_default();
         *n += 1;
         *n <= per_second
     }
@@ -35,10 +41,11 @@ impl ClientRateLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hwaddr::HwAddr;
 
     #[test]
     fn a_client_gets_its_share_each_second_and_no_more() {
-        let mut r = ClientRateLimit::default();
+        let mut r = RateLimit::default();
         let (a, b) = (HwAddr::ethernet([2, 0, 0, 0, 0, 1]), HwAddr::ethernet([2, 0, 0, 0, 0, 2]));
         let t = Instant::from_secs(10);
         let allowed = (0..30).filter(|_| r.allow(t, a, 20)).count();

@@ -653,3 +653,22 @@ fn a_client_that_asks_in_a_loop_is_answered_twenty_times_a_second() {
     lab.advance(Duration::from_secs(1));
     assert!(lab.send(msg(MessageType::Discover, mac(1))).is_some());
 }
+
+#[test]
+fn a_link_cap_bounds_what_one_flooded_link_costs() {
+    let mut cfg = config();
+    cfg.policy.link_packets_per_second = 5;
+    let mut lab = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) };
+    let answered = (0..8)
+        .filter(|&i| {
+            let m = ClientMsg::new(MessageType::Discover, flood_mac(i), i);
+            let r = lab.server.handle_packet(lab.now, meta(), &m.bytes());
+            while lab.server.poll_transmit().is_some() {}
+            r.is_ok()
+        })
+        .count();
+    assert_eq!(answered, 5, "five packets a second from this link");
+    // Another link is not held back by this one's flood.
+    let other = RecvMeta { iface: 2, ..meta() };
+    assert!(lab.server.handle_packet(lab.now, other, &msg(MessageType::Discover, mac(9)).bytes()).is_ok());
+}
