@@ -153,6 +153,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         privileges::become_user(user, &db).map_err(|e| BadConfig(e.to_string()))?;
         info!("running as {user}");
     }
+    yield_cpu_to_dhcp();
     serve_http(app, listener, opts.web_root.clone().or_else(find_web_root)).await?;
     if demo {
         remove_db(&db);
@@ -246,6 +247,23 @@ fn admin_token(cfg: &ConfigFile, demo: bool) -> Result<Option<String>> {
         (None, None) if demo => Some(random_token()?),
         (None, None) => None,
     })
+}
+
+/// How much lower the HTTP side's CPU priority is than the DHCP path's (a nice value).
+const HTTP_NICENESS: i32 = 10;
+
+/// Lowers this thread's CPU priority (and that of the threads it starts from now on: the HTTP runtime's
+/// blocking pool). The engine's and the committer's threads, started before, keep theirs: when a dashboard
+/// storm and DHCP compete for the cores, DHCP wins. Raising a nice value needs no privilege.
+fn yield_cpu_to_dhcp() {
+    // SAFETY: plain syscalls on this thread's own id; no memory is shared with the kernel.
+    let r = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, HTTP_NICENESS)
+    };
+    if r != 0 {
+        warn!("could not lower the HTTP side's CPU priority: {}", std::io::Error::last_os_error());
+    }
 }
 
 /// Serves the API, the bridge and the web app until SIGINT or SIGTERM.
