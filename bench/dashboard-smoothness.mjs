@@ -82,8 +82,8 @@ if (!existsSync(path.join(root, 'dist/index.html'))) die('web app not built: scr
 const freePort = () => new Promise((res) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const httpPort = await freePort();
 const dhcpPort = await freePort();
-const daemon = spawn(bin, ['serve', '--http', `127.0.0.1:${httpPort}`, '--demo-port', String(dhcpPort),
-  '--demo-clients', '6', '--web-root', path.join(root, 'dist')], { stdio: 'ignore' });
+const daemon = spawn(bin, ['demo', '--http', `127.0.0.1:${httpPort}`, '--port', String(dhcpPort),
+  '--clients', '6', '--web-root', path.join(root, 'dist')], { stdio: 'ignore' });
 const base = `http://127.0.0.1:${httpPort}`;
 process.on('exit', () => daemon.kill());
 for (let i = 0; ; i++) {

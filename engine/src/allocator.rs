@@ -19,6 +19,26 @@ pub enum AllocatorKind {
     Random,
 }
 
+/// This server's part of every pool when several servers share one lease database: the `index`-th of `of`
+/// equal blocks. A server hands out new addresses from its own block first, so servers rarely race for
+/// the same address (the shared store still decides when they do, see [`crate::arbiter`]); when its block
+/// is full it takes any free address. The live servers, ranked by name, each take one block; when one dies
+/// the others' blocks grow over its part (takeover).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Share {
+    /// The slots `[start, end)` of a pool of `len` that belong to this share.
+    fn block(self, len: usize) -> (usize, usize) {
+        let of = self.of.max(1) as usize;
+        let i = (self.index as usize).min(of - 1);
+        (len * i / of, len * (i + 1) / of)
+    }
+}
+
 /// An inclusive range of addresses, `first..=last`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddrRange {
@@ -91,12 +111,46 @@ impl Allocator {
         self.pools.iter_mut().any(|p| p.index(ip).is_some_and(|i| p.free.insert(i)))
     }
 
-    /// The next address to hand out, without taking it.
-    pub fn pick(&mut self, rng: &mut impl Rng) -> Option<Ipv4Addr> {
+    /// The next address to hand out, without taking it: from `share`'s blocks if they have one free.
+    pub fn pick(&mut self, rng: &mut impl Rng, share: Option<Share>) -> Option<Ipv4Addr> {
+        if let Some(share) = share.filter(|s| s.of > 1)
+            && let Some(ip) = self.pick_in_share(rng, share)
+        {
+            return Some(ip);
+        }
         match self.kind {
             AllocatorKind::Iterative => self.pick_iterative(),
             AllocatorKind::Random => self.pick_random(rng),
         }
+    }
+
+    /// A free address in `share`'s block of some pool: after the pool's cursor (iterative) or a random
+    /// point (random), wrapping inside the block.
+    fn pick_in_share(&mut self, rng: &mut impl Rng, share: Share) -> Option<Ipv4Addr> {
+        let n = self.pools.len();
+        let random = self.kind == AllocatorKind::Random;
+        for step in 0..n {
+            let k = (self.current + step) % n;
+            let pool = &mut self.pools[k];
+            let (start, end) = share.block(pool.free.capacity());
+            if start == end {
+                continue;
+            }
+            let from = if random {
+                start + (rng.next_u64() % (end - start) as u64) as usize
+            } else {
+                pool.cursor.clamp(start, end - 1)
+            };
+            let found = pool.free.next_free(from).filter(|&i| i < end).or_else(|| pool.free.next_free(start));
+            if let Some(i) = found.filter(|&i| i < end) {
+                if !random {
+                    pool.cursor = i + 1;
+                    self.current = k;
+                }
+                return Some(pool.addr(i));
+            }
+        }
+        None
     }
 
     fn pick_iterative(&mut self) -> Option<Ipv4Addr> {
@@ -159,7 +213,7 @@ mod tests {
             AllocatorKind::Iterative,
         );
         let mut got = vec![];
-        while let Some(ip) = a.pick(&mut rng) {
+        while let Some(ip) = a.pick(&mut rng, None) {
             assert!(a.take(ip));
             got.push(ip.octets()[3]);
         }
@@ -167,17 +221,17 @@ mod tests {
         assert_eq!(a.free_count(), 0);
         assert!(a.give_back([10, 0, 0, 10].into()));
         assert!(!a.give_back([10, 0, 0, 10].into()), "double free is refused");
-        assert_eq!(a.pick(&mut rng), Some([10, 0, 0, 10].into()));
+        assert_eq!(a.pick(&mut rng, None), Some([10, 0, 0, 10].into()));
     }
 
     #[test]
     fn iterative_reuses_freed_addresses_last() {
         let mut rng = rand_pcg::Pcg32::seed_from_u64(1);
         let mut a = Allocator::new(&[range([10, 0, 0, 1], [10, 0, 0, 5])], AllocatorKind::Iterative);
-        let first = a.pick(&mut rng).unwrap();
+        let first = a.pick(&mut rng, None).unwrap();
         a.take(first);
         a.give_back(first);
-        assert_ne!(a.pick(&mut rng), Some(first));
+        assert_ne!(a.pick(&mut rng, None), Some(first));
     }
 
     #[test]
@@ -185,10 +239,30 @@ mod tests {
         let mut rng = rand_pcg::Pcg32::seed_from_u64(7);
         let mut a = Allocator::new(&[range([10, 0, 0, 0], [10, 0, 3, 255])], AllocatorKind::Random);
         for _ in 0..1024 {
-            let ip = a.pick(&mut rng).unwrap();
+            let ip = a.pick(&mut rng, None).unwrap();
             assert!(a.take(ip), "{ip} was picked but not free");
         }
-        assert_eq!(a.pick(&mut rng), None);
+        assert_eq!(a.pick(&mut rng, None), None);
+    }
+
+    #[test]
+    fn each_share_hands_out_its_own_block_first_then_anything_free() {
+        let mut rng = rand_pcg::Pcg32::seed_from_u64(7);
+        for kind in [AllocatorKind::Iterative, AllocatorKind::Random] {
+            let mut a = Allocator::new(&[range([10, 0, 0, 0], [10, 0, 0, 9])], kind);
+            let second = Some(Share { index: 1, of: 2 });
+            let mut got = vec![];
+            for _ in 0..5 {
+                let ip = a.pick(&mut rng, second).unwrap();
+                assert!(a.take(ip));
+                got.push(ip.octets()[3]);
+            }
+            got.sort();
+            assert_eq!(got, vec![5, 6, 7, 8, 9], "{kind:?}");
+            // Its block is full: the other block's addresses are still there for it.
+            let ip = a.pick(&mut rng, second).unwrap();
+            assert!(ip.octets()[3] < 5, "{kind:?}: {ip}");
+        }
     }
 
     #[test]

@@ -21,15 +21,37 @@ pub struct DaemonStats {
     pub engine: Stats,
     pub leases: usize,
     pub bound: usize,
+    /// Records in each state, in `LeaseState::ALL` order (offered, bound, declined, released, expired).
+    #[serde(default)]
+    pub by_state: Vec<usize>,
     /// Datagrams the kernel dropped because a link's receive buffer was full (overload).
     pub queue_overflow: u64,
     pub store_commits: u64,
     pub store_failures: u64,
     /// ACKs withheld because their lease could not be stored.
     pub acks_withheld: u64,
+    /// ACKs held back because another server's client holds the address in the shared database.
+    #[serde(default)]
+    pub store_conflicts: u64,
     /// Lease changes whose commit failed, waiting to be tried again.
     pub store_pending: u64,
     pub subnets: Vec<SubnetUsage>,
+}
+
+/// One server sharing the lease database, as the servers' heartbeats in it show (`/api/servers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    pub name: String,
+    /// Its heartbeat is younger than the takeover time.
+    pub up: bool,
+    /// Milliseconds since its last heartbeat, by the database's clock.
+    pub heartbeat_age_ms: u64,
+    /// Its block of every pool while it is up (none when it is down: the others took its part over).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<crate::allocator::Share>,
+    /// This is the server answering.
+    #[serde(default)]
+    pub this: bool,
 }
 
 /// One message on the bridge. Every message carries the sequence number of the last change it includes;
@@ -45,6 +67,9 @@ pub enum Update {
         stats: DaemonStats,
         /// Addresses reserved in the running config.
         reserved: Vec<Ipv4Addr>,
+        /// The servers sharing the lease database (this one alone on SQLite).
+        #[serde(default)]
+        servers: Vec<PeerStatus>,
     },
     /// The running config changed (a reload or a new reservation).
     Config {
@@ -64,6 +89,11 @@ pub enum Update {
         seq: u64,
         stats: DaemonStats,
     },
+    /// The servers sharing the lease database, at each heartbeat.
+    Servers {
+        seq: u64,
+        servers: Vec<PeerStatus>,
+    },
 }
 
 /// Which message an [`Update`] is, readable from its JSON without decoding the rest.
@@ -75,11 +105,18 @@ pub enum UpdateKind {
     Lease,
     Packet,
     Stats,
+    Servers,
 }
 
 impl UpdateKind {
-    pub const ALL: [UpdateKind; 5] =
-        [UpdateKind::Snapshot, UpdateKind::Config, UpdateKind::Lease, UpdateKind::Packet, UpdateKind::Stats];
+    pub const ALL: [UpdateKind; 6] = [
+        UpdateKind::Snapshot,
+        UpdateKind::Config,
+        UpdateKind::Lease,
+        UpdateKind::Packet,
+        UpdateKind::Stats,
+        UpdateKind::Servers,
+    ];
 
     /// The message's kind from the front of its JSON (`{"type":"packet",…`). A dashboard taking thousands
     /// of messages a second counts the packets it will not show without parsing their payloads.
@@ -96,6 +133,7 @@ impl UpdateKind {
             UpdateKind::Lease => "lease",
             UpdateKind::Packet => "packet",
             UpdateKind::Stats => "stats",
+            UpdateKind::Servers => "servers",
         }
     }
 }
@@ -107,7 +145,8 @@ impl Update {
             | Update::Config { seq, .. }
             | Update::Lease { seq, .. }
             | Update::Packet { seq, .. }
-            | Update::Stats { seq, .. } => *seq,
+            | Update::Stats { seq, .. }
+            | Update::Servers { seq, .. } => *seq,
         }
     }
 
@@ -118,6 +157,7 @@ impl Update {
             Update::Lease { .. } => UpdateKind::Lease,
             Update::Packet { .. } => UpdateKind::Packet,
             Update::Stats { .. } => UpdateKind::Stats,
+            Update::Servers { .. } => UpdateKind::Servers,
         }
     }
 
@@ -221,6 +261,7 @@ pub fn apply_event(leases: &mut BTreeMap<Ipv4Addr, Lease>, ev: &LeaseEvent) {
                 obtained: ev.obtained,
                 expires: ev.expires,
                 lease_time: Duration::ZERO,
+                server: None,
             });
             l.state = state;
             l.hw = ev.hw;
@@ -252,6 +293,7 @@ mod tests {
             obtained: Instant::from_millis(1_000),
             expires: Instant::from_millis(61_000),
             lease_time: Duration::from_secs(60),
+            server: Some("dhcp-a".into()),
         }
     }
 
@@ -264,6 +306,8 @@ mod tests {
             ..DaemonStats::default()
         };
         let bytes = crate::builder::ClientMsg::new(dhcproto::v4::MessageType::Discover, l.hw, 7).bytes();
+        let share = Some(crate::allocator::Share { index: 0, of: 2 });
+        let peer = PeerStatus { name: "dhcp-a".into(), up: true, heartbeat_age_ms: 400, share, this: true };
         let packet = PacketSeen {
             dir: Direction::In,
             link: "eth1".into(),
@@ -274,7 +318,13 @@ mod tests {
             payload: bytes,
         };
         vec![
-            Update::Snapshot { seq: 1, leases: vec![l.clone()], stats: stats.clone(), reserved: vec![l.ip] },
+            Update::Snapshot {
+                seq: 1,
+                leases: vec![l.clone()],
+                stats: stats.clone(),
+                reserved: vec![l.ip],
+                servers: vec![peer.clone()],
+            },
             Update::Config { seq: 2, reserved: vec![] },
             Update::Lease {
                 seq: 3,
@@ -282,6 +332,7 @@ mod tests {
             },
             Update::Packet { seq: 4, packet: Box::new(packet) },
             Update::Stats { seq: 5, stats },
+            Update::Servers { seq: 6, servers: vec![peer] },
         ]
     }
 

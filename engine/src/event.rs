@@ -33,10 +33,12 @@ pub enum LeaseEventKind {
     Reclaimed,
     /// A REQUEST was refused with DHCPNAK.
     Nak,
+    /// Another server sharing the lease database made or ended this record; this server took it over.
+    Synced,
 }
 
 impl LeaseEventKind {
-    pub const ALL: [LeaseEventKind; 10] = [
+    pub const ALL: [LeaseEventKind; 11] = [
         LeaseEventKind::Offered,
         LeaseEventKind::Bound,
         LeaseEventKind::Renewed,
@@ -47,6 +49,7 @@ impl LeaseEventKind {
         LeaseEventKind::OfferExpired,
         LeaseEventKind::Reclaimed,
         LeaseEventKind::Nak,
+        LeaseEventKind::Synced,
     ];
 
     /// The kind's name on the wire (`offer_withdrawn`), which views show and tests select by.
@@ -62,6 +65,7 @@ impl LeaseEventKind {
             LeaseEventKind::OfferExpired => "offer_expired",
             LeaseEventKind::Reclaimed => "reclaimed",
             LeaseEventKind::Nak => "nak",
+            LeaseEventKind::Synced => "synced",
         }
     }
 }
@@ -86,6 +90,21 @@ pub struct LeaseEvent {
     /// Why, for NAKs and withdrawals: plain words for logs and the lab.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The server that made the record, when several share a lease database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<std::sync::Arc<str>>,
+    /// The exchange it came from: the client message's xid and the link it arrived on (none for timers and
+    /// admin actions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Exchange>,
+}
+
+/// Which packet an event answers: for logs (`xid`, link) and for following one client's exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub xid: u32,
+    /// The receiving link, as the caller numbered it in `RecvMeta::iface`.
+    pub iface: u32,
 }
 
 impl LeaseEvent {
@@ -102,6 +121,8 @@ impl LeaseEvent {
             obtained: lease.obtained,
             expires: lease.expires,
             reason: None,
+            server: lease.server.clone(),
+            exchange: None,
         }
     }
 
@@ -120,6 +141,8 @@ impl LeaseEvent {
             }
             // A NAK refuses a request and leaves every record as it was.
             LeaseEventKind::Nak => LeaseChange::Keep,
+            // Another server's record: as it now stands, or gone.
+            LeaseEventKind::Synced => self.state.map_or(LeaseChange::Remove, LeaseChange::Set),
             _ => self.state.map_or(LeaseChange::Keep, LeaseChange::Set),
         }
     }

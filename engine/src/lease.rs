@@ -125,6 +125,9 @@ pub struct Lease {
     /// The lease time granted with the last ACK (zero until bound).
     #[serde(with = "crate::duration_text")]
     pub lease_time: Duration,
+    /// The server that made the record (its `server_name`), when several share a lease database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<std::sync::Arc<str>>,
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! tests all drive these same state machines.
 
 pub mod allocator;
+pub mod arbiter;
 pub mod bridge;
 pub mod builder;
 pub mod client;

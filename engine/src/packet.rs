@@ -51,10 +51,13 @@ pub enum DropReason {
     ForeignSubnet,
     /// The client (by hardware address) sent more than `client_packets_per_second`.
     RateLimited,
+    /// A REQUEST for a new binding while the lease store is down: nothing can be made durable, so nothing
+    /// is promised; the client asks again.
+    StoreDown,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::TooShort,
         DropReason::TooLong,
         DropReason::WrongOpcode,
@@ -70,6 +73,7 @@ impl DropReason {
         DropReason::UntrustedRelay,
         DropReason::ForeignSubnet,
         DropReason::RateLimited,
+        DropReason::StoreDown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +93,7 @@ impl DropReason {
             DropReason::UntrustedRelay => "untrusted_relay",
             DropReason::ForeignSubnet => "foreign_subnet",
             DropReason::RateLimited => "rate_limited",
+            DropReason::StoreDown => "store_down",
         }
     }
 

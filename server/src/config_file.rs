@@ -1,6 +1,8 @@
 //! The daemon's TOML config file: `[dhcp]`, `[http]` and `[[subnet]]`. Every error, syntax or meaning,
 //! is reported with the line and column of the field it is about.
 
+use crate::store::LeaseDb;
+use dhcplab_engine::Duration;
 use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig, ServerPolicy, SubnetConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -32,9 +34,20 @@ pub struct DhcpSection {
     /// UDP port to listen on (67 on a real LAN; an unprivileged one for the loopback demo).
     #[serde(default = "default_port")]
     pub port: u16,
-    /// SQLite lease database.
+    /// The lease database: a SQLite file (one server) or a `postgresql://` URL (several servers sharing it).
     #[serde(default = "default_lease_db")]
-    pub lease_db: PathBuf,
+    pub lease_db: LeaseDb,
+    /// The PostgreSQL password, from the first line of this file (or `DHCPLAB_DB_PASSWORD`), so the URL
+    /// need not hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_db_password_file: Option<PathBuf>,
+    /// This server's name among the servers sharing a PostgreSQL database (default: the host name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<String>,
+    /// With a shared database: how long a server's heartbeat may be silent before the others take over
+    /// its share of the pools.
+    #[serde(default = "default_takeover_after", with = "dhcplab_engine::duration_text")]
+    pub takeover_after: Duration,
     /// Started as root, become this user once the sockets are bound and the database is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -70,8 +83,11 @@ pub struct HttpSection {
 fn default_port() -> u16 {
     dhcplab_engine::message::SERVER_PORT
 }
-fn default_lease_db() -> PathBuf {
-    PathBuf::from("/var/lib/dhcplab/leases.sqlite3")
+fn default_lease_db() -> LeaseDb {
+    LeaseDb::Sqlite(PathBuf::from("/var/lib/dhcplab/leases.sqlite3"))
+}
+fn default_takeover_after() -> Duration {
+    Duration::from_secs(10)
 }
 fn default_max_watchers() -> usize {
     64
@@ -86,6 +102,9 @@ impl Default for DhcpSection {
             interfaces: vec![],
             port: default_port(),
             lease_db: default_lease_db(),
+            lease_db_password_file: None,
+            server_name: None,
+            takeover_after: default_takeover_after(),
             user: None,
             policy: ServerPolicy::default(),
         }
@@ -213,7 +232,12 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
     // are checked here instead, against the keys the section itself writes.
     let root = DeTable::parse(text).ok();
     // Every key, optional ones included.
-    let all = DhcpSection { user: Some(String::new()), ..DhcpSection::default() };
+    let all = DhcpSection {
+        user: Some(String::new()),
+        server_name: Some(String::new()),
+        lease_db_password_file: Some(PathBuf::new()),
+        ..DhcpSection::default()
+    };
     let known = toml::Table::try_from(all).unwrap_or_default();
     if let Some(DeValue::Table(dhcp)) = root.as_ref().and_then(|r| r.get_ref().get("dhcp")).map(|v| v.get_ref()) {
         for (key, _) in dhcp.iter().filter(|(k, _)| !known.contains_key(k.get_ref().as_ref())) {
@@ -262,7 +286,8 @@ pub fn load(path: &Path) -> Result<ConfigFile, ConfigFileError> {
     let mut cfg = parse(&text, &name)?;
     // Relative paths in the file mean "beside the file", never "wherever the daemon was started".
     let dir = path.parent().unwrap_or(Path::new("."));
-    cfg.dhcp.lease_db = dir.join(&cfg.dhcp.lease_db);
+    cfg.dhcp.lease_db = cfg.dhcp.lease_db.beside(dir);
+    cfg.dhcp.lease_db_password_file = cfg.dhcp.lease_db_password_file.map(|f| dir.join(f));
     cfg.http.admin_token_file = cfg.http.admin_token_file.map(|f| dir.join(f));
     Ok(cfg)
 }
@@ -460,7 +485,7 @@ ip = "192.168.1.34"
         )
         .unwrap();
         let c = load(&file).unwrap();
-        assert_eq!(c.dhcp.lease_db, dir.join("leases.sqlite3"));
+        assert_eq!(c.dhcp.lease_db, LeaseDb::Sqlite(dir.join("leases.sqlite3")));
         assert_eq!(c.http.admin_token_file, Some(dir.join("token")));
         let _ = std::fs::remove_dir_all(&dir);
     }

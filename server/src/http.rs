@@ -46,6 +46,10 @@ pub struct AppState {
     pub watchers_refused: Arc<AtomicU64>,
     /// The store's health.
     pub counters: Arc<crate::daemon::Counters>,
+    /// The servers sharing the lease database, as their heartbeats show (this one alone on SQLite).
+    pub peers: crate::daemon::peers::PeerBoard,
+    /// The links DHCP is served on, by interface name (`/readyz` checks they are up).
+    pub links: Vec<String>,
 }
 
 /// A JSON error body with a status.
@@ -186,6 +190,11 @@ async fn stats(State(app): State<AppState>) -> Result<Json<DaemonStats>, ApiErro
     Ok(Json(app.ask(Command::Stats).await?))
 }
 
+/// The servers sharing the lease database: up or down, heartbeat age, share of the pools.
+async fn servers(State(app): State<AppState>) -> Json<Vec<dhcplab_engine::bridge::PeerStatus>> {
+    Json(app.peers.lock().map(|p| p.clone()).unwrap_or_default())
+}
+
 async fn subnets(State(app): State<AppState>) -> Result<Response, ApiError> {
     Ok(Json(app.ask(Command::Stats).await?.subnets).into_response())
 }
@@ -193,7 +202,11 @@ async fn subnets(State(app): State<AppState>) -> Result<Response, ApiError> {
 async fn prometheus(State(app): State<AppState>) -> Result<Response, ApiError> {
     let s = app.ask(Command::Stats).await?;
     let http = metrics::HttpCounters::of(&app);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&s, &http)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics::render(&s, &http, &app.counters, &app.peers.lock().map(|p| p.clone()).unwrap_or_default()),
+    )
+        .into_response())
 }
 
 /// How long the engine may take to answer a health check.
@@ -215,6 +228,37 @@ async fn healthz(State(app): State<AppState>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
+/// Whether interface `name` is up, as the kernel says (`unknown` is what loopback and some drivers say).
+fn link_up(name: &str) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
+        .is_ok_and(|s| matches!(s.trim(), "up" | "unknown"))
+}
+
+/// `GET /readyz`: `ready` when this daemon can serve clients now — the engine answers, the lease store
+/// commits, and every link it serves is up; else 503 with each reason. (`/healthz` asks only whether the
+/// process works; a server with its cable pulled is healthy but not ready.)
+async fn readyz(State(app): State<AppState>) -> Response {
+    let mut problems = serde_json::Map::new();
+    match tokio::time::timeout(ENGINE_PING, app.ask(Command::Ping)).await {
+        Ok(Ok(())) => {}
+        _ => {
+            problems.insert("engine".into(), "the DHCP engine does not answer".into());
+        }
+    }
+    if let Some(p) = app.counters.store_problem() {
+        problems.insert("store".into(), p.into());
+    }
+    let down: Vec<&String> = app.links.iter().filter(|l| !link_up(l)).collect();
+    if !down.is_empty() {
+        problems
+            .insert("links".into(), serde_json::json!(down.iter().map(|l| format!("{l} is down")).collect::<Vec<_>>()));
+    }
+    if problems.is_empty() {
+        return "ready".into_response();
+    }
+    (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::Value::Object(problems))).into_response()
+}
+
 async fn reload(State(app): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     let Some(reload) = &app.reload else {
         return Err(ApiError(StatusCode::CONFLICT, "running without a config file: nothing to reload".into()));
@@ -224,6 +268,13 @@ async fn reload(State(app): State<AppState>, _: Admin) -> Result<Response, ApiEr
         Err(e @ ReloadError::EngineStopped) => Err(ApiError(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
         Err(e) => Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
     }
+}
+
+/// The API's OpenAPI description, kept beside the router and checked against it by a test.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 const NOT_BUILT: &str = "<!doctype html><meta charset=utf-8><title>dhcplab</title>\
@@ -236,28 +287,55 @@ const MAX_CONCURRENT: usize = 64;
 /// An API call that takes longer than this is answered 408 (a stuck one never holds a connection).
 const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The router. `web_root` is the built web app (`dist/`), if present.
-pub fn router(app: AppState, web_root: Option<PathBuf>) -> Router {
+/// The router. `web` is the built web app, if there is one.
+pub fn router(app: AppState, web: Option<crate::web_app::WebApp>) -> Router {
     let guard = app.guard.clone();
     let api = Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/leases", get(leases))
         .route("/api/leases/{ip}", get(lease).delete(release))
         .route("/api/leases/{ip}/reservation", post(reserve))
         .route("/api/reservations", get(reservations))
         .route("/api/subnets", get(subnets))
         .route("/api/stats", get(stats))
+        .route("/api/servers", get(servers))
         .route("/api/reload", post(reload))
+        .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(prometheus))
         .route("/ws", get(crate::bridge::watcher::upgrade))
         .with_state(app);
-    let routes = match web_root.filter(|d| d.join("index.html").is_file()) {
-        Some(dir) => api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html")))),
-        None => api.fallback(|| async { Html(NOT_BUILT) }),
+    use crate::web_app::WebApp;
+    let routes = match web {
+        Some(WebApp::Dir(dir)) if dir.join("index.html").is_file() => {
+            api.fallback_service(ServeDir::new(&dir).fallback(ServeFile::new(dir.join("index.html"))))
+        }
+        Some(WebApp::Embedded) => api.fallback(crate::web_app::embedded),
+        _ => api.fallback(|| async { Html(NOT_BUILT) }),
     };
     // Outermost first: the Host/Origin check, then the time and concurrency limits.
     routes
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(axum::middleware::from_fn_with_state(guard, http_guard::enforce))
+}
+
+#[cfg(test)]
+mod openapi_tests {
+    /// Every route the router declares is described, and nothing else: the router's source is read for its
+    /// `.route("…")` calls.
+    #[test]
+    fn the_openapi_description_names_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).expect("valid JSON");
+        assert_eq!(doc["openapi"], "3.1.0");
+        let mut described: Vec<&str> = doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+        let source = include_str!("http.rs");
+        let mut routed: Vec<&str> =
+            source.split(".route(\"").skip(1).filter_map(|rest| rest.split('"').next()).collect();
+        routed.retain(|r| r.starts_with('/'));
+        described.sort();
+        routed.sort();
+        routed.dedup();
+        assert_eq!(described, routed);
+    }
 }

@@ -6,6 +6,7 @@ mod daemon;
 mod demo;
 mod http;
 mod http_guard;
+mod leases_cmd;
 mod link;
 mod metrics;
 mod privileges;
@@ -13,6 +14,8 @@ mod reload;
 mod serve;
 mod sim_cmd;
 mod store;
+mod systemd;
+mod web_app;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -20,17 +23,64 @@ use std::process::ExitCode;
 
 /// A DHCPv4 server and teaching lab.
 #[derive(Parser)]
-#[command(name = "dhcplab", version, about, long_about = None)]
+#[command(name = "dhcplab", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How `serve` and `demo` write their log to stderr: lines for people, or one JSON object per line.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DHCPLAB_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
+enum LeasesAction {
+    /// Store the leases of a dnsmasq lease file or a Kea memfile CSV in the config's lease database (stop
+    /// the daemon first when it uses SQLite); clients then keep their addresses when they renew or reboot.
+    Import {
+        /// The dhcplab config whose subnets and lease database receive the leases.
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The source's format.
+        #[arg(long, value_enum)]
+        from: leases_cmd::ImportFormat,
+        /// The lease file (e.g. /var/lib/misc/dnsmasq.leases, /var/lib/kea/kea-leases4.csv).
+        source: PathBuf,
+    },
+    /// Print every lease of the config's lease database.
+    Export {
+        #[arg(long, short, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = leases_cmd::ExportFormat::Json)]
+        format: leases_cmd::ExportFormat,
+    },
+}
+
+/// Exit codes, signals, environment and files, for `--help` and the man page.
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok; 1 a runtime failure (a socket, the lease database); 2 bad usage, a bad config file
+(FILE:LINE:COLUMN: FIELD: MESSAGE) or a damaged lease database.
+Signals (serve): SIGHUP reloads the config file (a bad one is refused and the running one stays);
+SIGINT and SIGTERM stop the daemon.
+Environment: RUST_LOG (log filter, e.g. debug); DHCPLAB_LOG_FORMAT (text or json, as --log-format);
+DHCPLAB_DB_PASSWORD (PostgreSQL password when the
+lease_db URL and lease_db_password_file have none).
+Files: /etc/dhcplab/dhcplab.toml (serve's config when --config is not given);
+/var/lib/dhcplab/leases.sqlite3 (the default lease database).";
+
+/// Where `serve` looks for its config when `--config` is not given.
+const DEFAULT_CONFIG: &str = "/etc/dhcplab/dhcplab.toml";
+
+#[derive(Subcommand)]
 enum Command {
-    /// Run the DHCP server. Without --config: a loopback demo with simulated clients, the API and the web app.
+    /// Run the DHCP server with a config file.
     Serve {
-        /// The TOML config file (see examples/dhcplab.toml). Without it, the loopback demo runs.
+        /// The TOML config file (see examples/dhcplab.toml); default /etc/dhcplab/dhcplab.toml.
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Listen for HTTP here instead of [http] listen (default 127.0.0.1:8067).
@@ -39,12 +89,22 @@ enum Command {
         /// Serve the web app from this directory (default: a built dist/ found nearby).
         #[arg(long, value_name = "DIR")]
         web_root: Option<PathBuf>,
-        /// Demo only: how many simulated clients.
+    },
+    /// A loopback demo: the server on 127.0.0.1 with simulated clients, the API and the web app (nothing
+    /// is served on a real link).
+    Demo {
+        /// Listen for HTTP here (default 127.0.0.1:8067).
+        #[arg(long, value_name = "ADDR")]
+        http: Option<std::net::SocketAddr>,
+        /// Serve the web app from this directory (default: a built dist/ found nearby).
+        #[arg(long, value_name = "DIR")]
+        web_root: Option<PathBuf>,
+        /// How many simulated clients.
         #[arg(long, default_value_t = 24)]
-        demo_clients: usize,
-        /// Demo only: the unprivileged loopback UDP port the server listens on.
+        clients: usize,
+        /// The unprivileged loopback UDP port the server listens on.
         #[arg(long, default_value_t = 6767)]
-        demo_port: u16,
+        port: u16,
     },
     /// Run a lab scenario headless and print what happens, step by step, with explanations.
     Sim {
@@ -73,10 +133,19 @@ enum Command {
         /// The TOML config file.
         #[arg(required_unless_present = "db")]
         file: Option<PathBuf>,
-        /// Verify this lease database instead (read only; run it while the daemon is stopped or running).
-        #[arg(long, value_name = "FILE")]
-        db: Option<PathBuf>,
+        /// Verify this lease database instead: a SQLite file, or a postgresql:// URL (password from
+        /// DHCPLAB_DB_PASSWORD). Read only; run it while the daemon is stopped or running.
+        #[arg(long, value_name = "FILE|URL")]
+        db: Option<String>,
     },
+    /// Move leases in from another server's lease file, or out of dhcplab's lease database.
+    Leases {
+        #[command(subcommand)]
+        action: LeasesAction,
+    },
+    /// Write the man page (dhcplab.1) and shell completions (bash, zsh, fish) into DIR, for packaging.
+    #[command(hide = true)]
+    GenerateDocs { dir: PathBuf },
 }
 
 /// Exit codes: 0 ok, 1 runtime failure, 2 bad usage or config.
@@ -86,23 +155,23 @@ const EXIT_FAILURE: u8 = 1;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { config, http, web_root, demo_clients, demo_port } => {
-            init_logging();
-            let opts = serve::ServeOptions { config, http, web_root, demo_clients, demo_port };
-            // One thread runs the engine, HTTP and the demo; the lease store has its own. Nothing hops
-            // between worker threads on the packet path.
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => return fail(e.into()),
+        Command::Serve { config, http, web_root } => {
+            let Some(config) = config.or_else(|| {
+                let default = PathBuf::from(DEFAULT_CONFIG);
+                default.is_file().then_some(default)
+            }) else {
+                eprintln!(
+                    "dhcplab serve: no config file: name one with --config FILE, or write {DEFAULT_CONFIG} \
+                     (examples/dhcplab.toml shows one). `dhcplab demo` runs the loopback demo."
+                );
+                return ExitCode::from(EXIT_BAD_CONFIG);
             };
-            match rt.block_on(serve::serve(opts)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) if e.downcast_ref::<serve::BadConfig>().is_some() => {
-                    eprintln!("{e}");
-                    ExitCode::from(EXIT_BAD_CONFIG)
-                }
-                Err(e) => fail(e),
-            }
+            let opts = serve::ServeOptions { config: Some(config), http, web_root, demo_clients: 0, demo_port: 0 };
+            run_daemon(opts, cli.log_format)
+        }
+        Command::Demo { http, web_root, clients, port } => {
+            let opts = serve::ServeOptions { config: None, http, web_root, demo_clients: clients, demo_port: port };
+            run_daemon(opts, cli.log_format)
         }
         Command::Sim { list: true, .. } => match sim_cmd::list(&mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,
@@ -120,19 +189,45 @@ fn main() -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Check { db: Some(db), .. } => match store::SqliteStore::verify(&db) {
-            Ok(n) => {
-                println!("{}: ok ({n} leases)", db.display());
-                ExitCode::SUCCESS
-            }
+        Command::Check { db: Some(db), .. } => match db.parse::<store::LeaseDb>() {
             Err(e) => {
-                eprintln!(
-                    "{}: {e}\nStop the daemon, move the file aside and start it again: it starts with an empty lease \
-                     table, and clients keep their addresses when they renew or reboot while those are free.",
-                    db.display()
-                );
+                eprintln!("dhcplab check --db: {e}");
                 ExitCode::from(EXIT_BAD_CONFIG)
             }
+            Ok(store::LeaseDb::Sqlite(path)) => match store::SqliteStore::verify(&path) {
+                Ok(n) => {
+                    println!("{}: ok ({n} leases)", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!(
+                        "{}: {e}\nStop the daemon, move the file aside and start it again: it starts with an empty \
+                         lease table, and clients keep their addresses when they renew or reboot while those are free.",
+                        path.display()
+                    );
+                    ExitCode::from(EXIT_BAD_CONFIG)
+                }
+            },
+            Ok(store::LeaseDb::Postgres(target)) => {
+                match store::PgConnect::new(&target, None).and_then(|c| store::PgStore::verify(&c)) {
+                    Ok(v) => {
+                        println!(
+                            "{target}: ok ({} leases, schema version {}, {} servers)",
+                            v.leases, v.schema, v.servers
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("{target}: {e}");
+                        ExitCode::from(EXIT_BAD_CONFIG)
+                    }
+                }
+            }
+        },
+        Command::Leases { action } => leases(action),
+        Command::GenerateDocs { dir } => match generate_docs(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e.into()),
         },
         Command::Check { file: None, .. } => {
             eprintln!("dhcplab check: name a config file, or a lease database with --db FILE");
@@ -158,9 +253,92 @@ fn fail(e: anyhow::Error) -> ExitCode {
     ExitCode::from(EXIT_FAILURE)
 }
 
-/// Logs to stderr; `RUST_LOG` picks the level (default: info, one line per exchange).
-fn init_logging() {
+/// Logs to stderr; `RUST_LOG` picks the level (default: info, one line per exchange). Colour only on a
+/// terminal: journald and log files get plain text.
+fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    // Under systemd, stderr goes to the journal (JOURNAL_STREAM is set), which stamps every line itself.
+    let journal = std::env::var_os("JOURNAL_STREAM").is_some();
+    match format {
+        LogFormat::Text if journal => fmt.with_ansi(false).without_time().init(),
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => fmt.json().with_ansi(false).init(),
+    }
+}
+
+fn leases(action: LeasesAction) -> ExitCode {
+    let path = match &action {
+        LeasesAction::Import { config, .. } | LeasesAction::Export { config, .. } => config.clone(),
+    };
+    let cfg = match config_file::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
+    let db = cfg.dhcp.lease_db.clone();
+    match action {
+        LeasesAction::Import { from, source, .. } => match leases_cmd::import(&cfg, &db, from, &source) {
+            Ok(done) => {
+                for s in &done.skipped {
+                    eprintln!("skipped {s}");
+                }
+                println!("imported {} leases into {db} ({} skipped)", done.leases, done.skipped.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) if e.downcast_ref::<leases_cmd::LeasesError>().is_some() => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_BAD_CONFIG)
+            }
+            Err(e) => fail(e),
+        },
+        LeasesAction::Export { format, .. } => {
+            match leases_cmd::export(&cfg, &db, format, &mut std::io::stdout().lock()) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+/// The man page and completions, generated from this CLI so they never disagree with `--help`.
+fn generate_docs(dir: &std::path::Path) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let cmd = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
+    std::fs::write(dir.join("dhcplab.1"), page)?;
+    for (shell, file) in [
+        (clap_complete::Shell::Bash, "dhcplab.bash"),
+        (clap_complete::Shell::Zsh, "_dhcplab"),
+        (clap_complete::Shell::Fish, "dhcplab.fish"),
+    ] {
+        let mut out = std::fs::File::create(dir.join(file))?;
+        clap_complete::generate(shell, &mut cmd.clone(), "dhcplab", &mut out);
+    }
+    Ok(())
+}
+
+/// Runs the daemon (`serve` or `demo`) until it is stopped.
+fn run_daemon(opts: serve::ServeOptions, log: LogFormat) -> ExitCode {
+    init_logging(log);
+    // One thread runs the engine, HTTP and the demo; the lease store has its own. Nothing hops
+    // between worker threads on the packet path.
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(e.into()),
+    };
+    match rt.block_on(serve::serve(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<serve::BadConfig>().is_some() => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+        Err(e) => fail(e),
+    }
 }

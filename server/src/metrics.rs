@@ -1,7 +1,8 @@
 //! Prometheus text exposition. Names follow Kea's statistics (`pkt4-received` →
 //! `dhcplab_pkt4_received_total`), so dashboards and alerts written for Kea carry over.
 
-use dhcplab_engine::bridge::DaemonStats;
+use dhcplab_engine::LeaseState;
+use dhcplab_engine::bridge::{DaemonStats, PeerStatus};
 use dhcplab_engine::message::DhcpMessage;
 use dhcplab_engine::packet::DropReason;
 use std::fmt::Write;
@@ -32,16 +33,69 @@ impl HttpCounters {
     }
 }
 
-pub fn render(s: &DaemonStats, http: &HttpCounters) -> String {
+/// The commit-latency histogram and the servers sharing the lease database.
+fn store_and_peers(out: &mut String, c: &crate::daemon::Counters, peers: &[PeerStatus]) {
+    histogram(
+        out,
+        "dhcplab_store_commit_duration_seconds",
+        "How long lease database commits take (one per batch of changes).",
+        &[("", &c.commit_seconds)],
+    );
+    histogram(
+        out,
+        "dhcplab_exchange_duration_seconds",
+        "From reading a DISCOVER or REQUEST to sending its OFFER or ACK (an ACK after its lease is stored).",
+        &[("operation=\"offer\",", &c.offer_seconds), ("operation=\"ack\",", &c.ack_seconds)],
+    );
+    let _ =
+        writeln!(out, "# HELP dhcplab_server_up Servers sharing the lease database: 1 while its heartbeat is fresh.");
+    let _ = writeln!(out, "# TYPE dhcplab_server_up gauge");
+    for p in peers {
+        let _ = writeln!(out, "dhcplab_server_up{{server=\"{}\"}} {}", escape(&p.name), u8::from(p.up));
+    }
+    let _ = writeln!(out, "# HELP dhcplab_server_heartbeat_age_seconds Time since each server's last heartbeat.");
+    let _ = writeln!(out, "# TYPE dhcplab_server_heartbeat_age_seconds gauge");
+    for p in peers {
+        let age = p.heartbeat_age_ms as f64 / 1000.0;
+        let _ = writeln!(out, "dhcplab_server_heartbeat_age_seconds{{server=\"{}\"}} {age}", escape(&p.name));
+    }
+}
+
+/// One histogram family; each series' labels are given as `name="value",` (empty for none).
+fn histogram(out: &mut String, name: &str, help: &str, series: &[(&str, &crate::daemon::committer::Histogram)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (labels, h) in series {
+        let (counts, sum) = h.read();
+        for (bound, n) in h.bounds.iter().zip(&counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {n}");
+        }
+        let total = counts.last().copied().unwrap_or(0);
+        let bare = labels.trim_end_matches(',');
+        let bare = if bare.is_empty() { String::new() } else { format!("{{{bare}}}") };
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {total}");
+        let _ = writeln!(out, "{name}_sum{bare} {sum}\n{name}_count{bare} {total}");
+    }
+}
+
+/// A label value as the exposition format wants it.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Counters, peers: &[PeerStatus]) -> String {
     let mut out = String::new();
     let e = &s.engine;
     counter(&mut out, "pkt4_received_total", "DHCPv4 packets received.", e.received);
     counter(&mut out, "pkt4_sent_total", "DHCPv4 packets sent.", e.sent);
-    // Kea's names: pkt4-discover-received … pkt4-inform-received, pkt4-offer-sent, -ack-, -nak-.
-    for m in DhcpMessage::ALL {
-        let (dir, counts) = if m.from_client() { ("received", &e.received_by_type) } else { ("sent", &e.sent_by_type) };
-        let name = m.short_name().to_lowercase();
-        counter(&mut out, &format!("pkt4_{name}_{dir}_total"), &format!("{m} messages {dir}."), counts.of(m));
+    // By message type, labelled as Kea's exporter does (`operation="ack"`), so sum() and by() work.
+    for dir in ["received", "sent"] {
+        let name = format!("dhcplab_packets_{dir}_total");
+        let _ = writeln!(out, "# HELP {name} DHCPv4 messages {dir}, by type.\n# TYPE {name} counter");
+        for m in DhcpMessage::ALL.into_iter().filter(|m| m.from_client() == (dir == "received")) {
+            let counts = if dir == "received" { &e.received_by_type } else { &e.sent_by_type };
+            let op = m.short_name().to_lowercase();
+            let _ = writeln!(out, "{name}{{operation=\"{op}\"}} {}", counts.of(m));
+        }
     }
     counter(
         &mut out,
@@ -76,6 +130,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters) -> String {
     );
     counter(&mut out, "store_failures_total", "Lease database commits that failed.", s.store_failures);
     counter(&mut out, "acks_withheld_total", "ACKs not sent because their lease could not be stored.", s.acks_withheld);
+    counter(
+        &mut out,
+        "store_conflicts_total",
+        "ACKs held back because another server's client holds the address in the shared lease database.",
+        s.store_conflicts,
+    );
     let _ = writeln!(out, "# HELP dhcplab_store_pending_changes Lease changes waiting for a commit to succeed.");
     let _ =
         writeln!(out, "# TYPE dhcplab_store_pending_changes gauge\ndhcplab_store_pending_changes {}", s.store_pending);
@@ -95,12 +155,16 @@ pub fn render(s: &DaemonStats, http: &HttpCounters) -> String {
         }
     }
     let _ = writeln!(out, "# HELP dhcplab_leases Lease records by state.\n# TYPE dhcplab_leases gauge");
-    let _ = writeln!(out, "dhcplab_leases{{state=\"bound\"}} {}", s.bound);
-    let _ = writeln!(out, "dhcplab_leases{{state=\"all\"}} {}", s.leases);
+    for (state, n) in LeaseState::ALL.iter().zip(&s.by_state) {
+        let _ = writeln!(out, "dhcplab_leases{{state=\"{state}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP dhcplab_build_info The running build.\n# TYPE dhcplab_build_info gauge");
+    let _ = writeln!(out, "dhcplab_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(out, "# HELP dhcplab_http_refused_total HTTP requests refused, by reason.");
     let _ = writeln!(out, "# TYPE dhcplab_http_refused_total counter");
     for (reason, n) in [("host", http.host), ("origin", http.origin), ("watchers", http.watchers)] {
         let _ = writeln!(out, "dhcplab_http_refused_total{{reason=\"{reason}\"}} {n}");
     }
+    store_and_peers(&mut out, store, peers);
     out
 }

@@ -17,8 +17,9 @@ pub enum PrivilegeError {
     Chown { user: String, path: String, source: std::io::Error },
 }
 
-/// Becomes `user`, after handing it the lease database's files (SQLite writes its journal beside them).
-pub fn become_user(user: &str, db: &Path) -> Result<(), PrivilegeError> {
+/// Becomes `user`, after handing it the SQLite lease database's files (SQLite writes its journal beside
+/// them); a networked database has none.
+pub fn become_user(user: &str, db: Option<&Path>) -> Result<(), PrivilegeError> {
     let u = User::from_name(user)
         .map_err(|source| PrivilegeError::Switch { user: user.into(), source })?
         .ok_or_else(|| PrivilegeError::NoSuchUser(user.into()))?;
@@ -28,7 +29,8 @@ pub fn become_user(user: &str, db: &Path) -> Result<(), PrivilegeError> {
         }
         return Err(PrivilegeError::NotRoot { user: user.into(), uid: Uid::effective().as_raw() });
     }
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in db.map_or(&[][..], |_| &["", "-wal", "-shm"][..]) {
+        let Some(db) = db else { break };
         let path = format!("{}{suffix}", db.display());
         if Path::new(&path).exists() {
             std::os::unix::fs::chown(&path, Some(u.uid.as_raw()), Some(u.gid.as_raw()))

@@ -3,6 +3,7 @@
 
 use crate::bridge::publisher::{BACKLOG, Publisher};
 use crate::config_file::{self, ConfigFile};
+use crate::daemon::peers::{PeerBoard, PeerWatch};
 use crate::daemon::{Clock, Counters, Engine};
 use crate::demo::Demo;
 use crate::http::{self, AppState};
@@ -10,9 +11,11 @@ use crate::http_guard::Guard;
 use crate::link::Link;
 use crate::privileges;
 use crate::reload::Reloader;
-use crate::store::{LeaseStore, SqliteStore};
+use crate::store::{LeaseDb, LeaseStore, PgConnect, PgPeers, PgStore, SqliteStore, StoreError};
+use crate::web_app::WebApp;
 use anyhow::{Context, Result};
 use dhcplab_engine::Server;
+use dhcplab_engine::bridge::PeerStatus;
 use dhcplab_engine::config::{PoolRange, SubnetConfig};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -81,15 +84,16 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         None => demo_config(),
     };
     let clock = Clock::new();
-    let db = lease_db_path(&cfg, demo);
-    let mut store = SqliteStore::open(&db)
-        .with_context(|| format!("opening the lease database {} (`dhcplab check --db {0}` checks it)", db.display()))?;
+    let db = lease_db(&cfg, demo);
     let seed = clock.now().as_millis();
-    let stored = store
-        .load()
-        .with_context(|| format!("reading the lease database {} (`dhcplab check --db {0}` checks it)", db.display()))?;
-    let server = restore_server(&cfg, stored, seed)?;
-    info!("lease database {}: {} leases loaded", db.display(), server.leases().count());
+    // The PostgreSQL client blocks (it runs a runtime of its own): it is opened off this async runtime.
+    let opened = std::thread::scope(|s| s.spawn(|| open_store(&cfg, &db)).join())
+        .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
+    let mut server = restore_server(&cfg, opened.leases, seed)?;
+    if let LeaseDb::Postgres(_) = &db {
+        server.set_name(&server_name(&cfg));
+    }
+    info!("lease database {db}: {} leases loaded", server.leases().count());
 
     // The engine gets a thread and a runtime of its own, and its links are registered there: the HTTP API
     // and the WebSocket fan-out (however many dashboards) run on this thread and never take turns with the
@@ -113,9 +117,21 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let counters = Arc::new(Counters::default());
     let (updates, _) = broadcast::channel(BACKLOG);
     let (cmd_tx, cmd_rx) = mpsc::channel(256);
-    let engine =
-        Engine::new(server, links.clone(), Box::new(store), clock, counters.clone(), Publisher::new(updates.clone()))
-            .context("starting the lease store's thread")?;
+    let publisher = Publisher::new(updates.clone());
+    // On its own (SQLite), this server is the whole board; with a shared database the watcher fills it.
+    let alone = vec![PeerStatus { name: server_name(&cfg), up: true, heartbeat_age_ms: 0, share: None, this: true }];
+    let peer_board = PeerBoard::new(std::sync::Mutex::new(alone.clone()));
+    let engine = Engine::new(server, links.clone(), opened.store, clock, counters.clone(), publisher, cmd_tx.clone())
+        .context("starting the lease store's thread")?
+        .with_peers(alone);
+    if let Some(mut watch) = opened.peers {
+        watch.engine = cmd_tx.clone();
+        watch.board = peer_board.clone();
+        std::thread::Builder::new()
+            .name("lease-peers".into())
+            .spawn(move || watch.run())
+            .context("starting the shared database's watcher")?;
+    }
     std::thread::Builder::new()
         .name("dhcp-engine".into())
         .spawn(move || engine_rt.block_on(engine.run(cmd_rx)))
@@ -130,6 +146,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         tokio::spawn(reload_on_sighup(r));
     }
     let token = admin_token(&cfg, demo)?;
+    tokio::spawn(crate::systemd::watchdog(cmd_tx.clone()));
     let app = AppState {
         commands: cmd_tx,
         admin_token: token.clone().map(Into::into),
@@ -141,7 +158,9 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         watchers: Default::default(),
         max_watchers: cfg.http.max_watchers,
         watchers_refused: Default::default(),
+        links: cfg.dhcp.interfaces.clone(),
         counters,
+        peers: peer_board,
     };
     if demo && let Some(t) = &token {
         info!("demo admin token: {t}");
@@ -150,25 +169,81 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
     // Everything that needed root is done: sockets bound, database open.
     if let Some(user) = &cfg.dhcp.user {
-        privileges::become_user(user, &db).map_err(|e| BadConfig(e.to_string()))?;
+        let file = match &db {
+            LeaseDb::Sqlite(path) => Some(path.as_path()),
+            LeaseDb::Postgres(_) => None,
+        };
+        privileges::become_user(user, file).map_err(|e| BadConfig(e.to_string()))?;
         info!("running as {user}");
     }
     yield_cpu_to_dhcp();
-    serve_http(app, listener, opts.web_root.clone().or_else(find_web_root)).await?;
-    if demo {
-        remove_db(&db);
+    // --web-root, else the copy built into the binary, else one installed or built nearby.
+    let web =
+        opts.web_root.clone().map(WebApp::Dir).or_else(WebApp::embedded).or_else(|| find_web_root().map(WebApp::Dir));
+    serve_http(app, listener, web).await?;
+    if demo && let LeaseDb::Sqlite(path) = &db {
+        remove_db(path);
     }
     Ok(())
 }
 
 /// The lease database: the config's, or for the demo a fresh scratch file.
-fn lease_db_path(cfg: &ConfigFile, demo: bool) -> PathBuf {
+fn lease_db(cfg: &ConfigFile, demo: bool) -> LeaseDb {
     if !demo {
         return cfg.dhcp.lease_db.clone();
     }
     let p = std::env::temp_dir().join(format!("dhcplab-demo-{}.sqlite3", std::process::id()));
     remove_db(&p);
-    p
+    LeaseDb::Sqlite(p)
+}
+
+/// An open lease store with what it holds, and for a shared database the watcher of the other servers
+/// (its engine channel and board are filled in by the caller).
+pub(crate) struct Opened {
+    pub(crate) store: Box<dyn LeaseStore>,
+    pub(crate) leases: Vec<dhcplab_engine::Lease>,
+    peers: Option<PeerWatch>,
+}
+
+pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb) -> Result<Opened> {
+    let check = |e: StoreError| match db {
+        LeaseDb::Sqlite(p) => anyhow::anyhow!("{e} (`dhcplab check --db {}` checks it)", p.display()),
+        LeaseDb::Postgres(_) => anyhow::anyhow!("{e}"),
+    };
+    match db {
+        LeaseDb::Sqlite(path) => {
+            let mut store =
+                SqliteStore::open(path).map_err(check).with_context(|| format!("opening the lease database {db}"))?;
+            let leases = store.load().map_err(check).with_context(|| format!("reading the lease database {db}"))?;
+            Ok(Opened { store: Box::new(store), leases, peers: None })
+        }
+        LeaseDb::Postgres(target) => {
+            let name = server_name(cfg);
+            let pg = PgConnect::new(target, cfg.dhcp.lease_db_password_file.as_deref()).map_err(check)?;
+            let mut store = PgStore::open(pg.clone(), &name)
+                .map_err(check)
+                .with_context(|| format!("connecting to the lease database {db}"))?;
+            let leases = store.load().map_err(check).with_context(|| format!("reading the lease database {db}"))?;
+            let peers = PgPeers::open(pg, &name).map_err(check).context("a second connection for the heartbeats")?;
+            info!("server {name} shares the lease database {db}");
+            let (engine, _) = mpsc::channel(1);
+            let watch = PeerWatch {
+                peers,
+                mark: store.mark(),
+                takeover_after: cfg.dhcp.takeover_after,
+                engine,
+                board: PeerBoard::default(),
+            };
+            Ok(Opened { store: Box::new(store), leases, peers: Some(watch) })
+        }
+    }
+}
+
+/// This server's name in a shared database: the config's, or the host name.
+fn server_name(cfg: &ConfigFile) -> String {
+    cfg.dhcp.server_name.clone().unwrap_or_else(|| {
+        nix::unistd::gethostname().ok().and_then(|h| h.into_string().ok()).unwrap_or_else(|| "dhcplab".into())
+    })
 }
 
 /// Removes a SQLite database with its WAL and shared-memory files.
@@ -267,11 +342,11 @@ fn yield_cpu_to_dhcp() {
 }
 
 /// Serves the API, the bridge and the web app until SIGINT or SIGTERM.
-async fn serve_http(app: AppState, listener: tokio::net::TcpListener, web_root: Option<PathBuf>) -> Result<()> {
+async fn serve_http(app: AppState, listener: tokio::net::TcpListener, web: Option<WebApp>) -> Result<()> {
     let listen = listener.local_addr()?;
     info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
-    match &web_root {
-        Some(d) => info!("web app from {}", d.display()),
+    match &web {
+        Some(w) => info!("web app from {w}"),
         None => warn!("web app not built (run scripts/build-web); serving the API only"),
     }
     let shutdown = async {
@@ -281,8 +356,10 @@ async fn serve_http(app: AppState, listener: tokio::net::TcpListener, web_root: 
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
         }
         info!("shutting down");
+        crate::systemd::stopping();
     };
+    crate::systemd::ready();
     // On return the process exits, engine thread and all: every lease it ACKed is already committed.
-    axum::serve(listener, http::router(app, web_root)).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, http::router(app, web)).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

@@ -30,9 +30,11 @@ fn line(sim: &dhcplab_engine::sim::Sim, e: &TraceEntry, lang: Lang) -> String {
         }
         TraceKind::ClientState { from, to, .. } => format!("{from} → {to}"),
         TraceKind::Client { .. } => "client".into(),
-        TraceKind::Lease { event } => format!("lease {:?}", event.kind).to_lowercase(),
+        TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP probe {ip}"),
         TraceKind::Action { what } => what.clone(),
+        TraceKind::Database { ip, stored: true } => format!("stored {ip}"),
+        TraceKind::Database { ip, stored: false } => format!("refused {ip}"),
     };
     let text = match lang {
         Lang::En => &e.text.en,

@@ -7,6 +7,7 @@ use dhcproto::v4::MessageType;
 mod common;
 
 use common::*;
+use std::io::Write;
 use std::net::UdpSocket;
 use std::process::Command;
 use std::time::Duration;
@@ -28,13 +29,60 @@ fn the_demo_shows_live_leases_within_seconds() {
     let (code, body) = get(&p, "/api/leases?state=happy").unwrap();
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("unknown state"));
+    assert_eq!(get(&p, "/readyz"), Some((200, "ready".to_string())));
     let subnets = json(&p, "/api/subnets");
     assert_eq!(subnets[0]["pool_size"], 100);
     let metrics = get(&p, "/metrics").unwrap().1;
+    // Prometheus' own linter (Debian's prometheus package, installed by scripts/setup) accepts it.
+    let mut lint = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is not installed: run scripts/setup (Debian package prometheus)");
+    lint.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let linted = lint.wait_with_output().unwrap();
+    assert!(
+        linted.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&linted.stdout),
+        String::from_utf8_lossy(&linted.stderr)
+    );
+    // contrib/grafana-dashboard.json plots only metrics that exist.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../contrib/grafana-dashboard.json")).expect("valid JSON");
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            let expr = t["expr"].as_str().unwrap();
+            for name in
+                expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("dhcplab_"))
+            {
+                assert!(
+                    metrics.contains(&format!("\n{name}")),
+                    "{name} (in the Grafana panel {}) is not exported",
+                    panel["title"]
+                );
+            }
+        }
+    }
+    let commits = metrics.lines().find_map(|l| l.strip_prefix("dhcplab_store_commit_duration_seconds_count "));
+    assert!(commits.and_then(|n| n.parse::<u64>().ok()) > Some(0), "commits are timed:\n{metrics}");
+    for op in ["offer", "ack"] {
+        let line = format!("dhcplab_exchange_duration_seconds_count{{operation=\"{op}\"}} ");
+        let n = metrics.lines().find_map(|l| l.strip_prefix(line.as_str())).and_then(|n| n.parse::<u64>().ok());
+        assert!(n > Some(0), "{op}s are timed:\n{metrics}");
+    }
     for name in [
         "dhcplab_pkt4_received_total",
-        "dhcplab_pkt4_ack_sent_total",
+        "dhcplab_packets_sent_total{operation=\"ack\"}",
+        "dhcplab_packets_received_total{operation=\"discover\"}",
+        "dhcplab_leases{state=\"bound\"}",
+        "dhcplab_build_info{version=",
+        "dhcplab_exchange_duration_seconds_bucket{operation=\"ack\",le=\"+Inf\"}",
         "dhcplab_subnet_assigned_addresses{subnet=\"192.0.2.0/24\"}",
+        "dhcplab_store_commit_duration_seconds_bucket{le=\"+Inf\"}",
+        "dhcplab_server_up{server=",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
@@ -224,4 +272,148 @@ fn check_db_verifies_a_lease_database_and_says_what_to_do_with_a_damaged_one() {
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("move the file aside"), "{err}");
+}
+
+#[test]
+fn a_log_to_a_file_has_no_colour_codes_and_the_json_log_has_the_exchange_fields() {
+    let (p, _) = demo("plainlog", 3);
+    wait(Duration::from_secs(10), "a bound lease", || json(&p, "/api/leases?state=bound").as_array()?.first().cloned());
+    let text = std::fs::read_to_string(&p.log).unwrap();
+    assert!(text.contains("DHCPACK"), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape codes in a log that is not a terminal:\n{text}");
+    // Started elsewhere, with no --web-root: the app comes with the binary (a debug build reads the
+    // repository's dist/ at run time; a release build carries it).
+    assert!(text.contains("web app from the copy built into this binary"), "{text}");
+    let (code, page) = get(&p, "/").unwrap();
+    assert!(code == 200 && page.contains("dhcplab-web"), "{code}: {page}");
+    drop(p);
+    let dir = tmp("jsonlog");
+    let (http, port) = (format!("127.0.0.1:{}", free_port()), free_udp_port().to_string());
+    let p = spawn(
+        &["--log-format", "json", "demo", "--http", &http, "--port", &port, "--clients", "3"],
+        &dir,
+        http.clone(),
+    );
+    wait(Duration::from_secs(10), "a bound lease", || json(&p, "/api/leases?state=bound").as_array()?.first().cloned());
+    let text = std::fs::read_to_string(&p.log).unwrap();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(lines.iter().all(|l| l["level"].is_string() && l["timestamp"].is_string()), "{text}");
+    assert!(lines.iter().any(|l| l["fields"]["message"].as_str().is_some_and(|m| m.contains("DHCPACK"))), "{text}");
+}
+
+#[test]
+fn serve_without_a_config_names_what_to_do_and_exits_2() {
+    assert!(
+        !std::path::Path::new("/etc/dhcplab/dhcplab.toml").exists(),
+        "this machine has /etc/dhcplab/dhcplab.toml: `serve` would use it, so this test cannot run here"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dhcplab")).arg("serve").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("--config") && said.contains("/etc/dhcplab/dhcplab.toml") && said.contains("dhcplab demo"));
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_dhcplab")).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for topic in ["Exit codes", "SIGHUP", "DHCPLAB_DB_PASSWORD", "/var/lib/dhcplab"] {
+        assert!(help.contains(topic), "--help names {topic}:\n{help}");
+    }
+}
+
+#[test]
+fn under_systemd_it_says_ready_pings_the_watchdog_and_says_when_it_stops() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tmp("notify");
+    let sock_path = dir.join("notify.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let (http, port) = (format!("127.0.0.1:{}", free_port()), free_udp_port().to_string());
+    // As systemd starts it: WATCHDOG_PID names the daemon itself (the shell execs it, keeping its pid).
+    let bin = env!("CARGO_BIN_EXE_dhcplab");
+    let child = Command::new("sh")
+        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" demo --http \"$1\" --port \"$2\" --clients 1", bin, &http, &port])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed however the test ends, so a failure leaves no daemon behind.
+    let mut daemon = Proc { child, http: http.clone(), log: dir.join("none") };
+    let mut said = vec![];
+    let mut buf = [0u8; 256];
+    while !(said.contains(&"READY=1".to_string()) && said.contains(&"WATCHDOG=1".to_string())) {
+        let n = sock.recv(&mut buf).expect("the daemon said READY=1 and WATCHDOG=1 in time");
+        said.push(String::from_utf8_lossy(&buf[..n]).trim().to_string());
+    }
+    assert_eq!(said[0], "READY=1", "ready before any watchdog ping: {said:?}");
+    // Ready means serving: the API answers.
+    assert_eq!(get(&daemon, "/healthz").map(|r| r.0), Some(200));
+    nix_kill_term(daemon.child.id());
+    let stop = loop {
+        let n = sock.recv(&mut buf).expect("STOPPING=1");
+        let m = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+        if m != "WATCHDOG=1" {
+            break m;
+        }
+    };
+    assert_eq!(stop, "STOPPING=1");
+    assert!(daemon.child.wait().unwrap().success());
+}
+
+fn nix_kill_term(pid: u32) {
+    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+}
+
+#[test]
+fn every_operation_in_the_openapi_description_is_served() {
+    let (p, _) = demo("openapi", 2);
+    let ip = wait(Duration::from_secs(10), "a bound lease", || {
+        json(&p, "/api/leases?state=bound").as_array()?.first().map(|l| l["ip"].as_str().unwrap().to_string())
+    });
+    let doc = json(&p, "/api/openapi.json");
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys().filter(|m| *m != "parameters") {
+            let url = path.replace("{ip}", &ip);
+            let (code, body) = request(&p, &method.to_uppercase(), &url, None).unwrap();
+            // Without the token a mutating call is refused (401), a plain GET of /ws is not an upgrade
+            // (400): either way the route exists with that method.
+            assert!(code != 404 && code != 405, "{method} {path}: {code} {body}");
+            let documented = ops[method]["responses"].as_object().unwrap();
+            assert!(
+                documented.contains_key(&code.to_string()) || (path == "/ws" && code == 400),
+                "{method} {path} answered {code}, not documented"
+            );
+        }
+    }
+}
+
+#[test]
+fn under_journald_lines_carry_no_timestamp_of_their_own() {
+    let dir = tmp("journal");
+    let (http, port) = (format!("127.0.0.1:{}", free_port()), free_udp_port().to_string());
+    let log = dir.join("daemon.log");
+    let f = std::fs::File::create(&log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_dhcplab"))
+        .args(["demo", "--http", &http, "--port", &port, "--clients", "1"])
+        .env("JOURNAL_STREAM", "8:12345")
+        .current_dir(&dir)
+        .stdout(f.try_clone().unwrap())
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    let p = Proc { child, http, log };
+    wait(Duration::from_secs(20), "healthz", || get(&p, "/healthz").filter(|(c, _)| *c == 200));
+    wait(Duration::from_secs(10), "a bound lease", || json(&p, "/api/leases?state=bound").as_array()?.first().cloned());
+    let text = std::fs::read_to_string(&p.log).unwrap();
+    assert!(text.contains("DHCPACK"), "{text}");
+    for line in text.lines() {
+        assert!(
+            line.trim_start().starts_with("INFO")
+                || line.trim_start().starts_with("WARN")
+                || line.trim_start().starts_with("DEBUG"),
+            "the journal stamps lines itself: {line}"
+        );
+    }
 }

@@ -49,7 +49,7 @@ before(async () => {
   dhcpPort = await freePort();
   logFile = path.join(artifacts, 'daemon.log');
   const log = openSync(logFile, 'w');
-  daemon = spawn(bin, ['serve', '--http', `127.0.0.1:${http}`, '--demo-port', String(dhcpPort), '--demo-clients', '4',
+  daemon = spawn(bin, ['demo', '--http', `127.0.0.1:${http}`, '--port', String(dhcpPort), '--clients', '4',
     '--web-root', path.join(root, 'dist')], { stdio: ['ignore', log, log] });
   base = `http://127.0.0.1:${http}`;
   await waitForHealth(base);
@@ -150,6 +150,20 @@ test('the language switch turns everything Chinese and is remembered', async () 
   await page.screenshot({ path: path.join(artifacts, 'lab-zh.png'), fullPage: true });
   await page.click('[data-testid=lang]');
   assert.equal(await page.innerText('[data-testid=nav-lab]'), 'Lab');
+  await page.close();
+});
+
+test('failover: the lease database is drawn with its servers, and the survivor ACKs the rebinding laptop', async () => {
+  const page = await open('#s=failover&seed=1&step=0');
+  await runToEnd(page);
+  const names = await page.$$eval('[data-testid=node]', (n) => n.map((x) => x.dataset.name));
+  assert.deepEqual(names.sort(), ['laptop', 'lease-db', 'server-a', 'server-b']);
+  assert.equal(await page.locator('.topology .dblink').count(), 2, 'the database is linked to both servers');
+  const rows = await page.$$eval('[data-testid=event-row]', (r) => r.map((x) => x.innerText));
+  assert.ok(rows.some((r) => r.includes('lease-db') && r.includes('stored 192.168.1.100')), rows.join('\n'));
+  const acks = await page.$$eval('[data-testid=event-row][data-msg=DHCPACK] .n', (n) => n.map((x) => x.textContent));
+  assert.deepEqual(acks, ['server-a', 'server-b']);
+  await page.screenshot({ path: path.join(artifacts, 'lab-failover.png'), fullPage: true });
   await page.close();
 });
 

@@ -2,7 +2,7 @@
 //! namespace (so it reaches the daemon on that namespace's loopback), dhclient in another. The browser side is
 //! `tests/browser/dashboard-netns.helper.mjs`; the two coordinate through small JSON files.
 
-use dhcplab_tests::{Daemon, NetLab, one_client_lan, require_program, wait_for};
+use dhcplab_tests::{Daemon, NetLab, one_client_lan, require_program};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,18 +14,8 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Waits for the helper's report `name`; fails with the helper's log if it reported an error instead.
 fn report(lab: &NetLab, state: &Path, name: &str, limit: Duration) -> Value {
-    let v = wait_for(limit, &format!("the browser's `{name}` report"), || {
-        let result = std::fs::read_to_string(state.join("result")).ok();
-        if let Some(r) = &result
-            && r.contains("\"error\"")
-        {
-            panic!("the browser side failed: {r}\n{}", lab.log("browser.log"));
-        }
-        std::fs::read_to_string(state.join(name)).ok()
-    });
-    serde_json::from_str(&v).unwrap_or_else(|e| panic!("{name}: {e}: {v}"))
+    dhcplab_tests::browser_report(lab, state, name, limit)
 }
 
 #[test]

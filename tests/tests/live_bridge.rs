@@ -214,7 +214,7 @@ fn a_silent_watcher_is_closed_after_the_idle_limit_while_one_that_answers_pings_
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _demo = Demo(
         std::process::Command::new(dhcplab_tests::dhcplab_bin())
-            .args(["serve", "--http", &http, "--demo-port", &udp.to_string(), "--demo-clients", "2"])
+            .args(["demo", "--http", &http, "--port", &udp.to_string(), "--clients", "2"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

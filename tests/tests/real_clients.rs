@@ -1,7 +1,7 @@
 //! `dhcplab serve` against real DHCP clients (ISC dhclient, BusyBox udhcpc, dhcpcd) and perfdhcp, each in
 //! network namespaces made for the test: server ── veth ── bridge ── veth ── client(s).
 
-use dhcplab_tests::{Daemon, NetLab, env_file, perfdhcp_received, relay_pair, require_program, wait_for};
+use dhcplab_tests::{Daemon, NetLab, dhcpcd, env_file, perfdhcp_received, relay_pair, require_program, wait_for};
 use std::time::Duration;
 
 const SERVER: &str = "192.0.2.1";
@@ -115,36 +115,6 @@ fn udhcpc_gets_a_correct_lease() {
     assert_eq!(env.get("lease").map(String::as_str), Some("7200"));
     assert_eq!(env.get("serverid").map(String::as_str), Some(SERVER));
     assert_eq!(d.lease(&lab, "192.0.2.10").expect("listed")["state"], "bound");
-}
-
-const DHCPCD_CONF: &str = "ipv4only\nnohook resolv.conf, ntp.conf, timesyncd.conf, hostname, wpa_supplicant, yp.conf\n\
-option domain_name_servers, domain_name, routers, subnet_mask\n";
-
-/// Runs dhcpcd once on `iface` in `ns`; returns the variables its hook saw when it bound.
-fn dhcpcd(lab: &NetLab, ns: &str, iface: &str) -> std::collections::HashMap<String, String> {
-    require_program("dhcpcd", "dhcpcd-base");
-    let conf = lab.dir.join("dhcpcd.conf");
-    std::fs::write(&conf, DHCPCD_CONF).unwrap();
-    let out = lab.dir.join(format!("{iface}.env"));
-    let script = lab.dir.join(format!("{iface}.sh"));
-    std::fs::write(&script, format!("#!/bin/sh\n[ \"$reason\" = BOUND ] && env > {}\nexit 0\n", out.display()))
-        .unwrap();
-    std::process::Command::new("chmod").args(["+x", &script.to_string_lossy()]).status().unwrap();
-    // dhcpcd keeps its lease under /var/lib/dhcpcd, shared by all namespaces: start clean.
-    let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
-    let r = lab.exec(
-        ns,
-        "dhcpcd",
-        &["-f", &conf.to_string_lossy(), "-c", &script.to_string_lossy(), "-B", "-1", "-4", "-t", "20", iface],
-    );
-    let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
-    assert!(
-        r.status.success(),
-        "dhcpcd failed:\n{}\n{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    env_file(&out)
 }
 
 #[test]
@@ -391,4 +361,49 @@ fn a_dhclient_lease_pinned_from_the_api_is_written_to_the_config_and_kept_across
     let again = dhclient(&lab, &clients[0], "eth0", &lf);
     assert_eq!(lease_field(&again, "fixed-address"), Some(ip.clone()));
     assert_eq!(lease_field(&again, "option host-name"), Some(format!("\"{host}\"")));
+}
+
+#[test]
+fn the_json_log_of_a_real_dhclient_exchange_has_every_field() {
+    let mut lab = NetLab::new("jlog");
+    let (srv, clients) = lan(&mut lab, 1, "eth0");
+    let cfg = config(&lab, "1h", "");
+    let d = Daemon::start_as(&mut lab, &srv, &cfg, &["env", "DHCPLAB_LOG_FORMAT=json"]);
+    let lf = lab.dir.join("j.leases").to_string_lossy().to_string();
+    dhclient(&lab, &clients[0], "eth0", &lf);
+    let log = wait_for(Duration::from_secs(5), "the ACK's log line", || {
+        let text = d.log_text(&lab);
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["fields"]["message"].as_str().is_some_and(|m| m.starts_with("DHCPACK(srv0) 192.0.2.10 ")))
+    });
+    let f = &log["fields"];
+    assert_eq!(
+        (f["link"].as_str(), f["ip"].as_str(), f["subnet"].as_str()),
+        (Some("srv0"), Some("192.0.2.10"), Some("192.0.2.0/24")),
+        "{log}"
+    );
+    let mac = String::from_utf8_lossy(&lab.exec(&clients[0], "cat", &["/sys/class/net/eth0/address"]).stdout)
+        .trim()
+        .to_string();
+    assert_eq!(f["mac"].as_str(), Some(mac.as_str()), "{log}");
+    assert!(f["xid"].as_str().is_some_and(|x| x.starts_with("0x") && x.len() == 10), "{log}");
+    assert!(f["hostname"].is_string(), "{log}");
+    assert_eq!(log["level"], "INFO");
+}
+
+#[test]
+fn readyz_says_a_server_with_its_link_down_cannot_serve_while_healthz_says_it_runs() {
+    let mut lab = NetLab::new("rdy");
+    let (srv, _, cfg) = dhcplab_tests::one_client_lan(&mut lab);
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    assert_eq!(d.get_text(&lab, "/readyz").as_deref(), Some("ready"));
+    lab.exec(&srv, "ip", &["link", "set", "srv0", "down"]);
+    let said = d.get_text(&lab, "/readyz").unwrap_or_default();
+    assert!(said.contains("srv0 is down"), "{said}");
+    assert_eq!(d.get_text(&lab, "/healthz").as_deref(), Some("ok"), "the process itself is fine");
+    lab.up(&srv, "srv0");
+    wait_for(Duration::from_secs(5), "ready again", || {
+        (d.get_text(&lab, "/readyz").as_deref() == Some("ready")).then_some(())
+    });
 }

@@ -122,6 +122,15 @@ pub enum Key {
     ReserveHint,
     Connected,
     Disconnected,
+    Servers,
+    ServerUp,
+    ServerDown,
+    HeartbeatAgo,
+    ShareOf,
+    ThisServer,
+    MadeBy,
+    /// `{n}` is replaced by the count.
+    LeaseRecords,
 }
 
 /// The UI string `key` in `lang`.
@@ -189,6 +198,14 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::Daemon => ("Daemon", "守护进程"),
         Key::Token => ("Admin token", "管理令牌"),
         Key::Subnets => ("Subnets", "子网"),
+        Key::Servers => ("Servers sharing the lease database", "共享租约数据库的服务器"),
+        Key::ServerUp => ("up", "在线"),
+        Key::ServerDown => ("down", "离线"),
+        Key::HeartbeatAgo => ("last heartbeat", "上次心跳"),
+        Key::ShareOf => ("hands out block", "分配地址块"),
+        Key::ThisServer => ("this server", "本服务器"),
+        Key::MadeBy => ("Server", "服务器"),
+        Key::LeaseRecords => ("leases: {n}", "租约：{n}"),
         Key::Rates => ("Activity", "活动"),
         Key::PktRate => ("packets/s", "数据包/秒"),
         Key::BoundCount => ("bound leases", "已绑定租约"),

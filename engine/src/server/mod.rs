@@ -4,7 +4,7 @@
 //! [`Server::poll_transmit`] and [`Server::poll_event`], and wake it again at [`Server::poll_timeout`].
 //! Calling `handle_timeout` early is harmless.
 
-use crate::allocator::Allocator;
+use crate::allocator::{Allocator, Share};
 use crate::config::{ConfigError, ServerConfig};
 use crate::event::{LeaseEvent, LeaseEventKind};
 use crate::hwaddr::HwAddr;
@@ -26,6 +26,8 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 mod pin;
+mod shared;
+mod store_down;
 pub use pin::PinError;
 
 /// Where a packet came from and which of the server's links it arrived on.
@@ -49,6 +51,12 @@ pub struct Transmit {
     pub dst: Destination,
     /// OFFER, ACK or NAK.
     pub kind: DhcpMessage,
+    /// The address the reply grants (0.0.0.0 for a NAK or the ACK of an INFORM): an ACK whose lease the
+    /// store refuses is held back by this.
+    pub yiaddr: Ipv4Addr,
+    /// An ACK that announces a lease change, which must be durable before the ACK leaves. False for the
+    /// ACK of a renewal answered while the store is down (it extends nothing).
+    pub needs_store: bool,
     pub xid: u32,
     pub bytes: Vec<u8>,
 }
@@ -82,6 +90,17 @@ pub struct Server {
     stats: Stats,
     per_client: RateLimit<HwAddr>,
     per_link: RateLimit<u32>,
+    /// This server's part of the pools when several servers share one lease database.
+    share: Option<Share>,
+    /// This server's name in a shared lease database, written into the records it makes.
+    name: Option<std::sync::Arc<str>>,
+    /// While the lease store is down: the addresses whose latest change it may not have (see
+    /// [`Server::set_store_down`]).
+    store_down: Option<std::collections::BTreeSet<Ipv4Addr>>,
+    /// The reply being built announces nothing new to store (a renewal while the store is down).
+    reply_needs_store: bool,
+    /// The packet being handled, stamped on the events it causes.
+    exchange: Option<crate::event::Exchange>,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -121,6 +140,11 @@ impl Server {
             stats: Stats::default(),
             per_client: RateLimit::default(),
             per_link: RateLimit::default(),
+            share: None,
+            name: None,
+            store_down: None,
+            reply_needs_store: true,
+            exchange: None,
         })
     }
 
@@ -188,6 +212,11 @@ impl Server {
         self.table.count_in(LeaseState::Bound)
     }
 
+    /// How many records are in each state, in [`LeaseState::ALL`] order.
+    pub fn state_counts(&self) -> Vec<usize> {
+        LeaseState::ALL.iter().map(|&s| self.table.count_in(s)).collect()
+    }
+
     /// Checks the lease table's invariants (tests, fuzzing).
     pub fn check_invariants(&self) -> Result<(), String> {
         self.table.check_invariants()
@@ -252,6 +281,7 @@ impl Server {
     pub fn handle_packet(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<(), Dropped> {
         self.handle_timeout(now);
         self.stats.received += 1;
+        self.reply_needs_store = true;
         let result = parse_request(bytes).and_then(|req| {
             let policy = &self.config.policy;
             if !self.per_link.allow(now, meta.iface, policy.link_packets_per_second) {
@@ -261,6 +291,7 @@ impl Server {
                 return Err(Dropped::new(DropReason::RateLimited, format!("{} sends too fast", req.hw)));
             }
             self.stats.received_by_type.count(req.kind);
+            self.exchange = Some(crate::event::Exchange { xid: req.msg.xid(), iface: meta.iface });
             let outcome = match req.kind {
                 DhcpMessage::Discover => self.discover(now, &meta, &req),
                 DhcpMessage::Request => self.request(now, &meta, &req),
@@ -277,6 +308,7 @@ impl Server {
             }
             Ok(())
         });
+        self.exchange = None;
         if let Err(d) = &result {
             self.stats.count_drop(d.reason);
         }
@@ -301,6 +333,8 @@ impl Server {
             dst: Destination::for_reply(req, kind, yiaddr),
             kind,
             xid: req.msg.xid(),
+            yiaddr,
+            needs_store: kind == DhcpMessage::Ack && std::mem::replace(&mut self.reply_needs_store, true),
             bytes,
         });
         Ok(())
@@ -349,7 +383,8 @@ impl Server {
         }
     }
 
-    fn emit(&mut self, ev: LeaseEvent) {
+    fn emit(&mut self, mut ev: LeaseEvent) {
+        ev.exchange = ev.exchange.or(self.exchange);
         self.events.push_back(ev);
     }
 
@@ -423,7 +458,7 @@ impl Server {
         {
             return Some(ip);
         }
-        self.table.allocator_mut(s.net)?.pick(&mut self.rng)
+        self.table.allocator_mut(s.net)?.pick(&mut self.rng, self.share)
     }
 
     /// Whether `ip` may be bound to this client, or why not (the NAK's message).
@@ -471,6 +506,7 @@ impl Server {
                 obtained: now,
                 expires: now + self.config.policy.offer_hold,
                 lease_time,
+                server: self.name.clone(),
             });
             self.report_displaced(now, displaced);
         }
@@ -524,6 +560,9 @@ impl Server {
                 ));
             }
         };
+        if let Some(unconfirmed) = &self.store_down {
+            return self.answer_while_store_down(now, meta, req, si, ip, &key, unconfirmed.contains(&ip));
+        }
         match self.check_bindable(si, ip, req, &key) {
             Ok(true) => Ok(self.bind(now, meta, req, si, ip, key)),
             // No record of this client for a free address: an authoritative server adopts it (its database
@@ -564,6 +603,7 @@ impl Server {
             obtained: now,
             expires: now + lease_time,
             lease_time,
+            server: self.name.clone(),
         };
         let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
         let event = LeaseEvent::from_lease(now, kind, &lease);
@@ -597,6 +637,8 @@ impl Server {
             obtained: now,
             expires: now,
             reason: Some(reason.clone()),
+            server: self.name.clone(),
+            exchange: None,
         });
         Outcome::Reply(reply::nak(req, meta.local_addr, &reason), DhcpMessage::Nak, Ipv4Addr::UNSPECIFIED)
     }

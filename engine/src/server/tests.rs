@@ -672,3 +672,81 @@ fn a_link_cap_bounds_what_one_flooded_link_costs() {
     let other = RecvMeta { iface: 2, ..meta() };
     assert!(lab.server.handle_packet(lab.now, other, &msg(MessageType::Discover, mac(9)).bytes()).is_ok());
 }
+
+#[test]
+fn a_rebinding_client_of_another_server_is_acked_from_the_shared_record() {
+    // Server A made the lease; B learnt it from the shared database.
+    let mut a = lab();
+    let ip = a.dora(mac(1));
+    let made = a.server.lease(ip).unwrap().clone();
+    let mut b = lab();
+    b.server.handle_shared(b.now, crate::arbiter::Proposal::Put(made.clone()));
+    assert_eq!(b.events(), vec![LeaseEventKind::Synced]);
+    assert_eq!(b.server.lease(ip), Some(&made));
+    // A is gone; at T2 the client broadcasts its REQUEST (RFC 2131 §4.4.5) and B extends the same address.
+    b.advance(Duration::from_secs(5 * 3600 + 1800));
+    let (t, ack) = b.send(msg(MessageType::Request, mac(1)).ciaddr(ip)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!((ack.yiaddr(), t.yiaddr), (ip, ip));
+    assert_eq!(b.events(), vec![LeaseEventKind::Renewed]);
+    // Another client asking B for that address is refused while the lease runs.
+    let (_, nak) = b.send(msg(MessageType::Request, mac(2)).ciaddr(ip)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(b.events(), vec![LeaseEventKind::Nak]);
+    // The record's removal by its server reaches B too.
+    b.server.handle_shared(b.now, crate::arbiter::Proposal::remove(&made));
+    assert_eq!(b.server.lease(ip), None);
+    assert_eq!(b.events(), vec![LeaseEventKind::Synced]);
+    b.server.check_invariants().unwrap();
+}
+
+#[test]
+fn a_server_offers_from_its_share_of_the_pool() {
+    let mut first = lab();
+    let mut second = lab();
+    first.server.set_share(Some(crate::allocator::Share { index: 0, of: 2 }));
+    second.server.set_share(Some(crate::allocator::Share { index: 1, of: 2 }));
+    // The pool is .20–.29: the first server hands out .20–.24, the second .25–.29.
+    let from_first: Vec<u8> = (1..=3).map(|n| first.dora(mac(n)).octets()[3]).collect();
+    let from_second: Vec<u8> = (1..=3).map(|n| second.dora(mac(10 + n)).octets()[3]).collect();
+    assert!(from_first.iter().all(|o| (20..25).contains(o)), "{from_first:?}");
+    assert!(from_second.iter().all(|o| (25..30).contains(o)), "{from_second:?}");
+}
+
+#[test]
+fn with_the_store_down_only_stored_leases_are_renewed_and_never_extended() {
+    let mut lab = lab();
+    let a = lab.dora(mac(1));
+    let b = lab.dora(mac(2));
+    lab.events();
+    lab.advance(Duration::from_secs(3 * 3600));
+    // b's latest change may not have reached the store.
+    lab.server.set_store_down(Some([b].into()));
+    let renewing = |hw, ip| {
+        let m = RecvMeta { src: SocketAddrV4::new(ip, 68), ..meta() };
+        (msg(MessageType::Request, hw).ciaddr(ip), m)
+    };
+    let (m, at) = renewing(mac(1), a);
+    let (t, ack) = lab.send_meta(m, at).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert!(!t.needs_store, "nothing to store: the lease is not extended");
+    assert_eq!(lease_secs(&ack, OptionCode::AddressLeaseTime), Some(3 * 3600), "the rest of the stored lease");
+    assert_eq!(lab.server.lease(a).unwrap().expires, lab.now + Duration::from_secs(3 * 3600));
+    assert!(lab.events().is_empty());
+    // An unconfirmed record, and a new client, get nothing.
+    let (m, at) = renewing(mac(2), b);
+    lab.server.handle_packet(lab.now, at, &m.bytes()).unwrap_err();
+    let err = lab.server.handle_packet(
+        lab.now,
+        meta(),
+        &msg(MessageType::Request, mac(3)).requested(ip("192.168.1.25")).server(SERVER).bytes(),
+    );
+    assert_eq!(err.unwrap_err().reason, DropReason::StoreDown);
+    assert!(lab.server.poll_transmit().is_none());
+    // Back up: renewals extend again, and need the store.
+    lab.server.set_store_down(None);
+    let (m, at) = renewing(mac(1), a);
+    let (t, _) = lab.send_meta(m, at).unwrap();
+    assert!(t.needs_store);
+    assert_eq!(lab.server.lease(a).unwrap().expires, lab.now + Duration::from_secs(6 * 3600));
+}

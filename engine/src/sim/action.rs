@@ -175,6 +175,13 @@ impl Sim {
                 server.handle_timeout(now);
             }
         }
+        // Sharing a database: back on, it reads what the others wrote meanwhile; on or off, the servers
+        // that are on split the pools again.
+        if on {
+            self.catch_up(node);
+        } else if let Some(db) = self.database_of(node) {
+            self.share_pools(db);
+        }
     }
 
     pub(super) fn reconfigure_server(&mut self, node: NodeId, config: ServerConfig) {

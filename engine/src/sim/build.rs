@@ -24,7 +24,7 @@ impl Sim {
         let list = match self.nodes[n.node].kind {
             NodeKind::Host { .. } => Some(&mut self.index.hosts),
             NodeKind::Server { .. } | NodeKind::Relay { .. } => Some(&mut self.index.servers),
-            NodeKind::Static { .. } => None,
+            NodeKind::Static { .. } | NodeKind::Database { .. } => None,
         };
         if let Some(list) = list
             && let Some(seg) = list.get_mut(n.segment)
@@ -89,7 +89,8 @@ impl Sim {
         nics: &[(SegmentId, Ipv4Addr, u8)],
     ) -> Result<NodeId, Vec<crate::config::ConfigError>> {
         let server = Server::new(config, self.seed ^ (self.nodes.len() as u64) << 32)?;
-        let node = self.add_node(name, NodeKind::Server { nics: vec![], server: Box::new(server), online: true });
+        let node = self
+            .add_node(name, NodeKind::Server { nics: vec![], server: Box::new(server), online: true, database: None });
         let ids: Vec<NicId> =
             nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
         if let NodeKind::Server { nics, .. } = &mut self.nodes[node].kind {

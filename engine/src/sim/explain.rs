@@ -5,9 +5,11 @@ use super::Action;
 use super::Sim;
 use super::topology::{NicId, NodeKind};
 use super::trace::{Text, TraceKind};
+use crate::arbiter::{Proposal, Verdict};
 use crate::client::{ClientEvent, ClientLease, ClientStateKind};
 use crate::duration_text;
 use crate::event::{LeaseEvent, LeaseEventKind, PacketSummary};
+use crate::lease::LeaseState;
 use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
 use crate::pcap::Frame;
 use crate::time::Duration;
@@ -139,7 +141,8 @@ fn routed(who: &str, msg: DhcpMessage, frame: &Frame) -> (Text, Option<String>) 
     (
         Text::new(
             format!(
-                "{who} routes the {msg} from {} on to {} unchanged: ordinary IP forwarding, no relaying needed                      once the client has an address.",
+                "{who} routes the {msg} from {} on to {} unchanged: ordinary IP forwarding, no relaying needed \
+                 once the client has an address.",
                 frame.src, frame.dst
             ),
             format!(
@@ -486,6 +489,51 @@ pub(super) fn client_event(host: &str, nic: &str, idx: usize, ev: &ClientEvent) 
     (TraceKind::Client { nic: idx, event: ev.clone() }, text, r)
 }
 
+/// What the shared lease database did with one server's change.
+pub(super) fn database(db: &str, server: &str, change: &Proposal, verdict: &Verdict) -> (Text, Option<String>) {
+    match (change, verdict) {
+        (Proposal::Put(l), Verdict::Granted) if l.state == LeaseState::Bound => (
+            Text::new(
+                format!(
+                    "{db} stores what {server} granted: {} belongs to {} until {}. Only now may the ACK leave; \
+                     the other servers read the change at once.",
+                    l.ip, l.hw, l.expires
+                ),
+                format!(
+                    "{db} 保存 {server} 批准的租约：{} 归 {} 使用，直到 {}。此后 ACK 才能发出；其他服务器立即读到这项变更。",
+                    l.ip, l.hw, l.expires
+                ),
+            ),
+            Some("RFC 2131 §4.3.2".into()),
+        ),
+        (Proposal::Put(l), Verdict::Granted) => (
+            Text::new(
+                format!("{db} records {server}'s change: {} is now {}.", l.ip, l.state),
+                format!("{db} 记录 {server} 的变更：{} 现在是 {}。", l.ip, l.state),
+            ),
+            None,
+        ),
+        (Proposal::Remove { ip, .. }, Verdict::Granted) => (
+            Text::new(
+                format!("{db} deletes the record of {ip} ({server})."),
+                format!("{db} 删除 {ip} 的记录（{server}）。"),
+            ),
+            None,
+        ),
+        (_, Verdict::Refused(w)) => (
+            Text::new(
+                format!(
+                    "{db} refuses {server}'s change: {} already belongs to {} there. The ACK is held back.",
+                    w.ip, w.hw
+                ),
+                format!("{db} 拒绝 {server} 的变更：{} 在数据库中已归 {} 使用。ACK 被扣下。", w.ip, w.hw),
+            ),
+            None,
+        ),
+        (_, Verdict::Stale(_)) => (Text::default(), None),
+    }
+}
+
 pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>) {
     let (ip, hw, until) = (e.ip, e.hw, e.expires);
     match e.kind {
@@ -556,6 +604,20 @@ pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>
             let why = e.reason.clone().unwrap_or_default();
             (Text::new(format!("{server} says no: {why}."), format!("{server} 拒绝：{why}。")), rfc("RFC 2131 §4.3.2"))
         }
+        LeaseEventKind::Synced if e.state.is_some() => (
+            Text::new(
+                format!("{server} reads from the shared lease database that {ip} belongs to {hw} until {until}."),
+                format!("{server} 从共享租约数据库得知：{ip} 归 {hw} 使用，直到 {until}。"),
+            ),
+            rfc("RFC 2131 §4.4.5"),
+        ),
+        LeaseEventKind::Synced => (
+            Text::new(
+                format!("{server} reads from the shared lease database that the record of {ip} is gone."),
+                format!("{server} 从共享租约数据库得知：{ip} 的记录已删除。"),
+            ),
+            None,
+        ),
     }
 }
 

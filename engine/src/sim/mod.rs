@@ -7,10 +7,11 @@
 //! NICs and nodes), `index` (who is where), `scheduler` (the time-ordered queue), `action` (what a user or
 //! a scenario does, one method each), `wire` (Ethernet and IP delivery, ARP), `nodes` (draining the
 //! nodes' state machines), `relay` (relay nodes around the engine's sans-IO `RelayAgent`), `explain` and
-//! `trace` (the narration), `scenario` (the twelve stories).
+//! `trace` (the narration), `scenario` (the thirteen stories), `database` (servers sharing one lease database).
 
 mod action;
 mod build;
+mod database;
 mod explain;
 mod index;
 mod nodes;

@@ -16,6 +16,9 @@ impl Sim {
         let mut out: Vec<Outgoing> = vec![];
         let mut probes: Vec<(NicId, Ipv4Addr)> = vec![];
         let mut traces: Vec<(TraceKind, Text, Option<String>)> = vec![];
+        // A server's replies with the address each ACK grants, and its lease events, for its database.
+        let mut replies: Vec<(Outgoing, Ipv4Addr)> = vec![];
+        let mut lease_events = vec![];
         let name = self.nodes[node].name.clone();
         let next = match &mut self.nodes[node].kind {
             NodeKind::Host { clients, .. } => {
@@ -44,10 +47,12 @@ impl Sim {
                         crate::reply::Destination::Broadcast => Some(BROADCAST_MAC),
                         _ => None,
                     };
-                    out.push(Outgoing { nic, src, dst: t.dst.socket_addr(), dst_mac, payload: t.bytes });
+                    let grants = if t.needs_store { t.yiaddr } else { Ipv4Addr::UNSPECIFIED };
+                    replies.push((Outgoing { nic, src, dst: t.dst.socket_addr(), dst_mac, payload: t.bytes }, grants));
                 }
                 while let Some(ev) = server.poll_event() {
                     let (text, rfc) = explain::lease_event(&name, &ev);
+                    lease_events.push(ev.clone());
                     traces.push((TraceKind::Lease { event: ev }, text, rfc));
                 }
                 server.poll_timeout()
@@ -62,6 +67,9 @@ impl Sim {
         for (kind, text, rfc) in traces {
             self.record(node, kind, text, rfc);
         }
+        // With a shared database, an ACK leaves only if the database took its lease.
+        self.commit_to_database(node, &lease_events, &mut replies);
+        out.extend(replies.into_iter().map(|(o, _)| o));
         for o in out {
             self.send(o.nic, o.src, o.dst, o.dst_mac, o.payload);
         }

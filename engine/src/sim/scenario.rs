@@ -101,6 +101,12 @@ const SCENARIOS: &[(&str, &str, &str, Build)] = &[
     ("inform", "A fixed address asks for options: INFORM", "固定地址请求配置参数：INFORM", inform),
     ("relay", "Through a relay agent: giaddr and option 82", "经过中继代理：giaddr 与选项 82", relay),
     ("exhaustion", "The pool runs out", "地址池耗尽", exhaustion),
+    (
+        "failover",
+        "Two servers, one lease database: a server dies, the other ACKs the renewal",
+        "两台服务器共享租约数据库：一台宕机，另一台确认续租",
+        failover,
+    ),
 ];
 
 /// Every scenario, in the order the lab lists them.
@@ -239,6 +245,22 @@ fn exhaustion(sim: &mut Sim) -> (Instant, NodeId) {
         first.get_or_insert(h);
     }
     (secs(120), first.expect("five hosts"))
+}
+
+fn failover(sim: &mut Sim) -> (Instant, NodeId) {
+    let seg = sim.add_segment("lan");
+    let mut pool = lan("192.168.1.100-192.168.1.199");
+    pool.lease_time = Duration::from_secs(3600);
+    let a = add_server(sim, "server-a", server_config(vec![pool.clone()]), &[(seg, SERVER, 24)]);
+    let b = Ipv4Addr::new(192, 168, 1, 241);
+    let b = add_server(sim, "server-b", server_config(vec![pool]), &[(seg, b, 24)]);
+    sim.add_database("lease-db", &[a, b]);
+    let laptop = sim.add_host("laptop", &[seg]);
+    start(sim, secs(1), laptop);
+    // server-a made the lease and dies: the unicast renewal at T1 (30 min) goes unanswered, and at T2
+    // (52.5 min) the laptop broadcasts; server-b knows the lease from the database and ACKs it.
+    sim.schedule(secs(10 * 60), Action::ServerPower { node: a, online: false });
+    (secs(55 * 60), laptop)
 }
 
 /// `n` clients on one segment doing DORA at once: the lab's "big network" and the simulator benchmark.

@@ -406,3 +406,38 @@ fn build_your_own_add_a_client_change_the_pool_and_remove_a_node() {
     assert!(s.sim.nodes[tablet].removed);
     assert_eq!(s.sim.client(tablet, 0).unwrap().state(), ClientStateKind::Stopped);
 }
+
+#[test]
+fn failover_the_survivor_acks_the_rebinding_client_from_the_shared_database() {
+    let s = run("failover");
+    let l = s.sim.client(s.client, 0).unwrap().lease().unwrap().clone();
+    let m = messages(&s);
+    // DORA with two offers; server-a's ACK; then REQUESTs to server-a that nobody answers (RENEWING,
+    // unicast), until the broadcast at T2 that server-b ACKs for the same address.
+    let acks: Vec<&str> = m.iter().filter(|(_, msg)| *msg == M::Ack).map(|(n, _)| n.as_str()).collect();
+    assert_eq!(acks, ["server-a", "server-b"], "{m:?}");
+    assert_eq!(l.server, ip("192.168.1.241"), "the lease is now server-b's");
+    assert_eq!(l.ip, ip("192.168.1.100"), "the same address, from server-a's block of the pool");
+    let requests = m.iter().filter(|(n, msg)| n == "laptop" && *msg == M::Request).count();
+    assert!(requests >= 3, "the renewal was retried before T2: {m:?}");
+    // server-b offered too; then it learnt server-a's lease from the database (synced, which also ends its
+    // own offer to the laptop), and later extended that lease (renewed).
+    let b_events: Vec<_> =
+        lease_events(&s).into_iter().filter(|(n, _, _)| n == "server-b").map(|(_, k, _)| k).collect();
+    assert_eq!(b_events, [LeaseEventKind::Offered, LeaseEventKind::Synced, LeaseEventKind::Renewed]);
+    // The database stored both ACKs before they left, and says so in the story, in both languages.
+    let stored: Vec<_> =
+        s.sim.trace().iter().filter(|e| matches!(e.kind, TraceKind::Database { stored: true, .. })).collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.iter().all(|e| e.text.en.contains("lease-db") && e.text.zh.contains("lease-db")));
+    let rebinding = s.sim.trace().iter().find(|e| {
+        e.at > Instant::from_secs(3000)
+            && matches!(&e.kind, TraceKind::Packet { summary, broadcast: true, .. } if summary.msg == M::Request)
+    });
+    assert!(
+        rebinding.is_some_and(|e| e.rfc.as_deref() == Some("RFC 2131 §4.4.5")),
+        "the broadcast at T2: {rebinding:?}"
+    );
+    let db = s.sim.node_by_name("lease-db").unwrap();
+    assert_eq!(s.sim.nodes[db].role(), NodeRole::Database);
+}

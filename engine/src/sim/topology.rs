@@ -44,13 +44,16 @@ pub enum NodeKind {
     /// A computer with one DHCP client per NIC (`clients[i]` drives `nics[i]`).
     Host { nics: Vec<NicId>, clients: Vec<Client> },
     /// A DHCP server; it answers on each of its NICs with that NIC's address as server identifier.
-    Server { nics: Vec<NicId>, server: Box<Server>, online: bool },
+    Server { nics: Vec<NicId>, server: Box<Server>, online: bool, database: Option<NodeId> },
     /// A router that is also a DHCP relay agent (RFC 1542): its agent forwards client broadcasts to the
     /// servers, setting giaddr and option 82 (`agent.links()[i]` is `nics[i]`); unicast is routed between
     /// its segments.
     Relay { nics: Vec<NicId>, agent: RelayAgent },
     /// A host with a fixed address and no DHCP (a printer, say): it answers ARP for its address.
     Static { nic: NicId },
+    /// A lease database shared by `servers` (PostgreSQL in the daemon): it arbitrates their changes and
+    /// tells each what the others wrote. It is not on a segment: the picture links it to its servers.
+    Database { servers: Vec<NodeId>, records: std::collections::BTreeMap<Ipv4Addr, crate::lease::Lease> },
 }
 
 /// A node with its display name.
@@ -66,6 +69,7 @@ impl Node {
         match &self.kind {
             NodeKind::Host { nics, .. } | NodeKind::Server { nics, .. } | NodeKind::Relay { nics, .. } => nics.clone(),
             NodeKind::Static { nic } => vec![*nic],
+            NodeKind::Database { .. } => vec![],
         }
     }
 
@@ -76,6 +80,7 @@ impl Node {
             NodeKind::Server { .. } => NodeRole::Server,
             NodeKind::Relay { .. } => NodeRole::Relay,
             NodeKind::Static { .. } => NodeRole::Static,
+            NodeKind::Database { .. } => NodeRole::Database,
         }
     }
 }
@@ -87,4 +92,5 @@ pub enum NodeRole {
     Server,
     Relay,
     Static,
+    Database,
 }

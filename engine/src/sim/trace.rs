@@ -61,4 +61,6 @@ pub enum TraceKind {
     Arp { nic: usize, ip: Ipv4Addr, answered_by: Option<NodeId> },
     /// A scenario action or a user's action (reboot, unplug, server on…).
     Action { what: String },
+    /// The shared lease database took (`stored`) or refused a server's change to `ip`.
+    Database { ip: Ipv4Addr, stored: bool },
 }

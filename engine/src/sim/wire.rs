@@ -100,7 +100,7 @@ impl Sim {
                         NodeKind::Host { .. } => port == CLIENT_PORT,
                         NodeKind::Server { .. } => port == SERVER_PORT,
                         NodeKind::Relay { .. } => port == SERVER_PORT || !broadcast,
-                        NodeKind::Static { .. } => false,
+                        NodeKind::Static { .. } | NodeKind::Database { .. } => false,
                     }
             })
             .collect();
@@ -157,7 +157,7 @@ impl Sim {
                 relay::receive(self, node, nic, frame);
                 return;
             }
-            NodeKind::Static { .. } => {}
+            NodeKind::Static { .. } | NodeKind::Database { .. } => {}
         }
         self.drain(node);
     }

@@ -31,7 +31,9 @@ impl Engine {
                 let mut leases: Vec<Lease> = self.server.leases().cloned().collect();
                 leases.sort_by_key(|l| l.ip);
                 let reserved = self.server.reserved().collect();
-                let _ = tx.send(Snapshot { seq: self.bridge.seq(), leases, stats: self.daemon_stats(), reserved });
+                let servers = self.peers.clone();
+                let _ =
+                    tx.send(Snapshot { seq: self.bridge.seq(), leases, stats: self.daemon_stats(), reserved, servers });
             }
             Command::Reconfigure(cfg, tx) => {
                 let r = self.server.reconfigure(*cfg);
@@ -71,6 +73,23 @@ impl Engine {
                     self.config_changed();
                 }
                 let _ = tx.send(result);
+            }
+            Command::Shared(records) => {
+                for r in records {
+                    self.server.handle_shared(now, r);
+                }
+            }
+            Command::Peers(peers) => {
+                let share = peers.iter().find(|p| p.this).and_then(|p| p.share);
+                if self.server.share() != share {
+                    info!("this server's share of the pools is now {share:?}");
+                    self.server.set_share(share);
+                }
+                if self.bridge.watched() {
+                    let servers = peers.clone();
+                    self.bridge.publish(|seq| dhcplab_engine::bridge::Update::Servers { seq, servers });
+                }
+                self.peers = peers;
             }
         }
     }

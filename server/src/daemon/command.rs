@@ -1,8 +1,10 @@
 //! What the HTTP API and the bridge ask of the engine's thread, each with a channel for the answer. The
 //! engine answers between packet batches; nothing else touches the `Server`.
 
+use crate::store::Change;
 use dhcplab_engine::Lease;
 use dhcplab_engine::LeaseEvent;
+use dhcplab_engine::bridge::PeerStatus;
 use dhcplab_engine::bridge::{DaemonStats, LeaseQuery, Update};
 use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig};
 use dhcplab_engine::server::PinError;
@@ -27,6 +29,12 @@ pub enum Command {
     Reservations(oneshot::Sender<Vec<ReservationView>>),
     /// Adds a reservation to the running config only (the demo, which has no file).
     AddReservation(Reservation, oneshot::Sender<Result<(), String>>),
+    /// Records of the shared lease database that other servers wrote (or that won over this server's own
+    /// changes), for the engine's table. No answer: they come from the committer and the peer watcher.
+    Shared(Vec<Change>),
+    /// The servers sharing the lease database as their heartbeats show (this one's entry gives its block
+    /// of the pools), for the engine and the bridge.
+    Peers(Vec<PeerStatus>),
 }
 
 /// The lease table and counters at one moment (one sequence number): a copy, serialized off the engine's
@@ -36,11 +44,13 @@ pub struct Snapshot {
     pub leases: Vec<Lease>,
     pub stats: DaemonStats,
     pub reserved: Vec<Ipv4Addr>,
+    pub servers: Vec<PeerStatus>,
 }
 
 impl Snapshot {
     pub fn into_json(self) -> String {
-        Update::Snapshot { seq: self.seq, leases: self.leases, stats: self.stats, reserved: self.reserved }.to_json()
+        let Snapshot { seq, leases, stats, reserved, servers } = self;
+        Update::Snapshot { seq, leases, stats, reserved, servers }.to_json()
     }
 }
 

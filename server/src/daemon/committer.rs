@@ -2,6 +2,8 @@
 //! announce them; the committer makes the changes durable (one transaction, one fsync for every batch
 //! waiting) and only then sends those ACKs. A lease is on disk before its client hears of it.
 
+use super::clock::Clock;
+use super::command::Command;
 use crate::link::LinkSender;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::Transmit;
@@ -27,12 +29,22 @@ pub struct Counters {
     pub store_failures: AtomicU64,
     /// ACKs withheld because their lease could not be stored.
     pub acks_withheld: AtomicU64,
+    /// ACKs held back because another server's lease for the address won in the shared database.
+    pub store_conflicts: AtomicU64,
     /// Changes whose commit failed, waiting to be tried again.
     pub store_pending: AtomicU64,
     /// The last commit failed; `last_error` says why.
     pub store_failing: AtomicBool,
     /// The committer's thread has ended: nothing can be stored or ACKed any more.
     pub store_stopped: AtomicBool,
+    /// Every store job up to this number is durable.
+    pub durable_through: AtomicU64,
+    /// How long commits take (successful or not): the database's latency as the DHCP path sees it.
+    pub commit_seconds: Histogram,
+    /// From reading a DISCOVER's batch to sending its OFFER, and a REQUEST's to sending its ACK (after
+    /// the commit): what a client waits, less the network.
+    pub offer_seconds: Histogram,
+    pub ack_seconds: Histogram,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -50,6 +62,43 @@ impl Counters {
     }
 }
 
+/// A Prometheus histogram of durations with fixed buckets, updated without locks.
+pub struct Histogram {
+    /// Upper bounds, seconds.
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (not cumulative); the last slot is +Inf.
+    counts: [AtomicU64; 12],
+    sum_micros: AtomicU64,
+}
+
+/// Commit latency buckets: 0.5 ms (an fsync on a fast disk) to 5 s (a database failing over).
+const COMMIT_BOUNDS: &[f64] = &[0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0, 5.0];
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { bounds: COMMIT_BOUNDS, counts: Default::default(), sum_micros: AtomicU64::new(0) }
+    }
+}
+
+impl Histogram {
+    pub fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let slot = self.bounds.iter().position(|b| secs <= *b).unwrap_or(self.bounds.len());
+        self.counts[slot].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Cumulative counts per bound (the last is +Inf, the total), and the sum in seconds.
+    pub fn read(&self) -> (Vec<u64>, f64) {
+        let mut total = 0;
+        let cumulative = self.counts.iter().take(self.bounds.len() + 1).map(|c| {
+            total += c.load(Ordering::Relaxed);
+            total
+        });
+        (cumulative.collect(), self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6)
+    }
+}
+
 /// Marks the store stopped when the committer's thread ends, however it ends.
 struct Stopped(Arc<Counters>);
 
@@ -61,6 +110,10 @@ impl Drop for Stopped {
 
 /// A batch whose lease changes must be durable before its replies leave.
 pub struct StoreJob {
+    /// Jobs are numbered in the order the engine sends them.
+    pub batch: u64,
+    /// When the batch of packets these replies answer was read.
+    pub received: Option<std::time::Instant>,
     pub changes: Vec<Change>,
     pub replies: Vec<Transmit>,
 }
@@ -81,18 +134,29 @@ impl Backlog {
     }
 }
 
+/// Where the committer sends what it learns: the replies' links, and the engine (records of the shared
+/// store that won over this server's changes).
+pub struct Outlets {
+    pub senders: Vec<Option<LinkSender>>,
+    pub engine: Option<mpsc::Sender<Command>>,
+}
+
 /// Takes every batch waiting, commits all their changes in one transaction, then sends their ACKs. If the
 /// commit fails the ACKs are not sent (and counted): the client will ask again. The changes themselves
 /// (releases and expiries too, which no client will repeat) are kept and tried again with the next batch,
-/// or after `RETRY_AFTER` when none comes.
+/// or after `RETRY_AFTER` when none comes. An ACK whose lease a shared store refused (another server's
+/// client holds the address) is never sent; the engine takes the winning record and NAKs the client when
+/// it asks again.
 pub fn run(
     mut store: Box<dyn LeaseStore>,
     mut rx: mpsc::Receiver<StoreJob>,
-    senders: Vec<Option<LinkSender>>,
+    out: Outlets,
     counters: Arc<Counters>,
+    clock: Clock,
 ) {
     let _stopped = Stopped(counters.clone());
     let mut backlog = Backlog::default();
+    let mut newest = 0;
     loop {
         let mut jobs = Vec::new();
         if backlog.0.is_empty() {
@@ -104,21 +168,37 @@ pub fn run(
         while let Ok(j) = rx.try_recv() {
             jobs.push(j);
         }
+        newest = jobs.iter().map(|j| j.batch).fold(newest, u64::max);
         backlog.add(jobs.iter().flat_map(|j| j.changes.iter().cloned()));
         let changes = backlog.take();
+        let mut refused = Vec::new();
         if !changes.is_empty() {
-            if let Err(e) = store.commit(&changes) {
-                error!("could not store leases, withholding their ACKs: {e}");
-                counters.store_failures.fetch_add(1, Ordering::Relaxed);
-                let n: usize = jobs.iter().map(|j| j.replies.len()).sum();
-                counters.acks_withheld.fetch_add(n as u64, Ordering::Relaxed);
-                counters.store_pending.store(changes.len() as u64, Ordering::Relaxed);
-                if let Ok(mut last) = counters.last_error.lock() {
-                    *last = Some(e.to_string());
+            let started = std::time::Instant::now();
+            let result = store.commit(clock.now(), &changes);
+            counters.commit_seconds.observe(started.elapsed());
+            match result {
+                Err(e) => {
+                    error!("could not store leases, withholding their ACKs: {e}");
+                    counters.store_failures.fetch_add(1, Ordering::Relaxed);
+                    let n: usize = jobs.iter().map(|j| j.replies.len()).sum();
+                    counters.acks_withheld.fetch_add(n as u64, Ordering::Relaxed);
+                    counters.store_pending.store(changes.len() as u64, Ordering::Relaxed);
+                    if let Ok(mut last) = counters.last_error.lock() {
+                        *last = Some(e.to_string());
+                    }
+                    counters.store_failing.store(true, Ordering::Release);
+                    backlog.add(changes);
+                    continue;
                 }
-                counters.store_failing.store(true, Ordering::Release);
-                backlog.add(changes);
-                continue;
+                Ok(report) => {
+                    refused = report.refused;
+                    if !report.adopt.is_empty()
+                        && let Some(engine) = &out.engine
+                        && engine.blocking_send(Command::Shared(report.adopt)).is_err()
+                    {
+                        error!("the engine has stopped");
+                    }
+                }
             }
             if counters.store_failing.swap(false, Ordering::AcqRel) {
                 info!("lease store commits work again");
@@ -126,11 +206,23 @@ pub fn run(
             counters.store_pending.store(0, Ordering::Relaxed);
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
+        counters.durable_through.store(newest, Ordering::Release);
         for t in jobs.iter().flat_map(|j| j.replies.iter()) {
-            if let Some(Some(sender)) = senders.get(t.iface as usize)
+            if refused.contains(&t.yiaddr) {
+                counters.store_conflicts.fetch_add(1, Ordering::Relaxed);
+                warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
+                continue;
+            }
+            if let Some(Some(sender)) = out.senders.get(t.iface as usize)
                 && let Err(e) = sender.send(t)
             {
                 warn!("send failed: {e}");
+            }
+        }
+        for j in &jobs {
+            if let Some(received) = j.received {
+                let waited = received.elapsed();
+                j.replies.iter().for_each(|_| counters.ack_seconds.observe(waited));
             }
         }
     }
@@ -139,7 +231,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreError;
+    use crate::store::{CommitReport, StoreError};
 
     /// A store whose first `fail` commits fail as a full disk would.
     struct Flaky {
@@ -152,14 +244,14 @@ mod tests {
             Ok(vec![])
         }
 
-        fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        fn commit(&mut self, _now: dhcplab_engine::Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
             if self.fail > 0 {
                 self.fail -= 1;
                 let full = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL);
                 return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(full, None)));
             }
             self.committed.lock().unwrap().extend_from_slice(changes);
-            Ok(())
+            Ok(CommitReport::default())
         }
     }
 
@@ -170,10 +262,13 @@ mod tests {
         let committed = Arc::new(Mutex::new(vec![]));
         let store = Box::new(Flaky { fail: 2, committed: committed.clone() });
         let c = counters.clone();
-        let thread = std::thread::spawn(move || run(store, rx, vec![], c));
+        let out = Outlets { senders: vec![], engine: None };
+        let thread = std::thread::spawn(move || run(store, rx, out, c, Clock::new()));
         // An expiry: no client will ask again, so only a retry can make it durable.
-        let gone = Change::Delete(Ipv4Addr::new(192, 0, 2, 10));
-        tx.blocking_send(StoreJob { changes: vec![gone.clone()], replies: vec![] }).unwrap();
+        let hw = "52:54:00:00:00:01".parse().unwrap();
+        let gone =
+            Change::Remove { ip: Ipv4Addr::new(192, 0, 2, 10), hw, expires: dhcplab_engine::Instant::from_secs(9) };
+        tx.blocking_send(StoreJob { batch: 1, received: None, changes: vec![gone.clone()], replies: vec![] }).unwrap();
         let start = std::time::Instant::now();
         while counters.store_failures.load(Ordering::Relaxed) == 0 {
             assert!(start.elapsed() < Duration::from_secs(5), "never failed");

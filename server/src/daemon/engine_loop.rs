@@ -5,21 +5,21 @@
 
 use super::clock::Clock;
 use super::command::Command;
-use super::committer::{self, Counters, STORE_QUEUE, StoreJob};
+use super::committer::{self, Counters, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
 use crate::bridge::publisher::Publisher;
 use crate::link::{Link, LinkSender};
 use crate::store::{Change, LeaseStore};
-use dhcplab_engine::bridge::{DaemonStats, Update};
+use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
 use dhcplab_engine::event::{Direction, LeaseChange, PacketSeen, PacketSummary};
 use dhcplab_engine::message::{DhcpMessage, SERVER_PORT};
 use dhcplab_engine::server::RecvMeta;
-use dhcplab_engine::{LeaseState, Server};
+use dhcplab_engine::{LeaseEventKind, LeaseState, Server};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
 /// How many packets the engine reads before it flushes (one store job per batch at most).
 const BATCH: usize = 256;
@@ -33,6 +33,15 @@ pub struct Engine {
     pub(super) bridge: Publisher,
     /// Datagrams the kernel dropped on the links, as last read (once a second).
     kernel_drops: u64,
+    /// The number of the last store job sent.
+    batch: u64,
+    /// The addresses each store job not yet known to be durable changed, oldest first: while the store
+    /// is down these are not renewed (their records in the table may be ahead of the store).
+    in_flight: std::collections::VecDeque<(u64, Vec<Ipv4Addr>)>,
+    /// The servers sharing the lease database, as last heard (this one alone on SQLite).
+    pub(super) peers: Vec<PeerStatus>,
+    /// When the packets being answered were read (for the exchange-latency histograms).
+    batch_read: Option<std::time::Instant>,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -48,6 +57,7 @@ impl Engine {
         clock: Clock,
         counters: Arc<Counters>,
         bridge: Publisher,
+        feedback: mpsc::Sender<Command>,
     ) -> std::io::Result<Self> {
         let (store_tx, store_rx) = mpsc::channel(STORE_QUEUE);
         let senders: Vec<Option<LinkSender>> = links
@@ -57,8 +67,26 @@ impl Engine {
         let c = counters.clone();
         std::thread::Builder::new()
             .name("lease-store".into())
-            .spawn(move || committer::run(store, store_rx, senders, c))?;
-        Ok(Engine { server, links, clock, counters, store_tx, bridge, kernel_drops: 0 })
+            .spawn(move || committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock))?;
+        Ok(Engine {
+            server,
+            links,
+            clock,
+            counters,
+            store_tx,
+            bridge,
+            kernel_drops: 0,
+            batch: 0,
+            in_flight: Default::default(),
+            peers: vec![],
+            batch_read: None,
+        })
+    }
+
+    /// The servers sharing the lease database as known at start (this one alone on SQLite).
+    pub fn with_peers(mut self, peers: Vec<PeerStatus>) -> Self {
+        self.peers = peers;
+        self
     }
 
     pub(super) fn config_changed(&mut self) {
@@ -74,10 +102,12 @@ impl Engine {
             engine: self.server.stats().clone(),
             leases: self.server.lease_count(),
             bound: self.server.bound_count(),
+            by_state: self.server.state_counts(),
             queue_overflow: self.kernel_drops,
             store_commits: c.store_commits.load(Ordering::Relaxed),
             store_failures: c.store_failures.load(Ordering::Relaxed),
             acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
+            store_conflicts: c.store_conflicts.load(Ordering::Relaxed),
             store_pending: c.store_pending.load(Ordering::Relaxed),
             subnets: self.server.subnet_usage(),
         }
@@ -158,6 +188,7 @@ impl Engine {
     /// Takes up to `BATCH` datagrams without waiting, one from each link in turn: a flooded link gets its
     /// share of the batch and no more, and never starves the others.
     fn read_batch(&mut self, buf: &mut [u8]) {
+        self.batch_read = Some(std::time::Instant::now());
         let links = self.links.clone();
         let mut pending = vec![true; links.len()];
         let mut n = 0;
@@ -206,18 +237,20 @@ impl Engine {
                 let src = SocketAddrV4::new(t.src, SERVER_PORT);
                 self.packet_seen(Direction::Out, t.iface, src, t.dst.socket_addr(), &t.bytes);
             }
-            if t.kind == DhcpMessage::Ack { durable.push(t) } else { now_out.push(t) }
+            if t.kind == DhcpMessage::Ack && t.needs_store { durable.push(t) } else { now_out.push(t) }
         }
         let mut changes = Vec::new();
         while let Some(ev) = self.server.poll_event() {
-            lease_log::log_event(&ev);
+            lease_log::log_event(&ev, ev.exchange.map(|x| names(&self.links, x.iface)));
             // The engine's table is the truth; the event says whether this address's durable record changed.
             // Offers are never stored: a restart forgets them, and the client asks again.
+            // A synced record came from the shared store: nothing to write back.
             match (ev.change(), self.server.lease(ev.ip)) {
+                _ if ev.kind == LeaseEventKind::Synced => {}
                 (LeaseChange::Keep | LeaseChange::Set(LeaseState::Offered), _) => {}
                 (_, Some(l)) if l.state == LeaseState::Offered => {}
-                (_, Some(l)) => changes.push(Change::Upsert(l.clone())),
-                (_, None) => changes.push(Change::Delete(ev.ip)),
+                (_, Some(l)) => changes.push(Change::Put(l.clone())),
+                (_, None) => changes.push(Change::Remove { ip: ev.ip, hw: ev.hw, expires: ev.expires }),
             }
             if watched {
                 self.bridge.publish(|seq| Update::Lease { seq, event: ev });
@@ -230,11 +263,44 @@ impl Engine {
                 warn!(link = %link.name, "send failed: {e}");
             }
         }
+        let read = self.batch_read.take();
+        if let Some(read) = read {
+            let waited = read.elapsed();
+            let offers = now_out.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
+            (0..offers).for_each(|_| self.counters.offer_seconds.observe(waited));
+        }
         if !changes.is_empty() || !durable.is_empty() {
+            self.batch += 1;
+            self.in_flight.push_back((self.batch, changes.iter().map(|c| c.ip()).collect()));
             // A full store queue slows the engine down instead of growing memory.
-            if self.store_tx.send(StoreJob { changes, replies: durable }).await.is_err() {
+            if self
+                .store_tx
+                .send(StoreJob { batch: self.batch, received: read, changes, replies: durable })
+                .await
+                .is_err()
+            {
                 error!("the lease store's thread has stopped");
             }
+        }
+        self.follow_store();
+    }
+
+    /// Tells the engine when the store goes down or comes back, and which addresses' records it may not
+    /// have: those of every job since the last durable one.
+    fn follow_store(&mut self) {
+        let durable = self.counters.durable_through.load(Ordering::Acquire);
+        while self.in_flight.front().is_some_and(|(b, _)| *b <= durable) {
+            self.in_flight.pop_front();
+        }
+        let failing =
+            self.counters.store_failing.load(Ordering::Acquire) || self.counters.store_stopped.load(Ordering::Acquire);
+        if failing && !self.server.is_store_down() {
+            let unconfirmed = self.in_flight.iter().flat_map(|(_, ips)| ips.iter().copied()).collect();
+            warn!("the lease store is down: renewing stored leases only, no new ones");
+            self.server.set_store_down(Some(unconfirmed));
+        } else if !failing && self.server.is_store_down() {
+            info!("the lease store is back: serving new leases again");
+            self.server.set_store_down(None);
         }
     }
 }

@@ -1,29 +1,50 @@
-//! One log line per lease event, the way an admin reads a DHCP server's log.
+//! One log line per lease event, the way admins grep a DHCP server's log: the message first, in dnsmasq's
+//! style (`DHCPACK(eth0) 192.0.2.10 52:54:00:12:34:56 laptop`), with the same facts as structured fields
+//! (link, xid, ip, mac, hostname, subnet) for `--log-format json` and journald.
 
 use dhcplab_engine::{LeaseEvent, LeaseEventKind};
-use tracing::{debug, info, warn};
+use tracing::{Level, debug, info, warn};
 
-pub fn log_event(ev: &LeaseEvent) {
-    if !tracing::enabled!(tracing::Level::INFO) {
+/// Logs `ev`; `link` names the link of the exchange it came from, if any.
+pub fn log_event(ev: &LeaseEvent, link: Option<&str>) {
+    // OFFERs and the shared database's records are debug lines: at the default level nothing is formatted
+    // for them, on the busiest path.
+    let quiet = matches!(ev.kind, LeaseEventKind::Offered | LeaseEventKind::OfferExpired | LeaseEventKind::Synced);
+    if !(if quiet { tracing::enabled!(Level::DEBUG) } else { tracing::enabled!(Level::INFO) }) {
         return;
     }
+    let (ip, mac, subnet) = (ev.ip, ev.hw, ev.subnet);
     // Client-sent strings are shown escaped: a hostname may hold any bytes.
-    let host = ev.hostname.as_deref().map(|h| format!(" ({h:?})")).unwrap_or_default();
-    let (ip, hw, subnet) = (ev.ip, ev.hw, ev.subnet);
+    let hostname = ev.hostname.as_deref().map(|h| format!("{h:?}")).unwrap_or_default();
+    let link = link.unwrap_or("-");
+    let xid = ev.exchange.map(|x| format!("{:#010x}", x.xid)).unwrap_or_default();
+    let secs = (ev.expires - ev.obtained).as_secs();
+    macro_rules! say {
+        ($level:ident, $($msg:tt)+) => {
+            $level!(link, xid = %xid, ip = %ip, mac = %mac, hostname = %hostname, subnet = %subnet, $($msg)+)
+        };
+    }
     match ev.kind {
-        LeaseEventKind::Bound => {
-            info!("DHCPACK {ip} to {hw}{host} in {subnet}, lease {}s", (ev.expires - ev.obtained).as_secs())
+        LeaseEventKind::Bound => say!(info, "DHCPACK({link}) {ip} {mac} {hostname} lease {secs}s"),
+        LeaseEventKind::Renewed => say!(info, "DHCPACK({link}) {ip} {mac} {hostname} renewed for {secs}s"),
+        LeaseEventKind::Released => say!(info, "DHCPRELEASE({link}) {ip} {mac} {hostname}"),
+        LeaseEventKind::Declined => {
+            say!(warn, "DHCPDECLINE({link}) {ip} {mac} {hostname}: address in use; quarantined")
         }
-        LeaseEventKind::Renewed => {
-            info!("DHCPACK renewed {ip} for {hw}{host} until +{}s", (ev.expires - ev.obtained).as_secs())
+        LeaseEventKind::Expired => say!(info, "expired {ip} {mac} {hostname}"),
+        LeaseEventKind::Nak => {
+            let why = ev.reason.as_deref().unwrap_or("");
+            say!(info, "DHCPNAK({link}) {ip} {mac} {hostname}: {why}")
         }
-        LeaseEventKind::Released => info!("released {ip} by {hw}{host}"),
-        LeaseEventKind::Declined => warn!("DHCPDECLINE {ip} by {hw}{host}: address in use; quarantined"),
-        LeaseEventKind::Expired => info!("expired {ip} of {hw}{host}"),
-        LeaseEventKind::Nak => info!("DHCPNAK to {hw}{host} for {ip}: {}", ev.reason.as_deref().unwrap_or("")),
-        LeaseEventKind::OfferWithdrawn => info!("offer of {ip} to {hw} withdrawn: client chose another server"),
-        LeaseEventKind::Reclaimed => info!("{ip} back in the pool after probation"),
-        LeaseEventKind::Offered => debug!("DHCPOFFER {ip} to {hw}{host}"),
-        LeaseEventKind::OfferExpired => debug!("offer of {ip} to {hw} expired"),
+        LeaseEventKind::OfferWithdrawn => {
+            say!(info, "offer of {ip} to {mac} withdrawn: the client chose another server")
+        }
+        LeaseEventKind::Reclaimed => say!(info, "{ip} back in the pool after probation"),
+        LeaseEventKind::Offered => say!(debug, "DHCPOFFER({link}) {ip} {mac} {hostname}"),
+        LeaseEventKind::OfferExpired => say!(debug, "offer of {ip} to {mac} expired"),
+        LeaseEventKind::Synced => match ev.state {
+            Some(state) => say!(debug, "shared database: {ip} is {state} for {mac} {hostname}"),
+            None => say!(debug, "shared database: the record of {ip} is gone"),
+        },
     }
 }

@@ -7,6 +7,7 @@ pub mod command;
 pub mod committer;
 pub mod engine_loop;
 mod lease_log;
+pub mod peers;
 
 pub use clock::Clock;
 pub use command::Command;

@@ -104,7 +104,7 @@ pub fn demo(name: &str, clients: usize) -> (Proc, u16) {
     let http = format!("127.0.0.1:{}", free_port());
     let port = free_udp_port();
     let p = spawn(
-        &["serve", "--http", &http, "--demo-port", &port.to_string(), "--demo-clients", &clients.to_string()],
+        &["demo", "--http", &http, "--port", &port.to_string(), "--clients", &clients.to_string()],
         &dir,
         http.clone(),
     );

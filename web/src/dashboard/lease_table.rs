@@ -39,6 +39,8 @@ struct RowProps {
     on_release: Callback<Ipv4Addr>,
     on_reserve: Callback<Ipv4Addr>,
     on_follow: Callback<String>,
+    /// Several servers share the lease database: show which one made the lease.
+    shared: bool,
 }
 
 #[component]
@@ -58,6 +60,7 @@ fn LeaseRow(p: &RowProps) -> Html {
             // Client-sent text is rendered as text, never as markup.
             <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
             <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
+            if p.shared { <td data-testid="lease-server">{l.server.as_deref().unwrap_or("")}</td> }
             <td>{ if l.state == LeaseState::Bound { countdown(p.now, l.expires.as_millis()) } else { String::new() } }</td>
             <td class="acts">
                 if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, Key::Release)}</button> }
@@ -103,6 +106,7 @@ pub fn LeaseTable(p: &Props) -> Html {
         html! { <th class={classes!("sortable", on.then_some("on"))} {onclick}>{t(lang, label)}</th> }
     };
     let live = p.live.get();
+    let shared = live.servers.len() > 1;
     let now = js_sys::Date::now() as u64 / 1000 * 1000;
     let rows = filters.rows(&live.leases);
     let pages = rows.len().div_ceil(PAGE).max(1);
@@ -129,11 +133,13 @@ pub fn LeaseTable(p: &Props) -> Html {
             </div>
             <div class="tablewrap">
             <table class="leases live">
-                <thead><tr>{sort(SortBy::Ip, Key::Ip)}<th>{"MAC"}</th>{sort(SortBy::Host, Key::Hostname)}{sort(SortBy::State, Key::State)}{sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
+                <thead><tr>{sort(SortBy::Ip, Key::Ip)}<th>{"MAC"}</th>{sort(SortBy::Host, Key::Hostname)}{sort(SortBy::State, Key::State)}
+                    if shared { <th>{t(lang, Key::MadeBy)}</th> }
+                    {sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
                 <tbody>
                     { for rows.iter().skip(first).take(PAGE).map(|l| html! {
                         <LeaseRow key={l.ip.to_string()} {lang} lease={(*l).clone()} reserved={live.reserved.contains(&l.ip)} {now}
-                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} />
+                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} {shared} />
                     }) }
                 </tbody>
             </table>

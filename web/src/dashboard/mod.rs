@@ -7,6 +7,7 @@ mod lease_table;
 pub mod live;
 mod live_packets;
 pub mod model;
+mod servers_card;
 mod subnets_card;
 mod toolbar;
 pub mod use_bridge;
@@ -15,6 +16,7 @@ use crate::i18n::Lang;
 use event_feed::EventFeed;
 use lease_table::LeaseTable;
 use live_packets::LivePackets;
+use servers_card::ServersCard;
 use std::net::Ipv4Addr;
 use subnets_card::SubnetsCard;
 use toolbar::Toolbar;
@@ -89,6 +91,9 @@ pub fn Dashboard(props: &Props) -> Html {
                 <SubnetsCard {lang} subnets={live.subnets.clone()} rates={live.packet_rates()} bound={live.bound_counts()} />
                 <EventFeed {lang} events={feed} />
             </div>
+            if live.servers.len() > 1 || live.servers.iter().any(|s| s.share.is_some()) {
+                <ServersCard {lang} servers={live.servers.clone()} />
+            }
             <LivePackets {lang} live={bridge.live.clone()} follow={(*follow).clone()} on_follow={on_follow.clone()} />
             <LeaseTable {lang} live={bridge.live.clone()} {on_release} {on_reserve} {on_follow} />
         </div>

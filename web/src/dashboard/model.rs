@@ -2,7 +2,7 @@
 //! filters. Plain Rust with no browser calls, so the message handling is tested natively.
 
 use super::live::{self, Ring};
-use dhcplab_engine::bridge::{self, DaemonStats, LeaseQuery, Update, UpdateKind};
+use dhcplab_engine::bridge::{self, DaemonStats, LeaseQuery, PeerStatus, Update, UpdateKind};
 use dhcplab_engine::server::SubnetUsage;
 use dhcplab_engine::{Lease, LeaseEvent};
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -26,6 +26,8 @@ pub struct Live {
     pub history: VecDeque<(u64, u64)>,
     /// Addresses reserved in the daemon's running config.
     pub reserved: HashSet<Ipv4Addr>,
+    /// The servers sharing the daemon's lease database (the daemon alone on SQLite).
+    pub servers: Vec<PeerStatus>,
     pub ring: Ring,
     /// The live flow is paused: packets meanwhile are counted in `held`, not kept.
     pub paused: bool,
@@ -38,8 +40,9 @@ impl Live {
     pub fn apply(&mut self, m: Update) {
         self.seq = m.seq();
         match m {
-            Update::Snapshot { leases, stats, reserved, .. } => {
+            Update::Snapshot { leases, stats, reserved, servers, .. } => {
                 self.reserved = reserved.into_iter().collect();
+                self.servers = servers;
                 self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
                 self.sample(stats);
             }
@@ -51,6 +54,7 @@ impl Live {
             Update::Packet { seq, packet } => self.ring.push(seq, *packet),
             Update::Config { reserved, .. } => self.reserved = reserved.into_iter().collect(),
             Update::Stats { stats, .. } => self.sample(stats),
+            Update::Servers { servers, .. } => self.servers = servers,
         }
     }
 
@@ -194,6 +198,7 @@ mod tests {
             obtained: Instant::from_millis(1_000),
             expires: Instant::from_millis(u64::from(i) * 1_000_000),
             lease_time: Duration::from_secs(600),
+            server: None,
         }
     }
 
@@ -234,6 +239,7 @@ mod tests {
             leases: vec![lease(1, "alice", LeaseState::Bound), lease(2, "bob", LeaseState::Offered)],
             stats: stats(100, 1, 2),
             reserved: vec![Ipv4Addr::new(192, 0, 2, 1)],
+            servers: vec![],
         };
         let bound = LeaseEvent::from_lease(
             Instant::from_millis(2_000),

@@ -56,6 +56,7 @@ pub fn EventList(p: &CardProps) -> Html {
                                 TraceKind::Packet { summary, .. } => (Some(summary.msg), "pkt"),
                                 TraceKind::ClientState { .. } => (None, "state"),
                                 TraceKind::Lease { .. } => (None, "lease"),
+                                TraceKind::Database { .. } => (None, "db"),
                                 _ => (None, "note"),
                             };
                             let color = msg.map_or("transparent", msg_color);

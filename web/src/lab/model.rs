@@ -385,6 +385,8 @@ pub fn entry_label(e: &TraceEntry) -> String {
         TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP {ip}"),
         TraceKind::Action { what } => what.clone(),
+        TraceKind::Database { ip, stored: true } => format!("stored {ip}"),
+        TraceKind::Database { ip, stored: false } => format!("refused {ip}"),
     }
 }
 

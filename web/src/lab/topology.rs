@@ -24,6 +24,8 @@ pub struct Layout {
     pub segments: Vec<f64>,
     pub hidden: Vec<usize>,
     pub top: f64,
+    /// The lowest point drawn (a lease database hangs below its servers).
+    pub bottom: f64,
 }
 
 pub fn layout(sim: &Sim) -> Layout {
@@ -62,7 +64,21 @@ pub fn layout(sim: &Sim) -> Layout {
             nodes[id] = Some((x, segments[s] + if below { 55.0 } else { -55.0 }));
         }
     }
-    Layout { nodes, segments, hidden, top }
+    // A lease database hangs below the servers that share it, linked to each of them.
+    let mut bottom = segments.last().copied().unwrap_or(top) + 60.0;
+    for (id, node) in sim.nodes.iter().enumerate() {
+        if let NodeKind::Database { servers, .. } = &node.kind {
+            let at: Vec<(f64, f64)> = servers.iter().filter_map(|&s| nodes.get(s).copied().flatten()).collect();
+            if at.is_empty() {
+                continue;
+            }
+            let x = at.iter().map(|p| p.0).sum::<f64>() / at.len() as f64;
+            let y = at.iter().map(|p| p.1).fold(f64::MIN, f64::max) + 85.0;
+            nodes[id] = Some((x, y));
+            bottom = bottom.max(y + 30.0);
+        }
+    }
+    Layout { nodes, segments, hidden, top, bottom }
 }
 
 /// A badge letter and colour per role (drawn, so no icon font is needed).
@@ -72,6 +88,7 @@ fn role_badge(r: NodeRole) -> (&'static str, &'static str) {
         NodeRole::Server => ("S", "#1f9d55"),
         NodeRole::Relay => ("R", "#8a5cf6"),
         NodeRole::Static => ("H", "#868e96"),
+        NodeRole::Database => ("D", "#c2410c"),
     }
 }
 
@@ -133,7 +150,7 @@ pub fn Topology(p: &CardProps) -> Html {
     let m = p.lab.get();
     let sim = &m.scenario.sim;
     let l = layout(sim);
-    let height = l.top + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0;
+    let height = (l.top + (sim.segments.len().max(1) - 1) as f64 * SEG_GAP + 100.0).max(l.bottom);
     let selected = m.selected_entry();
     let anim = packet_path(sim, &l, selected);
     html! {
@@ -162,13 +179,19 @@ pub fn Topology(p: &CardProps) -> Html {
                         (c.state().to_string(), c.address().map(|a| a.to_string()).unwrap_or_default())
                     }
                     NodeKind::Server { online, .. } => (if *online { "ON".into() } else { "OFF".into() }, sim.nic_address(node.nics()[0]).map(|a| a.to_string()).unwrap_or_default()),
-                    _ => (String::new(), sim.nic_address(node.nics()[0]).map(|a| a.to_string()).unwrap_or_default()),
+                    NodeKind::Database { records, .. } => (t(lang, Key::LeaseRecords).replace("{n}", &records.len().to_string()), String::new()),
+                    _ => (String::new(), node.nics().first().and_then(|&n| sim.nic_address(n)).map(|a| a.to_string()).unwrap_or_default()),
                 };
                 let badge = role_badge(node.role());
-                let lines: Html = node.nics().iter().map(|&n| {
+                let mut lines: Html = node.nics().iter().map(|&n| {
                     let sy = l.segments[sim.nics[n].segment];
                     html! { <line class="drop" x1={x.to_string()} y1={y.to_string()} x2={x.to_string()} y2={sy.to_string()} /> }
                 }).collect();
+                if let NodeKind::Database { servers, .. } = &node.kind {
+                    lines = servers.iter().filter_map(|&s| l.nodes.get(s).copied().flatten()).map(|(sx, sy)| html! {
+                        <line class="dblink" x1={x.to_string()} y1={(y - 22.0).to_string()} x2={sx.to_string()} y2={(sy + 22.0).to_string()} />
+                    }).collect();
+                }
                 Some(html! {
                     <g class={classes!("node", focus.then_some("focus"))} data-testid="node" data-name={node.name.clone()} {onclick}>
                         {lines}

@@ -1,47 +1,10 @@
-//! Durable leases. The engine's table is authoritative while running; the store is what survives a crash.
-//! Every lease change is committed (and fsync'd) before the ACK that announces it is sent; the daemon
-//! batches the changes of many packets into one transaction (group commit).
+//! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit.
 
-use dhcplab_engine::config::HexBytes;
-use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease};
+use super::row::Row;
+use super::{Change, CommitReport, LeaseStore, StoreError};
+use dhcplab_engine::{Instant, Lease};
 use rusqlite::{Connection, params};
-use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-
-/// One change to persist.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    Upsert(Lease),
-    Delete(Ipv4Addr),
-}
-
-impl Change {
-    /// The address whose record changes.
-    pub fn ip(&self) -> Ipv4Addr {
-        match self {
-            Change::Upsert(l) => l.ip,
-            Change::Delete(ip) => *ip,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("lease database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("lease database row for {ip}: {message}")]
-    BadRow { ip: String, message: String },
-    #[error("the lease database is damaged: {0}")]
-    Corrupt(String),
-}
-
-/// Where leases are kept. SQLite is built in; a networked backend (PostgreSQL, for several servers sharing
-/// one database) implements the same two calls.
-pub trait LeaseStore: Send + 'static {
-    fn load(&mut self) -> Result<Vec<Lease>, StoreError>;
-    /// Makes all `changes` durable at once, or none of them.
-    fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError>;
-}
 
 pub struct SqliteStore {
     conn: Connection,
@@ -59,25 +22,44 @@ const WAL_LIMIT: u64 = 64 << 20;
 /// The WAL's size is looked at every this many commits.
 const WAL_CHECK_EVERY: u64 = 64;
 
-fn client_text(c: &ClientKey) -> String {
-    match c {
-        ClientKey::ClientId(id) => format!("id:{id}"),
-        ClientKey::Hw(hw) => format!("hw:{hw}"),
-    }
-}
+/// The schema, one step per version: a database at version `n` runs steps `n..` at start-up, in one
+/// transaction each, and records the new version in `PRAGMA user_version`. Never edit a released step.
+const MIGRATIONS: &[&str] = &[
+    // 1: the lease table (databases made before versioning have it already, hence IF NOT EXISTS).
+    "CREATE TABLE IF NOT EXISTS leases (
+        ip TEXT PRIMARY KEY,
+        subnet TEXT NOT NULL,
+        client TEXT NOT NULL,
+        hw TEXT NOT NULL,
+        client_id TEXT,
+        hostname TEXT,
+        state TEXT NOT NULL,
+        obtained_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        lease_secs INTEGER NOT NULL
+    );",
+];
 
-fn parse_client(s: &str) -> Option<ClientKey> {
-    if let Some(id) = s.strip_prefix("id:") {
-        id.parse::<HexBytes>().ok().map(ClientKey::ClientId)
-    } else {
-        s.strip_prefix("hw:")?.parse::<HwAddr>().ok().map(ClientKey::Hw)
+/// Brings the database's schema up to the newest version this build knows.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
     }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // WAL: readers never block the writer. FULL: the WAL is fsync'd at every commit, so a committed
         // lease survives power loss, not only a process crash.
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -86,20 +68,7 @@ impl SqliteStore {
         // inside a commit now and then and hold up every ACK behind it; a second connection does them in
         // the background, passively, so the writer never waits for one.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS leases (
-                ip TEXT PRIMARY KEY,
-                subnet TEXT NOT NULL,
-                client TEXT NOT NULL,
-                hw TEXT NOT NULL,
-                client_id TEXT,
-                hostname TEXT,
-                state TEXT NOT NULL,
-                obtained_ms INTEGER NOT NULL,
-                expires_ms INTEGER NOT NULL,
-                lease_secs INTEGER NOT NULL
-            );",
-        )?;
+        migrate(&mut conn)?;
         let checkpointer = Connection::open(path)
             .inspect_err(|e| tracing::error!("no background checkpoints for {}: {e}", path.display()))
             .ok()
@@ -154,40 +123,21 @@ fn load_from(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
         "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs FROM leases",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, String>(6)?,
-            r.get::<_, i64>(7)?,
-            r.get::<_, i64>(8)?,
-            r.get::<_, i64>(9)?,
-        ))
+        Ok(Row {
+            ip: r.get(0)?,
+            subnet: r.get(1)?,
+            client: r.get(2)?,
+            hw: r.get(3)?,
+            client_id: r.get(4)?,
+            hostname: r.get(5)?,
+            state: r.get(6)?,
+            obtained_ms: r.get(7)?,
+            expires_ms: r.get(8)?,
+            lease_secs: r.get(9)?,
+            server: None,
+        })
     })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (ip, subnet, client, hw, client_id, hostname, state, obtained, expires, secs) = row?;
-        let bad = |message: &str| StoreError::BadRow { ip: ip.clone(), message: message.to_string() };
-        out.push(Lease {
-            ip: ip.parse().map_err(|_| bad("address"))?,
-            subnet: subnet.parse().map_err(|_| bad("subnet"))?,
-            client: parse_client(&client).ok_or_else(|| bad("client"))?,
-            hw: hw.parse().map_err(|_| bad("hardware address"))?,
-            client_id: match client_id {
-                Some(c) => Some(c.parse().map_err(|_| bad("client id"))?),
-                None => None,
-            },
-            hostname,
-            state: state.parse().map_err(|_| bad("state"))?,
-            obtained: Instant::from_millis(u64::try_from(obtained).map_err(|_| bad("obtained"))?),
-            expires: Instant::from_millis(u64::try_from(expires).map_err(|_| bad("expires"))?),
-            lease_time: Duration::from_secs(u64::try_from(secs).map_err(|_| bad("lease time"))?),
-        });
-    }
-    Ok(out)
+    rows.map(|row| row?.lease()).collect()
 }
 
 impl LeaseStore for SqliteStore {
@@ -195,7 +145,8 @@ impl LeaseStore for SqliteStore {
         load_from(&self.conn)
     }
 
-    fn commit(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+    /// One server owns the file: every change is granted.
+    fn commit(&mut self, _now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
@@ -207,21 +158,22 @@ impl LeaseStore for SqliteStore {
             let mut delete = tx.prepare_cached("DELETE FROM leases WHERE ip = ?1")?;
             for c in changes {
                 match c {
-                    Change::Upsert(l) => {
+                    Change::Put(l) => {
+                        let r = Row::of(l);
                         upsert.execute(params![
-                            l.ip.to_string(),
-                            l.subnet.to_string(),
-                            client_text(&l.client),
-                            l.hw.to_string(),
-                            l.client_id.as_ref().map(|c| c.to_string()),
-                            l.hostname,
-                            l.state.as_str(),
-                            i64::try_from(l.obtained.as_millis()).unwrap_or(i64::MAX),
-                            i64::try_from(l.expires.as_millis()).unwrap_or(i64::MAX),
-                            i64::try_from(l.lease_time.as_secs()).unwrap_or(i64::MAX),
+                            r.ip,
+                            r.subnet,
+                            r.client,
+                            r.hw,
+                            r.client_id,
+                            r.hostname,
+                            r.state,
+                            r.obtained_ms,
+                            r.expires_ms,
+                            r.lease_secs
                         ])?;
                     }
-                    Change::Delete(ip) => {
+                    Change::Remove { ip, .. } => {
                         delete.execute(params![ip.to_string()])?;
                     }
                 }
@@ -229,14 +181,15 @@ impl LeaseStore for SqliteStore {
         }
         tx.commit()?;
         self.bound_wal();
-        Ok(())
+        Ok(CommitReport::default())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dhcplab_engine::LeaseState;
+    use dhcplab_engine::config::HexBytes;
+    use dhcplab_engine::{ClientKey, Duration, LeaseState};
 
     fn lease(ip: &str, state: LeaseState) -> Lease {
         Lease {
@@ -250,6 +203,7 @@ mod tests {
             obtained: Instant::from_millis(1_700_000_000_000),
             expires: Instant::from_millis(1_700_000_021_600),
             lease_time: Duration::from_secs(21_600),
+            server: None,
         }
     }
 
@@ -261,15 +215,21 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         {
             let mut s = SqliteStore::open(&path).unwrap();
-            s.commit(&[
-                Change::Upsert(lease("192.0.2.10", LeaseState::Bound)),
-                Change::Upsert(lease("192.0.2.11", LeaseState::Declined)),
-            ])
+            s.commit(
+                Instant::from_millis(0),
+                &[
+                    Change::Put(lease("192.0.2.10", LeaseState::Bound)),
+                    Change::Put(lease("192.0.2.11", LeaseState::Declined)),
+                ],
+            )
             .unwrap();
-            s.commit(&[
-                Change::Delete("192.0.2.11".parse().unwrap()),
-                Change::Upsert(lease("192.0.2.10", LeaseState::Released)),
-            ])
+            s.commit(
+                Instant::from_millis(0),
+                &[
+                    Change::remove(&lease("192.0.2.11", LeaseState::Declined)),
+                    Change::Put(lease("192.0.2.10", LeaseState::Released)),
+                ],
+            )
             .unwrap();
         }
         let mut s = SqliteStore::open(&path).unwrap();
@@ -281,12 +241,20 @@ mod tests {
     }
 
     #[test]
-    fn client_keys_round_trip_as_text() {
-        for c in [ClientKey::Hw("52:54:00:01:02:03".parse().unwrap()), ClientKey::ClientId(HexBytes(vec![0xff, 0, 1]))]
-        {
-            assert_eq!(parse_client(&client_text(&c)), Some(c));
-        }
-        assert_eq!(parse_client("nonsense"), None);
+    fn the_schema_is_versioned_and_a_newer_one_is_refused() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-schema-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).err().expect("refused");
+        assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -301,7 +269,7 @@ mod tests {
         s.wal_limit = 64 << 10;
         for i in 0..2_000u32 {
             let ip = std::net::Ipv4Addr::from(0xc000_0200 + (i % 200)).to_string();
-            s.commit(&[Change::Upsert(lease(&ip, LeaseState::Bound))]).unwrap();
+            s.commit(Instant::from_millis(0), &[Change::Put(lease(&ip, LeaseState::Bound))]).unwrap();
         }
         let wal = std::fs::metadata(&s.wal).map_or(0, |m| m.len());
         // At most one check interval's worth of frames beyond the limit.

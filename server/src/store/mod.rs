@@ -1,0 +1,60 @@
+//! Durable leases. The engine's table is authoritative while running; the store is what survives a crash.
+//! Every lease change is committed (and fsync'd) before the ACK that announces it is sent; the daemon
+//! batches the changes of many packets into one transaction (group commit).
+//!
+//! Two backends: SQLite, a file for one server; PostgreSQL, one database shared by several servers, which
+//! arbitrates every change (see `dhcplab_engine::arbiter`) so no address is ACKed to two clients.
+
+mod lease_db;
+mod pg_connect;
+mod postgresql;
+mod row;
+mod sqlite;
+
+pub use dhcplab_engine::arbiter::Proposal as Change;
+pub use lease_db::LeaseDb;
+pub use pg_connect::PgConnect;
+pub use postgresql::{PgPeers, PgStore};
+pub use sqlite::SqliteStore;
+
+use dhcplab_engine::{Instant, Lease};
+use std::net::Ipv4Addr;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("lease database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("lease database: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("lease database row for {ip}: {message}")]
+    BadRow { ip: String, message: String },
+    #[error("the lease database is damaged: {0}")]
+    Corrupt(String),
+    #[error(
+        "the lease database has schema version {found}; this dhcplab knows up to {known}: upgrade dhcplab, or \
+         use a database of this version"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("lease database password file {file}: {message}")]
+    Password { file: String, message: String },
+    #[error("lease database TLS: {0}")]
+    Tls(String),
+}
+
+/// What a commit decided beyond "done": changes another server's record won over, and records this server
+/// should take as the shared store holds them. Always empty for a store of one server.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct CommitReport {
+    /// Addresses whose lease lost: their ACKs must not leave.
+    pub refused: Vec<Ipv4Addr>,
+    /// Records as they stand in the shared store, for the engine to take over.
+    pub adopt: Vec<Change>,
+}
+
+/// Where leases are kept.
+pub trait LeaseStore: Send + 'static {
+    fn load(&mut self) -> Result<Vec<Lease>, StoreError>;
+    /// Makes all granted `changes` durable at once, or none of them. `now` is the committing server's
+    /// clock, against which a shared store decides whether another client's lease still runs.
+    fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError>;
+}

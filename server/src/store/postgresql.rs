@@ -1,0 +1,344 @@
+//! The PostgreSQL lease store: one database shared by several dhcplab servers (active-active).
+//!
+//! Every commit runs as one transaction that first takes a database-wide advisory lock, so the servers'
+//! commits are serialized: each reads the current records of the addresses it changes, applies the
+//! engine's arbitration rule (`dhcplab_engine::arbiter`) to each change, writes what was granted, and
+//! notifies the others (`NOTIFY dhcplab_leases`). Because commits are serialized, the `change` numbers they
+//! write grow in commit order, and another server that has read every change up to `n` has missed none.
+//! A removed record stays as a `gone` row, so the others learn of removals the same way.
+//!
+//! The servers' heartbeats live in the `servers` table, stamped by the database's clock: liveness needs no
+//! agreement between the servers' clocks.
+
+use super::PgConnect;
+use super::row::Row;
+use super::{Change, CommitReport, LeaseStore, StoreError};
+use dhcplab_engine::arbiter::{Verdict, arbitrate};
+use dhcplab_engine::bridge::PeerStatus;
+use dhcplab_engine::{Duration, Instant, Lease};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{Client, Transaction};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The advisory lock every commit and migration takes ("dhcplab" in ASCII).
+const LOCK: i64 = 0x0064_6863_706c_6162;
+
+/// The channel other servers listen on.
+pub const CHANNEL: &str = "dhcplab_leases";
+
+/// The state a removed record keeps, so other servers see the removal.
+const GONE: &str = "gone";
+
+/// The schema, one step per version, recorded in `dhcplab_schema`. Never edit a released step.
+const MIGRATIONS: &[&str] = &[
+    // 1: leases with the server that last wrote them and a change number; the servers' heartbeats.
+    "CREATE SEQUENCE lease_change;
+     CREATE TABLE leases (
+        ip inet PRIMARY KEY,
+        subnet text NOT NULL,
+        client text NOT NULL,
+        hw text NOT NULL,
+        client_id text,
+        hostname text,
+        state text NOT NULL,
+        obtained_ms bigint NOT NULL,
+        expires_ms bigint NOT NULL,
+        lease_secs bigint NOT NULL,
+        server text NOT NULL,
+        change bigint NOT NULL
+     );
+     CREATE INDEX leases_by_change ON leases (change);
+     CREATE TABLE servers (
+        name text PRIMARY KEY,
+        started timestamptz NOT NULL,
+        heartbeat timestamptz NOT NULL
+     );",
+];
+
+const COLUMNS: &str =
+    "host(ip), subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, server";
+
+fn row(r: &postgres::Row) -> Row {
+    Row {
+        ip: r.get(0),
+        subnet: r.get(1),
+        client: r.get(2),
+        hw: r.get(3),
+        client_id: r.get(4),
+        hostname: r.get(5),
+        state: r.get(6),
+        obtained_ms: r.get(7),
+        expires_ms: r.get(8),
+        lease_secs: r.get(9),
+        server: Some(r.get(10)),
+    }
+}
+
+/// Brings the schema up to date; several servers starting at once take turns (the advisory lock).
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS dhcplab_schema (version integer NOT NULL)")?;
+    let found: i64 = match tx.query_opt("SELECT version FROM dhcplab_schema", &[])? {
+        Some(r) => i64::from(r.get::<_, i32>(0)),
+        None => {
+            tx.execute("INSERT INTO dhcplab_schema VALUES (0)", &[])?;
+            0
+        }
+    };
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::TooNew { found, known });
+    }
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+        tx.batch_execute(step)?;
+        tx.execute("UPDATE dhcplab_schema SET version = $1", &[&(i as i32 + 1)])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+pub struct PgStore {
+    client: Client,
+    config: PgConnect,
+    /// This server's name in the `server` column and the heartbeat table.
+    server: String,
+    /// The highest change number when the leases were loaded: where reading others' changes starts.
+    mark: i64,
+}
+
+impl PgStore {
+    /// Connects, and creates or upgrades the schema.
+    pub fn open(config: PgConnect, server: &str) -> Result<Self, StoreError> {
+        let mut client = config.connect()?;
+        migrate(&mut client)?;
+        Ok(PgStore { client, config, server: server.to_string(), mark: 0 })
+    }
+
+    /// The change number up to which `load` read.
+    pub fn mark(&self) -> i64 {
+        self.mark
+    }
+
+    /// A fresh connection when the database went away (restarted, failed over to a standby).
+    fn connected(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.is_closed() {
+            self.client = self.config.connect()?;
+        }
+        Ok(&mut self.client)
+    }
+}
+
+/// The current (not `gone`) records of `ips`.
+fn current(tx: &mut Transaction<'_>, ips: &[IpAddr]) -> Result<HashMap<Ipv4Addr, Lease>, StoreError> {
+    let rows = tx
+        .query(&format!("SELECT {COLUMNS} FROM leases WHERE ip = ANY($1) AND state <> '{GONE}' FOR UPDATE"), &[&ips])?;
+    rows.iter().map(|r| row(r).lease().map(|l| (l.ip, l))).collect()
+}
+
+impl LeaseStore for PgStore {
+    fn load(&mut self) -> Result<Vec<Lease>, StoreError> {
+        let mut tx = self.connected()?.transaction()?;
+        // The mark and the rows from one snapshot: a change after it is read later, never missed.
+        tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
+        let mark: i64 = tx.query_one("SELECT coalesce(max(change), 0) FROM leases", &[])?.get(0);
+        let rows = tx.query(&format!("SELECT {COLUMNS} FROM leases WHERE state <> '{GONE}'"), &[])?;
+        let leases = rows.iter().map(|r| row(r).lease()).collect::<Result<Vec<_>, _>>()?;
+        tx.commit()?;
+        self.mark = mark;
+        Ok(leases)
+    }
+
+    fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
+        let server = self.server.clone();
+        let mut tx = self.connected()?.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])?;
+        let ips: Vec<IpAddr> = changes.iter().map(|c| IpAddr::V4(c.ip())).collect();
+        let records = current(&mut tx, &ips)?;
+        let put = tx.prepare(
+            "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms,
+                 lease_secs, server, change)
+             VALUES ($1::text::inet, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nextval('lease_change'))
+             ON CONFLICT (ip) DO UPDATE SET subnet = EXCLUDED.subnet, client = EXCLUDED.client, hw = EXCLUDED.hw,
+                 client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, state = EXCLUDED.state,
+                 obtained_ms = EXCLUDED.obtained_ms, expires_ms = EXCLUDED.expires_ms,
+                 lease_secs = EXCLUDED.lease_secs, server = EXCLUDED.server, change = EXCLUDED.change",
+        )?;
+        let remove = tx.prepare(&format!(
+            "UPDATE leases SET state = '{GONE}', server = $2, change = nextval('lease_change') WHERE ip = $1::text::inet"
+        ))?;
+        let mut report = CommitReport::default();
+        let mut wrote = false;
+        for c in changes {
+            match arbitrate(now, records.get(&c.ip()), c) {
+                Verdict::Granted => {
+                    wrote = true;
+                    match c {
+                        Change::Put(l) => {
+                            let r = Row::of(l);
+                            tx.execute(
+                                &put,
+                                &[
+                                    &r.ip,
+                                    &r.subnet,
+                                    &r.client,
+                                    &r.hw,
+                                    &r.client_id,
+                                    &r.hostname,
+                                    &r.state,
+                                    &r.obtained_ms,
+                                    &r.expires_ms,
+                                    &r.lease_secs,
+                                    &server,
+                                ],
+                            )?;
+                        }
+                        Change::Remove { ip, .. } => {
+                            tx.execute(&remove, &[&ip.to_string(), &server])?;
+                        }
+                    }
+                }
+                Verdict::Refused(winner) => {
+                    report.refused.push(c.ip());
+                    report.adopt.push(Change::Put(*winner));
+                }
+                Verdict::Stale(Some(cur)) => report.adopt.push(Change::Put(*cur)),
+                Verdict::Stale(None) => {}
+            }
+        }
+        if wrote {
+            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &server])?;
+        }
+        tx.commit()?;
+        Ok(report)
+    }
+}
+
+/// What `dhcplab check --db URL` found.
+pub struct Verified {
+    pub leases: usize,
+    pub schema: i64,
+    pub servers: i64,
+}
+
+impl PgStore {
+    /// Checks a shared lease database without changing it: its schema version, and every live row read as
+    /// the daemon would read it.
+    pub fn verify(connect: &PgConnect) -> Result<Verified, StoreError> {
+        let mut client = connect.connect()?;
+        let mut tx = client.build_transaction().read_only(true).start()?;
+        let schema = match tx.query_opt("SELECT to_regclass('dhcplab_schema') IS NOT NULL", &[])? {
+            Some(r) if r.get::<_, bool>(0) => {
+                i64::from(tx.query_one("SELECT version FROM dhcplab_schema", &[])?.get::<_, i32>(0))
+            }
+            _ => {
+                return Err(StoreError::Corrupt("no dhcplab schema here: no server has used this database yet".into()));
+            }
+        };
+        let known = MIGRATIONS.len() as i64;
+        if schema > known {
+            return Err(StoreError::TooNew { found: schema, known });
+        }
+        let rows = tx.query(&format!("SELECT {COLUMNS} FROM leases WHERE state <> '{GONE}'"), &[])?;
+        let leases = rows.iter().map(|r| row(r).lease()).collect::<Result<Vec<_>, _>>()?.len();
+        let servers: i64 = tx.query_one("SELECT count(*) FROM servers", &[])?.get(0);
+        tx.commit()?;
+        Ok(Verified { leases, schema, servers })
+    }
+}
+
+/// A second connection, for what runs beside the commits: heartbeats, the other servers' liveness, and
+/// reading the changes they made.
+pub struct PgPeers {
+    client: Client,
+    config: PgConnect,
+    server: String,
+    listening: bool,
+}
+
+impl PgPeers {
+    pub fn open(config: PgConnect, server: &str) -> Result<Self, StoreError> {
+        let client = config.connect()?;
+        Ok(PgPeers { client, config, server: server.to_string(), listening: false })
+    }
+
+    fn connected(&mut self) -> Result<&mut Client, StoreError> {
+        if self.client.is_closed() {
+            self.client = self.config.connect()?;
+            self.listening = false;
+        }
+        if !self.listening {
+            self.client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+            self.listening = true;
+        }
+        Ok(&mut self.client)
+    }
+
+    /// Stamps this server's heartbeat with the database's clock, then reads every server's, sorted by
+    /// name. A server is up while its heartbeat is younger than `takeover_after`.
+    pub fn heartbeat(&mut self, takeover_after: Duration) -> Result<Vec<PeerStatus>, StoreError> {
+        let server = self.server.clone();
+        let c = self.connected()?;
+        c.execute(
+            "INSERT INTO servers (name, started, heartbeat) VALUES ($1, now(), now())
+             ON CONFLICT (name) DO UPDATE SET heartbeat = now()",
+            &[&server],
+        )?;
+        let rows = c.query(
+            "SELECT name, (extract(epoch FROM now() - heartbeat) * 1000)::bigint FROM servers ORDER BY name",
+            &[],
+        )?;
+        let limit = i64::try_from(takeover_after.as_millis()).unwrap_or(i64::MAX);
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let name: String = r.get(0);
+                let age: i64 = r.get(1);
+                PeerStatus {
+                    this: name == server,
+                    up: age < limit || name == server,
+                    heartbeat_age_ms: u64::try_from(age).unwrap_or(0),
+                    share: None,
+                    name,
+                }
+            })
+            .collect())
+    }
+
+    /// Every change after `mark` by another server, in order, with the new mark.
+    pub fn changes_since(&mut self, mark: i64) -> Result<(Vec<Change>, i64), StoreError> {
+        let server = self.server.clone();
+        let rows = self
+            .connected()?
+            .query(&format!("SELECT {COLUMNS}, change FROM leases WHERE change > $1 ORDER BY change"), &[&mark])?;
+        let mut out = Vec::new();
+        let mut last = mark;
+        for r in &rows {
+            last = last.max(r.get::<_, i64>(11));
+            if r.get::<_, String>(10) == server {
+                continue;
+            }
+            let gone = r.get::<_, String>(6) == GONE;
+            let mut fields = row(r);
+            if gone {
+                // The removal: the engine needs only the address.
+                fields.state = "expired".into();
+                let lease = fields.lease()?;
+                out.push(Change::remove(&lease));
+            } else {
+                out.push(Change::Put(fields.lease()?));
+            }
+        }
+        Ok((out, last))
+    }
+
+    /// Waits up to `timeout` for another server's notification; true if one came.
+    pub fn wait(&mut self, timeout: std::time::Duration) -> Result<bool, StoreError> {
+        let mut n = self.connected()?.notifications();
+        let got = n.timeout_iter(timeout).next()?.is_some();
+        // Several notifications count as one: the next read takes every change anyway.
+        while n.iter().next()?.is_some() {}
+        Ok(got)
+    }
+}
