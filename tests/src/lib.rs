@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 /// Panics with a clear message unless the tests can create namespaces (root and iproute2). These tests
 /// never skip silently: CI runs as root.
+pub mod postgres;
+
 pub fn require_root() {
     let uid = Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     assert_eq!(
@@ -31,10 +33,14 @@ pub fn require_program(program: &str, package: &str) {
     assert!(found, "{program} is not installed: run scripts/setup (Debian package {package})");
 }
 
-/// The `dhcplab` binary, built once per test run.
+/// The `dhcplab` binary, built once per test run; `DHCPLAB_BIN` names another one (a release build, for the
+/// load tests run by hand).
 pub fn dhcplab_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("DHCPLAB_BIN") {
+            return PathBuf::from(bin);
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let status = Command::new(cargo)
@@ -148,6 +154,17 @@ impl NetLab {
     /// Runs to completion inside `ns`.
     pub fn exec(&self, ns: &str, program: &str, args: &[&str]) -> Output {
         run(self.cmd(ns, program).args(args))
+    }
+
+    /// Datagrams the kernel dropped in `ns` because a UDP socket's receive buffer was full (`RcvbufErrors`
+    /// of /proc/net/snmp, which shows the namespace of the reader): under load, which side lost a packet.
+    pub fn udp_rcvbuf_errors(&self, ns: &str) -> u64 {
+        let out = self.exec(ns, "cat", &["/proc/net/snmp"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut udp = text.lines().filter(|l| l.starts_with("Udp:")).map(|l| l.split_whitespace().collect::<Vec<_>>());
+        let (Some(names), Some(values)) = (udp.next(), udp.next()) else { panic!("no Udp lines in /proc/net/snmp") };
+        let at = names.iter().position(|n| *n == "RcvbufErrors").expect("RcvbufErrors in /proc/net/snmp");
+        values.get(at).and_then(|v| v.parse().ok()).expect("a RcvbufErrors count")
     }
 
     /// Starts a long-running process inside `ns`; it is killed when the lab drops. Output goes to
@@ -335,6 +352,17 @@ pub fn perfdhcp_received(text: &str, exchange: &str) -> Option<u64> {
     section.lines().find_map(|l| l.trim().strip_prefix("received packets:")).and_then(|v| v.trim().parse().ok())
 }
 
+/// Over both exchanges of perfdhcp's summary: (replies it missed, requests it sent).
+pub fn perfdhcp_lost(text: &str) -> (u64, u64) {
+    let field = |section: &str, name: &str| -> u64 {
+        section.lines().find_map(|l| l.trim().strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    };
+    text.split("***Statistics for:").skip(1).fold((0, 0), |(lost, sent), s| {
+        let (tx, rx) = (field(s, "sent packets:"), field(s, "received packets:"));
+        (lost + tx.saturating_sub(rx), sent + tx)
+    })
+}
+
 /// perfdhcp's topology: the server (192.0.2.1 on `srv0`) and a relay namespace (192.0.2.2, plus
 /// 198.51.100.254, perfdhcp's giaddr, on `up0`) joined by a veth; the server routes 198.51.100.0/24 back via
 /// the relay. Returns (server namespace, relay namespace).
@@ -361,4 +389,49 @@ pub fn one_client_lan(lab: &mut NetLab) -> (String, String, String) {
         lab.dir.join("l.sqlite3").display()
     );
     (srv, cli, cfg)
+}
+
+const DHCPCD_CONF: &str = "ipv4only\nnohook resolv.conf, ntp.conf, timesyncd.conf, hostname, wpa_supplicant, yp.conf\n\
+option domain_name_servers, domain_name, routers, subnet_mask\n";
+
+/// Runs dhcpcd once on `iface` in `ns`; returns the variables its hook saw when it bound.
+pub fn dhcpcd(lab: &NetLab, ns: &str, iface: &str) -> std::collections::HashMap<String, String> {
+    require_program("dhcpcd", "dhcpcd-base");
+    let conf = lab.dir.join("dhcpcd.conf");
+    std::fs::write(&conf, DHCPCD_CONF).unwrap();
+    let out = lab.dir.join(format!("{iface}.env"));
+    let script = lab.dir.join(format!("{iface}.sh"));
+    std::fs::write(&script, format!("#!/bin/sh\n[ \"$reason\" = BOUND ] && env > {}\nexit 0\n", out.display()))
+        .unwrap();
+    std::process::Command::new("chmod").args(["+x", &script.to_string_lossy()]).status().unwrap();
+    // dhcpcd keeps its lease under /var/lib/dhcpcd, shared by all namespaces: start clean.
+    let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
+    let r = lab.exec(
+        ns,
+        "dhcpcd",
+        &["-f", &conf.to_string_lossy(), "-c", &script.to_string_lossy(), "-B", "-1", "-4", "-t", "20", iface],
+    );
+    let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
+    assert!(
+        r.status.success(),
+        "dhcpcd failed:\n{}\n{}",
+        String::from_utf8_lossy(&r.stdout),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    env_file(&out)
+}
+
+/// Waits for the report `name` that a browser helper (`tests/browser/*.helper.mjs`) writes into `state`;
+/// fails with the helper's log (`browser.log`) if it reported an error instead.
+pub fn browser_report(lab: &NetLab, state: &Path, name: &str, limit: Duration) -> serde_json::Value {
+    let v = wait_for(limit, &format!("the browser's `{name}` report"), || {
+        let result = std::fs::read_to_string(state.join("result")).ok();
+        if let Some(r) = &result
+            && r.contains("\"error\"")
+        {
+            panic!("the browser side failed: {r}\n{}", lab.log("browser.log"));
+        }
+        std::fs::read_to_string(state.join(name)).ok()
+    });
+    serde_json::from_str(&v).unwrap_or_else(|e| panic!("{name}: {e}: {v}"))
 }
