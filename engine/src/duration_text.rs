@@ -1,28 +1,32 @@
-//! Durations written the way admins write them: `6h`, `90s`, `1d12h`, `30m`, or a bare number of seconds.
+//! Durations written the way admins write them: `6h`, `90s`, `1d12h`, `30m`, `500ms`, or a bare number of
+//! seconds.
 
 use serde::{Deserialize, Deserializer, Serializer};
 use std::time::Duration;
 
-/// Parses `1d2h3m4s`-style text (any subset, in that order) or plain seconds.
+/// Parses `1d2h3m4s5ms`-style text (any subset, in that order) or plain seconds.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<u64>() {
         return Ok(Duration::from_secs(secs));
     }
-    let err = || format!("`{text}` is not a duration like 6h, 30m, 90s or 1d12h");
+    let err = || format!("`{text}` is not a duration like 6h, 30m, 90s, 1d12h or 500ms");
+    // In milliseconds.
     let mut total: u64 = 0;
     let mut num = String::new();
     let mut last_rank = 0;
-    for c in t.chars() {
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
         if c.is_ascii_digit() {
             num.push(c);
             continue;
         }
         let (rank, unit) = match c {
-            'd' => (1, 86_400),
-            'h' => (2, 3_600),
-            'm' => (3, 60),
-            's' => (4, 1),
+            'd' => (1, 86_400_000),
+            'h' => (2, 3_600_000),
+            'm' if chars.next_if_eq(&'s').is_some() => (5, 1),
+            'm' => (3, 60_000),
+            's' => (4, 1_000),
             _ => return Err(err()),
         };
         if num.is_empty() || rank <= last_rank {
@@ -36,20 +40,20 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if !num.is_empty() || last_rank == 0 {
         return Err(err());
     }
-    Ok(Duration::from_secs(total))
+    Ok(Duration::from_millis(total))
 }
 
-/// The shortest text that [`parse`] reads back to the same whole seconds.
+/// The shortest text that [`parse`] reads back to the same whole milliseconds.
 pub fn format(d: Duration) -> String {
-    let mut s = d.as_secs();
-    if s == 0 {
+    let mut ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if ms == 0 {
         return "0s".into();
     }
     let mut out = String::new();
-    for (unit, suffix) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
-        if s >= unit {
-            out.push_str(&format!("{}{suffix}", s / unit));
-            s %= unit;
+    for (unit, suffix) in [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")] {
+        if ms >= unit {
+            out.push_str(&format!("{}{suffix}", ms / unit));
+            ms %= unit;
         }
     }
     out
@@ -97,11 +101,13 @@ mod tests {
         assert_eq!(parse("90s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("3600"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("2m30s"), Ok(Duration::from_secs(150)));
+        assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("1m1ms"), Ok(Duration::from_millis(60_001)));
     }
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "h", "6x", "30s1m", "1h1h", "-5s", "99999999999999999999d"] {
+        for bad in ["", "h", "6x", "30s1m", "1h1h", "-5s", "99999999999999999999d", "5ms1s", "5mss"] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
     }
@@ -112,6 +118,8 @@ mod tests {
             let d = Duration::from_secs(s);
             assert_eq!(parse(&format(d)), Ok(d));
         }
+        assert_eq!(format(Duration::from_millis(1_500)), "1s500ms");
+        assert_eq!(parse("1s500ms"), Ok(Duration::from_millis(1_500)));
         assert_eq!(format(Duration::from_secs(21_600)), "6h");
     }
 }

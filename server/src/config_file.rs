@@ -48,6 +48,11 @@ pub struct DhcpSection {
     /// its share of the pools.
     #[serde(default = "default_takeover_after", with = "dhcplab_engine::duration_text")]
     pub takeover_after: Duration,
+    /// Group commit: under steady load, how long a commit may wait for the next REQUESTs so one fsync
+    /// covers several ACKs (0 commits each batch at once). It waits only while REQUESTs come faster than
+    /// this, so a quiet network never sees it.
+    #[serde(default = "default_commit_delay", with = "dhcplab_engine::duration_text")]
+    pub commit_delay: Duration,
     /// Started as root, become this user once the sockets are bound and the database is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -86,6 +91,10 @@ fn default_port() -> u16 {
 fn default_lease_db() -> LeaseDb {
     LeaseDb::Sqlite(PathBuf::from("/var/lib/dhcplab/leases.sqlite3"))
 }
+fn default_commit_delay() -> Duration {
+    Duration::from_millis(1)
+}
+
 fn default_takeover_after() -> Duration {
     Duration::from_secs(10)
 }
@@ -105,6 +114,7 @@ impl Default for DhcpSection {
             lease_db_password_file: None,
             server_name: None,
             takeover_after: default_takeover_after(),
+            commit_delay: default_commit_delay(),
             user: None,
             policy: ServerPolicy::default(),
         }

@@ -3,6 +3,7 @@
 
 use crate::bridge::publisher::{BACKLOG, Publisher};
 use crate::config_file::{self, ConfigFile};
+use crate::daemon::committer::CommitWindow;
 use crate::daemon::peers::{PeerBoard, PeerWatch};
 use crate::daemon::{Clock, Counters, Engine};
 use crate::demo::Demo;
@@ -121,7 +122,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     // On its own (SQLite), this server is the whole board; with a shared database the watcher fills it.
     let alone = vec![PeerStatus { name: server_name(&cfg), up: true, heartbeat_age_ms: 0, share: None, this: true }];
     let peer_board = PeerBoard::new(std::sync::Mutex::new(alone.clone()));
-    let engine = Engine::new(server, links.clone(), opened.store, clock, counters.clone(), publisher, cmd_tx.clone())
+    let store = (opened.store, CommitWindow::new(cfg.dhcp.commit_delay));
+    let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), publisher, cmd_tx.clone())
         .context("starting the lease store's thread")?
         .with_peers(alone);
     if let Some(mut watch) = opened.peers {

@@ -5,7 +5,7 @@
 
 use super::clock::Clock;
 use super::command::Command;
-use super::committer::{self, Counters, Outlets, STORE_QUEUE, StoreJob};
+use super::committer::{self, CommitWindow, Counters, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
 use crate::bridge::publisher::Publisher;
 use crate::link::{Link, LinkSender};
@@ -29,7 +29,7 @@ pub struct Engine {
     links: Arc<Vec<Link>>,
     pub(super) clock: Clock,
     counters: Arc<Counters>,
-    store_tx: mpsc::Sender<StoreJob>,
+    store_tx: std::sync::mpsc::SyncSender<StoreJob>,
     pub(super) bridge: Publisher,
     /// Datagrams the kernel dropped on the links, as last read (once a second).
     kernel_drops: u64,
@@ -53,21 +53,22 @@ impl Engine {
     pub fn new(
         server: Server,
         links: Arc<Vec<Link>>,
-        store: Box<dyn LeaseStore>,
+        store: (Box<dyn LeaseStore>, CommitWindow),
         clock: Clock,
         counters: Arc<Counters>,
         bridge: Publisher,
         feedback: mpsc::Sender<Command>,
     ) -> std::io::Result<Self> {
-        let (store_tx, store_rx) = mpsc::channel(STORE_QUEUE);
+        let (store, window) = store;
+        let (store_tx, store_rx) = std::sync::mpsc::sync_channel(STORE_QUEUE);
         let senders: Vec<Option<LinkSender>> = links
             .iter()
             .map(|l| l.sender().inspect_err(|e| error!(link = %l.name, "no sender for the store: {e}")).ok())
             .collect();
         let c = counters.clone();
-        std::thread::Builder::new()
-            .name("lease-store".into())
-            .spawn(move || committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock))?;
+        std::thread::Builder::new().name("lease-store".into()).spawn(move || {
+            committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock, window)
+        })?;
         Ok(Engine {
             server,
             links,
@@ -272,13 +273,9 @@ impl Engine {
         if !changes.is_empty() || !durable.is_empty() {
             self.batch += 1;
             self.in_flight.push_back((self.batch, changes.iter().map(|c| c.ip()).collect()));
-            // A full store queue slows the engine down instead of growing memory.
-            if self
-                .store_tx
-                .send(StoreJob { batch: self.batch, received: read, changes, replies: durable })
-                .await
-                .is_err()
-            {
+            // A full store queue blocks the engine's thread (its runtime serves nothing else): the engine
+            // slows down instead of memory growing.
+            if self.store_tx.send(StoreJob { batch: self.batch, received: read, changes, replies: durable }).is_err() {
                 error!("the lease store's thread has stopped");
             }
         }
