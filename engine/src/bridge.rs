@@ -62,8 +62,12 @@ pub enum Update {
     /// The whole picture: the first message on every connection, and again after a watcher fell behind.
     Snapshot {
         seq: u64,
-        /// Sorted by address.
+        /// Sorted by address: every lease, or (when `leases_total` is larger) the first
+        /// [`SNAPSHOT_MAX_LEASES`]; a dashboard then pages through the rest with `GET /api/leases`.
         leases: Vec<Lease>,
+        /// How many leases the daemon holds.
+        #[serde(default)]
+        leases_total: usize,
         stats: DaemonStats,
         /// Addresses reserved in the running config.
         reserved: Vec<Ipv4Addr>,
@@ -241,6 +245,47 @@ fn contains_ignoring_case(hay: &str, lower: &str) -> bool {
     lower.is_empty() || hay.windows(lower.len()).any(|w| w.iter().zip(lower).all(|(a, b)| a.to_ascii_lowercase() == *b))
 }
 
+/// How many leases one page holds unless the caller asks otherwise (`GET /api/leases`).
+pub const DEFAULT_PAGE: usize = 1_000;
+/// The most one page may hold (`?limit=`).
+pub const MAX_PAGE: usize = 10_000;
+/// The most records one page request examines. A search that matches little would otherwise scan the whole
+/// table in one go, holding the engine's thread (and DHCP) for as long; it ends early instead and says where
+/// to go on from.
+pub const PAGE_SCAN_BUDGET: usize = 65_536;
+/// A snapshot carries the whole lease table only up to this many leases; beyond that it carries the first
+/// ones and the dashboard asks the daemon for pages (see [`Update::Snapshot`]).
+pub const SNAPSHOT_MAX_LEASES: usize = 5_000;
+
+/// One page of a lease query: matching leases in address order, and where the next page starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeasePage {
+    pub leases: Vec<Lease>,
+    /// Ask again with `after` = this address for more. `None`: the table holds no more matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<Ipv4Addr>,
+}
+
+impl LeaseQuery {
+    /// Up to `limit` matches from `records` (in address order, after the caller's cursor), examining at
+    /// most `budget` records: a page may hold fewer than `limit` and still have a `next`.
+    pub fn page<'a>(&self, records: impl Iterator<Item = &'a Lease>, limit: usize, budget: usize) -> LeasePage {
+        let mut page = LeasePage::default();
+        let mut last = None;
+        for (seen, l) in records.enumerate() {
+            if page.leases.len() == limit || seen == budget {
+                page.next = last;
+                return page;
+            }
+            last = Some(l.ip);
+            if self.matches(l) {
+                page.leases.push(l.clone());
+            }
+        }
+        page
+    }
+}
+
 /// Mirrors one event onto a lease table kept from a snapshot and the events after it (the dashboard).
 /// The event's [`LeaseChange`] decides, as it decides what the daemon stores.
 pub fn apply_event(leases: &mut BTreeMap<Ipv4Addr, Lease>, ev: &LeaseEvent) {
@@ -321,6 +366,7 @@ mod tests {
             Update::Snapshot {
                 seq: 1,
                 leases: vec![l.clone()],
+                leases_total: 1,
                 stats: stats.clone(),
                 reserved: vec![l.ip],
                 servers: vec![peer.clone()],
@@ -369,6 +415,26 @@ mod tests {
         assert_eq!(LeaseQuery::parse("Bound", "", ""), Err(QueryError::State(UnknownState("Bound".into()))));
         assert_eq!(LeaseQuery::parse("", "10.0.0.0", ""), Err(QueryError::Subnet("10.0.0.0".into())));
         assert_eq!(LeaseQuery::parse("", "", &"a".repeat(MAX_QUERY_LEN + 1)), Err(QueryError::TooLong));
+    }
+
+    #[test]
+    fn pages_go_on_from_their_cursor_and_a_sparse_search_stops_at_its_budget() {
+        let all: Vec<Lease> = (1..=9)
+            .map(|i| lease(&format!("192.0.2.{i}"), Some(if i % 4 == 0 { "printer" } else { "pc" }), LeaseState::Bound))
+            .collect();
+        let any = LeaseQuery::default();
+        let first = any.page(all.iter(), 4, 100);
+        assert_eq!(first.leases.iter().map(|l| l.ip.octets()[3]).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(first.next, Some("192.0.2.4".parse().unwrap()));
+        let rest = any.page(all.iter().skip(4), 10, 100);
+        assert_eq!((rest.leases.len(), rest.next), (5, None), "the last page says there is no more");
+        let printers = LeaseQuery::parse("", "", "printer").unwrap();
+        let scanned = printers.page(all.iter(), 10, 5);
+        assert_eq!(scanned.leases.iter().map(|l| l.ip.octets()[3]).collect::<Vec<_>>(), [4]);
+        assert_eq!(scanned.next, Some("192.0.2.5".parse().unwrap()), "five records examined, go on after the fifth");
+        assert_eq!(printers.page(all.iter().skip(5), 10, 5).leases.len(), 1);
+        let json = serde_json::to_string(&rest).unwrap();
+        assert!(!json.contains("next"), "{json}");
     }
 
     #[test]

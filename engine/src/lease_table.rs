@@ -7,7 +7,7 @@ use crate::allocator::Allocator;
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::time::Instant;
 use ipnet::Ipv4Net;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 /// How many records one subnet has in each state, kept as records change: stats and metrics never scan
@@ -28,7 +28,8 @@ impl SubnetCounts {
 
 #[derive(Debug, Clone, Default)]
 pub struct LeaseTable {
-    leases: HashMap<Ipv4Addr, Lease>,
+    /// In address order, so the API and the dashboard page through a million records from a cursor.
+    leases: BTreeMap<Ipv4Addr, Lease>,
     counts: HashMap<Ipv4Net, SubnetCounts>,
     clients: HashMap<(Ipv4Net, ClientKey), Ipv4Addr>,
     deadlines: BTreeSet<(Instant, Ipv4Addr)>,
@@ -65,8 +66,16 @@ impl LeaseTable {
         self.leases.get(&ip)
     }
 
+    /// Every record, in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Lease> {
         self.leases.values()
+    }
+
+    /// The records after `after` (all when `None`), in address order.
+    pub fn iter_after(&self, after: Option<Ipv4Addr>) -> impl Iterator<Item = &Lease> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let from = after.map_or(Unbounded, Excluded);
+        self.leases.range((from, Unbounded)).map(|(_, l)| l)
     }
 
     pub fn len(&self) -> usize {

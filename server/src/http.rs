@@ -3,6 +3,7 @@
 use crate::bridge::publisher::Published;
 use crate::config_file;
 use crate::daemon::Command;
+use crate::daemon::command::LeasePageRequest;
 use crate::http_guard::{self, Guard};
 use crate::metrics;
 use crate::reload::{ReloadError, Reloader};
@@ -12,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use dhcplab_engine::bridge::{DaemonStats, LeaseQuery};
+use dhcplab_engine::bridge::{DEFAULT_PAGE, DaemonStats, LeaseQuery, MAX_PAGE};
 use dhcplab_engine::config::Reservation;
 use dhcplab_engine::server::PinError;
 use serde::Deserialize;
@@ -83,19 +84,48 @@ impl AppState {
     }
 }
 
-/// `?state=&subnet=&q=`, each optional; an empty one means "any".
+/// `?state=&subnet=&q=`, each optional (an empty one means "any"), and the page: `limit` leases at most
+/// (default `DEFAULT_PAGE`), after the address `after`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 struct LeaseParams {
     state: String,
     subnet: String,
     q: String,
+    limit: Option<usize>,
+    after: String,
 }
 
+/// `GET /api/leases`: one page of matching leases, in address order, as a JSON array. When there may be
+/// more, a `Link: <…&after=IP>; rel="next"` header (RFC 8288) gives the next page's URL: a page can end
+/// early (a rare search stops after `PAGE_SCAN_BUDGET` records) so follow the link, not the count.
 async fn leases(State(app): State<AppState>, Query(p): Query<LeaseParams>) -> Result<Response, ApiError> {
-    let q =
-        LeaseQuery::parse(&p.state, &p.subnet, &p.q).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-    Ok(Json(app.ask(|tx| Command::Leases(q, tx)).await?).into_response())
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, m);
+    let query = LeaseQuery::parse(&p.state, &p.subnet, &p.q).map_err(|e| bad(e.to_string()))?;
+    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let after = (!p.after.is_empty())
+        .then(|| p.after.parse::<Ipv4Addr>())
+        .transpose()
+        .map_err(|_| bad(format!("after: `{}` is not an IPv4 address", p.after)))?;
+    let page = app.ask(|tx| Command::Leases(LeasePageRequest { query, after, limit }, tx)).await?;
+    let mut resp = Json(page.leases).into_response();
+    if let Some(next) = page.next {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("state", &p.state), ("subnet", &p.subnet), ("q", &p.q)] {
+            if !v.is_empty() {
+                url.append_pair(k, v);
+            }
+        }
+        url.append_pair("limit", &limit.to_string()).append_pair("after", &next.to_string());
+        let link = format!("</api/leases?{}>; rel=\"next\"", url.finish());
+        if let Ok(v) = axum::http::HeaderValue::from_str(&link) {
+            resp.headers_mut().insert(axum::http::header::LINK, v);
+        }
+    }
+    Ok(resp)
 }
 
 /// The `{ip}` of a lease's path; anything but an IPv4 address is a 400 that names it.

@@ -309,8 +309,8 @@ impl Daemon {
 
     /// The lease the API reports for `ip`, if any.
     pub fn lease(&self, lab: &NetLab, ip: &str) -> Option<serde_json::Value> {
-        let v = self.get(lab, "/api/leases");
-        v.as_array()?.iter().find(|l| l["ip"] == ip).cloned()
+        let v = self.get(lab, &format!("/api/leases/{ip}"));
+        (v["ip"] == ip).then_some(v)
     }
 
     pub fn stats(&self, lab: &NetLab) -> serde_json::Value {

@@ -59,6 +59,9 @@ pub enum Key {
     Leases,
     NoLeases,
     NoMatch,
+    /// The lease table is served by the daemon, page by page.
+    DaemonPages,
+    Page,
     State,
     Address,
     Mask,
@@ -159,6 +162,11 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::Leases => ("Server lease table", "服务器租约表"),
         Key::NoLeases => ("No leases yet.", "还没有租约。"),
         Key::NoMatch => ("No lease matches these filters.", "没有符合这些筛选条件的租约。"),
+        Key::DaemonPages => (
+            "Too many leases to hold in the browser: the daemon serves them page by page, in address order, read again every 2 s while they change.",
+            "租约太多，浏览器不全部保存：由守护进程按地址顺序分页提供，有变化时每 2 秒重新读取。",
+        ),
+        Key::Page => ("Page", "页"),
         Key::State => ("State", "状态"),
         Key::Address => ("IPv4 address", "IPv4 地址"),
         Key::Mask => ("Subnet mask", "子网掩码"),

@@ -180,6 +180,11 @@ impl Server {
         self.table.iter()
     }
 
+    /// The records after `after` (all when `None`), in address order: where a page of the API starts.
+    pub fn leases_after(&self, after: Option<Ipv4Addr>) -> impl Iterator<Item = &Lease> {
+        self.table.iter_after(after)
+    }
+
     pub fn lease(&self, ip: Ipv4Addr) -> Option<&Lease> {
         self.table.get(ip)
     }

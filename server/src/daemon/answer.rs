@@ -3,6 +3,7 @@
 use super::command::{Command, ReservationView, Snapshot};
 use super::engine_loop::Engine;
 use dhcplab_engine::Lease;
+use dhcplab_engine::bridge::{PAGE_SCAN_BUDGET, SNAPSHOT_MAX_LEASES};
 use tracing::{info, warn};
 
 impl Engine {
@@ -13,10 +14,9 @@ impl Engine {
             Command::Ping(tx) => {
                 let _ = tx.send(());
             }
-            Command::Leases(q, tx) => {
-                let mut v: Vec<Lease> = self.server.leases().filter(|l| q.matches(l)).cloned().collect();
-                v.sort_by_key(|l| l.ip);
-                let _ = tx.send(v);
+            Command::Leases(r, tx) => {
+                let page = r.query.page(self.server.leases_after(r.after), r.limit, PAGE_SCAN_BUDGET);
+                let _ = tx.send(page);
             }
             Command::Lease(ip, tx) => {
                 let _ = tx.send(self.server.lease(ip).cloned());
@@ -28,12 +28,13 @@ impl Engine {
                 let _ = tx.send(self.daemon_stats());
             }
             Command::Snapshot(tx) => {
-                let mut leases: Vec<Lease> = self.server.leases().cloned().collect();
-                leases.sort_by_key(|l| l.ip);
+                // The first leases only, in address order: a million would be hundreds of megabytes of JSON.
+                let leases: Vec<Lease> = self.server.leases().take(SNAPSHOT_MAX_LEASES).cloned().collect();
+                let leases_total = self.server.lease_count();
                 let reserved = self.server.reserved().collect();
                 let servers = self.peers.clone();
-                let _ =
-                    tx.send(Snapshot { seq: self.bridge.seq(), leases, stats: self.daemon_stats(), reserved, servers });
+                let (seq, stats) = (self.bridge.seq(), self.daemon_stats());
+                let _ = tx.send(Snapshot { seq, leases, leases_total, stats, reserved, servers });
             }
             Command::Reconfigure(cfg, tx) => {
                 let r = self.server.reconfigure(*cfg);

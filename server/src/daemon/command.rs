@@ -5,7 +5,7 @@ use crate::store::Change;
 use dhcplab_engine::Lease;
 use dhcplab_engine::LeaseEvent;
 use dhcplab_engine::bridge::PeerStatus;
-use dhcplab_engine::bridge::{DaemonStats, LeaseQuery, Update};
+use dhcplab_engine::bridge::{DaemonStats, LeasePage, LeaseQuery, Update};
 use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig};
 use dhcplab_engine::server::PinError;
 use serde::Serialize;
@@ -15,7 +15,8 @@ use tokio::sync::oneshot;
 pub enum Command {
     /// Answered at once: the engine's loop is turning (`/healthz`).
     Ping(oneshot::Sender<()>),
-    Leases(LeaseQuery, oneshot::Sender<Vec<Lease>>),
+    /// One page of matches after a cursor (see `LeaseQuery::page`).
+    Leases(LeasePageRequest, oneshot::Sender<LeasePage>),
     Lease(Ipv4Addr, oneshot::Sender<Option<Lease>>),
     Release(Ipv4Addr, oneshot::Sender<Option<LeaseEvent>>),
     Stats(oneshot::Sender<DaemonStats>),
@@ -37,11 +38,19 @@ pub enum Command {
     Peers(Vec<PeerStatus>),
 }
 
+/// What `GET /api/leases` asks: the query, and which page.
+pub struct LeasePageRequest {
+    pub query: LeaseQuery,
+    pub after: Option<Ipv4Addr>,
+    pub limit: usize,
+}
+
 /// The lease table and counters at one moment (one sequence number): a copy, serialized off the engine's
 /// thread.
 pub struct Snapshot {
     pub seq: u64,
     pub leases: Vec<Lease>,
+    pub leases_total: usize,
     pub stats: DaemonStats,
     pub reserved: Vec<Ipv4Addr>,
     pub servers: Vec<PeerStatus>,
@@ -49,8 +58,8 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn into_json(self) -> String {
-        let Snapshot { seq, leases, stats, reserved, servers } = self;
-        Update::Snapshot { seq, leases, stats, reserved, servers }.to_json()
+        let Snapshot { seq, leases, leases_total, stats, reserved, servers } = self;
+        Update::Snapshot { seq, leases, leases_total, stats, reserved, servers }.to_json()
     }
 }
 

@@ -1,4 +1,5 @@
-//! The daemon's mutating API, called with the admin token the user typed.
+//! The daemon's HTTP API: the mutating calls, made with the admin token the user typed, and the lease
+//! table's pages when the daemon holds too many leases for one snapshot.
 
 use std::net::Ipv4Addr;
 use wasm_bindgen::JsCast;
@@ -53,4 +54,25 @@ pub async fn reserve(ws_url: &str, token: &str, ip: Ipv4Addr) -> Result<String, 
         Some(path) => format!("{ip} reserved and written to {path}"),
         None => format!("{ip} reserved (running config only: this daemon has no config file)"),
     })
+}
+
+/// One page of the daemon's lease table (`GET /api/leases?{query}`): the leases, and where the next page
+/// starts (from the `Link` header) when there are more.
+pub async fn lease_page(ws_url: &str, query: &str) -> Result<(Vec<dhcplab_engine::Lease>, Option<Ipv4Addr>), String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let url = format!("{}/api/leases?{query}", base_of(ws_url));
+    let resp = wasm_bindgen_futures::JsFuture::from(window.fetch_with_str(&url))
+        .await
+        .map_err(|_| "the daemon is unreachable".to_string())?;
+    let resp: web_sys::Response = resp.dyn_into().map_err(|_| "response".to_string())?;
+    let next = resp.headers().get("link").ok().flatten().as_deref().and_then(super::model::next_page);
+    let text = match resp.text() {
+        Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if !resp.ok() {
+        return Err(format!("HTTP {}", resp.status()));
+    }
+    let leases = serde_json::from_str(&text).map_err(|e| format!("unreadable page: {e}"))?;
+    Ok((leases, next))
 }

@@ -1,4 +1,7 @@
 //! The live lease table: search, filters, sorting and paging, with release and one-click reservation.
+//! With every lease in the snapshot it filters and sorts here; with more (a daemon of a million leases)
+//! the daemon serves each page, in address order, and the page is read again every few seconds while
+//! changes arrive.
 
 use super::model::{Filters, SortBy};
 use super::use_bridge::LiveState;
@@ -9,10 +12,14 @@ use yew::prelude::*;
 
 /// Rows per page: the DOM stays small however many leases there are.
 const PAGE: usize = 100;
+/// While changes arrive, a page the daemon serves is read again at most this often.
+const REFRESH_MS: f64 = 2_000.0;
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub lang: Lang,
+    /// The daemon's bridge URL (its API serves the pages).
+    pub url: String,
     pub live: UseReducerHandle<LiveState>,
     pub on_release: Callback<Ipv4Addr>,
     pub on_reserve: Callback<Ipv4Addr>,
@@ -72,21 +79,54 @@ fn LeaseRow(p: &RowProps) -> Html {
     }
 }
 
+/// A page as the daemon served it.
+#[derive(Clone, Default, PartialEq)]
+struct Served {
+    leases: Vec<Lease>,
+    next: Option<Ipv4Addr>,
+    error: Option<String>,
+}
+
 #[component]
 pub fn LeaseTable(p: &Props) -> Html {
     let lang = p.lang;
     let filters = use_state(Filters::default);
     let page = use_state(|| 0usize);
+    // Daemon pages: the cursors of the pages before this one (the first has none), and this page.
+    let cursors = use_state(Vec::<Option<Ipv4Addr>>::new);
+    let served = use_state(Served::default);
     // Each filter change starts again at the first page.
     let set = |f: fn(&mut Filters, String)| {
-        let (filters, page) = (filters.clone(), page.clone());
+        let (filters, page, cursors) = (filters.clone(), page.clone(), cursors.clone());
         move |v: String| {
             let mut next = (*filters).clone();
             f(&mut next, v);
             filters.set(next);
             page.set(0);
+            cursors.set(vec![]);
         }
     };
+    let live = p.live.get();
+    let daemon = !live.complete();
+    let after = cursors.last().copied().flatten();
+    // Read again when the filters or the page change, and every REFRESH_MS while the bridge brings news
+    // (each bridge flush redraws this table).
+    let refresh = if daemon { (js_sys::Date::now() / REFRESH_MS) as u64 } else { 0 };
+    {
+        let served = served.clone();
+        let deps = (daemon, (*filters).clone(), after, refresh, p.url.clone());
+        use_effect_with(deps, move |(daemon, filters, after, _, url)| {
+            if *daemon {
+                let (query, url) = (filters.api_query(PAGE, *after), url.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    served.set(match super::api::lease_page(&url, &query).await {
+                        Ok((leases, next)) => Served { leases, next, error: None },
+                        Err(e) => Served { error: Some(e), ..(*served).clone() },
+                    });
+                });
+            }
+        });
+    }
     let on_text = {
         let set = set(|f, v| f.text = v);
         Callback::from(move |e: InputEvent| set(e.target_unchecked_into::<web_sys::HtmlInputElement>().value()))
@@ -105,21 +145,67 @@ pub fn LeaseTable(p: &Props) -> Html {
         let onclick = Callback::from(move |_| filters.set(Filters { sort: s, ..(*filters).clone() }));
         html! { <th class={classes!("sortable", on.then_some("on"))} {onclick}>{t(lang, label)}</th> }
     };
-    let live = p.live.get();
     let shared = live.servers.len() > 1;
     let now = js_sys::Date::now() as u64 / 1000 * 1000;
-    let rows = filters.rows(&live.leases);
-    let pages = rows.len().div_ceil(PAGE).max(1);
-    let current = (*page).min(pages - 1);
-    let first = current * PAGE;
-    let shown = rows.len().saturating_sub(first).min(PAGE);
     let go = |to: usize| {
         let page = page.clone();
         Callback::from(move |_| page.set(to))
     };
+    let (rows, heading, pager): (Vec<&Lease>, String, Html) = if daemon {
+        let back = {
+            let cursors = cursors.clone();
+            Callback::from(move |_| cursors.set(cursors[..cursors.len().saturating_sub(1)].to_vec()))
+        };
+        let next = served.next;
+        let forward = {
+            let cursors = cursors.clone();
+            Callback::from(move |_| cursors.set([&cursors[..], &[next]].concat()))
+        };
+        let pager = html! {
+            <div class="pager">
+                <button data-testid="lease-prev" disabled={cursors.is_empty()} onclick={back}>{"‹"}</button>
+                <span data-testid="lease-page">{format!("{} {}", t(lang, Key::Page), cursors.len() + 1)}</span>
+                <button data-testid="lease-next" disabled={next.is_none()} onclick={forward}>{"›"}</button>
+            </div>
+        };
+        let heading = format!("{} ({})", t(lang, Key::LeasesLive), live.leases_total);
+        (served.leases.iter().collect(), heading, pager)
+    } else {
+        let rows = filters.rows(&live.leases);
+        let pages = rows.len().div_ceil(PAGE).max(1);
+        let current = (*page).min(pages - 1);
+        let first = current * PAGE;
+        let shown = rows.len().saturating_sub(first).min(PAGE);
+        let pager = if pages > 1 {
+            html! {
+                <div class="pager">
+                    <button data-testid="lease-prev" disabled={current == 0} onclick={go(current.saturating_sub(1))}>{"‹"}</button>
+                    <span data-testid="lease-page">{format!("{}–{} / {}", first + 1, first + shown, rows.len())}</span>
+                    <button data-testid="lease-next" disabled={current + 1 >= pages} onclick={go(current + 1)}>{"›"}</button>
+                </div>
+            }
+        } else {
+            Html::default()
+        };
+        let heading = format!("{} ({}/{})", t(lang, Key::LeasesLive), rows.len(), live.leases.len());
+        (rows.into_iter().skip(first).take(PAGE).collect(), heading, pager)
+    };
+    // Sorting reorders what the browser holds; the daemon's pages come in address order.
+    let sort = |s: SortBy, label: Key| {
+        if daemon {
+            html! { <th>{t(lang, label)}</th> }
+        } else {
+            sort(s, label)
+        }
+    };
     html! {
         <section class="card">
-            <h2>{format!("{} ({}/{})", t(lang, Key::LeasesLive), rows.len(), live.leases.len())}</h2>
+            <h2>{heading}</h2>
+            if daemon {
+                <p class="muted" data-testid="daemon-pages">{t(lang, Key::DaemonPages)}
+                    if let Some(e) = &served.error { {" "}<span class="bad">{e.clone()}</span> }
+                </p>
+            }
             <div class="filters">
                 <input data-testid="lease-search" placeholder={t(lang, Key::Search)} oninput={on_text} />
                 <select data-testid="lease-state" onchange={on_state}>
@@ -137,7 +223,7 @@ pub fn LeaseTable(p: &Props) -> Html {
                     if shared { <th>{t(lang, Key::MadeBy)}</th> }
                     {sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
                 <tbody>
-                    { for rows.iter().skip(first).take(PAGE).map(|l| html! {
+                    { for rows.iter().map(|l| html! {
                         <LeaseRow key={l.ip.to_string()} {lang} lease={(*l).clone()} reserved={live.reserved.contains(&l.ip)} {now}
                             on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} {shared} />
                     }) }
@@ -145,15 +231,9 @@ pub fn LeaseTable(p: &Props) -> Html {
             </table>
             </div>
             if rows.is_empty() {
-                <p class="muted" data-testid="no-leases">{ if live.leases.is_empty() { t(lang, Key::NoLeases) } else { t(lang, Key::NoMatch) } }</p>
+                <p class="muted" data-testid="no-leases">{ if live.leases_total == 0 { t(lang, Key::NoLeases) } else { t(lang, Key::NoMatch) } }</p>
             }
-            if pages > 1 {
-                <div class="pager">
-                    <button data-testid="lease-prev" disabled={current == 0} onclick={go(current.saturating_sub(1))}>{"‹"}</button>
-                    <span data-testid="lease-page">{format!("{}–{} / {}", first + 1, first + shown, rows.len())}</span>
-                    <button data-testid="lease-next" disabled={current + 1 >= pages} onclick={go(current + 1)}>{"›"}</button>
-                </div>
-            }
+            {pager}
         </section>
     }
 }

@@ -95,7 +95,7 @@ pub fn Dashboard(props: &Props) -> Html {
                 <ServersCard {lang} servers={live.servers.clone()} />
             }
             <LivePackets {lang} live={bridge.live.clone()} follow={(*follow).clone()} on_follow={on_follow.clone()} />
-            <LeaseTable {lang} live={bridge.live.clone()} {on_release} {on_reserve} {on_follow} />
+            <LeaseTable {lang} url={(*url).clone()} live={bridge.live.clone()} {on_release} {on_reserve} {on_follow} />
         </div>
     }
 }

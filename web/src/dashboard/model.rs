@@ -18,7 +18,11 @@ const HISTORY: usize = 120;
 pub struct Live {
     /// The sequence number of the last message applied.
     pub seq: u64,
+    /// Every lease when the daemon holds few enough for one snapshot ([`Live::complete`]); otherwise the
+    /// first ones only, kept up to date but never added to, and the table asks the daemon for pages.
     pub leases: BTreeMap<Ipv4Addr, Lease>,
+    /// How many leases the daemon holds (as its last snapshot or stats said).
+    pub leases_total: usize,
     pub subnets: Vec<SubnetUsage>,
     /// Newest first.
     pub feed: VecDeque<LeaseEvent>,
@@ -40,14 +44,21 @@ impl Live {
     pub fn apply(&mut self, m: Update) {
         self.seq = m.seq();
         match m {
-            Update::Snapshot { leases, stats, reserved, servers, .. } => {
+            Update::Snapshot { leases, leases_total, stats, reserved, servers, .. } => {
                 self.reserved = reserved.into_iter().collect();
                 self.servers = servers;
-                self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
                 self.sample(stats);
+                self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
+                // A daemon older than paging sends every lease and no total.
+                self.leases_total = leases_total.max(self.leases.len());
             }
             Update::Lease { event, .. } => {
-                bridge::apply_event(&mut self.leases, &event);
+                if self.complete() {
+                    bridge::apply_event(&mut self.leases, &event);
+                    self.leases_total = self.leases.len();
+                } else if self.leases.contains_key(&event.ip) {
+                    bridge::apply_event(&mut self.leases, &event);
+                }
                 self.feed.push_front(event);
                 self.feed.truncate(FEED);
             }
@@ -58,7 +69,16 @@ impl Live {
         }
     }
 
+    /// Whether `leases` is the daemon's whole table, so the table filters and sorts it here; if not, the
+    /// daemon serves the table's pages (`GET /api/leases`).
+    pub fn complete(&self) -> bool {
+        self.leases.len() >= self.leases_total
+    }
+
     fn sample(&mut self, stats: DaemonStats) {
+        if !self.complete() {
+            self.leases_total = stats.leases;
+        }
         self.history.push_back((stats.engine.received, stats.bound as u64));
         while self.history.len() > HISTORY {
             self.history.pop_front();
@@ -179,6 +199,58 @@ impl Filters {
     }
 }
 
+impl Filters {
+    /// The filters as `GET /api/leases` takes them, for a page of `limit` after `after`.
+    pub fn api_query(&self, limit: usize, after: Option<Ipv4Addr>) -> String {
+        let mut q = url_query::Query::default();
+        for (k, v) in [("state", &self.state), ("subnet", &self.subnet), ("q", &self.text)] {
+            if !v.trim().is_empty() {
+                q.pair(k, v.trim());
+            }
+        }
+        q.pair("limit", &limit.to_string());
+        if let Some(ip) = after {
+            q.pair("after", &ip.to_string());
+        }
+        q.finish()
+    }
+}
+
+/// Where the next page starts, from a `Link: </api/leases?…&after=IP>; rel="next"` header.
+pub fn next_page(link: &str) -> Option<Ipv4Addr> {
+    let target = link.split(',').find(|l| l.contains("rel=\"next\""))?;
+    let url = target.trim().strip_prefix('<')?.split('>').next()?;
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|kv| kv.strip_prefix("after=")).and_then(|ip| ip.parse().ok())
+}
+
+/// A URL query string, percent-encoded (RFC 3986 unreserved characters stay as they are).
+mod url_query {
+    #[derive(Default)]
+    pub struct Query(String);
+
+    impl Query {
+        pub fn pair(&mut self, k: &str, v: &str) {
+            if !self.0.is_empty() {
+                self.0.push('&');
+            }
+            self.0.push_str(k);
+            self.0.push('=');
+            for b in v.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    self.0.push(b as char);
+                } else {
+                    self.0.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+
+        pub fn finish(self) -> String {
+            self.0
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,6 +309,7 @@ mod tests {
         let snapshot = Update::Snapshot {
             seq: 10,
             leases: vec![lease(1, "alice", LeaseState::Bound), lease(2, "bob", LeaseState::Offered)],
+            leases_total: 2,
             stats: stats(100, 1, 2),
             reserved: vec![Ipv4Addr::new(192, 0, 2, 1)],
             servers: vec![],
@@ -269,6 +342,45 @@ mod tests {
         );
         assert_eq!(live.packet_rates(), [60.0]);
         assert_eq!(live.bound_counts(), [1.0, 2.0]);
+    }
+
+    #[test]
+    fn a_partial_snapshot_keeps_its_rows_current_but_leaves_the_rest_to_the_daemon() {
+        let mut live = Live::default();
+        let snapshot = Update::Snapshot {
+            seq: 1,
+            leases: vec![lease(1, "alice", LeaseState::Offered)],
+            leases_total: 1_000_000,
+            stats: DaemonStats { leases: 1_000_000, ..stats(0, 0, 1) },
+            reserved: vec![],
+            servers: vec![],
+        };
+        let at = Instant::from_millis(2_000);
+        let bound = LeaseEvent::from_lease(at, LeaseEventKind::Bound, &lease(1, "alice", LeaseState::Bound));
+        let other = LeaseEvent::from_lease(at, LeaseEventKind::Bound, &lease(9, "zed", LeaseState::Bound));
+        live.ingest(vec![
+            snapshot.to_json(),
+            Update::Lease { seq: 2, event: bound }.to_json(),
+            Update::Lease { seq: 3, event: other }.to_json(),
+        ]);
+        assert!(!live.complete());
+        assert_eq!(live.leases.len(), 1, "a lease beyond the snapshot is not added: the daemon pages it");
+        assert_eq!(live.leases[&Ipv4Addr::new(192, 0, 2, 1)].state, LeaseState::Bound, "a row shown is kept current");
+        assert_eq!(live.feed.len(), 2, "the feed shows every event");
+        live.ingest(vec![
+            Update::Stats { seq: 4, stats: DaemonStats { leases: 1_000_001, ..stats(0, 0, 1) } }.to_json(),
+        ]);
+        assert_eq!(live.leases_total, 1_000_001);
+    }
+
+    #[test]
+    fn the_filters_become_an_api_query_and_the_link_header_gives_the_next_page() {
+        let f = Filters { text: "Kitchen PC&".into(), state: "bound".into(), ..Filters::default() };
+        assert_eq!(f.api_query(100, None), "state=bound&q=Kitchen%20PC%26&limit=100");
+        assert_eq!(Filters::default().api_query(50, Some(Ipv4Addr::new(10, 0, 0, 9))), "limit=50&after=10.0.0.9");
+        let link = r#"</api/leases?state=bound&limit=100&after=10.64.1.7>; rel="next""#;
+        assert_eq!(next_page(link), Some(Ipv4Addr::new(10, 64, 1, 7)));
+        assert_eq!(next_page(r#"</api/leases?limit=1>; rel="prev""#), None);
     }
 
     #[test]
