@@ -4,6 +4,7 @@
 //! record per subnet; every holding record has exactly one deadline.
 
 use crate::allocator::Allocator;
+use crate::client_index::ClientIndex;
 use crate::lease::{ClientKey, Lease, LeaseState};
 use crate::time::Instant;
 use ipnet::Ipv4Net;
@@ -31,7 +32,7 @@ pub struct LeaseTable {
     /// In address order, so the API and the dashboard page through a million records from a cursor.
     leases: BTreeMap<Ipv4Addr, Lease>,
     counts: HashMap<Ipv4Net, SubnetCounts>,
-    clients: HashMap<(Ipv4Net, ClientKey), Ipv4Addr>,
+    clients: ClientIndex,
     deadlines: BTreeSet<(Instant, Ipv4Addr)>,
     /// The deadlines of offers and of declined addresses alone, oldest first: what gives way first when a
     /// pool is full of offers or too much of it is quarantined.
@@ -60,6 +61,18 @@ impl LeaseTable {
             // Records are one per client per subnet already, so nothing is displaced here.
             let _ = self.insert(lease);
         }
+    }
+
+    /// Makes room for `more` records (before a database loads).
+    pub fn reserve(&mut self, more: usize) {
+        self.clients.reserve(&self.leases, more);
+    }
+
+    /// Rebuilds the ordered maps from their sorted contents, which fills every tree node: inserting in
+    /// address order (a lease database loading) splits nodes half full.
+    pub fn pack(&mut self) {
+        self.leases = std::mem::take(&mut self.leases).into_iter().collect();
+        self.deadlines = std::mem::take(&mut self.deadlines).into_iter().collect();
     }
 
     pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
@@ -131,7 +144,7 @@ impl LeaseTable {
 
     /// The record this client holds or last held in this subnet.
     pub fn client_lease(&self, subnet: Ipv4Net, client: &ClientKey) -> Option<&Lease> {
-        self.clients.get(&(subnet, client.clone())).and_then(|ip| self.leases.get(ip))
+        self.clients.get(&self.leases, subnet, client).and_then(|ip| self.leases.get(&ip))
     }
 
     pub fn allocator_mut(&mut self, subnet: Ipv4Net) -> Option<&mut Allocator> {
@@ -170,10 +183,7 @@ impl LeaseTable {
     pub fn remove(&mut self, ip: Ipv4Addr) -> Option<Lease> {
         let lease = self.leases.remove(&ip)?;
         self.count(&lease, false);
-        let key = (lease.subnet, lease.client.clone());
-        if self.clients.get(&key) == Some(&ip) {
-            self.clients.remove(&key);
-        }
+        self.clients.remove(lease.subnet, &lease.client, ip);
         if lease.state.holds_address() {
             self.deadlines.remove(&(lease.expires, ip));
             if let Some(set) = self.by_deadline(lease.state) {
@@ -199,9 +209,8 @@ impl LeaseTable {
             );
             self.remove(ip);
         }
-        let key = (lease.subnet, lease.client.clone());
         let mut displaced = None;
-        if let Some(&prev) = self.clients.get(&key)
+        if let Some(prev) = self.clients.get(&self.leases, lease.subnet, &lease.client)
             && prev != ip
         {
             displaced = self.remove(prev).filter(|l| l.state.holds_address());
@@ -217,7 +226,7 @@ impl LeaseTable {
             self.give_back_addr(ip);
         }
         if lease.state != LeaseState::Declined {
-            self.clients.insert(key, ip);
+            self.clients.set(&self.leases, lease.subnet, &lease.client, ip);
         }
         self.count(&lease, true);
         self.leases.insert(ip, lease);
@@ -292,11 +301,16 @@ impl LeaseTable {
         if let Some(((net, c), n)) = held_per_client.iter().find(|(_, n)| **n > 1) {
             return Err(format!("{c} holds {n} addresses in {net}"));
         }
-        for ((net, c), ip) in &self.clients {
-            match self.leases.get(ip) {
-                Some(l) if l.client == *c && l.subnet == *net => {}
-                _ => return Err(format!("client index for {c} points at {ip}, which is not theirs")),
+        for ip in self.clients.iter() {
+            match self.leases.get(&ip) {
+                Some(l) if self.clients.get(&self.leases, l.subnet, &l.client) == Some(ip) => {}
+                Some(l) => return Err(format!("client index for {} points at {ip}, which is not theirs", l.client)),
+                None => return Err(format!("client index points at {ip}, which has no record")),
             }
+        }
+        let indexed = self.leases.values().filter(|l| l.state != LeaseState::Declined).count();
+        if self.clients.len() != indexed {
+            return Err(format!("{} clients indexed for {indexed} records", self.clients.len()));
         }
         if self.deadlines.len() != self.leases.values().filter(|l| l.state.holds_address()).count() {
             return Err("stray deadlines".into());

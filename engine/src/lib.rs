@@ -9,6 +9,7 @@ pub mod arbiter;
 pub mod bridge;
 pub mod builder;
 pub mod client;
+mod client_index;
 pub mod config;
 pub mod dissect;
 pub mod duration_text;

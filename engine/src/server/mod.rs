@@ -176,6 +176,17 @@ impl Server {
         Ok(())
     }
 
+    /// Before restoring `more` stored leases: makes room for them at once.
+    pub fn reserve(&mut self, more: usize) {
+        self.table.reserve(more);
+    }
+
+    /// After the last `restore`: packs the table's storage (records inserted one by one leave its tree
+    /// nodes half empty; a million of them then took a third more memory).
+    pub fn restored(&mut self) {
+        self.table.pack();
+    }
+
     pub fn leases(&self) -> impl Iterator<Item = &Lease> {
         self.table.iter()
     }
