@@ -103,9 +103,16 @@ enum Wake {
     Ping,
 }
 
+/// Snapshots being made at once. Each is a copy of up to `SNAPSHOT_MAX_LEASES` leases on the engine's thread
+/// and a megabyte of JSON on the blocking pool: when many watchers connect at once (or a hostile page opens
+/// sockets in a loop) they queue here one by one, instead of dozens of serializing threads taking the
+/// cores from DHCP.
+static SNAPSHOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// A snapshot as JSON, serialized on the blocking pool (tens of milliseconds for a big table), with its
 /// sequence number.
 async fn snapshot(app: &AppState) -> Option<(u64, String)> {
+    let _turn = SNAPSHOTS.acquire().await.ok()?;
     let snap = app.ask(Command::Snapshot).await.ok()?;
     let seq = snap.seq;
     let json = tokio::task::spawn_blocking(move || snap.into_json()).await.ok()?;
