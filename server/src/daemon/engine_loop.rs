@@ -7,6 +7,7 @@ use super::clock::Clock;
 use super::command::Command;
 use super::committer::{self, CommitWindow, Counters, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
+use super::timer::FdTimer;
 use crate::bridge::publisher::Publisher;
 use crate::link::{Link, LinkSender};
 use crate::store::{Change, LeaseStore};
@@ -139,17 +140,26 @@ impl Engine {
     /// Reads every link, serves commands and timers, until the command channel closes.
     pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut buf = vec![0u8; 65_536];
-        // One timer, moved only when the engine's next deadline changes (not re-armed per packet).
-        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(3600);
-        let timer = tokio::time::sleep_until(far());
-        tokio::pin!(timer);
-        let mut armed: Option<tokio::time::Instant> = None;
-        let mut stats_tick = tokio::time::interval(std::time::Duration::from_secs(1));
-        stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Timerfds, not tokio timers (see `timer`): one moved only when the engine's next deadline changes,
+        // one for the once-a-second stats.
+        let (timer, stats_tick) = match (FdTimer::new(), FdTimer::new()) {
+            (Ok(t), Ok(s)) => (t, s),
+            (Err(e), _) | (_, Err(e)) => {
+                error!("the engine cannot make its timers: {e}");
+                return;
+            }
+        };
+        if let Err(e) = stats_tick.every(std::time::Duration::from_secs(1)) {
+            error!("the stats timer: {e}");
+        }
+        let mut armed: Option<dhcplab_engine::Instant> = None;
         loop {
-            let deadline = self.server.poll_timeout().map(|t| self.clock.at(t));
+            let deadline = self.server.poll_timeout();
             if deadline != armed {
-                timer.as_mut().reset(deadline.unwrap_or_else(far));
+                let after = deadline.map(|t| self.clock.at(t).saturating_duration_since(tokio::time::Instant::now()));
+                if let Err(e) = timer.once(after) {
+                    error!("the engine's timer: {e}");
+                }
                 armed = deadline;
             }
             let readable = async {
@@ -167,11 +177,11 @@ impl Engine {
                     None => break,
                 },
                 _ = readable => self.read_batch(&mut buf),
-                _ = &mut timer => {
+                _ = timer.fired() => {
                     self.server.handle_timeout(self.clock.now());
                     armed = None;
                 }
-                _ = stats_tick.tick() => {
+                _ = stats_tick.fired() => {
                     // Expiries are published as they happen; counters once a second, to watchers only.
                     self.server.handle_timeout(self.clock.now());
                     // Read from /proc once a second here, not on every /metrics scrape.

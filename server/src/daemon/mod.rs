@@ -8,6 +8,7 @@ pub mod committer;
 pub mod engine_loop;
 mod lease_log;
 pub mod peers;
+mod timer;
 
 pub use clock::Clock;
 pub use command::Command;
