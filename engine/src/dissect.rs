@@ -117,6 +117,25 @@ fn option_value(code: u8, b: &[u8]) -> String {
     }
 }
 
+/// Every option of a message as (code, name, value), in the order sent: padding and End left out.
+pub fn option_values(b: &[u8]) -> Vec<(u8, &'static str, String)> {
+    let mut out = vec![];
+    let mut i = 240;
+    while let Some(&code) = b.get(i) {
+        match code {
+            0 => i += 1,
+            255 => break,
+            _ => {
+                let Some(&len) = b.get(i + 1) else { break };
+                let end = (i + 2 + len as usize).min(b.len());
+                out.push((code, option_name(code), option_value(code, &b[i + 2..end])));
+                i = end;
+            }
+        }
+    }
+    out
+}
+
 fn relay_suboptions(base: usize, b: &[u8]) -> Vec<Field> {
     let mut out = vec![];
     let mut i = 0;

@@ -23,12 +23,14 @@ pub mod lease_table;
 pub mod message;
 pub mod packet;
 pub mod pcap;
+pub mod probe;
 pub mod relay;
 pub mod reply;
 pub mod server;
 pub mod sim;
 pub mod stats;
 pub mod subnet;
+pub mod text;
 pub mod time;
 
 pub use config::{ServerConfig, SubnetConfig};

@@ -68,6 +68,25 @@ pub fn write(frames: &[Frame]) -> Result<Vec<u8>, PcapError> {
     Ok(w.into_writer())
 }
 
+/// Decodes one Ethernet frame holding an IPv4 UDP datagram; `Ok(None)` for any other frame.
+pub fn decode_frame(data: &[u8], at: Instant) -> Result<Option<Frame>, String> {
+    let sliced = SlicedPacket::from_ethernet(data).map_err(|e| e.to_string())?;
+    let (Some(LinkSlice::Ethernet2(eth)), Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Udp(udp))) =
+        (sliced.link.as_ref(), sliced.net.as_ref(), sliced.transport.as_ref())
+    else {
+        return Ok(None);
+    };
+    let ip = ip.header();
+    Ok(Some(Frame {
+        at,
+        src_mac: HwAddr::ethernet(eth.source()),
+        dst_mac: HwAddr::ethernet(eth.destination()),
+        src: SocketAddrV4::new(ip.source_addr(), udp.source_port()),
+        dst: SocketAddrV4::new(ip.destination_addr(), udp.destination_port()),
+        payload: udp.payload().to_vec(),
+    }))
+}
+
 /// Reads the IPv4/UDP frames of a pcap (other frames are skipped).
 pub fn read(bytes: &[u8]) -> Result<Vec<Frame>, PcapError> {
     let mut r = PcapReader::new(bytes)?;
@@ -77,24 +96,10 @@ pub fn read(bytes: &[u8]) -> Result<Vec<Frame>, PcapError> {
         let pkt = pkt?;
         index += 1;
         let data: Cow<'_, [u8]> = pkt.data;
-        let sliced =
-            SlicedPacket::from_ethernet(&data).map_err(|e| PcapError::Frame { index, message: e.to_string() })?;
-        let (Some(LinkSlice::Ethernet2(eth)), Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Udp(udp))) =
-            (sliced.link.as_ref(), sliced.net.as_ref(), sliced.transport.as_ref())
-        else {
-            continue;
-        };
-        let ip = ip.header();
-        let (src_mac, dst_mac) = (HwAddr::ethernet(eth.source()), HwAddr::ethernet(eth.destination()));
         let at = Instant::from_millis(u64::try_from(pkt.timestamp.as_millis()).unwrap_or(u64::MAX));
-        out.push(Frame {
-            at,
-            src_mac,
-            dst_mac,
-            src: SocketAddrV4::new(ip.source_addr(), udp.source_port()),
-            dst: SocketAddrV4::new(ip.destination_addr(), udp.destination_port()),
-            payload: udp.payload().to_vec(),
-        });
+        if let Some(frame) = decode_frame(&data, at).map_err(|message| PcapError::Frame { index, message })? {
+            out.push(frame);
+        }
     }
     Ok(out)
 }

@@ -10,6 +10,8 @@ mod leases_cmd;
 mod link;
 mod metrics;
 mod privileges;
+mod probe_cmd;
+mod raw_link;
 mod reload;
 mod serve;
 mod sim_cmd;
@@ -138,6 +140,17 @@ enum Command {
         #[arg(long, value_name = "FILE|URL")]
         db: Option<String>,
     },
+    /// Ask the DHCP servers of a link what a client would get, with the engine's own client: every server
+    /// that answers, its offer, and what is wrong (a second server, options that disagree, an offer outside
+    /// the interface's subnet, a NAK and its cause, no answer at all).
+    ///
+    /// Nothing is configured and, by default, nothing is taken: offers are collected, never requested.
+    /// Needs CAP_NET_RAW (a raw socket on IFACE); root has it.
+    ///
+    /// Exit codes, for monitoring checks: 0 exactly one server answered; 1 none did; 2 more than one did;
+    /// 3 the probe could not run (no such interface, no CAP_NET_RAW).
+    #[command(verbatim_doc_comment)]
+    Probe(probe_cmd::ProbeArgs),
     /// Move leases in from another server's lease file, or out of dhcplab's lease database.
     Leases {
         #[command(subcommand)]
@@ -222,6 +235,30 @@ fn main() -> ExitCode {
                         ExitCode::from(EXIT_BAD_CONFIG)
                     }
                 }
+            }
+        },
+        Command::Probe(args) => match probe_cmd::run(&args) {
+            Ok(report) => {
+                let mut out = std::io::stdout().lock();
+                let printed = if args.json {
+                    serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::from).and_then(|()| {
+                        use std::io::Write;
+                        writeln!(out)
+                    })
+                } else {
+                    probe_cmd::print(&report, &args.iface, args.lang, &mut out)
+                };
+                match printed {
+                    Ok(()) => ExitCode::from(report.verdict.exit_code()),
+                    Err(e) => {
+                        eprintln!("dhcplab probe: {e}");
+                        ExitCode::from(probe_cmd::EXIT_CANNOT_PROBE)
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("dhcplab probe: {e}");
+                ExitCode::from(probe_cmd::EXIT_CANNOT_PROBE)
             }
         },
         Command::Leases { action } => leases(action),

@@ -12,7 +12,7 @@ use crate::hwaddr::HwAddr;
 use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
 use crate::packet::{Dropped, Reply, parse_reply};
 use crate::time::{Duration, Instant};
-use dhcproto::v4::MessageType;
+use dhcproto::v4::{DhcpOption, MessageType};
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,9 @@ pub struct ClientConfig {
     pub hostname: Option<String>,
     /// Option 61. Default: hardware type 1 followed by the MAC (RFC 2132 §9.14).
     pub client_id: Option<HexBytes>,
+    /// Option 60: servers that sort clients into classes by it (PXE, phones) answer differently.
+    #[serde(default)]
+    pub vendor_class: Option<String>,
     /// Option 55.
     pub params: Vec<u8>,
     /// Ask servers to broadcast replies (as Windows does); off, replies come unicast to the MAC.
@@ -61,6 +64,7 @@ impl ClientConfig {
             hw,
             hostname: None,
             client_id: None,
+            vendor_class: None,
             params: vec![1, 3, 6, 12, 15, 28, 42, 51, 54, 58, 59, 119, 121],
             broadcast_flag: false,
             probe: true,
@@ -455,6 +459,16 @@ impl Client {
         }
     }
 
+    /// Asks for `ip` straight away, as after a reboot with that address remembered (INIT-REBOOT, RFC 2131
+    /// §4.3.2): a server confirms it with an ACK or refuses it with a NAK.
+    pub fn request(&mut self, now: Instant, ip: Ipv4Addr) {
+        let from = self.state.kind();
+        self.events.push_back((now, ClientEvent::StateChanged { from, to: ClientStateKind::InitReboot }));
+        let x = self.exchange(now);
+        self.send_reboot(x, ip);
+        self.set_state_from(now, ClientStateKind::InitReboot, State::Rebooting { x, ip });
+    }
+
     /// A host with a static address asks only for options (DHCPINFORM, RFC 2131 §4.4.3).
     pub fn inform(&mut self, now: Instant, ip: Ipv4Addr) {
         let x = self.exchange(now);
@@ -752,6 +766,9 @@ impl Client {
     fn with_params(&self, mut m: ClientMsg) -> ClientMsg {
         if let Some(h) = &self.config.hostname {
             m = m.hostname(h);
+        }
+        if let Some(v) = &self.config.vendor_class {
+            m = m.opt(DhcpOption::ClassIdentifier(v.as_bytes().to_vec()));
         }
         m.params(&self.config.params)
     }

@@ -9,18 +9,7 @@ use crate::time::Instant;
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
 
-/// A sentence in both of the lab's languages.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Text {
-    pub en: String,
-    pub zh: String,
-}
-
-impl Text {
-    pub fn new(en: impl Into<String>, zh: impl Into<String>) -> Self {
-        Text { en: en.into(), zh: zh.into() }
-    }
-}
+pub use crate::text::Text;
 
 /// One step of the story.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

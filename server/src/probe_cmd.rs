@@ -1,0 +1,195 @@
+//! `dhcplab probe IFACE`: the engine's client asks the link once and every answer is collected (see
+//! `dhcplab_engine::probe`); this file only moves frames, keeps the clock and prints the report.
+
+use crate::daemon::clock::Clock;
+use crate::raw_link::{RawLink, RawLinkError};
+use crate::sim_cmd::Lang;
+use dhcplab_engine::HwAddr;
+use dhcplab_engine::client::ClientConfig;
+use dhcplab_engine::config::HexBytes;
+use dhcplab_engine::duration_text;
+use dhcplab_engine::probe::{Ask, Probe, ProbeConfig, ProbeReport, ServerAnswer, Verdict};
+use ipnet::Ipv4Net;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// What `dhcplab probe` is told.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// The interface to probe. It is not configured, and it needs no address.
+    pub iface: String,
+    /// REQUEST this address, as a client does after a reboot, instead of a DISCOVER: shows whether a
+    /// server confirms it or refuses it with a NAK (and why). An address that is ACKed is RELEASEd at the end.
+    #[arg(long, value_name = "IP", conflicts_with = "inform")]
+    pub request: Option<Ipv4Addr>,
+    /// Send an INFORM from this address: the options a host configured by hand would get.
+    #[arg(long, value_name = "IP")]
+    pub inform: Option<Ipv4Addr>,
+    /// The client's MAC (default: the interface's own). Answers to another MAC are read in promiscuous mode.
+    #[arg(long, value_name = "MAC")]
+    pub mac: Option<HwAddr>,
+    /// Option 61 in hex, e.g. 01:52:54:00:12:34:56 (default: 01 followed by the MAC).
+    #[arg(long, value_name = "HEX")]
+    pub client_id: Option<HexBytes>,
+    /// Option 12.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Option 60, e.g. PXEClient or MSFT 5.0: servers that sort clients into classes by it answer differently.
+    #[arg(long, value_name = "TEXT")]
+    pub vendor_class: Option<String>,
+    /// How long to collect answers, e.g. 5s or 500ms. Some servers check an address with a ping before
+    /// offering it (dnsmasq waits up to 3 s), so a short wait can miss them.
+    #[arg(long, default_value = "5s", value_parser = duration_text::parse)]
+    pub wait: Duration,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The report's language.
+    #[arg(long, value_enum, default_value_t = Lang::En)]
+    pub lang: Lang,
+}
+
+/// The probe could not run (no such interface, no permission): "unknown" to a monitoring check.
+pub const EXIT_CANNOT_PROBE: u8 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error(transparent)]
+    Link(#[from] RawLinkError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The interface's first IPv4 subnet, if it has an address.
+fn interface_subnet(name: &str) -> Option<Ipv4Net> {
+    if_addrs::get_if_addrs().ok()?.into_iter().find_map(|i| match i.addr {
+        if_addrs::IfAddr::V4(v4) if i.name == name => Ipv4Net::with_netmask(v4.ip, v4.netmask).ok().map(|n| n.trunc()),
+        _ => None,
+    })
+}
+
+/// Runs the probe and returns its report.
+pub fn run(args: &ProbeArgs) -> Result<ProbeReport, ProbeError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
+    rt.block_on(async {
+        // Another MAC than the interface's needs promiscuous mode to hear the unicast answers to it.
+        let interface_mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", args.iface))
+            .ok()
+            .and_then(|s| s.trim().parse::<HwAddr>().ok());
+        let promiscuous = args.mac.is_some() && args.mac != interface_mac;
+        let link = RawLink::open(&args.iface, promiscuous)?;
+        let mut client = ClientConfig::new(args.mac.unwrap_or(link.mac));
+        client.client_id = args.client_id.clone();
+        client.hostname = args.hostname.clone();
+        client.vendor_class = args.vendor_class.clone();
+        let ask = match (args.request, args.inform) {
+            (Some(ip), _) => Ask::Request(ip),
+            (None, Some(ip)) => Ask::Inform(ip),
+            (None, None) => Ask::Discover,
+        };
+        let mut config = ProbeConfig::new(client, ask);
+        config.wait = args.wait;
+        config.subnet = interface_subnet(&args.iface);
+        let clock = Clock::new();
+        let seed = u64::from(std::process::id()) ^ clock.now().as_millis();
+        let mut probe = Probe::new(config, seed);
+        probe.start(clock.now());
+        loop {
+            while let Some(frame) = probe.poll_transmit() {
+                link.send(&frame)?;
+            }
+            let Some(deadline) = probe.poll_timeout() else { break };
+            tokio::select! {
+                frame = link.recv(|| clock.now()) => probe.handle_frame(clock.now(), &frame?),
+                _ = tokio::time::sleep_until(clock.at(deadline)) => probe.handle_timeout(clock.now()),
+            }
+        }
+        Ok(probe.report())
+    })
+}
+
+/// The report for people.
+pub fn print(r: &ProbeReport, iface: &str, lang: Lang, out: &mut impl Write) -> std::io::Result<()> {
+    let t = |en: &'static str, zh: &'static str| if lang == Lang::Zh { zh } else { en };
+    let asked = match r.asked {
+        Ask::Discover => "DHCPDISCOVER".to_string(),
+        Ask::Request(ip) => format!("DHCPREQUEST {ip}"),
+        Ask::Inform(ip) => format!("DHCPINFORM {ip}"),
+    };
+    let subnet = r.subnet.map(|n| format!(" ({n})")).unwrap_or_default();
+    let waited = duration_text::format(Duration::from_millis(r.waited_ms));
+    writeln!(out, "dhcplab probe {iface}{subnet}: {asked}, {} {waited}", t("listened", "监听"))?;
+    for s in &r.servers {
+        writeln!(out)?;
+        server(s, r.chosen == Some(s.server) && r.servers.len() > 1, lang, out)?;
+    }
+    if !r.findings.is_empty() {
+        writeln!(out)?;
+    }
+    for f in &r.findings {
+        let text = f.text();
+        writeln!(out, "! {}", if lang == Lang::Zh { text.zh } else { text.en })?;
+    }
+    let verdict = match r.verdict {
+        Verdict::OneServer => t("one DHCP server", "一台 DHCP 服务器"),
+        Verdict::NoServer => t("no DHCP server", "没有 DHCP 服务器"),
+        Verdict::SeveralServers => t("more than one DHCP server", "不止一台 DHCP 服务器"),
+    };
+    writeln!(out, "\n{}: {verdict} ({} {})", t("verdict", "结论"), t("exit", "退出码"), r.verdict.exit_code())
+}
+
+/// Options printed as rows of their own: mask, router, DNS, domain, lease time, message type, server id, message.
+const SHOWN: [u8; 8] = [1, 3, 6, 15, 51, 53, 54, 56];
+
+fn server(s: &ServerAnswer, chosen: bool, lang: Lang, out: &mut impl Write) -> std::io::Result<()> {
+    let t = |en: &'static str, zh: &'static str| if lang == Lang::Zh { zh } else { en };
+    let list = |v: &[Ipv4Addr]| v.iter().map(Ipv4Addr::to_string).collect::<Vec<_>>().join(", ");
+    let pick = if chosen {
+        t("  ← a client takes this one (first to answer)", "  ← 客户端会接受这一个（最先应答）")
+    } else {
+        ""
+    };
+    writeln!(
+        out,
+        "{} {}  MAC {}  {} {}  {} {} {} ms{pick}",
+        t("server", "服务器"),
+        s.server,
+        s.mac,
+        t("from", "来自"),
+        s.source,
+        s.reply,
+        t("after", "用时"),
+        s.after_ms
+    )?;
+    let mut row = |label: &str, value: String| writeln!(out, "  {label:<12} {value}");
+    if let Some(a) = s.address {
+        row(t("address", "地址"), a.to_string())?;
+    }
+    if let Some(m) = s.mask {
+        row(t("mask", "掩码"), m.to_string())?;
+    }
+    if !s.routers.is_empty() {
+        row(t("gateway", "网关"), list(&s.routers))?;
+    }
+    if !s.dns.is_empty() {
+        row("DNS", list(&s.dns))?;
+    }
+    if let Some(d) = &s.domain {
+        row(t("domain", "域名"), d.clone())?;
+    }
+    if let Some(l) = s.lease_secs {
+        row(t("lease", "租期"), duration_text::format(Duration::from_secs(u64::from(l))))?;
+    }
+    if let Some(m) = &s.message {
+        row(t("message", "消息"), format!("{m:?}"))?;
+    }
+    if s.copies > 1 {
+        row(t("answers", "应答次数"), s.copies.to_string())?;
+    }
+    // The options shown above, and the message type, are not repeated (`--json` has them all).
+    for o in s.options.iter().filter(|o| !SHOWN.contains(&o.code)) {
+        row(t("option", "选项"), format!("({}) {}: {}", o.code, o.name, o.value))?;
+    }
+    Ok(())
+}
