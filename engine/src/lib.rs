@@ -21,6 +21,7 @@ pub mod hwaddr;
 pub mod lease;
 pub mod lease_table;
 pub mod message;
+pub mod narrate;
 pub mod packet;
 pub mod pcap;
 pub mod probe;
@@ -32,6 +33,7 @@ pub mod stats;
 pub mod subnet;
 pub mod text;
 pub mod time;
+pub mod watch;
 
 pub use config::{ServerConfig, SubnetConfig};
 pub use event::{LeaseEvent, LeaseEventKind};

@@ -56,10 +56,31 @@ pub fn encode_frame(f: &Frame) -> Vec<u8> {
     out
 }
 
+fn ethernet_header() -> PcapHeader {
+    PcapHeader { datalink: DataLink::ETHERNET, ..Default::default() }
+}
+
+/// A capture written as it happens (`dhcplab watch --pcap`): the header first, then each frame's bytes
+/// exactly as they were on the wire. Give it an unbuffered writer (a `File`) and every frame is in the
+/// file as soon as it is written.
+pub struct PcapStream<W: std::io::Write>(PcapWriter<W>);
+
+impl<W: std::io::Write> PcapStream<W> {
+    pub fn new(w: W) -> Result<Self, PcapError> {
+        Ok(PcapStream(PcapWriter::with_header(w, ethernet_header())?))
+    }
+
+    /// One Ethernet frame, stamped `at` (milliseconds since the Unix epoch, as the daemon's clock counts).
+    pub fn write(&mut self, at: Instant, data: &[u8]) -> Result<(), PcapError> {
+        let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+        self.0.write_packet(&PcapPacket::new(Duration::from_millis(at.as_millis()), len, data))?;
+        Ok(())
+    }
+}
+
 /// Writes frames as a classic pcap (Ethernet link type, microsecond stamps).
 pub fn write(frames: &[Frame]) -> Result<Vec<u8>, PcapError> {
-    let header = PcapHeader { datalink: DataLink::ETHERNET, ..Default::default() };
-    let mut w = PcapWriter::with_header(Vec::new(), header)?;
+    let mut w = PcapWriter::with_header(Vec::new(), ethernet_header())?;
     for f in frames {
         let data = encode_frame(f);
         let ts = Duration::from_millis(f.at.as_millis());

@@ -17,6 +17,7 @@ mod serve;
 mod sim_cmd;
 mod store;
 mod systemd;
+mod watch_cmd;
 mod web_app;
 
 use clap::{Parser, Subcommand};
@@ -151,6 +152,14 @@ enum Command {
     /// 3 the probe could not run (no such interface, no CAP_NET_RAW).
     #[command(verbatim_doc_comment)]
     Probe(probe_cmd::ProbeArgs),
+    /// Listen to a link's DHCP and tell each exchange as it happens: who asked, who answered, what was
+    /// granted or refused, and why (the lab's narrator, on a real link).
+    ///
+    /// Read only: nothing is sent, the interface is not configured (it is put in promiscuous mode to hear
+    /// unicast replies). --pcap keeps the frames; --http serves the dashboard for the link.
+    /// Needs CAP_NET_RAW (a raw socket on IFACE); root has it. Ctrl-C or SIGTERM stops it.
+    #[command(verbatim_doc_comment)]
+    Watch(watch_cmd::WatchArgs),
     /// Move leases in from another server's lease file, or out of dhcplab's lease database.
     Leases {
         #[command(subcommand)]
@@ -260,6 +269,10 @@ fn main() -> ExitCode {
                 eprintln!("dhcplab probe: {e}");
                 ExitCode::from(probe_cmd::EXIT_CANNOT_PROBE)
             }
+        },
+        Command::Watch(args) => match watch_cmd::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
         },
         Command::Leases { action } => leases(action),
         Command::GenerateDocs { dir } => match generate_docs(&dir) {

@@ -101,7 +101,7 @@ pub fn run(args: &ProbeArgs) -> Result<ProbeReport, ProbeError> {
             }
             let Some(deadline) = probe.poll_timeout() else { break };
             tokio::select! {
-                frame = link.recv(|| clock.now()) => probe.handle_frame(clock.now(), &frame?),
+                received = link.recv(|| clock.now()) => probe.handle_frame(clock.now(), &received?.0),
                 _ = tokio::time::sleep_until(clock.at(deadline)) => probe.handle_timeout(clock.now()),
             }
         }

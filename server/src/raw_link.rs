@@ -168,9 +168,9 @@ impl RawLink {
         if sent < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     }
 
-    /// The next UDP frame on port 67 or 68, stamped with `now()` as it arrives. Frames that do not parse
-    /// are skipped.
-    pub async fn recv(&self, now: impl Fn() -> Instant) -> io::Result<Frame> {
+    /// The next UDP frame on port 67 or 68, stamped with `now()` as it arrives, with its bytes as they were
+    /// on the wire. Frames that do not parse are skipped.
+    pub async fn recv(&self, now: impl Fn() -> Instant) -> io::Result<(Frame, Vec<u8>)> {
         let mut buf = vec![0u8; 65_536];
         loop {
             let mut ready = self.fd.readable().await?;
@@ -182,7 +182,7 @@ impl RawLink {
             match read {
                 Ok(Ok(n)) => {
                     if let Ok(Some(frame)) = pcap::decode_frame(&buf[..n], now()) {
-                        return Ok(frame);
+                        return Ok((frame, buf[..n].to_vec()));
                     }
                 }
                 Ok(Err(e)) => return Err(e),

@@ -58,7 +58,7 @@ const DEMO_SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// The built web app: beside the binary (`dist/`), in the source tree it was built in
 /// (`target/release/../../dist`), or installed (`/usr/share/dhcplab/web`). Never the working directory:
 /// what the daemon serves must not depend on where it was started.
-fn find_web_root() -> Option<PathBuf> {
+pub(crate) fn find_web_root() -> Option<PathBuf> {
     let mut candidates = vec![];
     if let Ok(exe) = std::env::current_exe()
         && let Some(dir) = exe.parent()
@@ -353,7 +353,7 @@ fn yield_cpu_to_dhcp() {
 }
 
 /// Serves the API, the bridge and the web app until SIGINT or SIGTERM.
-async fn serve_http(app: AppState, listener: tokio::net::TcpListener, web: Option<WebApp>) -> Result<()> {
+pub(crate) async fn serve_http(app: AppState, listener: tokio::net::TcpListener, web: Option<WebApp>) -> Result<()> {
     let listen = listener.local_addr()?;
     info!("HTTP on http://{listen}/ (API /api/leases, /metrics)");
     match &web {
