@@ -74,6 +74,10 @@ pub enum Update {
         /// The servers sharing the lease database (this one alone on SQLite).
         #[serde(default)]
         servers: Vec<PeerStatus>,
+        /// Set by `dhcplab watch`: the link it listens to. The servers there are other programs, so a
+        /// dashboard draws a lifeline for each server heard instead of one for dhcplab.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        watching: Option<String>,
     },
     /// The running config changed (a reload or a new reservation).
     Config {
@@ -370,6 +374,7 @@ mod tests {
                 stats: stats.clone(),
                 reserved: vec![l.ip],
                 servers: vec![peer.clone()],
+                watching: Some("eth1".into()),
             },
             Update::Config { seq: 2, reserved: vec![] },
             Update::Lease {

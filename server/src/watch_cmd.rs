@@ -120,7 +120,7 @@ fn print(e: &WatchEvent, args: &WatchArgs, out: &mut impl Write) -> std::io::Res
 }
 
 /// The leases seen and the counters, as a dashboard's first message.
-fn snapshot(watch: &Watch, seq: u64) -> Snapshot {
+fn snapshot(watch: &Watch, seq: u64, link: &str) -> Snapshot {
     let leases = watch.leases().take(SNAPSHOT_MAX_LEASES).cloned().collect();
     Snapshot {
         seq,
@@ -129,6 +129,7 @@ fn snapshot(watch: &Watch, seq: u64) -> Snapshot {
         stats: stats(watch),
         reserved: vec![],
         servers: vec![],
+        watching: Some(link.to_string()),
     }
 }
 
@@ -145,7 +146,7 @@ fn stats(watch: &Watch) -> DaemonStats {
 
 /// The API's questions, answered from what was seen. Changes (release, reservations, reload) need the admin
 /// token, which a watcher never has, so they are refused before they get here.
-fn answer(cmd: Command, watch: &Watch, seq: u64) {
+fn answer(cmd: Command, watch: &Watch, seq: u64, link: &str) {
     match cmd {
         Command::Ping(tx) => {
             let _ = tx.send(());
@@ -160,7 +161,7 @@ fn answer(cmd: Command, watch: &Watch, seq: u64) {
             let _ = tx.send(stats(watch));
         }
         Command::Snapshot(tx) => {
-            let _ = tx.send(snapshot(watch, seq));
+            let _ = tx.send(snapshot(watch, seq, link));
         }
         Command::Reservations(tx) => {
             let _ = tx.send(vec![]);
@@ -198,6 +199,7 @@ async fn serve_dashboard(
         links: vec![args.iface.clone()],
     };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding HTTP {listen}"))?;
+    eprintln!("dhcplab watch: the dashboard for {} on http://{}/#dashboard", args.iface, listener.local_addr()?);
     let web = args
         .web_root
         .clone()
@@ -258,7 +260,7 @@ pub fn run(args: &WatchArgs) -> Result<()> {
                         break;
                     }
                 }
-                Some(cmd) = commands.recv() => answer(cmd, &watch, publisher.seq()),
+                Some(cmd) = commands.recv() => answer(cmd, &watch, publisher.seq(), &args.iface),
                 _ = tick.tick() => {
                     watch.handle_timeout(clock.now());
                     if publisher.watched() {

@@ -165,3 +165,65 @@ fn watch_tells_a_dhclient_dora_and_a_udhcpc_release_in_order_and_keeps_a_clean_p
     let bad = lan.lab.exec(&watcher, "tshark", &["-r", &pcap, "-Y", "_ws.malformed || _ws.expert.severity >= error"]);
     assert!(String::from_utf8_lossy(&bad.stdout).trim().is_empty(), "{}", String::from_utf8_lossy(&bad.stdout));
 }
+
+#[test]
+fn the_dashboard_shows_a_watched_link_live_over_the_daemons_bridge() {
+    require_program("dhclient", "isc-dhcp-client");
+    require_program("node", "nodejs");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let helper = root.join("tests/browser/dashboard-netns.helper.mjs");
+    assert!(root.join("tests/browser/node_modules/playwright-core").is_dir(), "Playwright missing: run scripts/setup");
+    assert!(root.join("dist/index.html").is_file(), "the web app is not built: run scripts/build-web");
+    let mut lan = Lan::new("wd");
+    lan.kea();
+    let watcher = lan.host("watch", "eth0", None, None);
+    let bin = dhcplab_bin().to_string_lossy().to_string();
+    lan.lab.spawn(&watcher, &bin, &["watch", "eth0", "--http", "127.0.0.1:8068"], "watch.log");
+    wait_for(Duration::from_secs(20), "the watcher to listen", || {
+        lan.lab.log("watch.log").contains("on http://127.0.0.1:8068/#dashboard").then_some(())
+    });
+    // The same browser helper as the daemon's dashboard test, pointed at the watcher.
+    let state = lan.lab.dir.join("browser");
+    std::fs::create_dir_all(&state).unwrap();
+    let artifacts = root.join("tests/artifacts/watch");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let args = [
+        helper.to_string_lossy().to_string(),
+        "http://127.0.0.1:8068".into(),
+        state.to_string_lossy().into(),
+        artifacts.to_string_lossy().into(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lan.lab.spawn(&watcher, "node", &args, "browser.log");
+    let ready = dhcplab_tests::browser_report(&lan.lab, &state, "ready", Duration::from_secs(60));
+    assert_eq!(ready["rows"], 0, "nothing seen yet");
+
+    let client = lan.host("dhc", "eth0", Some(DHCLIENT_MAC), None);
+    let d = |f: &str| lan.lab.dir.join(f).to_string_lossy().to_string();
+    std::fs::write(d("dhclient.conf"), "initial-interval 1;\nbackoff-cutoff 2;\n").unwrap();
+    let (cf, lf, pf) = (d("dhclient.conf"), d("dhclient.leases"), d("dhclient.pid"));
+    let r = lan.lab.exec(
+        &client,
+        "timeout",
+        &["30", "dhclient", "-1", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"],
+    );
+    assert!(r.status.success(), "dhclient: {}", String::from_utf8_lossy(&r.stderr));
+    let bound = dhcplab_tests::browser_report(&lan.lab, &state, "bound", Duration::from_secs(30));
+    assert_eq!(bound["mac"], DHCLIENT_MAC);
+    let ip = bound["ip"].as_str().unwrap().to_string();
+    assert!(ip.starts_with("192.0.2.1"), "{bound}");
+
+    // The RELEASE goes from the address, so the client needs it on its interface.
+    lan.lab.exec(&client, "ip", &["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+    let r = lan.lab.exec(&client, "dhclient", &["-r", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let result = dhcplab_tests::browser_report(&lan.lab, &state, "result", Duration::from_secs(90));
+    assert_eq!(result["problems"], serde_json::json!([]), "no dialog, page error or console error");
+    assert_eq!(
+        result["flow"],
+        serde_json::json!(["DHCPDISCOVER", "DHCPOFFER", "DHCPREQUEST", "DHCPACK", "DHCPRELEASE"]),
+        "{result}"
+    );
+    // Kea, not dhcplab, answered: its lifeline is named by its address.
+    assert_eq!(result["lanes"][0], "server 192.0.2.1", "{result}");
+}

@@ -96,13 +96,39 @@ fn the_live_flow_keeps_the_newest_packets_whose_lifelines_fit() {
     let packets: Vec<(u64, _)> =
         (1..=12u8).map(|m| (u64::from(m), seen(Direction::In, m, MessageType::Discover))).collect();
     let refs: Vec<&(u64, _)> = packets.iter().collect();
-    let (lanes, arrows) = live::diagram(&refs, "dhcplab");
+    let (lanes, arrows) = live::diagram(&refs, None);
     assert_eq!(lanes.len(), 8);
     assert_eq!(lanes[0], "dhcplab");
     assert_eq!(lanes[1], "pc12", "the newest client first, by its hostname");
     assert_eq!(arrows.iter().map(|a| a.key).collect::<Vec<_>>(), (6..=12).collect::<Vec<u64>>());
     assert!(arrows.iter().all(|a| a.to == [0] && a.msg == dhcplab_engine::message::DhcpMessage::Discover));
     assert_eq!(arrows[0].time, "22:13:20.000");
+    // On a watched link: a lifeline per server heard (two here, the second a rogue); a broadcast DISCOVER
+    // reaches both, each OFFER comes from its own.
+    let offer = |server: &str| {
+        let mut p = seen(Direction::In, 1, MessageType::Discover);
+        let mut bytes = dhcplab_engine::builder::ClientMsg::new(
+            MessageType::Offer,
+            dhcplab_engine::HwAddr::ethernet([2, 0, 0, 0, 0, 1]),
+            0x101,
+        )
+        .bytes();
+        bytes[0] = 2; // BOOTREPLY
+        p.dir = Direction::Out;
+        p.src = server.parse().unwrap();
+        p.summary = dhcplab_engine::event::PacketSummary::from_bytes(&bytes).unwrap();
+        p.payload = bytes;
+        p
+    };
+    let (offer_a, offer_b) = (offer("192.0.2.1:67"), offer("192.0.2.2:67"));
+    let mut discover = seen(Direction::In, 1, MessageType::Discover);
+    discover.dst = "255.255.255.255:67".parse().unwrap();
+    let watched = [(1, discover), (2, offer_a), (3, offer_b)];
+    let refs: Vec<&(u64, _)> = watched.iter().collect();
+    let (lanes, arrows) = live::diagram(&refs, Some("eth0"));
+    assert_eq!(lanes, ["server 192.0.2.2", "server 192.0.2.1", "pc1"]);
+    assert_eq!(arrows[0].to, [0, 1], "the broadcast reaches every server");
+    assert_eq!((arrows[1].from, arrows[2].from), (1, 0));
     // Following one client: by MAC, by xid, by hostname; nothing else matches.
     let p = &packets[4].1;
     assert!(live::matches(p, "02:00:00:00:00:05") && live::matches(p, "0x00000105") && live::matches(p, "PC5"));

@@ -34,7 +34,7 @@ impl Engine {
                 let reserved = self.server.reserved().collect();
                 let servers = self.peers.clone();
                 let (seq, stats) = (self.bridge.seq(), self.daemon_stats());
-                let _ = tx.send(Snapshot { seq, leases, leases_total, stats, reserved, servers });
+                let _ = tx.send(Snapshot { seq, leases, leases_total, stats, reserved, servers, watching: None });
             }
             Command::Reconfigure(cfg, tx) => {
                 let r = self.server.reconfigure(*cfg);

@@ -54,12 +54,14 @@ pub struct Snapshot {
     pub stats: DaemonStats,
     pub reserved: Vec<Ipv4Addr>,
     pub servers: Vec<PeerStatus>,
+    /// The link `dhcplab watch` listens to (`None` from the daemon).
+    pub watching: Option<String>,
 }
 
 impl Snapshot {
     pub fn into_json(self) -> String {
-        let Snapshot { seq, leases, leases_total, stats, reserved, servers } = self;
-        Update::Snapshot { seq, leases, leases_total, stats, reserved, servers }.to_json()
+        let Snapshot { seq, leases, leases_total, stats, reserved, servers, watching } = self;
+        Update::Snapshot { seq, leases, leases_total, stats, reserved, servers, watching }.to_json()
     }
 }
 

@@ -67,15 +67,30 @@ pub fn clock(ms: u64) -> String {
     iso.get(11..23).unwrap_or(&iso).to_string()
 }
 
-/// Lanes and arrows for the newest packets that fit: walking back from the newest, as long as the
-/// lifelines fit.
-pub fn diagram(packets: &[&(u64, PacketSeen)], server: &str) -> (Vec<String>, Vec<flow::Arrow>) {
+/// The live flow's lifelines and arrows, newest packets last. A daemon's packets go between `dhcplab` and
+/// its clients; on a link that `dhcplab watch` listens to (`watching`), each server heard has a lifeline of
+/// its own, so a second (rogue) server shows as one, and a broadcast reaches every server.
+pub fn diagram(packets: &[&(u64, PacketSeen)], watching: Option<&str>) -> (Vec<String>, Vec<flow::Arrow>) {
     let names: HashMap<String, String> = packets
         .iter()
         .filter(|(_, p)| p.summary.giaddr == Ipv4Addr::UNSPECIFIED)
         .filter_map(|(_, p)| Some((party(p), p.summary.hostname.clone()?)))
         .collect();
-    let mut parties = vec![server.to_string()];
+    let server = |ip: &Ipv4Addr| format!("server {ip}");
+    let mut parties: Vec<String> = match watching {
+        None => vec!["dhcplab".to_string()],
+        Some(link) => {
+            let mut heard: Vec<String> = vec![];
+            for (_, p) in packets.iter().rev().filter(|(_, p)| p.dir == Direction::Out) {
+                let s = server(p.src.ip());
+                if !heard.contains(&s) && heard.len() + 1 < flow::MAX_LANES {
+                    heard.push(s);
+                }
+            }
+            if heard.is_empty() { vec![link.to_string()] } else { heard }
+        }
+    };
+    let servers = parties.len();
     let mut arrows = vec![];
     for (seq, p) in packets.iter().rev() {
         let who = party(p);
@@ -87,14 +102,26 @@ pub fn diagram(packets: &[&(u64, PacketSeen)], server: &str) -> (Vec<String>, Ve
             }
             None => break,
         };
-        let (from, to) = if p.dir == Direction::In { (lane, 0) } else { (0, lane) };
-        arrows.push(flow::Arrow { key: *seq, time: clock(p.at.as_millis()), from, to: vec![to], msg: p.summary.msg });
+        // The server end: the daemon; or the server that sent it, or the one it was sent to (a broadcast
+        // reaches them all).
+        let at = |ip: &Ipv4Addr| parties[..servers].iter().position(|l| *l == server(ip));
+        let ends: Vec<usize> = match (watching, p.dir) {
+            (None, _) => vec![0],
+            (Some(_), Direction::Out) => at(p.src.ip()).into_iter().collect(),
+            (Some(_), Direction::In) => at(p.dst.ip()).map_or_else(|| (0..servers).collect(), |i| vec![i]),
+        };
+        let (from, to) = match p.dir {
+            Direction::In => (lane, ends),
+            Direction::Out => (ends.first().copied().unwrap_or(0), vec![lane]),
+        };
+        arrows.push(flow::Arrow { key: *seq, time: clock(p.at.as_millis()), from, to, msg: p.summary.msg });
         if arrows.len() == ROWS {
             break;
         }
     }
     arrows.reverse();
-    let lanes = parties.iter().enumerate().map(|(i, p)| if i == 0 { p.clone() } else { label(p, &names) }).collect();
+    let lanes =
+        parties.iter().enumerate().map(|(i, p)| if i < servers { p.clone() } else { label(p, &names) }).collect();
     (lanes, arrows)
 }
 

@@ -32,6 +32,8 @@ pub struct Live {
     pub reserved: HashSet<Ipv4Addr>,
     /// The servers sharing the daemon's lease database (the daemon alone on SQLite).
     pub servers: Vec<PeerStatus>,
+    /// The link a `dhcplab watch` listens to, when that is what the dashboard is connected to.
+    pub watching: Option<String>,
     pub ring: Ring,
     /// The live flow is paused: packets meanwhile are counted in `held`, not kept.
     pub paused: bool,
@@ -44,9 +46,10 @@ impl Live {
     pub fn apply(&mut self, m: Update) {
         self.seq = m.seq();
         match m {
-            Update::Snapshot { leases, leases_total, stats, reserved, servers, .. } => {
+            Update::Snapshot { leases, leases_total, stats, reserved, servers, watching, .. } => {
                 self.reserved = reserved.into_iter().collect();
                 self.servers = servers;
+                self.watching = watching;
                 self.sample(stats);
                 self.leases = leases.into_iter().map(|l| (l.ip, l)).collect();
                 // A daemon older than paging sends every lease and no total.
@@ -313,6 +316,7 @@ mod tests {
             stats: stats(100, 1, 2),
             reserved: vec![Ipv4Addr::new(192, 0, 2, 1)],
             servers: vec![],
+            watching: None,
         };
         let bound = LeaseEvent::from_lease(
             Instant::from_millis(2_000),
@@ -354,6 +358,7 @@ mod tests {
             stats: DaemonStats { leases: 1_000_000, ..stats(0, 0, 1) },
             reserved: vec![],
             servers: vec![],
+            watching: None,
         };
         let at = Instant::from_millis(2_000);
         let bound = LeaseEvent::from_lease(at, LeaseEventKind::Bound, &lease(1, "alice", LeaseState::Bound));
