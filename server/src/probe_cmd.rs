@@ -74,9 +74,7 @@ pub fn run(args: &ProbeArgs) -> Result<ProbeReport, ProbeError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build()?;
     rt.block_on(async {
         // Another MAC than the interface's needs promiscuous mode to hear the unicast answers to it.
-        let interface_mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", args.iface))
-            .ok()
-            .and_then(|s| s.trim().parse::<HwAddr>().ok());
+        let interface_mac = crate::raw_link::interface_mac(&args.iface);
         let promiscuous = args.mac.is_some() && args.mac != interface_mac;
         let link = RawLink::open(&args.iface, promiscuous)?;
         let mut client = ClientConfig::new(args.mac.unwrap_or(link.mac));

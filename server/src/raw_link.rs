@@ -51,6 +51,11 @@ const DHCP_ONLY: [libc::sock_filter; 13] = {
     ]
 };
 
+/// An interface's own MAC, as the kernel shows it.
+pub fn interface_mac(iface: &str) -> Option<HwAddr> {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/address")).ok()?.trim().parse().ok()
+}
+
 pub struct RawLink {
     fd: AsyncFd<OwnedFd>,
     ifindex: i32,
@@ -133,10 +138,7 @@ impl RawLink {
             })
             .map_err(err("promiscuous mode"))?;
         }
-        let mac = std::fs::read_to_string(format!("/sys/class/net/{iface}/address"))
-            .ok()
-            .and_then(|s| s.trim().parse::<HwAddr>().ok())
-            .unwrap_or_default();
+        let mac = interface_mac(iface).unwrap_or_default();
         // SAFETY: an OwnedFd always returns its own descriptor, open until the AsyncFd that owns it drops.
         let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
             .map_err(|e| err("register")(io::Error::from(e)))?;

@@ -77,10 +77,7 @@ fn time_of_day(at: Instant) -> String {
 
 fn print(e: &WatchEvent, args: &WatchArgs, out: &mut impl Write) -> std::io::Result<()> {
     let text = if args.lang == Lang::Zh { &e.text.zh } else { &e.text.en };
-    let who = match &e.hostname {
-        Some(h) => format!("{} ({h})", e.client),
-        None => e.client.to_string(),
-    };
+    let who = e.client_name();
     let outcome = e.outcome.as_ref().map(|o| {
         let t = o.text(&who);
         if args.lang == Lang::Zh { t.zh } else { t.en }

@@ -42,6 +42,21 @@ pub struct WatchEvent {
     pub lease: Option<LeaseEvent>,
 }
 
+/// A client as the narration names it: its MAC, and the hostname it gave.
+fn client_name(hw: HwAddr, hostname: Option<&str>) -> String {
+    match hostname {
+        Some(h) => format!("{hw} ({h})"),
+        None => hw.to_string(),
+    }
+}
+
+impl WatchEvent {
+    /// The client as the narration names it (for the outcome's sentence).
+    pub fn client_name(&self) -> String {
+        client_name(self.client, self.hostname.as_deref())
+    }
+}
+
 /// What is remembered of a client between its packets.
 #[derive(Debug, Clone, Default)]
 struct ClientSeen {
@@ -148,11 +163,8 @@ impl Watch {
             }
             _ => now,
         };
-        let who = match (from_client, &hostname) {
-            (true, Some(h)) => format!("{} ({h})", s.chaddr),
-            (true, None) => s.chaddr.to_string(),
-            (false, _) => format!("server {}", frame.src.ip()),
-        };
+        let who =
+            if from_client { client_name(s.chaddr, hostname.as_deref()) } else { format!("server {}", frame.src.ip()) };
         let broadcast = is_broadcast(frame);
         let relayed_up = from_client && frame.src.port() == SERVER_PORT && !s.giaddr.is_unspecified();
         let (mut text, rfc) = if relayed_up {
