@@ -113,6 +113,8 @@ fn option_value(code: u8, b: &[u8]) -> String {
         55 => b.iter().map(|&c| format!("{c} {}", option_name(c))).collect::<Vec<_>>().join(", "),
         57 => b.try_into().map(|x: [u8; 2]| u16::from_be_bytes(x).to_string()).unwrap_or_else(|_| hex(b)),
         61 if b.len() == 7 && b[0] == 1 => format!("type 1 (Ethernet), {}", hex(&b[1..])),
+        // RFC 3046: the sub-options, each named, as the field tree shows them.
+        82 => relay_suboptions(0, b).iter().map(|f| format!("{} {}", f.name, f.value)).collect::<Vec<_>>().join(", "),
         _ => hex(b),
     }
 }

@@ -14,12 +14,20 @@ use std::net::Ipv4Addr;
 /// RFC 1542 §4.1.1: a relay discards requests that have already crossed this many relays.
 pub const MAX_HOPS: u8 = 16;
 
-/// One of the agent's links: its address there (giaddr for clients on it) and the circuit id it puts in
-/// option 82 for them (RFC 3046 §2.0).
+/// One of the agent's links: its address there (giaddr for clients on it) and the sub-options it puts in
+/// option 82 for them (RFC 3046 §2.0): the circuit (port or VLAN) and, where the agent names itself, the
+/// remote id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelayLink {
     pub addr: Ipv4Addr,
     pub circuit_id: Vec<u8>,
+    pub remote_id: Option<Vec<u8>>,
+}
+
+impl RelayLink {
+    pub fn new(addr: Ipv4Addr, circuit_id: impl Into<Vec<u8>>) -> Self {
+        RelayLink { addr, circuit_id: circuit_id.into(), remote_id: None }
+    }
 }
 
 /// Something the agent sends.
@@ -87,6 +95,9 @@ impl RelayAgent {
             // RFC 3046: the circuit the request came in on, so the server (and its logs) can tell.
             let mut info = RelayAgentInformation::default();
             info.insert(RelayInfo::AgentCircuitId(here.circuit_id.clone()));
+            if let Some(remote) = &here.remote_id {
+                info.insert(RelayInfo::AgentRemoteId(remote.clone()));
+            }
             msg.opts_mut().insert(DhcpOption::RelayAgentInformation(info));
         }
         let bytes = encode(&msg).map_err(|e| RelayDrop::Encode(e.to_string()))?;
@@ -130,8 +141,8 @@ mod tests {
 
     fn agent() -> RelayAgent {
         let links = vec![
-            RelayLink { addr: "198.51.100.1".parse().unwrap(), circuit_id: b"lab".to_vec() },
-            RelayLink { addr: "192.0.2.254".parse().unwrap(), circuit_id: b"core".to_vec() },
+            RelayLink::new("198.51.100.1".parse().unwrap(), b"lab".to_vec()),
+            RelayLink::new("192.0.2.254".parse().unwrap(), b"core".to_vec()),
         ];
         RelayAgent::new(links, vec!["192.0.2.1".parse().unwrap()])
     }

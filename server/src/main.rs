@@ -146,6 +146,7 @@ enum Command {
     /// the interface's subnet, a NAK and its cause, no answer at all).
     ///
     /// Nothing is configured and, by default, nothing is taken: offers are collected, never requested.
+    /// --relay asks as a relay agent does, for the clients of another subnet (giaddr, option 82).
     /// Needs CAP_NET_RAW (a raw socket on IFACE); root has it.
     ///
     /// Exit codes, for monitoring checks: 0 exactly one server answered; 1 none did; 2 more than one did;

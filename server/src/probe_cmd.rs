@@ -8,7 +8,8 @@ use dhcplab_engine::HwAddr;
 use dhcplab_engine::client::ClientConfig;
 use dhcplab_engine::config::HexBytes;
 use dhcplab_engine::duration_text;
-use dhcplab_engine::probe::{Ask, Probe, ProbeConfig, ProbeReport, ServerAnswer, Verdict};
+use dhcplab_engine::probe::{Ask, Probe, ProbeConfig, ProbeReport, RelayAs, ServerAnswer, Verdict};
+use dhcplab_engine::relay::RelayLink;
 use ipnet::Ipv4Net;
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -38,6 +39,18 @@ pub struct ProbeArgs {
     /// Option 60, e.g. PXEClient or MSFT 5.0: servers that sort clients into classes by it answer differently.
     #[arg(long, value_name = "TEXT")]
     pub vendor_class: Option<String>,
+    /// Ask as a relay agent would, for the clients of the subnet GIADDR is on: the message goes to port 67
+    /// from GIADDR with option 82, and servers answer GIADDR on port 67. GIADDR must be an address of the
+    /// interface (or routed to it); without a value, the interface's first address is used. Shows what a
+    /// server gives that subnet's clients, and whether it echoes option 82.
+    #[arg(long, value_name = "GIADDR", num_args = 0..=1)]
+    pub relay: Option<Option<Ipv4Addr>>,
+    /// With --relay: option 82's circuit id (default: the interface's name).
+    #[arg(long, value_name = "TEXT", requires = "relay")]
+    pub circuit_id: Option<String>,
+    /// With --relay: option 82's remote id.
+    #[arg(long, value_name = "TEXT", requires = "relay")]
+    pub remote_id: Option<String>,
     /// How long to collect answers, e.g. 5s or 500ms. Some servers check an address with a ping before
     /// offering it (dnsmasq waits up to 3 s), so a short wait can miss them.
     #[arg(long, default_value = "5s", value_parser = duration_text::parse)]
@@ -57,16 +70,38 @@ pub const EXIT_CANNOT_PROBE: u8 = 3;
 pub enum ProbeError {
     #[error(transparent)]
     Link(#[from] RawLinkError),
+    #[error("--relay needs a giaddr, and {0} has no IPv4 address: give one, e.g. --relay 198.51.100.1")]
+    NoGiaddr(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
-/// The interface's first IPv4 subnet, if it has an address.
-fn interface_subnet(name: &str) -> Option<Ipv4Net> {
-    if_addrs::get_if_addrs().ok()?.into_iter().find_map(|i| match i.addr {
-        if_addrs::IfAddr::V4(v4) if i.name == name => Ipv4Net::with_netmask(v4.ip, v4.netmask).ok().map(|n| n.trunc()),
-        _ => None,
-    })
+/// The interface's IPv4 addresses, each with its prefix.
+fn interface_addrs(name: &str) -> Vec<Ipv4Net> {
+    let all = if_addrs::get_if_addrs().unwrap_or_default();
+    all.into_iter()
+        .filter_map(|i| match i.addr {
+            if_addrs::IfAddr::V4(v4) if i.name == name => Ipv4Net::with_netmask(v4.ip, v4.netmask).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// As a relay: giaddr (the interface's first address unless given) and the subnet it is on, if known.
+fn relay(args: &ProbeArgs, giaddr: Option<Ipv4Addr>, mac: HwAddr, addrs: &[Ipv4Net]) -> Result<RelayAs, ProbeError> {
+    let giaddr = match giaddr {
+        None => addrs.first().map(Ipv4Net::addr).ok_or_else(|| ProbeError::NoGiaddr(args.iface.clone()))?,
+        Some(giaddr) => giaddr,
+    };
+    if !addrs.iter().any(|n| n.addr() == giaddr) {
+        eprintln!(
+            "dhcplab probe: {giaddr} is not an address of {}: answers are heard only if it is routed here",
+            args.iface
+        );
+    }
+    let mut link = RelayLink::new(giaddr, args.circuit_id.clone().unwrap_or_else(|| args.iface.clone()));
+    link.remote_id = args.remote_id.clone().map(String::into_bytes);
+    Ok(RelayAs { link, mac })
 }
 
 /// Runs the probe and returns its report.
@@ -88,7 +123,11 @@ pub fn run(args: &ProbeArgs) -> Result<ProbeReport, ProbeError> {
         };
         let mut config = ProbeConfig::new(client, ask);
         config.wait = args.wait;
-        config.subnet = interface_subnet(&args.iface);
+        let addrs = interface_addrs(&args.iface);
+        config.relay = args.relay.map(|giaddr| relay(args, giaddr, link.mac, &addrs)).transpose()?;
+        // Answers are judged against the subnet they are for: giaddr's as a relay, else the interface's.
+        let giaddr = config.relay.as_ref().map(|r| r.link.addr);
+        config.subnet = addrs.iter().find(|n| giaddr.is_none_or(|g| n.contains(&g))).map(Ipv4Net::trunc);
         let clock = Clock::new();
         let seed = u64::from(std::process::id()) ^ clock.now().as_millis();
         let mut probe = Probe::new(config, seed);
@@ -117,7 +156,8 @@ pub fn print(r: &ProbeReport, iface: &str, lang: Lang, out: &mut impl Write) -> 
     };
     let subnet = r.subnet.map(|n| format!(" ({n})")).unwrap_or_default();
     let waited = duration_text::format(Duration::from_millis(r.waited_ms));
-    writeln!(out, "dhcplab probe {iface}{subnet}: {asked}, {} {waited}", t("listened", "监听"))?;
+    let relayed = r.giaddr.map(|g| format!(" {} giaddr {g}", t("relayed as", "以中继身份，"))).unwrap_or_default();
+    writeln!(out, "dhcplab probe {iface}{subnet}: {asked}{relayed}, {} {waited}", t("listened", "监听"))?;
     for s in &r.servers {
         writeln!(out)?;
         server(s, r.chosen == Some(s.server) && r.servers.len() > 1, lang, out)?;
@@ -184,6 +224,13 @@ fn server(s: &ServerAnswer, chosen: bool, lang: Lang, out: &mut impl Write) -> s
     }
     if s.copies > 1 {
         row(t("answers", "应答次数"), s.copies.to_string())?;
+    }
+    if let Some(echoed) = s.echoed_relay_info {
+        let said = match echoed {
+            true => t("echoed (RFC 3046 §2.2)", "已带回（RFC 3046 §2.2）"),
+            false => t("NOT echoed", "未带回"),
+        };
+        row(t("option 82", "选项 82"), said.to_string())?;
     }
     // The options shown above, and the message type, are not repeated (`--json` has them all).
     for o in s.options.iter().filter(|o| !SHOWN.contains(&o.code)) {

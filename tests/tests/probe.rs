@@ -39,7 +39,8 @@ impl Lan {
         ns
     }
 
-    /// Kea on 192.0.2.1 serving 192.0.2.100-110, with the options the probe must report.
+    /// Kea on 192.0.2.1 serving 192.0.2.100-110 on its link and 198.51.100.100-110 through relays, with
+    /// the options the probe must report.
     fn kea(&mut self) {
         require_program("kea-dhcp4", "kea-dhcp4-server");
         let ns = self.host("kea", "kea0", "192.0.2.1/24");
@@ -56,7 +57,9 @@ impl Lan {
   "option-data": [ {{ "name": "domain-name-servers", "data": "192.0.2.53" }},
                    {{ "name": "domain-name", "data": "lab.example" }} ],
   "subnet4": [ {{ "id": 1, "subnet": "192.0.2.0/24", "pools": [ {{ "pool": "192.0.2.100 - 192.0.2.110" }} ],
-                 "option-data": [ {{ "name": "routers", "data": "192.0.2.1" }} ] }} ]
+                 "option-data": [ {{ "name": "routers", "data": "192.0.2.1" }} ] }},
+               {{ "id": 2, "subnet": "198.51.100.0/24", "pools": [ {{ "pool": "198.51.100.100 - 198.51.100.110" }} ],
+                 "option-data": [ {{ "name": "routers", "data": "198.51.100.1" }} ] }} ]
 }} }}"#,
                 dir.join("kea-leases4.csv").display()
             ),
@@ -64,6 +67,8 @@ impl Lan {
         .unwrap();
         let env = [format!("KEA_LOCKFILE_DIR={}", dir.display()), format!("KEA_PIDFILE_DIR={}", dir.display())];
         let config = config.to_string_lossy().to_string();
+        // Relays of 198.51.100.0/24 are answered on this link (the probing host plays one).
+        self.lab.exec(&ns, "ip", &["route", "add", "198.51.100.0/24", "dev", "kea0"]);
         self.lab.spawn(&ns, "env", &[&env[0], &env[1], "kea-dhcp4", "-c", &config], "kea.log");
         self.wait_for_log("kea.log", "DHCP4_STARTED");
     }
@@ -207,6 +212,39 @@ fn a_request_for_an_address_of_another_network_is_naked_and_the_cause_is_shown()
     assert_eq!(nak["outside"], "192.0.2.0/24");
     let said = text(&lan.probe(&["--request", "198.51.100.7"]));
     assert!(said.contains("refused 198.51.100.7 with DHCPNAK") && said.contains("moved"), "{said}");
+}
+
+#[test]
+fn as_a_relay_kea_offers_from_giaddr_subnet_and_echoes_option_82() {
+    let mut lan = Lan::new("pg", Some("192.0.2.50/24"));
+    lan.lab.addr(&lan.probe, "eth0", "198.51.100.1/24");
+    lan.kea();
+    let out = lan.probe(&["--relay", "198.51.100.1", "--circuit-id", "vlan7", "--remote-id", "sw1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out), lan.lab.log("kea.log"));
+    let r = json(&out);
+    assert_eq!(
+        (&r["giaddr"], &r["subnet"]),
+        (&serde_json::json!("198.51.100.1"), &serde_json::json!("198.51.100.0/24"))
+    );
+    let kea = &r["servers"][0];
+    assert_eq!(kea["server"], "192.0.2.1");
+    let offered: std::net::Ipv4Addr = kea["address"].as_str().unwrap().parse().unwrap();
+    assert!((100..=110).contains(&offered.octets()[3]) && offered.octets()[..3] == [198, 51, 100], "{kea:#}");
+    assert_eq!(kea["routers"], serde_json::json!(["198.51.100.1"]));
+    assert_eq!(kea["echoed_relay_info"], true, "{kea:#}");
+    assert_eq!(r["findings"], serde_json::json!([]), "{r:#}");
+    // The option 82 Kea echoed is the one sent: both sub-options, as the inspector reads them.
+    let o82 = kea["options"].as_array().unwrap().iter().find(|o| o["code"] == 82).expect("option 82").to_string();
+    assert!(o82.contains(r#"Agent Circuit ID \"vlan7\""#) && o82.contains(r#"Agent Remote ID \"sw1\""#), "{o82}");
+    // --relay alone relays from the interface's first address: Kea then serves that address's subnet.
+    let said = text(&lan.probe(&["--relay"]));
+    assert!(said.contains("relayed as giaddr 192.0.2.50") && said.contains("address      192.0.2.1"), "{said}");
+    assert!(said.contains("option 82    echoed (RFC 3046 §2.2)"), "{said}");
+    // Without an address, --relay alone has no giaddr and says so.
+    let bare = Lan::new("ph", None);
+    let out = bare.probe(&["--relay"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("has no IPv4 address"), "{}", text(&out));
 }
 
 #[test]

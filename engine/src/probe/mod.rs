@@ -13,14 +13,16 @@ pub use report::{Finding, OfferField, OptionValue, ProbeReport, ServerAnswer, Ve
 
 use crate::client::{Client, ClientConfig, ClientTransmit};
 use crate::hwaddr::HwAddr;
-use crate::message::{CLIENT_PORT, DhcpMessage};
+use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
 use crate::packet::parse_reply;
 use crate::pcap::Frame;
+use crate::relay::{RelayAgent, RelayLink, RelayTransmit};
 use crate::time::{Duration, Instant};
+use dhcproto::v4::OptionCode;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What the probe asks the LAN.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,14 +46,29 @@ pub struct ProbeConfig {
     /// How long answers are collected after the first message goes out (default 5 s: dnsmasq pings an
     /// address for up to 3 s before it offers it).
     pub wait: Duration,
-    /// The interface's own subnet, when it has an address: offers outside it are flagged.
+    /// The subnet the answers are for (the interface's, or the relay's giaddr's): offers outside it are
+    /// flagged.
     pub subnet: Option<Ipv4Net>,
+    /// Ask as a relay agent on this link would, instead of as a client on it.
+    pub relay: Option<RelayAs>,
 }
 
 impl ProbeConfig {
     pub fn new(client: ClientConfig, ask: Ask) -> Self {
-        ProbeConfig { client, ask, wait: Duration::from_secs(5), subnet: None }
+        ProbeConfig { client, ask, wait: Duration::from_secs(5), subnet: None, relay: None }
     }
+}
+
+/// The probe as a relay agent (RFC 1542 §4.1.1, RFC 3046): the client's messages leave from giaddr's port
+/// 67 and the relay's own MAC, with giaddr, hops and option 82 set, and servers answer giaddr on port 67.
+/// So a server's answer for another link (the one giaddr names) can be checked from this one, and whether
+/// it echoes option 82 as RFC 3046 §2.2 requires.
+#[derive(Debug, Clone)]
+pub struct RelayAs {
+    /// giaddr, the circuit id and the remote id.
+    pub link: RelayLink,
+    /// The relay's MAC: the interface's own.
+    pub mac: HwAddr,
 }
 
 /// One probe: start it, shuttle frames and timers until [`Probe::is_finished`], then read [`Probe::report`].
@@ -68,6 +85,8 @@ pub struct Probe {
     finished: bool,
     /// A REQUEST was ACKed and the address RELEASEd at the end.
     released: Option<Ipv4Addr>,
+    /// When asking as a relay: the agent that wraps the client's messages.
+    relay: Option<RelayAgent>,
 }
 
 impl Probe {
@@ -76,6 +95,8 @@ impl Probe {
         config.client.probe = false;
         config.client.link_local = false;
         let client = Client::new(config.client.clone(), seed);
+        // Relayed messages go to every server by broadcast; `relayed` keeps a unicast (the RELEASE) unicast.
+        let relay = config.relay.as_ref().map(|r| RelayAgent::new(vec![r.link.clone()], vec![Ipv4Addr::BROADCAST]));
         Probe {
             config,
             client,
@@ -86,6 +107,7 @@ impl Probe {
             transmits: VecDeque::new(),
             finished: false,
             released: None,
+            relay,
         }
     }
 
@@ -102,16 +124,26 @@ impl Probe {
 
     /// A frame heard on the link. Answers to our exchanges are kept; everything else is ignored.
     pub fn handle_frame(&mut self, now: Instant, frame: &Frame) {
-        if self.finished || frame.dst.port() != CLIENT_PORT {
+        let giaddr = self.config.relay.as_ref().map(|r| r.link.addr);
+        // A client is answered on port 68; a relay on port 67 at giaddr (RFC 1542 §4.1.2, RFC 2131 §4.1).
+        let to_us = match giaddr {
+            None => frame.dst.port() == CLIENT_PORT,
+            Some(giaddr) => frame.dst.port() == SERVER_PORT && *frame.dst.ip() == giaddr,
+        };
+        if self.finished || !to_us {
             return;
         }
         let Ok(reply) = parse_reply(&frame.payload) else { return };
-        let ours = reply.msg.chaddr() == self.config.client.hw.as_bytes();
+        let ours =
+            reply.msg.chaddr() == self.config.client.hw.as_bytes() && giaddr.is_none_or(|g| reply.msg.giaddr() == g);
         let Some(&(_, asked_at)) = self.exchanges.iter().find(|(xid, _)| *xid == reply.msg.xid()) else { return };
         if !ours {
             return;
         }
-        let answer = ServerAnswer::new(&reply, frame, now - asked_at, &frame.payload);
+        let mut answer = ServerAnswer::new(&reply, frame, now - asked_at, &frame.payload);
+        if giaddr.is_some() {
+            answer.echoed_relay_info = Some(reply.msg.opts().contains(OptionCode::RelayAgentInformation));
+        }
         match self.answers.iter_mut().find(|a| a.server == answer.server) {
             // The same server again: a retransmission answered, or a second copy (two sockets on one link).
             Some(a) => a.copies += 1,
@@ -173,6 +205,7 @@ impl Probe {
         ProbeReport::new(
             self.config.ask,
             self.config.subnet,
+            self.config.relay.as_ref().map(|r| r.link.addr),
             self.config.wait,
             self.sent,
             self.answers.clone(),
@@ -187,18 +220,41 @@ impl Probe {
             if !self.exchanges.iter().any(|(x, _)| *x == xid) {
                 self.exchanges.push((xid, now));
             }
-            self.sent += 1;
-            self.transmits.push_back(Frame {
-                at: now,
-                src_mac: self.config.client.hw,
-                dst_mac: self.mac_of(*dst.ip()),
-                src,
-                dst,
-                payload: bytes,
-            });
+            let frame = match self.relay.is_some() {
+                false => Some(Frame {
+                    at: now,
+                    src_mac: self.config.client.hw,
+                    dst_mac: self.mac_of(*dst.ip()),
+                    src,
+                    dst,
+                    payload: bytes,
+                }),
+                true => self.relayed(now, *dst.ip(), &bytes),
+            };
+            if let Some(frame) = frame {
+                self.sent += 1;
+                self.transmits.push_back(frame);
+            }
         }
         // The client's own story (state changes, the bound lease) is in the answers already.
         while self.client.poll_event().is_some() {}
+    }
+
+    /// A client's message as the relay sends it: from giaddr's port 67 to the server the client addressed,
+    /// or to all of them by broadcast.
+    fn relayed(&mut self, now: Instant, to: Ipv4Addr, bytes: &[u8]) -> Option<Frame> {
+        let (relay, from) = (self.relay.as_mut()?, self.config.relay.as_ref()?);
+        // The client's own messages always parse: a failure here is a bug, and the message is not sent.
+        relay.handle_request(0, bytes).ok()?;
+        let Some(RelayTransmit::ToServer { bytes, .. }) = relay.poll_transmit() else { return None };
+        Some(Frame {
+            at: now,
+            src_mac: from.mac,
+            dst_mac: self.mac_of(to),
+            src: SocketAddrV4::new(from.link.addr, SERVER_PORT),
+            dst: SocketAddrV4::new(to, SERVER_PORT),
+            payload: bytes,
+        })
     }
 
     /// Broadcast frames go to everyone; a unicast (the RELEASE) to the MAC its server answered from.

@@ -53,6 +53,9 @@ pub struct ServerAnswer {
     pub message: Option<String>,
     /// Every option, as sent.
     pub options: Vec<OptionValue>,
+    /// Asked as a relay: whether the answer carried option 82 back (RFC 3046 §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub echoed_relay_info: Option<bool>,
 }
 
 fn secs(d: Option<Duration>) -> Option<u32> {
@@ -80,6 +83,7 @@ impl ServerAnswer {
                 .into_iter()
                 .map(|(code, name, value)| OptionValue { code, name: name.to_string(), value })
                 .collect(),
+            echoed_relay_info: None,
         }
     }
 
@@ -151,6 +155,8 @@ pub enum Finding {
     Nak { server: Ipv4Addr, requested: Ipv4Addr, message: Option<String>, outside: Option<Ipv4Net> },
     /// A REQUEST confirmed; the probe gave the address back.
     Released { server: Ipv4Addr, address: Ipv4Addr },
+    /// Asked as a relay, a server answered without the relay's option 82.
+    RelayInfoNotEchoed { server: Ipv4Addr, giaddr: Ipv4Addr },
 }
 
 impl Finding {
@@ -257,6 +263,19 @@ impl Finding {
                     ),
                 )
             }
+            Finding::RelayInfoNotEchoed { server, giaddr } => Text::new(
+                format!(
+                    "{server} answered the relay at {giaddr} without its option 82 (relay agent information). RFC \
+                     3046 §2.2 says a server that supports the option echoes it in every reply; relays that find \
+                     the client's port by its circuit id cannot deliver such an answer, and clients behind them \
+                     get no address."
+                ),
+                format!(
+                    "{server} 应答 {giaddr} 处的中继时没有带回它的选项 82（中继代理信息）。RFC 3046 §2.2 规定，\
+                     支持该选项的服务器必须在每个应答中原样带回；靠电路 ID 找到客户端端口的中继无法投递这样的应答，\
+                     其后的客户端因此得不到地址。"
+                ),
+            ),
             Finding::Released { server, address } => Text::new(
                 format!("{server} confirmed {address} with DHCPACK; the probe released it again (RFC 2131 §4.4.6)."),
                 format!("{server} 以 DHCPACK 确认了 {address}；探测结束时已将其释放（RFC 2131 §4.4.6）。"),
@@ -290,9 +309,12 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeReport {
     pub asked: Ask,
-    /// The interface's subnet, when it has an address.
+    /// The subnet answers are for: the interface's, or giaddr's when asked as a relay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subnet: Option<Ipv4Net>,
+    /// Asked as a relay agent with this giaddr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub giaddr: Option<Ipv4Addr>,
     pub waited_ms: u64,
     /// Messages the probe sent (retransmissions included).
     pub sent: u32,
@@ -309,6 +331,7 @@ impl ProbeReport {
     pub(super) fn new(
         asked: Ask,
         subnet: Option<Ipv4Net>,
+        giaddr: Option<Ipv4Addr>,
         wait: Duration,
         sent: u32,
         mut servers: Vec<ServerAnswer>,
@@ -353,6 +376,11 @@ impl ProbeReport {
                 findings.push(Finding::Nak { server: s.server, requested, message: s.message.clone(), outside });
             }
         }
+        for s in servers.iter().filter(|s| s.echoed_relay_info == Some(false)) {
+            if let Some(giaddr) = giaddr {
+                findings.push(Finding::RelayInfoNotEchoed { server: s.server, giaddr });
+            }
+        }
         if let Some(address) = released {
             let server = servers.iter().find(|s| s.reply == DhcpMessage::Ack && s.address == Some(address));
             findings.push(Finding::Released { server: server.map_or(Ipv4Addr::UNSPECIFIED, |s| s.server), address });
@@ -362,6 +390,6 @@ impl ProbeReport {
             1 => Verdict::OneServer,
             _ => Verdict::SeveralServers,
         };
-        ProbeReport { asked, subnet, waited_ms, sent, servers, chosen, findings, verdict }
+        ProbeReport { asked, subnet, giaddr, waited_ms, sent, servers, chosen, findings, verdict }
     }
 }

@@ -23,13 +23,22 @@ struct Lan {
     now: Instant,
     /// The kind of every message the probe sent.
     sent: Vec<MessageType>,
+    /// Every message the probe sent, decoded.
+    messages: Vec<Message>,
+    /// A server that drops option 82 from its answers, as some do.
+    strip_relay_info: bool,
 }
 
 impl Lan {
     fn new(ask: Ask, subnet: Option<&str>, servers: Vec<(Server, Ipv4Addr, HwAddr)>) -> Lan {
         let mut config = ProbeConfig::new(ClientConfig::new(ME), ask);
         config.subnet = subnet.map(|s| s.parse().unwrap());
-        Lan { probe: Probe::new(config, 3), servers, now: Instant::from_secs(1000), sent: vec![] }
+        Lan::with(config, servers)
+    }
+
+    fn with(config: ProbeConfig, servers: Vec<(Server, Ipv4Addr, HwAddr)>) -> Lan {
+        let probe = Probe::new(config, 3);
+        Lan { probe, servers, now: Instant::from_secs(1000), sent: vec![], messages: vec![], strip_relay_info: false }
     }
 
     /// Delivers the probe's frames to every server and their answers back, until both sides are quiet.
@@ -37,6 +46,7 @@ impl Lan {
         while let Some(f) = self.probe.poll_transmit() {
             let msg = Message::decode(&mut Decoder::new(&f.payload)).unwrap();
             self.sent.push(msg.opts().msg_type().unwrap());
+            self.messages.push(msg);
             let mut answers = vec![];
             for (server, addr, mac) in &mut self.servers {
                 // A broadcast reaches every server; a unicast only its own.
@@ -45,7 +55,12 @@ impl Lan {
                 }
                 let meta = RecvMeta { iface: 0, local_addr: *addr, src: f.src };
                 server.handle_packet(self.now, meta, &f.payload).unwrap();
-                while let Some(t) = server.poll_transmit() {
+                while let Some(mut t) = server.poll_transmit() {
+                    if self.strip_relay_info {
+                        let mut m = Message::decode(&mut Decoder::new(&t.bytes)).unwrap();
+                        m.opts_mut().remove(dhcproto::v4::OptionCode::RelayAgentInformation);
+                        t.bytes = crate::reply::encode(&m).unwrap();
+                    }
                     answers.push(Frame {
                         at: self.now,
                         src_mac: *mac,
@@ -211,4 +226,76 @@ fn inform_gets_options_only() {
     assert_eq!((s.reply, s.address, s.lease_secs), (DhcpMessage::Ack, None, None));
     assert_eq!(s.dns, vec![Ipv4Addr::new(192, 0, 2, 53)]);
     assert_eq!(lan.sent, vec![MessageType::Inform]);
+}
+
+/// A server for this link and, through relays at 198.51.100.1, for 198.51.100.0/24.
+fn server_with_a_relayed_subnet() -> Server {
+    let mut here =
+        SubnetConfig::new("192.0.2.0/24".parse().unwrap(), "192.0.2.100-192.0.2.199".parse::<PoolRange>().unwrap().0);
+    here.routers = vec![Ipv4Addr::new(192, 0, 2, 1)];
+    let mut there = SubnetConfig::new(
+        "198.51.100.0/24".parse().unwrap(),
+        "198.51.100.100-198.51.100.199".parse::<PoolRange>().unwrap().0,
+    );
+    there.routers = vec![Ipv4Addr::new(198, 51, 100, 1)];
+    there.relays = vec![Ipv4Addr::new(198, 51, 100, 1)];
+    Server::new(ServerConfig { subnets: vec![here, there], ..Default::default() }, 7).unwrap()
+}
+
+fn relayed_lan(ask: Ask) -> Lan {
+    let mut config = ProbeConfig::new(ClientConfig::new(mac(9)), ask);
+    let giaddr = Ipv4Addr::new(198, 51, 100, 1);
+    config.subnet = Some("198.51.100.0/24".parse().unwrap());
+    let mut link = RelayLink::new(giaddr, b"eth0".to_vec());
+    link.remote_id = Some(b"probe".to_vec());
+    config.relay = Some(RelayAs { link, mac: ME });
+    Lan::with(config, vec![(server_with_a_relayed_subnet(), Ipv4Addr::new(192, 0, 2, 1), mac(1))])
+}
+
+#[test]
+fn as_a_relay_the_offer_is_for_giaddr_subnet_and_option_82_comes_back() {
+    let mut lan = relayed_lan(Ask::Discover);
+    let r = lan.run();
+    assert_eq!(r.verdict, Verdict::OneServer, "{r:?}");
+    assert_eq!(r.giaddr, Some(Ipv4Addr::new(198, 51, 100, 1)));
+    let s = &r.servers[0];
+    assert!(s.address.is_some_and(|a| a.octets()[..3] == [198, 51, 100]), "{s:?}");
+    assert_eq!(s.routers, vec![Ipv4Addr::new(198, 51, 100, 1)]);
+    assert_eq!(s.echoed_relay_info, Some(true));
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    // What went out is what a relay sends: giaddr, one hop, the circuit and remote ids, the client's chaddr.
+    let first = &lan.messages[0];
+    assert_eq!((first.giaddr(), first.hops()), (Ipv4Addr::new(198, 51, 100, 1), 1));
+    assert_eq!(&first.chaddr()[..6], mac(9).as_bytes());
+    let Some(dhcproto::v4::DhcpOption::RelayAgentInformation(info)) =
+        first.opts().get(dhcproto::v4::OptionCode::RelayAgentInformation)
+    else {
+        panic!("no option 82")
+    };
+    use dhcproto::v4::relay::RelayInfo;
+    assert!(info.iter().any(|(_, i)| *i == RelayInfo::AgentCircuitId(b"eth0".to_vec())));
+    assert!(info.iter().any(|(_, i)| *i == RelayInfo::AgentRemoteId(b"probe".to_vec())));
+}
+
+#[test]
+fn as_a_relay_a_request_is_acked_and_released_through_the_relay() {
+    let ip = Ipv4Addr::new(198, 51, 100, 120);
+    let mut lan = relayed_lan(Ask::Request(ip));
+    let r = lan.run();
+    assert_eq!(r.servers[0].reply, DhcpMessage::Ack, "{r:?}");
+    assert_eq!(lan.sent, vec![MessageType::Request, MessageType::Release]);
+    assert!(lan.messages.iter().all(|m| m.giaddr() == Ipv4Addr::new(198, 51, 100, 1)));
+    assert_eq!(lan.servers[0].0.lease(ip).expect("the server's record").state, crate::LeaseState::Released);
+}
+
+#[test]
+fn a_server_that_drops_option_82_is_flagged() {
+    let mut lan = relayed_lan(Ask::Discover);
+    lan.strip_relay_info = true;
+    let r = lan.run();
+    assert_eq!(r.servers[0].echoed_relay_info, Some(false));
+    let giaddr = Ipv4Addr::new(198, 51, 100, 1);
+    let f = Finding::RelayInfoNotEchoed { server: Ipv4Addr::new(192, 0, 2, 1), giaddr };
+    assert!(r.findings.contains(&f), "{:?}", r.findings);
+    assert!(f.text().en.contains("RFC 3046 §2.2") && f.text().zh.contains("选项 82"));
 }

@@ -121,10 +121,7 @@ impl Sim {
 
     /// A router and relay agent with one NIC per `(segment, address, prefix length)`; it relays to `servers`.
     pub fn add_relay(&mut self, name: &str, nics: &[(SegmentId, Ipv4Addr, u8)], servers: Vec<Ipv4Addr>) -> NodeId {
-        let links = nics
-            .iter()
-            .map(|&(seg, addr, _)| RelayLink { addr, circuit_id: self.segments[seg].name.clone().into_bytes() })
-            .collect();
+        let links = nics.iter().map(|&(seg, addr, _)| RelayLink::new(addr, self.segments[seg].name.clone())).collect();
         let node = self.add_node(name, NodeKind::Relay { nics: vec![], agent: RelayAgent::new(links, servers) });
         let ids: Vec<NicId> =
             nics.iter().enumerate().map(|(i, &(seg, ip, len))| self.add_nic(node, seg, Some((ip, len)), i)).collect();
