@@ -32,6 +32,10 @@ try {
     mac: await row.getAttribute('data-mac'),
     host: await row.locator('[data-testid=lease-host]').innerText(),
     imgs: await page.$$eval('img', (i) => i.length),
+    // What the toolbar and the row offer: a daemon has admin actions, a watched link (`dhcplab watch`) none.
+    watching: await page.locator('[data-testid=watching]').count() ? await page.innerText('[data-testid=watching]') : null,
+    token: await page.locator('[data-testid=admin-token]').count(),
+    actions: await row.locator('button').evaluateAll((b) => b.map((x) => x.dataset.testid)),
   };
   await page.screenshot({ path: path.join(artifacts, 'dashboard-netns-bound.png'), fullPage: true });
   report('bound', bound);
@@ -45,7 +49,12 @@ try {
   const fields = await page.$$eval('[data-testid=field]', (f) => f.map((x) => x.innerText));
   const vendor = fields.find((f) => f.startsWith('Option: (60)')) ?? `no option 60 among: ${fields.join(' | ')}`;
   await page.screenshot({ path: path.join(artifacts, 'dashboard-netns.png'), fullPage: true });
-  report('result', { ...bound, flow, lanes, vendor, imgsAfter: await page.$$eval('img', (i) => i.length), problems });
+  // At a phone's width nothing may stick out sideways: the page scrolls down, never across.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(300);
+  const phone = await page.evaluate(() => ({ width: window.innerWidth, scroll: document.documentElement.scrollWidth }));
+  await page.screenshot({ path: path.join(artifacts, 'dashboard-netns-phone.png'), fullPage: true });
+  report('result', { ...bound, flow, lanes, vendor, phone, imgsAfter: await page.$$eval('img', (i) => i.length), problems });
 } catch (e) {
   report('result', { error: String(e), problems });
 } finally {

@@ -60,6 +60,10 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text
     assert_eq!(bound["mac"], mac.as_str());
     assert_eq!(bound["host"], EVIL, "the hostname is shown as the text the client sent");
     assert_eq!(bound["imgs"], 0, "no element was injected");
+    // A daemon's page is administered: the token field, and release and reserve on a bound row.
+    assert_eq!(bound["watching"], serde_json::Value::Null);
+    assert_eq!(bound["token"], 1);
+    assert_eq!(bound["actions"], serde_json::json!(["lease-release", "lease-reserve"]), "{bound}");
     assert_eq!(d.lease(&lab, "192.0.2.10").expect("the API agrees")["hostname"], EVIL);
 
     lab.exec(&cli, "ip", &["addr", "add", "192.0.2.10/24", "dev", "eth0"]);
@@ -78,4 +82,5 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text
     let vendor = result["vendor"].as_str().unwrap_or_default();
     assert!(vendor.contains(VENDOR), "the vendor class shows as the text sent: {vendor}");
     assert!(artifacts.join("dashboard-netns.png").is_file());
+    assert_eq!(result["phone"]["scroll"], result["phone"]["width"], "nothing sticks out at a phone's width: {result}");
 }

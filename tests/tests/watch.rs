@@ -212,6 +212,9 @@ fn the_dashboard_shows_a_watched_link_live_over_the_daemons_bridge() {
     assert_eq!(bound["mac"], DHCLIENT_MAC);
     let ip = bound["ip"].as_str().unwrap().to_string();
     assert!(ip.starts_with("192.0.2.1"), "{bound}");
+    // The page says whose link it is and offers nothing to administer: the watcher serves no daemon.
+    assert_eq!(bound["watching"], "Listening to eth0 · read only", "{bound}");
+    assert_eq!((&bound["token"], &bound["actions"]), (&serde_json::json!(0), &serde_json::json!([])), "{bound}");
 
     // The RELEASE goes from the address, so the client needs it on its interface.
     lan.lab.exec(&client, "ip", &["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
@@ -226,4 +229,5 @@ fn the_dashboard_shows_a_watched_link_live_over_the_daemons_bridge() {
     );
     // Kea, not dhcplab, answered: its lifeline is named by its address.
     assert_eq!(result["lanes"][0], "server 192.0.2.1", "{result}");
+    assert_eq!(result["phone"]["scroll"], result["phone"]["width"], "nothing sticks out at a phone's width: {result}");
 }

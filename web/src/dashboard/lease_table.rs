@@ -25,6 +25,8 @@ pub struct Props {
     pub on_reserve: Callback<Ipv4Addr>,
     /// Follow a client's packets (its MAC).
     pub on_follow: Callback<String>,
+    /// Leases seen on a link `dhcplab watch` listens to: nothing to release or reserve.
+    pub read_only: bool,
 }
 
 /// Time left from `now` until `expires` (Unix milliseconds), as h:mm:ss.
@@ -48,6 +50,8 @@ struct RowProps {
     on_follow: Callback<String>,
     /// Several servers share the lease database: show which one made the lease.
     shared: bool,
+    /// Release and reserve buttons (not on a watched link).
+    actions: bool,
 }
 
 #[component]
@@ -70,8 +74,8 @@ fn LeaseRow(p: &RowProps) -> Html {
             if p.shared { <td data-testid="lease-server">{l.server.as_deref().unwrap_or("")}</td> }
             <td>{ if l.state == LeaseState::Bound { countdown(p.now, l.expires.as_millis()) } else { String::new() } }</td>
             <td class="acts">
-                if l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, Key::Release)}</button> }
-                if !p.reserved && l.state != LeaseState::Declined {
+                if p.actions && l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, Key::Release)}</button> }
+                if p.actions && !p.reserved && l.state != LeaseState::Declined {
                     <button data-testid="lease-reserve" title={t(lang, Key::ReserveHint)} onclick={reserve}>{t(lang, Key::Reserve)}</button>
                 }
             </td>
@@ -187,7 +191,8 @@ pub fn LeaseTable(p: &Props) -> Html {
         } else {
             Html::default()
         };
-        let heading = format!("{} ({}/{})", t(lang, Key::LeasesLive), rows.len(), live.leases.len());
+        let title = if p.read_only { Key::LeasesSeen } else { Key::LeasesLive };
+        let heading = format!("{} ({}/{})", t(lang, title), rows.len(), live.leases.len());
         (rows.into_iter().skip(first).take(PAGE).collect(), heading, pager)
     };
     // Sorting reorders what the browser holds; the daemon's pages come in address order.
@@ -212,10 +217,12 @@ pub fn LeaseTable(p: &Props) -> Html {
                     <option value="" selected={filters.state.is_empty()}>{t(lang, Key::AllStates)}</option>
                     { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={filters.state == s.as_str()}>{s.as_str()}</option> }) }
                 </select>
-                <select data-testid="lease-subnet" onchange={on_subnet}>
-                    <option value="" selected={filters.subnet.is_empty()}>{t(lang, Key::AllSubnets)}</option>
-                    { for live.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={filters.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
-                </select>
+                if !live.subnets.is_empty() {
+                    <select data-testid="lease-subnet" onchange={on_subnet}>
+                        <option value="" selected={filters.subnet.is_empty()}>{t(lang, Key::AllSubnets)}</option>
+                        { for live.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={filters.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
+                    </select>
+                }
             </div>
             <div class="tablewrap">
             <table class="leases live">
@@ -225,7 +232,7 @@ pub fn LeaseTable(p: &Props) -> Html {
                 <tbody>
                     { for rows.iter().map(|l| html! {
                         <LeaseRow key={l.ip.to_string()} {lang} lease={(*l).clone()} reserved={live.reserved.contains(&l.ip)} {now}
-                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} {shared} />
+                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} {shared} actions={!p.read_only} />
                     }) }
                 </tbody>
             </table>

@@ -86,7 +86,7 @@ pub fn Dashboard(props: &Props) -> Html {
     html! {
         <div class="dash" data-testid="dashboard">
             <Toolbar {lang} connected={bridge.connected} url={(*url).clone()} {on_url} {on_token}
-                seq={live.seq} notice={(*notice).clone()} />
+                seq={live.seq} notice={(*notice).clone()} watching={live.watching.clone()} />
             <div class="dgrid">
                 <SubnetsCard {lang} subnets={live.subnets.clone()} rates={live.packet_rates()} bound={live.bound_counts()} />
                 <EventFeed {lang} events={feed} />
@@ -95,7 +95,8 @@ pub fn Dashboard(props: &Props) -> Html {
                 <ServersCard {lang} servers={live.servers.clone()} />
             }
             <LivePackets {lang} live={bridge.live.clone()} follow={(*follow).clone()} on_follow={on_follow.clone()} />
-            <LeaseTable {lang} url={(*url).clone()} live={bridge.live.clone()} {on_release} {on_reserve} {on_follow} />
+            <LeaseTable {lang} url={(*url).clone()} live={bridge.live.clone()} {on_release} {on_reserve} {on_follow}
+                read_only={live.watching.is_some()} />
         </div>
     }
 }

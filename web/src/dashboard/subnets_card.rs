@@ -38,7 +38,8 @@ pub fn SubnetsCard(p: &Props) -> Html {
     let lang = p.lang;
     html! {
         <section class="card">
-            <h2>{t(lang, Key::Subnets)}</h2>
+            // A watched link has no configured subnets: only the activity is shown.
+            if !p.subnets.is_empty() { <h2>{t(lang, Key::Subnets)}</h2> }
             { for p.subnets.iter().map(|s| {
                 let model::Utilization { used, percent, level } = model::utilization(s);
                 let level = level.as_str();

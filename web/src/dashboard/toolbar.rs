@@ -1,4 +1,5 @@
-//! The dashboard's toolbar: connection status, which daemon, the admin token, the last action's outcome.
+//! The dashboard's toolbar: connection status, which daemon (or which watched link), the admin token, the last
+//! action's outcome.
 
 use crate::i18n::{Key, Lang, t};
 use yew::prelude::*;
@@ -15,6 +16,8 @@ pub struct Props {
     pub seq: u64,
     /// The outcome of the last release or reservation: (succeeded, message).
     pub notice: Option<(bool, String)>,
+    /// The interface, when the page is served by `dhcplab watch` rather than a daemon.
+    pub watching: Option<String>,
 }
 
 #[component]
@@ -42,8 +45,17 @@ pub fn Toolbar(p: &Props) -> Html {
             <span data-testid="ws-status" data-state={state} class={classes!("status", if p.connected { "up" } else { "down" })}>
                 { t(lang, label) }
             </span>
-            <label>{t(lang, Key::Daemon)}{" "}<input data-testid="ws-url" size="28" value={(*draft).clone()} oninput={on_input} onchange={on_change} /></label>
-            <label>{t(lang, Key::Token)}{" "}<input data-testid="admin-token" type="password" size="16" oninput={on_token} /></label>
+            if let Some(iface) = &p.watching {
+                <span data-testid="watching" class="watching" title={t(lang, Key::WatchingHint)}>
+                    {t(lang, Key::Watching)}{" "}<b>{iface.clone()}</b>{" · "}{t(lang, Key::ReadOnly)}
+                </span>
+            }
+            <label>{t(lang, if p.watching.is_some() { Key::Watcher } else { Key::Daemon })}{" "}
+                <input data-testid="ws-url" size="28" value={(*draft).clone()} oninput={on_input} onchange={on_change} /></label>
+            // A watched link has nothing to administer.
+            if p.watching.is_none() {
+                <label>{t(lang, Key::Token)}{" "}<input data-testid="admin-token" type="password" size="16" oninput={on_token} /></label>
+            }
             <span class="muted">{format!("seq {}", p.seq)}</span>
             if let Some((ok, n)) = &p.notice {
                 <span data-testid="notice" class={classes!("notice", ok.then_some("ok"))}>{n.clone()}</span>

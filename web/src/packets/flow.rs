@@ -8,7 +8,10 @@ use yew::prelude::*;
 pub const MAX_ROWS: usize = 60;
 /// At most this many lifelines.
 pub const MAX_LANES: usize = 8;
+/// The narrowest column; a wider lifeline name widens every column, so names never overlap.
 const COL: f64 = 120.0;
+/// About the width of a lifeline name's character (12 px bold).
+const CHAR: f64 = 7.5;
 const ROW: f64 = 26.0;
 
 /// One packet: from one lane to one or more (a broadcast reaches several).
@@ -27,9 +30,11 @@ pub struct Arrow {
 pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select: &Callback<u64>) -> Html {
     let arrows = &arrows[arrows.len().saturating_sub(MAX_ROWS)..];
     let lanes = &lanes[..lanes.len().min(MAX_LANES)];
-    let col = |n: usize| (n < lanes.len()).then_some(110.0 + n as f64 * COL);
+    let widest = lanes.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let step = COL.max(widest as f64 * CHAR + 16.0);
+    let col = |n: usize| (n < lanes.len()).then_some(110.0 + n as f64 * step);
     let height = 40.0 + arrows.len() as f64 * ROW + 10.0;
-    let width = 110.0 + lanes.len().max(1) as f64 * COL;
+    let width = 110.0 + lanes.len().max(1) as f64 * step;
     html! {
         <div class="flowwrap">
             <svg class="flowgraph" data-testid="flow" width={width.to_string()} height={height.to_string()}>
