@@ -389,6 +389,21 @@ impl Server {
         }
     }
 
+    /// The client's binding at `ip` ends now, so the address is free at once: it will DISCOVER and be
+    /// offered `reserved`.
+    fn move_to_reservation(&mut self, now: Instant, ip: Ipv4Addr, reserved: Ipv4Addr, key: &ClientKey) {
+        if !self.table.get(ip).is_some_and(|l| l.client == *key && l.state.holds_address()) {
+            return;
+        }
+        if let Some(mut old) = self.table.remove(ip) {
+            old.state = LeaseState::Released;
+            old.expires = now.max(old.obtained);
+            let ev = LeaseEvent::from_lease(now, LeaseEventKind::Released, &old)
+                .with_reason(format!("a reservation gives this client {reserved}"));
+            self.emit(ev);
+        }
+    }
+
     fn report_displaced(&mut self, now: Instant, displaced: Option<Lease>) {
         if let Some(mut old) = displaced {
             old.state = LeaseState::Released;
@@ -452,13 +467,8 @@ impl Server {
     /// it asks for, else a free one.
     fn choose_address(&mut self, si: usize, req: &Request, key: &ClientKey) -> Option<Ipv4Addr> {
         let s = &self.subnets[si];
-        let held_by_other = |t: &LeaseTable, ip| {
-            t.get(ip).is_some_and(|l: &Lease| {
-                l.state.holds_address() && (l.client != *key || l.state == LeaseState::Declined)
-            })
-        };
         if let Some(r) = s.reservation_for(&req.hw, req.client_id.as_ref())
-            && !held_by_other(&self.table, r.ip)
+            && !self.held_by_other(r.ip, key)
         {
             return Some(r.ip);
         }
@@ -475,6 +485,21 @@ impl Server {
             return Some(ip);
         }
         self.table.allocator_mut(s.net)?.pick(&mut self.rng, self.share)
+    }
+
+    /// True when another client holds `ip`, or it is quarantined after a DECLINE.
+    fn held_by_other(&self, ip: Ipv4Addr, key: &ClientKey) -> bool {
+        self.table
+            .get(ip)
+            .is_some_and(|l| l.state.holds_address() && (l.client != *key || l.state == LeaseState::Declined))
+    }
+
+    /// The address reserved for this client in subnet `si`, when that is not `ip` and is free for it: the
+    /// client must move there. A reservation wins over the dynamic lease it had before the reservation was
+    /// made (as Kea does), so the REQUEST that would keep the old address is refused.
+    fn reservation_elsewhere(&self, si: usize, ip: Ipv4Addr, req: &Request, key: &ClientKey) -> Option<Ipv4Addr> {
+        let r = self.subnets[si].reservation_for(&req.hw, req.client_id.as_ref())?;
+        (r.ip != ip && !self.held_by_other(r.ip, key)).then_some(r.ip)
     }
 
     /// Whether `ip` may be bound to this client, or why not (the NAK's message).
@@ -578,6 +603,12 @@ impl Server {
         };
         if let Some(unconfirmed) = &self.store_down {
             return self.answer_while_store_down(now, meta, req, si, ip, &key, unconfirmed.contains(&ip));
+        }
+        if let Some(reserved) = self.reservation_elsewhere(si, ip, req, &key) {
+            // This server holds the client's record, so it answers even when not authoritative.
+            self.move_to_reservation(now, ip, reserved, &key);
+            let reason = format!("{reserved} is reserved for this client; {ip} is no longer its address");
+            return Ok(self.nak(now, meta, req, net, ip, reason));
         }
         match self.check_bindable(si, ip, req, &key) {
             Ok(true) => Ok(self.bind(now, meta, req, si, ip, key)),

@@ -520,18 +520,18 @@ fn admin_release_frees_the_address() {
 
 #[test]
 fn a_client_given_another_address_loses_its_old_lease_with_an_event() {
-    // The owner of the reservation first takes a pool address (INIT-REBOOT adopts it), then DISCOVERs:
-    // it is offered its reserved address, and the pool address is visibly given up, not silently dropped.
-    let mut lab = lab();
-    let pool_ip = ip("192.168.1.22");
-    let (_, ack) = lab.send(msg(MessageType::Request, mac(0x99)).requested(pool_ip)).unwrap();
-    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    // A client with a pool address is given a reservation and starts over (DISCOVER): it is offered its
+    // reserved address, and the pool address is visibly given up, not silently dropped.
+    let (before, after) = before_and_after_reservation("192.168.1.40");
+    let mut lab = Lab { server: Server::new(before, 1).unwrap(), now: Instant::from_secs(1000) };
+    let pool_ip = lab.dora(mac(7));
+    lab.server.reconfigure(after).unwrap();
     lab.events();
-    let (_, offer) = lab.send(msg(MessageType::Discover, mac(0x99))).unwrap();
-    assert_eq!(offer.yiaddr(), ip("192.168.1.34"));
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(7))).unwrap();
+    assert_eq!(offer.yiaddr(), ip("192.168.1.40"));
     let events: Vec<(LeaseEventKind, Ipv4Addr)> =
         std::iter::from_fn(|| lab.server.poll_event()).map(|e| (e.kind, e.ip)).collect();
-    assert_eq!(events, vec![(LeaseEventKind::Released, pool_ip), (LeaseEventKind::Offered, ip("192.168.1.34"))]);
+    assert_eq!(events, vec![(LeaseEventKind::Released, pool_ip), (LeaseEventKind::Offered, ip("192.168.1.40"))]);
     assert_eq!(lab.server.lease(pool_ip).map(|l| l.state), None);
 }
 
@@ -569,10 +569,12 @@ fn a_lease_pinned_as_a_reservation_keeps_its_address_and_hostname() {
 
 #[test]
 fn a_client_with_a_reservation_is_not_pinned_twice() {
-    let mut lab = lab();
-    // mac(0x99) owns 192.168.1.34; give it a pool address first (INIT-REBOOT adopts it).
-    let pool_ip = ip("192.168.1.22");
-    lab.send(msg(MessageType::Request, mac(0x99)).requested(pool_ip)).unwrap();
+    // mac(0x99) has a pool address from before its reservation (192.168.1.34) was made.
+    let mut cfg = config();
+    let reservation = cfg.subnets[0].reservations.pop().unwrap();
+    let mut lab = Lab { server: Server::new(cfg.clone(), 1).unwrap(), now: Instant::from_secs(1000) };
+    let pool_ip = lab.dora(mac(0x99));
+    lab.server.reconfigure(cfg.with_reservation(reservation).unwrap()).unwrap();
     assert_eq!(
         lab.server.reservation_from_lease(pool_ip),
         Err(PinError::ClientReserved { hw: mac(0x99), ip: ip("192.168.1.34") })
@@ -749,4 +751,73 @@ fn with_the_store_down_only_stored_leases_are_renewed_and_never_extended() {
     let (t, _) = lab.send_meta(m, at).unwrap();
     assert!(t.needs_store);
     assert_eq!(lab.server.lease(a).unwrap().expires, lab.now + Duration::from_secs(6 * 3600));
+}
+
+/// The config without mac(7)'s reservation of `at`, and with it.
+fn before_and_after_reservation(at: &str) -> (ServerConfig, ServerConfig) {
+    let before = config();
+    let r = Reservation { mac: Some(mac(7)), client_id: None, ip: ip(at), hostname: None };
+    let after = before.with_reservation(r).unwrap();
+    (before, after)
+}
+
+#[test]
+fn a_reservation_made_later_wins_over_the_dynamic_lease_at_the_next_renewal() {
+    let (before, after) = before_and_after_reservation("192.168.1.40");
+    let mut lab = Lab { server: Server::new(before, 1).unwrap(), now: Instant::from_secs(1000) };
+    let dynamic = lab.dora(mac(7));
+    lab.events();
+    lab.server.reconfigure(after).unwrap();
+    lab.advance(Duration::from_secs(3 * 3600));
+    // RENEWING the dynamic address: refused, and the address is free again at once.
+    let m = RecvMeta { src: SocketAddrV4::new(dynamic, 68), ..meta() };
+    let (_, nak) = lab.send_meta(msg(MessageType::Request, mac(7)).ciaddr(dynamic), m).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    let said = match nak.opts().get(OptionCode::Message) {
+        Some(DhcpOption::Message(m)) => m.clone(),
+        other => panic!("no message: {other:?}"),
+    };
+    assert!(said.contains("192.168.1.40 is reserved for this client"), "{said}");
+    assert_eq!(lab.events(), vec![LeaseEventKind::Released, LeaseEventKind::Nak]);
+    assert!(lab.server.lease(dynamic).is_none_or(|l| !l.state.holds_address()));
+    // Starting over, the client is offered and given its reservation.
+    assert_eq!(lab.dora(mac(7)), ip("192.168.1.40"));
+    // INIT-REBOOT for the old address is refused the same way.
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(7)).requested(dynamic)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+}
+
+#[test]
+fn a_non_authoritative_server_still_moves_its_own_client_to_its_reservation() {
+    let (mut before, mut after) = before_and_after_reservation("192.168.1.40");
+    before.policy.authoritative = false;
+    after.policy.authoritative = false;
+    let mut lab = Lab { server: Server::new(before, 1).unwrap(), now: Instant::from_secs(1000) };
+    let dynamic = lab.dora(mac(7));
+    lab.server.reconfigure(after).unwrap();
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(7)).ciaddr(dynamic)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak), "the server has the client's record");
+}
+
+#[test]
+fn a_reserved_address_still_held_by_another_client_waits_until_it_is_free() {
+    // The admin reserves a pool address that another client holds right now.
+    let (before, after) = before_and_after_reservation("192.168.1.25");
+    let mut lab = Lab { server: Server::new(before, 1).unwrap(), now: Instant::from_secs(1000) };
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(8)).requested(ip("192.168.1.25"))).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    let mine = lab.dora(mac(7));
+    lab.server.reconfigure(after).unwrap();
+    lab.server.check_invariants().unwrap();
+    // mac(7) keeps its address while .25 is taken; the other client is moved off at its renewal.
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(7)).ciaddr(mine)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(8)).ciaddr(ip("192.168.1.25"))).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    // Starting over, it gets another address, and .25 is free.
+    assert_ne!(lab.dora(mac(8)), ip("192.168.1.25"));
+    // Now free, the reservation wins at mac(7)'s next renewal.
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(7)).ciaddr(mine)).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(lab.dora(mac(7)), ip("192.168.1.25"));
 }

@@ -46,10 +46,38 @@ pub(super) fn action(node: &str, a: &Action) -> Text {
         Action::AddHost { .. } | Action::AddServer { .. } => {
             Text::new(format!("{node} is connected to the network."), format!("{node} 接入网络。"))
         }
-        Action::Reconfigure { .. } => Text::new(
-            format!("{node} gets a new configuration; its leases are kept."),
-            format!("{node} 更新了配置；已有租约保持不变。"),
-        ),
+        Action::Reconfigure { config, .. } => {
+            let reserved: Vec<String> = config
+                .subnets
+                .iter()
+                .flat_map(|s| &s.reservations)
+                .map(|r| match (&r.mac, &r.client_id) {
+                    (Some(hw), _) => format!("{hw} → {}", r.ip),
+                    (None, Some(id)) => format!("client id {id} → {}", r.ip),
+                    (None, None) => r.ip.to_string(),
+                })
+                .collect();
+            match reserved.is_empty() {
+                true => Text::new(
+                    format!("{node} gets a new configuration; its leases are kept."),
+                    format!("{node} 更新了配置；已有租约保持不变。"),
+                ),
+                false => {
+                    let list = reserved.join(", ");
+                    Text::new(
+                        format!(
+                            "{node} gets a new configuration with reservations ({list}); its leases are kept. A \
+                             client whose reservation names another address than the one it holds is moved there \
+                             at its next REQUEST: the server refuses the old address with a NAK."
+                        ),
+                        format!(
+                            "{node} 更新了配置，包含保留地址（{list}）；已有租约保持不变。如果客户端的保留地址与它\
+                             当前持有的地址不同，它下次发送 REQUEST 时服务器会以 NAK 拒绝旧地址，让它改用保留地址。"
+                        ),
+                    )
+                }
+            }
+        }
         Action::AddNic { .. } => Text::new(
             format!("{node} gets another network card; it asks for its own lease."),
             format!("{node} 增加了一块网卡；它会申请自己的租约。"),

@@ -3,7 +3,7 @@
 
 use super::trace::Text;
 use super::{Action, NodeId, Sim};
-use crate::config::{PoolRange, ServerConfig, SubnetConfig};
+use crate::config::{PoolRange, Reservation, ServerConfig, SubnetConfig};
 use crate::time::{Duration, Instant};
 use serde::Serialize;
 use std::net::Ipv4Addr;
@@ -96,6 +96,12 @@ const SCENARIOS: &[(&str, &str, &str, Build)] = &[
     ),
     ("multi-nic", "Two network cards, two leases", "两块网卡，两个租约", multi_nic),
     ("renew-rebind", "Renewing at T1, rebinding at T2, expiry", "T1 续租、T2 重新绑定、租约到期", renew_rebind),
+    (
+        "reservation",
+        "A reservation wins: NAK at the renewal, then the reserved address",
+        "保留地址优先：续租时收到 NAK，然后获得保留的地址",
+        reservation,
+    ),
     ("decline", "Address conflict: DECLINE", "地址冲突：DECLINE", decline),
     ("release", "Shut down politely: RELEASE", "正常关机：RELEASE", release),
     ("inform", "A fixed address asks for options: INFORM", "固定地址请求配置参数：INFORM", inform),
@@ -190,6 +196,23 @@ fn renew_rebind(sim: &mut Sim) -> (Instant, NodeId) {
     sim.schedule(secs(45 * 60), Action::ServerPower { node: srv, online: false });
     sim.schedule(secs(100 * 60), Action::ServerPower { node: srv, online: true });
     (secs(110 * 60), laptop)
+}
+
+/// The laptop leases a pool address; ten minutes later the admin reserves 192.168.1.50 for its MAC and
+/// reloads; at T1 the renewal of the old address is refused, and the laptop starts over and gets .50.
+fn reservation(sim: &mut Sim) -> (Instant, NodeId) {
+    let mut s = lan("192.168.1.100-192.168.1.199");
+    s.lease_time = Duration::from_secs(3600);
+    let (_, srv, laptop) = lan_server_laptop(sim, s.clone());
+    let hw = sim.client(laptop, 0).expect("the laptop has a client").config().hw;
+    s.reservations.push(Reservation {
+        mac: Some(hw),
+        client_id: None,
+        ip: Ipv4Addr::new(192, 168, 1, 50),
+        hostname: None,
+    });
+    sim.schedule(secs(600), Action::Reconfigure { node: srv, config: Box::new(server_config(vec![s])) });
+    (secs(35 * 60), laptop)
 }
 
 fn decline(sim: &mut Sim) -> (Instant, NodeId) {

@@ -408,6 +408,45 @@ fn build_your_own_add_a_client_change_the_pool_and_remove_a_node() {
 }
 
 #[test]
+fn a_reservation_made_later_moves_the_laptop_at_its_renewal() {
+    let s = run("reservation");
+    let m = msgs_only(&s);
+    // DORA, the renewal at T1 refused, DORA again.
+    assert_eq!(
+        m,
+        [M::Discover, M::Offer, M::Request, M::Ack, M::Request, M::Nak, M::Discover, M::Offer, M::Request, M::Ack],
+        "{m:?}"
+    );
+    assert_eq!(s.sim.client(s.client, 0).unwrap().lease().unwrap().ip, ip("192.168.1.50"));
+    let server: Vec<_> = lease_events(&s)
+        .into_iter()
+        .filter(|(n, _, _)| n == "dhcp-server")
+        .map(|(_, k, a)| (k, a.octets()[3] == 50))
+        .collect();
+    assert_eq!(
+        server,
+        [
+            (LeaseEventKind::Offered, false),
+            (LeaseEventKind::Bound, false),
+            (LeaseEventKind::Released, false),
+            (LeaseEventKind::Nak, false),
+            (LeaseEventKind::Offered, true),
+            (LeaseEventKind::Bound, true)
+        ]
+    );
+    // The story says why, in both languages.
+    let reconfigured = s
+        .sim
+        .trace()
+        .iter()
+        .find(|e| matches!(e.kind, TraceKind::Action { .. }) && e.text.en.contains("configuration"));
+    assert!(
+        reconfigured.is_some_and(|e| e.text.en.contains("192.168.1.50") && e.text.zh.contains("192.168.1.50")),
+        "{reconfigured:?}"
+    );
+}
+
+#[test]
 fn failover_the_survivor_acks_the_rebinding_client_from_the_shared_database() {
     let s = run("failover");
     let l = s.sim.client(s.client, 0).unwrap().lease().unwrap().clone();
