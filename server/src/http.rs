@@ -176,6 +176,29 @@ async fn reserve(State(app): State<AppState>, _: Admin, LeaseIp(ip): LeaseIp) ->
         let status = if matches!(e, PinError::NoLease(_)) { StatusCode::NOT_FOUND } else { StatusCode::CONFLICT };
         ApiError(status, e.to_string())
     })?;
+    apply_reservation(&app, r).await
+}
+
+/// `POST /api/reservations`: a reservation given whole (MAC or client id, address, hostname). A client that
+/// holds another address moves to this one at its next REQUEST.
+async fn add_reservation(
+    State(app): State<AppState>,
+    _: Admin,
+    body: Result<Json<Reservation>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(r) = body.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.body_text()))?;
+    let _one_edit = app.edits.lock().await;
+    app.ask(|tx| Command::CheckReservation(r.clone(), tx)).await?.map_err(|e| {
+        let status =
+            if matches!(e, PinError::NoSubnet(_)) { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT };
+        ApiError(status, e.to_string())
+    })?;
+    apply_reservation(&app, r).await
+}
+
+/// Writes a checked reservation to the config file and reloads it, or (the demo, with no file) adds it to
+/// the running config only.
+async fn apply_reservation(app: &AppState, r: Reservation) -> Result<Response, ApiError> {
     let persisted = match (&app.config_path, &app.reload) {
         (Some(path), Some(reload)) => {
             // On a task of its own: once the file is written, the reload (or the rollback) happens even if
@@ -326,7 +349,7 @@ pub fn router(app: AppState, web: Option<crate::web_app::WebApp>) -> Router {
         .route("/api/leases", get(leases))
         .route("/api/leases/{ip}", get(lease).delete(release))
         .route("/api/leases/{ip}/reservation", post(reserve))
-        .route("/api/reservations", get(reservations))
+        .route("/api/reservations", get(reservations).post(add_reservation))
         .route("/api/subnets", get(subnets))
         .route("/api/stats", get(stats))
         .route("/api/servers", get(servers))

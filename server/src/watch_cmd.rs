@@ -167,6 +167,7 @@ fn answer(cmd: Command, watch: &Watch, seq: u64, link: &str) {
         Command::Release(..)
         | Command::Reconfigure(..)
         | Command::Pin(..)
+        | Command::CheckReservation(..)
         | Command::AddReservation(..)
         | Command::Shared(..)
         | Command::Peers(..) => {}

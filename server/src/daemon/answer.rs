@@ -62,6 +62,9 @@ impl Engine {
             Command::Pin(ip, tx) => {
                 let _ = tx.send(self.server.reservation_from_lease(ip));
             }
+            Command::CheckReservation(r, tx) => {
+                let _ = tx.send(self.server.config().with_reservation(r).map(|_| ()));
+            }
             Command::AddReservation(r, tx) => {
                 let ip = r.ip;
                 let result = self.server.config().with_reservation(r).map_err(|e| e.to_string()).and_then(|cfg| {

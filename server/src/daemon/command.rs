@@ -26,6 +26,8 @@ pub enum Command {
     Reconfigure(Box<ServerConfig>, oneshot::Sender<Result<(), Vec<ConfigError>>>),
     /// The reservation that would pin the lease at this address to its client (checked, not applied).
     Pin(Ipv4Addr, oneshot::Sender<Result<Reservation, PinError>>),
+    /// Whether a reservation fits the running config (checked, not applied).
+    CheckReservation(Reservation, oneshot::Sender<Result<(), PinError>>),
     /// Every reservation in the running config, with its subnet.
     Reservations(oneshot::Sender<Vec<ReservationView>>),
     /// Adds a reservation to the running config only (the demo, which has no file).
