@@ -52,7 +52,16 @@ pub struct ServerPolicy {
     /// link costs a bounded share of the server's time. 0 (the default): no limit.
     #[serde(default)]
     pub link_packets_per_second: u32,
+    /// Ping an address before offering it, and wait this long for an answer (RFC 2131 §2.2, as ISC dhcpd
+    /// and dnsmasq do): an address that answers is quarantined as in conflict and the client is offered
+    /// another. Not set (the default, as Kea): no probing. An address the client held last, or one that
+    /// stayed silent in the last minute, is not probed again.
+    #[serde(default, with = "duration_text::option", skip_serializing_if = "Option::is_none")]
+    pub conflict_probe: Option<Duration>,
 }
+
+/// The longest a ping before an OFFER may wait.
+pub const MAX_CONFLICT_PROBE: Duration = Duration::from_secs(3);
 
 fn default_client_rate() -> u32 {
     20
@@ -68,6 +77,7 @@ impl Default for ServerPolicy {
             allocator: AllocatorKind::default(),
             client_packets_per_second: default_client_rate(),
             link_packets_per_second: 0,
+            conflict_probe: None,
         }
     }
 }
@@ -363,6 +373,20 @@ impl ServerConfig {
         let mut p = Problems::default();
         if self.policy.offer_hold.is_zero() {
             p.add("offer_hold", "must be longer than zero");
+        }
+        match self.policy.conflict_probe {
+            Some(wait) if wait.is_zero() => {
+                p.add("conflict_probe", "must be longer than zero (leave it out not to probe)")
+            }
+            // The client waits for its OFFER meanwhile, and retransmits after about 4 s (RFC 2131 §4.1).
+            Some(wait) if wait > MAX_CONFLICT_PROBE => p.add(
+                "conflict_probe",
+                format!(
+                    "{} is too long: clients wait for the OFFER meanwhile (at most 3s)",
+                    duration_text::format(wait)
+                ),
+            ),
+            _ => {}
         }
         let mut all_pools: Vec<(String, AddrRange)> = Vec::new();
         for (i, s) in self.subnets.iter().enumerate() {

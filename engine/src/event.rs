@@ -35,10 +35,13 @@ pub enum LeaseEventKind {
     Nak,
     /// Another server sharing the lease database made or ended this record; this server took it over.
     Synced,
+    /// A ping before the OFFER was answered: another host uses the address; it is quarantined as a declined
+    /// one is (RFC 2131 §2.2).
+    Conflict,
 }
 
 impl LeaseEventKind {
-    pub const ALL: [LeaseEventKind; 11] = [
+    pub const ALL: [LeaseEventKind; 12] = [
         LeaseEventKind::Offered,
         LeaseEventKind::Bound,
         LeaseEventKind::Renewed,
@@ -50,6 +53,7 @@ impl LeaseEventKind {
         LeaseEventKind::Reclaimed,
         LeaseEventKind::Nak,
         LeaseEventKind::Synced,
+        LeaseEventKind::Conflict,
     ];
 
     /// The kind's name on the wire (`offer_withdrawn`), which views show and tests select by.
@@ -66,6 +70,7 @@ impl LeaseEventKind {
             LeaseEventKind::Reclaimed => "reclaimed",
             LeaseEventKind::Nak => "nak",
             LeaseEventKind::Synced => "synced",
+            LeaseEventKind::Conflict => "conflict",
         }
     }
 }

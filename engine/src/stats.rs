@@ -62,6 +62,12 @@ pub struct Stats {
     /// DECLINE flood shows here).
     #[serde(default)]
     pub quarantine_evictions: u64,
+    /// Pings sent before an OFFER (`conflict_probe`).
+    #[serde(default)]
+    pub conflict_probes: u64,
+    /// Addresses that answered such a ping and were quarantined.
+    #[serde(default)]
+    pub conflicts: u64,
 }
 
 impl Stats {

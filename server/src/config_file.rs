@@ -242,12 +242,13 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
     // are checked here instead, against the keys the section itself writes.
     let root = DeTable::parse(text).ok();
     // Every key, optional ones included.
-    let all = DhcpSection {
+    let mut all = DhcpSection {
         user: Some(String::new()),
         server_name: Some(String::new()),
         lease_db_password_file: Some(PathBuf::new()),
         ..DhcpSection::default()
     };
+    all.policy.conflict_probe = Some(Duration::from_millis(1));
     let known = toml::Table::try_from(all).unwrap_or_default();
     if let Some(DeValue::Table(dhcp)) = root.as_ref().and_then(|r| r.get_ref().get("dhcp")).map(|v| v.get_ref()) {
         for (key, _) in dhcp.iter().filter(|(k, _)| !known.contains_key(k.get_ref().as_ref())) {

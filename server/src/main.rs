@@ -9,6 +9,7 @@ mod http_guard;
 mod leases_cmd;
 mod link;
 mod metrics;
+mod pinger;
 mod privileges;
 mod probe_cmd;
 mod raw_link;

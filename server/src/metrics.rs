@@ -109,6 +109,18 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         "Declined addresses released early because a quarter of the pool was quarantined (a DECLINE flood).",
         e.quarantine_evictions,
     );
+    counter(
+        &mut out,
+        "conflict_probes_total",
+        "Pings sent to an address before offering it (conflict_probe).",
+        e.conflict_probes,
+    );
+    counter(
+        &mut out,
+        "conflicts_total",
+        "Addresses that answered such a ping: another host uses them; quarantined, not offered.",
+        e.conflicts,
+    );
     counter(&mut out, "pkt4_receive_drop_total", "Packets received and dropped.", e.dropped_total() + s.queue_overflow);
     counter(&mut out, "pkt4_parse_failed_total", "Packets that could not be parsed.", e.parse_failed());
     let _ = writeln!(out, "# HELP dhcplab_pkt4_drop_reason_total Dropped packets by reason.");

@@ -32,6 +32,7 @@ fn line(sim: &dhcplab_engine::sim::Sim, e: &TraceEntry, lang: Lang) -> String {
         TraceKind::Client { .. } => "client".into(),
         TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP probe {ip}"),
+        TraceKind::Ping { ip, .. } => format!("ping {ip}"),
         TraceKind::Action { what } => what.clone(),
         TraceKind::Database { ip, stored: true } => format!("stored {ip}"),
         TraceKind::Database { ip, stored: false } => format!("refused {ip}"),

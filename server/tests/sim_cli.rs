@@ -47,7 +47,7 @@ fn every_scenario_pcap_decodes_cleanly_in_tshark() {
     let dir = std::env::temp_dir().join(format!("dhcplab-sim-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let names = scenarios();
-    assert_eq!(names.len(), 14);
+    assert_eq!(names.len(), 15);
     for name in names {
         let pcap: PathBuf = dir.join(format!("{name}.pcap"));
         let out = dhcplab().args(["sim", &name, "--json", "--pcap"]).arg(&pcap).output().unwrap();

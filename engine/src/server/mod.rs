@@ -25,9 +25,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
+mod conflict;
 mod pin;
 mod shared;
 mod store_down;
+pub use conflict::{MAX_TRIES, Ping, QUIET_MEMORY};
 pub use pin::PinError;
 
 /// Where a packet came from and which of the server's links it arrived on.
@@ -101,6 +103,8 @@ pub struct Server {
     reply_needs_store: bool,
     /// The packet being handled, stamped on the events it causes.
     exchange: Option<crate::event::Exchange>,
+    /// DISCOVERs whose OFFER waits for a ping of the address to go unanswered.
+    prober: conflict::Prober,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -145,6 +149,7 @@ impl Server {
             store_down: None,
             reply_needs_store: true,
             exchange: None,
+            prober: conflict::Prober::default(),
         })
     }
 
@@ -246,9 +251,17 @@ impl Server {
         self.events.pop_front()
     }
 
-    /// When `handle_timeout` has work next: an offer, lease or probation running out.
+    /// An ICMP echo request to send before an OFFER (with `conflict_probe` on).
+    pub fn poll_ping(&mut self) -> Option<Ping> {
+        self.prober.poll_ping()
+    }
+
+    /// When `handle_timeout` has work next: an offer, lease or probation running out, or a ping's wait.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.table.next_deadline()
+        match (self.table.next_deadline(), self.prober.next_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Ends every offer, lease and probation due at `now`.
@@ -278,6 +291,55 @@ impl Server {
                 }
             }
         }
+        // Nobody answered these pings: the addresses are free to offer.
+        while let Some(w) = self.prober.due(now) {
+            let still_held = self.table.get(w.ip).is_some_and(|l| l.client == w.key && l.state == LeaseState::Offered);
+            let Some(si) = self.subnets.iter().position(|s| s.net == w.subnet) else { continue };
+            if !still_held {
+                continue;
+            }
+            self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
+            let msg = self.make_offer(now, &w.meta, &w.req, si, w.ip);
+            if let Err(d) = self.queue(&w.meta, &w.req, msg, DhcpMessage::Offer, w.ip) {
+                self.stats.count_drop(d.reason);
+            }
+            self.exchange = None;
+        }
+    }
+
+    /// An ICMP echo reply from `ip` (to a [`Ping`] this server asked for): another host uses the address.
+    /// It is quarantined like a declined one, counted, and the waiting client is offered another address.
+    pub fn handle_ping_reply(&mut self, now: Instant, ip: Ipv4Addr) {
+        let Some(w) = self.prober.answered(ip) else { return };
+        self.stats.conflicts += 1;
+        self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
+        if self.table.get(ip).is_some_and(|l| l.client == w.key && l.state == LeaseState::Offered) {
+            self.make_room_in_quarantine(now, w.subnet);
+            if let Some(d) =
+                self.table.update(ip, LeaseState::Declined, now, now + self.config.policy.decline_probation)
+            {
+                let ev = LeaseEvent::from_lease(now, LeaseEventKind::Conflict, d)
+                    .with_reason(format!("{ip} answered a ping: another host uses it"));
+                self.emit(ev);
+            }
+        }
+        let result = match w.tries + 1 >= MAX_TRIES {
+            true => Err(Dropped::new(
+                DropReason::PoolExhausted,
+                format!("{MAX_TRIES} addresses in a row answered a ping (the last {ip})"),
+            )),
+            false => self.offer(now, &w.meta, &w.req, w.tries + 1),
+        };
+        match result {
+            Ok(Outcome::Reply(msg, kind, yiaddr)) => {
+                if let Err(d) = self.queue(&w.meta, &w.req, msg, kind, yiaddr) {
+                    self.stats.count_drop(d.reason);
+                }
+            }
+            Ok(Outcome::Silent) => {}
+            Err(d) => self.stats.count_drop(d.reason),
+        }
+        self.exchange = None;
     }
 
     /// An admin releases a lease (the API's DELETE): the address is free again at once.
@@ -522,6 +584,16 @@ impl Server {
     }
 
     fn discover(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
+        // A retransmission while the address is being probed: the OFFER is on its way.
+        if self.prober.is_waiting(&self.client_key(req)) {
+            return Ok(Outcome::Silent);
+        }
+        self.offer(now, meta, req, 0)
+    }
+
+    /// RFC 2131 §4.3.1: an address is chosen and held for the client; the OFFER goes now, or once a ping
+    /// of the address has gone unanswered (`tries`: addresses of this DISCOVER that answered already).
+    fn offer(&mut self, now: Instant, meta: &RecvMeta, req: &Request, tries: u8) -> Result<Outcome, Dropped> {
         let si = self.select_subnet(meta, req)?;
         let key = self.client_key(req);
         let ip = match self.choose_address(si, req, &key) {
@@ -532,14 +604,14 @@ impl Server {
         };
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
-        let (t1, t2) = s.timers(lease_time);
-        let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
+        // An address this client holds or held last needs no probe: nobody else was given it since.
+        let own = self.table.get(ip).is_some_and(|l| l.client == key);
         let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.client == key);
         if !already_bound {
             let displaced = self.table.insert(Lease {
                 ip,
                 subnet: s.net,
-                client: key,
+                client: key.clone(),
                 hw: req.hw,
                 client_id: req.client_id.clone(),
                 hostname: req.hostname.clone(),
@@ -551,15 +623,32 @@ impl Server {
             });
             self.report_displaced(now, displaced);
         }
+        if let Some(wait) = self.config.policy.conflict_probe
+            && !own
+            && !self.prober.recently_quiet(now, ip)
+        {
+            let subnet = self.subnets[si].net;
+            self.stats.conflict_probes += 1;
+            let (meta, req) = (*meta, req.clone());
+            self.prober.start(conflict::Waiting { ip, subnet, key, deadline: now + wait, meta, req, tries });
+            return Ok(Outcome::Silent);
+        }
+        let msg = self.make_offer(now, meta, req, si, ip);
+        Ok(Outcome::Reply(msg, DhcpMessage::Offer, ip))
+    }
+
+    /// The OFFER of `ip`, held for the client already, and its event.
+    fn make_offer(&mut self, now: Instant, meta: &RecvMeta, req: &Request, si: usize, ip: Ipv4Addr) -> Message {
         if let Some(l) = self.table.get(ip) {
             let ev = LeaseEvent::from_lease(now, LeaseEventKind::Offered, l);
             self.emit(ev);
         }
         let s = &self.subnets[si];
+        let lease_time = s.lease_time(req.lease_time);
+        let (t1, t2) = s.timers(lease_time);
+        let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
         let times = LeaseTimes { lease: lease_time, t1, t2 };
-        let msg =
-            reply::offer_or_ack(req, MessageType::Offer, ip, meta.local_addr, s, Some(times), hostname.as_deref());
-        Ok(Outcome::Reply(msg, DhcpMessage::Offer, ip))
+        reply::offer_or_ack(req, MessageType::Offer, ip, meta.local_addr, s, Some(times), hostname.as_deref())
     }
 
     fn request(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {

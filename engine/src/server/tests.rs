@@ -821,3 +821,107 @@ fn a_reserved_address_still_held_by_another_client_waits_until_it_is_free() {
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
     assert_eq!(lab.dora(mac(7)), ip("192.168.1.25"));
 }
+
+/// The usual config with conflict probing on (half a second).
+fn probing_lab() -> Lab {
+    let mut cfg = config();
+    cfg.policy.conflict_probe = Some(Duration::from_millis(500));
+    Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) }
+}
+
+#[test]
+fn with_probing_the_offer_waits_for_an_unanswered_ping() {
+    let mut lab = probing_lab();
+    assert!(lab.send(msg(MessageType::Discover, mac(1))).is_none(), "no OFFER before the ping's wait");
+    let ping = lab.server.poll_ping().expect("a ping");
+    assert_eq!(ping.from, SERVER);
+    assert!(lab.server.poll_ping().is_none());
+    assert_eq!(lab.server.poll_timeout(), Some(lab.now + Duration::from_millis(500)));
+    // The client retransmits meanwhile: still one ping, no reply yet.
+    assert!(lab.send(msg(MessageType::Discover, mac(1))).is_none());
+    assert!(lab.server.poll_ping().is_none());
+    lab.advance(Duration::from_millis(500));
+    let t = lab.server.poll_transmit().expect("the OFFER after the wait");
+    let offer = Message::decode(&mut Decoder::new(&t.bytes)).unwrap();
+    assert_eq!((offer.opts().msg_type(), offer.yiaddr()), (Some(MessageType::Offer), ping.ip));
+    assert_eq!(lab.events(), vec![LeaseEventKind::Offered]);
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(1)).requested(ping.ip).server(SERVER)).unwrap();
+    assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+    assert_eq!((lab.server.stats().conflict_probes, lab.server.stats().conflicts), (1, 0));
+}
+
+#[test]
+fn an_address_that_answers_is_quarantined_and_another_is_probed_and_offered() {
+    let mut lab = probing_lab();
+    assert!(lab.send(msg(MessageType::Discover, mac(1))).is_none());
+    let taken = lab.server.poll_ping().unwrap().ip;
+    lab.now += Duration::from_millis(3);
+    lab.server.handle_ping_reply(lab.now, taken);
+    lab.server.check_invariants().unwrap();
+    let conflict = lab.server.poll_event().expect("a conflict event");
+    assert_eq!(
+        (conflict.kind, conflict.ip, conflict.state),
+        (LeaseEventKind::Conflict, taken, Some(LeaseState::Declined))
+    );
+    assert!(conflict.reason.as_deref().is_some_and(|r| r.contains("answered a ping")), "{conflict:?}");
+    let next = lab.server.poll_ping().expect("another address is probed").ip;
+    assert_ne!(next, taken);
+    assert!(lab.server.poll_transmit().is_none());
+    lab.advance(Duration::from_millis(500));
+    let offer = Message::decode(&mut Decoder::new(&lab.server.poll_transmit().unwrap().bytes)).unwrap();
+    assert_eq!(offer.yiaddr(), next);
+    assert_eq!((lab.server.stats().conflict_probes, lab.server.stats().conflicts), (2, 1));
+    // The quarantined address is offered to nobody, even when asked for by name.
+    let (_, other) = {
+        assert!(lab.send(msg(MessageType::Discover, mac(2)).requested(taken)).is_none());
+        let p = lab.server.poll_ping().unwrap();
+        lab.advance(Duration::from_millis(500));
+        (p, Message::decode(&mut Decoder::new(&lab.server.poll_transmit().unwrap().bytes)).unwrap())
+    };
+    assert_ne!(other.yiaddr(), taken);
+    // A late answer for an address nobody waits on changes nothing.
+    lab.server.handle_ping_reply(lab.now, next);
+    assert_eq!(lab.server.lease(next).unwrap().state, LeaseState::Offered);
+}
+
+#[test]
+fn no_probe_for_the_clients_own_last_address_nor_one_that_was_just_quiet() {
+    let mut lab = probing_lab();
+    assert!(lab.send(msg(MessageType::Discover, mac(1))).is_none());
+    let mine = lab.server.poll_ping().unwrap().ip;
+    lab.advance(Duration::from_millis(500));
+    lab.server.poll_transmit().unwrap();
+    lab.send(msg(MessageType::Request, mac(1)).requested(mine).server(SERVER)).unwrap();
+    lab.send(msg(MessageType::Release, mac(1)).ciaddr(mine).server(SERVER));
+    // The client comes back after an hour: its own address again, offered at once.
+    lab.advance(Duration::from_secs(3600));
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1))).expect("an OFFER at once");
+    assert_eq!(offer.yiaddr(), mine);
+    assert!(lab.server.poll_ping().is_none());
+    // An address that stayed silent a moment ago is offered to the next client without a ping.
+    let mut lab = probing_lab();
+    lab.send(msg(MessageType::Discover, mac(1)));
+    let quiet = lab.server.poll_ping().unwrap().ip;
+    lab.advance(Duration::from_millis(500));
+    lab.server.poll_transmit().unwrap();
+    // mac(1) goes elsewhere; its offer is withdrawn, and mac(2) asks for that very address.
+    lab.send(msg(MessageType::Request, mac(1)).requested(ip("192.168.1.99")).server(ip("192.168.1.1")));
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(2)).requested(quiet)).expect("an OFFER at once");
+    assert_eq!(offer.yiaddr(), quiet);
+    assert!(lab.server.poll_ping().is_none());
+}
+
+#[test]
+fn a_discover_whose_addresses_all_answer_is_given_up_and_counted() {
+    let mut lab = probing_lab();
+    assert!(lab.send(msg(MessageType::Discover, mac(1))).is_none());
+    for _ in 0..MAX_TRIES {
+        let p = lab.server.poll_ping().expect("a ping");
+        lab.server.handle_ping_reply(lab.now, p.ip);
+    }
+    assert!(lab.server.poll_ping().is_none());
+    assert!(lab.server.poll_transmit().is_none());
+    assert_eq!(lab.server.stats().conflicts, u64::from(MAX_TRIES));
+    assert_eq!(lab.server.stats().dropped.get(&DropReason::PoolExhausted), Some(&1));
+    lab.server.check_invariants().unwrap();
+}

@@ -349,6 +349,19 @@ pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>
             ),
             None,
         ),
+        LeaseEventKind::Conflict => (
+            Text::new(
+                format!(
+                    "{ip} answered {server}'s ping: a host uses it without a lease. {server} quarantines it until \
+                     {until} and offers {hw} another address instead, so the client never has to DECLINE."
+                ),
+                format!(
+                    "{ip} 回应了 {server} 的 ping：有主机未经租约使用了它。{server} 将其隔离到 {until}，\
+                     并改为给 {hw} 提供另一个地址，客户端因此不必发送 DECLINE。"
+                ),
+            ),
+            rfc("RFC 2131 §2.2"),
+        ),
         LeaseEventKind::Nak => {
             let why = e.reason.clone().unwrap_or_default();
             (Text::new(format!("{server} says no: {why}."), format!("{server} 拒绝：{why}。")), rfc("RFC 2131 §4.3.2"))
@@ -366,6 +379,27 @@ pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>
                 format!("{server} 从共享租约数据库得知：{ip} 的记录已删除。"),
             ),
             None,
+        ),
+    }
+}
+
+pub(super) fn ping(server: &str, ip: Ipv4Addr, answered_by: Option<&str>) -> Text {
+    match answered_by {
+        Some(owner) => Text::new(
+            format!(
+                "Before offering {ip}, {server} pings it (ICMP echo) to check nobody uses it: {owner} answers — \
+                 the address is taken."
+            ),
+            format!(
+                "在提供 {ip} 之前，{server} 先 ping 它（ICMP 回显请求），确认没有主机在用：{owner} 应答——该地址已被占用。"
+            ),
+        ),
+        None => Text::new(
+            format!(
+                "Before offering {ip}, {server} pings it (ICMP echo) to check nobody uses it, and waits for an \
+                 answer."
+            ),
+            format!("在提供 {ip} 之前，{server} 先 ping 它（ICMP 回显请求），确认没有主机在用，并等待应答。"),
         ),
     }
 }

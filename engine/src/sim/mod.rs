@@ -40,9 +40,22 @@ pub const BROADCAST_MAC: HwAddr = HwAddr::ethernet([0xff; 6]);
 
 #[derive(Debug, Clone, PartialEq)]
 enum Event {
-    Deliver { nic: NicId, frame: Frame },
-    ArpReply { nic: NicId, ip: Ipv4Addr },
-    Wake { node: NodeId },
+    Deliver {
+        nic: NicId,
+        frame: Frame,
+    },
+    ArpReply {
+        nic: NicId,
+        ip: Ipv4Addr,
+    },
+    /// The echo reply to a server's ping.
+    PingReply {
+        node: NodeId,
+        ip: Ipv4Addr,
+    },
+    Wake {
+        node: NodeId,
+    },
     Act(Action),
 }
 
@@ -164,6 +177,13 @@ impl Sim {
                 let now = self.now;
                 if let Some(c) = self.client_mut(node, idx) {
                     c.handle_arp_reply(now, ip);
+                }
+                self.drain(node);
+            }
+            Event::PingReply { node, ip } => {
+                let now = self.now;
+                if let NodeKind::Server { server, online: true, .. } = &mut self.nodes[node].kind {
+                    server.handle_ping_reply(now, ip);
                 }
                 self.drain(node);
             }

@@ -19,6 +19,8 @@ impl Sim {
         // A server's replies with the address each ACK grants, and its lease events, for its database.
         let mut replies: Vec<(Outgoing, Ipv4Addr)> = vec![];
         let mut lease_events = vec![];
+        // A server's pings before an OFFER (conflict probing).
+        let mut pings = vec![];
         let name = self.nodes[node].name.clone();
         let next = match &mut self.nodes[node].kind {
             NodeKind::Host { clients, .. } => {
@@ -50,6 +52,9 @@ impl Sim {
                     let grants = if t.needs_store { t.yiaddr } else { Ipv4Addr::UNSPECIFIED };
                     replies.push((Outgoing { nic, src, dst: t.dst.socket_addr(), dst_mac, payload: t.bytes }, grants));
                 }
+                while let Some(p) = server.poll_ping() {
+                    pings.push((nics.get(p.iface as usize).copied().unwrap_or(nics[0]), p.ip));
+                }
                 while let Some(ev) = server.poll_event() {
                     let (text, rfc) = explain::lease_event(&name, &ev);
                     lease_events.push(ev.clone());
@@ -75,6 +80,9 @@ impl Sim {
         }
         for (nic, ip) in probes {
             self.arp_probe(node, nic, ip);
+        }
+        for (nic, ip) in pings {
+            self.ping(node, nic, ip);
         }
         if let Some(t) = next
             && self.wakes[node].is_none_or(|w| t < w || w < now)

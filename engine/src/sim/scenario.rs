@@ -103,6 +103,12 @@ const SCENARIOS: &[(&str, &str, &str, Build)] = &[
         reservation,
     ),
     ("decline", "Address conflict: DECLINE", "地址冲突：DECLINE", decline),
+    (
+        "conflict",
+        "The server pings first: a conflict caught before the OFFER",
+        "服务器先 ping：在 OFFER 之前发现地址冲突",
+        conflict,
+    ),
     ("release", "Shut down politely: RELEASE", "正常关机：RELEASE", release),
     ("inform", "A fixed address asks for options: INFORM", "固定地址请求配置参数：INFORM", inform),
     ("relay", "Through a relay agent: giaddr and option 82", "经过中继代理：giaddr 与选项 82", relay),
@@ -218,6 +224,19 @@ fn reservation(sim: &mut Sim) -> (Instant, NodeId) {
 fn decline(sim: &mut Sim) -> (Instant, NodeId) {
     let (seg, _) = lan_server(sim, lan("192.168.1.100-192.168.1.199"));
     // A printer someone configured by hand with the pool's first address.
+    sim.add_static("printer", seg, Ipv4Addr::new(192, 168, 1, 100), 24);
+    let laptop = sim.add_host("laptop", &[seg]);
+    start(sim, secs(1), laptop);
+    (secs(60), laptop)
+}
+
+/// The `decline` network, but the server pings each address before offering it (as ISC dhcpd and dnsmasq
+/// do): the printer answers for .100, which is quarantined, and the laptop is offered another address.
+fn conflict(sim: &mut Sim) -> (Instant, NodeId) {
+    let seg = sim.add_segment("lan");
+    let mut cfg = server_config(vec![lan("192.168.1.100-192.168.1.199")]);
+    cfg.policy.conflict_probe = Some(Duration::from_millis(500));
+    add_server(sim, "dhcp-server", cfg, &[(seg, SERVER, 24)]);
     sim.add_static("printer", seg, Ipv4Addr::new(192, 168, 1, 100), 24);
     let laptop = sim.add_host("laptop", &[seg]);
     start(sim, secs(1), laptop);

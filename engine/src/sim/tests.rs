@@ -447,6 +447,49 @@ fn a_reservation_made_later_moves_the_laptop_at_its_renewal() {
 }
 
 #[test]
+fn conflict_the_server_pings_finds_the_printer_and_offers_another_address() {
+    let s = run("conflict");
+    assert_eq!(msgs_only(&s), [M::Discover, M::Offer, M::Request, M::Ack], "no DECLINE is needed");
+    let pings: Vec<(Ipv4Addr, Option<String>)> = s
+        .sim
+        .trace()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            TraceKind::Ping { ip, answered_by } => Some((*ip, answered_by.map(|n| s.sim.nodes[n].name.clone()))),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pings.len(), 2, "{pings:?}");
+    assert_eq!(pings[0], (ip("192.168.1.100"), Some("printer".to_string())));
+    assert_eq!(pings[1].1, None);
+    let lease = s.sim.client(s.client, 0).unwrap().lease().unwrap().ip;
+    assert_eq!(lease, pings[1].0, "the laptop got the address that stayed silent");
+    let server: Vec<_> =
+        lease_events(&s).into_iter().filter(|(n, _, _)| n == "dhcp-server").map(|(_, k, a)| (k, a)).collect();
+    assert_eq!(
+        server,
+        [
+            (LeaseEventKind::Conflict, ip("192.168.1.100")),
+            (LeaseEventKind::Offered, lease),
+            (LeaseEventKind::Bound, lease)
+        ]
+    );
+    let srv = s.sim.node_by_name("dhcp-server").unwrap();
+    let stats = s.sim.server(srv).unwrap().stats();
+    assert_eq!((stats.conflict_probes, stats.conflicts), (2, 1));
+    // The OFFER waited for the second ping's half second, and no longer.
+    let offer =
+        s.sim.trace().iter().find(|e| matches!(&e.kind, TraceKind::Packet { summary, .. } if summary.msg == M::Offer));
+    let discover = s
+        .sim
+        .trace()
+        .iter()
+        .find(|e| matches!(&e.kind, TraceKind::Packet { summary, .. } if summary.msg == M::Discover));
+    let waited = offer.unwrap().at - discover.unwrap().at;
+    assert!(waited >= Duration::from_millis(500) && waited < Duration::from_millis(600), "{waited:?}");
+}
+
+#[test]
 fn failover_the_survivor_acks_the_rebinding_client_from_the_shared_database() {
     let s = run("failover");
     let l = s.sim.client(s.client, 0).unwrap().lease().unwrap().clone();

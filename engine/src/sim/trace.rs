@@ -48,6 +48,8 @@ pub enum TraceKind {
     Lease { event: LeaseEvent },
     /// An ARP probe for an address, and who (if anyone) answered.
     Arp { nic: usize, ip: Ipv4Addr, answered_by: Option<NodeId> },
+    /// A server's ping of an address before offering it, and who (if anyone) answered.
+    Ping { ip: Ipv4Addr, answered_by: Option<NodeId> },
     /// A scenario action or a user's action (reboot, unplug, server on…).
     Action { what: String },
     /// The shared lease database took (`stored`) or refused a server's change to `ip`.

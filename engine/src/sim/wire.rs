@@ -162,6 +162,22 @@ impl Sim {
         self.drain(node);
     }
 
+    /// A server's ping before an OFFER: the host using `ip` (on the server's segment, or routed to) answers
+    /// after a round trip.
+    pub(super) fn ping(&mut self, node: NodeId, nic: NicId, ip: Ipv4Addr) {
+        let seg = self.nics[nic].segment;
+        let owner = self
+            .owner_on(seg, ip, nic)
+            .or_else(|| (0..self.nics.len()).find(|&n| n != nic && self.nics[n].up && self.nic_address(n) == Some(ip)));
+        let answered_by = owner.map(|i| self.nics[i].node);
+        let text = explain::ping(&self.nodes[node].name, ip, answered_by.map(|n| self.nodes[n].name.as_str()));
+        self.record(node, TraceKind::Ping { ip, answered_by }, text, Some("RFC 2131 §2.2".into()));
+        if owner.is_some() {
+            let at = self.now + self.segments[seg].delay * 2;
+            self.push(at, Event::PingReply { node, ip });
+        }
+    }
+
     /// An ARP probe: does any other NIC on the segment use `ip`? Its owner answers after one delay.
     pub(super) fn arp_probe(&mut self, node: NodeId, nic: NicId, ip: Ipv4Addr) {
         let seg = self.nics[nic].segment;

@@ -10,6 +10,7 @@ use super::lease_log;
 use super::timer::FdTimer;
 use crate::bridge::publisher::Publisher;
 use crate::link::{Link, LinkSender};
+use crate::pinger::Pinger;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
 use dhcplab_engine::event::{Direction, LeaseChange, PacketSeen, PacketSummary};
@@ -43,6 +44,8 @@ pub struct Engine {
     pub(super) peers: Vec<PeerStatus>,
     /// When the packets being answered were read (for the exchange-latency histograms).
     batch_read: Option<std::time::Instant>,
+    /// The ICMP socket for conflict probing, opened once the config asks for it.
+    pinger: Option<Arc<Pinger>>,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -82,6 +85,7 @@ impl Engine {
             in_flight: Default::default(),
             peers: vec![],
             batch_read: None,
+            pinger: None,
         })
     }
 
@@ -92,9 +96,22 @@ impl Engine {
     }
 
     pub(super) fn config_changed(&mut self) {
+        self.open_pinger();
         if self.bridge.watched() {
             let reserved: Vec<Ipv4Addr> = self.server.reserved().collect();
             self.bridge.publish(|seq| Update::Config { seq, reserved });
+        }
+    }
+
+    /// Opens the ICMP socket when the config probes for conflicts and none is open. Without one, OFFERs
+    /// still wait for `conflict_probe` (nothing can answer), and the log says why.
+    fn open_pinger(&mut self) {
+        if self.pinger.is_some() || self.server.config().policy.conflict_probe.is_none() {
+            return;
+        }
+        match Pinger::open() {
+            Ok(p) => self.pinger = Some(Arc::new(p)),
+            Err(e) => error!("{e}"),
         }
     }
 
@@ -152,6 +169,7 @@ impl Engine {
         if let Err(e) = stats_tick.every(std::time::Duration::from_secs(1)) {
             error!("the stats timer: {e}");
         }
+        self.open_pinger();
         let mut armed: Option<dhcplab_engine::Instant> = None;
         loop {
             let deadline = self.server.poll_timeout();
@@ -169,6 +187,13 @@ impl Engine {
                 let _ =
                     futures_util::future::select_all(self.links.iter().map(|l| Box::pin(l.socket.readable()))).await;
             };
+            let pinger = self.pinger.clone();
+            let echoed = async {
+                match &pinger {
+                    Some(p) => p.readable().await,
+                    None => std::future::pending().await,
+                }
+            };
             // No `biased`: when packets, API commands and timers are all ready, each gets its turn at random,
             // so a flood of API calls cannot hold the packets back (nor a packet flood the health check).
             tokio::select! {
@@ -177,6 +202,12 @@ impl Engine {
                     None => break,
                 },
                 _ = readable => self.read_batch(&mut buf),
+                _ = echoed => {
+                    let now = self.clock.now();
+                    for ip in pinger.as_ref().map(|p| p.replies()).unwrap_or_default() {
+                        self.server.handle_ping_reply(now, ip);
+                    }
+                }
                 _ = timer.fired() => {
                     self.server.handle_timeout(self.clock.now());
                     armed = None;
@@ -239,6 +270,13 @@ impl Engine {
 
     /// Sends what can go now, hands the rest to the store with the batch's lease changes.
     async fn flush(&mut self) {
+        while let Some(p) = self.server.poll_ping() {
+            if let Some(pinger) = &self.pinger
+                && let Err(e) = pinger.send(p.ip)
+            {
+                debug!("ping {}: {e}", p.ip);
+            }
+        }
         let mut now_out = Vec::new();
         let mut durable = Vec::new();
         let watched = self.bridge.watched();

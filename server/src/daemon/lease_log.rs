@@ -31,6 +31,9 @@ pub fn log_event(ev: &LeaseEvent, link: Option<&str>) {
         LeaseEventKind::Declined => {
             say!(warn, "DHCPDECLINE({link}) {ip} {mac} {hostname}: address in use; quarantined")
         }
+        LeaseEventKind::Conflict => {
+            say!(warn, "conflict({link}) {ip} answered a ping before its offer to {mac}; quarantined")
+        }
         LeaseEventKind::Expired => say!(info, "expired {ip} {mac} {hostname}"),
         LeaseEventKind::Nak => {
             let why = ev.reason.as_deref().unwrap_or("");

@@ -384,6 +384,7 @@ pub fn entry_label(e: &TraceEntry) -> String {
         TraceKind::Client { event, .. } => event.name().to_string(),
         TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP {ip}"),
+        TraceKind::Ping { ip, .. } => format!("ping {ip}"),
         TraceKind::Action { what } => what.clone(),
         TraceKind::Database { ip, stored: true } => format!("stored {ip}"),
         TraceKind::Database { ip, stored: false } => format!("refused {ip}"),
