@@ -113,24 +113,43 @@ impl Allocator {
 
     /// The next address to hand out, without taking it: from `share`'s blocks if they have one free.
     pub fn pick(&mut self, rng: &mut impl Rng, share: Option<Share>) -> Option<Ipv4Addr> {
+        self.pick_in(rng, share, &|_| true)
+    }
+
+    /// As [`Allocator::pick`], from the pools `allowed` accepts (by index, in the order given to `new`):
+    /// client classes keep some pools for some clients.
+    pub fn pick_in(
+        &mut self,
+        rng: &mut impl Rng,
+        share: Option<Share>,
+        allowed: &dyn Fn(usize) -> bool,
+    ) -> Option<Ipv4Addr> {
         if let Some(share) = share.filter(|s| s.of > 1)
-            && let Some(ip) = self.pick_in_share(rng, share)
+            && let Some(ip) = self.pick_in_share(rng, share, allowed)
         {
             return Some(ip);
         }
         match self.kind {
-            AllocatorKind::Iterative => self.pick_iterative(),
-            AllocatorKind::Random => self.pick_random(rng),
+            AllocatorKind::Iterative => self.pick_iterative(allowed),
+            AllocatorKind::Random => self.pick_random(rng, allowed),
         }
+    }
+
+    /// The index of the pool holding `ip`, if any.
+    pub fn pool_of(&self, ip: Ipv4Addr) -> Option<usize> {
+        self.pools.iter().position(|p| p.range.contains(ip))
     }
 
     /// A free address in `share`'s block of some pool: after the pool's cursor (iterative) or a random
     /// point (random), wrapping inside the block.
-    fn pick_in_share(&mut self, rng: &mut impl Rng, share: Share) -> Option<Ipv4Addr> {
+    fn pick_in_share(&mut self, rng: &mut impl Rng, share: Share, allowed: &dyn Fn(usize) -> bool) -> Option<Ipv4Addr> {
         let n = self.pools.len();
         let random = self.kind == AllocatorKind::Random;
         for step in 0..n {
             let k = (self.current + step) % n;
+            if !allowed(k) {
+                continue;
+            }
             let pool = &mut self.pools[k];
             let (start, end) = share.block(pool.free.capacity());
             if start == end {
@@ -153,10 +172,13 @@ impl Allocator {
         None
     }
 
-    fn pick_iterative(&mut self) -> Option<Ipv4Addr> {
+    fn pick_iterative(&mut self, allowed: &dyn Fn(usize) -> bool) -> Option<Ipv4Addr> {
         let n = self.pools.len();
         for step in 0..n {
             let k = (self.current + step) % n;
+            if !allowed(k) {
+                continue;
+            }
             let pool = &mut self.pools[k];
             if let Some(i) = pool.free.next_free_wrapping(pool.cursor) {
                 pool.cursor = (i + 1) % pool.free.capacity();
@@ -167,20 +189,21 @@ impl Allocator {
         None
     }
 
-    fn pick_random(&mut self, rng: &mut impl Rng) -> Option<Ipv4Addr> {
-        let total = self.free_count();
+    fn pick_random(&mut self, rng: &mut impl Rng, allowed: &dyn Fn(usize) -> bool) -> Option<Ipv4Addr> {
+        let free = |k: usize, p: &Pool| if allowed(k) { p.free.free_count() } else { 0 };
+        let total: usize = self.pools.iter().enumerate().map(|(k, p)| free(k, p)).sum();
         if total == 0 {
             return None;
         }
         // Choose a pool weighted by its free count, then a random start inside it.
         let mut target = (rng.next_u64() % total as u64) as usize;
-        let pool = self.pools.iter().find(|p| {
-            let f = p.free.free_count();
+        let pool = self.pools.iter().enumerate().find_map(|(k, p)| {
+            let f = free(k, p);
             if target < f {
-                true
+                Some(p)
             } else {
                 target -= f;
-                false
+                None
             }
         })?;
         let start = (rng.next_u64() % pool.free.capacity() as u64) as usize;

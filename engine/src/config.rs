@@ -2,6 +2,7 @@
 //! Plain serde data, so the daemon reads it from TOML and the lab edits it in the browser.
 
 use crate::allocator::{AddrRange, AllocatorKind};
+use crate::class::{ClientClass, KNOWN, UNKNOWN};
 use crate::duration_text;
 use crate::hwaddr::HwAddr;
 use ipnet::Ipv4Net;
@@ -89,6 +90,9 @@ pub struct ServerConfig {
     pub policy: ServerPolicy,
     #[serde(default, rename = "subnet")]
     pub subnets: Vec<SubnetConfig>,
+    /// `[[class]]`, in precedence order (see `crate::class`).
+    #[serde(default, rename = "class", skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<ClientClass>,
 }
 
 /// One IPv4 subnet: the link's prefix, its dynamic pools and the options its clients get.
@@ -96,8 +100,12 @@ pub struct ServerConfig {
 #[serde(deny_unknown_fields)]
 pub struct SubnetConfig {
     pub cidr: Ipv4Net,
+    /// Pools open to every client.
     #[serde(default)]
     pub pools: Vec<PoolRange>,
+    /// `[[subnet.pool]]`: pools that may be kept for some classes.
+    #[serde(default, rename = "pool", skip_serializing_if = "Vec::is_empty")]
+    pub class_pools: Vec<ClassPool>,
     /// Option 3.
     #[serde(default)]
     pub routers: Vec<Ipv4Addr>,
@@ -148,6 +156,7 @@ impl SubnetConfig {
         SubnetConfig {
             cidr,
             pools: vec![PoolRange(pool)],
+            class_pools: vec![],
             routers: vec![],
             dns: vec![],
             domain_name: None,
@@ -243,6 +252,16 @@ impl CustomOption {
             _ => Err("has more than one value; give exactly one of text, hex, ips, u8, u16, u32".into()),
         }
     }
+}
+
+/// `[[subnet.pool]]`: a range, served only to members of `classes` (any of them) when it names some.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassPool {
+    pub range: PoolRange,
+    /// Class names, or the built-in `known` / `unknown`; empty: open to every client.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
 }
 
 /// A pool written as `first-last` or as a prefix `10.0.0.128/25`.
@@ -403,23 +422,83 @@ impl ServerConfig {
             s.check_times(i, &mut p);
             s.check_reservations(i, net, &mut p);
             s.check_options(i, &mut p);
+            for (k, pool) in s.class_pools.iter().enumerate() {
+                for name in pool.classes.iter().filter(|n| !self.has_class(n)) {
+                    p.add(
+                        format!("subnet[{i}].pool[{k}].classes"),
+                        format!("no class is named `{name}`: no client could ever get an address from this pool"),
+                    );
+                }
+            }
         }
+        self.check_classes(&mut p);
         if p.0.is_empty() { Ok(()) } else { Err(p.0) }
+    }
+
+    /// A configured class or a built-in one.
+    fn has_class(&self, name: &str) -> bool {
+        name == KNOWN || name == UNKNOWN || self.classes.iter().any(|c| c.name == name)
+    }
+
+    /// Names unique and not built-in; at least one condition; values that fit their fields.
+    fn check_classes(&self, p: &mut Problems) {
+        for (k, c) in self.classes.iter().enumerate() {
+            let at = |f: &str| format!("class[{k}].{f}");
+            let plain = |ch: char| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.');
+            if c.name.is_empty() || !c.name.chars().all(plain) {
+                p.add(at("name"), format!("`{}`: use letters, digits, `-`, `_` and `.`", c.name));
+            }
+            if c.name == KNOWN || c.name == UNKNOWN {
+                p.add(at("name"), format!("`{}` is a built-in class (clients with or without a reservation)", c.name));
+            }
+            if self.classes[..k].iter().any(|o| o.name == c.name) {
+                p.add(at("name"), format!("another class is named `{}`", c.name));
+            }
+            if c.when.is_empty() {
+                p.add(at("match"), "no conditions: this class could never match a client");
+            }
+            // The `file` field holds 128 bytes and `sname` 64, NUL-terminated; longer names go in options
+            // 67 and 66 only, which hold 255.
+            if c.boot_file.as_ref().is_some_and(|f| f.is_empty() || f.len() > 255) {
+                p.add(at("boot_file"), "must be 1 to 255 bytes");
+            }
+            if c.tftp_server.as_ref().is_some_and(|f| f.is_empty() || f.len() > 255) {
+                p.add(at("tftp_server"), "must be 1 to 255 bytes");
+            }
+            for (j, o) in c.options.iter().enumerate() {
+                let path = format!("class[{k}].option[{j}]");
+                if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(code, _)| *code == o.code) {
+                    p.add(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
+                }
+                if let Err(e) = o.payload() {
+                    p.add(path, e);
+                }
+            }
+        }
     }
 }
 
 impl SubnetConfig {
+    /// Every pool with the classes it is kept for (none: open), the open `pools` first: the allocator's
+    /// pools, in this order.
+    pub fn pool_ranges(&self) -> impl Iterator<Item = (AddrRange, &[String])> {
+        let open = self.pools.iter().map(|p| (p.0, &[][..]));
+        open.chain(self.class_pools.iter().map(|p| (p.range.0, p.classes.as_slice())))
+    }
+
     /// Pools inside the subnet, off its network and broadcast addresses, overlapping no other pool (of
     /// any subnet, `seen`); routers on-link.
     fn check_pools(&self, i: usize, net: Ipv4Net, seen: &mut Vec<(String, AddrRange)>, p: &mut Problems) {
-        if self.pools.is_empty() && self.reservations.is_empty() {
+        if self.pools.is_empty() && self.class_pools.is_empty() && self.reservations.is_empty() {
             p.add(
                 format!("subnet[{i}].pools"),
                 "no pools and no reservations: this subnet could never lease an address",
             );
         }
-        for (k, PoolRange(r)) in self.pools.iter().enumerate() {
-            let path = format!("subnet[{i}].pools[{k}]");
+        let paths = (0..self.pools.len())
+            .map(|k| format!("subnet[{i}].pools[{k}]"))
+            .chain((0..self.class_pools.len()).map(|k| format!("subnet[{i}].pool[{k}].range")));
+        for (path, (r, _)) in paths.zip(self.pool_ranges()) {
             if !net.contains(&r.first) || !net.contains(&r.last) {
                 p.add(&path, format!("{}-{} is not inside {}", r.first, r.last, net));
             } else if net.prefix_len() < 31 && (r.contains(net.network()) || r.contains(net.broadcast())) {
@@ -431,7 +510,7 @@ impl SubnetConfig {
                     p.add(&path, format!("overlaps {other_path} ({}-{})", q.first, q.last));
                 }
             }
-            seen.push((path, *r));
+            seen.push((path, r));
         }
         for (k, r) in self.routers.iter().enumerate() {
             if !net.contains(r) {

@@ -1,5 +1,6 @@
 //! Building OFFER, ACK and NAK messages (RFC 2131 §4.3.1 table 3) and choosing where they go (§4.1).
 
+use crate::class::ClientClass;
 use crate::hwaddr::HwAddr;
 use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
 use crate::packet::Request;
@@ -87,8 +88,10 @@ fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr
     r
 }
 
-/// An OFFER, ACK (with a lease) or INFORM ACK (without): the subnet's options, filtered by the client's
-/// parameter request list (option 55) when it sent one.
+/// An OFFER, ACK (with a lease) or INFORM ACK (without): the subnet's options, overridden by the client's
+/// classes' (the first class that sets a value wins), filtered by the client's parameter request list
+/// (option 55) when it sent one.
+#[allow(clippy::too_many_arguments)]
 pub fn offer_or_ack(
     req: &Request,
     kind: MessageType,
@@ -97,12 +100,17 @@ pub fn offer_or_ack(
     subnet: &Subnet,
     lease: Option<LeaseTimes>,
     hostname: Option<&str>,
+    classes: &[&ClientClass],
 ) -> Message {
     // RFC 2131 table 3: ciaddr is the client's in an ACK (renewal, INFORM), zero in an OFFER.
     let ciaddr = if kind == MessageType::Ack { req.msg.ciaddr() } else { Ipv4Addr::UNSPECIFIED };
     let mut r = skeleton(req, kind, ciaddr, yiaddr, server_id);
     let c = &subnet.config;
     let wants = |code: u8| req.prl.as_ref().is_none_or(|prl| prl.contains(&code));
+    let routers = classes.iter().find_map(|k| k.routers.as_ref()).unwrap_or(&c.routers);
+    let dns = classes.iter().find_map(|k| k.dns.as_ref()).unwrap_or(&c.dns);
+    let domain_name = classes.iter().find_map(|k| k.domain_name.as_ref()).or(c.domain_name.as_ref());
+    boot(&mut r, classes, &wants);
     let opts = r.opts_mut();
     if let Some(t) = lease {
         opts.insert(DhcpOption::AddressLeaseTime(secs(t.lease)));
@@ -111,18 +119,18 @@ pub fn offer_or_ack(
     }
     // The mask always: a client without it would guess a classful one (RFC 2131 §3.3 asks servers to send it).
     opts.insert(DhcpOption::SubnetMask(subnet.net.netmask()));
-    if !c.routers.is_empty() && wants(3) {
-        opts.insert(DhcpOption::Router(c.routers.clone()));
+    if !routers.is_empty() && wants(3) {
+        opts.insert(DhcpOption::Router(routers.clone()));
     }
-    if !c.dns.is_empty() && wants(6) {
-        opts.insert(DhcpOption::DomainNameServer(c.dns.clone()));
+    if !dns.is_empty() && wants(6) {
+        opts.insert(DhcpOption::DomainNameServer(dns.clone()));
     }
     if let Some(h) = hostname
         && wants(12)
     {
         opts.insert(DhcpOption::Hostname(h.to_string()));
     }
-    if let Some(d) = &c.domain_name
+    if let Some(d) = domain_name
         && wants(15)
     {
         opts.insert(DhcpOption::DomainName(d.clone()));
@@ -140,7 +148,10 @@ pub fn offer_or_ack(
     if !c.routes.is_empty() && wants(121) {
         opts.insert(DhcpOption::ClasslessStaticRoute(c.routes.iter().map(|r| (r.destination, r.gateway)).collect()));
     }
-    for o in &c.options {
+    // The subnet's, then each class's from the last to the first: an option of the same code replaces the
+    // one before, so the first class wins.
+    let by_class = classes.iter().rev().flat_map(|k| &k.options);
+    for o in c.options.iter().chain(by_class) {
         if wants(o.code)
             && let Ok(payload) = o.payload()
         {
@@ -148,6 +159,33 @@ pub fn offer_or_ack(
         }
     }
     r
+}
+
+/// Network boot from the client's classes: `siaddr` is the next server (RFC 2131 §2); the boot file goes in
+/// the `file` field and the TFTP server name in `sname`, where PXE firmware reads them, and also as options
+/// 67 and 66 when the client asks for those (RFC 2132 §9.4, §9.5) or when a name does not fit its field.
+/// The fields hold names, never options, so option overload (52) is never used.
+fn boot(r: &mut Message, classes: &[&ClientClass], wants: &impl Fn(u8) -> bool) {
+    if let Some(ip) = classes.iter().find_map(|k| k.next_server) {
+        r.set_siaddr(ip);
+    }
+    // Room for the name and its terminating NUL.
+    if let Some(file) = classes.iter().find_map(|k| k.boot_file.as_ref()) {
+        if file.len() < 128 {
+            r.set_fname_str(file);
+        }
+        if wants(67) || file.len() >= 128 {
+            r.opts_mut().insert(DhcpOption::BootfileName(file.as_bytes().to_vec()));
+        }
+    }
+    if let Some(name) = classes.iter().find_map(|k| k.tftp_server.as_ref()) {
+        if name.len() < 64 {
+            r.set_sname_str(name);
+        }
+        if wants(66) || name.len() >= 64 {
+            r.opts_mut().insert(DhcpOption::TFTPServerName(name.as_bytes().to_vec()));
+        }
+    }
 }
 
 /// A NAK: no address, no lease, only the reason (option 56) for the client's log (RFC 2131 table 3).

@@ -68,6 +68,9 @@ pub struct Stats {
     /// Addresses that answered such a ping and were quarantined.
     #[serde(default)]
     pub conflicts: u64,
+    /// OFFERs and ACKs given to members of each client class (a client in two classes counts in both).
+    #[serde(default)]
+    pub class_replies: BTreeMap<String, u64>,
 }
 
 impl Stats {

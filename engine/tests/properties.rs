@@ -39,7 +39,7 @@ fn config() -> ServerConfig {
         decline_probation: Duration::from_secs(900),
         ..Default::default()
     };
-    ServerConfig { policy, subnets: vec![lan, far] }
+    ServerConfig { policy, subnets: vec![lan, far], classes: vec![] }
 }
 
 fn hw(c: u8) -> HwAddr {

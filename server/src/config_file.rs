@@ -1,8 +1,9 @@
-//! The daemon's TOML config file: `[dhcp]`, `[http]` and `[[subnet]]`. Every error, syntax or meaning,
+//! The daemon's TOML config file: `[dhcp]`, `[http]`, `[[subnet]]` and `[[class]]`. Every error, syntax or meaning,
 //! is reported with the line and column of the field it is about.
 
 use crate::store::LeaseDb;
 use dhcplab_engine::Duration;
+use dhcplab_engine::class::ClientClass;
 use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig, ServerPolicy, SubnetConfig};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -21,6 +22,9 @@ pub struct ConfigFile {
     pub http: HttpSection,
     #[serde(default)]
     pub subnet: Vec<SubnetConfig>,
+    /// Client classes, in precedence order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class: Vec<ClientClass>,
 }
 
 /// `[dhcp]`: where to serve, and the engine's server-wide protocol knobs (flattened in, so they are
@@ -137,7 +141,7 @@ impl Default for HttpSection {
 impl ConfigFile {
     /// The engine's view: protocol knobs and subnets.
     pub fn server_config(&self) -> ServerConfig {
-        ServerConfig { policy: self.dhcp.policy.clone(), subnets: self.subnet.clone() }
+        ServerConfig { policy: self.dhcp.policy.clone(), subnets: self.subnet.clone(), classes: self.class.clone() }
     }
 }
 
@@ -226,7 +230,11 @@ fn span_of(root: &DeTable<'_>, path: &str) -> Option<Range<usize>> {
 
 /// The engine names server-wide knobs without a section; in the file they live in `[dhcp]`.
 fn file_path(engine_path: &str) -> String {
-    if engine_path.starts_with("subnet") { engine_path.to_string() } else { format!("dhcp.{engine_path}") }
+    if engine_path.starts_with("subnet") || engine_path.starts_with("class") {
+        engine_path.to_string()
+    } else {
+        format!("dhcp.{engine_path}")
+    }
 }
 
 /// Parses and validates config text. `file` is only used in messages.

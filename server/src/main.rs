@@ -287,9 +287,13 @@ fn main() -> ExitCode {
         }
         Command::Check { file: Some(file), .. } => match config_file::load(&file) {
             Ok(cfg) => {
-                let leases: usize =
-                    cfg.server_config().subnets.iter().map(|s| s.pools.iter().map(|p| p.0.len()).sum::<usize>()).sum();
-                println!("{}: ok ({} subnets, {leases} pool addresses)", file.display(), cfg.subnet.len());
+                let subnets = cfg.server_config().subnets;
+                let leases: usize = subnets.iter().flat_map(|s| s.pool_ranges()).map(|(r, _)| r.len()).sum();
+                let classes = match cfg.class.len() {
+                    0 => String::new(),
+                    n => format!(", {n} client classes"),
+                };
+                println!("{}: ok ({} subnets, {leases} pool addresses{classes})", file.display(), cfg.subnet.len());
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -134,6 +134,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         );
     }
     let _ = writeln!(out, "dhcplab_pkt4_drop_reason_total{{reason=\"queue_overflow\"}} {}", s.queue_overflow);
+    // Class names are letters, digits, `-`, `_` and `.` (the config checks), so they need no escaping.
+    let _ = writeln!(out, "# HELP dhcplab_class_replies_total OFFERs and ACKs given to members of each client class.");
+    let _ = writeln!(out, "# TYPE dhcplab_class_replies_total counter");
+    for (class, n) in &e.class_replies {
+        let _ = writeln!(out, "dhcplab_class_replies_total{{class=\"{class}\"}} {n}");
+    }
     counter(
         &mut out,
         "store_commits_total",

@@ -39,6 +39,10 @@ pub struct ProbeArgs {
     /// Option 60, e.g. PXEClient or MSFT 5.0: servers that sort clients into classes by it answer differently.
     #[arg(long, value_name = "TEXT")]
     pub vendor_class: Option<String>,
+    /// Option 93, the client's firmware (RFC 4578): 0 BIOS, 7 x64 UEFI, 11 ARM64 UEFI. Shows which boot
+    /// file and next server a network-booting machine would be given.
+    #[arg(long, value_name = "NUMBER")]
+    pub arch: Option<u16>,
     /// Ask as a relay agent would, for the clients of the subnet GIADDR is on: the message goes to port 67
     /// from GIADDR with option 82, and servers answer GIADDR on port 67. GIADDR must be an address of the
     /// interface (or routed to it); without a value, the interface's first address is used. Shows what a
@@ -116,6 +120,11 @@ pub fn run(args: &ProbeArgs) -> Result<ProbeReport, ProbeError> {
         client.client_id = args.client_id.clone();
         client.hostname = args.hostname.clone();
         client.vendor_class = args.vendor_class.clone();
+        client.arch = args.arch;
+        if args.arch.is_some() {
+            // A booting firmware asks for the TFTP server and boot file names (options 66, 67).
+            client.params.extend([66, 67]);
+        }
         let ask = match (args.request, args.inform) {
             (Some(ip), _) => Ask::Request(ip),
             (None, Some(ip)) => Ask::Inform(ip),
@@ -221,6 +230,12 @@ fn server(s: &ServerAnswer, chosen: bool, lang: Lang, out: &mut impl Write) -> s
     }
     if let Some(m) = &s.message {
         row(t("message", "消息"), format!("{m:?}"))?;
+    }
+    if let Some(n) = s.next_server {
+        row(t("next server", "下一服务器"), n.to_string())?;
+    }
+    if let Some(f) = &s.boot_file {
+        row(t("boot file", "启动文件"), format!("{f:?}"))?;
     }
     if s.copies > 1 {
         row(t("answers", "应答次数"), s.copies.to_string())?;

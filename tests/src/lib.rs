@@ -396,6 +396,11 @@ option domain_name_servers, domain_name, routers, subnet_mask\n";
 
 /// Runs dhcpcd once on `iface` in `ns`; returns the variables its hook saw when it bound.
 pub fn dhcpcd(lab: &NetLab, ns: &str, iface: &str) -> std::collections::HashMap<String, String> {
+    dhcpcd_with(lab, ns, iface, &[])
+}
+
+/// As [`dhcpcd`], with more arguments (e.g. `-i VENDOR` for a vendor class).
+pub fn dhcpcd_with(lab: &NetLab, ns: &str, iface: &str, extra: &[&str]) -> std::collections::HashMap<String, String> {
     require_program("dhcpcd", "dhcpcd-base");
     let conf = lab.dir.join("dhcpcd.conf");
     std::fs::write(&conf, DHCPCD_CONF).unwrap();
@@ -406,11 +411,11 @@ pub fn dhcpcd(lab: &NetLab, ns: &str, iface: &str) -> std::collections::HashMap<
     std::process::Command::new("chmod").args(["+x", &script.to_string_lossy()]).status().unwrap();
     // dhcpcd keeps its lease under /var/lib/dhcpcd, shared by all namespaces: start clean.
     let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
-    let r = lab.exec(
-        ns,
-        "dhcpcd",
-        &["-f", &conf.to_string_lossy(), "-c", &script.to_string_lossy(), "-B", "-1", "-4", "-t", "20", iface],
-    );
+    let (conf, script) = (conf.to_string_lossy(), script.to_string_lossy());
+    let mut args = vec!["-f", &conf, "-c", &script, "-B", "-1", "-4", "-t", "20"];
+    args.extend_from_slice(extra);
+    args.push(iface);
+    let r = lab.exec(ns, "dhcpcd", &args);
     let _ = std::fs::remove_file(format!("/var/lib/dhcpcd/{iface}.lease"));
     assert!(
         r.status.success(),

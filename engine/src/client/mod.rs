@@ -44,6 +44,10 @@ pub struct ClientConfig {
     /// Option 60: servers that sort clients into classes by it (PXE, phones) answer differently.
     #[serde(default)]
     pub vendor_class: Option<String>,
+    /// Option 93 (RFC 4578): the firmware a network-booting client runs (0 BIOS, 7 or 9 x64 UEFI, 11 ARM64
+    /// UEFI); servers choose its boot file by it.
+    #[serde(default)]
+    pub arch: Option<u16>,
     /// Option 55.
     pub params: Vec<u8>,
     /// Ask servers to broadcast replies (as Windows does); off, replies come unicast to the MAC.
@@ -65,6 +69,7 @@ impl ClientConfig {
             hostname: None,
             client_id: None,
             vendor_class: None,
+            arch: None,
             params: vec![1, 3, 6, 12, 15, 28, 42, 51, 54, 58, 59, 119, 121],
             broadcast_flag: false,
             probe: true,
@@ -769,6 +774,9 @@ impl Client {
         }
         if let Some(v) = &self.config.vendor_class {
             m = m.opt(DhcpOption::ClassIdentifier(v.as_bytes().to_vec()));
+        }
+        if let Some(a) = self.config.arch {
+            m = m.opt(DhcpOption::ClientSystemArchitecture(a.into()));
         }
         m.params(&self.config.params)
     }

@@ -53,9 +53,25 @@ pub struct ServerAnswer {
     pub message: Option<String>,
     /// Every option, as sent.
     pub options: Vec<OptionValue>,
+    /// Network boot: `siaddr`, the server to load the boot file from (RFC 2131 §2), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_server: Option<Ipv4Addr>,
+    /// Network boot: the `file` field, else option 67.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_file: Option<String>,
     /// Asked as a relay: whether the answer carried option 82 back (RFC 3046 §2.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub echoed_relay_info: Option<bool>,
+}
+
+/// The boot file a PXE client would load: the `file` field (up to its first NUL), else option 67.
+fn boot_file(m: &dhcproto::v4::Message) -> Option<String> {
+    let field = m.fname().map(|f| f.split(|&b| b == 0).next().unwrap_or_default()).filter(|f| !f.is_empty());
+    let option = match m.opts().get(dhcproto::v4::OptionCode::BootfileName) {
+        Some(dhcproto::v4::DhcpOption::BootfileName(b)) => Some(b.as_slice()),
+        _ => None,
+    };
+    field.or(option).map(|b| String::from_utf8_lossy(b).into_owned())
 }
 
 fn secs(d: Option<Duration>) -> Option<u32> {
@@ -83,6 +99,8 @@ impl ServerAnswer {
                 .into_iter()
                 .map(|(code, name, value)| OptionValue { code, name: name.to_string(), value })
                 .collect(),
+            next_server: Some(reply.msg.siaddr()).filter(|a| !a.is_unspecified()),
+            boot_file: boot_file(&reply.msg),
             echoed_relay_info: None,
         }
     }

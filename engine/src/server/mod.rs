@@ -5,6 +5,7 @@
 //! Calling `handle_timeout` early is harmless.
 
 use crate::allocator::{Allocator, Share};
+use crate::class::{ClientFacts, Membership};
 use crate::config::{ConfigError, ServerConfig};
 use crate::event::{LeaseEvent, LeaseEventKind};
 use crate::hwaddr::HwAddr;
@@ -111,7 +112,7 @@ fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allo
     let allocators = subnets
         .iter()
         .map(|s| {
-            let ranges: Vec<_> = s.config.pools.iter().map(|p| p.0).collect();
+            let ranges: Vec<_> = s.config.pool_ranges().map(|(r, _)| r).collect();
             (s.net, Allocator::new(&ranges, config.policy.allocator))
         })
         .collect();
@@ -534,19 +535,70 @@ impl Server {
         {
             return Some(r.ip);
         }
+        let m = self.membership(si, req);
         if let Some(l) = self.table.client_lease(s.net, key)
             && (l.state.holds_address() || self.table.is_free(l.ip))
             && !s.reserved_for_other(l.ip, &req.hw, req.client_id.as_ref())
+            && self.pool_allows(si, l.ip, &m)
         {
             return Some(l.ip);
         }
         if let Some(ip) = req.requested_ip
             && s.net.contains(&ip)
             && self.table.is_free(ip)
+            && self.pool_allows(si, ip, &m)
         {
             return Some(ip);
         }
-        self.table.allocator_mut(s.net)?.pick(&mut self.rng, self.share)
+        // The pools kept for the client's classes first, then the open ones (see `crate::class`).
+        let classes = &self.config.classes;
+        let kept: Vec<bool> = s.config.pool_ranges().map(|(_, c)| c.iter().any(|n| m.is_in(classes, n))).collect();
+        let open: Vec<bool> = s.config.pool_ranges().map(|(_, c)| c.is_empty()).collect();
+        let net = s.net;
+        let (rng, share) = (&mut self.rng, self.share);
+        let allocator = self.table.allocator_mut(net)?;
+        allocator.pick_in(rng, share, &|k| kept[k]).or_else(|| allocator.pick_in(rng, share, &|k| open[k]))
+    }
+
+    /// The classes the client of `req` belongs to in subnet `si`.
+    fn membership(&self, si: usize, req: &Request) -> Membership {
+        let s = &self.subnets[si];
+        let known = s.reservation_for(&req.hw, req.client_id.as_ref()).is_some();
+        if self.config.classes.is_empty() {
+            return Membership { classes: vec![], known };
+        }
+        Membership::of(&self.config.classes, &ClientFacts::of(req), known)
+    }
+
+    /// Whether a client of these classes may have `ip`: outside every pool (a reservation, an address the
+    /// rules below decide), or in a pool open to all or kept for one of its classes.
+    fn pool_allows(&self, si: usize, ip: Ipv4Addr, m: &Membership) -> bool {
+        let s = &self.subnets[si];
+        let Some(k) = self.table.allocator(s.net).and_then(|a| a.pool_of(ip)) else { return true };
+        s.config
+            .pool_ranges()
+            .nth(k)
+            .is_none_or(|(_, c)| c.is_empty() || c.iter().any(|n| m.is_in(&self.config.classes, n)))
+    }
+
+    /// An OFFER or ACK for this client, with its classes' options (counted per class).
+    #[allow(clippy::too_many_arguments)]
+    fn reply_to(
+        &mut self,
+        req: &Request,
+        kind: MessageType,
+        ip: Ipv4Addr,
+        server_id: Ipv4Addr,
+        si: usize,
+        times: Option<LeaseTimes>,
+        hostname: Option<&str>,
+    ) -> Message {
+        let m = self.membership(si, req);
+        for &c in &m.classes {
+            *self.stats.class_replies.entry(self.config.classes[c].name.clone()).or_default() += 1;
+        }
+        let classes = m.classes(&self.config.classes);
+        reply::offer_or_ack(req, kind, ip, server_id, &self.subnets[si], times, hostname, &classes)
     }
 
     /// True when another client holds `ip`, or it is quarantined after a DECLINE.
@@ -572,6 +624,10 @@ impl Server {
         }
         if s.reserved_for_other(ip, &req.hw, req.client_id.as_ref()) {
             return Err(format!("{ip} is reserved for another client"));
+        }
+        let reserved_here = s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip);
+        if !reserved_here && !self.pool_allows(si, ip, &self.membership(si, req)) {
+            return Err(format!("{ip} is in a pool kept for other classes of clients"));
         }
         match self.table.get(ip) {
             Some(l) if l.state == LeaseState::Declined => Err(format!("{ip} was declined and is in probation")),
@@ -648,7 +704,7 @@ impl Server {
         let (t1, t2) = s.timers(lease_time);
         let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
         let times = LeaseTimes { lease: lease_time, t1, t2 };
-        reply::offer_or_ack(req, MessageType::Offer, ip, meta.local_addr, s, Some(times), hostname.as_deref())
+        self.reply_to(req, MessageType::Offer, ip, meta.local_addr, si, Some(times), hostname.as_deref())
     }
 
     fn request(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
@@ -746,9 +802,8 @@ impl Server {
         let displaced = self.table.insert(lease);
         self.report_displaced(now, displaced);
         self.emit(event);
-        let s = &self.subnets[si];
         let times = LeaseTimes { lease: lease_time, t1, t2 };
-        let msg = reply::offer_or_ack(req, MessageType::Ack, ip, meta.local_addr, s, Some(times), hostname.as_deref());
+        let msg = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), hostname.as_deref());
         Outcome::Reply(msg, DhcpMessage::Ack, ip)
     }
 
@@ -828,16 +883,9 @@ impl Server {
         let si = self.select_subnet(meta, req)?;
         let s = &self.subnets[si];
         let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
-        let msg = reply::offer_or_ack(
-            req,
-            MessageType::Ack,
-            Ipv4Addr::UNSPECIFIED,
-            meta.local_addr,
-            s,
-            None,
-            hostname.as_deref(),
-        );
-        Ok(Outcome::Reply(msg, DhcpMessage::Ack, Ipv4Addr::UNSPECIFIED))
+        let none = Ipv4Addr::UNSPECIFIED;
+        let msg = self.reply_to(req, MessageType::Ack, none, meta.local_addr, si, None, hostname.as_deref());
+        Ok(Outcome::Reply(msg, DhcpMessage::Ack, none))
     }
 
     /// How long the server keeps an offered address for the client (for tests and the lab).

@@ -9,7 +9,7 @@ use super::{Outcome, Server};
 use crate::lease::{ClientKey, LeaseState};
 use crate::message::DhcpMessage;
 use crate::packet::{DropReason, Dropped, Request};
-use crate::reply::{self, LeaseTimes};
+use crate::reply::LeaseTimes;
 use crate::server::RecvMeta;
 use crate::time::Instant;
 use dhcproto::v4::MessageType;
@@ -50,7 +50,7 @@ impl Server {
         let s = &self.subnets[si];
         let (t1, t2) = s.timers(left);
         let times = LeaseTimes { lease: left, t1, t2 };
-        let msg = reply::offer_or_ack(req, MessageType::Ack, ip, meta.local_addr, s, Some(times), None);
+        let msg = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), None);
         self.reply_needs_store = false;
         Ok(Outcome::Reply(msg, DhcpMessage::Ack, ip))
     }

@@ -925,3 +925,121 @@ fn a_discover_whose_addresses_all_answer_is_given_up_and_counted() {
     assert_eq!(lab.server.stats().dropped.get(&DropReason::PoolExhausted), Some(&1));
     lab.server.check_invariants().unwrap();
 }
+
+/// The usual LAN with classes: phones (vendor class `Polycom*`) get 192.168.1.100-109 and their own DNS;
+/// UEFI and BIOS firmware get their boot files.
+fn classy_lab() -> Lab {
+    let mut cfg = config();
+    cfg.subnets[0].class_pools.push(crate::config::ClassPool {
+        range: "192.168.1.100-192.168.1.109".parse().unwrap(),
+        classes: vec!["phones".into()],
+    });
+    cfg.classes = serde_json::from_str(
+        r#"[
+          {"name": "phones", "match": {"vendor_class": ["Polycom*"]}, "dns": ["192.168.1.53"]},
+          {"name": "uefi", "match": {"arch": ["efi-x64"]}, "next_server": "192.168.1.5",
+           "boot_file": "ipxe.efi", "tftp_server": "tftp.lab.example"},
+          {"name": "bios", "match": {"arch": ["bios"]}, "next_server": "192.168.1.5", "boot_file": "undionly.kpxe"}
+        ]"#,
+    )
+    .unwrap();
+    Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) }
+}
+
+fn dns_of(m: &Message) -> Option<Vec<Ipv4Addr>> {
+    match m.opts().get(OptionCode::DomainNameServer) {
+        Some(DhcpOption::DomainNameServer(v)) => Some(v.clone()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_phone_gets_its_class_pool_and_options_and_others_the_open_pool() {
+    let mut lab = classy_lab();
+    let phone = msg(MessageType::Discover, mac(1)).opt(DhcpOption::ClassIdentifier(b"Polycom-VVX".to_vec()));
+    let (_, offer) = lab.send(phone).unwrap();
+    let o = offer.yiaddr().octets()[3];
+    assert!((100..=109).contains(&o), "the phone's pool: {}", offer.yiaddr());
+    assert_eq!(dns_of(&offer), Some(vec![ip("192.168.1.53")]), "the class's DNS");
+    assert_eq!(offer.opts().get(OptionCode::Router), Some(&DhcpOption::Router(vec![ROUTER])), "the subnet's router");
+    let (_, laptop) = lab.send(msg(MessageType::Discover, mac(2))).unwrap();
+    assert!((20..=29).contains(&laptop.yiaddr().octets()[3]), "{}", laptop.yiaddr());
+    assert_eq!(dns_of(&laptop), Some(vec![ROUTER]));
+    // A laptop may not take a phone address, not by asking for it and not after a reboot.
+    let (_, o) = lab.send(msg(MessageType::Discover, mac(3)).requested(ip("192.168.1.105"))).unwrap();
+    assert!((20..=29).contains(&o.yiaddr().octets()[3]));
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(3)).requested(ip("192.168.1.105"))).unwrap();
+    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    assert_eq!(lab.server.stats().class_replies.get("phones"), Some(&1));
+}
+
+/// A `file` or `sname` field as text, up to its first NUL.
+fn name(field: Option<&[u8]>) -> String {
+    let b = field.unwrap_or_default();
+    String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or_default()).into_owned()
+}
+
+#[test]
+fn firmware_gets_its_boot_file_next_server_and_tftp_name() {
+    let mut lab = classy_lab();
+    let uefi = msg(MessageType::Discover, mac(1))
+        .opt(DhcpOption::ClientSystemArchitecture(7u16.into()))
+        .params(&[1, 3, 66, 67]);
+    let (_, offer) = lab.send(uefi).unwrap();
+    assert_eq!(offer.siaddr(), ip("192.168.1.5"));
+    assert_eq!(name(offer.fname()), "ipxe.efi");
+    assert_eq!(name(offer.sname()), "tftp.lab.example");
+    assert_eq!(offer.opts().get(OptionCode::BootfileName), Some(&DhcpOption::BootfileName(b"ipxe.efi".to_vec())));
+    assert!(!offer.opts().contains(OptionCode::OptionOverload), "the fields hold names, not options");
+    let bios =
+        msg(MessageType::Discover, mac(2)).opt(DhcpOption::ClientSystemArchitecture(0u16.into())).params(&[1, 3, 6]);
+    let (_, offer) = lab.send(bios).unwrap();
+    assert_eq!(name(offer.fname()), "undionly.kpxe");
+    // A parameter list without option 67: the `file` field alone carries it.
+    assert!(!offer.opts().contains(OptionCode::BootfileName));
+    // A client of no class boots nothing: no next server, an empty `file` field.
+    let (_, plain) = lab.send(msg(MessageType::Discover, mac(3))).unwrap();
+    assert_eq!(plain.siaddr(), ZERO);
+    assert_eq!(name(plain.fname()), "");
+}
+
+#[test]
+fn unknown_clients_can_be_kept_in_a_guest_pool() {
+    let mut cfg = config();
+    cfg.subnets[0].pools.clear();
+    cfg.subnets[0].class_pools.push(crate::config::ClassPool {
+        range: "192.168.1.50-192.168.1.59".parse().unwrap(),
+        classes: vec!["unknown".into()],
+    });
+    let mut lab = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) };
+    let (_, guest) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
+    assert!((50..=59).contains(&guest.yiaddr().octets()[3]), "{}", guest.yiaddr());
+    let (_, printer) = lab.send(msg(MessageType::Discover, mac(0x99))).unwrap();
+    assert_eq!(printer.yiaddr(), ip("192.168.1.34"), "the known client gets its reservation");
+}
+
+#[test]
+fn classes_that_can_never_match_and_pools_no_class_reaches_are_refused() {
+    let mut cfg = config();
+    cfg.subnets[0].class_pools.push(crate::config::ClassPool {
+        range: "192.168.1.100-192.168.1.109".parse().unwrap(),
+        classes: vec!["phnoes".into()],
+    });
+    cfg.classes = serde_json::from_str(
+        r#"[{"name": "phones", "match": {"vendor_class": ["Polycom*"]}},
+            {"name": "empty"}, {"name": "phones", "match": {"hostname": ["x"]}}, {"name": "known", "match": {"hostname": ["y"]}},
+            {"name": "bad name", "match": {"hostname": ["z"]}}]"#,
+    )
+    .unwrap();
+    let errs = cfg.validate().unwrap_err();
+    let said: Vec<String> = errs.iter().map(|e| format!("{}: {}", e.path, e.message)).collect();
+    for want in [
+        "subnet[0].pool[0].classes: no class is named `phnoes`",
+        "class[1].match: no conditions",
+        "class[2].name: another class is named `phones`",
+        "class[3].name: `known` is a built-in class",
+        "class[4].name: `bad name`",
+    ] {
+        assert!(said.iter().any(|s| s.starts_with(want)), "{want} in {said:#?}");
+    }
+}
