@@ -112,6 +112,44 @@ test('dora: four messages, the ACK inspected, fields and bytes linked both ways'
   await page.close();
 });
 
+test('the step counter shows the whole scenario from the first step, and ends on it', async () => {
+  const page = await open('#s=renew-rebind&seed=1&step=0');
+  const [shown, total] = (await page.innerText('[data-testid=step-count]')).split('/').map(Number);
+  assert.equal(shown, 0);
+  assert.ok(total > 20, `renew-rebind has more than 20 steps: ${total}`);
+  await runToEnd(page);
+  assert.equal(await page.innerText('[data-testid=step-count]'), `${total}/${total}`);
+  await page.close();
+});
+
+test('the hex dump copies as spaced bytes, and as a hex stream or dump from its buttons', async () => {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  const page = await context.newPage();
+  await page.goto(`${base}/#s=dora&seed=1&step=4`);
+  await page.waitForSelector('[data-testid=hex]');
+  // Selecting the first row and copying it gives what Wireshark's "copy as hex dump" gives.
+  const selected = await page.evaluate(() => {
+    const row = document.querySelector('[data-testid=hex] .hexrow');
+    const range = document.createRange();
+    range.selectNodeContents(row);
+    const sel = window.getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    return sel.toString();
+  });
+  assert.match(selected, /^0000 {2}01 01 06 00 [0-9a-f]{2} [0-9a-f]{2} [0-9a-f]{2} [0-9a-f]{2} 00 00/, selected);
+  await page.click('[data-testid=copy-hex-stream]');
+  const stream = await page.evaluate(() => navigator.clipboard.readText());
+  assert.match(stream, /^01010600[0-9a-f]+$/);
+  assert.equal(stream.length % 2, 0);
+  await page.click('[data-testid=copy-hex-dump]');
+  const dump = await page.evaluate(() => navigator.clipboard.readText());
+  assert.equal(dump.split('\n')[0].slice(0, 17), selected.slice(0, 17));
+  assert.equal(dump.trim().split('\n').length, Math.ceil(stream.length / 32));
+  await context.close();
+});
+
 test('two-servers ends bound to the first offer; the flow graph shows both offers', async () => {
   const page = await open('#s=two-servers&seed=1&step=0');
   await runToEnd(page);

@@ -72,6 +72,9 @@ pub struct LabModel {
     pub scenario: Scenario,
     /// How many trace entries are on screen.
     pub shown: usize,
+    /// How many the whole scenario has, from its first step to its end, with the user's actions: what the
+    /// step counter counts towards.
+    pub total: usize,
     /// The trace entry (a packet) in the inspector.
     pub selected: Option<usize>,
     /// The inspector's selected field, as a path in its tree.
@@ -119,6 +122,7 @@ impl LabModel {
             focus: scenario.client,
             scenario,
             shown: 0,
+            total: 0,
             selected: None,
             field: None,
             playing: false,
@@ -131,6 +135,7 @@ impl LabModel {
         if name == CROWD {
             lab.name = CROWD.into();
         }
+        lab.count_total();
         for _ in 0..step {
             if !lab.step() {
                 break;
@@ -169,8 +174,16 @@ impl LabModel {
         self.selected.and_then(|s| self.scenario.sim.trace().get(s))
     }
 
-    /// Rebuilds the scenario with the user's impairments and actions, and replays it to show `n` entries.
-    fn replay_to(&mut self, n: usize) {
+    /// Runs a copy of the scenario, as the user's actions and impairments make it, to its end and counts
+    /// its steps. Called when those change, not on every step.
+    fn count_total(&mut self) {
+        let mut s = self.rebuilt();
+        s.sim.run_until(self.horizon());
+        self.total = s.sim.trace().len().max(self.shown);
+    }
+
+    /// A fresh copy of the scenario with the user's impairments, and its actions scheduled.
+    fn rebuilt(&self) -> Scenario {
         let mut s = build_scenario(&self.name, self.seed);
         for &(seg, loss, delay) in &self.impairments {
             if let Some(x) = s.sim.segments.get_mut(seg) {
@@ -182,7 +195,12 @@ impl LabModel {
             while s.sim.events_processed < u.after_events && s.sim.step_event() {}
             s.sim.schedule(u.at, u.action.clone());
         }
-        self.scenario = s;
+        s
+    }
+
+    /// Rebuilds the scenario with the user's impairments and actions, and replays it to show `n` entries.
+    fn replay_to(&mut self, n: usize) {
+        self.scenario = self.rebuilt();
         if n > 0 {
             let end = self.horizon();
             self.scenario.sim.run_to_entry_until(n - 1, end);
@@ -202,6 +220,7 @@ impl LabModel {
             return false;
         }
         self.shown += 1;
+        self.total = self.total.max(self.shown);
         let e = &sim.trace()[self.shown - 1];
         if matches!(e.kind, TraceKind::Packet { .. }) {
             self.selected = Some(e.seq);
@@ -233,6 +252,7 @@ impl LabModel {
         self.selected = None;
         self.field = None;
         self.replay_to(0);
+        self.count_total();
     }
 
     /// Acts at the time on screen: what the simulator ran ahead is dropped, then the action applies and the
@@ -249,6 +269,7 @@ impl LabModel {
                 break;
             }
         }
+        self.count_total();
     }
 
     fn impair(&mut self, segment: SegmentId, loss: Option<f64>, delay: Option<u64>) {
@@ -256,6 +277,7 @@ impl LabModel {
         self.impairments.retain(|x| x.0 != segment);
         self.impairments.push((segment, loss.unwrap_or(cur.0), delay.unwrap_or(cur.1)));
         self.replay_to(self.shown);
+        self.count_total();
     }
 
     /// The focused server's config with the form applied: a new pool and lease time where they parse, and
@@ -481,6 +503,26 @@ mod tests {
         assert_eq!(parse_hash("#s=crowd"), ("crowd".into(), 1, 0));
         let lab = LabModel::new("relay", 7, 12);
         assert_eq!(lab.hash(), "#s=relay&seed=7&step=12");
+    }
+
+    #[test]
+    fn the_step_counter_counts_towards_the_whole_scenario_from_the_first_step() {
+        for name in ["dora", "renew-rebind", "relay", "reservation"] {
+            let mut lab = LabModel::new(name, 1, 0);
+            let total = lab.total;
+            assert!(total > 10, "{name}: {total}");
+            while lab.step() {
+                assert_eq!(lab.total, total, "{name}: the length stays put while stepping");
+            }
+            assert_eq!(lab.shown, total, "{name}: the end is where the counter said");
+        }
+        // An action changes the story, and its length.
+        let mut lab = LabModel::new("dora", 1, 20);
+        let before = lab.total;
+        lab.act(Action::Release { node: lab.scenario.client, nic: 0 });
+        assert_ne!(lab.total, before);
+        while lab.step() {}
+        assert_eq!(lab.shown, lab.total);
     }
 
     #[test]

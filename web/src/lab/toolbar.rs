@@ -74,7 +74,7 @@ pub fn LabToolbar(p: &CardProps) -> Html {
                 {format!(" {}×", m.speed)}
             </label>
             <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{"t = "}{m.now().to_string()}</span>
-            <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.scenario.sim.trace().len())}</span>
+            <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.total)}</span>
             <button data-testid="export-pcap" onclick={on_export}>{t(lang, Key::Export)}</button>
         </div>
     }

@@ -54,19 +54,47 @@ fn tree(
     }
 }
 
+/// The bytes as Wireshark's "copy as hex dump": offset, sixteen spaced bytes, their ASCII.
+pub fn hex_dump(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (row, chunk) in bytes.chunks(16).enumerate() {
+        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
+        out.push_str(&format!("{:04x}  {:<47}  {}\n", row * 16, hex.join(" "), ascii(chunk)));
+    }
+    out
+}
+
+/// The bytes as one unbroken hex string ("copy as hex stream").
+pub fn hex_stream(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ascii(chunk: &[u8]) -> String {
+    chunk.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect()
+}
+
+/// Puts `text` on the clipboard (the page must have the user's gesture; the browser may refuse silently).
+fn copy(text: String) {
+    if let Some(w) = web_sys::window() {
+        let _ = w.navigator().clipboard().write_text(&text);
+    }
+}
+
 fn hex_pane(bytes: &[u8], fields: &[Field], hl: Option<Range<usize>>, on_field: &Callback<Vec<usize>>) -> Html {
+    // Real spaces between the bytes and columns, so selecting and copying gives a spaced dump.
     html! {
         <div class="hex" data-testid="hex">
             { for bytes.chunks(16).enumerate().map(|(row, chunk)| html! {
                 <div class="hexrow">
-                    <span class="off">{format!("{:04x}", row * 16)}</span>
+                    <span class="off">{format!("{:04x}", row * 16)}</span>{"  "}
                     { for chunk.iter().enumerate().map(|(i, b)| {
                         let at = row * 16 + i;
                         let on = hl.as_ref().is_some_and(|r| r.contains(&at));
                         let onclick = Field::path_at(fields, at).map(|p| on_field.reform(move |_: MouseEvent| p.clone()));
-                        html! { <span class={classes!("b", on.then_some("hl"))} data-testid="hex-byte" data-offset={at.to_string()} {onclick}>{format!("{b:02x}")}</span> }
+                        let gap = if i + 1 < chunk.len() { " " } else { "" };
+                        html! { <><span class={classes!("b", on.then_some("hl"))} data-testid="hex-byte" data-offset={at.to_string()} {onclick}>{format!("{b:02x}")}</span>{gap}</> }
                     }) }
-                    <span class="ascii">{ chunk.iter().map(|&b| if b.is_ascii_graphic() { b as char } else { '.' }).collect::<String>() }</span>
+                    {"  "}<span class="ascii">{ ascii(chunk) }</span>
                 </div>
             }) }
         </div>
@@ -95,8 +123,26 @@ pub fn view(
                 <div class="treehead">{format!("Dynamic Host Configuration Protocol ({})", p.msg)}</div>
                 { tree(&fields, &mut vec![], selected, on_field) }
             </div>
-            <h3>{t(lang, Key::Hex)}</h3>
+            <h3>{t(lang, Key::Hex)}
+                <button class="copy" data-testid="copy-hex-dump" onclick={{ let d = hex_dump(p.payload); move |_| copy(d.clone()) }}>{t(lang, Key::CopyHexDump)}</button>
+                <button class="copy" data-testid="copy-hex-stream" onclick={{ let d = hex_stream(p.payload); move |_| copy(d.clone()) }}>{t(lang, Key::CopyHexStream)}</button>
+            </h3>
             { hex_pane(p.payload, &fields, hl, on_field) }
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_copies_are_spaced_dumps_or_one_stream() {
+        let bytes: Vec<u8> = (0u8..20).chain(*b"dhcp").collect();
+        let dump = hex_dump(&bytes);
+        let lines: Vec<&str> = dump.lines().collect();
+        assert_eq!(lines[0], "0000  00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f  ................");
+        assert_eq!(lines[1], "0010  10 11 12 13 64 68 63 70                          ....dhcp");
+        assert_eq!(hex_stream(&bytes[..4]), "00010203");
     }
 }
