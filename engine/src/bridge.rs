@@ -35,6 +35,13 @@ pub struct DaemonStats {
     pub store_conflicts: u64,
     /// Lease changes whose commit failed, waiting to be tried again.
     pub store_pending: u64,
+    /// Dynamic DNS changes carried out, refused because another client owns the name, and given up.
+    #[serde(default)]
+    pub dns_updated: u64,
+    #[serde(default)]
+    pub dns_conflicts: u64,
+    #[serde(default)]
+    pub dns_failed: u64,
     pub subnets: Vec<SubnetUsage>,
 }
 

@@ -3,6 +3,7 @@
 
 use crate::allocator::{AddrRange, AllocatorKind};
 use crate::class::{ClientClass, KNOWN, UNKNOWN};
+use crate::ddns::DdnsNames;
 use crate::duration_text;
 use crate::hwaddr::HwAddr;
 use ipnet::Ipv4Net;
@@ -93,6 +94,9 @@ pub struct ServerConfig {
     /// `[[class]]`, in precedence order (see `crate::class`).
     #[serde(default, rename = "class", skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<ClientClass>,
+    /// Dynamic DNS names (the daemon's `[ddns]`): set, bound leases get DNS records.
+    #[serde(skip)]
+    pub ddns: Option<DdnsNames>,
 }
 
 /// One IPv4 subnet: the link's prefix, its dynamic pools and the options its clients get.

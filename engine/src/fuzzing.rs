@@ -32,7 +32,7 @@ fn config() -> ServerConfig {
     // No rate limit: every input packet should reach the state machine.
     let policy =
         ServerPolicy { offer_hold: Duration::from_secs(10), client_packets_per_second: 0, ..Default::default() };
-    ServerConfig { policy, subnets: vec![lan, far], classes: vec![] }
+    ServerConfig { policy, subnets: vec![lan, far], ..Default::default() }
 }
 
 /// Feeds each packet of `data` to a fresh server. Panics (which the fuzzer reports) on any broken

@@ -12,6 +12,7 @@ pub mod class;
 pub mod client;
 mod client_index;
 pub mod config;
+pub mod ddns;
 pub mod dissect;
 pub mod duration_text;
 pub mod event;

@@ -4,7 +4,7 @@
 use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
 use crate::message::DhcpMessage;
-use dhcproto::v4::{DhcpOption, Message, Opcode, OptionCode, relay::RelayCode, relay::RelayInfo};
+use dhcproto::v4::{DhcpOption, Message, Opcode, OptionCode, fqdn::ClientFQDN, relay::RelayCode, relay::RelayInfo};
 use dhcproto::{Decodable, Decoder};
 use serde::{Deserialize, Serialize};
 use std::net::Ipv4Addr;
@@ -143,6 +143,8 @@ pub struct Request {
     pub prl: Option<Vec<u8>>,
     /// Option 118, or sub-option 5 of option 82 (RFC 3527): the subnet the client is on.
     pub link_selection: Option<Ipv4Addr>,
+    /// Option 81 (RFC 4702): the name the client wants in DNS, and who should update it.
+    pub fqdn: Option<ClientFQDN>,
 }
 
 /// Whether an option's length fits its definition. Covers every option `dhcproto` 0.15 reads at a fixed
@@ -264,6 +266,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         lease_time: None,
         prl: None,
         link_selection: None,
+        fqdn: None,
         msg,
     };
     for (_, opt) in req.msg.opts().iter() {
@@ -277,6 +280,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
                 req.prl = Some(codes.iter().map(|&c| u8::from(c)).collect());
             }
             DhcpOption::SubnetSelection(ip) => req.link_selection = Some(*ip),
+            DhcpOption::ClientFQDN(f) => req.fqdn = Some(f.clone()),
             DhcpOption::RelayAgentInformation(info) if req.link_selection.is_none() => {
                 if let Some(RelayInfo::LinkSelection(ip)) = info.get(RelayCode::LinkSelection) {
                     req.link_selection = Some(*ip);
@@ -284,6 +288,11 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             }
             _ => {}
         }
+    }
+    // A client that names itself only in option 81 is known by that name (its first label is the host).
+    if req.hostname.is_none() {
+        let named = req.fqdn.as_ref().map(|f| f.domain().to_string().trim_end_matches('.').to_string());
+        req.hostname = named.filter(|n| !n.is_empty());
     }
     if req.hw.as_bytes().iter().all(|&b| b == 0) && req.client_id.is_none() {
         return Err(Dropped::new(DropReason::NoClientIdentity, "empty chaddr and no client identifier"));

@@ -39,7 +39,7 @@ fn config() -> ServerConfig {
         decline_probation: Duration::from_secs(900),
         ..Default::default()
     };
-    ServerConfig { policy, subnets: vec![lan, far], classes: vec![] }
+    ServerConfig { policy, subnets: vec![lan, far], ..Default::default() }
 }
 
 fn hw(c: u8) -> HwAddr {

@@ -1,6 +1,7 @@
 //! The daemon's TOML config file: `[dhcp]`, `[http]`, `[[subnet]]` and `[[class]]`. Every error, syntax or meaning,
 //! is reported with the line and column of the field it is about.
 
+use crate::ddns::DdnsSection;
 use crate::store::LeaseDb;
 use dhcplab_engine::Duration;
 use dhcplab_engine::class::ClientClass;
@@ -25,6 +26,9 @@ pub struct ConfigFile {
     /// Client classes, in precedence order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub class: Vec<ClientClass>,
+    /// Dynamic DNS: without it, no DNS records are made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ddns: Option<DdnsSection>,
 }
 
 /// `[dhcp]`: where to serve, and the engine's server-wide protocol knobs (flattened in, so they are
@@ -141,7 +145,12 @@ impl Default for HttpSection {
 impl ConfigFile {
     /// The engine's view: protocol knobs and subnets.
     pub fn server_config(&self) -> ServerConfig {
-        ServerConfig { policy: self.dhcp.policy.clone(), subnets: self.subnet.clone(), classes: self.class.clone() }
+        ServerConfig {
+            policy: self.dhcp.policy.clone(),
+            subnets: self.subnet.clone(),
+            classes: self.class.clone(),
+            ddns: self.ddns.as_ref().map(|d| d.names()),
+        }
     }
 }
 
@@ -286,6 +295,9 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
     }
     if let Some(Err(why)) = cfg.http.admin_token.as_deref().map(check_token) {
         http_problem("http.admin_token", why);
+    }
+    for (field, why) in cfg.ddns.as_ref().map(DdnsSection::check).unwrap_or_default() {
+        http_problem(field, why);
     }
     if problems.is_empty() {
         Ok(cfg)

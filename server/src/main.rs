@@ -3,6 +3,7 @@
 mod bridge;
 mod config_file;
 mod daemon;
+mod ddns;
 mod demo;
 mod http;
 mod http_guard;

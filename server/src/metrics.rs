@@ -134,6 +134,11 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         );
     }
     let _ = writeln!(out, "dhcplab_pkt4_drop_reason_total{{reason=\"queue_overflow\"}} {}", s.queue_overflow);
+    let _ = writeln!(out, "# HELP dhcplab_dns_updates_total Dynamic DNS changes by outcome.");
+    let _ = writeln!(out, "# TYPE dhcplab_dns_updates_total counter");
+    for (result, n) in [("ok", s.dns_updated), ("conflict", s.dns_conflicts), ("failed", s.dns_failed)] {
+        let _ = writeln!(out, "dhcplab_dns_updates_total{{result=\"{result}\"}} {n}");
+    }
     // Class names are letters, digits, `-`, `_` and `.` (the config checks), so they need no escaping.
     let _ = writeln!(out, "# HELP dhcplab_class_replies_total OFFERs and ACKs given to members of each client class.");
     let _ = writeln!(out, "# TYPE dhcplab_class_replies_total counter");

@@ -78,6 +78,9 @@ fn random_token() -> Result<String> {
     Ok(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
+/// DNS changes waiting for the updater; more are counted as failed, never waited for.
+const DNS_QUEUE: usize = 4096;
+
 pub async fn serve(opts: ServeOptions) -> Result<()> {
     let demo = opts.config.is_none();
     let cfg = match &opts.config {
@@ -123,9 +126,17 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let alone = vec![PeerStatus { name: server_name(&cfg), up: true, heartbeat_age_ms: 0, share: None, this: true }];
     let peer_board = PeerBoard::new(std::sync::Mutex::new(alone.clone()));
     let store = (opened.store, CommitWindow::new(cfg.dhcp.commit_delay));
-    let engine = Engine::new(server, links.clone(), store, clock, counters.clone(), publisher, cmd_tx.clone())
+    let mut engine = Engine::new(server, links.clone(), store, clock, counters.clone(), publisher, cmd_tx.clone())
         .context("starting the lease store's thread")?
         .with_peers(alone);
+    if let Some(section) = &cfg.ddns {
+        let updater =
+            crate::ddns::Updater::new(section, counters.dns.clone()).map_err(|e| BadConfig(format!("[ddns]: {e}")))?;
+        let (dns_tx, dns_rx) = mpsc::channel(DNS_QUEUE);
+        tokio::spawn(updater.run(dns_rx));
+        engine = engine.with_dns(dns_tx);
+        info!("dynamic DNS: {} through {}", section.forward_zone, section.server);
+    }
     if let Some(mut watch) = opened.peers {
         watch.engine = cmd_tx.clone();
         watch.board = peer_board.clone();

@@ -6,7 +6,9 @@
 
 use crate::allocator::{Allocator, Share};
 use crate::class::{ClientFacts, Membership};
+use crate::config::HexBytes;
 use crate::config::{ConfigError, ServerConfig};
+use crate::ddns::{self, DnsChange, DnsOp};
 use crate::event::{LeaseEvent, LeaseEventKind};
 use crate::hwaddr::HwAddr;
 use crate::lease::{ClientKey, Lease, LeaseState};
@@ -106,6 +108,8 @@ pub struct Server {
     exchange: Option<crate::event::Exchange>,
     /// DISCOVERs whose OFFER waits for a ping of the address to go unanswered.
     prober: conflict::Prober,
+    /// DNS records to add or remove (`ddns`), for the caller to send.
+    dns: VecDeque<DnsChange>,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -151,6 +155,7 @@ impl Server {
             reply_needs_store: true,
             exchange: None,
             prober: conflict::Prober::default(),
+            dns: VecDeque::new(),
         })
     }
 
@@ -250,6 +255,12 @@ impl Server {
 
     pub fn poll_event(&mut self) -> Option<LeaseEvent> {
         self.events.pop_front()
+    }
+
+    /// A DNS change a lease needs (with `ddns` configured): the caller sends it, and never holds an ACK
+    /// for it.
+    pub fn poll_dns(&mut self) -> Option<DnsChange> {
+        self.dns.pop_front()
     }
 
     /// An ICMP echo request to send before an OFFER (with `conflict_probe` on).
@@ -479,7 +490,24 @@ impl Server {
 
     fn emit(&mut self, mut ev: LeaseEvent) {
         ev.exchange = ev.exchange.or(self.exchange);
+        // A binding gets its records; its end (release, expiry, the client moving on) takes them away.
+        // Renewals keep them (a new name is handled in `bind`); other servers' records are theirs.
+        let op = match ev.kind {
+            LeaseEventKind::Bound => Some(DnsOp::Add),
+            LeaseEventKind::Released | LeaseEventKind::Expired => Some(DnsOp::Remove),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.dns_change(op, ev.hostname.as_deref(), ev.ip, &ev.hw, ev.client_id.as_ref());
+        }
         self.events.push_back(ev);
+    }
+
+    fn dns_change(&mut self, op: DnsOp, name: Option<&str>, ip: Ipv4Addr, hw: &HwAddr, id: Option<&HexBytes>) {
+        let (Some(names), Some(name)) = (&self.config.ddns, name) else { return };
+        if let Some(c) = ddns::change(op, names, name, ip, hw, id) {
+            self.dns.push_back(c);
+        }
     }
 
     fn client_key(&self, req: &Request) -> ClientKey {
@@ -598,7 +626,18 @@ impl Server {
             *self.stats.class_replies.entry(self.config.classes[c].name.clone()).or_default() += 1;
         }
         let classes = m.classes(&self.config.classes);
-        reply::offer_or_ack(req, kind, ip, server_id, &self.subnets[si], times, hostname, &classes)
+        let mut msg = reply::offer_or_ack(req, kind, ip, server_id, &self.subnets[si], times, hostname, &classes);
+        // RFC 4702 §4: a client that sent option 81 learns the name the server registers, and that the server
+        // updates both records (S), overriding its wish if it asked to do the A record itself (O).
+        if let (Some(names), Some(asked), Some(name)) = (&self.config.ddns, &req.fqdn, req.hostname.as_deref())
+            && let Some(fqdn) = ddns::fqdn(name, &names.forward_zone)
+            && let Ok(domain) = dhcproto::Name::from_ascii(&fqdn)
+        {
+            let flags = asked.flags().set_s(true).set_o(!asked.flags().s()).set_n(false);
+            msg.opts_mut()
+                .insert(dhcproto::v4::DhcpOption::ClientFQDN(dhcproto::v4::fqdn::ClientFQDN::new(flags, domain)));
+        }
+        msg
     }
 
     /// True when another client holds `ip`, or it is quarantined after a DECLINE.
@@ -790,7 +829,7 @@ impl Server {
             client: key,
             hw: req.hw,
             client_id: req.client_id.clone(),
-            hostname: req.hostname.clone().or_else(|| prev.and_then(|p| p.hostname)),
+            hostname: req.hostname.clone().or_else(|| prev.as_ref().and_then(|p| p.hostname.clone())),
             state: LeaseState::Bound,
             obtained: now,
             expires: now + lease_time,
@@ -799,6 +838,11 @@ impl Server {
         };
         let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
         let event = LeaseEvent::from_lease(now, kind, &lease);
+        // A renewal under a new name moves the records to it.
+        if let Some(p) = prev.as_ref().filter(|p| renewed && p.hostname != lease.hostname) {
+            self.dns_change(DnsOp::Remove, p.hostname.as_deref(), ip, &p.hw, p.client_id.as_ref());
+            self.dns_change(DnsOp::Add, lease.hostname.as_deref(), ip, &lease.hw, lease.client_id.as_ref());
+        }
         let displaced = self.table.insert(lease);
         self.report_displaced(now, displaced);
         self.emit(event);

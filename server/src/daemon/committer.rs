@@ -50,6 +50,8 @@ pub struct Counters {
     pub offer_seconds: Histogram,
     pub ack_seconds: Histogram,
     pub last_error: Mutex<Option<String>>,
+    /// Dynamic DNS: what became of the changes (shared with the updater).
+    pub dns: Arc<crate::ddns::DnsCounters>,
 }
 
 impl Counters {

@@ -13,6 +13,7 @@ use crate::link::{Link, LinkSender};
 use crate::pinger::Pinger;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
+use dhcplab_engine::ddns::DnsChange;
 use dhcplab_engine::event::{Direction, LeaseChange, PacketSeen, PacketSummary};
 use dhcplab_engine::message::{DhcpMessage, SERVER_PORT};
 use dhcplab_engine::server::RecvMeta;
@@ -46,6 +47,8 @@ pub struct Engine {
     batch_read: Option<std::time::Instant>,
     /// The ICMP socket for conflict probing, opened once the config asks for it.
     pinger: Option<Arc<Pinger>>,
+    /// Where DNS changes go (to the `ddns` updater), when dynamic DNS is configured.
+    dns: Option<mpsc::Sender<DnsChange>>,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -86,12 +89,19 @@ impl Engine {
             peers: vec![],
             batch_read: None,
             pinger: None,
+            dns: None,
         })
     }
 
     /// The servers sharing the lease database as known at start (this one alone on SQLite).
     pub fn with_peers(mut self, peers: Vec<PeerStatus>) -> Self {
         self.peers = peers;
+        self
+    }
+
+    /// Sends the lease's DNS changes to the dynamic DNS updater.
+    pub fn with_dns(mut self, updater: mpsc::Sender<DnsChange>) -> Self {
+        self.dns = Some(updater);
         self
     }
 
@@ -128,6 +138,9 @@ impl Engine {
             acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
             store_conflicts: c.store_conflicts.load(Ordering::Relaxed),
             store_pending: c.store_pending.load(Ordering::Relaxed),
+            dns_updated: c.dns.updated.load(Ordering::Relaxed),
+            dns_conflicts: c.dns.conflicts.load(Ordering::Relaxed),
+            dns_failed: c.dns.failed.load(Ordering::Relaxed),
             subnets: self.server.subnet_usage(),
         }
     }
@@ -275,6 +288,14 @@ impl Engine {
                 && let Err(e) = pinger.send(p.ip)
             {
                 debug!("ping {}: {e}", p.ip);
+            }
+        }
+        // DNS never holds an ACK: changes are queued for the updater, and counted as failed if it is swamped.
+        while let Some(c) = self.server.poll_dns() {
+            if let Some(tx) = &self.dns
+                && tx.try_send(c).is_err()
+            {
+                self.counters.dns.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
         let mut now_out = Vec::new();

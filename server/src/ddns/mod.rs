@@ -1,0 +1,76 @@
+//! Dynamic DNS, the daemon's part: `[ddns]` in the config file, and the updater that sends the engine's
+//! [`DnsChange`](dhcplab_engine::ddns::DnsChange)s to the DNS server as RFC 2136 updates signed with TSIG
+//! (RFC 8945), following RFC 4703's rules so one client never takes over another's name.
+
+mod message;
+mod updater;
+
+pub use updater::{DnsCounters, Updater};
+
+use dhcplab_engine::ddns::{DdnsNames, zone};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn default_ttl() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// `[ddns]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DdnsSection {
+    /// The DNS server that takes the updates (the zones' primary), e.g. `192.0.2.53:53`.
+    pub server: SocketAddr,
+    /// The zone names are made in: `lab.example.`.
+    pub forward_zone: String,
+    /// The zone of the PTR records, e.g. `2.0.192.in-addr.arpa.`; without it no PTR records are made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse_zone: Option<String>,
+    /// The TTL of the records made.
+    #[serde(default = "default_ttl", with = "dhcplab_engine::duration_text")]
+    pub ttl: Duration,
+    /// The TSIG key's name, as the DNS server knows it. Without a key, updates go unsigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_name: Option<String>,
+    /// The key's secret, base64 (as `tsig-keygen` prints it)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_secret: Option<String>,
+    /// …or a file holding it on its first line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_secret_file: Option<PathBuf>,
+}
+
+impl DdnsSection {
+    /// What the engine needs.
+    pub fn names(&self) -> DdnsNames {
+        DdnsNames { forward_zone: zone(&self.forward_zone), ttl: self.ttl }
+    }
+
+    /// Problems with the section, as (field, message).
+    pub fn check(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![];
+        if self.key_name.is_some() && self.key_secret.is_none() && self.key_secret_file.is_none() {
+            p.push(("ddns.key_name", "needs key_secret or key_secret_file".to_string()));
+        }
+        if self.key_secret.is_some() && self.key_secret_file.is_some() {
+            p.push(("ddns.key_secret", "give key_secret or key_secret_file, not both".to_string()));
+        }
+        if let Some(s) = &self.key_secret
+            && message::decode_secret(s).is_none()
+        {
+            p.push(("ddns.key_secret", "is not base64 (as tsig-keygen prints it)".to_string()));
+        }
+        if (self.key_secret.is_some() || self.key_secret_file.is_some()) && self.key_name.is_none() {
+            p.push(("ddns.key_secret", "needs key_name".to_string()));
+        }
+        if self.reverse_zone.as_deref().is_some_and(|z| !zone(z).ends_with(".in-addr.arpa.")) {
+            p.push(("ddns.reverse_zone", "must end with in-addr.arpa".to_string()));
+        }
+        if zone(&self.forward_zone) == "." {
+            p.push(("ddns.forward_zone", "must name a zone".to_string()));
+        }
+        p
+    }
+}

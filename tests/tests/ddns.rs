@@ -1,0 +1,168 @@
+//! Dynamic DNS against a real BIND 9: the daemon registers a real dhclient's name (A, DHCID) and address
+//! (PTR) with TSIG-signed updates, `dig` finds them, they go away after the release, and a second client
+//! claiming the same name does not take it over. Namespaces on a bridge; needs root.
+
+use dhcplab_tests::{Daemon, NetLab, require_program, wait_for};
+use std::time::Duration;
+
+const DNS: &str = "192.0.2.53";
+/// A TSIG secret (32 bytes, base64), as `tsig-keygen` would print one.
+const SECRET: &str = "c2VjcmV0LWZvci1kaGNwbGFiLWRkbnMtdGVzdHMtMzI=";
+
+struct Lan {
+    lab: NetLab,
+    srv: String,
+    dns: String,
+    bridge: String,
+}
+
+impl Lan {
+    fn new(tag: &str) -> Lan {
+        let mut lab = NetLab::new(tag);
+        let bridge = lab.ns("lan");
+        lab.bridge(&bridge);
+        let mut lan = Lan { srv: String::new(), dns: String::new(), bridge, lab };
+        lan.srv = lan.host("srv", "srv0", Some("192.0.2.1/24"));
+        lan.dns = lan.host("dns", "dns0", Some(&format!("{DNS}/24")));
+        lan
+    }
+
+    fn host(&mut self, name: &str, iface: &str, cidr: Option<&str>) -> String {
+        let ns = self.lab.ns(name);
+        let port = format!("p-{name}");
+        self.lab.veth(&ns, iface, &self.bridge, &port);
+        self.lab.attach(&self.bridge, &port);
+        if let Some(c) = cidr {
+            self.lab.addr(&ns, iface, c);
+        }
+        ns
+    }
+
+    /// BIND 9 serving lab.example and 2.0.192.in-addr.arpa, open to updates signed with the key.
+    fn named(&mut self) {
+        require_program("named", "bind9");
+        let dir = self.lab.dir.join("named");
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.display();
+        let soa =
+            "$TTL 300\n@ IN SOA ns.lab.example. admin.lab.example. 1 3600 600 86400 300\n@ IN NS ns.lab.example.\n";
+        std::fs::write(dir.join("fwd.zone"), format!("{soa}ns IN A {DNS}\n")).unwrap();
+        std::fs::write(dir.join("rev.zone"), soa).unwrap();
+        let conf = format!(
+            r#"options {{
+  directory "{d}"; pid-file "{d}/named.pid"; session-keyfile "{d}/session.key"; managed-keys-directory "{d}";
+  listen-on port 53 {{ {DNS}; }}; listen-on-v6 {{ none; }}; recursion no; dnssec-validation no;
+}};
+controls {{ }};
+key "dhcp-key" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
+zone "lab.example" {{ type primary; file "{d}/fwd.zone"; allow-update {{ key "dhcp-key"; }}; }};
+zone "2.0.192.in-addr.arpa" {{ type primary; file "{d}/rev.zone"; allow-update {{ key "dhcp-key"; }}; }};
+"#
+        );
+        let path = dir.join("named.conf");
+        std::fs::write(&path, conf).unwrap();
+        let dns = self.dns.clone();
+        self.lab.spawn(&dns, "named", &["-g", "-n", "1", "-c", &path.to_string_lossy()], "named.log");
+        wait_for(Duration::from_secs(20), "named to run", || {
+            self.lab.log("named.log").contains("running").then_some(())
+        });
+    }
+
+    /// One answer of `dig` from the server's namespace, or "" when there is none.
+    fn dig(&self, name: &str, rtype: &str) -> String {
+        let out = self.lab.exec(&self.srv, "dig", &[&format!("@{DNS}"), name, rtype, "+short", "+time=2", "+tries=1"]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Waits until `dig` answers `want` (or nothing, for "").
+    fn wait_dig(&self, name: &str, rtype: &str, want: &str) {
+        wait_for(Duration::from_secs(20), &format!("{name} {rtype} to be {want:?}"), || {
+            (self.dig(name, rtype) == want).then_some(())
+        });
+    }
+
+    /// A dhclient that calls itself `host`; returns its address once bound.
+    fn dhclient(&mut self, name: &str, host: &str) -> (String, String) {
+        let ns = self.host(name, "eth0", None);
+        let f = |x: &str| self.lab.dir.join(format!("{name}.{x}")).to_string_lossy().to_string();
+        std::fs::write(f("conf"), format!("send host-name \"{host}\";\n")).unwrap();
+        let (cf, lf, pf) = (f("conf"), f("leases"), f("pid"));
+        let out =
+            self.lab.exec(&ns, "dhclient", &["-1", "-sf", "/bin/true", "-cf", &cf, "-lf", &lf, "-pf", &pf, "eth0"]);
+        assert!(out.status.success(), "dhclient: {}", String::from_utf8_lossy(&out.stderr));
+        let leases = std::fs::read_to_string(&lf).unwrap();
+        let ip =
+            leases.rsplit("fixed-address ").next().and_then(|l| l.split(';').next()).unwrap_or_default().to_string();
+        (ns, ip)
+    }
+
+    fn release(&self, ns: &str, name: &str, ip: &str) {
+        let f = |x: &str| self.lab.dir.join(format!("{name}.{x}")).to_string_lossy().to_string();
+        self.lab.exec(ns, "ip", &["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
+        let out = self.lab.exec(
+            ns,
+            "dhclient",
+            &["-r", "-sf", "/bin/true", "-cf", &f("conf"), "-lf", &f("leases"), "-pf", &f("pid"), "eth0"],
+        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn bind9_gets_a_dhclients_name_and_address_and_loses_them_at_release_and_no_one_takes_a_name_over() {
+    require_program("dhclient", "isc-dhcp-client");
+    require_program("dig", "bind9-dnsutils");
+    let mut lan = Lan::new("ddns");
+    lan.named();
+    let cfg = format!(
+        r#"[dhcp]
+interfaces = ["srv0"]
+lease_db = "{}"
+
+[[subnet]]
+cidr = "192.0.2.0/24"
+pools = ["192.0.2.100-192.0.2.150"]
+
+[ddns]
+server = "{DNS}:53"
+forward_zone = "lab.example"
+reverse_zone = "2.0.192.in-addr.arpa"
+key_name = "dhcp-key"
+key_secret = "{SECRET}"
+"#,
+        lan.lab.dir.join("leases.sqlite3").display()
+    );
+    let srv = lan.srv.clone();
+    let d = Daemon::start(&mut lan.lab, &srv, &cfg);
+
+    let (alpha_ns, alpha) = lan.dhclient("c1", "alpha");
+    assert!(alpha.starts_with("192.0.2.1"), "{alpha}");
+    lan.wait_dig("alpha.lab.example", "A", &alpha);
+    let reverse = {
+        let o: Vec<&str> = alpha.split('.').collect();
+        format!("{}.{}.{}.{}.in-addr.arpa", o[3], o[2], o[1], o[0])
+    };
+    lan.wait_dig(&reverse, "PTR", "alpha.lab.example.");
+    assert!(!lan.dig("alpha.lab.example", "TYPE49").is_empty(), "the DHCID record ties the name to the client");
+
+    // A second client calling itself alpha gets an address, but not the name.
+    let (_, other) = lan.dhclient("c2", "alpha");
+    assert_ne!(other, alpha);
+    wait_for(Duration::from_secs(20), "the conflict to be counted", || {
+        (d.stats(&lan.lab)["dns_conflicts"] == 1).then_some(())
+    });
+    assert_eq!(lan.dig("alpha.lab.example", "A"), alpha, "the name still points at the first client");
+
+    // Released, the first client's records go.
+    lan.release(&alpha_ns, "c1", &alpha);
+    lan.wait_dig("alpha.lab.example", "A", "");
+    lan.wait_dig(&reverse, "PTR", "");
+    let metrics = d.get_text(&lan.lab, "/metrics").unwrap_or_default();
+    assert!(metrics.lines().any(|l| l == "dhcplab_dns_updates_total{result=\"conflict\"} 1"), "{metrics}");
+    assert!(metrics.lines().any(|l| l == "dhcplab_dns_updates_total{result=\"failed\"} 0"), "{metrics}");
+    let log = d.log_text(&lan.lab);
+    assert!(log.contains("belongs to another client"), "{log}");
+    // BIND saw signed updates only.
+    let named = lan.lab.log("named.log");
+    assert!(named.contains("signer \"dhcp-key\""), "{named}");
+}
