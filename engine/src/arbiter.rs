@@ -94,6 +94,8 @@ mod tests {
             expires: Instant::from_secs(until),
             lease_time: Duration::from_secs(until.saturating_sub(from)),
             server: None,
+            class: None,
+            dns_name: None,
         }
     }
 

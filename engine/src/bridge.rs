@@ -318,6 +318,8 @@ pub fn apply_event(leases: &mut BTreeMap<Ipv4Addr, Lease>, ev: &LeaseEvent) {
                 expires: ev.expires,
                 lease_time: Duration::ZERO,
                 server: None,
+                class: None,
+                dns_name: None,
             });
             l.state = state;
             l.hw = ev.hw;
@@ -327,6 +329,9 @@ pub fn apply_event(leases: &mut BTreeMap<Ipv4Addr, Lease>, ev: &LeaseEvent) {
             }
             l.obtained = ev.obtained;
             l.expires = ev.expires;
+            l.server = ev.server.clone();
+            l.class = ev.class.clone();
+            l.dns_name = ev.dns_name.clone();
         }
     }
 }
@@ -350,6 +355,8 @@ mod tests {
             expires: Instant::from_millis(61_000),
             lease_time: Duration::from_secs(60),
             server: Some("dhcp-a".into()),
+            class: None,
+            dns_name: None,
         }
     }
 
@@ -456,9 +463,19 @@ mod tests {
         let at = Instant::from_millis(2_000);
         apply_event(&mut t, &LeaseEvent::from_lease(at, LeaseEventKind::Offered, &l));
         assert_eq!(t[&l.ip].state, LeaseState::Offered);
-        let bound = Lease { state: LeaseState::Bound, hostname: None, ..l.clone() };
+        let bound = Lease {
+            state: LeaseState::Bound,
+            hostname: None,
+            class: Some("phones".into()),
+            dns_name: Some("pc.lab.example.".into()),
+            ..l.clone()
+        };
         apply_event(&mut t, &LeaseEvent::from_lease(at, LeaseEventKind::Bound, &bound));
         assert_eq!((t[&l.ip].state, t[&l.ip].hostname.as_deref()), (LeaseState::Bound, Some("pc")));
+        assert_eq!(
+            (t[&l.ip].class.as_deref(), t[&l.ip].dns_name.as_deref()),
+            (Some("phones"), Some("pc.lab.example."))
+        );
         let nak = LeaseEvent { state: None, ..LeaseEvent::from_lease(at, LeaseEventKind::Nak, &bound) };
         apply_event(&mut t, &nak);
         assert_eq!(t[&l.ip].state, LeaseState::Bound);

@@ -89,6 +89,8 @@ mod tests {
             expires: Instant::from_secs(60),
             lease_time: Duration::from_secs(60),
             server: None,
+            class: None,
+            dns_name: None,
         }
     }
 

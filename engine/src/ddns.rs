@@ -101,19 +101,18 @@ pub fn dhcid(hw: &HwAddr, client_id: Option<&HexBytes>, fqdn: &str) -> Vec<u8> {
     [&kind[..], &[1], &h.finalize()[..]].concat()
 }
 
-/// A lease's change, or none when the name makes none.
+/// The change of the records of `fqdn` (a name [`fqdn`] made) for a client's lease of `ip`.
 pub fn change(
     op: DnsOp,
     names: &DdnsNames,
-    sent: &str,
+    fqdn: &str,
     ip: Ipv4Addr,
     hw: &HwAddr,
     client_id: Option<&HexBytes>,
-) -> Option<DnsChange> {
-    let fqdn = fqdn(sent, &names.forward_zone)?;
-    let dhcid = dhcid(hw, client_id, &fqdn);
+) -> DnsChange {
+    let dhcid = dhcid(hw, client_id, fqdn);
     let ttl = u32::try_from(names.ttl.as_secs()).unwrap_or(u32::MAX);
-    Some(DnsChange { op, fqdn, ip, dhcid, ttl })
+    DnsChange { op, fqdn: fqdn.to_string(), ip, dhcid, ttl }
 }
 
 #[cfg(test)]

@@ -98,6 +98,11 @@ pub struct LeaseEvent {
     /// The server that made the record, when several share a lease database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<std::sync::Arc<str>>,
+    /// The lease's client class and DNS name (see `Lease`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<std::sync::Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<std::sync::Arc<str>>,
     /// The exchange it came from: the client message's xid and the link it arrived on (none for timers and
     /// admin actions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +132,8 @@ impl LeaseEvent {
             expires: lease.expires,
             reason: None,
             server: lease.server.clone(),
+            class: lease.class.clone(),
+            dns_name: lease.dns_name.clone(),
             exchange: None,
         }
     }

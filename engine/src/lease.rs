@@ -128,6 +128,12 @@ pub struct Lease {
     /// The server that made the record (its `server_name`), when several share a lease database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<std::sync::Arc<str>>,
+    /// The client's first matching class when it was bound (`[[class]]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<std::sync::Arc<str>>,
+    /// The name registered in DNS for it (dynamic DNS), as registered: what its removal takes away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<std::sync::Arc<str>>,
 }
 
 #[cfg(test)]

@@ -171,6 +171,8 @@ pub fn import(
             expires: Instant::from_secs(f.expires),
             lease_time: Duration::from_secs(secs),
             server: None,
+            class: None,
+            dns_name: None,
         }));
     }
     let mut opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db)).join())

@@ -36,6 +36,7 @@ try {
     watching: await page.locator('[data-testid=watching]').count() ? await page.innerText('[data-testid=watching]') : null,
     token: await page.locator('[data-testid=admin-token]').count(),
     actions: await row.locator('button').evaluateAll((b) => b.map((x) => x.dataset.testid)),
+    class: await row.locator('[data-testid=lease-class]').count() ? await row.locator('[data-testid=lease-class]').innerText() : null,
   };
   await page.screenshot({ path: path.join(artifacts, 'dashboard-netns-bound.png'), fullPage: true });
   report('bound', bound);

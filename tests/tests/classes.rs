@@ -68,7 +68,8 @@ fn dhcpcd_with_a_vendor_class_lands_in_its_class_pool_with_its_options() {
     assert_eq!(env.get("new_domain_name_servers").map(String::as_str), Some("192.0.2.54"), "{env:?}");
     assert_eq!(env.get("new_domain_name").map(String::as_str), Some("phones.example"), "{env:?}");
     assert_eq!(env.get("new_routers").map(String::as_str), Some("192.0.2.1"), "the subnet's router");
-    assert_eq!(d.lease(&lab, &ip).expect("listed")["state"], "bound");
+    let lease = d.lease(&lab, &ip).expect("listed");
+    assert_eq!((&lease["state"], &lease["class"]), (&"bound".into(), &"phones".into()), "{lease}");
     // Counted per class in the metrics and the stats.
     let metrics = d.get_text(&lab, "/metrics").unwrap_or_default();
     assert!(metrics.lines().any(|l| l == "dhcplab_class_replies_total{class=\"phones\"} 2"), "{metrics}");

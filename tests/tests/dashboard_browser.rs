@@ -30,7 +30,9 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text
     assert!(Path::new(&chromium).is_file(), "Chromium not found at {chromium}: run scripts/setup");
 
     let mut lab = NetLab::new("dash");
-    let (srv, cli, cfg) = one_client_lan(&mut lab);
+    let (srv, cli, mut cfg) = one_client_lan(&mut lab);
+    // The client's vendor class (markup too) puts it in a class, which its row shows.
+    cfg.push_str("\n[[class]]\nname = \"tagged\"\nmatch.vendor_class = [\"<b>vendor*\"]\n");
     let d = Daemon::start(&mut lab, &srv, &cfg);
     let state = lab.dir.join("browser");
     std::fs::create_dir_all(&state).unwrap();
@@ -60,6 +62,7 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text
     assert_eq!(bound["mac"], mac.as_str());
     assert_eq!(bound["host"], EVIL, "the hostname is shown as the text the client sent");
     assert_eq!(bound["imgs"], 0, "no element was injected");
+    assert_eq!(bound["class"], "tagged", "{bound}");
     // A daemon's page is administered: the token field, and release and reserve on a bound row.
     assert_eq!(bound["watching"], serde_json::Value::Null);
     assert_eq!(bound["token"], 1);

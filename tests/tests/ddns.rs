@@ -144,10 +144,12 @@ key_secret = "{SECRET}"
     };
     lan.wait_dig(&reverse, "PTR", "alpha.lab.example.");
     assert!(!lan.dig("alpha.lab.example", "TYPE49").is_empty(), "the DHCID record ties the name to the client");
+    assert_eq!(d.lease(&lan.lab, &alpha).expect("listed")["dns_name"], "alpha.lab.example.");
 
     // A second client calling itself alpha gets an address, but not the name.
     let (_, other) = lan.dhclient("c2", "alpha");
     assert_ne!(other, alpha);
+    // Its lease records the name it would have had; DNS keeps the first client's.
     wait_for(Duration::from_secs(20), "the conflict to be counted", || {
         (d.stats(&lan.lab)["dns_conflicts"] == 1).then_some(())
     });

@@ -183,7 +183,7 @@ fn a_dead_servers_client_rebinds_to_another_and_keeps_its_address() {
         std::process::Command::new(dhcplab_tests::dhcplab_bin()).args(["check", "--db", &pg.url]).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
-        said.contains("ok (2 leases, schema version 1, 2 servers)"),
+        said.contains("ok (2 leases, schema version 2, 2 servers)"),
         "{said}{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -101,6 +101,8 @@ pub enum Key {
     AddNic,
     Log,
     Daemon,
+    ClientClass,
+    DnsName,
     Watcher,
     Watching,
     WatchingHint,
@@ -213,6 +215,8 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::AddNic => ("Add a NIC", "添加网卡"),
         Key::Log => ("Log", "日志"),
         Key::Daemon => ("Daemon", "守护进程"),
+        Key::ClientClass => ("Class", "客户端类别"),
+        Key::DnsName => ("DNS name", "DNS 名称"),
         Key::Watcher => ("Watcher", "监听器"),
         Key::Watching => ("Listening to", "正在监听"),
         Key::WatchingHint => (

@@ -110,6 +110,8 @@ pub struct Server {
     prober: conflict::Prober,
     /// DNS records to add or remove (`ddns`), for the caller to send.
     dns: VecDeque<DnsChange>,
+    /// The configured classes' names, shared by the leases that record them.
+    class_names: Vec<std::sync::Arc<str>>,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -156,7 +158,14 @@ impl Server {
             exchange: None,
             prober: conflict::Prober::default(),
             dns: VecDeque::new(),
-        })
+            class_names: vec![],
+        }
+        .with_class_names())
+    }
+
+    fn with_class_names(mut self) -> Self {
+        self.class_names = self.config.classes.iter().map(|c| c.name.as_str().into()).collect();
+        self
     }
 
     /// Applies a new config, keeping every lease. A config that does not validate changes nothing.
@@ -166,6 +175,7 @@ impl Server {
         let (allocators, reserved) = build_table(&self.subnets, &config);
         self.table.rebuild(allocators, reserved);
         self.config = config;
+        self.class_names = self.config.classes.iter().map(|c| c.name.as_str().into()).collect();
         Ok(())
     }
 
@@ -498,16 +508,21 @@ impl Server {
             _ => None,
         };
         if let Some(op) = op {
-            self.dns_change(op, ev.hostname.as_deref(), ev.ip, &ev.hw, ev.client_id.as_ref());
+            self.dns_change(op, ev.dns_name.as_deref(), ev.ip, &ev.hw, ev.client_id.as_ref());
         }
         self.events.push_back(ev);
     }
 
-    fn dns_change(&mut self, op: DnsOp, name: Option<&str>, ip: Ipv4Addr, hw: &HwAddr, id: Option<&HexBytes>) {
-        let (Some(names), Some(name)) = (&self.config.ddns, name) else { return };
-        if let Some(c) = ddns::change(op, names, name, ip, hw, id) {
-            self.dns.push_back(c);
-        }
+    /// The name a client called `sent` gets in DNS, when dynamic DNS is on.
+    fn dns_name(&self, sent: Option<&str>) -> Option<std::sync::Arc<str>> {
+        let names = self.config.ddns.as_ref()?;
+        ddns::fqdn(sent?, &names.forward_zone).map(Into::into)
+    }
+
+    /// Queues the change of the records of `fqdn` (the name a lease registered).
+    fn dns_change(&mut self, op: DnsOp, fqdn: Option<&str>, ip: Ipv4Addr, hw: &HwAddr, id: Option<&HexBytes>) {
+        let (Some(names), Some(fqdn)) = (&self.config.ddns, fqdn) else { return };
+        self.dns.push_back(ddns::change(op, names, fqdn, ip, hw, id));
     }
 
     fn client_key(&self, req: &Request) -> ClientKey {
@@ -629,9 +644,8 @@ impl Server {
         let mut msg = reply::offer_or_ack(req, kind, ip, server_id, &self.subnets[si], times, hostname, &classes);
         // RFC 4702 §4: a client that sent option 81 learns the name the server registers, and that the server
         // updates both records (S), overriding its wish if it asked to do the A record itself (O).
-        if let (Some(names), Some(asked), Some(name)) = (&self.config.ddns, &req.fqdn, req.hostname.as_deref())
-            && let Some(fqdn) = ddns::fqdn(name, &names.forward_zone)
-            && let Ok(domain) = dhcproto::Name::from_ascii(&fqdn)
+        if let (Some(asked), Some(fqdn)) = (&req.fqdn, self.dns_name(hostname.or(req.hostname.as_deref())))
+            && let Ok(domain) = dhcproto::Name::from_ascii(&*fqdn)
         {
             let flags = asked.flags().set_s(true).set_o(!asked.flags().s()).set_n(false);
             msg.opts_mut()
@@ -715,6 +729,8 @@ impl Server {
                 expires: now + self.config.policy.offer_hold,
                 lease_time,
                 server: self.name.clone(),
+                class: None,
+                dns_name: None,
             });
             self.report_displaced(now, displaced);
         }
@@ -823,25 +839,30 @@ impl Server {
         let renewed = prev.as_ref().is_some_and(|l| l.state == LeaseState::Bound);
         let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
         let hostname = reservation.and_then(|r| r.hostname.clone());
+        let sent = req.hostname.clone().or_else(|| prev.as_ref().and_then(|p| p.hostname.clone()));
+        let class = self.membership(si, req).classes.first().and_then(|&i| self.class_names.get(i).cloned());
         let lease = Lease {
             ip,
             subnet: s.net,
             client: key,
             hw: req.hw,
             client_id: req.client_id.clone(),
-            hostname: req.hostname.clone().or_else(|| prev.as_ref().and_then(|p| p.hostname.clone())),
+            // A reservation's host name is the client's name in DNS too.
+            dns_name: self.dns_name(hostname.as_deref().or(sent.as_deref())),
+            hostname: sent,
             state: LeaseState::Bound,
             obtained: now,
             expires: now + lease_time,
             lease_time,
             server: self.name.clone(),
+            class,
         };
         let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
         let event = LeaseEvent::from_lease(now, kind, &lease);
         // A renewal under a new name moves the records to it.
-        if let Some(p) = prev.as_ref().filter(|p| renewed && p.hostname != lease.hostname) {
-            self.dns_change(DnsOp::Remove, p.hostname.as_deref(), ip, &p.hw, p.client_id.as_ref());
-            self.dns_change(DnsOp::Add, lease.hostname.as_deref(), ip, &lease.hw, lease.client_id.as_ref());
+        if let Some(p) = prev.as_ref().filter(|p| renewed && p.dns_name != lease.dns_name) {
+            self.dns_change(DnsOp::Remove, p.dns_name.as_deref(), ip, &p.hw, p.client_id.as_ref());
+            self.dns_change(DnsOp::Add, lease.dns_name.as_deref(), ip, &lease.hw, lease.client_id.as_ref());
         }
         let displaced = self.table.insert(lease);
         self.report_displaced(now, displaced);
@@ -874,6 +895,8 @@ impl Server {
             reason: Some(reason.clone()),
             server: self.name.clone(),
             exchange: None,
+            class: None,
+            dns_name: None,
         });
         Outcome::Reply(reply::nak(req, meta.local_addr, &reason), DhcpMessage::Nak, Ipv4Addr::UNSPECIFIED)
     }

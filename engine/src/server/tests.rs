@@ -1043,3 +1043,55 @@ fn classes_that_can_never_match_and_pools_no_class_reaches_are_refused() {
         assert!(said.iter().any(|s| s.starts_with(want)), "{want} in {said:#?}");
     }
 }
+
+/// The usual LAN, registering names in lab.example.
+fn ddns_lab() -> Lab {
+    let mut cfg = config();
+    cfg.ddns = Some(crate::ddns::DdnsNames { forward_zone: "lab.example.".into(), ttl: Duration::from_secs(300) });
+    Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) }
+}
+
+fn dns(lab: &mut Lab) -> Vec<(crate::ddns::DnsOp, String, Ipv4Addr)> {
+    std::iter::from_fn(|| lab.server.poll_dns()).map(|c| (c.op, c.fqdn, c.ip)).collect()
+}
+
+#[test]
+fn a_binding_adds_its_name_a_release_removes_it_and_a_new_name_moves_it() {
+    use crate::ddns::DnsOp::{Add, Remove};
+    let mut lab = ddns_lab();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1)).hostname("Alpha")).unwrap();
+    assert_eq!(dns(&mut lab), [], "an OFFER changes nothing in DNS");
+    let a = offer.yiaddr();
+    lab.send(msg(MessageType::Request, mac(1)).requested(a).server(SERVER).hostname("Alpha")).unwrap();
+    let c = lab.server.poll_dns().expect("a change");
+    assert_eq!((c.op, c.fqdn.as_str(), c.ip, c.ttl), (Add, "alpha.lab.example.", a, 300));
+    assert_eq!(c.dhcid, crate::ddns::dhcid(&mac(1), None, "alpha.lab.example."));
+    // The same name again at renewal: nothing to change; a new name: the records move.
+    lab.send(msg(MessageType::Request, mac(1)).ciaddr(a).hostname("alpha")).unwrap();
+    assert_eq!(dns(&mut lab), []);
+    lab.send(msg(MessageType::Request, mac(1)).ciaddr(a).hostname("beta")).unwrap();
+    assert_eq!(dns(&mut lab), [(Remove, "alpha.lab.example.".into(), a), (Add, "beta.lab.example.".into(), a)]);
+    lab.send(msg(MessageType::Release, mac(1)).ciaddr(a).server(SERVER));
+    assert_eq!(dns(&mut lab), [(Remove, "beta.lab.example.".into(), a)]);
+    // A client that gives no name gets no records.
+    lab.dora(mac(2));
+    assert_eq!(dns(&mut lab), []);
+}
+
+#[test]
+fn option_81_is_answered_with_the_name_and_the_server_doing_both_updates_and_expiry_removes_it() {
+    use dhcproto::v4::fqdn::{ClientFQDN, FqdnFlags};
+    let mut lab = ddns_lab();
+    // The client asks to update its A record itself (S clear) and names itself gamma.
+    let asked = ClientFQDN::new(FqdnFlags::new(0).set_e(true), dhcproto::Name::from_ascii("gamma").unwrap());
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(3)).opt(DhcpOption::ClientFQDN(asked.clone()))).unwrap();
+    let a = offer.yiaddr();
+    let req = msg(MessageType::Request, mac(3)).requested(a).server(SERVER).opt(DhcpOption::ClientFQDN(asked));
+    let (_, ack) = lab.send(req).unwrap();
+    let Some(DhcpOption::ClientFQDN(answer)) = ack.opts().get(OptionCode::ClientFQDN) else { panic!("no option 81") };
+    assert!(answer.flags().s() && answer.flags().o() && answer.flags().e() && !answer.flags().n());
+    assert_eq!(answer.domain().to_string(), "gamma.lab.example.");
+    assert_eq!(dns(&mut lab), [(crate::ddns::DnsOp::Add, "gamma.lab.example.".into(), a)]);
+    lab.advance(Duration::from_secs(7 * 3600));
+    assert_eq!(dns(&mut lab), [(crate::ddns::DnsOp::Remove, "gamma.lab.example.".into(), a)]);
+}

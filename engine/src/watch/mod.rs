@@ -229,6 +229,8 @@ impl Watch {
                     expires: now + lease_time,
                     lease_time,
                     server: None,
+                    class: None,
+                    dns_name: None,
                 };
                 let kind = if renewal { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
                 let ev = LeaseEvent::from_lease(now, kind, &lease);

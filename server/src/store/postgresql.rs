@@ -54,10 +54,13 @@ const MIGRATIONS: &[&str] = &[
         started timestamptz NOT NULL,
         heartbeat timestamptz NOT NULL
      );",
+    // 2: the client's class and the lease's name in DNS.
+    "ALTER TABLE leases ADD COLUMN class text; ALTER TABLE leases ADD COLUMN dns_name text;",
 ];
 
-const COLUMNS: &str =
-    "host(ip), subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, server";
+const COLUMNS: &str = "host(ip), subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, server, class, dns_name";
+/// The column after `COLUMNS` in `changes_since`.
+const CHANGE_COLUMN: usize = 13;
 
 fn row(r: &postgres::Row) -> Row {
     Row {
@@ -72,6 +75,8 @@ fn row(r: &postgres::Row) -> Row {
         expires_ms: r.get(8),
         lease_secs: r.get(9),
         server: Some(r.get(10)),
+        class: r.get(11),
+        dns_name: r.get(12),
     }
 }
 
@@ -158,12 +163,13 @@ impl LeaseStore for PgStore {
         let records = current(&mut tx, &ips)?;
         let put = tx.prepare(
             "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms,
-                 lease_secs, server, change)
-             VALUES ($1::text::inet, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, nextval('lease_change'))
+                 lease_secs, server, class, dns_name, change)
+             VALUES ($1::text::inet, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nextval('lease_change'))
              ON CONFLICT (ip) DO UPDATE SET subnet = EXCLUDED.subnet, client = EXCLUDED.client, hw = EXCLUDED.hw,
                  client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, state = EXCLUDED.state,
                  obtained_ms = EXCLUDED.obtained_ms, expires_ms = EXCLUDED.expires_ms,
-                 lease_secs = EXCLUDED.lease_secs, server = EXCLUDED.server, change = EXCLUDED.change",
+                 lease_secs = EXCLUDED.lease_secs, server = EXCLUDED.server, class = EXCLUDED.class,
+                 dns_name = EXCLUDED.dns_name, change = EXCLUDED.change",
         )?;
         let remove = tx.prepare(&format!(
             "UPDATE leases SET state = '{GONE}', server = $2, change = nextval('lease_change') WHERE ip = $1::text::inet"
@@ -191,6 +197,8 @@ impl LeaseStore for PgStore {
                                     &r.expires_ms,
                                     &r.lease_secs,
                                     &server,
+                                    &r.class,
+                                    &r.dns_name,
                                 ],
                             )?;
                         }
@@ -315,7 +323,7 @@ impl PgPeers {
         let mut out = Vec::new();
         let mut last = mark;
         for r in &rows {
-            last = last.max(r.get::<_, i64>(11));
+            last = last.max(r.get::<_, i64>(CHANGE_COLUMN));
             if r.get::<_, String>(10) == server {
                 continue;
             }

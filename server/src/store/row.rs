@@ -19,6 +19,9 @@ pub struct Row {
     pub lease_secs: i64,
     /// The server that wrote it (PostgreSQL); none in a SQLite file, which has one server.
     pub server: Option<String>,
+    /// The client's class and its name in DNS (schema version 2).
+    pub class: Option<String>,
+    pub dns_name: Option<String>,
 }
 
 pub fn client_text(c: &ClientKey) -> String {
@@ -55,6 +58,8 @@ impl Row {
             expires_ms: int(l.expires.as_millis()),
             lease_secs: int(l.lease_time.as_secs()),
             server: l.server.as_deref().map(String::from),
+            class: l.class.as_deref().map(String::from),
+            dns_name: l.dns_name.as_deref().map(String::from),
         }
     }
 
@@ -77,6 +82,8 @@ impl Row {
             expires: Instant::from_millis(u64::try_from(self.expires_ms).map_err(|_| bad("expires"))?),
             lease_time: Duration::from_secs(u64::try_from(self.lease_secs).map_err(|_| bad("lease time"))?),
             server: self.server.map(Into::into),
+            class: self.class.map(Into::into),
+            dns_name: self.dns_name.map(Into::into),
         })
     }
 }

@@ -38,6 +38,8 @@ const MIGRATIONS: &[&str] = &[
         expires_ms INTEGER NOT NULL,
         lease_secs INTEGER NOT NULL
     );",
+    // 2: the client's class and the lease's name in DNS.
+    "ALTER TABLE leases ADD COLUMN class TEXT; ALTER TABLE leases ADD COLUMN dns_name TEXT;",
 ];
 
 /// Brings the database's schema up to the newest version this build knows.
@@ -120,7 +122,8 @@ impl SqliteStore {
 /// Every lease in the database, read and checked row by row.
 fn load_from(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs FROM leases",
+        "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, class, dns_name
+         FROM leases",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(Row {
@@ -135,6 +138,8 @@ fn load_from(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
             expires_ms: r.get(8)?,
             lease_secs: r.get(9)?,
             server: None,
+            class: r.get(10)?,
+            dns_name: r.get(11)?,
         })
     })?;
     rows.map(|row| row?.lease()).collect()
@@ -150,10 +155,11 @@ impl LeaseStore for SqliteStore {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
-                "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs,
+                     class, dns_name)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT(ip) DO UPDATE SET subnet=?2, client=?3, hw=?4, client_id=?5, hostname=?6, state=?7,
-                     obtained_ms=?8, expires_ms=?9, lease_secs=?10",
+                     obtained_ms=?8, expires_ms=?9, lease_secs=?10, class=?11, dns_name=?12",
             )?;
             let mut delete = tx.prepare_cached("DELETE FROM leases WHERE ip = ?1")?;
             for c in changes {
@@ -170,7 +176,9 @@ impl LeaseStore for SqliteStore {
                             r.state,
                             r.obtained_ms,
                             r.expires_ms,
-                            r.lease_secs
+                            r.lease_secs,
+                            r.class,
+                            r.dns_name
                         ])?;
                     }
                     Change::Remove { ip, .. } => {
@@ -204,6 +212,8 @@ mod tests {
             expires: Instant::from_millis(1_700_000_021_600),
             lease_time: Duration::from_secs(21_600),
             server: None,
+            class: None,
+            dns_name: None,
         }
     }
 
@@ -254,6 +264,39 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).err().expect("refused");
         assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_version_1_database_is_upgraded_and_keeps_its_leases_and_then_classes_and_dns_names() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-v1-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        {
+            // As the previous release left it: step 1 only, one lease.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO leases VALUES ('192.0.2.9', '192.0.2.0/24', 'hw:52:54:00:01:02:09', '52:54:00:01:02:09',
+                 NULL, 'old', 'bound', 1700000000000, 1700000021600, 21600)",
+                [],
+            )
+            .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        let old = s.load().unwrap();
+        assert_eq!((old.len(), old[0].hostname.as_deref(), old[0].class.as_deref()), (1, Some("old"), None));
+        let mut l = lease("192.0.2.10", LeaseState::Bound);
+        l.class = Some("phones".into());
+        l.dns_name = Some("laptop.lab.example.".into());
+        s.commit(Instant::from_millis(0), &[Change::Put(l.clone())]).unwrap();
+        drop(s);
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert!(s.load().unwrap().contains(&l));
+        let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

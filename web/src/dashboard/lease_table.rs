@@ -52,6 +52,9 @@ struct RowProps {
     shared: bool,
     /// Release and reserve buttons (not on a watched link).
     actions: bool,
+    /// Columns for the client class and the DNS name, when some lease on the page has one.
+    class_column: bool,
+    dns_column: bool,
 }
 
 #[component]
@@ -72,6 +75,8 @@ fn LeaseRow(p: &RowProps) -> Html {
             <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
             <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
             if p.shared { <td data-testid="lease-server">{l.server.as_deref().unwrap_or("")}</td> }
+            if p.class_column { <td data-testid="lease-class">{l.class.as_deref().unwrap_or("")}</td> }
+            if p.dns_column { <td data-testid="lease-dns-name">{l.dns_name.as_deref().unwrap_or("")}</td> }
             <td>{ if l.state == LeaseState::Bound { countdown(p.now, l.expires.as_millis()) } else { String::new() } }</td>
             <td class="acts">
                 if p.actions && l.state == LeaseState::Bound { <button data-testid="lease-release" onclick={release}>{t(lang, Key::Release)}</button> }
@@ -195,6 +200,8 @@ pub fn LeaseTable(p: &Props) -> Html {
         let heading = format!("{} ({}/{})", t(lang, title), rows.len(), live.leases.len());
         (rows.into_iter().skip(first).take(PAGE).collect(), heading, pager)
     };
+    let class_column = rows.iter().any(|l| l.class.is_some());
+    let dns_column = rows.iter().any(|l| l.dns_name.is_some());
     // Sorting reorders what the browser holds; the daemon's pages come in address order.
     let sort = |s: SortBy, label: Key| {
         if daemon {
@@ -228,11 +235,13 @@ pub fn LeaseTable(p: &Props) -> Html {
             <table class="leases live">
                 <thead><tr>{sort(SortBy::Ip, Key::Ip)}<th>{"MAC"}</th>{sort(SortBy::Host, Key::Hostname)}{sort(SortBy::State, Key::State)}
                     if shared { <th>{t(lang, Key::MadeBy)}</th> }
+                    if class_column { <th>{t(lang, Key::ClientClass)}</th> }
+                    if dns_column { <th>{t(lang, Key::DnsName)}</th> }
                     {sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
                 <tbody>
                     { for rows.iter().map(|l| html! {
                         <LeaseRow key={l.ip.to_string()} {lang} lease={(*l).clone()} reserved={live.reserved.contains(&l.ip)} {now}
-                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} {shared} actions={!p.read_only} />
+                            on_release={p.on_release.clone()} on_reserve={p.on_reserve.clone()} on_follow={p.on_follow.clone()} {shared} actions={!p.read_only} {class_column} {dns_column} />
                     }) }
                 </tbody>
             </table>

@@ -274,6 +274,8 @@ mod tests {
             expires: Instant::from_millis(u64::from(i) * 1_000_000),
             lease_time: Duration::from_secs(600),
             server: None,
+            class: None,
+            dns_name: None,
         }
     }
 
