@@ -266,16 +266,34 @@ fn a_hostile_http_loop_during_perfdhcp_keeps_dhcp_drops_under_a_tenth_of_a_perce
         "hostile HTTP: {requests:?} requests; {acks} ACKs; drops {offer_drops} % / {ack_drops} %; \
          {overflow} datagrams overflowed the daemon's sockets, {client_drops} perfdhcp's"
     );
-    assert!(acks >= rate * 9, "perfdhcp:\n{text}");
-    // perfdhcp shares the two cores with the daemon and the attackers; replies its own socket had no room
-    // for were sent all the same. What counts is what the daemon did not answer.
+    assert!(acks >= rate * 8, "the load ran: perfdhcp:\n{text}");
+    // What counts is what the daemon did not answer, read from the daemon itself: every DISCOVER and REQUEST
+    // it received got its OFFER, ACK or NAK, and nothing overflowed its sockets. perfdhcp shares the two
+    // cores with the daemon and the attackers, and loses replies of its own (its socket, or answers read
+    // after its wait); those were sent all the same, and are reported, not counted.
+    let st = d.stats(&lab);
+    let n = |side: &str, kind: &str| st["engine"][side][kind].as_u64().unwrap_or(0);
+    let answered = n("sent_by_type", "offer") + n("sent_by_type", "ack") + n("sent_by_type", "nak");
+    let received = n("received_by_type", "discover") + n("received_by_type", "request");
+    let overflow = st["queue_overflow"].as_u64().unwrap_or(u64::MAX);
+    let unanswered = received.saturating_sub(answered) + overflow;
     let (lost, sent) = dhcplab_tests::perfdhcp_lost(&text);
-    let unanswered = lost.saturating_sub(client_drops);
+    eprintln!(
+        "the daemon answered {answered} of {received}; perfdhcp lost {lost} of {sent} ({client_drops} in its socket)"
+    );
     assert!(
         unanswered * 1000 < sent,
-        "{unanswered} of {sent} requests unanswered under the HTTP load (drops {offer_drops} % / {ack_drops} %, \
-         {client_drops} replies dropped by perfdhcp's own socket):\n{text}"
+        "{unanswered} of {sent} requests unanswered by the daemon under the HTTP load (drops {offer_drops} % / \
+         {ack_drops} %, {client_drops} replies dropped by perfdhcp's own socket):\n{text}"
     );
+    // And promptly: 99.9 % of the ACKs left within a second of their REQUEST being read.
+    let metrics = d.get_text(&lab, "/metrics").unwrap_or_default();
+    let bucket = |le: &str| {
+        let line = format!("dhcplab_exchange_duration_seconds_bucket{{operation=\"ack\",le=\"{le}\"}} ");
+        metrics.lines().find_map(|l| l.strip_prefix(&line)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+    };
+    let (within, all) = (bucket("1"), bucket("+Inf"));
+    assert!(all > 0 && within * 1000 >= all * 999, "ACKs within 1 s: {within} of {all}");
     // The engine answers packets before the API under load, so the heavy loops get what is left: on a fresh
     // 2-core machine 55–280 each in 10 s. Dozens prove the attack ran alongside perfdhcp.
     assert!(requests[0] > 25 && requests[1] > 25, "the HTTP loop really ran: {requests:?}");
