@@ -425,7 +425,7 @@ impl ServerConfig {
             s.check_pools(i, net, &mut all_pools, &mut p);
             s.check_times(i, &mut p);
             s.check_reservations(i, net, &mut p);
-            s.check_options(i, &mut p);
+            check_options(&format!("subnet[{i}]"), &s.options, &mut p);
             for (k, pool) in s.class_pools.iter().enumerate() {
                 for name in pool.classes.iter().filter(|n| !self.has_class(n)) {
                     p.add(
@@ -469,15 +469,7 @@ impl ServerConfig {
             if c.tftp_server.as_ref().is_some_and(|f| f.is_empty() || f.len() > 255) {
                 p.add(at("tftp_server"), "must be 1 to 255 bytes");
             }
-            for (j, o) in c.options.iter().enumerate() {
-                let path = format!("class[{k}].option[{j}]");
-                if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(code, _)| *code == o.code) {
-                    p.add(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
-                }
-                if let Err(e) = o.payload() {
-                    p.add(path, e);
-                }
-            }
+            check_options(&format!("class[{k}]"), &c.options, p);
         }
     }
 }
@@ -579,17 +571,17 @@ impl SubnetConfig {
             }
         }
     }
+}
 
-    /// Extra options encode, and none is one the engine sets itself.
-    fn check_options(&self, i: usize, p: &mut Problems) {
-        for (k, o) in self.options.iter().enumerate() {
-            let path = format!("subnet[{i}].option[{k}]");
-            if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(c, _)| *c == o.code) {
-                p.add(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
-            }
-            if let Err(e) = o.payload() {
-                p.add(path, e);
-            }
+/// Extra options (a subnet's or a class's, at `at`) encode, and none is one the engine sets itself.
+fn check_options(at: &str, options: &[CustomOption], p: &mut Problems) {
+    for (k, o) in options.iter().enumerate() {
+        let path = format!("{at}.option[{k}]");
+        if let Some((_, what)) = MANAGED_OPTIONS.iter().find(|(c, _)| *c == o.code) {
+            p.add(format!("{path}.code"), format!("option {} is {what}; dhcplab sets it itself", o.code));
+        }
+        if let Err(e) = o.payload() {
+            p.add(path, e);
         }
     }
 }

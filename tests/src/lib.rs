@@ -144,6 +144,15 @@ impl NetLab {
         must(Command::new("ip").args(["-n", ns, "link", "set", iface, "master", "br0"]));
     }
 
+    /// A new namespace `name` whose `iface` is plugged into the bridge in `bridge_ns` (port `p-NAME`).
+    pub fn on_bridge(&mut self, bridge_ns: &str, name: &str, iface: &str) -> String {
+        let ns = self.ns(name);
+        let port = format!("p-{name}");
+        self.veth(&ns, iface, bridge_ns, &port);
+        self.attach(bridge_ns, &port);
+        ns
+    }
+
     /// A command to run inside `ns`.
     pub fn cmd(&self, ns: &str, program: &str) -> Command {
         let mut c = Command::new("ip");

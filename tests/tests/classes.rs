@@ -41,14 +41,8 @@ boot_file = "undionly.kpxe"
 fn lan(lab: &mut NetLab) -> (Daemon, String, String) {
     let br = lab.ns("lan");
     lab.bridge(&br);
-    let mut host = |name: &str, iface: &str| {
-        let ns = lab.ns(name);
-        let port = format!("p-{name}");
-        lab.veth(&ns, iface, &br, &port);
-        lab.attach(&br, &port);
-        ns
-    };
-    let (srv, phone, boot) = (host("srv", "srv0"), host("phone", "eth0"), host("boot", "eth0"));
+    let (srv, phone, boot) =
+        (lab.on_bridge(&br, "srv", "srv0"), lab.on_bridge(&br, "phone", "eth0"), lab.on_bridge(&br, "boot", "eth0"));
     lab.addr(&srv, "srv0", "192.0.2.1/24");
     let db = lab.dir.join("leases.sqlite3");
     let cfg = format!("[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n{CONFIG}", db.display());

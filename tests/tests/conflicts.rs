@@ -8,14 +8,8 @@ use dhcplab_tests::{Daemon, NetLab, require_program};
 fn lan(lab: &mut NetLab) -> (String, String, String) {
     let br = lab.ns("lan");
     lab.bridge(&br);
-    let mut host = |name: &str, iface: &str| {
-        let ns = lab.ns(name);
-        let port = format!("p-{name}");
-        lab.veth(&ns, iface, &br, &port);
-        lab.attach(&br, &port);
-        ns
-    };
-    let (srv, squatter, cli) = (host("srv", "srv0"), host("sq", "eth0"), host("cli", "eth0"));
+    let (srv, squatter, cli) =
+        (lab.on_bridge(&br, "srv", "srv0"), lab.on_bridge(&br, "sq", "eth0"), lab.on_bridge(&br, "cli", "eth0"));
     lab.addr(&srv, "srv0", "192.0.2.1/24");
     lab.addr(&squatter, "eth0", "192.0.2.10/24");
     (srv, squatter, cli)

@@ -28,10 +28,7 @@ impl Lan {
     }
 
     fn host(&mut self, name: &str, iface: &str, cidr: Option<&str>) -> String {
-        let ns = self.lab.ns(name);
-        let port = format!("p-{name}");
-        self.lab.veth(&ns, iface, &self.bridge, &port);
-        self.lab.attach(&self.bridge, &port);
+        let ns = self.lab.on_bridge(&self.bridge, name, iface);
         if let Some(c) = cidr {
             self.lab.addr(&ns, iface, c);
         }

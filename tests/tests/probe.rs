@@ -31,10 +31,7 @@ impl Lan {
 
     /// A namespace on the bridge with `iface` addressed `cidr`.
     fn host(&mut self, name: &str, iface: &str, cidr: &str) -> String {
-        let ns = self.lab.ns(name);
-        let port = format!("p-{name}");
-        self.lab.veth(&ns, iface, &self.bridge, &port);
-        self.lab.attach(&self.bridge, &port);
+        let ns = self.lab.on_bridge(&self.bridge, name, iface);
         self.lab.addr(&ns, iface, cidr);
         ns
     }

@@ -25,10 +25,7 @@ impl Lan {
 
     /// A namespace on the bridge with `iface`, its MAC and (maybe) an address.
     fn host(&mut self, name: &str, iface: &str, mac: Option<&str>, cidr: Option<&str>) -> String {
-        let ns = self.lab.ns(name);
-        let port = format!("p-{name}");
-        self.lab.veth(&ns, iface, &self.bridge, &port);
-        self.lab.attach(&self.bridge, &port);
+        let ns = self.lab.on_bridge(&self.bridge, name, iface);
         if let Some(m) = mac {
             self.lab.exec(&ns, "ip", &["link", "set", iface, "address", m]);
         }
