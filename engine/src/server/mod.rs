@@ -321,7 +321,8 @@ impl Server {
                 continue;
             }
             self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
-            let msg = self.make_offer(now, &w.meta, &w.req, si, w.ip);
+            let m = self.membership(si, &w.req);
+            let msg = self.make_offer(now, &w.meta, &w.req, si, w.ip, &m);
             if let Err(d) = self.queue(&w.meta, &w.req, msg, DhcpMessage::Offer, w.ip) {
                 self.stats.count_drop(d.reason);
             }
@@ -571,34 +572,35 @@ impl Server {
 
     /// RFC 2131 §4.3.1: the client's reservation, else its current or previous address, else the address
     /// it asks for, else a free one.
-    fn choose_address(&mut self, si: usize, req: &Request, key: &ClientKey) -> Option<Ipv4Addr> {
+    fn choose_address(&mut self, si: usize, req: &Request, key: &ClientKey, m: &Membership) -> Option<Ipv4Addr> {
         let s = &self.subnets[si];
         if let Some(r) = s.reservation_for(&req.hw, req.client_id.as_ref())
             && !self.held_by_other(r.ip, key)
         {
             return Some(r.ip);
         }
-        let m = self.membership(si, req);
         if let Some(l) = self.table.client_lease(s.net, key)
             && (l.state.holds_address() || self.table.is_free(l.ip))
             && !s.reserved_for_other(l.ip, &req.hw, req.client_id.as_ref())
-            && self.pool_allows(si, l.ip, &m)
+            && self.pool_allows(si, l.ip, m)
         {
             return Some(l.ip);
         }
         if let Some(ip) = req.requested_ip
             && s.net.contains(&ip)
             && self.table.is_free(ip)
-            && self.pool_allows(si, ip, &m)
+            && self.pool_allows(si, ip, m)
         {
             return Some(ip);
+        }
+        let (net, rng, share) = (s.net, &mut self.rng, self.share);
+        if s.config.class_pools.is_empty() {
+            return self.table.allocator_mut(net)?.pick(rng, share);
         }
         // The pools kept for the client's classes first, then the open ones (see `crate::class`).
         let classes = &self.config.classes;
         let kept: Vec<bool> = s.config.pool_ranges().map(|(_, c)| c.iter().any(|n| m.is_in(classes, n))).collect();
         let open: Vec<bool> = s.config.pool_ranges().map(|(_, c)| c.is_empty()).collect();
-        let net = s.net;
-        let (rng, share) = (&mut self.rng, self.share);
         let allocator = self.table.allocator_mut(net)?;
         allocator.pick_in(rng, share, &|k| kept[k]).or_else(|| allocator.pick_in(rng, share, &|k| open[k]))
     }
@@ -624,7 +626,7 @@ impl Server {
             .is_none_or(|(_, c)| c.is_empty() || c.iter().any(|n| m.is_in(&self.config.classes, n)))
     }
 
-    /// An OFFER or ACK for this client, with its classes' options (counted per class).
+    /// An OFFER or ACK for this client, with the options of its classes `m` (counted per class).
     #[allow(clippy::too_many_arguments)]
     fn reply_to(
         &mut self,
@@ -635,8 +637,8 @@ impl Server {
         si: usize,
         times: Option<LeaseTimes>,
         hostname: Option<&str>,
+        m: &Membership,
     ) -> Message {
-        let m = self.membership(si, req);
         for &c in &m.classes {
             *self.stats.class_replies.entry(self.config.classes[c].name.clone()).or_default() += 1;
         }
@@ -670,7 +672,14 @@ impl Server {
     }
 
     /// Whether `ip` may be bound to this client, or why not (the NAK's message).
-    fn check_bindable(&self, si: usize, ip: Ipv4Addr, req: &Request, key: &ClientKey) -> Result<bool, String> {
+    fn check_bindable(
+        &self,
+        si: usize,
+        ip: Ipv4Addr,
+        req: &Request,
+        key: &ClientKey,
+        m: &Membership,
+    ) -> Result<bool, String> {
         let s = &self.subnets[si];
         if !s.net.contains(&ip) {
             return Err(format!("{ip} is not on this network ({})", s.net));
@@ -679,7 +688,7 @@ impl Server {
             return Err(format!("{ip} is reserved for another client"));
         }
         let reserved_here = s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip);
-        if !reserved_here && !self.pool_allows(si, ip, &self.membership(si, req)) {
+        if !reserved_here && !self.pool_allows(si, ip, m) {
             return Err(format!("{ip} is in a pool kept for other classes of clients"));
         }
         match self.table.get(ip) {
@@ -705,7 +714,8 @@ impl Server {
     fn offer(&mut self, now: Instant, meta: &RecvMeta, req: &Request, tries: u8) -> Result<Outcome, Dropped> {
         let si = self.select_subnet(meta, req)?;
         let key = self.client_key(req);
-        let ip = match self.choose_address(si, req, &key) {
+        let m = self.membership(si, req);
+        let ip = match self.choose_address(si, req, &key, &m) {
             Some(ip) => ip,
             None => self.reclaim_offer(now, si, &key).ok_or_else(|| {
                 Dropped::new(DropReason::PoolExhausted, format!("no free address in {}", self.subnets[si].net))
@@ -744,12 +754,20 @@ impl Server {
             self.prober.start(conflict::Waiting { ip, subnet, key, deadline: now + wait, meta, req, tries });
             return Ok(Outcome::Silent);
         }
-        let msg = self.make_offer(now, meta, req, si, ip);
+        let msg = self.make_offer(now, meta, req, si, ip, &m);
         Ok(Outcome::Reply(msg, DhcpMessage::Offer, ip))
     }
 
     /// The OFFER of `ip`, held for the client already, and its event.
-    fn make_offer(&mut self, now: Instant, meta: &RecvMeta, req: &Request, si: usize, ip: Ipv4Addr) -> Message {
+    fn make_offer(
+        &mut self,
+        now: Instant,
+        meta: &RecvMeta,
+        req: &Request,
+        si: usize,
+        ip: Ipv4Addr,
+        m: &Membership,
+    ) -> Message {
         if let Some(l) = self.table.get(ip) {
             let ev = LeaseEvent::from_lease(now, LeaseEventKind::Offered, l);
             self.emit(ev);
@@ -759,7 +777,7 @@ impl Server {
         let (t1, t2) = s.timers(lease_time);
         let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
         let times = LeaseTimes { lease: lease_time, t1, t2 };
-        self.reply_to(req, MessageType::Offer, ip, meta.local_addr, si, Some(times), hostname.as_deref())
+        self.reply_to(req, MessageType::Offer, ip, meta.local_addr, si, Some(times), hostname.as_deref(), m)
     }
 
     fn request(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
@@ -810,11 +828,14 @@ impl Server {
             let reason = format!("{reserved} is reserved for this client; {ip} is no longer its address");
             return Ok(self.nak(now, meta, req, net, ip, reason));
         }
-        match self.check_bindable(si, ip, req, &key) {
-            Ok(true) => Ok(self.bind(now, meta, req, si, ip, key)),
+        let m = self.membership(si, req);
+        match self.check_bindable(si, ip, req, &key, &m) {
+            Ok(true) => Ok(self.bind(now, meta, req, si, ip, key, &m)),
             // No record of this client for a free address: an authoritative server adopts it (its database
             // may have been lost); others must stay silent (RFC 2131 §4.3.2).
-            Ok(false) if selecting || self.config.policy.authoritative => Ok(self.bind(now, meta, req, si, ip, key)),
+            Ok(false) if selecting || self.config.policy.authoritative => {
+                Ok(self.bind(now, meta, req, si, ip, key, &m))
+            }
             Ok(false) => Ok(Outcome::Silent),
             Err(reason) if selecting || self.config.policy.authoritative || !self.subnets[si].net.contains(&ip) => {
                 Ok(self.nak(now, meta, req, net, ip, reason))
@@ -823,6 +844,7 @@ impl Server {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn bind(
         &mut self,
         now: Instant,
@@ -831,6 +853,7 @@ impl Server {
         si: usize,
         ip: Ipv4Addr,
         key: ClientKey,
+        m: &Membership,
     ) -> Outcome {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
@@ -840,7 +863,7 @@ impl Server {
         let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
         let hostname = reservation.and_then(|r| r.hostname.clone());
         let sent = req.hostname.clone().or_else(|| prev.as_ref().and_then(|p| p.hostname.clone()));
-        let class = self.membership(si, req).classes.first().and_then(|&i| self.class_names.get(i).cloned());
+        let class = m.classes.first().and_then(|&i| self.class_names.get(i).cloned());
         let lease = Lease {
             ip,
             subnet: s.net,
@@ -868,7 +891,7 @@ impl Server {
         self.report_displaced(now, displaced);
         self.emit(event);
         let times = LeaseTimes { lease: lease_time, t1, t2 };
-        let msg = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), hostname.as_deref());
+        let msg = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), hostname.as_deref(), m);
         Outcome::Reply(msg, DhcpMessage::Ack, ip)
     }
 
@@ -951,7 +974,8 @@ impl Server {
         let s = &self.subnets[si];
         let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
         let none = Ipv4Addr::UNSPECIFIED;
-        let msg = self.reply_to(req, MessageType::Ack, none, meta.local_addr, si, None, hostname.as_deref());
+        let m = self.membership(si, req);
+        let msg = self.reply_to(req, MessageType::Ack, none, meta.local_addr, si, None, hostname.as_deref(), &m);
         Ok(Outcome::Reply(msg, DhcpMessage::Ack, none))
     }
 
