@@ -4,7 +4,7 @@
 
 use dhcplab_engine::builder::ClientMsg;
 use dhcplab_engine::fuzzing::SEPARATOR;
-use dhcplab_engine::{HwAddr, pcap};
+use dhcplab_engine::{HwAddr, capture};
 use dhcproto::v4::MessageType;
 use std::net::Ipv4Addr;
 
@@ -18,7 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::write(format!("{out}/seed-{n:03}"), bytes)
     };
     for name in ["dhclient", "udhcpc", "dhcpcd", "lan-2clients", "nmap", "perfdhcp-relay-unicast"] {
-        let frames = pcap::read(&std::fs::read(format!("{root}/engine/tests/fixtures/captures/{name}.pcap"))?)?;
+        let frames =
+            capture::read(&std::fs::read(format!("{root}/engine/tests/fixtures/captures/{name}.pcap"))?)?.into_frames();
         let requests: Vec<Vec<u8>> =
             frames.into_iter().filter(|f| f.payload.first() == Some(&1)).map(|f| f.payload).collect();
         for r in &requests {

@@ -8,6 +8,7 @@ pub mod allocator;
 pub mod arbiter;
 pub mod bridge;
 pub mod builder;
+pub mod capture;
 pub mod class;
 pub mod client;
 mod client_index;

@@ -1,12 +1,11 @@
 //! Packet captures: simulated DHCP packets written with real Ethernet/IPv4/UDP framing (checksums and all),
-//! so tshark and Wireshark read them like a capture from a wire; and captures read back into frames.
+//! so tshark and Wireshark read them like a capture from a wire. Reading captures is `crate::capture`'s.
 
 use crate::hwaddr::HwAddr;
 use crate::time::Instant;
-use etherparse::{LinkSlice, NetSlice, PacketBuilder, SlicedPacket, TransportSlice};
+use etherparse::PacketBuilder;
 use pcap_file::DataLink;
-use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
-use std::borrow::Cow;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
@@ -25,8 +24,6 @@ pub struct Frame {
 pub enum PcapError {
     #[error("pcap: {0}")]
     Format(#[from] pcap_file::PcapError),
-    #[error("frame {index}: {message}")]
-    Frame { index: usize, message: String },
 }
 
 const BROADCAST_MAC: [u8; 6] = [0xff; 6];
@@ -89,42 +86,6 @@ pub fn write(frames: &[Frame]) -> Result<Vec<u8>, PcapError> {
     Ok(w.into_writer())
 }
 
-/// Decodes one Ethernet frame holding an IPv4 UDP datagram; `Ok(None)` for any other frame.
-pub fn decode_frame(data: &[u8], at: Instant) -> Result<Option<Frame>, String> {
-    let sliced = SlicedPacket::from_ethernet(data).map_err(|e| e.to_string())?;
-    let (Some(LinkSlice::Ethernet2(eth)), Some(NetSlice::Ipv4(ip)), Some(TransportSlice::Udp(udp))) =
-        (sliced.link.as_ref(), sliced.net.as_ref(), sliced.transport.as_ref())
-    else {
-        return Ok(None);
-    };
-    let ip = ip.header();
-    Ok(Some(Frame {
-        at,
-        src_mac: HwAddr::ethernet(eth.source()),
-        dst_mac: HwAddr::ethernet(eth.destination()),
-        src: SocketAddrV4::new(ip.source_addr(), udp.source_port()),
-        dst: SocketAddrV4::new(ip.destination_addr(), udp.destination_port()),
-        payload: udp.payload().to_vec(),
-    }))
-}
-
-/// Reads the IPv4/UDP frames of a pcap (other frames are skipped).
-pub fn read(bytes: &[u8]) -> Result<Vec<Frame>, PcapError> {
-    let mut r = PcapReader::new(bytes)?;
-    let mut out = Vec::new();
-    let mut index = 0;
-    while let Some(pkt) = r.next_packet() {
-        let pkt = pkt?;
-        index += 1;
-        let data: Cow<'_, [u8]> = pkt.data;
-        let at = Instant::from_millis(u64::try_from(pkt.timestamp.as_millis()).unwrap_or(u64::MAX));
-        if let Some(frame) = decode_frame(&data, at).map_err(|message| PcapError::Frame { index, message })? {
-            out.push(frame);
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +101,6 @@ mod tests {
             payload: vec![1, 2, 3, 4, 5],
         };
         let bytes = write(std::slice::from_ref(&f)).unwrap();
-        assert_eq!(read(&bytes).unwrap(), vec![f]);
+        assert_eq!(crate::capture::read(&bytes).unwrap().into_frames(), vec![f]);
     }
 }

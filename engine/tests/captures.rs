@@ -1,8 +1,9 @@
 //! Real clients' packets, captured on a namespace LAN where Kea 2.2 served them, answered by the engine.
 //! Each reply is compared field by field with the one Kea sent. Fixtures: `tests/fixtures/captures/`.
 
+use dhcplab_engine::capture;
 use dhcplab_engine::config::{PoolRange, SubnetConfig};
-use dhcplab_engine::pcap::{self, Frame};
+use dhcplab_engine::pcap::Frame;
 use dhcplab_engine::reply::Destination;
 use dhcplab_engine::{Duration, Instant, RecvMeta, Server, ServerConfig};
 use dhcproto::v4::{DhcpOption, Message, MessageType, OptionCode};
@@ -50,7 +51,7 @@ fn kea_relay_server() -> Server {
 
 fn frames(name: &str) -> Vec<Frame> {
     let path = format!("{}/tests/fixtures/captures/{name}.pcap", env!("CARGO_MANIFEST_DIR"));
-    pcap::read(&std::fs::read(&path).unwrap()).unwrap()
+    capture::read(&std::fs::read(&path).unwrap()).unwrap().into_frames()
 }
 
 fn decode(b: &[u8]) -> Message {

@@ -5,6 +5,7 @@ mod config_file;
 mod daemon;
 mod ddns;
 mod demo;
+mod explain_cmd;
 mod http;
 mod http_guard;
 mod leases_cmd;
@@ -111,11 +112,16 @@ enum Command {
         #[arg(long, default_value_t = 6767)]
         port: u16,
     },
-    /// Run a lab scenario headless and print what happens, step by step, with explanations.
+    /// Run a lab scenario headless and print what happens, step by step, with explanations; or, with
+    /// --explain, tell the DHCP of a capture file the same way.
     Sim {
         /// Scenario name (see --list).
-        #[arg(required_unless_present = "list")]
+        #[arg(required_unless_present_any = ["list", "explain"], conflicts_with = "explain")]
         scenario: Option<String>,
+        /// Explain the DHCP packets of this pcap or pcapng file (tcpdump, Wireshark, `dhcplab watch
+        /// --pcap`, the lab's export): each packet told, the client state it shows, and what is unusual.
+        #[arg(long, value_name = "FILE")]
+        explain: Option<PathBuf>,
         /// List the scenarios.
         #[arg(long)]
         list: bool,
@@ -202,6 +208,12 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(e),
         },
+        Command::Sim { explain: Some(file), json, lang, .. } => {
+            match explain_cmd::run(&file, lang, json, &mut std::io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            }
+        }
         Command::Sim { scenario, seed, pcap, json, lang, .. } => {
             let name = scenario.unwrap_or_default();
             match sim_cmd::run(&name, seed, pcap.as_deref(), json, lang, &mut std::io::stdout().lock()) {

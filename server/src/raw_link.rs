@@ -2,6 +2,7 @@
 //! without configuring the interface or owning ports 67 and 68, and `probe` sends from 0.0.0.0 with the MAC
 //! it is told to use, as a client with no address does. Needs CAP_NET_RAW.
 
+use dhcplab_engine::capture;
 use dhcplab_engine::pcap::{self, Frame};
 use dhcplab_engine::{HwAddr, Instant};
 use std::ffi::CString;
@@ -183,7 +184,7 @@ impl RawLink {
             });
             match read {
                 Ok(Ok(n)) => {
-                    if let Ok(Some(frame)) = pcap::decode_frame(&buf[..n], now()) {
+                    if let Some(frame) = capture::decode_ethernet(&buf[..n], now()) {
                         return Ok((frame, buf[..n].to_vec()));
                     }
                 }

@@ -18,10 +18,9 @@ fn scenarios() -> Vec<String> {
     String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split_whitespace().next().unwrap().to_string()).collect()
 }
 
-/// DHCP message type numbers (option 53) of the trace's packets, in order.
-fn trace_types(json: &[u8]) -> Vec<String> {
-    let trace: serde_json::Value = serde_json::from_slice(json).unwrap();
-    let number = |m: &str| match m {
+/// A message's type number (option 53), from its name.
+fn number(m: &str) -> &'static str {
+    match m {
         "DHCPDISCOVER" => "1",
         "DHCPOFFER" => "2",
         "DHCPREQUEST" => "3",
@@ -31,7 +30,12 @@ fn trace_types(json: &[u8]) -> Vec<String> {
         "DHCPRELEASE" => "7",
         "DHCPINFORM" => "8",
         other => panic!("unexpected {other}"),
-    };
+    }
+}
+
+/// DHCP message type numbers (option 53) of the trace's packets, in order.
+fn trace_types(json: &[u8]) -> Vec<String> {
+    let trace: serde_json::Value = serde_json::from_slice(json).unwrap();
     trace
         .as_array()
         .unwrap()
@@ -119,4 +123,77 @@ fn check_reports_the_line_and_exits_2() {
         dhcplab().args(["check", concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/dhcplab.toml")]).output().unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// (frame number, option 53) of each DHCP frame, as tshark reads the file.
+fn tshark_dhcp(file: &std::path::Path) -> Vec<(usize, String)> {
+    let out = Command::new("tshark")
+        .args(["-r"])
+        .arg(file)
+        .args(["-Y", "dhcp", "-T", "fields", "-e", "frame.number", "-e", "dhcp.option.dhcp"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (n, t) = l.split_once('\t').unwrap();
+            (n.parse().unwrap(), t.to_string())
+        })
+        .collect()
+}
+
+/// (frame, option 53) of each packet `sim --explain --json` told.
+fn explained(file: &std::path::Path) -> Vec<(usize, String)> {
+    let out = dhcplab().args(["sim", "--json", "--explain"]).arg(file).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(!v["text"].as_str().unwrap().is_empty());
+            let n = v["frame"].as_u64().unwrap() as usize;
+            (n, number(v["msg"].as_str().unwrap()).to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn sim_explain_tells_every_dhcp_frame_tshark_sees_in_pcap_and_pcapng() {
+    assert!(tshark_available(), "tshark is not installed: run scripts/setup (Debian package tshark)");
+    let dir = std::env::temp_dir().join(format!("dhcplab-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures/captures");
+    for name in ["dhclient", "udhcpc", "dhcpcd", "nmap", "lan-2clients", "perfdhcp-relay-unicast"] {
+        let pcap = fixtures.join(format!("{name}.pcap"));
+        // tshark writes the same capture as pcapng, as Wireshark saves by default.
+        let ng = dir.join(format!("{name}.pcapng"));
+        let st = Command::new("tshark").arg("-r").arg(&pcap).args(["-F", "pcapng", "-w"]).arg(&ng).status().unwrap();
+        assert!(st.success());
+        let want = tshark_dhcp(&pcap);
+        assert!(!want.is_empty(), "{name}");
+        assert_eq!(explained(&pcap), want, "{name}.pcap");
+        assert_eq!(explained(&ng), want, "{name}.pcapng");
+    }
+    // The narration in words, with the state and the finding: nmap only discovers.
+    let out = dhcplab().args(["sim", "--explain"]).arg(fixtures.join("nmap.pcap")).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("[SELECTING]") && text.contains("No REQUEST follows this offer"), "{text}");
+    // A file cut short is told up to the cut, and the cut is said.
+    let bytes = std::fs::read(fixtures.join("dhclient.pcap")).unwrap();
+    let cut = dir.join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    let out = dhcplab().args(["sim", "--explain"]).arg(&cut).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("ends in the middle of frame 4"), "{text}");
+    // Not a capture: a clear error, not a panic.
+    let page = dir.join("page.pcap");
+    std::fs::write(&page, "<!DOCTYPE html>").unwrap();
+    let out = dhcplab().args(["sim", "--explain"]).arg(&page).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a pcap or pcapng file"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -295,7 +295,7 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
     lab.kill(perf, false);
     std::thread::sleep(Duration::from_millis(500));
     lab.kill(tshark, false);
-    let frames = dhcplab_engine::pcap::read(&std::fs::read(&pcap).expect("capture")).expect("pcap");
+    let frames = dhcplab_engine::capture::read(&std::fs::read(&pcap).expect("capture")).expect("pcap").into_frames();
     let mut acked = std::collections::HashMap::new();
     for f in frames.iter().filter(|f| f.src.ip().to_string() == SERVER) {
         let Some(s) = dhcplab_engine::event::PacketSummary::from_bytes(&f.payload) else { continue };

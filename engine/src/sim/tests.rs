@@ -354,7 +354,7 @@ fn a_lossy_link_still_converges_by_retransmission() {
 fn pcap_holds_every_packet() {
     let s = run("relay");
     let bytes = s.sim.pcap().unwrap();
-    let frames = crate::pcap::read(&bytes).unwrap();
+    let frames = crate::capture::read(&bytes).unwrap().frames;
     let packets = s.sim.trace().iter().filter(|e| matches!(e.kind, TraceKind::Packet { .. })).count();
     assert_eq!(frames.len(), packets);
 }

@@ -1,0 +1,101 @@
+//! A capture explained: the DHCP packets of a pcap or pcapng file told as the lab tells its scenarios
+//! (who sent what, to whom, and why), with the client state each message shows and what is unusual or
+//! wrong — retransmissions, a second or rogue server, a NAK and its likely cause, a REQUEST naming another
+//! server, answers missing, relay hops. The lab runs it in the browser on a dropped file; `dhcplab sim
+//! --explain` prints it. Built on the watcher's narration (`crate::watch`), fed from a file instead of a link.
+
+mod file;
+mod findings;
+#[cfg(test)]
+mod tests;
+
+pub use file::{CaptureError, CaptureFile, CutShort, Format, Numbered, decode_ethernet, read};
+pub use findings::{Finding, receiver_state, sender_state};
+
+use crate::client::ClientStateKind;
+use crate::stats::Stats;
+use crate::watch::{Watch, WatchEvent};
+use findings::Detector;
+use std::net::Ipv4Addr;
+
+/// One DHCP packet of the capture, told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExplainedPacket {
+    /// Its frame number in the file, as Wireshark shows it.
+    pub number: usize,
+    /// The narration, the packet as the inspector takes it, and how the exchange ended.
+    pub event: WatchEvent,
+    /// The client state the message shows (its sender's, or for a reply the state it puts the client in).
+    pub state: Option<ClientStateKind>,
+    pub findings: Vec<Finding>,
+}
+
+/// A whole capture, told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// The file's name, which the narration calls the link.
+    pub name: String,
+    pub format: Format,
+    pub packets: Vec<ExplainedPacket>,
+    /// Every frame in the file.
+    pub frames: usize,
+    /// Frames skipped: not IPv4/UDP, UDP but not DHCP, or headers that do not parse.
+    pub skipped: usize,
+    /// DHCP-port datagrams that are not valid DHCP (counted by why, as the server counts its drops).
+    pub malformed: u64,
+    pub cut_short: Option<CutShort>,
+    /// The clients (by MAC) and servers (by identifier) seen, in order of appearance.
+    pub clients: Vec<crate::HwAddr>,
+    pub servers: Vec<Ipv4Addr>,
+    pub stats: Stats,
+}
+
+/// What the narration calls the captured link ("asks everyone on the LAN"): a file does not say which
+/// link it was, and the word reads the same in both languages.
+const LINK: &str = "LAN";
+
+/// Reads and explains a capture. `name` is the file's name.
+pub fn explain(name: &str, bytes: &[u8]) -> Result<Explained, CaptureError> {
+    let file = read(bytes)?;
+    let mut watch = Watch::new(LINK);
+    let mut detector = Detector::default();
+    let mut packets: Vec<ExplainedPacket> = vec![];
+    let mut clients = vec![];
+    let mut servers = vec![];
+    for n in &file.frames {
+        watch.handle_frame(n.frame.at, &n.frame);
+        let Some(event) = watch.poll_event() else { continue };
+        let s = &event.packet.summary;
+        let broadcast = n.frame.dst_mac.as_bytes() == [0xff; 6] || n.frame.dst.ip().is_broadcast();
+        let (findings, state) = detector.packet(packets.len(), &n.frame, s, broadcast);
+        if !clients.contains(&s.chaddr) {
+            clients.push(s.chaddr);
+        }
+        if !s.msg.from_client() {
+            let server = s.server_id.unwrap_or(*n.frame.src.ip());
+            if !servers.contains(&server) {
+                servers.push(server);
+            }
+        }
+        packets.push(ExplainedPacket { number: n.number, event, state, findings });
+    }
+    for (i, f) in detector.finish() {
+        if let Some(p) = packets.get_mut(i) {
+            p.findings.push(f);
+        }
+    }
+    let stats = watch.stats().clone();
+    let malformed = stats.dropped_total();
+    Ok(Explained {
+        name: name.to_string(),
+        format: file.format,
+        skipped: file.total - packets.len(),
+        frames: file.total,
+        packets,
+        malformed,
+        cut_short: file.cut_short,
+        clients,
+        servers,
+        stats,
+    })
+}
