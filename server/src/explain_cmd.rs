@@ -86,27 +86,7 @@ pub fn run(path: &Path, lang: Lang, json: bool, out: &mut impl Write) -> Result<
     let x = capture::explain(&name, &bytes)
         .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), pick(&e.text(), lang)))?;
     if !json {
-        let (en, zh) = (
-            format!(
-                "{name}: {} DHCP packets in {} frames ({} skipped, {} malformed DHCP); {} clients, {} servers",
-                x.packets.len(),
-                x.frames,
-                x.skipped,
-                x.malformed,
-                x.clients.len(),
-                x.servers.len()
-            ),
-            format!(
-                "{name}：{} 帧中有 {} 个 DHCP 报文（跳过 {} 帧，其中格式错误的 DHCP {} 个）；{} 个客户端，{} 台服务器",
-                x.frames,
-                x.packets.len(),
-                x.skipped,
-                x.malformed,
-                x.clients.len(),
-                x.servers.len()
-            ),
-        );
-        writeln!(out, "{}\n", pick(&Text::new(en, zh), lang))?;
+        writeln!(out, "{}\n", pick(&x.summary(), lang))?;
     }
     for p in &x.packets {
         print_packet(p, lang, json, out)?;

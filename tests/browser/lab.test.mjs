@@ -507,3 +507,108 @@ afterEach(() => {
   const errors = consoleErrors.splice(0);
   assert.deepEqual(errors, [], 'console errors or page errors during this test');
 });
+
+// Real captures opened in the lab (the shared Kea captures, kept as the engine's fixtures).
+const captures = path.join(root, 'engine/tests/fixtures/captures');
+
+async function openCapture(page, file) {
+  await page.setInputFiles('[data-testid=open-capture]', file);
+  await page.waitForSelector('[data-testid=capture-summary]');
+}
+
+const captureRows = (page) =>
+  page.$$eval('[data-testid=capture-row]', (rows) => rows.map((r) => `${r.dataset.number}:${r.dataset.msg}`));
+
+test('open a capture: every shared capture told packet by packet, with flow, states and findings', async () => {
+  const page = await open('#s=dora&seed=1&step=0');
+  const D = 'DHCPDISCOVER', O = 'DHCPOFFER', R = 'DHCPREQUEST', A = 'DHCPACK';
+  const expected = {
+    dhclient: [D, O, R, A], udhcpc: [D, O, R, A], dhcpcd: [D, O, R, A], nmap: [D, O],
+    'lan-2clients': [D, O, D, O, R, A, R, A], 'perfdhcp-relay-unicast': [D, O, R, A, D, O],
+  };
+  for (const [name, msgs] of Object.entries(expected)) {
+    await openCapture(page, path.join(captures, `${name}.pcap`));
+    assert.deepEqual(await captureRows(page), msgs.map((m, i) => `${i + 1}:${m}`), name);
+    assert.match(await page.innerText('[data-testid=capture-summary]'), new RegExp(`${name}.pcap: ${msgs.length} DHCP packets`));
+    assert.equal((await page.$$('[data-testid=flow-row]')).length, msgs.length, `${name}: one arrow per packet`);
+    // The first packet is told at once: a client's DISCOVER, in SELECTING.
+    assert.match(await page.innerText('[data-testid=capture-narration]'), /DHCPDISCOVER/);
+    assert.match(await page.innerText('[data-testid=capture-state]'), /SELECTING/);
+    // The inspector has the frame's layers, its fields and bytes.
+    assert.match(await page.innerText('[data-testid=inspector]'), /Frame 1: \d+ bytes of DHCP[\s\S]*Ethernet II/);
+    assert.ok((await page.$$('[data-testid=hex-byte]')).length > 240);
+  }
+  // The relay's capture: the relay's lifeline, and each packet says it crossed it.
+  await openCapture(page, path.join(captures, 'perfdhcp-relay-unicast.pcap'));
+  const lifelines = await page.$$eval('[data-testid=lifeline]', (l) => l.map((x) => x.textContent));
+  assert.deepEqual(lifelines, ['relay 10.200.255.254', 'server 192.0.2.1']);
+  assert.match(await page.innerText('[data-testid=capture-story]'), /Relayed: giaddr 10\.200\.255\.254/);
+  // The last offer nobody took is marked as a problem in words, not only colour; the filter finds it.
+  await page.check('[data-testid=capture-problems-only]');
+  assert.deepEqual(await captureRows(page), ['6:DHCPOFFER']);
+  assert.match(await page.innerText('[data-testid=capture-row]'), /problem/);
+  assert.match(await page.innerText('[data-testid=capture-story]'), /No REQUEST follows this offer/);
+  // Two clients: both exchanges end bound, each told on its ACK.
+  await openCapture(page, path.join(captures, 'lan-2clients.pcap'));
+  await page.click('[data-testid=capture-row][data-number="6"]');
+  assert.match(await page.innerText('[data-testid=capture-outcome]'), /bound 198\.51\.100\.10 for 6h from 198\.51\.100\.1/);
+  await page.click('[data-testid=flow-row] >> nth=7');
+  assert.match(await page.innerText('[data-testid=capture-outcome]'), /bound 198\.51\.100\.11/);
+  assert.equal(await page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number'), '8');
+  await page.screenshot({ path: path.join(artifacts, 'lab-capture.png'), fullPage: true });
+  // Back to the scenarios, where they were.
+  await page.click('[data-testid=close-capture]');
+  await page.waitForSelector('[data-testid=scenario-select]');
+  await page.close();
+});
+
+test('open a capture: pcapng as Wireshark saves it, walked by keyboard, in 中文', async () => {
+  const dir = path.join(artifacts, 'captures');
+  mkdirSync(dir, { recursive: true });
+  const ng = path.join(dir, 'dhclient.pcapng');
+  const tshark = spawn('tshark', ['-r', path.join(captures, 'dhclient.pcap'), '-F', 'pcapng', '-w', ng]);
+  assert.equal(await new Promise((r) => tshark.on('close', r)), 0, 'tshark wrote the pcapng');
+  const page = await open('#s=dora&seed=1&step=0');
+  await openCapture(page, ng);
+  assert.deepEqual(await captureRows(page), ['1:DHCPDISCOVER', '2:DHCPOFFER', '3:DHCPREQUEST', '4:DHCPACK']);
+  const selected = () => page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await selected(), '3');
+  assert.match(await page.innerText('[data-testid=capture-state]'), /REQUESTING/);
+  assert.match(await page.innerText('[data-testid=capture-narration]'), /naming server 192\.0\.2\.1/);
+  await page.keyboard.press('End');
+  assert.equal(await selected(), '4');
+  await page.keyboard.press('ArrowLeft');
+  assert.equal(await selected(), '3');
+  await page.click('[data-testid=lang]');
+  assert.match(await page.innerText('[data-testid=capture-summary]'), /帧中有 4 个 DHCP 报文/);
+  assert.match(await page.innerText('[data-testid=capture-narration]'), /广播 DHCPREQUEST/);
+  assert.match(await page.innerText('[data-testid=capture-story]'), /客户端状态/);
+  await page.screenshot({ path: path.join(artifacts, 'lab-capture-zh.png'), fullPage: true });
+  await page.click('[data-testid=lang]');
+  await page.close();
+});
+
+test('open a capture: a truncated file says where it ends, a file that is not one says so', async () => {
+  const page = await open('#s=dora&seed=1&step=0', { width: 390, height: 844 });
+  const bytes = readFileSync(path.join(captures, 'dhclient.pcap'));
+  await page.setInputFiles('[data-testid=open-capture]',
+    { name: 'cut.pcap', mimeType: 'application/vnd.tcpdump.pcap', buffer: bytes.subarray(0, bytes.length - 100) });
+  await page.waitForSelector('[data-testid=capture-cut]');
+  assert.match(await page.innerText('[data-testid=capture-cut]'), /cut short: it ends in the middle of frame 4/);
+  assert.deepEqual(await captureRows(page), ['1:DHCPDISCOVER', '2:DHCPOFFER', '3:DHCPREQUEST']);
+  // The REQUEST's ACK is past the cut: the capture says it is missing.
+  await page.click('[data-testid=capture-row][data-number="3"]');
+  assert.match(await page.innerText('[data-testid=capture-story]'), /no ACK or NAK for this REQUEST/);
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `the page scrolls sideways at phone width: ${wide}px`);
+  await page.screenshot({ path: path.join(artifacts, 'lab-capture-phone.png'), fullPage: true });
+  await page.setInputFiles('[data-testid=open-capture]',
+    { name: 'page.pcap', mimeType: 'text/html', buffer: Buffer.from('<!DOCTYPE html><p>not a capture</p>') });
+  await page.waitForSelector('[data-testid=capture-error]');
+  assert.match(await page.innerText('[data-testid=capture-error]'), /not a pcap or pcapng file \(it begins with 3c 21 44 4f\)/);
+  // The scenarios are back under the message.
+  await page.waitForSelector('[data-testid=scenario-select]');
+  await page.close();
+});

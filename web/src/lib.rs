@@ -2,8 +2,10 @@
 //! A library so component tests can mount its parts; `main.rs` only starts it.
 
 pub mod app;
+pub mod capture;
 pub mod dashboard;
 pub mod i18n;
+pub mod keys;
 pub mod lab;
 pub mod packets;
 pub mod shared;

@@ -25,6 +25,10 @@ pub struct ExplainedPacket {
     pub number: usize,
     /// The narration, the packet as the inspector takes it, and how the exchange ended.
     pub event: WatchEvent,
+    /// The Ethernet addresses (the narration's packet is the UDP datagram), and whether it was broadcast.
+    pub src_mac: crate::HwAddr,
+    pub dst_mac: crate::HwAddr,
+    pub broadcast: bool,
     /// The client state the message shows (its sender's, or for a reply the state it puts the client in).
     pub state: Option<ClientStateKind>,
     pub findings: Vec<Finding>,
@@ -48,6 +52,26 @@ pub struct Explained {
     pub clients: Vec<crate::HwAddr>,
     pub servers: Vec<Ipv4Addr>,
     pub stats: Stats,
+}
+
+impl Explained {
+    /// One line on the whole file: how many DHCP packets of how many frames, clients and servers.
+    pub fn summary(&self) -> crate::text::Text {
+        let (name, n, frames, skipped) = (&self.name, self.packets.len(), self.frames, self.skipped);
+        let (clients, servers) = (self.clients.len(), self.servers.len());
+        crate::text::Text::new(
+            format!(
+                "{name}: {n} DHCP packets in {frames} frames ({skipped} skipped, {} malformed DHCP); {clients} \
+                 clients, {servers} servers",
+                self.malformed
+            ),
+            format!(
+                "{name}：{frames} 帧中有 {n} 个 DHCP 报文（跳过 {skipped} 帧，其中格式错误的 DHCP {} 个）；\
+                 {clients} 个客户端，{servers} 台服务器",
+                self.malformed
+            ),
+        )
+    }
 }
 
 /// What the narration calls the captured link ("asks everyone on the LAN"): a file does not say which
@@ -77,7 +101,15 @@ pub fn explain(name: &str, bytes: &[u8]) -> Result<Explained, CaptureError> {
                 servers.push(server);
             }
         }
-        packets.push(ExplainedPacket { number: n.number, event, state, findings });
+        packets.push(ExplainedPacket {
+            number: n.number,
+            event,
+            src_mac: n.frame.src_mac,
+            dst_mac: n.frame.dst_mac,
+            broadcast,
+            state,
+            findings,
+        });
     }
     for (i, f) in detector.finish() {
         if let Some(p) = packets.get_mut(i) {

@@ -11,20 +11,22 @@ mod server_panel;
 mod toolbar;
 mod topology;
 
+use crate::capture::{CaptureView, Opened, Shown, dropped_file, read_file};
 use crate::i18n::{Key, Lang, t};
 use crate::packets::{flow, inspector};
 use crate::shared::Shared;
 use client_panel::ClientPanel;
+use dhcplab_engine::capture;
+use dhcplab_engine::text::Text;
 use event_list::EventList;
 use explain_card::ExplainCard;
-use gloo_events::EventListener;
 use gloo_timers::callback::Interval;
 use links_panel::LinksPanel;
 use model::{LabAction, LabModel};
 use server_panel::{ServerForm, ServerLeases};
+use std::rc::Rc;
 use toolbar::LabToolbar;
 use topology::Topology;
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 /// The lab's state as the components share it.
@@ -33,6 +35,20 @@ pub type LabState = Shared<LabModel>;
 #[derive(Properties, PartialEq)]
 pub struct Props {
     pub lang: Lang,
+}
+
+#[derive(Properties, PartialEq)]
+struct ScenarioProps {
+    lang: Lang,
+    on_open: Callback<Opened>,
+}
+
+/// What the last file opened gave: its explanation, or why it could not be read. `generation` tells one
+/// opening from the next, so a new file starts a fresh view.
+#[derive(Clone, PartialEq)]
+struct Opening {
+    generation: u32,
+    result: Result<Shown, Text>,
 }
 
 /// Props of every card: the language and the lab.
@@ -46,26 +62,55 @@ fn location_hash() -> String {
     web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
 }
 
-/// Space, → and ← drive the lab, except while typing in a form field.
-fn key_listener(lab: UseReducerHandle<LabState>) -> Option<EventListener> {
-    let doc = web_sys::window()?.document()?;
-    // Not passive: the arrow keys and space must not scroll the page.
-    let opts = gloo_events::EventListenerOptions::enable_prevent_default();
-    Some(EventListener::new_with_options(&doc, "keydown", opts, move |e| {
-        let Some(k) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
-        let in_field = k
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
-        if !in_field && matches!(k.key().as_str(), " " | "ArrowRight" | "ArrowLeft") {
-            k.prevent_default();
-            lab.dispatch(LabAction::Key(k.key()));
-        }
-    }))
-}
-
+/// The lab: the scenarios, or a capture file opened in their place.
 #[component]
 pub fn Lab(props: &Props) -> Html {
+    let lang = props.lang;
+    let opening = use_state(|| None::<Opening>);
+    let on_open = {
+        let opening = opening.clone();
+        Callback::from(move |(name, bytes): Opened| {
+            let generation = opening.as_ref().map_or(0, |o| o.generation + 1);
+            let result = capture::explain(&name, &bytes).map(|x| Shown(Rc::new(x))).map_err(|e| e.text());
+            opening.set(Some(Opening { generation, result }));
+        })
+    };
+    let on_close = {
+        let opening = opening.clone();
+        Callback::from(move |()| opening.set(None))
+    };
+    // A file dropped anywhere on the lab opens it.
+    let ondragover = Callback::from(|e: DragEvent| e.prevent_default());
+    let ondrop = {
+        let on_open = on_open.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            if let Some(file) = dropped_file(&e) {
+                read_file(file, on_open.clone());
+            }
+        })
+    };
+    let body = match opening.as_ref() {
+        Some(Opening { generation, result: Ok(shown) }) => html! {
+            <CaptureView key={*generation} {lang} shown={shown.clone()} on_open={on_open.clone()} {on_close} />
+        },
+        other => html! {
+            <>
+                if let Some(Opening { result: Err(why), .. }) = other {
+                    <p class="warn banner" role="alert" data-testid="capture-error">
+                        {"⚠ "}{t(lang, Key::CaptureUnreadable)}{" "}{ if lang == Lang::Zh { why.zh.clone() } else { why.en.clone() } }
+                    </p>
+                }
+                <ScenarioLab {lang} {on_open} />
+            </>
+        },
+    };
+    html! { <div class="labroot" {ondragover} {ondrop}>{body}</div> }
+}
+
+/// The scenarios of the engine's simulator, stepped by the user.
+#[component]
+fn ScenarioLab(props: &ScenarioProps) -> Html {
     let lang = props.lang;
     let lab = use_reducer(|| {
         let (name, seed, step) = model::parse_hash(&location_hash());
@@ -74,7 +119,10 @@ pub fn Lab(props: &Props) -> Html {
     {
         let lab = lab.clone();
         use_effect_with((), move |_| {
-            let listener = key_listener(lab);
+            let listener = crate::keys::listen(
+                &[" ", "ArrowRight", "ArrowLeft"],
+                lab.dispatcher().to_callback().reform(LabAction::Key),
+            );
             move || drop(listener)
         });
     }
@@ -100,7 +148,7 @@ pub fn Lab(props: &Props) -> Html {
     let on_field = lab.dispatcher().to_callback().reform(LabAction::SelectField);
     html! {
         <div class="lab">
-            <LabToolbar {lang} lab={lab.clone()} />
+            <LabToolbar {lang} lab={lab.clone()} on_open={props.on_open.clone()} />
             <div class="grid">
                 <section class="card topo">
                     <h2>{t(lang, Key::Topology)}</h2>

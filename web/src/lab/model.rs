@@ -417,17 +417,14 @@ pub fn entry_label(e: &TraceEntry) -> String {
 pub fn inspected(e: &TraceEntry) -> Option<inspector::Inspected<'_>> {
     let TraceKind::Packet { frame, summary, broadcast, .. } = &e.kind else { return None };
     Some(inspector::Inspected {
-        layers: vec![
+        layers: inspector::frame_layers(
             format!("Frame: {} bytes of DHCP at {}", summary.size, e.at),
-            format!(
-                "Ethernet II, Src: {}, Dst: {}{}",
-                frame.src_mac,
-                frame.dst_mac,
-                if *broadcast { " (broadcast)" } else { "" }
-            ),
-            format!("Internet Protocol Version 4, Src: {}, Dst: {}", frame.src.ip(), frame.dst.ip()),
-            format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", frame.src.port(), frame.dst.port()),
-        ],
+            &frame.src_mac,
+            &frame.dst_mac,
+            *broadcast,
+            &frame.src,
+            &frame.dst,
+        ),
         msg: summary.msg,
         payload: &frame.payload,
     })

@@ -1,8 +1,9 @@
 //! The lab's toolbar: the scenario picker, play/pause/back/step/reset, speed, the clock, the step count
-//! and the pcap export.
+//! the pcap export, and opening a capture instead.
 
-use super::CardProps;
+use super::LabState;
 use super::model::{CROWD, LabAction};
+use crate::capture::{CaptureOpener, Opened};
 use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::sim::scenario;
 use wasm_bindgen::JsCast;
@@ -27,8 +28,15 @@ fn download(name: &str, bytes: &[u8]) {
     let _ = web_sys::Url::revoke_object_url(&url);
 }
 
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    pub lang: Lang,
+    pub lab: UseReducerHandle<LabState>,
+    pub on_open: Callback<Opened>,
+}
+
 #[component]
-pub fn LabToolbar(p: &CardProps) -> Html {
+pub fn LabToolbar(p: &Props) -> Html {
     let lang = p.lang;
     let d = p.lab.dispatcher().to_callback();
     let m = p.lab.get();
@@ -76,6 +84,7 @@ pub fn LabToolbar(p: &CardProps) -> Html {
             <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{"t = "}{m.now().to_string()}</span>
             <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.total)}</span>
             <button data-testid="export-pcap" onclick={on_export}>{t(lang, Key::Export)}</button>
+            <CaptureOpener {lang} on_open={p.on_open.clone()} />
         </div>
     }
 }

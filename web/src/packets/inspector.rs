@@ -3,8 +3,10 @@
 //! selected. The bytes are dissected here, by the engine's `dissect`, so the lab and the dashboard agree.
 
 use crate::i18n::{Key, Lang, t};
+use dhcplab_engine::HwAddr;
 use dhcplab_engine::dissect::{Field, dissect};
 use dhcplab_engine::message::DhcpMessage;
+use std::net::SocketAddrV4;
 use std::ops::Range;
 use yew::prelude::*;
 
@@ -13,6 +15,24 @@ pub struct Inspected<'a> {
     pub layers: Vec<String>,
     pub msg: DhcpMessage,
     pub payload: &'a [u8],
+}
+
+/// The layers of an Ethernet frame around its DHCP message, as Wireshark lists them, under `title` (the
+/// frame line: its number or time and size).
+pub fn frame_layers(
+    title: String,
+    src_mac: &HwAddr,
+    dst_mac: &HwAddr,
+    broadcast: bool,
+    src: &SocketAddrV4,
+    dst: &SocketAddrV4,
+) -> Vec<String> {
+    vec![
+        title,
+        format!("Ethernet II, Src: {src_mac}, Dst: {dst_mac}{}", if broadcast { " (broadcast)" } else { "" }),
+        format!("Internet Protocol Version 4, Src: {}, Dst: {}", src.ip(), dst.ip()),
+        format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", src.port(), dst.port()),
+    ]
 }
 
 fn field_at<'a>(fields: &'a [Field], path: &[usize]) -> Option<&'a Field> {
