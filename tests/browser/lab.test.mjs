@@ -612,3 +612,59 @@ test('open a capture: a truncated file says where it ends, a file that is not on
   await page.waitForSelector('[data-testid=scenario-select]');
   await page.close();
 });
+
+// Accessibility: axe-core (the engine browser vendors and auditors use) on every face of the app, in both
+// languages. Every violation is printed; serious and critical ones fail the test.
+const axeSource = path.join(root, 'tests/browser/node_modules/axe-core/axe.min.js');
+
+async function axe(page, what) {
+  await page.addScriptTag({ path: axeSource });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.length,
+      first: v.nodes[0]?.target?.join(' ') }));
+  });
+  for (const v of violations) console.log(`axe ${what}: ${v.impact} ${v.id} (${v.nodes}×, e.g. ${v.first}): ${v.help}`);
+  console.log(`axe ${what}: ${violations.length} kinds of violation`);
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], `${what}: serious accessibility violations`);
+}
+
+test('accessibility: axe-core finds nothing serious in the lab, a capture and the dashboard, English and 中文', async () => {
+  for (const lang of ['en', 'zh']) {
+    const page = await open('#s=relay&seed=1&step=0');
+    if (lang === 'zh') await page.click('[data-testid=lang]');
+    for (let i = 0; i < 12; i++) await page.click('[data-testid=step]');
+    await axe(page, `lab ${lang}`);
+    await openCapture(page, path.join(captures, 'lan-2clients.pcap'));
+    await axe(page, `capture ${lang}`);
+    await page.click('[data-testid=nav-dashboard]');
+    await page.waitForSelector('[data-testid=ws-status]:has-text("' + (lang === 'zh' ? '已连接' : 'connected') + '")', { timeout: 10000 });
+    await page.waitForSelector('[data-testid=lease-row]', { timeout: 15000 });
+    await axe(page, `dashboard ${lang}`);
+    if (lang === 'zh') await page.click('[data-testid=lang]');
+    await page.close();
+  }
+});
+
+test('keyboard only: pick a scenario and walk it to its end, the story told at each step', async () => {
+  const page = await open('#s=dora&seed=1&step=0');
+  const focused = () => page.evaluate(() => document.activeElement?.dataset?.testid ?? document.activeElement?.tagName);
+  for (let i = 0; i < 40 && (await focused()) !== 'scenario-select'; i++) await page.keyboard.press('Tab');
+  assert.equal(await focused(), 'scenario-select', 'the scenario picker is reachable by Tab');
+  await page.keyboard.press('ArrowDown');
+  const picked = await page.inputValue('[data-testid=scenario-select]');
+  assert.notEqual(picked, 'dora', 'the arrow key picked another scenario');
+  await page.keyboard.press('Tab');
+  const [, total] = (await page.innerText('[data-testid=step-count]')).split('/').map(Number);
+  const told = new Set();
+  for (let i = 0; i < total; i++) {
+    await page.keyboard.press('ArrowRight');
+    told.add(await page.innerText('[data-testid=explain] .explanation'));
+  }
+  assert.equal(await page.innerText('[data-testid=step-count]'), `${total}/${total}`);
+  assert.ok(told.size > total / 3, `${picked}: the story changed as it went (${told.size} texts in ${total} steps)`);
+  assert.ok(await page.isDisabled('[data-testid=step]'), 'at the end');
+  assert.match(await page.innerText('[data-testid=explain]'), /End of the scenario/);
+  await page.close();
+});

@@ -160,6 +160,10 @@ pub enum Key {
     Note,
     RelayWord,
     Everyone,
+    /// `{n}` is replaced by the number of arrows.
+    FlowAlt,
+    /// The network picture in words; `{nodes}` is the list.
+    TopologyAlt,
 }
 
 /// The UI string `key` in `lang`.
@@ -301,6 +305,8 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::Note => ("note", "说明"),
         Key::RelayWord => ("relay", "中继"),
         Key::Everyone => ("everyone (no answer)", "所有节点（无应答）"),
+        Key::FlowAlt => ("Flow graph, {n} packets, oldest first:", "流程图，共 {n} 个报文，从早到晚："),
+        Key::TopologyAlt => ("Network picture:", "网络图："),
         Key::Disconnected => ("disconnected", "未连接"),
     };
     match lang {

@@ -101,7 +101,7 @@ pub fn CaptureView(p: &Props) -> Html {
                 </section>
                 <section class="card flow">
                     <h2>{t(lang, Key::Flow)}</h2>
-                    { flow::view(&lanes, &arrows, Some(m.selected as u64), &on_select) }
+                    { flow::view(&lanes, &arrows, Some(m.selected as u64), &on_select, lang) }
                 </section>
             </div>
         </div>

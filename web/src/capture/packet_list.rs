@@ -31,11 +31,11 @@ pub fn PacketList(p: &CaptureProps) -> Html {
             <div class="filters">
                 <label><input type="checkbox" data-testid="capture-problems-only" checked={m.problems_only} onchange={on_filter} />{" "}{t(lang, Key::ProblemsOnly)}</label>
             </div>
-            <div class="eventlist">
-                <table class="packets" aria-label={t(lang, Key::CapturePackets)}>
+            <div class="eventlist" tabindex="0" role="region" aria-label={t(lang, Key::CapturePackets)}>
+                <table class="packets">
                     <thead><tr>
                         <th>{t(lang, Key::FrameNo)}</th><th>{t(lang, Key::TimeWord)}</th><th>{t(lang, Key::Source)}</th>
-                        <th>{t(lang, Key::Destination)}</th><th>{t(lang, Key::Message)}</th><th>{t(lang, Key::ClientState)}</th><th></th>
+                        <th>{t(lang, Key::Destination)}</th><th>{t(lang, Key::Message)}</th><th>{t(lang, Key::ClientState)}</th><th><span class="sr-only">{t(lang, Key::Problem)}</span></th>
                     </tr></thead>
                     <tbody>
                         { for m.listed()[from..to].iter().map(|&(i, pk)| {

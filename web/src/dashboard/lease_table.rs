@@ -219,13 +219,13 @@ pub fn LeaseTable(p: &Props) -> Html {
                 </p>
             }
             <div class="filters">
-                <input data-testid="lease-search" placeholder={t(lang, Key::Search)} oninput={on_text} />
-                <select data-testid="lease-state" onchange={on_state}>
+                <input data-testid="lease-search" aria-label={t(lang, Key::Search)} placeholder={t(lang, Key::Search)} oninput={on_text} />
+                <select data-testid="lease-state" aria-label={t(lang, Key::State)} onchange={on_state}>
                     <option value="" selected={filters.state.is_empty()}>{t(lang, Key::AllStates)}</option>
                     { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={filters.state == s.as_str()}>{s.as_str()}</option> }) }
                 </select>
                 if !live.subnets.is_empty() {
-                    <select data-testid="lease-subnet" onchange={on_subnet}>
+                    <select data-testid="lease-subnet" aria-label={t(lang, Key::Subnets)} onchange={on_subnet}>
                         <option value="" selected={filters.subnet.is_empty()}>{t(lang, Key::AllSubnets)}</option>
                         { for live.subnets.iter().map(|s| html! { <option value={s.cidr.to_string()} selected={filters.subnet == s.cidr.to_string()}>{s.cidr.to_string()}</option> }) }
                     </select>
@@ -237,7 +237,7 @@ pub fn LeaseTable(p: &Props) -> Html {
                     if shared { <th>{t(lang, Key::MadeBy)}</th> }
                     if class_column { <th>{t(lang, Key::ClientClass)}</th> }
                     if dns_column { <th>{t(lang, Key::DnsName)}</th> }
-                    {sort(SortBy::Expires, Key::ExpiresIn)}<th></th></tr></thead>
+                    {sort(SortBy::Expires, Key::ExpiresIn)}<th><span class="sr-only">{t(lang, Key::Actions)}</span></th></tr></thead>
                 <tbody>
                     { for rows.iter().map(|l| html! {
                         <LeaseRow key={l.ip.to_string()} {lang} lease={(*l).clone()} reserved={live.reserved.contains(&l.ip)} {now}

@@ -62,7 +62,7 @@ pub fn LivePackets(p: &Props) -> Html {
                 if arrows.is_empty() {
                     <p class="muted">{t(lang, Key::NoPackets)}</p>
                 } else {
-                    { flow::view(&lanes, &arrows, picked.as_ref().map(|(s, _)| *s), &on_select) }
+                    { flow::view(&lanes, &arrows, picked.as_ref().map(|(s, _)| *s), &on_select, lang) }
                 }
             </section>
             <section class="card inspector" data-testid="inspector">

@@ -36,18 +36,18 @@ pub fn EventList(p: &CardProps) -> Html {
     html! {
         <>
             <div class="filters">
-                <select data-testid="filter-msg" onchange={on_msg}>
+                <select data-testid="filter-msg" aria-label={t(lang, Key::Message)} onchange={on_msg}>
                     <option value="" selected={m.filter_msg.is_none()}>{t(lang, Key::AllMessages)}</option>
                     { for DhcpMessage::ALL.iter().map(|&msg| html! { <option value={msg.wire_name()} selected={m.filter_msg == Some(msg)}>{msg.wire_name()}</option> }) }
                 </select>
-                <select data-testid="filter-node" onchange={on_node}>
+                <select data-testid="filter-node" aria-label={t(lang, Key::AllNodes)} onchange={on_node}>
                     <option value="" selected={m.filter_node.is_none()}>{t(lang, Key::AllNodes)}</option>
                     { for sim.nodes.iter().enumerate().take(60).map(|(i, n)| html! {
                         <option value={i.to_string()} selected={m.filter_node == Some(i)}>{n.name.clone()}</option>
                     }) }
                 </select>
             </div>
-            <div class="eventlist" ref={list}>
+            <div class="eventlist" ref={list} tabindex="0" role="region" aria-label={t(lang, Key::Events)}>
                 <table>
                     <tbody>
                         { for rows.iter().map(|e| {

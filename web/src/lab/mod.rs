@@ -5,6 +5,7 @@
 mod client_panel;
 mod event_list;
 mod explain_card;
+mod layout;
 mod links_panel;
 pub mod model;
 mod server_panel;
@@ -165,7 +166,7 @@ fn ScenarioLab(props: &ScenarioProps) -> Html {
                 </section>
                 <section class="card flow">
                     <h2>{t(lang, Key::Flow)}</h2>
-                    { flow::view(&lanes, &arrows, m.selected.map(|s| s as u64), &on_select) }
+                    { flow::view(&lanes, &arrows, m.selected.map(|s| s as u64), &on_select, lang) }
                 </section>
                 <section class="card side">
                     <h2>{t(lang, Key::Client)}</h2>

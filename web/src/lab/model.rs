@@ -164,10 +164,11 @@ impl LabModel {
         self.scenario.end.max(after_action)
     }
 
-    /// Whether every step is shown.
+    /// Whether every step is shown: the counter has reached the scenario's length (which `count_total` ran
+    /// to the horizon), or nothing more is due before it.
     pub fn at_end(&self) -> bool {
         self.shown >= self.scenario.sim.trace().len()
-            && self.scenario.sim.next_event_at().is_none_or(|t| t > self.horizon())
+            && (self.shown >= self.total || self.scenario.sim.next_event_at().is_none_or(|t| t > self.horizon()))
     }
 
     pub fn selected_entry(&self) -> Option<&TraceEntry> {
@@ -508,10 +509,13 @@ mod tests {
             let mut lab = LabModel::new(name, 1, 0);
             let total = lab.total;
             assert!(total > 10, "{name}: {total}");
-            while lab.step() {
+            while lab.shown < total {
+                assert!(!lab.at_end(), "{name}: not at the end at {}/{total}", lab.shown);
+                assert!(lab.step(), "{name}: ended at {}/{total}", lab.shown);
                 assert_eq!(lab.total, total, "{name}: the length stays put while stepping");
             }
-            assert_eq!(lab.shown, total, "{name}: the end is where the counter said");
+            assert!(lab.at_end(), "{name}: at the end as soon as the counter says so");
+            assert!(!lab.step(), "{name}: the end is where the counter said");
         }
         // An action changes the story, and its length.
         let mut lab = LabModel::new("dora", 1, 20);

@@ -1,6 +1,7 @@
 //! The flow graph (sequence diagram): one lifeline per party, time downward, one arrow per packet.
 
 use super::msg_color;
+use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::message::DhcpMessage;
 use yew::prelude::*;
 
@@ -25,9 +26,20 @@ pub struct Arrow {
     pub msg: DhcpMessage,
 }
 
+/// The diagram in words, for a screen reader: one sentence per arrow, oldest first.
+pub fn describe(lanes: &[String], arrows: &[Arrow], lang: Lang) -> String {
+    let name = |i: usize| lanes.get(i).cloned().unwrap_or_default();
+    let mut out = t(lang, Key::FlowAlt).replace("{n}", &arrows.len().to_string());
+    for a in arrows {
+        let to: Vec<String> = a.to.iter().map(|&i| name(i)).collect();
+        out.push_str(&format!(" {} {}: {} → {}.", a.time, a.msg.wire_name(), name(a.from), to.join(", ")));
+    }
+    out
+}
+
 /// Draws `arrows` between `lanes` (lifeline names, indexed by `Arrow::from`/`to`); lanes past `MAX_LANES`
 /// are left out, and so are arrows that would only touch them.
-pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select: &Callback<u64>) -> Html {
+pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select: &Callback<u64>, lang: Lang) -> Html {
     let arrows = &arrows[arrows.len().saturating_sub(MAX_ROWS)..];
     let lanes = &lanes[..lanes.len().min(MAX_LANES)];
     let widest = lanes.iter().map(|n| n.chars().count()).max().unwrap_or(0);
@@ -36,8 +48,8 @@ pub fn view(lanes: &[String], arrows: &[Arrow], selected: Option<u64>, on_select
     let height = 40.0 + arrows.len() as f64 * ROW + 10.0;
     let width = 110.0 + lanes.len().max(1) as f64 * step;
     html! {
-        <div class="flowwrap">
-            <svg class="flowgraph" data-testid="flow" width={width.to_string()} height={height.to_string()}>
+        <div class="flowwrap" tabindex="0" role="region" aria-label={t(lang, Key::Flow)}>
+            <svg class="flowgraph" data-testid="flow" width={width.to_string()} height={height.to_string()} role="img" aria-label={describe(lanes, arrows, lang)}>
                 { for lanes.iter().enumerate().map(|(i, name)| {
                     let x = col(i).unwrap_or(0.0);
                     html! {

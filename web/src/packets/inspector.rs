@@ -100,10 +100,16 @@ fn copy(text: String) {
     }
 }
 
-fn hex_pane(bytes: &[u8], fields: &[Field], hl: Option<Range<usize>>, on_field: &Callback<Vec<usize>>) -> Html {
+fn hex_pane(
+    bytes: &[u8],
+    fields: &[Field],
+    hl: Option<Range<usize>>,
+    on_field: &Callback<Vec<usize>>,
+    label: &str,
+) -> Html {
     // Real spaces between the bytes and columns, so selecting and copying gives a spaced dump.
     html! {
-        <div class="hex" data-testid="hex">
+        <div class="hex" data-testid="hex" tabindex="0" role="region" aria-label={label.to_string()}>
             { for bytes.chunks(16).enumerate().map(|(row, chunk)| html! {
                 <div class="hexrow">
                     <span class="off">{format!("{:04x}", row * 16)}</span>{"  "}
@@ -139,7 +145,7 @@ pub fn view(
             <ul class="layers">
                 { for p.layers.iter().map(|l| html! { <li>{l.clone()}</li> }) }
             </ul>
-            <div class="tree" data-testid="field-tree">
+            <div class="tree" data-testid="field-tree" tabindex="0" role="region" aria-label={format!("Dynamic Host Configuration Protocol ({})", p.msg)}>
                 <div class="treehead">{format!("Dynamic Host Configuration Protocol ({})", p.msg)}</div>
                 { tree(&fields, &mut vec![], selected, on_field) }
             </div>
@@ -147,7 +153,7 @@ pub fn view(
                 <button class="copy" data-testid="copy-hex-dump" onclick={{ let d = hex_dump(p.payload); move |_| copy(d.clone()) }}>{t(lang, Key::CopyHexDump)}</button>
                 <button class="copy" data-testid="copy-hex-stream" onclick={{ let d = hex_stream(p.payload); move |_| copy(d.clone()) }}>{t(lang, Key::CopyHexStream)}</button>
             </h3>
-            { hex_pane(p.payload, &fields, hl, on_field) }
+            { hex_pane(p.payload, &fields, hl, on_field, t(lang, Key::Hex)) }
         </div>
     }
 }
