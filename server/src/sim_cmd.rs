@@ -33,7 +33,13 @@ fn line(sim: &dhcplab_engine::sim::Sim, e: &TraceEntry, lang: Lang) -> String {
         TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
         TraceKind::Arp { ip, .. } => format!("ARP probe {ip}"),
         TraceKind::Ping { ip, .. } => format!("ping {ip}"),
-        TraceKind::Action { what } => what.clone(),
+        TraceKind::Action { what } => {
+            if lang == Lang::Zh {
+                what.zh.clone()
+            } else {
+                what.en.clone()
+            }
+        }
         TraceKind::Database { ip, stored: true } => format!("stored {ip}"),
         TraceKind::Database { ip, stored: false } => format!("refused {ip}"),
     };

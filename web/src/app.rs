@@ -37,9 +37,9 @@ pub fn App() -> Html {
     html! {
         <>
             <header>
-                <h1>{"dhcplab"}</h1>
+                <h1 translate="no">{"dhcplab"}</h1>
                 <nav>{nav(Page::Lab, Key::Lab, "nav-lab")}{nav(Page::Dashboard, Key::Dashboard, "nav-dashboard")}</nav>
-                <button class="lang" data-testid="lang" onclick={switch}>{ if *lang == Lang::En { "中文" } else { "English" } }</button>
+                <button class="lang" data-testid="lang" translate="no" lang={if *lang == Lang::En { "zh" } else { "en" }} onclick={switch}>{ if *lang == Lang::En { "中文" } else { "English" } }</button>
             </header>
             <main>
                 {match *page {

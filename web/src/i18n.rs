@@ -1,4 +1,8 @@
-//! The app's two languages. Every piece of UI text goes through [`t`]; the choice is kept in localStorage.
+//! The app's two languages. Every piece of UI text goes through [`t`] (or, for the engine's enums, the
+//! functions beside it); the choice is kept in localStorage.
+
+use dhcplab_engine::client::ClientEvent;
+use dhcplab_engine::{LeaseEventKind, LeaseState};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Lang {
@@ -35,9 +39,22 @@ impl Lang {
     }
 }
 
-/// Every piece of UI text, by meaning: a key that does not exist does not compile.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Key {
+/// Declares [`Key`] and `Key::ALL`, every key, so a test can check each one's translation.
+macro_rules! keys {
+    ($($(#[$doc:meta])* $key:ident,)*) => {
+        /// Every piece of UI text, by meaning: a key that does not exist does not compile.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum Key {
+            $($(#[$doc])* $key,)*
+        }
+
+        impl Key {
+            pub const ALL: &[Key] = &[$(Key::$key,)*];
+        }
+    };
+}
+
+keys! {
     Lab,
     Dashboard,
     Scenario,
@@ -164,6 +181,73 @@ pub enum Key {
     FlowAlt,
     /// The network picture in words; `{nodes}` is the list.
     TopologyAlt,
+    Clock,
+    Seq,
+    SeqHint,
+}
+
+/// A lease event's name, as lists and feeds show it.
+pub fn lease_event(lang: Lang, kind: LeaseEventKind) -> &'static str {
+    use LeaseEventKind::*;
+    let (en, zh) = match kind {
+        Offered => ("lease offered", "租约已提供"),
+        Bound => ("lease bound", "租约已绑定"),
+        Renewed => ("lease renewed", "租约已续期"),
+        Released => ("lease released", "租约已释放"),
+        Declined => ("address declined", "地址被拒绝 (DECLINE)"),
+        Expired => ("lease expired", "租约已过期"),
+        OfferWithdrawn => ("offer withdrawn", "提议已撤回"),
+        OfferExpired => ("offer expired", "提议已过期"),
+        Reclaimed => ("address reclaimed", "地址已回收"),
+        Nak => ("refused (NAK)", "已拒绝 (NAK)"),
+        Synced => ("synced from the database", "已从数据库同步"),
+        Conflict => ("address in use (ping answered)", "地址已被占用（ping 有应答）"),
+    };
+    pick(lang, en, zh)
+}
+
+/// A lease's state, as tables show it (the `data-state` attributes keep the API's words).
+pub fn lease_state(lang: Lang, state: LeaseState) -> &'static str {
+    let (en, zh) = match state {
+        LeaseState::Offered => ("offered", "已提供"),
+        LeaseState::Bound => ("bound", "已绑定"),
+        LeaseState::Declined => ("declined", "已拒绝"),
+        LeaseState::Released => ("released", "已释放"),
+        LeaseState::Expired => ("expired", "已过期"),
+    };
+    pick(lang, en, zh)
+}
+
+/// What a client's event was, in a word or two.
+pub fn client_event(lang: Lang, e: &ClientEvent) -> &'static str {
+    let (en, zh) = match e {
+        ClientEvent::StateChanged { .. } => ("state changed", "状态改变"),
+        ClientEvent::Bound { .. } => ("address configured", "地址已配置"),
+        ClientEvent::Extended { .. } => ("lease extended", "租约已延长"),
+        ClientEvent::Nak { .. } => ("told NAK: start again", "收到 NAK：重新开始"),
+        ClientEvent::Declined { .. } => ("address in use: declined", "地址已被占用：已拒绝"),
+        ClientEvent::Expired { .. } => ("lease ran out", "租约到期"),
+        ClientEvent::Released { .. } => ("lease given back", "租约已归还"),
+        ClientEvent::LinkLocalClaimed { .. } => ("169.254 address claimed", "已启用 169.254 地址"),
+        ClientEvent::LinkLocalDropped { .. } => ("169.254 address dropped", "已放弃 169.254 地址"),
+        ClientEvent::Informed { .. } => ("options received", "已收到配置参数"),
+    };
+    pick(lang, en, zh)
+}
+
+/// A server's power, as its box shows it.
+pub fn power(lang: Lang, online: bool) -> &'static str {
+    match online {
+        true => pick(lang, "ON", "运行中"),
+        false => pick(lang, "OFF", "已关闭"),
+    }
+}
+
+fn pick(lang: Lang, en: &'static str, zh: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Zh => zh,
+    }
 }
 
 /// The UI string `key` in `lang`.
@@ -307,10 +391,68 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::Everyone => ("everyone (no answer)", "所有节点（无应答）"),
         Key::FlowAlt => ("Flow graph, {n} packets, oldest first:", "流程图，共 {n} 个报文，从早到晚："),
         Key::TopologyAlt => ("Network picture:", "网络图："),
+        Key::Clock => ("t =", "时间 ="),
+        Key::Seq => ("seq", "序号"),
+        Key::SeqHint => {
+            ("The number of the last change the daemon sent over /ws", "守护进程通过 /ws 发来的最后一个变化的序号")
+        }
         Key::Disconnected => ("disconnected", "未连接"),
     };
     match lang {
         Lang::En => en,
         Lang::Zh => zh,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys whose Chinese is rightly the same as their English: protocol words.
+    const SAME: [Key; 1] = [Key::Ip];
+
+    #[test]
+    fn every_key_is_translated() {
+        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        for &k in Key::ALL {
+            let (en, zh) = (t(Lang::En, k), t(Lang::Zh, k));
+            assert!(!en.is_empty(), "{k:?} has no English");
+            if SAME.contains(&k) {
+                assert_eq!(en, zh, "{k:?}");
+                continue;
+            }
+            assert!(han(zh), "{k:?} is not translated: {zh:?}");
+            // Placeholders survive translation.
+            for p in ["{n}", "{nodes}"] {
+                assert_eq!(en.contains(p), zh.contains(p), "{k:?}: {p}");
+            }
+        }
+        assert!(Key::ALL.len() > 100, "every key is listed: {}", Key::ALL.len());
+    }
+
+    #[test]
+    fn the_enum_labels_are_translated() {
+        use dhcplab_engine::LeaseEventKind::*;
+        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        for k in [
+            Offered,
+            Bound,
+            Renewed,
+            Released,
+            Declined,
+            Expired,
+            OfferWithdrawn,
+            OfferExpired,
+            Reclaimed,
+            Nak,
+            Synced,
+            Conflict,
+        ] {
+            assert!(han(lease_event(Lang::Zh, k)), "{k:?}");
+        }
+        for st in LeaseState::ALL {
+            assert!(han(lease_state(Lang::Zh, st)), "{st:?}");
+        }
+        assert!(han(power(Lang::Zh, true)) && han(power(Lang::Zh, false)));
     }
 }

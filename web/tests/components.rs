@@ -96,7 +96,7 @@ fn the_live_flow_keeps_the_newest_packets_whose_lifelines_fit() {
     let packets: Vec<(u64, _)> =
         (1..=12u8).map(|m| (u64::from(m), seen(Direction::In, m, MessageType::Discover))).collect();
     let refs: Vec<&(u64, _)> = packets.iter().collect();
-    let (lanes, arrows) = live::diagram(&refs, None);
+    let (lanes, arrows) = live::diagram(&refs, None, Lang::En);
     assert_eq!(lanes.len(), 8);
     assert_eq!(lanes[0], "dhcplab");
     assert_eq!(lanes[1], "pc12", "the newest client first, by its hostname");
@@ -125,7 +125,7 @@ fn the_live_flow_keeps_the_newest_packets_whose_lifelines_fit() {
     discover.dst = "255.255.255.255:67".parse().unwrap();
     let watched = [(1, discover), (2, offer_a), (3, offer_b)];
     let refs: Vec<&(u64, _)> = watched.iter().collect();
-    let (lanes, arrows) = live::diagram(&refs, Some("eth0"));
+    let (lanes, arrows) = live::diagram(&refs, Some("eth0"), Lang::En);
     assert_eq!(lanes, ["server 192.0.2.2", "server 192.0.2.1", "pc1"]);
     assert_eq!(arrows[0].to, [0, 1], "the broadcast reaches every server");
     assert_eq!((arrows[1].from, arrows[2].from), (1, 0));

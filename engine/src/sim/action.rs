@@ -60,22 +60,23 @@ impl Action {
     }
 
     /// A few words for the trace.
-    pub fn what(&self) -> &'static str {
-        match self {
-            Action::Start { .. } => "power on",
-            Action::Release { .. } => "release the lease and shut down",
-            Action::Reboot { .. } => "reboot",
-            Action::Renew { .. } => "renew now",
-            Action::Unplug { .. } => "unplug the cable",
-            Action::Move { .. } => "plug into another segment",
-            Action::Inform { .. } => "ask for options (INFORM)",
-            Action::ServerPower { online: true, .. } => "server on",
-            Action::ServerPower { online: false, .. } => "server off",
-            Action::AddHost { .. } | Action::AddServer { .. } => "connect",
-            Action::Reconfigure { .. } => "reconfigure",
-            Action::AddNic { .. } => "add a network card",
-            Action::Remove { .. } => "disconnect",
-        }
+    pub fn what(&self) -> Text {
+        let (en, zh) = match self {
+            Action::Start { .. } => ("power on", "开机"),
+            Action::Release { .. } => ("release the lease and shut down", "释放租约并关机"),
+            Action::Reboot { .. } => ("reboot", "重启"),
+            Action::Renew { .. } => ("renew now", "立即续租"),
+            Action::Unplug { .. } => ("unplug the cable", "拔掉网线"),
+            Action::Move { .. } => ("plug into another segment", "接到另一个网段"),
+            Action::Inform { .. } => ("ask for options (INFORM)", "请求配置参数 (INFORM)"),
+            Action::ServerPower { online: true, .. } => ("server on", "服务器开机"),
+            Action::ServerPower { online: false, .. } => ("server off", "服务器关机"),
+            Action::AddHost { .. } | Action::AddServer { .. } => ("connect", "接入网络"),
+            Action::Reconfigure { .. } => ("reconfigure", "修改配置"),
+            Action::AddNic { .. } => ("add a network card", "添加网卡"),
+            Action::Remove { .. } => ("disconnect", "断开连接"),
+        };
+        Text::new(en, zh)
     }
 }
 
@@ -98,7 +99,7 @@ impl Sim {
         }
         let Some(node) = a.node().filter(|&n| n < self.nodes.len()) else { return };
         let text = explain::action(&self.nodes[node].name, &a);
-        self.record(node, TraceKind::Action { what: what.into() }, text, None);
+        self.record(node, TraceKind::Action { what }, text, None);
         match a {
             Action::Start { node, nic } => self.with_client(node, nic, |c| c.start(now)),
             Action::Release { node, nic } => self.with_client(node, nic, |c| c.release(now)),
@@ -116,13 +117,13 @@ impl Sim {
         self.drain(node);
     }
 
-    pub(super) fn connect_host(&mut self, name: String, segment: SegmentId, what: &str) {
+    pub(super) fn connect_host(&mut self, name: String, segment: SegmentId, what: Text) {
         if segment >= self.segments.len() {
             return;
         }
         let id = self.add_host(&name, &[segment]);
         let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
-        self.record(id, TraceKind::Action { what: what.into() }, text, None);
+        self.record(id, TraceKind::Action { what }, text, None);
         let now = self.now;
         self.with_client(id, 0, |c| c.start(now));
         self.drain(id);
@@ -134,14 +135,14 @@ impl Sim {
         segment: SegmentId,
         (addr, prefix): (Ipv4Addr, u8),
         config: ServerConfig,
-        what: &str,
+        what: Text,
     ) {
         if segment >= self.segments.len() {
             return;
         }
         if let Ok(id) = self.add_server(&name, config, &[(segment, addr, prefix)]) {
             let text = explain::action(&name, &Action::AddHost { name: name.clone(), segment });
-            self.record(id, TraceKind::Action { what: what.into() }, text, None);
+            self.record(id, TraceKind::Action { what }, text, None);
         }
     }
 
@@ -194,7 +195,7 @@ impl Sim {
                 format!("{name} refuses the new configuration: {why}"),
                 format!("{name} 拒绝了新配置：{why}"),
             );
-            self.record(node, TraceKind::Action { what: "configuration refused".into() }, text, None);
+            self.record(node, TraceKind::Action { what: Text::new("configuration refused", "配置被拒绝") }, text, None);
         }
     }
 

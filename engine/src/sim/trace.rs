@@ -51,7 +51,7 @@ pub enum TraceKind {
     /// A server's ping of an address before offering it, and who (if anyone) answered.
     Ping { ip: Ipv4Addr, answered_by: Option<NodeId> },
     /// A scenario action or a user's action (reboot, unplug, server on…).
-    Action { what: String },
+    Action { what: Text },
     /// The shared lease database took (`stored`) or refused a server's change to `ip`.
     Database { ip: Ipv4Addr, stored: bool },
 }

@@ -62,7 +62,7 @@ impl Sim {
                         format!("{} has no route to {}: the packet is not sent.", self.nodes[n.node].name, dst.ip()),
                         format!("{} 没有到 {} 的路由：数据包未发出。", self.nodes[n.node].name, dst.ip()),
                     );
-                    self.record(n.node, TraceKind::Action { what: "no route".into() }, text, None);
+                    self.record(n.node, TraceKind::Action { what: Text::new("no route", "无路由") }, text, None);
                     return;
                 }
             },

@@ -57,6 +57,14 @@ impl WatchEvent {
     }
 }
 
+/// A narration about `who`, whose name differs by language ("server 192.0.2.1", "服务器 192.0.2.1"): each
+/// language's sentence told with its own name.
+fn told(who: &Text, narrate: impl Fn(&str) -> (Text, Option<String>)) -> (Text, Option<String>) {
+    let (en, rfc) = narrate(&who.en);
+    let (zh, _) = narrate(&who.zh);
+    (Text::new(en.en, zh.zh), rfc)
+}
+
 /// What is remembered of a client between its packets.
 #[derive(Debug, Clone, Default)]
 struct ClientSeen {
@@ -163,14 +171,19 @@ impl Watch {
             }
             _ => now,
         };
-        let who =
-            if from_client { client_name(s.chaddr, hostname.as_deref()) } else { format!("server {}", frame.src.ip()) };
+        let who = if from_client {
+            let name = client_name(s.chaddr, hostname.as_deref());
+            Text::new(name.clone(), name)
+        } else {
+            Text::new(format!("server {}", frame.src.ip()), format!("服务器 {}", frame.src.ip()))
+        };
         let broadcast = is_broadcast(frame);
         let relayed_up = from_client && frame.src.port() == SERVER_PORT && !s.giaddr.is_unspecified();
         let (mut text, rfc) = if relayed_up {
-            narrate::relayed_up(&format!("relay {}", frame.src.ip()), s.msg, &s)
+            let relay = Text::new(format!("relay {}", frame.src.ip()), format!("中继 {}", frame.src.ip()));
+            told(&relay, |w| narrate::relayed_up(w, s.msg, &s))
         } else {
-            narrate::sent(&who, &self.link, &s, broadcast)
+            told(&who, |w| narrate::sent(w, &self.link, &s, broadcast))
         };
         let to_relay = !from_client && frame.dst.port() == SERVER_PORT;
         let d = narrate::delivery(frame, &s, broadcast, relayed_up || to_relay);

@@ -83,7 +83,7 @@ pub fn CaptureView(p: &Props) -> Html {
             <div class="toolbar">
                 <button data-testid="close-capture" onclick={on_close}>{"⇠ "}{t(lang, Key::CloseCapture)}</button>
                 <CaptureOpener {lang} on_open={p.on_open.clone()} />
-                <span class="summary" data-testid="capture-summary">{pick(&m.x.summary())}</span>
+                <span class="summary" data-testid="capture-summary" data-file={m.x.name.clone()}>{pick(&m.x.summary())}</span>
                 <span class="muted">{t(lang, Key::CaptureKeys)}</span>
             </div>
             if let Some(cut) = &m.x.cut_short {

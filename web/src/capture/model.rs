@@ -150,7 +150,10 @@ impl CaptureModel {
         let pk = &p.event.packet;
         Some(inspector::Inspected {
             layers: inspector::frame_layers(
-                format!("Frame {}: {} bytes of DHCP at {}", p.number, pk.payload.len(), pk.at),
+                dhcplab_engine::text::Text::new(
+                    format!("Frame {}: {} bytes of DHCP at {}", p.number, pk.payload.len(), pk.at),
+                    format!("第 {} 帧：DHCP 报文 {} 字节，时间 {}", p.number, pk.payload.len(), pk.at),
+                ),
                 &p.src_mac,
                 &p.dst_mac,
                 p.broadcast,
@@ -158,6 +161,7 @@ impl CaptureModel {
                 &pk.dst,
             ),
             msg: pk.summary.msg,
+            link: None,
             payload: &pk.payload,
         })
     }
@@ -266,6 +270,6 @@ mod tests {
         assert_eq!(m.listed().iter().map(|(i, _)| *i).collect::<Vec<_>>(), [5]);
         assert_eq!(m.selected, 5, "the selection moves into the filtered list");
         let layers = m.inspected().unwrap().layers;
-        assert!(layers[0].starts_with("Frame 6: "), "{layers:?}");
+        assert!(layers[0].en.starts_with("Frame 6: "), "{layers:?}");
     }
 }

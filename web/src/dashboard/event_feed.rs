@@ -19,7 +19,7 @@ pub fn EventFeed(p: &Props) -> Html {
             <ul class="feed" data-testid="event-feed">
                 { for p.events.iter().map(|e| html! {
                     <li data-kind={e.kind.as_str()}>
-                        <span class="muted">{e.kind.as_str()}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
+                        <span class="muted">{crate::i18n::lease_event(p.lang, e.kind)}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
                         // Client-sent text is rendered as text, never as markup.
                         if let Some(h) = &e.hostname { {" "}<i>{h.clone()}</i> }
                     </li>

@@ -72,8 +72,8 @@ fn LeaseRow(p: &RowProps) -> Html {
             </td>
             <td><a class="follow" data-testid="lease-follow" title={t(lang, Key::FollowPackets)} onclick={follow}>{l.hw.to_string()}</a></td>
             // Client-sent text is rendered as text, never as markup.
-            <td data-testid="lease-host">{l.hostname.clone().unwrap_or_default()}</td>
-            <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td>
+            <td data-testid="lease-host" translate="no">{l.hostname.clone().unwrap_or_default()}</td>
+            <td class={format!("st-{}", l.state.as_str())}>{crate::i18n::lease_state(lang, l.state)}</td>
             if p.shared { <td data-testid="lease-server">{l.server.as_deref().unwrap_or("")}</td> }
             if p.class_column { <td data-testid="lease-class">{l.class.as_deref().unwrap_or("")}</td> }
             if p.dns_column { <td data-testid="lease-dns-name">{l.dns_name.as_deref().unwrap_or("")}</td> }
@@ -222,7 +222,7 @@ pub fn LeaseTable(p: &Props) -> Html {
                 <input data-testid="lease-search" aria-label={t(lang, Key::Search)} placeholder={t(lang, Key::Search)} oninput={on_text} />
                 <select data-testid="lease-state" aria-label={t(lang, Key::State)} onchange={on_state}>
                     <option value="" selected={filters.state.is_empty()}>{t(lang, Key::AllStates)}</option>
-                    { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={filters.state == s.as_str()}>{s.as_str()}</option> }) }
+                    { for LeaseState::ALL.iter().map(|s| html! { <option value={s.as_str()} selected={filters.state == s.as_str()}>{crate::i18n::lease_state(lang, *s)}</option> }) }
                 </select>
                 if !live.subnets.is_empty() {
                     <select data-testid="lease-subnet" aria-label={t(lang, Key::Subnets)} onchange={on_subnet}>

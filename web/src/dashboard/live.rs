@@ -1,8 +1,10 @@
 //! The daemon's live packets as the lab draws simulated ones: a sequence diagram (the server and the
 //! clients or relays it talks to) and the inspector, over the exact bytes that were on the wire.
 
+use crate::i18n::{Key, Lang, t};
 use crate::packets::{flow, inspector};
 use dhcplab_engine::event::{Direction, PacketSeen};
+use dhcplab_engine::text::Text;
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
@@ -44,9 +46,13 @@ pub fn matches(p: &PacketSeen, follow: &str) -> bool {
 }
 
 /// The other party of a packet: the relay when it came through one, else the client (by MAC).
-fn party(p: &PacketSeen) -> String {
+fn party(p: &PacketSeen, lang: Lang) -> String {
     let s = &p.summary;
-    if s.giaddr != Ipv4Addr::UNSPECIFIED { format!("relay {}", s.giaddr) } else { s.chaddr.to_string() }
+    if s.giaddr != Ipv4Addr::UNSPECIFIED {
+        format!("{} {}", t(lang, Key::RelayWord), s.giaddr)
+    } else {
+        s.chaddr.to_string()
+    }
 }
 
 /// A lifeline's label: a client's hostname (from any of its packets; replies do not carry it) or its MAC,
@@ -70,13 +76,13 @@ pub fn clock(ms: u64) -> String {
 /// The live flow's lifelines and arrows, newest packets last. A daemon's packets go between `dhcplab` and
 /// its clients; on a link that `dhcplab watch` listens to (`watching`), each server heard has a lifeline of
 /// its own, so a second (rogue) server shows as one, and a broadcast reaches every server.
-pub fn diagram(packets: &[&(u64, PacketSeen)], watching: Option<&str>) -> (Vec<String>, Vec<flow::Arrow>) {
+pub fn diagram(packets: &[&(u64, PacketSeen)], watching: Option<&str>, lang: Lang) -> (Vec<String>, Vec<flow::Arrow>) {
     let names: HashMap<String, String> = packets
         .iter()
         .filter(|(_, p)| p.summary.giaddr == Ipv4Addr::UNSPECIFIED)
-        .filter_map(|(_, p)| Some((party(p), p.summary.hostname.clone()?)))
+        .filter_map(|(_, p)| Some((party(p, lang), p.summary.hostname.clone()?)))
         .collect();
-    let server = |ip: &Ipv4Addr| format!("server {ip}");
+    let server = |ip: &Ipv4Addr| format!("{} {ip}", t(lang, Key::ServerWord));
     let mut parties: Vec<String> = match watching {
         None => vec!["dhcplab".to_string()],
         Some(link) => {
@@ -93,7 +99,7 @@ pub fn diagram(packets: &[&(u64, PacketSeen)], watching: Option<&str>) -> (Vec<S
     let servers = parties.len();
     let mut arrows = vec![];
     for (seq, p) in packets.iter().rev() {
-        let who = party(p);
+        let who = party(p, lang);
         let lane = match parties.iter().position(|l| *l == who) {
             Some(i) => i,
             None if parties.len() < flow::MAX_LANES => {
@@ -127,13 +133,21 @@ pub fn diagram(packets: &[&(u64, PacketSeen)], watching: Option<&str>) -> (Vec<S
 
 /// What the inspector shows for a live packet: which link, which way, the UDP addresses.
 pub fn inspected(p: &PacketSeen) -> inspector::Inspected<'_> {
-    let way = if p.dir == Direction::In { "Received on" } else { "Sent on" };
+    let (at, n, link) = (clock(p.at.as_millis()), p.payload.len(), &p.link);
+    let heard = if p.dir == Direction::In {
+        Text::new(
+            format!("Received on link {link} at {at} UTC: {n} bytes of DHCP"),
+            format!("{at} UTC 在链路 {link} 上收到：DHCP 报文 {n} 字节"),
+        )
+    } else {
+        Text::new(
+            format!("Sent on link {link} at {at} UTC: {n} bytes of DHCP"),
+            format!("{at} UTC 从链路 {link} 发出：DHCP 报文 {n} 字节"),
+        )
+    };
     inspector::Inspected {
-        layers: vec![
-            format!("{way} link {} at {} UTC: {} bytes of DHCP", p.link, clock(p.at.as_millis()), p.payload.len()),
-            format!("Internet Protocol Version 4, Src: {}, Dst: {}", p.src.ip(), p.dst.ip()),
-            format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", p.src.port(), p.dst.port()),
-        ],
+        layers: vec![heard, inspector::ip_layer(&p.src, &p.dst), inspector::udp_layer(&p.src, &p.dst)],
+        link: Some(p.link.clone()),
         msg: p.summary.msg,
         payload: &p.payload,
     }

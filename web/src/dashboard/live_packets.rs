@@ -26,7 +26,7 @@ pub fn LivePackets(p: &Props) -> Html {
     let live = p.live.get();
     let shown: Vec<&(u64, PacketSeen)> =
         live.ring.packets.iter().filter(|(_, pk)| live::matches(pk, &p.follow)).collect();
-    let (lanes, arrows) = live::diagram(&shown, live.watching.as_deref());
+    let (lanes, arrows) = live::diagram(&shown, live.watching.as_deref(), lang);
     let on_select = {
         let (picked, field, state) = (picked.clone(), field.clone(), p.live.clone());
         Callback::from(move |seq: u64| {

@@ -56,7 +56,7 @@ pub fn Toolbar(p: &Props) -> Html {
             if p.watching.is_none() {
                 <label>{t(lang, Key::Token)}{" "}<input data-testid="admin-token" type="password" size="16" oninput={on_token} /></label>
             }
-            <span class="muted">{format!("seq {}", p.seq)}</span>
+            <span class="muted" title={t(p.lang, Key::SeqHint)}>{format!("{} {}", t(p.lang, Key::Seq), p.seq)}</span>
             if let Some((ok, n)) = &p.notice {
                 <span data-testid="notice" class={classes!("notice", ok.then_some("ok"))}>{n.clone()}</span>
             }

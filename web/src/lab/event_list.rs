@@ -66,8 +66,8 @@ pub fn EventList(p: &CardProps) -> Html {
                                 <tr class={classes!(kind_class, (m.selected == Some(seq)).then_some("sel"))}
                                     data-testid="event-row" data-msg={msg.map_or("", DhcpMessage::wire_name)} data-seq={seq.to_string()} {onclick} title={text}>
                                     <td class="t">{e.at.to_string()}</td>
-                                    <td class="n">{sim.nodes[e.node].name.clone()}</td>
-                                    <td class="m"><span class="dot" style={format!("background:{color}")}></span>{entry_label(e)}</td>
+                                    <td class="n" translate="no">{sim.nodes[e.node].name.clone()}</td>
+                                    <td class="m"><span class="dot" style={format!("background:{color}")}></span>{entry_label(e, lang)}</td>
                                 </tr>
                             }
                         }) }

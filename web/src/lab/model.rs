@@ -3,6 +3,7 @@
 //! draw it and send it [`LabAction`]s. Going back is a deterministic replay of the scenario and the
 //! user's own actions to the earlier step.
 
+use crate::i18n::{self, Lang};
 use crate::packets::{flow, inspector};
 use crate::shared::Model;
 use dhcplab_engine::config::{PoolRange, Reservation, ServerConfig, SubnetConfig};
@@ -399,18 +400,49 @@ impl Model for LabModel {
     }
 }
 
-/// The short label of a trace entry for lists.
-pub fn entry_label(e: &TraceEntry) -> String {
+/// The short label of a trace entry for lists. Message and RFC state names stay as the RFC writes them.
+pub fn entry_label(e: &TraceEntry, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
     match &e.kind {
         TraceKind::Packet { summary, .. } => summary.msg.to_string(),
         TraceKind::ClientState { from, to, .. } => format!("{from} → {to}"),
-        TraceKind::Client { event, .. } => event.name().to_string(),
-        TraceKind::Lease { event } => format!("lease {}", event.kind.as_str()),
-        TraceKind::Arp { ip, .. } => format!("ARP {ip}"),
-        TraceKind::Ping { ip, .. } => format!("ping {ip}"),
-        TraceKind::Action { what } => what.clone(),
-        TraceKind::Database { ip, stored: true } => format!("stored {ip}"),
-        TraceKind::Database { ip, stored: false } => format!("refused {ip}"),
+        TraceKind::Client { event, .. } => i18n::client_event(lang, event).to_string(),
+        TraceKind::Lease { event } => i18n::lease_event(lang, event.kind).to_string(),
+        TraceKind::Arp { ip, .. } => {
+            if zh {
+                format!("ARP 探测 {ip}")
+            } else {
+                format!("ARP {ip}")
+            }
+        }
+        TraceKind::Ping { ip, .. } => {
+            if zh {
+                format!("ping 探测 {ip}")
+            } else {
+                format!("ping {ip}")
+            }
+        }
+        TraceKind::Action { what } => {
+            if zh {
+                what.zh.clone()
+            } else {
+                what.en.clone()
+            }
+        }
+        TraceKind::Database { ip, stored: true } => {
+            if zh {
+                format!("已存储 {ip}")
+            } else {
+                format!("stored {ip}")
+            }
+        }
+        TraceKind::Database { ip, stored: false } => {
+            if zh {
+                format!("拒绝存储 {ip}")
+            } else {
+                format!("refused {ip}")
+            }
+        }
     }
 }
 
@@ -419,7 +451,10 @@ pub fn inspected(e: &TraceEntry) -> Option<inspector::Inspected<'_>> {
     let TraceKind::Packet { frame, summary, broadcast, .. } = &e.kind else { return None };
     Some(inspector::Inspected {
         layers: inspector::frame_layers(
-            format!("Frame: {} bytes of DHCP at {}", summary.size, e.at),
+            dhcplab_engine::text::Text::new(
+                format!("Frame: {} bytes of DHCP at {}", summary.size, e.at),
+                format!("帧：DHCP 报文 {} 字节，时间 {}", summary.size, e.at),
+            ),
             &frame.src_mac,
             &frame.dst_mac,
             *broadcast,
@@ -427,6 +462,7 @@ pub fn inspected(e: &TraceEntry) -> Option<inspector::Inspected<'_>> {
             &frame.dst,
         ),
         msg: summary.msg,
+        link: None,
         payload: &frame.payload,
     })
 }

@@ -65,7 +65,7 @@ pub fn ServerLeases(p: &CardProps) -> Html {
                 { for leases.iter().take(60).map(|l| html! {
                     <tr data-testid="lease-row" data-ip={l.ip.to_string()} data-mac={l.hw.to_string()} data-state={l.state.as_str()}>
                         <td>{l.ip.to_string()}</td><td>{l.hw.to_string()}</td>
-                        <td class={format!("st-{}", l.state.as_str())}>{l.state.as_str()}</td><td>{l.expires.to_string()}</td>
+                        <td class={format!("st-{}", l.state.as_str())}>{crate::i18n::lease_state(lang, l.state)}</td><td>{l.expires.to_string()}</td>
                     </tr>
                 }) }
                 </tbody>

@@ -81,7 +81,7 @@ pub fn LabToolbar(p: &Props) -> Html {
                 <input data-testid="speed" type="range" min="1" max="20" value={m.speed.to_string()} onchange={on_speed} />
                 {format!(" {}×", m.speed)}
             </label>
-            <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{"t = "}{m.now().to_string()}</span>
+            <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{t(lang, Key::Clock)}{" "}{m.now().to_string()}</span>
             <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.total)}</span>
             <button data-testid="export-pcap" onclick={on_export}>{t(lang, Key::Export)}</button>
             <CaptureOpener {lang} on_open={p.on_open.clone()} />

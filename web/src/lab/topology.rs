@@ -82,7 +82,7 @@ fn status(sim: &Sim, node: &dhcplab_engine::sim::Node, lang: Lang) -> Option<(St
             (c.state().to_string(), c.address().map(|a| a.to_string()).unwrap_or_default())
         }
         NodeKind::Server { online, .. } => (
-            if *online { "ON".into() } else { "OFF".into() },
+            crate::i18n::power(lang, *online).to_string(),
             sim.nic_address(node.nics()[0]).map(|a| a.to_string()).unwrap_or_default(),
         ),
         NodeKind::Database { records, .. } => {
@@ -132,7 +132,7 @@ pub fn Topology(p: &CardProps) -> Html {
                     <g class="segment">
                         <line x1={line.x1.to_string()} y1={y.to_string()} x2={line.x2.to_string()} y2={y.to_string()} />
                         <text x="22" y={(y - 8.0).to_string()} class="seglabel">
-                            {format!("{} {}", t(lang, Key::Link), s.name)}
+                            {t(lang, Key::Link)}{" "}<tspan translate="no">{s.name.clone()}</tspan>
                             if s.loss > 0.0 { {format!(" · {} {:.0}%", t(lang, Key::Loss), s.loss * 100.0)} }
                         </text>
                         if more > 0 { <text x={(line.x2 - 4.0).to_string()} y={(y - 8.0).to_string()} text-anchor="end" class="more">{format!("+{more}")}</text> }
@@ -154,8 +154,8 @@ pub fn Topology(p: &CardProps) -> Html {
                         {lines}
                         <rect x={(x - BOX_W / 2.0).to_string()} y={(y - BOX_H / 2.0).to_string()} width={BOX_W.to_string()} height={BOX_H.to_string()} rx="8" />
                         <rect class="badge" x={(x - 56.0).to_string()} y={(y - 16.0).to_string()} width="14" height="14" rx="3" style={format!("fill:{};stroke:none", badge.1)} />
-                        <text class="badgetext" x={(x - 49.0).to_string()} y={(y - 5.0).to_string()} text-anchor="middle">{badge.0}</text>
-                        <text x={(x - 38.0).to_string()} y={(y - 4.0).to_string()} class="nodename">{node.name.clone()}</text>
+                        <text class="badgetext" x={(x - 49.0).to_string()} y={(y - 5.0).to_string()} text-anchor="middle" translate="no" aria-hidden="true">{badge.0}</text>
+                        <text x={(x - 38.0).to_string()} y={(y - 4.0).to_string()} class="nodename" translate="no">{node.name.clone()}</text>
                         <text x={(x - 54.0).to_string()} y={(y + 13.0).to_string()} class="nodestate">{format!("{state} {ip}")}</text>
                     </g>
                 })

@@ -6,33 +6,57 @@ use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::HwAddr;
 use dhcplab_engine::dissect::{Field, dissect};
 use dhcplab_engine::message::DhcpMessage;
+use dhcplab_engine::text::Text;
 use std::net::SocketAddrV4;
 use std::ops::Range;
 use yew::prelude::*;
 
 /// What to show: one-line descriptions of the outer layers, the message name, and the DHCP payload.
 pub struct Inspected<'a> {
-    pub layers: Vec<String>,
+    pub layers: Vec<Text>,
+    /// The link's name where a layer mentions it (data, not words to translate).
+    pub link: Option<String>,
     pub msg: DhcpMessage,
     pub payload: &'a [u8],
 }
 
 /// The layers of an Ethernet frame around its DHCP message, as Wireshark lists them, under `title` (the
-/// frame line: its number or time and size).
+/// frame line: its number or time and size). Protocol names stay as written; the words around them are
+/// translated.
 pub fn frame_layers(
-    title: String,
+    title: Text,
     src_mac: &HwAddr,
     dst_mac: &HwAddr,
     broadcast: bool,
     src: &SocketAddrV4,
     dst: &SocketAddrV4,
-) -> Vec<String> {
+) -> Vec<Text> {
+    let (b_en, b_zh) = if broadcast { (" (broadcast)", "（广播）") } else { ("", "") };
     vec![
         title,
-        format!("Ethernet II, Src: {src_mac}, Dst: {dst_mac}{}", if broadcast { " (broadcast)" } else { "" }),
-        format!("Internet Protocol Version 4, Src: {}, Dst: {}", src.ip(), dst.ip()),
-        format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", src.port(), dst.port()),
+        Text::new(
+            format!("Ethernet II, Src: {src_mac}, Dst: {dst_mac}{b_en}"),
+            format!("以太网 Ethernet II，源：{src_mac}，目的：{dst_mac}{b_zh}"),
+        ),
+        ip_layer(src, dst),
+        udp_layer(src, dst),
     ]
+}
+
+/// The IPv4 layer's line.
+pub fn ip_layer(src: &SocketAddrV4, dst: &SocketAddrV4) -> Text {
+    Text::new(
+        format!("Internet Protocol Version 4, Src: {}, Dst: {}", src.ip(), dst.ip()),
+        format!("网际协议 IPv4，源：{}，目的：{}", src.ip(), dst.ip()),
+    )
+}
+
+/// The UDP layer's line.
+pub fn udp_layer(src: &SocketAddrV4, dst: &SocketAddrV4) -> Text {
+    Text::new(
+        format!("User Datagram Protocol, Src Port: {}, Dst Port: {}", src.port(), dst.port()),
+        format!("用户数据报协议 UDP，源端口：{}，目的端口：{}", src.port(), dst.port()),
+    )
 }
 
 fn field_at<'a>(fields: &'a [Field], path: &[usize]) -> Option<&'a Field> {
@@ -46,6 +70,7 @@ fn tree(
     prefix: &mut Vec<usize>,
     selected: Option<&[usize]>,
     on_field: &Callback<Vec<usize>>,
+    lang: Lang,
 ) -> Html {
     html! {
         <ul>
@@ -58,13 +83,15 @@ fn tree(
                     e.stop_propagation();
                     emit.emit(path.clone());
                 });
-                let children = if f.children.is_empty() { html! {} } else { tree(&f.children, prefix, selected, on_field) };
+                let children = if f.children.is_empty() { html! {} } else { tree(&f.children, prefix, selected, on_field, lang) };
                 prefix.pop();
+                let (name, value) = f.label(lang == Lang::Zh);
+                let (name, value) = (name.to_string(), value.to_string());
                 html! {
                     <li>
                         <span class={classes!("field", is_sel.then_some("sel"))} data-testid="field" data-name={f.name.clone()} {onclick}>
-                            <b>{f.name.clone()}</b>
-                            if !f.value.is_empty() { {": "}{f.value.clone()} }
+                            <b>{name}</b>
+                            if !value.is_empty() { {": "}<span translate={if f.value == f.value_zh { "no" } else { "yes" }}>{value}</span> }
                         </span>
                         {children}
                     </li>
@@ -109,7 +136,7 @@ fn hex_pane(
 ) -> Html {
     // Real spaces between the bytes and columns, so selecting and copying gives a spaced dump.
     html! {
-        <div class="hex" data-testid="hex" tabindex="0" role="region" aria-label={label.to_string()}>
+        <div class="hex" data-testid="hex" tabindex="0" role="region" aria-label={label.to_string()} translate="no">
             { for bytes.chunks(16).enumerate().map(|(row, chunk)| html! {
                 <div class="hexrow">
                     <span class="off">{format!("{:04x}", row * 16)}</span>{"  "}
@@ -142,12 +169,12 @@ pub fn view(
     let hl = selected.and_then(|s| field_at(&fields, s)).map(|f| f.range.clone());
     html! {
         <div class="inspect">
-            <ul class="layers">
-                { for p.layers.iter().map(|l| html! { <li>{l.clone()}</li> }) }
+            <ul class="layers" data-link={p.link.clone()}>
+                { for p.layers.iter().map(|l| html! { <li>{ if lang == Lang::Zh { l.zh.clone() } else { l.en.clone() } }</li> }) }
             </ul>
             <div class="tree" data-testid="field-tree" tabindex="0" role="region" aria-label={format!("Dynamic Host Configuration Protocol ({})", p.msg)}>
-                <div class="treehead">{format!("Dynamic Host Configuration Protocol ({})", p.msg)}</div>
-                { tree(&fields, &mut vec![], selected, on_field) }
+                <div class="treehead">{ if lang == Lang::Zh { format!("动态主机配置协议 DHCP ({})", p.msg) } else { format!("Dynamic Host Configuration Protocol ({})", p.msg) } }</div>
+                { tree(&fields, &mut vec![], selected, on_field, lang) }
             </div>
             <h3>{t(lang, Key::Hex)}
                 <button class="copy" data-testid="copy-hex-dump" onclick={{ let d = hex_dump(p.payload); move |_| copy(d.clone()) }}>{t(lang, Key::CopyHexDump)}</button>
