@@ -642,6 +642,10 @@ test('accessibility: axe-core finds nothing serious in the lab, a capture and th
     await page.waitForSelector('[data-testid=ws-status]:has-text("' + (lang === 'zh' ? '已连接' : 'connected') + '")', { timeout: 10000 });
     await page.waitForSelector('[data-testid=lease-row]', { timeout: 15000 });
     await axe(page, `dashboard ${lang}`);
+    await page.goto(`${base}/#x=two-servers`);
+    await page.reload();
+    await page.waitForSelector('[data-testid=exercise-question]');
+    await axe(page, `exercise ${lang}`);
     if (lang === 'zh') await page.click('[data-testid=lang]');
     await page.close();
   }
@@ -655,7 +659,9 @@ test('keyboard only: pick a scenario and walk it to its end, the story told at e
   await page.keyboard.press('ArrowDown');
   const picked = await page.inputValue('[data-testid=scenario-select]');
   assert.notEqual(picked, 'dora', 'the arrow key picked another scenario');
-  await page.keyboard.press('Tab');
+  // On past the exercise picker to the buttons, where the arrow keys step.
+  for (let i = 0; i < 5 && (await focused()) !== 'play'; i++) await page.keyboard.press('Tab');
+  assert.equal(await focused(), 'play');
   const [, total] = (await page.innerText('[data-testid=step-count]')).split('/').map(Number);
   const told = new Set();
   for (let i = 0; i < total; i++) {
@@ -732,4 +738,72 @@ test('中文 throughout: the lab, a capture and the dashboard leave no English w
   await page.close();
   for (const f of new Set(found)) console.log(`untranslated: ${f}`);
   assert.deepEqual([...new Set(found)], [], 'untranslated words');
+});
+
+// Exercises, by keyboard alone: the radio groups take arrows and space, the form takes Enter.
+async function stepToQuestion(page) {
+  for (let i = 0; i < 30 && !(await page.$('[data-testid=exercise-question]')); i++) await page.keyboard.press('ArrowRight');
+  await page.waitForSelector('[data-testid=exercise-question]');
+}
+
+async function pickByKeys(page, value) {
+  await page.keyboard.press('Space');
+  for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.value)) !== value; i++) {
+    await page.keyboard.press('ArrowDown');
+  }
+  assert.equal(await page.evaluate(() => document.activeElement?.value), value);
+  await page.keyboard.press('Tab');
+}
+
+test('an exercise shared by URL is done by keyboard alone, right and wrong answers scored', async () => {
+  const page = await open('#x=first-lease', undefined, '[data-testid=exercise-question]');
+  assert.match(await page.innerText('[data-testid=exercise]'), /First lease: predict the DORA/);
+  assert.equal(await page.$$eval('[data-testid=event-row][data-msg^=DHCP]', (r) => r.length), 0, 'nothing shown before the prediction');
+  const nodes = await page.$$eval('[data-testid=answer-from]', (r) => r.map((x) => [x.parentElement.innerText.trim(), x.value]));
+  const id = (name) => nodes.find(([n]) => n === name)[1];
+  // The first choice has the focus. DISCOVER, from the laptop, broadcast: all right.
+  assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'answer-msg');
+  await pickByKeys(page, 'DHCPDISCOVER');
+  await pickByKeys(page, id('laptop'));
+  await pickByKeys(page, 'broadcast');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=exercise-feedback]');
+  assert.equal(await page.getAttribute('[data-testid=exercise-feedback]', 'data-points'), '3/3');
+  assert.match(await page.innerText('[data-testid=exercise-score]'), /Score 3\/3/);
+  assert.deepEqual(await packetMsgs(page), ['DHCPDISCOVER'], 'the predicted packet is shown');
+  // On to the OFFER: the wrong sender, broadcast, and the wrong why.
+  await stepToQuestion(page);
+  assert.match(await page.innerText('[data-testid=exercise-question]'), /Why can this OFFER go to the laptop's own MAC/);
+  await pickByKeys(page, 'DHCPOFFER');
+  await pickByKeys(page, id('laptop'));
+  await pickByKeys(page, 'broadcast');
+  await pickByKeys(page, '0');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('[data-testid=exercise-feedback]');
+  assert.equal(await page.getAttribute('[data-testid=exercise-feedback]', 'data-points'), '1/4');
+  const fb = await page.innerText('[data-testid=exercise-feedback]');
+  assert.match(fb, /✗ wrong — the answer: dhcp-server/);
+  assert.match(fb, /✗ wrong — the answer: unicast/);
+  assert.match(fb, /The DISCOVER carried the laptop's MAC \(chaddr\)/);
+  assert.match(await page.innerText('[data-testid=exercise-score]'), /Score 4\/7/);
+  // The packet's own story follows the marks: why it went by unicast.
+  assert.match(await page.innerText('[data-testid=exercise]'), /not broadcast/);
+  await page.screenshot({ path: path.join(artifacts, 'lab-exercise.png'), fullPage: true });
+  // The rest, with an empty answer each: the end says the score.
+  for (let i = 0; i < 2; i++) {
+    await stepToQuestion(page);
+    await page.click('[data-testid=exercise-check]');
+  }
+  for (let i = 0; i < 20 && !(await page.$('[data-testid=exercise-done]')); i++) await page.keyboard.press('ArrowRight');
+  assert.match(await page.innerText('[data-testid=exercise-done]'), /Exercise done\. Score 4\/14/);
+  // In 中文, the next exercise from the picker.
+  await page.click('[data-testid=lang]');
+  await page.selectOption('[data-testid=exercise-select]', 'renewal');
+  await page.waitForSelector('[data-testid=exercise-question]');
+  assert.match(await page.innerText('[data-testid=exercise]'), /T1 续租，T2 重新绑定/);
+  assert.match(await page.innerText('[data-testid=exercise-question]'), /为什么这个 REQUEST 单播发往 192\.168\.1\.240/);
+  assert.match(page.url(), /#x=renewal$/);
+  await page.screenshot({ path: path.join(artifacts, 'lab-exercise-zh.png'), fullPage: true });
+  await page.click('[data-testid=lang]');
+  await page.close();
 });

@@ -4,10 +4,13 @@
 
 mod client_panel;
 mod event_list;
+mod exercise;
+mod exercise_card;
 mod explain_card;
 mod layout;
 mod links_panel;
 pub mod model;
+mod question_form;
 mod server_panel;
 mod toolbar;
 mod topology;
@@ -20,6 +23,7 @@ use client_panel::ClientPanel;
 use dhcplab_engine::capture;
 use dhcplab_engine::text::Text;
 use event_list::EventList;
+use exercise_card::ExerciseCard;
 use explain_card::ExplainCard;
 use gloo_timers::callback::Interval;
 use links_panel::LinksPanel;
@@ -114,7 +118,11 @@ pub fn Lab(props: &Props) -> Html {
 fn ScenarioLab(props: &ScenarioProps) -> Html {
     let lang = props.lang;
     let lab = use_reducer(|| {
-        let (name, seed, step) = model::parse_hash(&location_hash());
+        let hash = location_hash();
+        if let Some(def) = model::exercise_in_hash(&hash) {
+            return Shared::new(LabModel::with_exercise(def));
+        }
+        let (name, seed, step) = model::parse_hash(&hash);
         Shared::new(LabModel::new(&name, seed, step))
     });
     {
@@ -155,7 +163,11 @@ fn ScenarioLab(props: &ScenarioProps) -> Html {
                     <h2>{t(lang, Key::Topology)}</h2>
                     <Topology {lang} lab={lab.clone()} />
                 </section>
-                <ExplainCard {lang} lab={lab.clone()} />
+                if m.exercise.is_some() {
+                    <ExerciseCard {lang} lab={lab.clone()} />
+                } else {
+                    <ExplainCard {lang} lab={lab.clone()} />
+                }
                 <section class="card events">
                     <h2>{t(lang, Key::Events)}</h2>
                     <EventList {lang} lab={lab.clone()} />

@@ -3,6 +3,7 @@
 //! draw it and send it [`LabAction`]s. Going back is a deterministic replay of the scenario and the
 //! user's own actions to the earlier step.
 
+use super::exercise;
 use crate::i18n::{self, Lang};
 use crate::packets::{flow, inspector};
 use crate::shared::Model;
@@ -54,6 +55,10 @@ pub enum LabAction {
     ApplyServerForm(ServerForm),
     /// A key pressed outside form fields: space, → and ←.
     Key(String),
+    /// Start an exercise (by id), or stop it (empty).
+    Exercise(String),
+    /// The student's prediction of the packet the exercise stopped before.
+    Answer(exercise::Answer),
 }
 
 /// Something the user did, and exactly where in the run: a replay takes it at the same point, after the
@@ -90,6 +95,13 @@ pub struct LabModel {
     user_actions: Vec<UserAction>,
     /// Per-segment (loss, delay in ms) the user set.
     impairments: Vec<(SegmentId, f64, u64)>,
+    /// The exercise being done, if any: stepping stops before the packets it asks about.
+    pub exercise: Option<exercise::Run>,
+}
+
+/// The exercise a URL hash names (`#x=first-lease`).
+pub fn exercise_in_hash(hash: &str) -> Option<&'static exercise::Exercise> {
+    hash.trim_start_matches('#').split('&').find_map(|kv| kv.strip_prefix("x=")).and_then(exercise::find)
 }
 
 /// Scenario, seed and step from a URL hash (`#s=dora&seed=1&step=12`); unknown parts are ignored.
@@ -132,6 +144,7 @@ impl LabModel {
             filter_node: None,
             user_actions: vec![],
             impairments: vec![],
+            exercise: None,
         };
         if name == CROWD {
             lab.name = CROWD.into();
@@ -145,9 +158,20 @@ impl LabModel {
         lab
     }
 
-    /// The URL hash that reopens this state.
+    /// An exercise from its start, stepped to its first question.
+    pub fn with_exercise(def: &'static exercise::Exercise) -> Self {
+        let mut lab = LabModel::new(def.scenario, 1, 0);
+        lab.exercise = Some(exercise::Run::new(def));
+        while lab.step() {}
+        lab
+    }
+
+    /// The URL hash that reopens this state (an exercise reopens at its start, to be done again).
     pub fn hash(&self) -> String {
-        format!("#s={}&seed={}&step={}", self.name, self.seed, self.shown)
+        match &self.exercise {
+            Some(run) => format!("#x={}", run.def.id),
+            None => format!("#s={}&seed={}&step={}", self.name, self.seed, self.shown),
+        }
     }
 
     pub fn visible(&self) -> &[TraceEntry] {
@@ -221,6 +245,15 @@ impl LabModel {
         if !more || sim.trace().len() <= self.shown {
             return false;
         }
+        // An exercise asks first about the packet it stops before.
+        if let Some(run) = &mut self.exercise {
+            let trace = sim.trace();
+            let ordinal = trace[..self.shown].iter().filter(|e| matches!(e.kind, TraceKind::Packet { .. })).count();
+            if run.stops_before(sim, &trace[self.shown], ordinal) {
+                self.playing = false;
+                return false;
+            }
+        }
         self.shown += 1;
         self.total = self.total.max(self.shown);
         let e = &sim.trace()[self.shown - 1];
@@ -241,6 +274,7 @@ impl LabModel {
     }
 
     fn set_scenario(&mut self, name: String) {
+        self.exercise = None;
         self.name = name;
         self.user_actions.clear();
         self.impairments.clear();
@@ -249,6 +283,9 @@ impl LabModel {
     }
 
     fn reset(&mut self) {
+        if let Some(run) = &mut self.exercise {
+            *run = exercise::Run::new(run.def);
+        }
         self.playing = false;
         self.user_actions.clear();
         self.selected = None;
@@ -396,6 +433,16 @@ impl Model for LabModel {
                 }
             }
             LabAction::Key(k) => self.key(&k),
+            LabAction::Exercise(id) => match exercise::find(&id) {
+                Some(def) => *self = LabModel::with_exercise(def),
+                None => self.exercise = None,
+            },
+            LabAction::Answer(a) => {
+                if self.exercise.as_mut().is_some_and(|run| run.answer(a)) {
+                    // The packet the student predicted, shown and told.
+                    self.step();
+                }
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! the pcap export, and opening a capture instead.
 
 use super::LabState;
+use super::exercise::EXERCISES;
 use super::model::{CROWD, LabAction};
 use crate::capture::{CaptureOpener, Opened};
 use crate::i18n::{Key, Lang, t};
@@ -42,6 +43,9 @@ pub fn LabToolbar(p: &Props) -> Html {
     let m = p.lab.get();
     let on_scenario =
         d.reform(|e: Event| LabAction::SetScenario(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
+    let on_exercise =
+        d.reform(|e: Event| LabAction::Exercise(e.target_unchecked_into::<web_sys::HtmlSelectElement>().value()));
+    let current = m.exercise.as_ref().map(|r| r.def.id);
     let on_speed = d.reform(|e: Event| {
         LabAction::SetSpeed(e.target_unchecked_into::<web_sys::HtmlInputElement>().value().parse().unwrap_or(2))
     });
@@ -65,6 +69,14 @@ pub fn LabToolbar(p: &Props) -> Html {
                         html! { <option value={s.name} selected={s.name == m.name}>{format!("{} — {title}", s.name)}</option> }
                     }) }
                     <option value={CROWD} selected={m.name == CROWD}>{format!("{CROWD} — {}", t(lang, Key::Crowd))}</option>
+                </select>
+            </label>
+            <label>{t(lang, Key::Exercise)}{" "}
+                <select data-testid="exercise-select" onchange={on_exercise}>
+                    <option value="" selected={current.is_none()}>{t(lang, Key::NoExercise)}</option>
+                    { for EXERCISES.iter().map(|x| html! {
+                        <option value={x.id} selected={current == Some(x.id)}>{ if lang == Lang::Zh { x.title.1 } else { x.title.0 } }</option>
+                    }) }
                 </select>
             </label>
             <div class="buttons">
