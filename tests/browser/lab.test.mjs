@@ -807,3 +807,23 @@ test('an exercise shared by URL is done by keyboard alone, right and wrong answe
   await page.click('[data-testid=lang]');
   await page.close();
 });
+
+test('big classrooms: a hundred clients drawn; a thousand open with progress shown, and step', async () => {
+  const page = await open('#s=crowd&seed=1&step=0');
+  assert.equal(await page.$$eval('[data-testid=topology] circle.dot', (d) => d.length), 100, 'every client drawn');
+  for (let i = 0; i < 30; i++) await page.click('[data-testid=step]');
+  assert.match(await page.getAttribute('[data-testid=topology]', 'aria-label'), /100 clients \(/);
+  await page.selectOption('[data-testid=scenario-select]', 'crowd-1000');
+  // The length is worked out between frames, its progress shown, while the page stays usable.
+  await page.waitForSelector('[data-testid=counting]', { timeout: 10000 });
+  await page.click('[data-testid=step]');
+  await page.waitForFunction(() => !document.querySelector('[data-testid=counting]'), null, { timeout: 120000 });
+  const [shown, total] = (await page.innerText('[data-testid=step-count]')).split('/').map(Number);
+  assert.equal(shown, 1);
+  assert.ok(total > 10000, `the whole scenario's length: ${total}`);
+  assert.equal(await page.$$eval('[data-testid=topology] circle.dot', (d) => d.length), 1000);
+  for (let i = 0; i < 40; i++) await page.click('[data-testid=step]');
+  assert.equal(await page.innerText('[data-testid=step-count]'), `41/${total}`);
+  await page.screenshot({ path: path.join(artifacts, 'lab-crowd-1000.png') });
+  await page.close();
+});

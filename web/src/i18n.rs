@@ -105,6 +105,7 @@ keys! {
     Hex,
     CopyHexDump,
     CopyHexStream,
+    /// `{n}` is the count.
     Crowd,
     Pool,
     LeaseTime,
@@ -200,6 +201,10 @@ keys! {
     RightAnswer,
     ExerciseDone,
     ExerciseNext,
+    /// `{n}` is the count.
+    CrowdOf,
+    /// `{p}` is the percentage.
+    Counting,
 }
 
 /// A lease event's name, as lists and feeds show it.
@@ -323,7 +328,7 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::Hex => ("Bytes", "字节"),
         Key::CopyHexDump => ("Copy as hex dump", "复制为十六进制转储"),
         Key::CopyHexStream => ("Copy as hex stream", "复制为十六进制流"),
-        Key::Crowd => ("200 computers boot at once", "200 台电脑同时开机"),
+        Key::Crowd => ("{n} computers boot at once", "{n} 台电脑同时开机"),
         Key::Pool => ("Pool", "地址池"),
         Key::LeaseTime => ("Lease time", "租期"),
         Key::Reserve => ("Reserve", "保留"),
@@ -408,6 +413,8 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::FlowAlt => ("Flow graph, {n} packets, oldest first:", "流程图，共 {n} 个报文，从早到晚："),
         Key::TopologyAlt => ("Network picture:", "网络图："),
         Key::Clock => ("t =", "时间 ="),
+        Key::CrowdOf => ("{n} clients", "{n} 台客户端"),
+        Key::Counting => ("working out the scenario's length: {p} %", "正在计算场景长度：{p} %"),
         Key::Exercise => ("Exercise", "练习"),
         Key::NoExercise => ("— no exercise —", "— 不做练习 —"),
         Key::Predict => ("Before the next packet: what will it be?", "下一个报文出现之前：它会是什么？"),
@@ -455,7 +462,7 @@ mod tests {
             }
             assert!(han(zh), "{k:?} is not translated: {zh:?}");
             // Placeholders survive translation.
-            for p in ["{n}", "{nodes}"] {
+            for p in ["{n}", "{nodes}", "{p}"] {
                 assert_eq!(en.contains(p), zh.contains(p), "{k:?}: {p}");
             }
         }

@@ -26,6 +26,11 @@ impl<M> Shared<M> {
     pub fn get(&self) -> Ref<'_, M> {
         self.model.borrow()
     }
+
+    /// How many actions the model has taken: an effect that depends on it runs after each.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 impl<M: Default> Default for Shared<M> {

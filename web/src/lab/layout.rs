@@ -34,13 +34,28 @@ pub type At = (f64, f64);
 /// Where each node is drawn, and where each segment runs.
 pub struct Layout {
     pub nodes: Vec<Option<At>>,
+    /// Which nodes are drawn as dots in a crowd (a segment with more clients than boxes fit).
+    pub dots: Vec<bool>,
     /// Each segment's height.
     pub segments: Vec<f64>,
+    /// The crowds: a box of dots above a segment.
+    pub crowds: Vec<Crowd>,
     /// Per segment, how many of its nodes are not drawn.
     pub hidden: Vec<usize>,
     pub top: f64,
     /// The lowest point drawn.
     pub bottom: f64,
+}
+
+/// The clients of a crowded segment, drawn as dots in one box above it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crowd {
+    pub segment: usize,
+    pub count: usize,
+    pub x1: f64,
+    pub y1: f64,
+    pub x2: f64,
+    pub y2: f64,
 }
 
 /// A line the picture draws: a node's attachment to a segment, or a database's link to a server.
@@ -52,9 +67,17 @@ pub struct Line {
     pub y2: f64,
 }
 
+/// Dots in a crowd: their spacing and radius.
+pub const DOT_GAP: f64 = 14.0;
+pub const DOT_R: f64 = 4.5;
+/// Room for the crowd's label above its dots, and below it for the segment's label.
+const CROWD_HEAD: f64 = 18.0;
+const CROWD_FOOT: f64 = 26.0;
+
 pub fn layout(sim: &Sim) -> Layout {
     let mut per_seg: Vec<Vec<usize>> = vec![vec![]; sim.segments.len()];
     let mut nodes = vec![None; sim.nodes.len()];
+    let mut dots = vec![false; sim.nodes.len()];
     let mut multi = vec![];
     for (id, node) in sim.nodes.iter().enumerate() {
         if node.removed {
@@ -69,10 +92,26 @@ pub fn layout(sim: &Sim) -> Layout {
             per_seg[s].push(id);
         }
     }
-    let crowded = per_seg.iter().any(|v| v.len() > ONE_ROW);
-    let top = if crowded { TOP_CROWDED } else { TOP };
-    let gap = if crowded { SEG_GAP_CROWDED } else { SEG_GAP };
-    let segments: Vec<f64> = (0..sim.segments.len()).map(|i| top + i as f64 * gap).collect();
+    // A segment with more clients than boxes fit draws them as dots, in a box above it.
+    let is_client = |id: &usize| matches!(sim.nodes[*id].kind, NodeKind::Host { .. });
+    let crowded: Vec<bool> =
+        per_seg.iter().map(|ids| ids.iter().filter(|i| is_client(i)).count() > MAX_PER_SEGMENT).collect();
+    let cols = ((W - 2.0 * MARGIN - 2.0 * DOT_GAP) / DOT_GAP).floor().max(1.0) as usize;
+    let crowd_h = |s: usize| {
+        let n = if crowded[s] { per_seg[s].iter().filter(|i| is_client(i)).count() } else { 0 };
+        if n == 0 { 0.0 } else { CROWD_HEAD + n.div_ceil(cols) as f64 * DOT_GAP + 6.0 + CROWD_FOOT + 8.0 }
+    };
+    let boxes_above = per_seg.iter().zip(&crowded).any(|(v, &c)| !c && v.len() > ONE_ROW);
+    let top = if boxes_above { TOP_CROWDED } else { TOP };
+    let gap = if boxes_above { SEG_GAP_CROWDED } else { SEG_GAP };
+    let mut segments: Vec<f64> = vec![];
+    for s in 0..sim.segments.len() {
+        let y = match segments.last() {
+            None => top + crowd_h(s),
+            Some(prev) => prev + gap + crowd_h(s),
+        };
+        segments.push(y);
+    }
     // Routers sit in their own column on the right, halfway between the segments they join; two routers
     // joining the same pair are stacked apart.
     let mut placed: Vec<At> = vec![];
@@ -88,13 +127,28 @@ pub fn layout(sim: &Sim) -> Layout {
     let right = if multi.is_empty() { W - MARGIN - BOX_W / 2.0 - 10.0 } else { ROUTER_X - BOX_W - 16.0 };
     let left = MARGIN + BOX_W / 2.0 + 10.0;
     let mut hidden = vec![0; segments.len()];
+    let mut crowds = vec![];
     for (s, ids) in per_seg.iter().enumerate() {
-        let shown = ids.len().min(MAX_PER_SEGMENT);
-        hidden[s] = ids.len() - shown;
-        for (i, &id) in ids.iter().take(shown).enumerate() {
+        let boxed: Vec<usize> = ids.iter().copied().filter(|i| !crowded[s] || !is_client(i)).collect();
+        if crowded[s] {
+            let members: Vec<usize> = ids.iter().copied().filter(is_client).collect();
+            // Above the segment, leaving room for its label; 6 px below the last row of dots.
+            let (y2, y1) = (segments[s] - CROWD_FOOT, segments[s] - crowd_h(s) + 8.0);
+            let (x1, x2) = (MARGIN + 4.0, W - MARGIN - 4.0);
+            for (i, &id) in members.iter().enumerate() {
+                let (row, col) = (i / cols, i % cols);
+                nodes[id] =
+                    Some((x1 + DOT_GAP + col as f64 * DOT_GAP, y1 + CROWD_HEAD + row as f64 * DOT_GAP + DOT_GAP / 2.0));
+                dots[id] = true;
+            }
+            crowds.push(Crowd { segment: s, count: members.len(), x1, y1, x2, y2 });
+        }
+        let shown = boxed.len().min(MAX_PER_SEGMENT);
+        hidden[s] = boxed.len() - shown;
+        for (i, &id) in boxed.iter().take(shown).enumerate() {
             let x =
                 if shown > 1 { left + (right - left) * i as f64 / (shown - 1) as f64 } else { (left + right) / 2.0 };
-            let below = i % 2 == 0 || shown <= ONE_ROW;
+            let below = i % 2 == 0 || shown <= ONE_ROW || crowded[s];
             nodes[id] = Some((x, segments[s] + if below { HANG } else { -HANG }));
         }
     }
@@ -114,7 +168,7 @@ pub fn layout(sim: &Sim) -> Layout {
             bottom = y + BOX_H / 2.0 + 10.0;
         }
     }
-    Layout { nodes, segments, hidden, top, bottom }
+    Layout { nodes, dots, segments, crowds, hidden, top, bottom }
 }
 
 impl Layout {
@@ -124,10 +178,19 @@ impl Layout {
         Line { x1: MARGIN, y1: y, x2: W - MARGIN, y2: y }
     }
 
+    /// A crowd's attachment to its segment.
+    pub fn crowd_line(&self, c: &Crowd) -> Line {
+        let x = (c.x1 + c.x2) / 2.0;
+        Line { x1: x, y1: c.y2, x2: x, y2: self.segments[c.segment] }
+    }
+
     /// The lines that attach node `id`: a drop to each segment it has a NIC on, or for a database, a link
-    /// to each of its servers.
+    /// to each of its servers. A dot has none of its own: its crowd is attached.
     pub fn lines(&self, sim: &Sim, id: usize) -> Vec<Line> {
         let Some((x, y)) = self.nodes.get(id).copied().flatten() else { return vec![] };
+        if self.dots[id] {
+            return vec![];
+        }
         let node = &sim.nodes[id];
         if let NodeKind::Database { servers, .. } = &node.kind {
             return servers
@@ -177,7 +240,42 @@ mod tests {
 
     fn check(name: &str, sim: &Sim) {
         let l = layout(sim);
-        let drawn: Vec<(usize, At)> = l.nodes.iter().enumerate().filter_map(|(i, p)| Some((i, (*p)?))).collect();
+        // Dots are checked against their crowd's box, which is checked as a box.
+        for (id, at) in l.nodes.iter().enumerate().filter_map(|(i, p)| Some((i, (*p)?))) {
+            if l.dots[id] {
+                let c =
+                    l.crowds.iter().find(|c| sim.nodes[id].nics().iter().any(|&n| sim.nics[n].segment == c.segment));
+                let c = c.unwrap_or_else(|| panic!("{name}: a dot with no crowd"));
+                assert!(
+                    at.0 - DOT_R >= c.x1 && at.0 + DOT_R <= c.x2 && at.1 - DOT_R >= c.y1 && at.1 + DOT_R <= c.y2,
+                    "{name}: a dot outside its crowd"
+                );
+            }
+        }
+        for c in &l.crowds {
+            let line = l.crowd_line(c);
+            let s = l.segment_line(c.segment);
+            assert!(line.y2 == s.y1 && line.x1 >= s.x1 && line.x1 <= s.x2, "{name}: the crowd misses its segment");
+            for (seg, _) in l.segments.iter().enumerate() {
+                assert!(
+                    !crosses(&l.segment_line(seg), (c.x1, c.y1, c.x2, c.y2)),
+                    "{name}: segment {seg} runs through the crowd"
+                );
+            }
+            for (id, at) in
+                l.nodes.iter().enumerate().filter_map(|(i, p)| Some((i, (*p)?))).filter(|(i, _)| !l.dots[*i])
+            {
+                let (a, b, cc, d) = rect(at);
+                assert!(
+                    cc <= c.x1 || c.x2 <= a || d <= c.y1 || c.y2 <= b,
+                    "{name}: {} overlaps the crowd",
+                    sim.nodes[id].name
+                );
+            }
+            assert!(c.y1 >= 0.0, "{name}: the crowd leaves the picture");
+        }
+        let drawn: Vec<(usize, At)> =
+            l.nodes.iter().enumerate().filter_map(|(i, p)| Some((i, (*p)?))).filter(|(i, _)| !l.dots[*i]).collect();
         for &(id, at) in &drawn {
             let who = format!("{name}: {}", sim.nodes[id].name);
             let (a, b, c, d) = rect(at);
@@ -223,10 +321,15 @@ mod tests {
             s.run();
             check(info.name, &s.sim);
         }
-        let mut crowd = scenario::crowd(200, 1);
-        check("crowd", &crowd.sim);
-        crowd.run();
-        check("crowd", &crowd.sim);
+        for n in [7, 100, 1000] {
+            let mut crowd = scenario::crowd(n, 1);
+            check("crowd", &crowd.sim);
+            crowd.run();
+            check("crowd", &crowd.sim);
+            let l = layout(&crowd.sim);
+            let dots = l.dots.iter().filter(|d| **d).count();
+            assert_eq!(dots, if n > MAX_PER_SEGMENT { n } else { 0 }, "every client of a crowd is drawn");
+        }
     }
 
     #[test]

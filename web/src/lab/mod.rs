@@ -144,6 +144,17 @@ fn ScenarioLab(props: &ScenarioProps) -> Html {
             move || drop(timer)
         });
     }
+    // A big scenario's length is worked out a chunk at a time, between frames, so the page never freezes.
+    let counting = lab.get().counting().is_some();
+    {
+        let lab = lab.clone();
+        let version = lab.version();
+        use_effect_with((counting, version), move |&(counting, _)| {
+            let timer =
+                counting.then(|| gloo_timers::callback::Timeout::new(0, move || lab.dispatch(LabAction::CountMore)));
+            move || drop(timer)
+        });
+    }
     // The URL always reopens what is on screen.
     let hash = lab.get().hash();
     use_effect_with(hash, |h| {

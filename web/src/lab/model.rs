@@ -15,9 +15,15 @@ use dhcplab_engine::sim::{Action, NodeId, NodeKind, SegmentId, Sim, TraceEntry, 
 use dhcplab_engine::{Duration, Instant};
 use std::net::Ipv4Addr;
 
-/// The lab's big network: this many clients booting on one segment within a second.
-pub const CROWD: &str = "crowd";
-const CROWD_SIZE: usize = 200;
+/// The lab's big networks: this many clients booting on one segment within a second.
+pub const CROWDS: [(&str, usize); 2] = [("crowd", 100), ("crowd-1000", 1000)];
+/// Working out a scenario's length takes at most this many simulator events at a time, so a big one
+/// does not freeze the page: the rest is done between frames, with its progress shown.
+const COUNT_CHUNK: u64 = 1500;
+
+fn crowd_size(name: &str) -> Option<usize> {
+    CROWDS.iter().find(|c| c.0 == name).map(|c| c.1)
+}
 /// Stepping stops this long after the user's last action, when the scenario itself is over.
 const AFTER_ACTION: Duration = Duration::from_secs(300);
 
@@ -55,6 +61,8 @@ pub enum LabAction {
     ApplyServerForm(ServerForm),
     /// A key pressed outside form fields: space, → and ←.
     Key(String),
+    /// Work out more of the scenario's length (between frames, while `counting()` says so).
+    CountMore,
     /// Start an exercise (by id), or stop it (empty).
     Exercise(String),
     /// The student's prediction of the packet the exercise stopped before.
@@ -97,6 +105,8 @@ pub struct LabModel {
     impairments: Vec<(SegmentId, f64, u64)>,
     /// The exercise being done, if any: stepping stops before the packets it asks about.
     pub exercise: Option<exercise::Run>,
+    /// A copy of the scenario being run to its end to learn its length, while that is not done.
+    counting: Option<Scenario>,
 }
 
 /// The exercise a URL hash names (`#x=first-lease`).
@@ -109,7 +119,7 @@ pub fn parse_hash(hash: &str) -> (String, u64, usize) {
     let mut out = ("dora".to_string(), 1, 0);
     for kv in hash.trim_start_matches('#').split('&') {
         match kv.split_once('=') {
-            Some(("s", v)) if v == CROWD || scenario::build(v, 1).is_some() => out.0 = v.to_string(),
+            Some(("s", v)) if crowd_size(v).is_some() || scenario::build(v, 1).is_some() => out.0 = v.to_string(),
             Some(("seed", v)) => out.1 = v.parse().unwrap_or(1),
             Some(("step", v)) => out.2 = v.parse().unwrap_or(0),
             _ => {}
@@ -119,8 +129,8 @@ pub fn parse_hash(hash: &str) -> (String, u64, usize) {
 }
 
 fn build_scenario(name: &str, seed: u64) -> Scenario {
-    if name == CROWD {
-        return scenario::crowd(CROWD_SIZE, seed);
+    if let Some(n) = crowd_size(name) {
+        return scenario::crowd(n, seed);
     }
     scenario::build(name, seed).unwrap_or_else(|| scenario::build("dora", seed).expect("dora exists"))
 }
@@ -145,9 +155,10 @@ impl LabModel {
             user_actions: vec![],
             impairments: vec![],
             exercise: None,
+            counting: None,
         };
-        if name == CROWD {
-            lab.name = CROWD.into();
+        if crowd_size(name).is_some() {
+            lab.name = name.into();
         }
         lab.count_total();
         for _ in 0..step {
@@ -192,8 +203,9 @@ impl LabModel {
     /// Whether every step is shown: the counter has reached the scenario's length (which `count_total` ran
     /// to the horizon), or nothing more is due before it.
     pub fn at_end(&self) -> bool {
+        let counted = self.counting.is_none() && self.shown >= self.total;
         self.shown >= self.scenario.sim.trace().len()
-            && (self.shown >= self.total || self.scenario.sim.next_event_at().is_none_or(|t| t > self.horizon()))
+            && (counted || self.scenario.sim.next_event_at().is_none_or(|t| t > self.horizon()))
     }
 
     pub fn selected_entry(&self) -> Option<&TraceEntry> {
@@ -201,11 +213,33 @@ impl LabModel {
     }
 
     /// Runs a copy of the scenario, as the user's actions and impairments make it, to its end and counts
-    /// its steps. Called when those change, not on every step.
+    /// its steps. Called when those change, not on every step. A big scenario is counted a chunk at a time
+    /// (`count_more`); until then the total is what is known so far.
     fn count_total(&mut self) {
-        let mut s = self.rebuilt();
-        s.sim.run_until(self.horizon());
+        self.counting = Some(self.rebuilt());
+        self.count_more();
+    }
+
+    /// Counts on for one chunk; the lab calls it between frames while [`LabModel::counting`] says so.
+    pub fn count_more(&mut self) {
+        let horizon = self.horizon();
+        let Some(s) = &mut self.counting else { return };
+        for _ in 0..COUNT_CHUNK {
+            if s.sim.next_event_at().is_none_or(|t| t > horizon) {
+                self.total = s.sim.trace().len().max(self.shown);
+                self.counting = None;
+                return;
+            }
+            s.sim.step_event();
+        }
         self.total = s.sim.trace().len().max(self.shown);
+    }
+
+    /// While the scenario's length is being worked out: how far, in percent of its simulated time.
+    pub fn counting(&self) -> Option<u32> {
+        let s = self.counting.as_ref()?;
+        let (now, end) = (s.sim.now().as_millis(), self.horizon().as_millis().max(1));
+        Some(u32::try_from(now.saturating_mul(100) / end).unwrap_or(100).min(99))
     }
 
     /// A fresh copy of the scenario with the user's impairments, and its actions scheduled.
@@ -433,6 +467,7 @@ impl Model for LabModel {
                 }
             }
             LabAction::Key(k) => self.key(&k),
+            LabAction::CountMore => self.count_more(),
             LabAction::Exercise(id) => match exercise::find(&id) {
                 Some(def) => *self = LabModel::with_exercise(def),
                 None => self.exercise = None,
@@ -607,6 +642,30 @@ mod tests {
         assert_ne!(lab.total, before);
         while lab.step() {}
         assert_eq!(lab.shown, lab.total);
+    }
+
+    #[test]
+    fn a_thousand_clients_are_counted_a_chunk_at_a_time_with_progress_and_stepped_meanwhile() {
+        let mut lab = LabModel::new("crowd-1000", 1, 0);
+        assert_eq!(lab.scenario.sim.nodes.len(), 1001);
+        let mut last = lab.counting().expect("too big to count at once");
+        // Stepping does not wait for the count.
+        for _ in 0..50 {
+            assert!(lab.step());
+        }
+        assert!(!lab.at_end(), "not at the end while the length is unknown");
+        let mut chunks = 0;
+        while let Some(p) = lab.counting() {
+            assert!(p >= last, "progress goes forward: {last} → {p}");
+            last = p;
+            lab.update(LabAction::CountMore);
+            chunks += 1;
+            assert!(chunks < 1000, "never finished");
+        }
+        assert!(chunks > 1);
+        assert!(lab.total > 10_000, "{}", lab.total);
+        // Small scenarios are counted at once.
+        assert!(LabModel::new("relay", 1, 0).counting().is_none());
     }
 
     #[test]

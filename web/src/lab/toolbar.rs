@@ -3,7 +3,7 @@
 
 use super::LabState;
 use super::exercise::EXERCISES;
-use super::model::{CROWD, LabAction};
+use super::model::{CROWDS, LabAction};
 use crate::capture::{CaptureOpener, Opened};
 use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::sim::scenario;
@@ -68,7 +68,9 @@ pub fn LabToolbar(p: &Props) -> Html {
                         let title = if lang == Lang::Zh { s.title.zh.clone() } else { s.title.en.clone() };
                         html! { <option value={s.name} selected={s.name == m.name}>{format!("{} — {title}", s.name)}</option> }
                     }) }
-                    <option value={CROWD} selected={m.name == CROWD}>{format!("{CROWD} — {}", t(lang, Key::Crowd))}</option>
+                    { for CROWDS.iter().map(|&(name, n)| html! {
+                        <option value={name} selected={m.name == name}>{format!("{name} — {}", t(lang, Key::Crowd).replace("{n}", &n.to_string()))}</option>
+                    }) }
                 </select>
             </label>
             <label>{t(lang, Key::Exercise)}{" "}
@@ -94,7 +96,10 @@ pub fn LabToolbar(p: &Props) -> Html {
                 {format!(" {}×", m.speed)}
             </label>
             <span class="clock" data-testid="clock" title={t(lang, Key::Time)}>{t(lang, Key::Clock)}{" "}{m.now().to_string()}</span>
-            <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.total)}</span>
+            <span class="stepno" data-testid="step-count">{format!("{}/{}", m.shown, m.total)}{ if m.counting().is_some() { "+" } else { "" } }</span>
+            if let Some(p) = m.counting() {
+                <span class="counting" data-testid="counting" role="status">{t(lang, Key::Counting).replace("{p}", &p.to_string())}</span>
+            }
             <button data-testid="export-pcap" onclick={on_export}>{t(lang, Key::Export)}</button>
             <CaptureOpener {lang} on_open={p.on_open.clone()} />
         </div>

@@ -2,7 +2,7 @@
 //! its sender to every node that took it in (a broadcast visibly reaches the whole segment).
 
 use super::CardProps;
-use super::layout::{BOX_H, BOX_W, Layout, W, layout};
+use super::layout::{BOX_H, BOX_W, DOT_R, Layout, MAX_PER_SEGMENT, W, layout};
 use super::model::LabAction;
 use crate::i18n::{Key, Lang, t};
 use crate::packets::msg_color;
@@ -19,6 +19,9 @@ fn role_badge(r: NodeRole) -> (&'static str, &'static str) {
         NodeRole::Database => ("D", "#c2410c"),
     }
 }
+
+/// At most this many trails to single dots of a crowd.
+const MAX_TRAILS: usize = 20;
 
 /// The selected packet travelling from its sender to every node that took it in.
 fn packet_path(sim: &Sim, l: &Layout, selected: Option<&TraceEntry>) -> Html {
@@ -43,6 +46,17 @@ fn packet_path(sim: &Sim, l: &Layout, selected: Option<&TraceEntry>) -> Html {
                 .collect();
             let seg_y = l.segments.get(*segment).copied().unwrap_or(top);
             let color = msg_color(summary.msg);
+            // In a crowd, the dots that only hear a broadcast are one trail, to the crowd; at most
+            // `MAX_TRAILS` dots that take the packet in get their own. A thousand trails would not animate.
+            let (dotted, mut targets): (Vec<_>, Vec<_>) = targets.into_iter().partition(|(n, _)| l.dots[*n]);
+            let taking: Vec<_> = dotted.iter().filter(|(n, _)| to.contains(n)).take(MAX_TRAILS).copied().collect();
+            if dotted.len() > taking.len()
+                && let Some(c) = l.crowds.iter().find(|c| c.segment == *segment)
+            {
+                let line = l.crowd_line(c);
+                targets.push((usize::MAX, (line.x1, line.y1)));
+            }
+            targets.extend(taking);
             html! {
                 <g key={format!("p{id}")} class="packet">
                     { for targets.iter().map(|&(n, (rx, ry))| {
@@ -99,15 +113,27 @@ fn status(sim: &Sim, node: &dhcplab_engine::sim::Node, lang: Lang) -> Option<(St
 fn describe(sim: &Sim, lang: Lang) -> String {
     let mut out = t(lang, Key::TopologyAlt).to_string();
     for (i, seg) in sim.segments.iter().enumerate() {
-        let on: Vec<String> = sim
-            .nodes
+        let here: Vec<&dhcplab_engine::sim::Node> =
+            sim.nodes.iter().filter(|n| !n.removed && n.nics().iter().any(|&x| sim.nics[x].segment == i)).collect();
+        let hosts = here.iter().filter(|n| matches!(n.kind, NodeKind::Host { .. })).count();
+        let crowd = hosts > MAX_PER_SEGMENT;
+        let mut on: Vec<String> = here
             .iter()
-            .filter(|n| !n.removed && n.nics().iter().any(|&x| sim.nics[x].segment == i))
+            .filter(|n| !crowd || !matches!(n.kind, NodeKind::Host { .. }))
             .map(|n| {
                 let (state, ip) = status(sim, n, lang).unwrap_or_default();
                 format!("{} ({})", n.name, format!("{state} {ip}").trim())
             })
             .collect();
+        if crowd {
+            // A crowd is told by how many clients are in each state.
+            let mut states: std::collections::BTreeMap<String, usize> = Default::default();
+            for n in here.iter().filter(|n| matches!(n.kind, NodeKind::Host { .. })) {
+                *states.entry(status(sim, n, lang).unwrap_or_default().0).or_default() += 1;
+            }
+            let counts: Vec<String> = states.iter().map(|(s, c)| format!("{c} {s}")).collect();
+            on.push(format!("{} ({})", t(lang, Key::CrowdOf).replace("{n}", &hosts.to_string()), counts.join(", ")));
+        }
         out.push_str(&format!(" {} {}: {}.", t(lang, Key::Link), seg.name, on.join(", ")));
     }
     out
@@ -139,7 +165,29 @@ pub fn Topology(p: &CardProps) -> Html {
                     </g>
                 }
             }) }
-            { for sim.nodes.iter().enumerate().filter_map(|(id, node)| {
+            { for l.crowds.iter().map(|c| {
+                let line = l.crowd_line(c);
+                html! {
+                    <g class="crowd">
+                        <line class="drop" x1={line.x1.to_string()} y1={line.y1.to_string()} x2={line.x2.to_string()} y2={line.y2.to_string()} />
+                        <rect x={c.x1.to_string()} y={c.y1.to_string()} width={(c.x2 - c.x1).to_string()} height={(c.y2 - c.y1).to_string()} rx="8" />
+                        <text x={(c.x1 + 8.0).to_string()} y={(c.y1 + 13.0).to_string()} class="nodestate">{t(lang, Key::CrowdOf).replace("{n}", &c.count.to_string())}</text>
+                    </g>
+                }
+            }) }
+            { for sim.nodes.iter().enumerate().filter(|(id, _)| l.dots[*id]).filter_map(|(id, node)| {
+                let (x, y) = l.nodes[id]?;
+                let (state, ip) = status(sim, node, lang)?;
+                let bound = matches!(&node.kind, NodeKind::Host { clients, .. } if clients.first().is_some_and(|c| c.address().is_some()));
+                let onclick = p.lab.dispatcher().to_callback().reform(move |_| LabAction::Focus(id));
+                html! {
+                    <circle class={classes!("dot", bound.then_some("bound"), (m.focus == id).then_some("focus"))} cx={x.to_string()} cy={y.to_string()} r={DOT_R.to_string()}
+                        data-testid="node" data-name={node.name.clone()} {onclick}>
+                        <title>{format!("{} {state} {ip}", node.name)}</title>
+                    </circle>
+                }.into()
+            }) }
+            { for sim.nodes.iter().enumerate().filter(|(id, _)| !l.dots[*id]).filter_map(|(id, node)| {
                 let (x, y) = l.nodes[id]?;
                 let focus = m.focus == id;
                 let onclick = p.lab.dispatcher().to_callback().reform(move |_| LabAction::Focus(id));
