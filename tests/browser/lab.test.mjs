@@ -537,6 +537,15 @@ test('open a capture: every shared capture told packet by packet, with flow, sta
     // The inspector has the frame's layers, its fields and bytes.
     assert.match(await page.innerText('[data-testid=inspector]'), /Frame 1: \d+ bytes of DHCP[\s\S]*Ethernet II/);
     assert.ok((await page.$$('[data-testid=hex-byte]')).length > 240);
+    // Every packet told in turn (↓ walks the list): its narration names its message, and its frame is inspected.
+    for (let i = 0; i < msgs.length; i++) {
+      if (i > 0) await page.keyboard.press('ArrowDown');
+      assert.equal(await page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number'), String(i + 1));
+      const story = await page.innerText('[data-testid=capture-narration]');
+      assert.ok(story.includes(msgs[i]) || (msgs[i] === O && /offers/.test(story)) || (msgs[i] === A && /confirms/.test(story)),
+        `${name} frame ${i + 1} (${msgs[i]}): ${story}`);
+      assert.match(await page.innerText('[data-testid=inspector]'), new RegExp(`Frame ${i + 1}: .*${msgs[i]}`, 's'));
+    }
   }
   // The relay's capture: the relay's lifeline, and each packet says it crossed it.
   await openCapture(page, path.join(captures, 'perfdhcp-relay-unicast.pcap'));
@@ -571,6 +580,8 @@ test('open a capture: pcapng as Wireshark saves it, walked by keyboard, in 中�
   const page = await open('#s=dora&seed=1&step=0');
   await openCapture(page, ng);
   assert.deepEqual(await captureRows(page), ['1:DHCPDISCOVER', '2:DHCPOFFER', '3:DHCPREQUEST', '4:DHCPACK']);
+  // As after picking the file by keyboard: the focus is still on the file input, and the arrows walk on.
+  await page.focus('[data-testid=open-capture]');
   const selected = () => page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number');
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');

@@ -11,10 +11,12 @@ pub fn listen(keys: &'static [&'static str], on_key: Callback<String>) -> Option
     let opts = gloo_events::EventListenerOptions::enable_prevent_default();
     Some(EventListener::new_with_options(&doc, "keydown", opts, move |e| {
         let Some(k) = e.dyn_ref::<web_sys::KeyboardEvent>() else { return };
-        let in_field = k
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+        // Fields that take these keys themselves; a file input does not (after a capture is picked with
+        // it, the arrows walk the capture).
+        let in_field = k.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()).is_some_and(|el| {
+            matches!(el.tag_name().as_str(), "SELECT" | "TEXTAREA")
+                || el.tag_name() == "INPUT" && el.get_attribute("type").as_deref() != Some("file")
+        });
         if !in_field && keys.contains(&k.key().as_str()) {
             k.prevent_default();
             on_key.emit(k.key());
