@@ -800,10 +800,12 @@ test('an exercise shared by URL is done by keyboard alone, right and wrong answe
   // The packet's own story follows the marks: why it went by unicast.
   assert.match(await page.innerText('[data-testid=exercise]'), /not broadcast/);
   await page.screenshot({ path: path.join(artifacts, 'lab-exercise.png'), fullPage: true });
-  // The rest, with an empty answer each: the end says the score.
+  // The rest, with an empty answer each (Enter on the focused first choice submits): the end says the score.
   for (let i = 0; i < 2; i++) {
     await stepToQuestion(page);
-    await page.click('[data-testid=exercise-check]');
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'answer-msg');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('[data-testid=exercise-feedback]');
   }
   for (let i = 0; i < 20 && !(await page.$('[data-testid=exercise-done]')); i++) await page.keyboard.press('ArrowRight');
   assert.match(await page.innerText('[data-testid=exercise-done]'), /Exercise done\. Score 4\/14/);
@@ -815,6 +817,10 @@ test('an exercise shared by URL is done by keyboard alone, right and wrong answe
   assert.match(await page.innerText('[data-testid=exercise-question]'), /为什么这个 REQUEST 单播发往 192\.168\.1\.240/);
   assert.match(page.url(), /#x=renewal$/);
   await page.screenshot({ path: path.join(artifacts, 'lab-exercise-zh.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(wide <= 390, `the exercise scrolls sideways at phone width: ${wide}px`);
+  await page.screenshot({ path: path.join(artifacts, 'lab-exercise-phone-zh.png'), fullPage: true });
   await page.click('[data-testid=lang]');
   await page.close();
 });
