@@ -777,10 +777,11 @@ test('an exercise shared by URL is done by keyboard alone, right and wrong answe
   await pickByKeys(page, 'DHCPDISCOVER');
   await pickByKeys(page, id('laptop'));
   await pickByKeys(page, 'broadcast');
+  // No field ticked: a first DISCOVER fills in none of them.
   await page.keyboard.press('Enter');
   await page.waitForSelector('[data-testid=exercise-feedback]');
-  assert.equal(await page.getAttribute('[data-testid=exercise-feedback]', 'data-points'), '3/3');
-  assert.match(await page.innerText('[data-testid=exercise-score]'), /Score 3\/3/);
+  assert.equal(await page.getAttribute('[data-testid=exercise-feedback]', 'data-points'), '4/4');
+  assert.match(await page.innerText('[data-testid=exercise-score]'), /Score 4\/4/);
   assert.deepEqual(await packetMsgs(page), ['DHCPDISCOVER'], 'the predicted packet is shown');
   // On to the OFFER: the wrong sender, broadcast, and the wrong why.
   await stepToQuestion(page);
@@ -788,15 +789,22 @@ test('an exercise shared by URL is done by keyboard alone, right and wrong answe
   await pickByKeys(page, 'DHCPOFFER');
   await pickByKeys(page, id('laptop'));
   await pickByKeys(page, 'broadcast');
+  // The fields, ticked by Tab and space: yiaddr (1), option 54 (6) and option 51 (7).
+  for (let i = 0; i < 8; i++) {
+    assert.equal(await page.evaluate(() => document.activeElement?.dataset.testid), 'answer-field');
+    if ([1, 6, 7].includes(i)) await page.keyboard.press('Space');
+    await page.keyboard.press('Tab');
+  }
   await pickByKeys(page, '0');
   await page.keyboard.press('Enter');
   await page.waitForSelector('[data-testid=exercise-feedback]');
-  assert.equal(await page.getAttribute('[data-testid=exercise-feedback]', 'data-points'), '1/4');
+  assert.equal(await page.getAttribute('[data-testid=exercise-feedback]', 'data-points'), '2/5');
   const fb = await page.innerText('[data-testid=exercise-feedback]');
   assert.match(fb, /✗ wrong — the answer: dhcp-server/);
   assert.match(fb, /✗ wrong — the answer: unicast/);
   assert.match(fb, /The DISCOVER carried the laptop's MAC \(chaddr\)/);
-  assert.match(await page.innerText('[data-testid=exercise-score]'), /Score 4\/7/);
+  assert.match(fb, /✓ right — the answer: yiaddr, option 54 \(server id\), option 51 \(lease time\)/);
+  assert.match(await page.innerText('[data-testid=exercise-score]'), /Score 6\/9/);
   // The packet's own story follows the marks: why it went by unicast.
   assert.match(await page.innerText('[data-testid=exercise]'), /not broadcast/);
   await page.screenshot({ path: path.join(artifacts, 'lab-exercise.png'), fullPage: true });
@@ -808,7 +816,7 @@ test('an exercise shared by URL is done by keyboard alone, right and wrong answe
     await page.waitForSelector('[data-testid=exercise-feedback]');
   }
   for (let i = 0; i < 20 && !(await page.$('[data-testid=exercise-done]')); i++) await page.keyboard.press('ArrowRight');
-  assert.match(await page.innerText('[data-testid=exercise-done]'), /Exercise done\. Score 4\/14/);
+  assert.match(await page.innerText('[data-testid=exercise-done]'), /Exercise done\. Score 6\/18/);
   // In 中文, the next exercise from the picker.
   await page.click('[data-testid=lang]');
   await page.selectOption('[data-testid=exercise-select]', 'renewal');

@@ -1,10 +1,39 @@
 //! Exercises: a scenario that stops before chosen packets and asks the student to predict them — which
-//! message, from whom, broadcast or unicast — and, where a teacher wrote one, why. Answers are scored
+//! message, from whom, broadcast or unicast, which fields it fills in — and, where a teacher wrote one, why. Answers are scored
 //! against the simulator's own packet, then the packet is shown and told. Plain Rust, tested natively;
 //! shared by URL (`#x=first-lease`).
 
+use dhcplab_engine::event::PacketSummary;
 use dhcplab_engine::message::DhcpMessage;
 use dhcplab_engine::sim::{NodeId, NodeKind, Sim, TraceEntry, TraceKind};
+
+/// The fields a student says a packet fills in (set, not zero): the header addresses, the broadcast flag
+/// and the options that change along an exchange. Their names are the RFC's.
+pub const FIELDS: [&str; 8] = [
+    "ciaddr",
+    "yiaddr",
+    "siaddr",
+    "giaddr",
+    "broadcast flag",
+    "option 50 (requested IP)",
+    "option 54 (server id)",
+    "option 51 (lease time)",
+];
+
+/// The fields `s` fills in, one bit per entry of [`FIELDS`].
+pub fn carried(s: &PacketSummary) -> u8 {
+    let set = [
+        !s.ciaddr.is_unspecified(),
+        !s.yiaddr.is_unspecified(),
+        !s.siaddr.is_unspecified(),
+        !s.giaddr.is_unspecified(),
+        s.broadcast_flag,
+        s.requested_ip.is_some(),
+        s.server_id.is_some(),
+        s.lease_secs.is_some(),
+    ];
+    set.iter().enumerate().fold(0, |m, (i, &on)| m | (u8::from(on) << i))
+}
 
 /// A sentence in both languages, written here.
 pub type Words = (&'static str, &'static str);
@@ -240,8 +269,145 @@ pub const EXERCISES: &[Exercise] = &[
     },
 ];
 
+/// A second exercise for each seed story, on another of its points.
+pub const MORE: &[Exercise] = &[
+    Exercise {
+        id: "first-lease-check",
+        scenario: "dora",
+        title: ("First lease: the ACK and after", "第一个租约：ACK 之后"),
+        intro: (
+            "The server has offered and the laptop has asked. Predict the ACK, then say what the laptop does before it uses the address.",
+            "服务器已经提供地址，笔记本电脑也已请求。预测 ACK，然后说出笔记本电脑在使用该地址前会做什么。",
+        ),
+        ask: &[2, 3],
+        why: &[(
+            3,
+            Why {
+                question: (
+                    "What does the laptop do right after this ACK, before it uses the address?",
+                    "收到这个 ACK 之后、使用地址之前，笔记本电脑会做什么？",
+                ),
+                choices: &[
+                    ("It sends a RELEASE to confirm.", "它发送 RELEASE 进行确认。"),
+                    ("It waits for T1.", "它等到 T1。"),
+                    (
+                        "It asks with ARP whether another host already uses the address (RFC 2131 §2.2).",
+                        "它用 ARP 询问是否已有其他主机在使用该地址（RFC 2131 §2.2）。",
+                    ),
+                ],
+                right: 2,
+            },
+        )],
+    },
+    Exercise {
+        id: "two-offers",
+        scenario: "two-servers",
+        title: ("Two servers: two offers", "两台服务器：两个提议"),
+        intro: ("One DISCOVER, two servers. Predict both OFFERs.", "一个 DISCOVER，两台服务器。预测两个 OFFER。"),
+        ask: &[1, 2],
+        why: &[(
+            2,
+            Why {
+                question: ("Why do the two OFFERs carry different addresses?", "为什么两个 OFFER 中的地址不同？"),
+                choices: &[
+                    ("Each server hands out addresses from its own pool.", "每台服务器从自己的地址池分配地址。"),
+                    (
+                        "The second server saw the first offer and avoided it.",
+                        "第二台服务器看到了第一个提议并避开了它。",
+                    ),
+                    ("The laptop asked for two addresses.", "笔记本电脑请求了两个地址。"),
+                ],
+                right: 0,
+            },
+        )],
+    },
+    Exercise {
+        id: "init-reboot",
+        scenario: "moved-subnet",
+        title: ("Waking up: INIT-REBOOT", "醒来：INIT-REBOOT"),
+        intro: (
+            "The laptop wakes on a network it does not know it has moved to. Predict its first message there.",
+            "笔记本电脑在一个新网络上醒来，但它并不知道自己换了网络。预测它在那里的第一个报文。",
+        ),
+        ask: &[4],
+        why: &[(
+            4,
+            Why {
+                question: (
+                    "Why does this REQUEST name no server and carry ciaddr 0.0.0.0?",
+                    "为什么这个 REQUEST 不指明服务器，ciaddr 也是 0.0.0.0？",
+                ),
+                choices: &[
+                    ("The laptop lost its lease file.", "笔记本电脑丢失了租约文件。"),
+                    (
+                        "It is INIT-REBOOT: it asks any server that knows this network to confirm the address it remembers (RFC 2131 §3.2).",
+                        "这是 INIT-REBOOT：它请求任何了解本网络的服务器确认它记得的地址（RFC 2131 §3.2）。",
+                    ),
+                    ("It is renewing at T1.", "它在 T1 续租。"),
+                ],
+                right: 1,
+            },
+        )],
+    },
+    Exercise {
+        id: "server-comes",
+        scenario: "no-server",
+        title: ("No server: when one comes", "没有服务器：服务器出现时"),
+        intro: (
+            "After fifteen minutes on 169.254, a server is switched on. Predict the exchange that follows.",
+            "使用 169.254 地址十五分钟后，一台服务器开机了。预测接下来的交换。",
+        ),
+        ask: &[12, 13, 14, 15],
+        why: &[(
+            15,
+            Why {
+                question: (
+                    "What happens to the 169.254 address once the laptop is bound?",
+                    "笔记本电脑绑定地址之后，169.254 地址会怎样？",
+                ),
+                choices: &[
+                    ("It is kept beside the leased one.", "它与租到的地址并存。"),
+                    ("It is kept until the next reboot.", "它一直保留到下次重启。"),
+                    ("It is dropped: the leased address replaces it.", "它被放弃：租到的地址取代了它。"),
+                ],
+                right: 2,
+            },
+        )],
+    },
+    Exercise {
+        id: "renewal-t1",
+        scenario: "renew-rebind",
+        title: ("Renewal at T1: the new lease", "T1 续租：新的租约"),
+        intro: (
+            "Half of the one-hour lease has passed. Predict the renewal and its answer.",
+            "一小时租期已过一半。预测续租请求和它的应答。",
+        ),
+        ask: &[4, 5],
+        why: &[(
+            5,
+            Why {
+                question: ("From when does the renewed lease count?", "续租后的租期从什么时候开始计算？"),
+                choices: &[
+                    ("From the first ACK, half an hour ago.", "从半小时前的第一个 ACK 开始。"),
+                    (
+                        "From when the laptop sent this REQUEST (RFC 2131 §4.4.5).",
+                        "从笔记本电脑发送这个 REQUEST 时开始（RFC 2131 §4.4.5）。",
+                    ),
+                    ("From T2.", "从 T2 开始。"),
+                ],
+                right: 1,
+            },
+        )],
+    },
+];
+
+/// Every exercise: the first of each seed story, then the second.
+pub fn all() -> impl Iterator<Item = &'static Exercise> {
+    EXERCISES.iter().chain(MORE)
+}
+
 pub fn find(id: &str) -> Option<&'static Exercise> {
-    EXERCISES.iter().find(|x| x.id == id)
+    all().find(|x| x.id == id)
 }
 
 /// What a packet is, as the student predicts it.
@@ -250,6 +416,8 @@ pub struct Prediction {
     pub msg: DhcpMessage,
     pub from: NodeId,
     pub broadcast: bool,
+    /// The fields it fills in ([`carried`]).
+    pub fields: u8,
 }
 
 /// The student's answer; a part left out counts as wrong.
@@ -258,6 +426,7 @@ pub struct Answer {
     pub msg: Option<DhcpMessage>,
     pub from: Option<NodeId>,
     pub broadcast: Option<bool>,
+    pub fields: Option<u8>,
     pub why: Option<usize>,
 }
 
@@ -280,6 +449,7 @@ pub struct Marked {
     pub msg_ok: bool,
     pub from_ok: bool,
     pub to_ok: bool,
+    pub fields_ok: bool,
     /// The authored question's index in `why`, and whether it was answered right.
     pub why: Option<(usize, bool)>,
 }
@@ -287,7 +457,8 @@ pub struct Marked {
 impl Marked {
     /// Points scored, and points possible.
     pub fn points(&self) -> (u32, u32) {
-        let parts = [self.msg_ok, self.from_ok, self.to_ok].into_iter().chain(self.why.map(|(_, ok)| ok));
+        let parts =
+            [self.msg_ok, self.from_ok, self.to_ok, self.fields_ok].into_iter().chain(self.why.map(|(_, ok)| ok));
         parts.fold((0, 0), |(got, of), ok| (got + u32::from(ok), of + 1))
     }
 }
@@ -328,7 +499,12 @@ impl Run {
             .filter(|(_, n)| !n.removed && !matches!(n.kind, NodeKind::Database { .. }))
             .map(|(i, n)| (i, n.name.clone()))
             .collect();
-        let right = Prediction { msg: summary.msg, from: entry.node, broadcast: frame.dst.ip().is_broadcast() };
+        let right = Prediction {
+            msg: summary.msg,
+            from: entry.node,
+            broadcast: frame.dst.ip().is_broadcast(),
+            fields: carried(summary),
+        };
         let why = self.def.why.iter().position(|(at, _)| *at == ordinal);
         self.question = Some(Question { ordinal, senders, why, right });
         true
@@ -345,6 +521,7 @@ impl Run {
             msg_ok: a.msg == Some(q.right.msg),
             from_ok: a.from == Some(q.right.from),
             to_ok: a.broadcast == Some(q.right.broadcast),
+            fields_ok: a.fields == Some(q.right.fields),
             why,
         });
         true
@@ -366,7 +543,7 @@ mod tests {
 
     #[test]
     fn every_exercise_asks_about_packets_its_scenario_has_and_its_whys_are_well_formed() {
-        for x in EXERCISES {
+        for x in all() {
             let mut s = scenario::build(x.scenario, 1).unwrap_or_else(|| panic!("{}: no scenario", x.id));
             s.run();
             let packets = s.sim.trace().iter().filter(|e| matches!(e.kind, TraceKind::Packet { .. })).count();
@@ -386,7 +563,10 @@ mod tests {
                 );
             }
         }
-        assert!(EXERCISES.len() >= 5);
+        // Two for each seed story.
+        for story in ["dora", "two-servers", "moved-subnet", "no-server", "renew-rebind"] {
+            assert_eq!(all().filter(|x| x.scenario == story).count(), 2, "{story}");
+        }
     }
 
     #[test]
@@ -409,26 +589,32 @@ mod tests {
             msg: Some(DhcpMessage::Discover),
             from: Some(laptop),
             broadcast: Some(true),
+            fields: Some(0),
             why: None,
         }));
         let run = lab.exercise.as_ref().unwrap();
-        assert_eq!(run.score(), (3, 3));
+        assert_eq!(run.score(), (4, 4));
         let sel = lab.selected_entry().expect("the predicted packet is shown and selected");
         assert!(matches!(&sel.kind, TraceKind::Packet { summary, .. } if summary.msg == DhcpMessage::Discover));
         // The OFFER: the wrong sender, the wrong way, the wrong why.
         let q = next_question(&mut lab).unwrap();
         assert_eq!((q.ordinal, q.why), (1, Some(0)));
         assert!(q.senders.iter().any(|(id, _)| *id == server));
+        // The OFFER fills in yiaddr, the server identifier and the lease time.
+        let offer_fields = 0b1100_0010;
         lab.update(LabAction::Answer(Answer {
             msg: Some(DhcpMessage::Offer),
             from: Some(laptop),
             broadcast: Some(true),
+            fields: Some(offer_fields),
             why: Some(0),
         }));
         let last = lab.exercise.as_ref().unwrap().marked.last().unwrap().clone();
-        assert_eq!((last.msg_ok, last.from_ok, last.to_ok, last.why), (true, false, false, Some((0, false))));
-        assert_eq!(last.right, Prediction { msg: DhcpMessage::Offer, from: server, broadcast: false });
-        assert_eq!(lab.exercise.as_ref().unwrap().score(), (4, 7));
+        assert_eq!((last.msg_ok, last.from_ok, last.to_ok, last.fields_ok), (true, false, false, true));
+        assert_eq!(last.why, Some((0, false)));
+        let right = Prediction { msg: DhcpMessage::Offer, from: server, broadcast: false, fields: offer_fields };
+        assert_eq!(last.right, right);
+        assert_eq!(lab.exercise.as_ref().unwrap().score(), (6, 9));
         // An empty answer is all wrong; the remaining two questions, then the end.
         for _ in 0..2 {
             next_question(&mut lab).unwrap();
@@ -437,7 +623,7 @@ mod tests {
         assert!(next_question(&mut lab).is_none());
         let run = lab.exercise.as_ref().unwrap();
         assert!(run.done());
-        assert_eq!(run.score(), (4, 14));
+        assert_eq!(run.score(), (6, 18));
         // Reset starts it over; another scenario ends it.
         lab.update(LabAction::Reset);
         assert_eq!(lab.exercise.as_ref().unwrap().score(), (0, 0));

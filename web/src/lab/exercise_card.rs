@@ -21,6 +21,13 @@ fn part(lang: Lang, what: Key, ok: bool, right: String) -> Html {
     }
 }
 
+/// The fields of a mask, by the RFC's names, or "none".
+fn fields(lang: Lang, mask: u8) -> String {
+    let set: Vec<&str> =
+        exercise::FIELDS.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| *n).collect();
+    if set.is_empty() { t(lang, Key::None).to_string() } else { set.join(", ") }
+}
+
 fn feedback(lang: Lang, m: &Marked, def: &exercise::Exercise, name: impl Fn(usize) -> String) -> Html {
     let (got, of) = m.points();
     let to = if m.right.broadcast { t(lang, Key::Broadcast) } else { t(lang, Key::Unicast) };
@@ -34,6 +41,7 @@ fn feedback(lang: Lang, m: &Marked, def: &exercise::Exercise, name: impl Fn(usiz
                 { part(lang, Key::AskMsg, m.msg_ok, m.right.msg.wire_name().to_string()) }
                 { part(lang, Key::AskFrom, m.from_ok, name(m.right.from)) }
                 { part(lang, Key::AskTo, m.to_ok, to.to_string()) }
+                { part(lang, Key::AskFields, m.fields_ok, fields(lang, m.right.fields)) }
                 { why.unwrap_or_default() }
             </ul>
         </div>

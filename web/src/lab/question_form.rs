@@ -1,4 +1,5 @@
-//! The question before a packet: which message, who sends it, broadcast or unicast, and the teacher's
+//! The question before a packet: which message, who sends it, broadcast or unicast, which fields it fills
+//! in, and the teacher's
 //! "why" where there is one. Radio groups in fieldsets, so it is done by keyboard alone (Tab, arrows,
 //! Enter) and read out by a screen reader; the first choice has the focus when it appears.
 
@@ -37,7 +38,8 @@ fn radio(
 #[component]
 pub fn QuestionForm(p: &Props) -> Html {
     let lang = p.lang;
-    let draft = use_state(Answer::default);
+    // No field ticked is an answer too (a DISCOVER fills in none of them).
+    let draft = use_state(|| Answer { fields: Some(0), ..Answer::default() });
     let first = use_node_ref();
     {
         let first = first.clone();
@@ -60,6 +62,17 @@ pub fn QuestionForm(p: &Props) -> Html {
     let on_from = set(|a, v| a.from = v.parse().ok());
     let on_to = set(|a, v| a.broadcast = Some(v == "broadcast"));
     let on_why = set(|a, v| a.why = v.parse().ok());
+    let on_field = {
+        let draft = draft.clone();
+        Callback::from(move |e: Event| {
+            let input = e.target_unchecked_into::<web_sys::HtmlInputElement>();
+            let Ok(i) = input.value().parse::<u8>() else { return };
+            let mut a = *draft;
+            let mask = a.fields.unwrap_or(0);
+            a.fields = Some(if input.checked() { mask | (1 << i) } else { mask & !(1 << i) });
+            draft.set(a);
+        })
+    };
     let onsubmit = {
         let (draft, on_answer) = (draft.clone(), p.on_answer.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -85,6 +98,16 @@ pub fn QuestionForm(p: &Props) -> Html {
                 <legend>{t(lang, Key::AskTo)}</legend>
                 { radio("x-to", "answer-to", "broadcast".into(), t(lang, Key::Broadcast).into(), d.broadcast == Some(true), on_to.clone(), None) }
                 { radio("x-to", "answer-to", "unicast".into(), t(lang, Key::Unicast).into(), d.broadcast == Some(false), on_to.clone(), None) }
+            </fieldset>
+            <fieldset>
+                <legend>{t(lang, Key::AskFields)}</legend>
+                { for exercise::FIELDS.iter().enumerate().map(|(i, name)| html! {
+                    <label class="choice">
+                        <input type="checkbox" data-testid="answer-field" value={i.to_string()}
+                            checked={d.fields.unwrap_or(0) & (1 << i) != 0} onchange={on_field.clone()} />
+                        {" "}<span translate="no">{*name}</span>
+                    </label>
+                }) }
             </fieldset>
             if let Some(w) = why {
                 <fieldset>

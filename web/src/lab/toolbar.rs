@@ -2,7 +2,7 @@
 //! the pcap export, and opening a capture instead.
 
 use super::LabState;
-use super::exercise::EXERCISES;
+use super::exercise;
 use super::model::{CROWDS, LabAction};
 use crate::capture::{CaptureOpener, Opened};
 use crate::i18n::{Key, Lang, t};
@@ -76,7 +76,7 @@ pub fn LabToolbar(p: &Props) -> Html {
             <label>{t(lang, Key::Exercise)}{" "}
                 <select data-testid="exercise-select" onchange={on_exercise}>
                     <option value="" selected={current.is_none()}>{t(lang, Key::NoExercise)}</option>
-                    { for EXERCISES.iter().map(|x| html! {
+                    { for exercise::all().map(|x| html! {
                         <option value={x.id} selected={current == Some(x.id)}>{ if lang == Lang::Zh { x.title.1 } else { x.title.0 } }</option>
                     }) }
                 </select>
