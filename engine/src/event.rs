@@ -262,6 +262,29 @@ pub struct PacketSeen {
     pub payload: Vec<u8>,
 }
 
+impl PacketSeen {
+    /// The packet as an Ethernet frame, for a pcap of the live flow. The daemon keeps no MAC addresses, so
+    /// the client's is its chaddr, a broadcast's is ff:ff:ff:ff:ff:ff, and the server's is left zero.
+    pub fn frame(&self) -> crate::pcap::Frame {
+        let client = self.summary.chaddr;
+        let unknown = HwAddr::ethernet([0; 6]);
+        let to = if self.dst.ip().is_broadcast() { HwAddr::ethernet([0xff; 6]) } else { unknown };
+        let (src_mac, dst_mac) = match self.dir {
+            Direction::In => (client, to),
+            Direction::Out if self.dst.ip().is_broadcast() => (unknown, to),
+            Direction::Out => (unknown, client),
+        };
+        crate::pcap::Frame {
+            at: self.at,
+            src_mac,
+            dst_mac,
+            src: self.src,
+            dst: self.dst,
+            payload: self.payload.clone(),
+        }
+    }
+}
+
 /// `Vec<u8>` as one hex string without separators: half the size of `01:02:…`, and no JSON number arrays.
 mod plain_hex {
     use serde::{Deserialize, Deserializer, Serializer};

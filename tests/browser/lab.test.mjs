@@ -852,3 +852,31 @@ test('big classrooms: a hundred clients drawn; a thousand open with progress sho
   await page.screenshot({ path: path.join(artifacts, 'lab-crowd-1000.png') });
   await page.close();
 });
+
+test('the live flow exported from the dashboard opens in the lab as a capture', async () => {
+  const page = await open('#dashboard', undefined, '[data-testid=ws-status]');
+  await page.waitForSelector('[data-testid=ws-status][data-state=connected]', { timeout: 10000 });
+  const sock = dgram.createSocket('udp4');
+  await new Promise((r) => sock.send(requestPacket('02:00:00:00:0f:03', '192.0.2.162', 'export-test'), dhcpPort, '127.0.0.1', r));
+  sock.close();
+  await page.waitForSelector('[data-testid=flow-row][data-msg=DHCPACK]', { timeout: 15000 });
+  await page.fill('[data-testid=packet-follow]', '02:00:00:00:0f:03');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=live-export-pcap]')]);
+  const file = path.join(artifacts, 'captures', 'dhcplab-live.pcap');
+  mkdirSync(path.dirname(file), { recursive: true });
+  await download.saveAs(file);
+  // Wireshark's reading of it: the two DHCP messages, checksums valid.
+  const tshark = spawn('tshark', ['-r', file, '-o', 'udp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE',
+    '-Y', 'dhcp && !_ws.malformed && !_ws.expert.severity >= warning', '-T', 'fields', '-e', 'dhcp.option.dhcp']);
+  let read = '';
+  tshark.stdout.on('data', (d) => { read += d; });
+  assert.equal(await new Promise((r) => tshark.on('close', r)), 0);
+  assert.deepEqual(read.trim().split('\n'), ['3', '5']);
+  await page.click('[data-testid=nav-lab]');
+  await openCapture(page, file);
+  assert.deepEqual(await captureRows(page), ['1:DHCPREQUEST', '2:DHCPACK']);
+  assert.match(await page.innerText('[data-testid=capture-story]'), /02:00:00:00:0f:03 \(export-test\)/);
+  await page.click('[data-testid=capture-row][data-number="2"]');
+  assert.match(await page.innerText('[data-testid=capture-outcome]'), /bound 192\.0\.2\.162/);
+  await page.close();
+});

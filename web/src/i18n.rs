@@ -193,6 +193,7 @@ keys! {
     AskTo,
     AskWhy,
     AskFields,
+    ExportLiveHint,
     Broadcast,
     Unicast,
     Check,
@@ -423,6 +424,10 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::AskFrom => ("Who sends it", "谁发送"),
         Key::AskTo => ("Where it goes", "发往哪里"),
         Key::AskWhy => ("Why", "为什么"),
+        Key::ExportLiveHint => (
+            "The packets shown, as a pcap for Wireshark or the lab's \"Open a capture\"",
+            "把显示的报文导出为 pcap，可用 Wireshark 或实验室的“打开抓包文件”查看",
+        ),
         Key::AskFields => ("Which fields it fills in (set, not zero)", "它填写了哪些字段（已设置、非零）"),
         Key::Broadcast => ("broadcast, to 255.255.255.255", "广播，发往 255.255.255.255"),
         Key::Unicast => ("unicast, to one address", "单播，发往一个地址"),

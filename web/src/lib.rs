@@ -4,6 +4,7 @@
 pub mod app;
 pub mod capture;
 pub mod dashboard;
+pub mod download;
 pub mod i18n;
 pub mod keys;
 pub mod lab;

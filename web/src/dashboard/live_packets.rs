@@ -44,6 +44,23 @@ pub fn LivePackets(p: &Props) -> Html {
             on_follow.emit(e.target_unchecked_into::<web_sys::HtmlInputElement>().value())
         })
     };
+    // The packets on screen (after the follow filter), made into frames only when asked.
+    let on_export = {
+        let (state, follow) = (p.live.clone(), p.follow.clone());
+        Callback::from(move |_| {
+            let live = state.get();
+            let frames: Vec<_> = live
+                .ring
+                .packets
+                .iter()
+                .filter(|(_, pk)| live::matches(pk, &follow))
+                .map(|(_, pk)| pk.frame())
+                .collect();
+            if let Ok(bytes) = dhcplab_engine::pcap::write(&frames) {
+                crate::download::offer("dhcplab-live.pcap", &bytes);
+            }
+        })
+    };
     let on_pause = {
         let state = p.live.clone();
         Callback::from(move |_| state.dispatch(LiveAction::TogglePause))
@@ -57,6 +74,7 @@ pub fn LivePackets(p: &Props) -> Html {
                     <button data-testid="flow-pause" onclick={on_pause}>
                         { if live.paused { format!("▶ {}", t(lang, Key::Resume)) } else { format!("‖ {}", t(lang, Key::Pause)) } }
                     </button>
+                    <button data-testid="live-export-pcap" title={t(lang, Key::ExportLiveHint)} disabled={shown.is_empty()} onclick={on_export}>{t(lang, Key::Export)}</button>
                     if live.paused && live.held > 0 { <span class="muted">{format!("+{} {}", live.held, t(lang, Key::Held))}</span> }
                 </div>
                 if arrows.is_empty() {

@@ -7,27 +7,7 @@ use super::model::{CROWDS, LabAction};
 use crate::capture::{CaptureOpener, Opened};
 use crate::i18n::{Key, Lang, t};
 use dhcplab_engine::sim::scenario;
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
-
-/// Offers `bytes` as a download named `name`.
-fn download(name: &str, bytes: &[u8]) {
-    let array = js_sys::Uint8Array::from(bytes);
-    let parts = js_sys::Array::of1(&array);
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/vnd.tcpdump.pcap");
-    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts) else { return };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else { return };
-    let doc = web_sys::window().and_then(|w| w.document());
-    if let Some(a) =
-        doc.and_then(|d| d.create_element("a").ok()).and_then(|a| a.dyn_into::<web_sys::HtmlAnchorElement>().ok())
-    {
-        a.set_href(&url);
-        a.set_download(name);
-        a.click();
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
-}
 
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -54,7 +34,7 @@ pub fn LabToolbar(p: &Props) -> Html {
         Callback::from(move |_| {
             let m = lab.get();
             if let Ok(bytes) = dhcplab_engine::pcap::write(&m.frames()) {
-                download(&format!("dhcplab-{}.pcap", m.name), &bytes);
+                crate::download::offer(&format!("dhcplab-{}.pcap", m.name), &bytes);
             }
         })
     };
