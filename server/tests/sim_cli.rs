@@ -45,11 +45,17 @@ fn trace_types(json: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// A fresh directory for a test's files, after checking tshark is there to read them.
+fn workdir(tag: &str) -> PathBuf {
+    assert!(tshark_available(), "tshark is not installed: run scripts/setup (Debian package tshark)");
+    let dir = std::env::temp_dir().join(format!("dhcplab-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn every_scenario_pcap_decodes_cleanly_in_tshark() {
-    assert!(tshark_available(), "tshark is not installed: run scripts/setup (Debian package tshark)");
-    let dir = std::env::temp_dir().join(format!("dhcplab-sim-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = workdir("sim");
     let names = scenarios();
     assert_eq!(names.len(), 15);
     for name in names {
@@ -162,9 +168,7 @@ fn explained(file: &std::path::Path) -> Vec<(usize, String)> {
 
 #[test]
 fn sim_explain_tells_every_dhcp_frame_tshark_sees_in_pcap_and_pcapng() {
-    assert!(tshark_available(), "tshark is not installed: run scripts/setup (Debian package tshark)");
-    let dir = std::env::temp_dir().join(format!("dhcplab-explain-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = workdir("explain");
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures/captures");
     for name in ["dhclient", "udhcpc", "dhcpcd", "nmap", "lan-2clients", "perfdhcp-relay-unicast"] {
         let pcap = fixtures.join(format!("{name}.pcap"));

@@ -457,9 +457,13 @@ mod tests {
     /// Keys whose Chinese is rightly the same as their English: protocol words.
     const SAME: [Key; 1] = [Key::Ip];
 
+    /// Whether a text has Chinese in it.
+    fn han(s: &str) -> bool {
+        s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
     #[test]
     fn every_key_is_translated() {
-        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
         for &k in Key::ALL {
             let (en, zh) = (t(Lang::En, k), t(Lang::Zh, k));
             assert!(!en.is_empty(), "{k:?} has no English");
@@ -478,22 +482,7 @@ mod tests {
 
     #[test]
     fn the_enum_labels_are_translated() {
-        use dhcplab_engine::LeaseEventKind::*;
-        let han = |s: &str| s.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
-        for k in [
-            Offered,
-            Bound,
-            Renewed,
-            Released,
-            Declined,
-            Expired,
-            OfferWithdrawn,
-            OfferExpired,
-            Reclaimed,
-            Nak,
-            Synced,
-            Conflict,
-        ] {
+        for k in dhcplab_engine::LeaseEventKind::ALL {
             assert!(han(lease_event(Lang::Zh, k)), "{k:?}");
         }
         for st in LeaseState::ALL {
