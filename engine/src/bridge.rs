@@ -3,6 +3,7 @@
 //! decodes the same ones, so a field renamed on one side fails to compile on the other.
 
 use crate::event::{LeaseChange, LeaseEvent, PacketSeen};
+use crate::hwaddr::HwAddr;
 use crate::lease::{ClientKey, Lease, LeaseState, UnknownState};
 use crate::server::SubnetUsage;
 use crate::stats::Stats;
@@ -209,6 +210,10 @@ pub struct LeaseQuery {
     pub subnet: Option<Ipv4Net>,
     /// Lower-cased once here, not once per lease.
     text: String,
+    /// Whether the text could be part of an address as written (digits and dots) or of a MAC (hex digits
+    /// and colons): when it cannot, that form is not built for every lease the search examines.
+    in_ip: bool,
+    in_mac: bool,
 }
 
 impl LeaseQuery {
@@ -220,7 +225,10 @@ impl LeaseQuery {
         let state = (!state.is_empty()).then(|| state.parse()).transpose()?;
         let subnet =
             (!subnet.is_empty()).then(|| subnet.parse().map_err(|_| QueryError::Subnet(subnet.into()))).transpose()?;
-        Ok(LeaseQuery { state, subnet, text: text.trim().to_lowercase() })
+        let text = text.trim().to_lowercase();
+        let in_ip = text.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        let in_mac = text.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+        Ok(LeaseQuery { state, subnet, text, in_ip, in_mac })
     }
 
     /// Whether the lease is in the state and subnet asked for, and its IP, MAC or hostname contains the
@@ -231,10 +239,31 @@ impl LeaseQuery {
         self.state.is_none_or(|s| s == l.state)
             && self.subnet.is_none_or(|n| n == l.subnet)
             && (self.text.is_empty()
-                || contains_text(format_args!("{}", l.ip), &self.text)
-                || contains_text(format_args!("{}", l.hw), &self.text)
+                || self.in_ip && contains_text(format_args!("{}", l.ip), &self.text)
+                || self.in_mac && contains(mac_text(&l.hw, &mut [0; 48]), self.text.as_bytes())
                 || l.hostname.as_ref().is_some_and(|h| contains_ignoring_case(h, &self.text)))
     }
+}
+
+/// A MAC as `HwAddr` displays it (`52:54:00:12:34:56`), written into `buf` without the formatting
+/// machinery: the search builds it for every lease it examines.
+fn mac_text<'a>(hw: &HwAddr, buf: &'a mut [u8; 48]) -> &'a [u8] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut n = 0;
+    for (i, b) in hw.as_bytes().iter().enumerate() {
+        if i > 0 {
+            buf[n] = b':';
+            n += 1;
+        }
+        buf[n] = DIGITS[usize::from(b >> 4)];
+        buf[n + 1] = DIGITS[usize::from(b & 15)];
+        n += 2;
+    }
+    &buf[..n]
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Whether `shown` (an address or a MAC, at most 64 bytes of text) contains `needle`.
@@ -246,7 +275,7 @@ fn contains_text(shown: std::fmt::Arguments<'_>, needle: &str) -> bool {
         return false;
     }
     let len = usize::try_from(cur.position()).unwrap_or(0);
-    needle.is_empty() || buf[..len].windows(needle.len()).any(|w| w == needle.as_bytes())
+    contains(&buf[..len], needle.as_bytes())
 }
 
 /// Whether `hay` contains `lower` (already lower-case), ignoring ASCII case (host names are ASCII,
@@ -434,6 +463,56 @@ mod tests {
         assert_eq!(LeaseQuery::parse("Bound", "", ""), Err(QueryError::State(UnknownState("Bound".into()))));
         assert_eq!(LeaseQuery::parse("", "10.0.0.0", ""), Err(QueryError::Subnet("10.0.0.0".into())));
         assert_eq!(LeaseQuery::parse("", "", &"a".repeat(MAX_QUERY_LEN + 1)), Err(QueryError::TooLong));
+    }
+
+    #[test]
+    fn the_quick_search_agrees_with_the_plain_one() {
+        // The plain rule: the IP, the MAC or the host name, as displayed, contains the text (any case).
+        let plain = |l: &Lease, t: &str| {
+            let t = t.trim().to_lowercase();
+            l.ip.to_string().contains(&t)
+                || l.hw.to_string().contains(&t)
+                || l.hostname.as_ref().is_some_and(|h| h.to_lowercase().contains(&t))
+        };
+        let leases = [
+            lease("192.0.2.10", Some("Kitchen-PC"), LeaseState::Bound),
+            lease("10.0.0.7", Some("cafe.lab"), LeaseState::Bound),
+            lease("198.51.100.255", None, LeaseState::Bound),
+        ];
+        let mut odd = lease("192.0.2.11", Some("beef"), LeaseState::Bound);
+        odd.hw = HwAddr::new(&[0xde, 0xad, 0xbe, 0xef, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xfe, 0xff]).unwrap();
+        let needles = [
+            "",
+            "2",
+            "0.2",
+            "192.0.2.10",
+            "02:00",
+            "0:07",
+            "00:00:00",
+            "kitchen",
+            "CAFE",
+            "cafe.",
+            "ca",
+            "beef",
+            "be:ef",
+            "de:ad",
+            "fe:ff",
+            ":",
+            ".",
+            "x",
+            "7",
+            "2.11",
+            "pc",
+            " 2.10 ",
+        ];
+        for l in leases.iter().chain([&odd]) {
+            for n in needles {
+                let q = LeaseQuery::parse("", "", n).unwrap();
+                assert_eq!(q.matches(l), plain(l, n), "{n:?} in {} {} {:?}", l.ip, l.hw, l.hostname);
+            }
+        }
+        let mut buf = [0; 48];
+        assert_eq!(mac_text(&odd.hw, &mut buf), odd.hw.to_string().as_bytes());
     }
 
     #[test]
