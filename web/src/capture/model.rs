@@ -196,10 +196,11 @@ impl Model for CaptureModel {
             CaptureAction::SelectField(path) => self.field = Some(path),
             CaptureAction::ProblemsOnly(on) => {
                 self.problems_only = on;
-                if let Some(&(i, _)) = self.listed().first()
-                    && !self.listed().iter().any(|(j, _)| *j == self.selected)
+                let listed: Vec<usize> = self.listed().iter().map(|(i, _)| *i).collect();
+                if let Some(&first) = listed.first()
+                    && !listed.contains(&self.selected)
                 {
-                    self.select(i);
+                    self.select(first);
                 }
             }
             CaptureAction::Key(k) => match k.as_str() {

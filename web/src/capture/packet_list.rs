@@ -2,19 +2,20 @@
 //! shows, with a marked row (a sign and a word, not only a colour) where something is wrong.
 
 use super::CaptureProps;
-use super::model::{CaptureAction, CaptureModel};
+use super::model::CaptureAction;
 use crate::i18n::{Key, t};
 use crate::packets::msg_color;
+use dhcplab_engine::capture::ExplainedPacket;
 use yew::prelude::*;
 
 /// At most this many rows are drawn, around the selection, so a long capture stays smooth.
 const MAX_ROWS: usize = 200;
 
-fn window(m: &CaptureModel) -> (usize, usize) {
-    let listed = m.listed().len();
-    let at = m.listed().iter().position(|(i, _)| *i == m.selected).unwrap_or(0);
-    let start = at.saturating_sub(MAX_ROWS / 2).min(listed.saturating_sub(MAX_ROWS));
-    (start, (start + MAX_ROWS).min(listed))
+/// The rows drawn: a window of `listed` around the selection.
+fn window(listed: &[(usize, &ExplainedPacket)], selected: usize) -> (usize, usize) {
+    let at = listed.iter().position(|(i, _)| *i == selected).unwrap_or(0);
+    let start = at.saturating_sub(MAX_ROWS / 2).min(listed.len().saturating_sub(MAX_ROWS));
+    (start, (start + MAX_ROWS).min(listed.len()))
 }
 
 #[component]
@@ -25,7 +26,8 @@ pub fn PacketList(p: &CaptureProps) -> Html {
     let on_filter = d.reform(|e: Event| {
         CaptureAction::ProblemsOnly(e.target_unchecked_into::<web_sys::HtmlInputElement>().checked())
     });
-    let (from, to) = window(&m);
+    let listed = m.listed();
+    let (from, to) = window(&listed, m.selected);
     html! {
         <>
             <div class="filters">
@@ -38,7 +40,7 @@ pub fn PacketList(p: &CaptureProps) -> Html {
                         <th>{t(lang, Key::Destination)}</th><th>{t(lang, Key::Message)}</th><th>{t(lang, Key::ClientState)}</th><th><span class="sr-only">{t(lang, Key::Problem)}</span></th>
                     </tr></thead>
                     <tbody>
-                        { for m.listed()[from..to].iter().map(|&(i, pk)| {
+                        { for listed[from..to].iter().map(|&(i, pk)| {
                             let s = &pk.event.packet.summary;
                             let problems = pk.findings.iter().filter(|f| f.is_problem()).count();
                             let onclick = d.reform(move |_| CaptureAction::Select(i));
