@@ -60,7 +60,7 @@ pub fn arbitrate(now: Instant, current: Option<&Lease>, proposal: &Proposal) -> 
     match (proposal, current) {
         (Proposal::Put(_), None) => Verdict::Granted,
         // The same client's record (renewal, release, decline), or an address nobody holds any more.
-        (Proposal::Put(new), Some(cur)) if cur.client == new.client || !holds(cur, now) => Verdict::Granted,
+        (Proposal::Put(new), Some(cur)) if cur.client() == new.client() || !holds(cur, now) => Verdict::Granted,
         (Proposal::Put(_), Some(cur)) => Verdict::Refused(Box::new(cur.clone())),
         (Proposal::Remove { .. }, None) => Verdict::Stale(None),
         // Only the record this server knew, unchanged: a renewal made elsewhere since must survive.
@@ -75,7 +75,7 @@ pub fn arbitrate(now: Instant, current: Option<&Lease>, proposal: &Proposal) -> 
 mod tests {
     use super::*;
     use crate::config::HexBytes;
-    use crate::lease::{ClientKey, LeaseState};
+    use crate::lease::{KeyedBy, LeaseState};
     use crate::time::Duration;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
@@ -85,14 +85,14 @@ mod tests {
         Lease {
             ip: Ipv4Addr::new(192, 0, 2, ip),
             subnet: "192.0.2.0/24".parse().unwrap(),
-            client: ClientKey::Hw(hw),
+            keyed_by: KeyedBy::Hw,
             hw,
             client_id: None::<HexBytes>,
             hostname: None,
             state,
             obtained: Instant::from_secs(from),
             expires: Instant::from_secs(until),
-            lease_time: Duration::from_secs(until.saturating_sub(from)),
+            lease_secs: crate::lease::secs(Duration::from_secs(until.saturating_sub(from))),
             server: None,
             class: None,
             dns_name: None,
@@ -178,7 +178,7 @@ mod tests {
                 match step {
                     Step::Ack { s, ip, client, secs } => {
                         // The server's own check, on its view: free, or this client's already.
-                        let free = views[s].get(&ip).is_none_or(|l| l.client == lease(ip, client, LeaseState::Bound, 0, 0).client || !holds(l, t));
+                        let free = views[s].get(&ip).is_none_or(|l| l.client() == lease(ip, client, LeaseState::Bound, 0, 0).client() || !holds(l, t));
                         if !free { continue }
                         let new = lease(ip, client, LeaseState::Bound, now, now + secs);
                         match arbitrate(t, store.get(&ip), &Proposal::Put(new.clone())) {
@@ -208,13 +208,13 @@ mod tests {
             // A client holds an address from its ACK until the lease ends or a newer ACK for the same address
             // replaces it (a renewal may also shorten it).
             let held: Vec<(Lease, Instant)> = acked.iter().enumerate().map(|(i, a)| {
-                let next = acked[i + 1..].iter().find(|b| b.ip == a.ip && b.client == a.client);
+                let next = acked[i + 1..].iter().find(|b| b.ip == a.ip && b.client() == a.client());
                 (a.clone(), next.map_or(a.expires, |b| a.expires.min(b.obtained)))
             }).collect();
             for (i, (a, a_end)) in held.iter().enumerate() {
                 for (b, b_end) in &held[i + 1..] {
                     let overlap = a.ip == b.ip && a.obtained < *b_end && b.obtained < *a_end;
-                    prop_assert!(!(overlap && a.client != b.client), "{a:?} and {b:?} overlap");
+                    prop_assert!(!(overlap && a.client() != b.client()), "{a:?} and {b:?} overlap");
                 }
             }
         }

@@ -4,10 +4,9 @@
 
 use crate::event::{LeaseChange, LeaseEvent, PacketSeen};
 use crate::hwaddr::HwAddr;
-use crate::lease::{ClientKey, Lease, LeaseState, UnknownState};
+use crate::lease::{KeyedBy, Lease, LeaseState, UnknownState};
 use crate::server::SubnetUsage;
 use crate::stats::Stats;
-use crate::time::Duration;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -338,14 +337,14 @@ pub fn apply_event(leases: &mut BTreeMap<Ipv4Addr, Lease>, ev: &LeaseEvent) {
             let l = leases.entry(ev.ip).or_insert_with(|| Lease {
                 ip: ev.ip,
                 subnet: ev.subnet,
-                client: ev.client_id.clone().map_or(ClientKey::Hw(ev.hw), ClientKey::ClientId),
+                keyed_by: if ev.client_id.is_some() { KeyedBy::ClientId } else { KeyedBy::Hw },
                 hw: ev.hw,
                 client_id: ev.client_id.clone(),
                 hostname: None,
                 state,
                 obtained: ev.obtained,
                 expires: ev.expires,
-                lease_time: Duration::ZERO,
+                lease_secs: 0,
                 server: None,
                 class: None,
                 dns_name: None,
@@ -375,14 +374,14 @@ mod tests {
         Lease {
             ip: ip.parse().unwrap(),
             subnet: "192.0.2.0/24".parse().unwrap(),
-            client: ClientKey::Hw(HwAddr::ethernet([2, 0, 0, 0, 0, 7])),
+            keyed_by: KeyedBy::Hw,
             hw: HwAddr::ethernet([2, 0, 0, 0, 0, 7]),
             client_id: None,
             hostname: host.map(Into::into),
             state,
             obtained: Instant::from_millis(1_000),
             expires: Instant::from_millis(61_000),
-            lease_time: Duration::from_secs(60),
+            lease_secs: 60,
             server: Some("dhcp-a".into()),
             class: None,
             dns_name: None,

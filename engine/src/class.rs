@@ -99,18 +99,17 @@ impl ClassMatch {
     }
 
     pub fn matches(&self, f: &ClientFacts) -> bool {
-        fn any_text(patterns: &[String], values: &[String]) -> bool {
-            patterns.is_empty() || patterns.iter().any(|p| values.iter().any(|v| glob(p, v)))
+        fn any_text<'a>(patterns: &[String], values: impl IntoIterator<Item = &'a str> + Clone) -> bool {
+            patterns.is_empty() || patterns.iter().any(|p| values.clone().into_iter().any(|v| glob(p, v)))
         }
-        let one = |v: &Option<String>| v.iter().cloned().collect::<Vec<_>>();
         !self.is_empty()
-            && any_text(&self.vendor_class, &one(&f.vendor_class))
-            && any_text(&self.user_class, &f.user_class)
+            && any_text(&self.vendor_class, f.vendor_class.as_deref())
+            && any_text(&self.user_class, f.user_class.iter().map(String::as_str))
             && (self.arch.is_empty() || f.arch.iter().any(|a| self.arch.iter().any(|m| m.matches(*a))))
             && (self.mac_prefix.is_empty() || self.mac_prefix.iter().any(|p| f.hw.as_bytes().starts_with(&p.0)))
-            && any_text(&self.circuit_id, &one(&f.circuit_id))
-            && any_text(&self.remote_id, &one(&f.remote_id))
-            && any_text(&self.hostname, &one(&f.hostname))
+            && any_text(&self.circuit_id, f.circuit_id.as_deref())
+            && any_text(&self.remote_id, f.remote_id.as_deref())
+            && any_text(&self.hostname, f.hostname.as_deref())
     }
 }
 
@@ -251,7 +250,7 @@ pub struct ClientFacts {
     pub arch: Vec<u16>,
     pub circuit_id: Option<String>,
     pub remote_id: Option<String>,
-    pub hostname: Option<String>,
+    pub hostname: Option<crate::lease::Hostname>,
 }
 
 impl ClientFacts {

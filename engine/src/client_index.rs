@@ -2,7 +2,7 @@
 //! (subnet, client) copied every client's key, a quarter of a lease's memory; this index keeps only the
 //! addresses and reads each client's key from its lease record when it needs it.
 
-use crate::lease::{ClientKey, Lease};
+use crate::lease::{ClientKeyRef, Lease};
 use hashbrown::HashTable;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
@@ -20,16 +20,16 @@ pub struct ClientIndex {
 pub type Records = BTreeMap<Ipv4Addr, Lease>;
 
 impl ClientIndex {
-    fn hash(&self, subnet: Ipv4Net, client: &ClientKey) -> u64 {
+    fn hash(&self, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> u64 {
         self.hasher.hash_one((subnet, client))
     }
 
-    fn is_key(records: &Records, ip: Ipv4Addr, subnet: Ipv4Net, client: &ClientKey) -> bool {
-        records.get(&ip).is_some_and(|l| l.subnet == subnet && l.client == *client)
+    fn is_key(records: &Records, ip: Ipv4Addr, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> bool {
+        records.get(&ip).is_some_and(|l| l.subnet == subnet && l.client() == client)
     }
 
     /// The address filed for this client in this subnet.
-    pub fn get(&self, records: &Records, subnet: Ipv4Net, client: &ClientKey) -> Option<Ipv4Addr> {
+    pub fn get(&self, records: &Records, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> Option<Ipv4Addr> {
         let h = self.hash(subnet, client);
         self.table.find(h, |&ip| Self::is_key(records, ip, subnet, client)).copied()
     }
@@ -37,17 +37,17 @@ impl ClientIndex {
     /// Files `ip` for the client's key, replacing the address filed for it while that record still
     /// exists. The record at `ip` must carry the key by the next call that reads keys (the caller inserts
     /// it right after); a record removed must be unfiled with `remove` first.
-    pub fn set(&mut self, records: &Records, subnet: Ipv4Net, client: &ClientKey, ip: Ipv4Addr) {
+    pub fn set(&mut self, records: &Records, subnet: Ipv4Net, client: ClientKeyRef<'_>, ip: Ipv4Addr) {
         let h = self.hash(subnet, client);
         if let Ok(old) = self.table.find_entry(h, |&e| e == ip || Self::is_key(records, e, subnet, client)) {
             old.remove();
         }
         let hasher = &self.hasher;
-        self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, &l.client))));
+        self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
     }
 
     /// Unfiles `ip` if it is filed under this key.
-    pub fn remove(&mut self, subnet: Ipv4Net, client: &ClientKey, ip: Ipv4Addr) {
+    pub fn remove(&mut self, subnet: Ipv4Net, client: ClientKeyRef<'_>, ip: Ipv4Addr) {
         let h = self.hash(subnet, client);
         if let Ok(e) = self.table.find_entry(h, |&e| e == ip) {
             e.remove();
@@ -58,7 +58,7 @@ impl ClientIndex {
     /// every filed client's key from its record at each step.
     pub fn reserve(&mut self, records: &Records, more: usize) {
         let hasher = &self.hasher;
-        self.table.reserve(more, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, &l.client))));
+        self.table.reserve(more, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
@@ -73,21 +73,21 @@ impl ClientIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Duration, HwAddr, Instant, LeaseState};
+    use crate::{HwAddr, Instant, KeyedBy, LeaseState};
 
     fn record(ip: u8, client: u8) -> Lease {
         let hw = HwAddr::ethernet([2, 0, 0, 0, 0, client]);
         Lease {
             ip: Ipv4Addr::new(192, 0, 2, ip),
             subnet: "192.0.2.0/24".parse().unwrap(),
-            client: ClientKey::Hw(hw),
+            keyed_by: KeyedBy::Hw,
             hw,
             client_id: None,
             hostname: None,
             state: LeaseState::Bound,
             obtained: Instant::ZERO,
             expires: Instant::from_secs(60),
-            lease_time: Duration::from_secs(60),
+            lease_secs: 60,
             server: None,
             class: None,
             dns_name: None,
@@ -100,23 +100,23 @@ mod tests {
         let mut index = ClientIndex::default();
         for i in 1..=200u8 {
             let l = record(i, i);
-            index.set(&records, l.subnet, &l.client, l.ip);
+            index.set(&records, l.subnet, l.client(), l.ip);
             records.insert(l.ip, l);
         }
         let seven = record(7, 7);
-        assert_eq!(index.get(&records, seven.subnet, &seven.client), Some(seven.ip));
-        assert_eq!(index.get(&records, "198.51.100.0/24".parse().unwrap(), &seven.client), None, "another subnet");
+        assert_eq!(index.get(&records, seven.subnet, seven.client()), Some(seven.ip));
+        assert_eq!(index.get(&records, "198.51.100.0/24".parse().unwrap(), seven.client()), None, "another subnet");
         // Client 7 moves to .250: its old record goes (and is unfiled, as the lease table does), the new
         // address is filed.
         let moved = record(250, 7);
         records.remove(&seven.ip);
-        index.remove(seven.subnet, &seven.client, seven.ip);
-        index.set(&records, moved.subnet, &moved.client, moved.ip);
+        index.remove(seven.subnet, seven.client(), seven.ip);
+        index.set(&records, moved.subnet, moved.client(), moved.ip);
         records.insert(moved.ip, moved.clone());
-        assert_eq!(index.get(&records, moved.subnet, &moved.client), Some(moved.ip));
+        assert_eq!(index.get(&records, moved.subnet, moved.client()), Some(moved.ip));
         assert_eq!(index.len(), 200);
-        index.remove(moved.subnet, &moved.client, moved.ip);
-        assert_eq!(index.get(&records, moved.subnet, &moved.client), None);
+        index.remove(moved.subnet, moved.client(), moved.ip);
+        assert_eq!(index.get(&records, moved.subnet, moved.client()), None);
         assert_eq!(index.len(), 199);
     }
 }

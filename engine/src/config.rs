@@ -229,7 +229,7 @@ impl CustomOption {
             values.push(t.as_bytes().to_vec());
         }
         if let Some(h) = &self.hex {
-            values.push(h.0.clone());
+            values.push(h.0.to_vec());
         }
         if let Some(ips) = &self.ips {
             values.push(ips.iter().flat_map(|ip| ip.octets()).collect());
@@ -310,7 +310,7 @@ impl<'de> Deserialize<'de> for PoolRange {
 
 /// Bytes written as hex, with or without `:` separators: `01:52:54:00:12:34:56` or `0152540012`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct HexBytes(pub Vec<u8>);
+pub struct HexBytes(pub Box<[u8]>);
 
 impl FromStr for HexBytes {
     type Err = String;
@@ -324,7 +324,7 @@ impl FromStr for HexBytes {
             .map(|i| u8::from_str_radix(&digits[i..i + 2], 16))
             .collect::<Result<Vec<u8>, _>>()
             .map_err(|e| e.to_string())?;
-        Ok(HexBytes(bytes))
+        Ok(HexBytes(bytes.into()))
     }
 }
 
@@ -653,7 +653,7 @@ mod tests {
         );
         assert!(CustomOption { code: 66, ..Default::default() }.payload().is_err());
         assert!(CustomOption { code: 66, u8: Some(1), u16: Some(2), ..Default::default() }.payload().is_err());
-        assert_eq!("01:02:ff".parse::<HexBytes>(), Ok(HexBytes(vec![1, 2, 255])));
+        assert_eq!("01:02:ff".parse::<HexBytes>(), Ok(HexBytes(vec![1, 2, 255].into())));
         assert!("0g".parse::<HexBytes>().is_err());
     }
 

@@ -92,7 +92,7 @@ fn wire(fqdn: &str) -> Vec<u8> {
 /// (option 61, type 1) when the client sent one, else the hardware type and address (type 0).
 pub fn dhcid(hw: &HwAddr, client_id: Option<&HexBytes>, fqdn: &str) -> Vec<u8> {
     let (kind, identifier): ([u8; 2], Vec<u8>) = match client_id {
-        Some(id) => ([0, 1], id.0.clone()),
+        Some(id) => ([0, 1], id.0.to_vec()),
         None => ([0, 0], [&[1u8][..], hw.as_bytes()].concat()),
     };
     let mut h = Sha256::new();
@@ -137,7 +137,7 @@ mod tests {
         let d = dhcid(&hw, None, "client.example.com.");
         assert_eq!(encode_base64(&d), "AAABxLmlskllE0MVjd57zHcWmEH3pCQ6VytcKD//7es/deY=");
         // §3.6.2: client identifier 01:07:08:09:0a:0b:0c, name chi.example.com.
-        let id = HexBytes(vec![1, 7, 8, 9, 10, 11, 12]);
+        let id = HexBytes(vec![1, 7, 8, 9, 10, 11, 12].into());
         let d = dhcid(&hw, Some(&id), "chi.example.com.");
         assert_eq!(encode_base64(&d), "AAEBOSD+XR3Os/0LozeXVqcNc7FwCfQdWL3b/NaiUDlW2No=");
     }

@@ -86,7 +86,7 @@ pub struct LeaseEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<HexBytes>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
+    pub hostname: Option<crate::lease::Hostname>,
     /// The lease's state after the event (none for a NAK, which changes nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<LeaseState>,
@@ -97,12 +97,12 @@ pub struct LeaseEvent {
     pub reason: Option<String>,
     /// The server that made the record, when several share a lease database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<std::sync::Arc<str>>,
+    pub server: Option<crate::name::Name>,
     /// The lease's client class and DNS name (see `Lease`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub class: Option<std::sync::Arc<str>>,
+    pub class: Option<crate::name::Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns_name: Option<std::sync::Arc<str>>,
+    pub dns_name: Option<crate::name::Name>,
     /// The exchange it came from: the client message's xid and the link it arrived on (none for timers and
     /// admin actions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -189,7 +189,7 @@ pub struct PacketSummary {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_secs: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
+    pub hostname: Option<crate::lease::Hostname>,
     pub size: usize,
 }
 
@@ -228,7 +228,7 @@ impl PacketSummary {
                 _ => None,
             },
             hostname: match o.get(OptionCode::Hostname) {
-                Some(DhcpOption::Hostname(h)) => Some(h.clone()),
+                Some(DhcpOption::Hostname(h)) => Some(h.as_str().into()),
                 _ => None,
             },
             size: bytes.len(),

@@ -5,7 +5,7 @@
 
 use crate::allocator::Allocator;
 use crate::client_index::ClientIndex;
-use crate::lease::{ClientKey, Lease, LeaseState};
+use crate::lease::{ClientKey, ClientKeyRef, Lease, LeaseState};
 use crate::time::Instant;
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -119,7 +119,7 @@ impl LeaseTable {
         };
         set.iter()
             .filter_map(|(_, ip)| self.leases.get(ip))
-            .find(|l| l.subnet == subnet && except.is_none_or(|c| l.client != *c))
+            .find(|l| l.subnet == subnet && except.is_none_or(|c| !l.is_client(c)))
     }
 
     /// Records in `state`, in every subnet.
@@ -144,7 +144,7 @@ impl LeaseTable {
 
     /// The record this client holds or last held in this subnet.
     pub fn client_lease(&self, subnet: Ipv4Net, client: &ClientKey) -> Option<&Lease> {
-        self.clients.get(&self.leases, subnet, client).and_then(|ip| self.leases.get(&ip))
+        self.clients.get(&self.leases, subnet, client.as_ref()).and_then(|ip| self.leases.get(&ip))
     }
 
     pub fn allocator_mut(&mut self, subnet: Ipv4Net) -> Option<&mut Allocator> {
@@ -183,7 +183,7 @@ impl LeaseTable {
     pub fn remove(&mut self, ip: Ipv4Addr) -> Option<Lease> {
         let lease = self.leases.remove(&ip)?;
         self.count(&lease, false);
-        self.clients.remove(lease.subnet, &lease.client, ip);
+        self.clients.remove(lease.subnet, lease.client(), ip);
         if lease.state.holds_address() {
             self.deadlines.remove(&(lease.expires, ip));
             if let Some(set) = self.by_deadline(lease.state) {
@@ -202,15 +202,15 @@ impl LeaseTable {
         let ip = lease.ip;
         if let Some(old) = self.leases.get(&ip) {
             debug_assert!(
-                !old.state.holds_address() || old.client == lease.client || lease.state == LeaseState::Declined,
+                !old.state.holds_address() || old.client() == lease.client() || lease.state == LeaseState::Declined,
                 "{ip} is held by {} and would be given to {}",
-                old.client,
-                lease.client
+                old.client(),
+                lease.client()
             );
             self.remove(ip);
         }
         let mut displaced = None;
-        if let Some(prev) = self.clients.get(&self.leases, lease.subnet, &lease.client)
+        if let Some(prev) = self.clients.get(&self.leases, lease.subnet, lease.client())
             && prev != ip
         {
             displaced = self.remove(prev).filter(|l| l.state.holds_address());
@@ -226,7 +226,7 @@ impl LeaseTable {
             self.give_back_addr(ip);
         }
         if lease.state != LeaseState::Declined {
-            self.clients.set(&self.leases, lease.subnet, &lease.client, ip);
+            self.clients.set(&self.leases, lease.subnet, lease.client(), ip);
         }
         self.count(&lease, true);
         self.leases.insert(ip, lease);
@@ -258,7 +258,7 @@ impl LeaseTable {
 
     /// Checks every invariant; used by tests, the property test and the fuzzer.
     pub fn check_invariants(&self) -> Result<(), String> {
-        let mut held_per_client: HashMap<(Ipv4Net, &ClientKey), usize> = HashMap::new();
+        let mut held_per_client: HashMap<(Ipv4Net, ClientKeyRef<'_>), usize> = HashMap::new();
         for (ip, l) in &self.leases {
             if *ip != l.ip {
                 return Err(format!("record for {} filed under {ip}", l.ip));
@@ -279,7 +279,7 @@ impl LeaseTable {
                 return Err(format!("{ip}: deadline out of step with state {}", l.state.as_str()));
             }
             if l.state.holds_address() && l.state != LeaseState::Declined {
-                *held_per_client.entry((l.subnet, &l.client)).or_default() += 1;
+                *held_per_client.entry((l.subnet, l.client())).or_default() += 1;
             }
         }
         let mut counts: HashMap<Ipv4Net, SubnetCounts> = HashMap::new();
@@ -303,8 +303,8 @@ impl LeaseTable {
         }
         for ip in self.clients.iter() {
             match self.leases.get(&ip) {
-                Some(l) if self.clients.get(&self.leases, l.subnet, &l.client) == Some(ip) => {}
-                Some(l) => return Err(format!("client index for {} points at {ip}, which is not theirs", l.client)),
+                Some(l) if self.clients.get(&self.leases, l.subnet, l.client()) == Some(ip) => {}
+                Some(l) => return Err(format!("client index for {} points at {ip}, which is not theirs", l.client())),
                 None => return Err(format!("client index points at {ip}, which has no record")),
             }
         }

@@ -135,7 +135,7 @@ pub struct Request {
     pub kind: DhcpMessage,
     pub hw: HwAddr,
     pub client_id: Option<HexBytes>,
-    pub hostname: Option<String>,
+    pub hostname: Option<crate::lease::Hostname>,
     pub requested_ip: Option<Ipv4Addr>,
     pub server_id: Option<Ipv4Addr>,
     pub lease_time: Option<Duration>,
@@ -271,8 +271,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     };
     for (_, opt) in req.msg.opts().iter() {
         match opt {
-            DhcpOption::ClientIdentifier(id) => req.client_id = Some(HexBytes(id.clone())),
-            DhcpOption::Hostname(h) => req.hostname = Some(h.clone()),
+            DhcpOption::ClientIdentifier(id) => req.client_id = Some(HexBytes(id.as_slice().into())),
+            DhcpOption::Hostname(h) => req.hostname = Some(h.as_str().into()),
             DhcpOption::RequestedIpAddress(ip) => req.requested_ip = Some(*ip),
             DhcpOption::ServerIdentifier(ip) => req.server_id = Some(*ip),
             DhcpOption::AddressLeaseTime(s) => req.lease_time = Some(Duration::from_secs(u64::from(*s))),
@@ -291,8 +291,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     }
     // A client that names itself only in option 81 is known by that name (its first label is the host).
     if req.hostname.is_none() {
-        let named = req.fqdn.as_ref().map(|f| f.domain().to_string().trim_end_matches('.').to_string());
-        req.hostname = named.filter(|n| !n.is_empty());
+        let named = req.fqdn.as_ref().map(|f| f.domain().to_string().trim_end_matches('.').into());
+        req.hostname = named.filter(|n: &crate::lease::Hostname| !n.is_empty());
     }
     if req.hw.as_bytes().iter().all(|&b| b == 0) && req.client_id.is_none() {
         return Err(Dropped::new(DropReason::NoClientIdentity, "empty chaddr and no client identifier"));

@@ -77,7 +77,7 @@ fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr
     opts.insert(DhcpOption::ServerIdentifier(server_id));
     // RFC 6842: echo the client identifier so the client can match the reply.
     if let Some(id) = &req.client_id {
-        opts.insert(DhcpOption::ClientIdentifier(id.0.clone()));
+        opts.insert(DhcpOption::ClientIdentifier(id.0.to_vec()));
     }
     // RFC 3046 §2.2: the relay agent information goes back to the relay unchanged.
     if !m.giaddr().is_unspecified()

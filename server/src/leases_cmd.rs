@@ -4,7 +4,7 @@
 use crate::config_file::ConfigFile;
 use crate::store::{Change, LeaseDb};
 use dhcplab_engine::config::HexBytes;
-use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease, LeaseState};
+use dhcplab_engine::{Duration, HwAddr, Instant, KeyedBy, Lease, LeaseState};
 use std::io::Write;
 use std::net::Ipv4Addr;
 
@@ -155,27 +155,26 @@ pub fn import(
             continue;
         }
         let secs = if f.lease_secs > 0 { f.lease_secs } else { subnet.lease_time.as_secs() };
-        let client = match &f.client_id {
-            Some(id) if policy.match_client_id => ClientKey::ClientId(id.clone()),
-            _ => ClientKey::Hw(f.hw),
-        };
+        // RFC 2131 §4.2, as the engine keys its own records.
+        let keyed_by = if f.client_id.is_some() && policy.match_client_id { KeyedBy::ClientId } else { KeyedBy::Hw };
         changes.push(Change::Put(Lease {
             ip: f.ip,
             subnet: subnet.cidr,
-            client,
+            keyed_by,
             hw: f.hw,
             client_id: f.client_id,
-            hostname: f.hostname,
+            hostname: f.hostname.map(Into::into),
             state: f.state,
             obtained: Instant::from_secs(f.expires.saturating_sub(secs)),
             expires: Instant::from_secs(f.expires),
-            lease_time: Duration::from_secs(secs),
+            lease_secs: dhcplab_engine::lease::secs(Duration::from_secs(secs)),
             server: None,
             class: None,
             dns_name: None,
         }));
     }
-    let mut opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db)).join())
+    let mut stored = Vec::new();
+    let mut opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut stored)).join())
         .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
     let n = changes.len();
     opened.store.commit(Instant::from_secs(now), &changes)?;
@@ -184,9 +183,9 @@ pub fn import(
 
 /// Writes every lease of the config's database in `format`.
 pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut impl Write) -> anyhow::Result<usize> {
-    let opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db)).join())
+    let mut leases = Vec::new();
+    std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut leases)).join())
         .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
-    let mut leases = opened.leases;
     leases.sort_by_key(|l| l.ip);
     match format {
         ExportFormat::Json => serde_json::to_writer_pretty(&mut *out, &leases)?,
@@ -216,12 +215,12 @@ pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut im
                     l.ip.to_string(),
                     l.hw.to_string(),
                     l.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
-                    l.lease_time.as_secs().to_string(),
+                    l.lease_secs.to_string(),
                     l.expires.as_secs().to_string(),
                     subnet_id.to_string(),
                     "0".into(),
                     "0".into(),
-                    l.hostname.clone().unwrap_or_default(),
+                    l.hostname.as_deref().unwrap_or_default().to_string(),
                     state.into(),
                     String::new(),
                 ])?;

@@ -12,7 +12,7 @@ use crate::http_guard::Guard;
 use crate::link::Link;
 use crate::privileges;
 use crate::reload::Reloader;
-use crate::store::{LeaseDb, LeaseStore, PgConnect, PgPeers, PgStore, SqliteStore, StoreError};
+use crate::store::{LeaseDb, LeaseStore, LoadSink, PgConnect, PgPeers, PgStore, SqliteStore, StoreError};
 use crate::web_app::WebApp;
 use anyhow::{Context, Result};
 use dhcplab_engine::Server;
@@ -91,13 +91,20 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let db = lease_db(&cfg, demo);
     let seed = clock.now().as_millis();
     // The PostgreSQL client blocks (it runs a runtime of its own): it is opened off this async runtime.
-    let opened = std::thread::scope(|s| s.spawn(|| open_store(&cfg, &db)).join())
-        .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
-    let mut server = restore_server(&cfg, opened.leases, seed)?;
+    // The store reads on that thread while this one indexes what it has read.
+    let started = std::time::Instant::now();
+    let (opened, server) = std::thread::scope(|s| {
+        let (batches, loaded) = std::sync::mpsc::sync_channel(4);
+        let reader = s.spawn(|| open_store(&cfg, &db, &mut Batches(batches)));
+        let server = restore_server(&cfg, loaded, seed);
+        (reader.join(), server)
+    });
+    let opened = opened.map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
+    let mut server = server?;
     if let LeaseDb::Postgres(_) = &db {
         server.set_name(&server_name(&cfg));
     }
-    info!("lease database {db}: {} leases loaded", server.leases().count());
+    info!("lease database {db}: {} leases loaded in {:.2} s", server.leases().count(), started.elapsed().as_secs_f64());
 
     // The engine gets a thread and a runtime of its own, and its links are registered there: the HTTP API
     // and the WebSocket fan-out (however many dashboards) run on this thread and never take turns with the
@@ -210,15 +217,34 @@ fn lease_db(cfg: &ConfigFile, demo: bool) -> LeaseDb {
     LeaseDb::Sqlite(p)
 }
 
-/// An open lease store with what it holds, and for a shared database the watcher of the other servers
-/// (its engine channel and board are filled in by the caller).
+/// An open lease store, and for a shared database the watcher of the other servers (its engine channel and
+/// board are filled in by the caller).
 pub(crate) struct Opened {
     pub(crate) store: Box<dyn LeaseStore>,
-    pub(crate) leases: Vec<dhcplab_engine::Lease>,
     peers: Option<PeerWatch>,
 }
 
-pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb) -> Result<Opened> {
+/// What a load sends the indexing thread.
+enum Loaded {
+    Expect(usize),
+    Batch(Vec<dhcplab_engine::Lease>),
+}
+
+/// A load sent batch by batch to the thread that indexes it. Once that thread has stopped (the config
+/// was refused), the rest is read and dropped: the error that stopped it is the one reported.
+struct Batches(std::sync::mpsc::SyncSender<Loaded>);
+
+impl LoadSink for Batches {
+    fn expect(&mut self, leases: usize) {
+        let _ = self.0.send(Loaded::Expect(leases));
+    }
+    fn take(&mut self, batch: Vec<dhcplab_engine::Lease>) {
+        let _ = self.0.send(Loaded::Batch(batch));
+    }
+}
+
+/// Opens the lease database and reads every lease it holds into `sink`.
+pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb, sink: &mut dyn LoadSink) -> Result<Opened> {
     let check = |e: StoreError| match db {
         LeaseDb::Sqlite(p) => anyhow::anyhow!("{e} (`dhcplab check --db {}` checks it)", p.display()),
         LeaseDb::Postgres(_) => anyhow::anyhow!("{e}"),
@@ -227,8 +253,8 @@ pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb) -> Result<Opened> {
         LeaseDb::Sqlite(path) => {
             let mut store =
                 SqliteStore::open(path).map_err(check).with_context(|| format!("opening the lease database {db}"))?;
-            let leases = store.load().map_err(check).with_context(|| format!("reading the lease database {db}"))?;
-            Ok(Opened { store: Box::new(store), leases, peers: None })
+            store.load_into(sink).map_err(check).with_context(|| format!("reading the lease database {db}"))?;
+            Ok(Opened { store: Box::new(store), peers: None })
         }
         LeaseDb::Postgres(target) => {
             let name = server_name(cfg);
@@ -236,7 +262,7 @@ pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb) -> Result<Opened> {
             let mut store = PgStore::open(pg.clone(), &name)
                 .map_err(check)
                 .with_context(|| format!("connecting to the lease database {db}"))?;
-            let leases = store.load().map_err(check).with_context(|| format!("reading the lease database {db}"))?;
+            store.load_into(sink).map_err(check).with_context(|| format!("reading the lease database {db}"))?;
             let peers = PgPeers::open(pg, &name).map_err(check).context("a second connection for the heartbeats")?;
             info!("server {name} shares the lease database {db}");
             let (engine, _) = mpsc::channel(1);
@@ -247,7 +273,7 @@ pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb) -> Result<Opened> {
                 engine,
                 board: PeerBoard::default(),
             };
-            Ok(Opened { store: Box::new(store), leases, peers: Some(watch) })
+            Ok(Opened { store: Box::new(store), peers: Some(watch) })
         }
     }
 }
@@ -266,16 +292,22 @@ fn remove_db(db: &std::path::Path) {
     }
 }
 
-/// The engine for `cfg`, with the stored leases loaded; one that no longer fits the config is logged and
-/// left out.
-fn restore_server(cfg: &ConfigFile, stored: Vec<dhcplab_engine::Lease>, seed: u64) -> Result<Server> {
+/// The engine for `cfg`, with the stored leases loaded as they arrive; one that no longer fits the config
+/// is logged and left out.
+fn restore_server(cfg: &ConfigFile, stored: std::sync::mpsc::Receiver<Loaded>, seed: u64) -> Result<Server> {
     let mut server = Server::new(cfg.server_config(), seed)
         .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
-    server.reserve(stored.len());
-    for l in stored {
-        let ip = l.ip;
-        if let Err(e) = server.restore(l) {
-            warn!("stored lease for {ip} not loaded: {e}");
+    for loaded in stored {
+        match loaded {
+            Loaded::Expect(n) => server.reserve(n),
+            Loaded::Batch(batch) => {
+                for l in batch {
+                    let ip = l.ip;
+                    if let Err(e) = server.restore(l) {
+                        warn!("stored lease for {ip} not loaded: {e}");
+                    }
+                }
+            }
         }
     }
     server.restored();

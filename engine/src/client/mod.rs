@@ -80,7 +80,7 @@ impl ClientConfig {
     }
 
     fn client_id_bytes(&self) -> Vec<u8> {
-        self.client_id.as_ref().map(|c| c.0.clone()).unwrap_or_else(|| {
+        self.client_id.as_ref().map(|c| c.0.to_vec()).unwrap_or_else(|| {
             let mut id = vec![1];
             id.extend_from_slice(self.hw.as_bytes());
             id

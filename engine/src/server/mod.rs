@@ -98,7 +98,7 @@ pub struct Server {
     /// This server's part of the pools when several servers share one lease database.
     share: Option<Share>,
     /// This server's name in a shared lease database, written into the records it makes.
-    name: Option<std::sync::Arc<str>>,
+    name: Option<crate::name::Name>,
     /// While the lease store is down: the addresses whose latest change it may not have (see
     /// [`Server::set_store_down`]).
     store_down: Option<std::collections::BTreeSet<Ipv4Addr>>,
@@ -111,7 +111,7 @@ pub struct Server {
     /// DNS records to add or remove (`ddns`), for the caller to send.
     dns: VecDeque<DnsChange>,
     /// The configured classes' names, shared by the leases that record them.
-    class_names: Vec<std::sync::Arc<str>>,
+    class_names: Vec<crate::name::Name>,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -190,7 +190,7 @@ impl Server {
             && existing.state.holds_address()
             && lease.state.holds_address()
         {
-            return Err(RestoreError::Conflict { ip: lease.ip, holder: existing.client.to_string() });
+            return Err(RestoreError::Conflict { ip: lease.ip, holder: existing.client().to_string() });
         }
         // A stored client with two holding records in one subnet keeps the one loaded last.
         let _ = self.table.insert(lease);
@@ -315,7 +315,8 @@ impl Server {
         }
         // Nobody answered these pings: the addresses are free to offer.
         while let Some(w) = self.prober.due(now) {
-            let still_held = self.table.get(w.ip).is_some_and(|l| l.client == w.key && l.state == LeaseState::Offered);
+            let still_held =
+                self.table.get(w.ip).is_some_and(|l| l.is_client(&w.key) && l.state == LeaseState::Offered);
             let Some(si) = self.subnets.iter().position(|s| s.net == w.subnet) else { continue };
             if !still_held {
                 continue;
@@ -336,7 +337,7 @@ impl Server {
         let Some(w) = self.prober.answered(ip) else { return };
         self.stats.conflicts += 1;
         self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
-        if self.table.get(ip).is_some_and(|l| l.client == w.key && l.state == LeaseState::Offered) {
+        if self.table.get(ip).is_some_and(|l| l.is_client(&w.key) && l.state == LeaseState::Offered) {
             self.make_room_in_quarantine(now, w.subnet);
             if let Some(d) =
                 self.table.update(ip, LeaseState::Declined, now, now + self.config.policy.decline_probation)
@@ -477,7 +478,7 @@ impl Server {
     /// The client's binding at `ip` ends now, so the address is free at once: it will DISCOVER and be
     /// offered `reserved`.
     fn move_to_reservation(&mut self, now: Instant, ip: Ipv4Addr, reserved: Ipv4Addr, key: &ClientKey) {
-        if !self.table.get(ip).is_some_and(|l| l.client == *key && l.state.holds_address()) {
+        if !self.table.get(ip).is_some_and(|l| l.is_client(key) && l.state.holds_address()) {
             return;
         }
         if let Some(mut old) = self.table.remove(ip) {
@@ -515,7 +516,7 @@ impl Server {
     }
 
     /// The name a client called `sent` gets in DNS, when dynamic DNS is on.
-    fn dns_name(&self, sent: Option<&str>) -> Option<std::sync::Arc<str>> {
+    fn dns_name(&self, sent: Option<&str>) -> Option<crate::name::Name> {
         let names = self.config.ddns.as_ref()?;
         ddns::fqdn(sent?, &names.forward_zone).map(Into::into)
     }
@@ -660,7 +661,7 @@ impl Server {
     fn held_by_other(&self, ip: Ipv4Addr, key: &ClientKey) -> bool {
         self.table
             .get(ip)
-            .is_some_and(|l| l.state.holds_address() && (l.client != *key || l.state == LeaseState::Declined))
+            .is_some_and(|l| l.state.holds_address() && (!l.is_client(key) || l.state == LeaseState::Declined))
     }
 
     /// The address reserved for this client in subnet `si`, when that is not `ip` and is free for it: the
@@ -693,7 +694,7 @@ impl Server {
         }
         match self.table.get(ip) {
             Some(l) if l.state == LeaseState::Declined => Err(format!("{ip} was declined and is in probation")),
-            Some(l) if l.client == *key => Ok(true),
+            Some(l) if l.is_client(key) => Ok(true),
             Some(l) if l.state.holds_address() => Err(format!("{ip} is leased to another client")),
             _ if s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip) => Ok(true),
             _ if self.table.is_free(ip) => Ok(false),
@@ -724,20 +725,20 @@ impl Server {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         // An address this client holds or held last needs no probe: nobody else was given it since.
-        let own = self.table.get(ip).is_some_and(|l| l.client == key);
-        let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.client == key);
+        let own = self.table.get(ip).is_some_and(|l| l.is_client(&key));
+        let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.is_client(&key));
         if !already_bound {
             let displaced = self.table.insert(Lease {
                 ip,
                 subnet: s.net,
-                client: key.clone(),
+                keyed_by: key.keyed_by(),
                 hw: req.hw,
                 client_id: req.client_id.clone(),
                 hostname: req.hostname.clone(),
                 state: LeaseState::Offered,
                 obtained: now,
                 expires: now + self.config.policy.offer_hold,
-                lease_time,
+                lease_secs: crate::lease::secs(lease_time),
                 server: self.name.clone(),
                 class: None,
                 dns_name: None,
@@ -858,7 +859,7 @@ impl Server {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         let (t1, t2) = s.timers(lease_time);
-        let prev = self.table.get(ip).filter(|l| l.client == key).cloned();
+        let prev = self.table.get(ip).filter(|l| l.is_client(&key)).cloned();
         let renewed = prev.as_ref().is_some_and(|l| l.state == LeaseState::Bound);
         let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
         let hostname = reservation.and_then(|r| r.hostname.clone());
@@ -867,7 +868,7 @@ impl Server {
         let lease = Lease {
             ip,
             subnet: s.net,
-            client: key,
+            keyed_by: key.keyed_by(),
             hw: req.hw,
             client_id: req.client_id.clone(),
             // A reservation's host name is the client's name in DNS too.
@@ -876,7 +877,7 @@ impl Server {
             state: LeaseState::Bound,
             obtained: now,
             expires: now + lease_time,
-            lease_time,
+            lease_secs: crate::lease::secs(lease_time),
             server: self.name.clone(),
             class,
         };
@@ -933,13 +934,13 @@ impl Server {
         }
         let key = self.client_key(req);
         if let Some(l) = self.table.get(ip).cloned()
-            && l.client == key
+            && l.is_client(&key)
             && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
         {
             self.make_room_in_quarantine(now, l.subnet);
         }
         if let Some(l) = self.table.get(ip).cloned()
-            && l.client == key
+            && l.is_client(&key)
             && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
             && let Some(d) =
                 self.table.update(ip, LeaseState::Declined, now, now + self.config.policy.decline_probation)
@@ -958,7 +959,7 @@ impl Server {
         let ip = req.msg.ciaddr();
         let key = self.client_key(req);
         if let Some(l) = self.table.get(ip).cloned()
-            && l.client == key
+            && l.is_client(&key)
             && l.state == LeaseState::Bound
             && let Some(r) = self.table.update(ip, LeaseState::Released, l.obtained, now.max(l.obtained))
         {

@@ -49,7 +49,12 @@ impl Server {
         if lease.state == LeaseState::Declined {
             return Err(PinError::Declined(ip));
         }
-        let r = Reservation { mac: Some(lease.hw), client_id: None, ip, hostname: lease.hostname.clone() };
+        let r = Reservation {
+            mac: Some(lease.hw),
+            client_id: None,
+            ip,
+            hostname: lease.hostname.as_deref().map(String::from),
+        };
         // Checked against the running config now, so the caller learns of a clash before writing a file.
         self.config.with_reservation(r.clone())?;
         Ok(r)

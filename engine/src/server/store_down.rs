@@ -41,7 +41,7 @@ impl Server {
     ) -> Result<Outcome, Dropped> {
         let renewing = req.server_id.is_none() && req.requested_ip.is_none() && !req.msg.ciaddr().is_unspecified();
         let stored = self.table.get(ip).filter(|l| {
-            renewing && !unconfirmed && l.client == *key && l.state == LeaseState::Bound && l.expires > now
+            renewing && !unconfirmed && l.is_client(key) && l.state == LeaseState::Bound && l.expires > now
         });
         let Some(lease) = stored else {
             return Err(Dropped::new(DropReason::StoreDown, format!("the lease store is down: no new lease for {ip}")));

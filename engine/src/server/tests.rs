@@ -504,7 +504,7 @@ fn restore_refuses_conflicting_leases() {
     let mut lab = lab();
     let a = lab.dora(mac(1));
     let mut other = lab.server.lease(a).unwrap().clone();
-    other.client = ClientKey::Hw(mac(2));
+    (other.hw, other.client_id, other.keyed_by) = (mac(2), None, crate::KeyedBy::Hw);
     assert!(lab.server.restore(other).is_err());
 }
 

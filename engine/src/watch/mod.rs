@@ -13,7 +13,7 @@ pub use outcome::Outcome;
 
 use crate::event::{Direction, LeaseEvent, LeaseEventKind, PacketSeen, PacketSummary};
 use crate::hwaddr::HwAddr;
-use crate::lease::{ClientKey, Lease, LeaseState};
+use crate::lease::{KeyedBy, Lease, LeaseState};
 use crate::message::{DhcpMessage, SERVER_PORT};
 use crate::narrate;
 use crate::packet::parse_reply;
@@ -30,7 +30,7 @@ use std::net::Ipv4Addr;
 pub struct WatchEvent {
     /// The client the packet is about (chaddr), and its name when it gave one.
     pub client: HwAddr,
-    pub hostname: Option<String>,
+    pub hostname: Option<crate::lease::Hostname>,
     /// The packet as the dashboard's live flow and inspector take it.
     pub packet: PacketSeen,
     pub text: Text,
@@ -68,7 +68,7 @@ fn told(who: &Text, narrate: impl Fn(&str) -> (Text, Option<String>)) -> (Text, 
 /// What is remembered of a client between its packets.
 #[derive(Debug, Clone, Default)]
 struct ClientSeen {
-    hostname: Option<String>,
+    hostname: Option<crate::lease::Hostname>,
     /// The exchange in progress: its xid and when its first message was seen.
     exchange: Option<(u32, Instant)>,
 }
@@ -214,7 +214,7 @@ impl Watch {
         now: Instant,
         frame: &Frame,
         s: &PacketSummary,
-        hostname: Option<String>,
+        hostname: Option<crate::lease::Hostname>,
         took: Duration,
     ) -> (Option<Outcome>, Option<LeaseEvent>) {
         let server = s.server_id.unwrap_or(*frame.src.ip());
@@ -233,14 +233,14 @@ impl Watch {
                 let lease = Lease {
                     ip: s.yiaddr,
                     subnet,
-                    client: ClientKey::Hw(s.chaddr),
+                    keyed_by: KeyedBy::Hw,
                     hw: s.chaddr,
                     client_id: None,
                     hostname,
                     state: LeaseState::Bound,
                     obtained: now,
                     expires: now + lease_time,
-                    lease_time,
+                    lease_secs: crate::lease::secs(lease_time),
                     server: None,
                     class: None,
                     dns_name: None,

@@ -300,8 +300,8 @@ mod tests {
     }
 
     impl LeaseStore for Flaky {
-        fn load(&mut self) -> Result<Vec<dhcplab_engine::Lease>, StoreError> {
-            Ok(vec![])
+        fn load_into(&mut self, _: &mut dyn crate::store::LoadSink) -> Result<(), StoreError> {
+            Ok(())
         }
 
         fn commit(&mut self, _now: dhcplab_engine::Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {

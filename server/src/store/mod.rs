@@ -51,9 +51,40 @@ pub struct CommitReport {
     pub adopt: Vec<Change>,
 }
 
+/// Where a store's load hands what it reads, as it reads it: at start-up the daemon indexes one batch
+/// while the store reads the next, so a million leases take the longer of the two, not their sum.
+pub trait LoadSink {
+    /// How many leases are coming: room is made for them at once.
+    fn expect(&mut self, _leases: usize) {}
+    fn take(&mut self, batch: Vec<Lease>);
+}
+
+/// Every lease at once (`leases export`, `check --db`, tests).
+impl LoadSink for Vec<Lease> {
+    fn expect(&mut self, leases: usize) {
+        self.reserve(leases);
+    }
+    fn take(&mut self, batch: Vec<Lease>) {
+        self.extend(batch);
+    }
+}
+
+/// How many leases a load hands over at a time: big enough that the hand-over costs nothing, small
+/// enough that indexing starts at once.
+pub const LOAD_BATCH: usize = 8192;
+
 /// Where leases are kept.
 pub trait LeaseStore: Send + 'static {
-    fn load(&mut self) -> Result<Vec<Lease>, StoreError>;
+    /// Reads every stored lease into `sink`, in batches of up to [`LOAD_BATCH`].
+    fn load_into(&mut self, sink: &mut dyn LoadSink) -> Result<(), StoreError>;
+
+    /// Every stored lease at once.
+    #[cfg(test)]
+    fn load(&mut self) -> Result<Vec<Lease>, StoreError> {
+        let mut all = Vec::new();
+        self.load_into(&mut all)?;
+        Ok(all)
+    }
     /// Makes all granted `changes` durable at once, or none of them. `now` is the committing server's
     /// clock, against which a shared store decides whether another client's lease still runs.
     fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError>;

@@ -12,7 +12,7 @@
 
 use super::PgConnect;
 use super::row::Row;
-use super::{Change, CommitReport, LeaseStore, StoreError};
+use super::{Change, CommitReport, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
 use dhcplab_engine::arbiter::{Verdict, arbitrate};
 use dhcplab_engine::bridge::PeerStatus;
 use dhcplab_engine::{Duration, Instant, Lease};
@@ -62,7 +62,7 @@ const COLUMNS: &str = "host(ip), subnet, client, hw, client_id, hostname, state,
 /// The column after `COLUMNS` in `changes_since`.
 const CHANGE_COLUMN: usize = 13;
 
-fn row(r: &postgres::Row) -> Row {
+fn row(r: &postgres::Row) -> Row<&str> {
     Row {
         ip: r.get(0),
         subnet: r.get(1),
@@ -143,16 +143,19 @@ fn current(tx: &mut Transaction<'_>, ips: &[IpAddr]) -> Result<HashMap<Ipv4Addr,
 }
 
 impl LeaseStore for PgStore {
-    fn load(&mut self) -> Result<Vec<Lease>, StoreError> {
+    fn load_into(&mut self, sink: &mut dyn LoadSink) -> Result<(), StoreError> {
         let mut tx = self.connected()?.transaction()?;
         // The mark and the rows from one snapshot: a change after it is read later, never missed.
         tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")?;
         let mark: i64 = tx.query_one("SELECT coalesce(max(change), 0) FROM leases", &[])?.get(0);
         let rows = tx.query(&format!("SELECT {COLUMNS} FROM leases WHERE state <> '{GONE}'"), &[])?;
-        let leases = rows.iter().map(|r| row(r).lease()).collect::<Result<Vec<_>, _>>()?;
+        sink.expect(rows.len());
+        for chunk in rows.chunks(LOAD_BATCH) {
+            sink.take(chunk.iter().map(|r| row(r).lease()).collect::<Result<Vec<_>, _>>()?);
+        }
         tx.commit()?;
         self.mark = mark;
-        Ok(leases)
+        Ok(())
     }
 
     fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
@@ -331,7 +334,7 @@ impl PgPeers {
             let mut fields = row(r);
             if gone {
                 // The removal: the engine needs only the address.
-                fields.state = "expired".into();
+                fields.state = "expired";
                 let lease = fields.lease()?;
                 out.push(Change::remove(&lease));
             } else {

@@ -3,31 +3,33 @@
 
 use super::StoreError;
 use dhcplab_engine::config::HexBytes;
-use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, Lease};
+use dhcplab_engine::lease::LeaseWire;
+use dhcplab_engine::{ClientKey, ClientKeyRef, Duration, HwAddr, Instant, Lease};
 
-/// One row's columns, as read.
-pub struct Row {
-    pub ip: String,
-    pub subnet: String,
-    pub client: String,
-    pub hw: String,
-    pub client_id: Option<String>,
-    pub hostname: Option<String>,
-    pub state: String,
+/// One row's columns: owned text to write, or text borrowed from the database's row buffer as it is read
+/// (a million rows loading at start-up then allocate nothing but the records themselves).
+pub struct Row<S = String> {
+    pub ip: S,
+    pub subnet: S,
+    pub client: S,
+    pub hw: S,
+    pub client_id: Option<S>,
+    pub hostname: Option<S>,
+    pub state: S,
     pub obtained_ms: i64,
     pub expires_ms: i64,
     pub lease_secs: i64,
     /// The server that wrote it (PostgreSQL); none in a SQLite file, which has one server.
-    pub server: Option<String>,
+    pub server: Option<S>,
     /// The client's class and its name in DNS (schema version 2).
-    pub class: Option<String>,
-    pub dns_name: Option<String>,
+    pub class: Option<S>,
+    pub dns_name: Option<S>,
 }
 
-pub fn client_text(c: &ClientKey) -> String {
+pub fn client_text(c: ClientKeyRef<'_>) -> String {
     match c {
-        ClientKey::ClientId(id) => format!("id:{id}"),
-        ClientKey::Hw(hw) => format!("hw:{hw}"),
+        ClientKeyRef::ClientId(id) => format!("id:{id}"),
+        ClientKeyRef::Hw(hw) => format!("hw:{hw}"),
     }
 }
 
@@ -49,42 +51,48 @@ impl Row {
         Row {
             ip: l.ip.to_string(),
             subnet: l.subnet.to_string(),
-            client: client_text(&l.client),
+            client: client_text(l.client()),
             hw: l.hw.to_string(),
             client_id: l.client_id.as_ref().map(|c| c.to_string()),
-            hostname: l.hostname.clone(),
+            hostname: l.hostname.as_deref().map(String::from),
             state: l.state.as_str().to_string(),
             obtained_ms: int(l.obtained.as_millis()),
             expires_ms: int(l.expires.as_millis()),
-            lease_secs: int(l.lease_time.as_secs()),
+            lease_secs: l.lease_secs.into(),
             server: l.server.as_deref().map(String::from),
             class: l.class.as_deref().map(String::from),
             dns_name: l.dns_name.as_deref().map(String::from),
         }
     }
+}
 
-    /// The lease, every column checked: a damaged row is an error naming its address, never a guess.
+impl<S: AsRef<str>> Row<S> {
+    /// The lease, every column checked: a damaged row is an error naming its address, never a guess. The
+    /// client column is the key the record is filed under, read as the wire's (`LeaseWire`).
     pub fn lease(self) -> Result<Lease, StoreError> {
-        let ip = self.ip;
-        let bad = |message: &str| StoreError::BadRow { ip: ip.clone(), message: message.to_string() };
-        Ok(Lease {
+        let ip = self.ip.as_ref();
+        let bad = |message: &str| StoreError::BadRow { ip: ip.to_string(), message: message.to_string() };
+        fn text<S: AsRef<str>, T: for<'a> From<&'a str>>(s: Option<S>) -> Option<T> {
+            s.map(|s| T::from(s.as_ref()))
+        }
+        Ok(Lease::from(LeaseWire {
             ip: ip.parse().map_err(|_| bad("address"))?,
-            subnet: self.subnet.parse().map_err(|_| bad("subnet"))?,
-            client: parse_client(&self.client).ok_or_else(|| bad("client"))?,
-            hw: self.hw.parse().map_err(|_| bad("hardware address"))?,
+            subnet: self.subnet.as_ref().parse().map_err(|_| bad("subnet"))?,
+            client: parse_client(self.client.as_ref()).ok_or_else(|| bad("client"))?,
+            hw: self.hw.as_ref().parse().map_err(|_| bad("hardware address"))?,
             client_id: match self.client_id {
-                Some(c) => Some(c.parse().map_err(|_| bad("client id"))?),
+                Some(c) => Some(c.as_ref().parse().map_err(|_| bad("client id"))?),
                 None => None,
             },
-            hostname: self.hostname,
-            state: self.state.parse().map_err(|_| bad("state"))?,
+            hostname: text(self.hostname),
+            state: self.state.as_ref().parse().map_err(|_| bad("state"))?,
             obtained: Instant::from_millis(u64::try_from(self.obtained_ms).map_err(|_| bad("obtained"))?),
             expires: Instant::from_millis(u64::try_from(self.expires_ms).map_err(|_| bad("expires"))?),
             lease_time: Duration::from_secs(u64::try_from(self.lease_secs).map_err(|_| bad("lease time"))?),
-            server: self.server.map(Into::into),
-            class: self.class.map(Into::into),
-            dns_name: self.dns_name.map(Into::into),
-        })
+            server: text(self.server),
+            class: text(self.class),
+            dns_name: text(self.dns_name),
+        }))
     }
 }
 
@@ -94,9 +102,11 @@ mod tests {
 
     #[test]
     fn client_keys_round_trip_as_text() {
-        for c in [ClientKey::Hw("52:54:00:01:02:03".parse().unwrap()), ClientKey::ClientId(HexBytes(vec![0xff, 0, 1]))]
-        {
-            assert_eq!(parse_client(&client_text(&c)), Some(c));
+        for c in [
+            ClientKey::Hw("52:54:00:01:02:03".parse().unwrap()),
+            ClientKey::ClientId(HexBytes(vec![0xff, 0, 1].into())),
+        ] {
+            assert_eq!(parse_client(&client_text(c.as_ref())), Some(c));
         }
         assert_eq!(parse_client("nonsense"), None);
     }

@@ -1,8 +1,8 @@
 //! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit.
 
 use super::row::Row;
-use super::{Change, CommitReport, LeaseStore, StoreError};
-use dhcplab_engine::{Instant, Lease};
+use super::{Change, CommitReport, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
+use dhcplab_engine::Instant;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 
@@ -115,39 +115,52 @@ impl SqliteStore {
         if verdict != "ok" {
             return Err(StoreError::Corrupt(verdict));
         }
-        Ok(load_from(&conn)?.len())
+        let mut all = Vec::new();
+        load_from(&conn, &mut all)?;
+        Ok(all.len())
     }
 }
 
 /// Every lease in the database, read and checked row by row.
-fn load_from(conn: &Connection) -> Result<Vec<Lease>, StoreError> {
+fn load_from(conn: &Connection, sink: &mut dyn LoadSink) -> Result<(), StoreError> {
+    let count: i64 = conn.query_row("SELECT count(*) FROM leases", [], |r| r.get(0))?;
+    sink.expect(usize::try_from(count).unwrap_or(0));
     let mut stmt = conn.prepare(
         "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, class, dns_name
          FROM leases",
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Row {
-            ip: r.get(0)?,
-            subnet: r.get(1)?,
-            client: r.get(2)?,
-            hw: r.get(3)?,
-            client_id: r.get(4)?,
-            hostname: r.get(5)?,
-            state: r.get(6)?,
+    let mut rows = stmt.query([])?;
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| r.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
+        let maybe = |i: usize| r.get_ref(i).and_then(|v| v.as_str_or_null().map_err(Into::into));
+        let row = Row {
+            ip: text(0)?,
+            subnet: text(1)?,
+            client: text(2)?,
+            hw: text(3)?,
+            client_id: maybe(4)?,
+            hostname: maybe(5)?,
+            state: text(6)?,
             obtained_ms: r.get(7)?,
             expires_ms: r.get(8)?,
             lease_secs: r.get(9)?,
             server: None,
-            class: r.get(10)?,
-            dns_name: r.get(11)?,
-        })
-    })?;
-    rows.map(|row| row?.lease()).collect()
+            class: maybe(10)?,
+            dns_name: maybe(11)?,
+        };
+        batch.push(row.lease()?);
+        if batch.len() == LOAD_BATCH {
+            sink.take(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
+        }
+    }
+    sink.take(batch);
+    Ok(())
 }
 
 impl LeaseStore for SqliteStore {
-    fn load(&mut self) -> Result<Vec<Lease>, StoreError> {
-        load_from(&self.conn)
+    fn load_into(&mut self, sink: &mut dyn LoadSink) -> Result<(), StoreError> {
+        load_from(&self.conn, sink)
     }
 
     /// One server owns the file: every change is granted.
@@ -197,20 +210,20 @@ impl LeaseStore for SqliteStore {
 mod tests {
     use super::*;
     use dhcplab_engine::config::HexBytes;
-    use dhcplab_engine::{ClientKey, Duration, LeaseState};
+    use dhcplab_engine::{KeyedBy, Lease, LeaseState};
 
     fn lease(ip: &str, state: LeaseState) -> Lease {
         Lease {
             ip: ip.parse().unwrap(),
             subnet: "192.0.2.0/24".parse().unwrap(),
-            client: ClientKey::ClientId(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3])),
+            keyed_by: KeyedBy::ClientId,
             hw: "52:54:00:01:02:03".parse().unwrap(),
-            client_id: Some(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3])),
+            client_id: Some(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3].into())),
             hostname: Some("<img src=x>".into()),
             state,
             obtained: Instant::from_millis(1_700_000_000_000),
             expires: Instant::from_millis(1_700_000_021_600),
-            lease_time: Duration::from_secs(21_600),
+            lease_secs: 21_600,
             server: None,
             class: None,
             dns_name: None,

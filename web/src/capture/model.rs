@@ -120,7 +120,7 @@ impl CaptureModel {
             .packets
             .iter()
             .find(|p| p.event.client == hw && p.event.hostname.is_some())
-            .and_then(|p| p.event.hostname.clone())
+            .and_then(|p| p.event.hostname.as_deref().map(String::from))
             .unwrap_or_else(|| hw.to_string())
     }
 

@@ -21,7 +21,7 @@ pub fn EventFeed(p: &Props) -> Html {
                     <li data-kind={e.kind.as_str()}>
                         <span class="muted">{crate::i18n::lease_event(p.lang, e.kind)}</span>{" "}{e.ip.to_string()}{" "}{e.hw.to_string()}
                         // Client-sent text is rendered as text, never as markup.
-                        if let Some(h) = &e.hostname { {" "}<i>{h.clone()}</i> }
+                        if let Some(h) = &e.hostname { {" "}<i>{h.to_string()}</i> }
                     </li>
                 }) }
             </ul>

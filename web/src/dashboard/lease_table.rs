@@ -72,7 +72,7 @@ fn LeaseRow(p: &RowProps) -> Html {
             </td>
             <td><a class="follow" data-testid="lease-follow" title={t(lang, Key::FollowPackets)} onclick={follow}>{l.hw.to_string()}</a></td>
             // Client-sent text is rendered as text, never as markup.
-            <td data-testid="lease-host" translate="no">{l.hostname.clone().unwrap_or_default()}</td>
+            <td data-testid="lease-host" translate="no">{l.hostname.as_deref().unwrap_or_default().to_string()}</td>
             <td class={format!("st-{}", l.state.as_str())}>{crate::i18n::lease_state(lang, l.state)}</td>
             if p.shared { <td data-testid="lease-server">{l.server.as_deref().unwrap_or("")}</td> }
             if p.class_column { <td data-testid="lease-class">{l.class.as_deref().unwrap_or("")}</td> }

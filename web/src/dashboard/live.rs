@@ -80,7 +80,7 @@ pub fn diagram(packets: &[&(u64, PacketSeen)], watching: Option<&str>, lang: Lan
     let names: HashMap<String, String> = packets
         .iter()
         .filter(|(_, p)| p.summary.giaddr == Ipv4Addr::UNSPECIFIED)
-        .filter_map(|(_, p)| Some((party(p, lang), p.summary.hostname.clone()?)))
+        .filter_map(|(_, p)| Some((party(p, lang), p.summary.hostname.as_deref()?.to_string())))
         .collect();
     let server = |ip: &Ipv4Addr| format!("{} {ip}", t(lang, Key::ServerWord));
     let mut parties: Vec<String> = match watching {

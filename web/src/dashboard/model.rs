@@ -258,21 +258,21 @@ mod url_query {
 mod tests {
     use super::*;
     use dhcplab_engine::event::{Direction, LeaseEventKind, PacketSeen, PacketSummary};
-    use dhcplab_engine::{ClientKey, Duration, HwAddr, Instant, LeaseState};
+    use dhcplab_engine::{HwAddr, Instant, KeyedBy, LeaseState};
 
     fn lease(i: u8, host: &str, state: LeaseState) -> Lease {
         let hw = HwAddr::ethernet([2, 0, 0, 0, 0, i]);
         Lease {
             ip: Ipv4Addr::new(192, 0, 2, i),
             subnet: "192.0.2.0/24".parse().unwrap(),
-            client: ClientKey::Hw(hw),
+            keyed_by: KeyedBy::Hw,
             hw,
             client_id: None,
             hostname: Some(host.into()),
             state,
             obtained: Instant::from_millis(1_000),
             expires: Instant::from_millis(u64::from(i) * 1_000_000),
-            lease_time: Duration::from_secs(600),
+            lease_secs: 600,
             server: None,
             class: None,
             dns_name: None,

@@ -1,0 +1,111 @@
+//! A million stored leases in the engine: the heap each one takes, and how long loading them takes.
+//!
+//! The daemon's start-up loads every stored lease with `Server::restore`, then `Server::restored`; this
+//! bench does the same with records shaped like `bench/ceiling`'s (a /12, MAC-keyed clients named
+//! `host-N`), and again with a 19-byte client identifier each (a DUID, as systemd-networkd and dhcpcd send).
+//! Heap bytes are counted by a counting allocator, so the figure is exact and repeatable: the daemon's
+//! resident size adds the allocator's own overhead and SQLite's page cache.
+//!
+//! `cargo bench -p dhcplab-engine --bench million` (`MILLION=N` for another count).
+
+use dhcplab_engine::config::{HexBytes, PoolRange, SubnetConfig};
+use dhcplab_engine::{HwAddr, Instant, KeyedBy, Lease, LeaseState, Server, ServerConfig};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant as Clock;
+
+/// The system allocator, counting the bytes it has handed out and not yet been given back.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is passed straight to the system allocator; the counter only observes sizes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: the caller's layout contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: as for `alloc` and `dealloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+const FIRST: u32 = u32::from_be_bytes([10, 64, 0, 1]);
+
+fn server() -> Server {
+    let s =
+        SubnetConfig::new("10.64.0.0/12".parse().unwrap(), "10.64.0.1-10.79.255.254".parse::<PoolRange>().unwrap().0);
+    Server::new(ServerConfig { subnets: vec![s], ..Default::default() }, 1).unwrap()
+}
+
+/// Stored lease `i`: bound for a day, as `bench/ceiling` writes them.
+fn stored(i: u32, with_client_id: bool) -> Lease {
+    let b = i.to_be_bytes();
+    let hw = HwAddr::ethernet([0x02, b[0], b[1], b[2], b[3], 0x07]);
+    let client_id = with_client_id.then(|| {
+        let mut duid = vec![0xff, 0, 0, 0, 1, 0, 4];
+        duid.extend_from_slice(&[0x8a, 0x3c, 0x11, 0x52, 0x0e, 0x7d, 0x42, 0x90, b[0], b[1], b[2], b[3]]);
+        HexBytes(duid.into())
+    });
+    Lease {
+        ip: Ipv4Addr::from(FIRST + i),
+        subnet: "10.64.0.0/12".parse().unwrap(),
+        keyed_by: if with_client_id { KeyedBy::ClientId } else { KeyedBy::Hw },
+        hw,
+        client_id,
+        hostname: Some(compact_str::format_compact!("host-{i}")),
+        state: LeaseState::Bound,
+        obtained: Instant::from_secs(1_000),
+        expires: Instant::from_secs(1_000 + 86_400),
+        lease_secs: 86_400,
+        server: None,
+        class: None,
+        dns_name: None,
+    }
+}
+
+fn load(n: u32, with_client_id: bool) {
+    let before = LIVE.load(Ordering::Relaxed);
+    let rows: Vec<Lease> = (0..n).map(|i| stored(i, with_client_id)).collect();
+    let t0 = Clock::now();
+    let mut server = server();
+    server.reserve(rows.len());
+    for l in rows {
+        server.restore(l).unwrap();
+    }
+    server.restored();
+    let took = t0.elapsed();
+    let held = LIVE.load(Ordering::Relaxed) - before;
+    assert_eq!(server.leases().count(), n as usize);
+    println!(
+        "{n} leases{}: restore + pack {:.2} s, heap {:.1} MB, {} bytes per lease",
+        if with_client_id { " with 19-byte client ids" } else { "" },
+        took.as_secs_f64(),
+        held as f64 / 1e6,
+        held / n as usize,
+    );
+    drop(server);
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: a quick run then.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let n =
+        std::env::var("MILLION").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 10_000 } else { 1_000_000 });
+    println!("size of a lease record: {} bytes", std::mem::size_of::<Lease>());
+    load(n, false);
+    load(n, true);
+}
