@@ -229,7 +229,7 @@ pub fn run(
             jobs.push(j);
         }
         newest = jobs.iter().map(|j| j.batch).fold(newest, u64::max);
-        backlog.add(jobs.iter().flat_map(|j| j.changes.iter().cloned()));
+        backlog.add(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)));
         let changes = backlog.take();
         let mut refused = Vec::new();
         if !changes.is_empty() {
