@@ -15,15 +15,16 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const artifacts = path.join(root, 'tests/artifacts');
 const bin = process.env.DHCPLAB_BIN ?? path.join(root, 'target/debug/dhcplab');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-// More than the snapshot's 5,000 (dhcplab_engine::bridge::SNAPSHOT_MAX_LEASES).
-const LEASES = 12000;
+// More than the snapshot's 5,000 (dhcplab_engine::bridge::SNAPSHOT_MAX_LEASES), and more than one request
+// examines when it searches (PAGE_SCAN_BUDGET, 65,536): the last lease is found only by following the daemon.
+const LEASES = 70000;
 
 let daemon, browser, base, dir;
 
 const freePort = () => new Promise((resolve) => {
   const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
 });
-const ipOf = (i) => `10.64.${Math.floor((i + 1) / 256)}.${(i + 1) % 256}`;
+const ipOf = (i) => `10.${64 + Math.floor((i + 1) / 65536)}.${Math.floor((i + 1) / 256) % 256}.${(i + 1) % 256}`;
 
 before(async () => {
   assert.ok(existsSync(bin), `dhcplab binary not found at ${bin}: run cargo build -p dhcplab-server`);
@@ -32,11 +33,11 @@ before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'dhcplab-pages-'));
   const port = await freePort();
   writeFileSync(path.join(dir, 'dhcplab.toml'), `[dhcp]\nlease_db = "leases.sqlite3"\n[http]\nlisten = "127.0.0.1:${port}"\n` +
-    `[[subnet]]\ncidr = "10.64.0.0/16"\npools = ["10.64.0.1-10.64.255.254"]\n`);
+    `[[subnet]]\ncidr = "10.64.0.0/12"\npools = ["10.64.0.1-10.79.255.254"]\n`);
   const ends = Math.floor(Date.now() / 1000) + 86400;
   const lines = [];
   for (let i = 0; i < LEASES; i++) {
-    const mac = `02:00:00:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}:07`;
+    const mac = [2, 0, (i >> 16) & 255, (i >> 8) & 255, i & 255, 7].map((b) => b.toString(16).padStart(2, '0')).join(':');
     lines.push(`${ends} ${mac} ${ipOf(i)} host-${i} *`);
   }
   writeFileSync(path.join(dir, 'leases.txt'), lines.join('\n') + '\n');
@@ -102,11 +103,11 @@ test('the dashboard pages through the daemon, searches there, and says so', asyn
   assert.equal(await page.innerText('[data-testid=lease-page]'), 'Page 2');
   await page.click('[data-testid=lease-prev]');
   await page.waitForFunction((ip) => document.querySelector('[data-testid=lease-row]')?.dataset.ip === ip, ipOf(0));
-  // A lease far beyond the snapshot's first 5,000, found by the daemon.
-  await page.fill('[data-testid=lease-search]', 'host-11999');
+  // The last lease, beyond what one search request examines: the page follows the daemon until it has it.
+  await page.fill('[data-testid=lease-search]', `host-${LEASES - 1}`);
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=lease-row]').length === 1);
-  assert.equal((await ips())[0], ipOf(11999));
-  assert.equal(await page.innerText('[data-testid=lease-host]'), 'host-11999');
+  assert.equal((await ips())[0], ipOf(LEASES - 1));
+  assert.equal(await page.innerText('[data-testid=lease-host]'), `host-${LEASES - 1}`);
   await page.screenshot({ path: path.join(artifacts, 'dashboard-pages.png'), fullPage: true });
   assert.deepEqual(problems, []);
   await page.close();

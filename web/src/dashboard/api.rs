@@ -56,6 +56,27 @@ pub async fn reserve(ws_url: &str, token: &str, ip: Ipv4Addr) -> Result<String, 
     })
 }
 
+/// Up to `limit` leases from `after` on, as `query(limit, after)` asks for them. The daemon ends a page early
+/// when a search has examined `PAGE_SCAN_BUDGET` records without filling it (so no request stalls DHCP); the
+/// page is then asked for again from where it stopped, until it is full or the table ends. A lease far into
+/// a million is found, not reported missing.
+pub async fn lease_page_filled(
+    ws_url: &str,
+    limit: usize,
+    after: Option<Ipv4Addr>,
+    query: impl Fn(usize, Option<Ipv4Addr>) -> String,
+) -> Result<(Vec<dhcplab_engine::Lease>, Option<Ipv4Addr>), String> {
+    let (mut leases, mut next) = lease_page(ws_url, &query(limit, after)).await?;
+    while leases.len() < limit
+        && let Some(from) = next
+    {
+        let (more, after_more) = lease_page(ws_url, &query(limit - leases.len(), Some(from))).await?;
+        leases.extend(more);
+        next = after_more;
+    }
+    Ok((leases, next))
+}
+
 /// One page of the daemon's lease table (`GET /api/leases?{query}`): the leases, and where the next page
 /// starts (from the `Link` header) when there are more.
 pub async fn lease_page(ws_url: &str, query: &str) -> Result<(Vec<dhcplab_engine::Lease>, Option<Ipv4Addr>), String> {

@@ -126,9 +126,10 @@ pub fn LeaseTable(p: &Props) -> Html {
         let deps = (daemon, (*filters).clone(), after, refresh, p.url.clone());
         use_effect_with(deps, move |(daemon, filters, after, _, url)| {
             if *daemon {
-                let (query, url) = (filters.api_query(PAGE, *after), url.clone());
+                let (filters, after, url) = (filters.clone(), *after, url.clone());
                 wasm_bindgen_futures::spawn_local(async move {
-                    served.set(match super::api::lease_page(&url, &query).await {
+                    let query = |limit, after| filters.api_query(limit, after);
+                    served.set(match super::api::lease_page_filled(&url, PAGE, after, query).await {
                         Ok((leases, next)) => Served { leases, next, error: None },
                         Err(e) => Served { error: Some(e), ..(*served).clone() },
                     });
