@@ -1095,3 +1095,45 @@ fn option_81_is_answered_with_the_name_and_the_server_doing_both_updates_and_exp
     lab.advance(Duration::from_secs(7 * 3600));
     assert_eq!(dns(&mut lab), [(crate::ddns::DnsOp::Remove, "gamma.lab.example.".into(), a)]);
 }
+
+#[test]
+fn restored_leases_survive_packing_in_every_state() {
+    // Thousands of records, in address order as a lease database loads them: enough for trees of several
+    // levels, which `restored` rebuilds.
+    let net: ipnet::Ipv4Net = "10.64.0.0/16".parse().unwrap();
+    let pool = "10.64.0.1-10.64.255.254".parse::<PoolRange>().unwrap().0;
+    let mut server =
+        Server::new(ServerConfig { subnets: vec![SubnetConfig::new(net, pool)], ..Default::default() }, 1).unwrap();
+    let stored: Vec<Lease> = (0..3000u32)
+        .map(|i| {
+            let b = i.to_be_bytes();
+            let hw = HwAddr::ethernet([2, 0, 0, b[2], b[3], 9]);
+            let state = LeaseState::ALL[i as usize % 5];
+            Lease {
+                ip: Ipv4Addr::from(u32::from(net.network()) + 1 + i),
+                subnet: net,
+                hw,
+                client_id: None,
+                keyed_by: crate::KeyedBy::Hw,
+                hostname: Some(compact_str::format_compact!("host-{i}")),
+                state,
+                obtained: Instant::from_secs(1000),
+                // Deadlines out of address order, so the deadline tree is not built in order.
+                expires: Instant::from_secs(5000 + u64::from((i * 7919) % 3000)),
+                lease_secs: 4000,
+                server: None,
+                class: None,
+                dns_name: None,
+            }
+        })
+        .collect();
+    server.reserve(stored.len());
+    for l in stored.clone() {
+        server.restore(l).unwrap();
+    }
+    server.restored();
+    server.check_invariants().unwrap();
+    assert_eq!(server.leases().cloned().collect::<Vec<_>>(), stored);
+    let first_deadline = stored.iter().filter(|l| l.state.holds_address()).map(|l| l.expires).min();
+    assert_eq!(server.poll_timeout(), first_deadline);
+}
