@@ -69,24 +69,12 @@ impl LeaseTable {
     }
 
     /// Rebuilds the ordered maps from their sorted contents, which fills every tree node: inserting in
-    /// address order (a lease database loading) splits nodes half full.
+    /// address order (a lease database loading) splits nodes half full. (Appending onto a map of the first
+    /// entry builds the tree in one pass and measured faster in the engine alone, but it frees the old tree
+    /// while it builds the new one, and the daemon kept 48 MB more resident per million leases.)
     pub fn pack(&mut self) {
-        /// `append` into a map holding the first entry builds the tree from the two sorted iterators in one
-        /// pass, filling each node; `collect` would first gather every entry into a vector and sort it.
-        fn packed<K: Ord, V>(mut map: BTreeMap<K, V>) -> BTreeMap<K, V> {
-            let mut out = BTreeMap::new();
-            if let Some((k, v)) = map.pop_first() {
-                out.insert(k, v);
-                out.append(&mut map);
-            }
-            out
-        }
-        self.leases = packed(std::mem::take(&mut self.leases));
-        let mut deadlines = std::mem::take(&mut self.deadlines);
-        if let Some(first) = deadlines.pop_first() {
-            self.deadlines.insert(first);
-            self.deadlines.append(&mut deadlines);
-        }
+        self.leases = std::mem::take(&mut self.leases).into_iter().collect();
+        self.deadlines = std::mem::take(&mut self.deadlines).into_iter().collect();
     }
 
     pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
