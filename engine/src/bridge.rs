@@ -290,8 +290,12 @@ pub const DEFAULT_PAGE: usize = 1_000;
 pub const MAX_PAGE: usize = 10_000;
 /// The most records one page request examines. A search that matches little would otherwise scan the whole
 /// table in one go, holding the engine's thread (and DHCP) for as long; it ends early instead and says where
-/// to go on from.
-pub const PAGE_SCAN_BUDGET: usize = 65_536;
+/// to go on from. With a million leases under perfdhcp, a search answered in 2 ms (median) and 7 ms at most
+/// with 16,384; with 65,536 it took 4-5 ms and up to 184 ms on a busy machine. It is more than `MAX_PAGE`,
+/// so an unfiltered page always fills.
+pub const PAGE_SCAN_BUDGET: usize = 16_384;
+const _: () = assert!(PAGE_SCAN_BUDGET >= MAX_PAGE);
+
 /// A snapshot carries the whole lease table only up to this many leases; beyond that it carries the first
 /// ones and the dashboard asks the daemon for pages (see [`Update::Snapshot`]).
 pub const SNAPSHOT_MAX_LEASES: usize = 5_000;

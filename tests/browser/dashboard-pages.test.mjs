@@ -16,7 +16,7 @@ const artifacts = path.join(root, 'tests/artifacts');
 const bin = process.env.DHCPLAB_BIN ?? path.join(root, 'target/debug/dhcplab');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // More than the snapshot's 5,000 (dhcplab_engine::bridge::SNAPSHOT_MAX_LEASES), and more than one request
-// examines when it searches (PAGE_SCAN_BUDGET, 65,536): the last lease is found only by following the daemon.
+// examines when it searches (PAGE_SCAN_BUDGET, 16,384): the last lease is found only by following the daemon.
 const LEASES = 70000;
 
 let daemon, browser, base, dir;
