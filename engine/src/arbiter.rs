@@ -92,7 +92,7 @@ mod tests {
             state,
             obtained: Instant::from_secs(from),
             expires: Instant::from_secs(until),
-            lease_secs: crate::lease::secs(Duration::from_secs(until.saturating_sub(from))),
+            lease_secs: crate::time::secs(Duration::from_secs(until.saturating_sub(from))),
             server: None,
             class: None,
             dns_name: None,

@@ -111,7 +111,7 @@ pub fn change(
     client_id: Option<&HexBytes>,
 ) -> DnsChange {
     let dhcid = dhcid(hw, client_id, fqdn);
-    let ttl = u32::try_from(names.ttl.as_secs()).unwrap_or(u32::MAX);
+    let ttl = crate::time::secs(names.ttl);
     DnsChange { op, fqdn: fqdn.to_string(), ip, dhcid, ttl }
 }
 

@@ -20,10 +20,7 @@ pub enum ClientKey {
 
 impl fmt::Display for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientKey::ClientId(id) => write!(f, "id {id}"),
-            ClientKey::Hw(hw) => write!(f, "hw {hw}"),
-        }
+        self.as_ref().fmt(f)
     }
 }
 
@@ -133,15 +130,6 @@ impl ClientKey {
     }
 }
 
-impl ClientKeyRef<'_> {
-    pub fn to_owned(self) -> ClientKey {
-        match self {
-            ClientKeyRef::ClientId(id) => ClientKey::ClientId(id.clone()),
-            ClientKeyRef::Hw(hw) => ClientKey::Hw(*hw),
-        }
-    }
-}
-
 impl fmt::Display for ClientKeyRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -207,11 +195,6 @@ impl Lease {
     pub fn is_client(&self, key: &ClientKey) -> bool {
         self.client() == key.as_ref()
     }
-}
-
-/// A lease time in option 51's whole seconds, saturating (u32::MAX is "infinite", RFC 2132 §9.2).
-pub fn secs(d: Duration) -> u32 {
-    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
 /// A lease as the API, the live bridge and the lab's JSON write it: with its client key spelled out.
@@ -301,7 +284,7 @@ impl From<LeaseWire> for Lease {
             state: w.state,
             obtained: w.obtained,
             expires: w.expires,
-            lease_secs: secs(w.lease_time),
+            lease_secs: crate::time::secs(w.lease_time),
             server: w.server,
             class: w.class,
             dns_name: w.dns_name,

@@ -5,7 +5,7 @@ use crate::hwaddr::HwAddr;
 use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
 use crate::packet::Request;
 use crate::subnet::Subnet;
-use crate::time::Duration;
+use crate::time::{Duration, secs};
 use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode, UnknownOption};
 use dhcproto::{Encodable, Encoder, Name};
 use serde::{Deserialize, Serialize};
@@ -61,10 +61,6 @@ pub struct LeaseTimes {
     pub lease: Duration,
     pub t1: Duration,
     pub t2: Duration,
-}
-
-fn secs(d: Duration) -> u32 {
-    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
 /// The skeleton every reply shares: op, hardware fields, xid, flags and giaddr copied from the request.

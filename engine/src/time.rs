@@ -6,6 +6,12 @@ use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 pub use std::time::Duration;
 
+/// Whole seconds as DHCP's 32-bit time options carry them (lease time, T1, T2), saturating: u32::MAX is
+/// "infinite" (RFC 2132 §9.2).
+pub fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
 /// A point in time, in milliseconds since an epoch the caller chooses (boot of the daemon, start of a
 /// simulation). Only differences between instants mean anything to the engine.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]

@@ -167,7 +167,7 @@ pub fn import(
             state: f.state,
             obtained: Instant::from_secs(f.expires.saturating_sub(secs)),
             expires: Instant::from_secs(f.expires),
-            lease_secs: dhcplab_engine::lease::secs(Duration::from_secs(secs)),
+            lease_secs: dhcplab_engine::time::secs(Duration::from_secs(secs)),
             server: None,
             class: None,
             dns_name: None,

@@ -75,7 +75,7 @@ fn boot_file(m: &dhcproto::v4::Message) -> Option<String> {
 }
 
 fn secs(d: Option<Duration>) -> Option<u32> {
-    d.map(|d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+    d.map(crate::time::secs)
 }
 
 impl ServerAnswer {

@@ -738,7 +738,7 @@ impl Server {
                 state: LeaseState::Offered,
                 obtained: now,
                 expires: now + self.config.policy.offer_hold,
-                lease_secs: crate::lease::secs(lease_time),
+                lease_secs: crate::time::secs(lease_time),
                 server: self.name.clone(),
                 class: None,
                 dns_name: None,
@@ -877,7 +877,7 @@ impl Server {
             state: LeaseState::Bound,
             obtained: now,
             expires: now + lease_time,
-            lease_secs: crate::lease::secs(lease_time),
+            lease_secs: crate::time::secs(lease_time),
             server: self.name.clone(),
             class,
         };

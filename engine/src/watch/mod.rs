@@ -240,7 +240,7 @@ impl Watch {
                     state: LeaseState::Bound,
                     obtained: now,
                     expires: now + lease_time,
-                    lease_secs: crate::lease::secs(lease_time),
+                    lease_secs: crate::time::secs(lease_time),
                     server: None,
                     class: None,
                     dns_name: None,
