@@ -2,7 +2,7 @@
 //! admin can switch servers without clients losing their addresses, and out as Kea CSV or JSON.
 
 use crate::config_file::ConfigFile;
-use crate::store::{Change, LeaseDb};
+use crate::store::{Change, Discard, LeaseDb};
 use dhcplab_engine::config::HexBytes;
 use dhcplab_engine::{Duration, HwAddr, Instant, KeyedBy, Lease, LeaseState};
 use std::io::Write;
@@ -173,8 +173,7 @@ pub fn import(
             dns_name: None,
         }));
     }
-    let mut stored = Vec::new();
-    let mut opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut stored)).join())
+    let mut opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut Discard)).join())
         .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
     let n = changes.len();
     opened.store.commit(Instant::from_secs(now), &changes)?;
