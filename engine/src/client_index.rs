@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 pub struct ClientIndex {
     /// Addresses whose records carry the key they are filed under.
     table: HashTable<Ipv4Addr>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: foldhash::fast::RandomState,
 }
 
 /// The lease records the index reads keys from.
@@ -44,6 +44,18 @@ impl ClientIndex {
         }
         let hasher = &self.hasher;
         self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
+    }
+
+    /// Files `ip` for a client that has no address filed in this subnet; false (and nothing filed) if it
+    /// has one. Loading a lease database files every record this way: no record is displaced unseen.
+    pub fn file_new(&mut self, records: &Records, subnet: Ipv4Net, client: ClientKeyRef<'_>, ip: Ipv4Addr) -> bool {
+        let h = self.hash(subnet, client);
+        if self.table.find(h, |&e| Self::is_key(records, e, subnet, client)).is_some() {
+            return false;
+        }
+        let hasher = &self.hasher;
+        self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
+        true
     }
 
     /// Unfiles `ip` if it is filed under this key.

@@ -297,20 +297,18 @@ fn remove_db(db: &std::path::Path) {
 fn restore_server(cfg: &ConfigFile, stored: std::sync::mpsc::Receiver<Loaded>, seed: u64) -> Result<Server> {
     let mut server = Server::new(cfg.server_config(), seed)
         .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
+    // The batches are gathered as the store reads them; the table is then built in one pass, which is
+    // several times faster than indexing each batch as it comes.
+    let mut leases = Vec::new();
     for loaded in stored {
         match loaded {
-            Loaded::Expect(n) => server.reserve(n),
-            Loaded::Batch(batch) => {
-                for l in batch {
-                    let ip = l.ip;
-                    if let Err(e) = server.restore(l) {
-                        warn!("stored lease for {ip} not loaded: {e}");
-                    }
-                }
-            }
+            Loaded::Expect(n) => leases.reserve_exact(n),
+            Loaded::Batch(batch) => leases.extend(batch),
         }
     }
-    server.restored();
+    for e in server.restore_all(leases) {
+        warn!("stored lease not loaded: {e}");
+    }
     // Loading built the table twice over (the stored rows, then the packed tree): hand the freed heap back
     // to the system, or a million leases keep that peak resident.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

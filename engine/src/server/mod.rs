@@ -192,20 +192,17 @@ impl Server {
         {
             return Err(RestoreError::Conflict { ip: lease.ip, holder: existing.client().to_string() });
         }
-        // A stored client with two holding records in one subnet keeps the one loaded last.
+        // A stored client with two records in one subnet keeps the one restored last.
         let _ = self.table.insert(lease);
         Ok(())
     }
 
-    /// Before restoring `more` stored leases: makes room for them at once.
-    pub fn reserve(&mut self, more: usize) {
-        self.table.reserve(more);
-    }
-
-    /// After the last `restore`: packs the table's storage (records inserted one by one leave its tree
-    /// nodes half empty; a million of them then took a third more memory).
-    pub fn restored(&mut self) {
-        self.table.pack();
+    /// Loads every stored lease at start-up, before any packet: in one pass when they are consistent (see
+    /// `LeaseTable::load`), and otherwise as `restore` would one by one, the records of the pass first.
+    /// Returns those refused.
+    pub fn restore_all(&mut self, stored: Vec<Lease>) -> Vec<RestoreError> {
+        let rest = self.table.load(stored);
+        rest.into_iter().filter_map(|l| self.restore(l).err()).collect()
     }
 
     pub fn leases(&self) -> impl Iterator<Item = &Lease> {

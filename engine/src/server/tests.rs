@@ -1096,15 +1096,13 @@ fn option_81_is_answered_with_the_name_and_the_server_doing_both_updates_and_exp
     assert_eq!(dns(&mut lab), [(crate::ddns::DnsOp::Remove, "gamma.lab.example.".into(), a)]);
 }
 
-#[test]
-fn restored_leases_survive_packing_in_every_state() {
-    // Thousands of records, in address order as a lease database loads them: enough for trees of several
-    // levels, which `restored` rebuilds.
+/// A server over 10.64.0.0/16, and `n` stored records there in every state, in address order.
+fn stored_records(n: u32) -> (Server, Vec<Lease>) {
     let net: ipnet::Ipv4Net = "10.64.0.0/16".parse().unwrap();
     let pool = "10.64.0.1-10.64.255.254".parse::<PoolRange>().unwrap().0;
-    let mut server =
+    let server =
         Server::new(ServerConfig { subnets: vec![SubnetConfig::new(net, pool)], ..Default::default() }, 1).unwrap();
-    let stored: Vec<Lease> = (0..3000u32)
+    let stored = (0..n)
         .map(|i| {
             let b = i.to_be_bytes();
             let hw = HwAddr::ethernet([2, 0, 0, b[2], b[3], 9]);
@@ -1119,7 +1117,7 @@ fn restored_leases_survive_packing_in_every_state() {
                 state,
                 obtained: Instant::from_secs(1000),
                 // Deadlines out of address order, so the deadline tree is not built in order.
-                expires: Instant::from_secs(5000 + u64::from((i * 7919) % 3000)),
+                expires: Instant::from_secs(5000 + u64::from((i * 7919) % n)),
                 lease_secs: 4000,
                 server: None,
                 class: None,
@@ -1127,13 +1125,45 @@ fn restored_leases_survive_packing_in_every_state() {
             }
         })
         .collect();
-    server.reserve(stored.len());
-    for l in stored.clone() {
-        server.restore(l).unwrap();
-    }
-    server.restored();
+    (server, stored)
+}
+
+#[test]
+fn a_lease_database_loads_in_one_pass_whatever_the_order_of_its_rows() {
+    // Thousands of records (trees of several levels), handed over out of address order as SQLite reads
+    // its text keys: the table holds them in address order, with every index as inserting each would make.
+    let (mut server, stored) = stored_records(3000);
+    let shuffled: Vec<Lease> = (0..3000).map(|i| stored[(i * 7919) % 3000].clone()).collect();
+    assert_eq!(server.restore_all(shuffled), vec![]);
     server.check_invariants().unwrap();
     assert_eq!(server.leases().cloned().collect::<Vec<_>>(), stored);
     let first_deadline = stored.iter().filter(|l| l.state.holds_address()).map(|l| l.expires).min();
     assert_eq!(server.poll_timeout(), first_deadline);
+    // The same records restored one by one make the same server.
+    let (mut one_by_one, _) = stored_records(0);
+    stored.iter().for_each(|l| one_by_one.restore(l.clone()).unwrap());
+    assert_eq!(one_by_one.leases().collect::<Vec<_>>(), server.leases().collect::<Vec<_>>());
+    assert_eq!(one_by_one.subnet_usage(), server.subnet_usage());
+    assert_eq!(one_by_one.state_counts(), server.state_counts());
+}
+
+#[test]
+fn a_damaged_lease_database_loads_with_its_conflicts_refused() {
+    // Rows no database of this server writes, but a damaged or hand-edited one might: a second holder of
+    // an address, and a client with two records in one subnet.
+    let (mut server, mut stored) = stored_records(100);
+    let bound = |i: usize| stored.iter().filter(|l| l.state == LeaseState::Bound).nth(i).unwrap().clone();
+    let (first, second) = (bound(0), bound(1));
+    let mut intruder = first.clone();
+    intruder.hw = mac(0xee);
+    let mut moved = second.clone();
+    moved.ip = Ipv4Addr::new(10, 64, 200, 1);
+    stored.extend([intruder, moved.clone()]);
+    let refused = server.restore_all(stored);
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(matches!(&refused[0], RestoreError::Conflict { ip, .. } if *ip == first.ip), "{refused:?}");
+    server.check_invariants().unwrap();
+    assert_eq!(server.lease(first.ip).map(|l| l.hw), Some(first.hw), "the first holder keeps its address");
+    let held: Vec<Ipv4Addr> = server.leases().filter(|l| l.hw == second.hw).map(|l| l.ip).collect();
+    assert_eq!(held.len(), 1, "one record per client and subnet: {held:?}");
 }

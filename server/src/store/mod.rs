@@ -51,8 +51,8 @@ pub struct CommitReport {
     pub adopt: Vec<Change>,
 }
 
-/// Where a store's load hands what it reads, as it reads it: at start-up the daemon indexes one batch
-/// while the store reads the next, so a million leases take the longer of the two, not their sum.
+/// Where a store's load hands what it reads, as it reads it: at start-up the daemon gathers the batches on
+/// another thread while the store reads on, then builds its table from them in one pass.
 pub trait LoadSink {
     /// How many leases are coming: room is made for them at once.
     fn expect(&mut self, _leases: usize) {}
