@@ -2,12 +2,13 @@
 
 use super::row::Row;
 use super::{Change, CommitReport, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
-use dhcplab_engine::Instant;
-use rusqlite::{Connection, params};
+use dhcplab_engine::{Instant, Lease};
+use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
 
 pub struct SqliteStore {
     conn: Connection,
+    path: PathBuf,
     /// Stops the checkpoint thread when the store is dropped.
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
     /// The write-ahead log, watched so it cannot grow without limit.
@@ -16,6 +17,10 @@ pub struct SqliteStore {
     wal_limit: u64,
     commits: u64,
 }
+
+/// A connection that only reads. NO_MUTEX as rusqlite's own default: each connection is used by one thread
+/// at a time, and in SQLite's serialized mode every column read takes a lock.
+const READ_ONLY: OpenFlags = OpenFlags::SQLITE_OPEN_READ_ONLY.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
 
 /// How big the WAL may grow before the writer checkpoints it itself.
 const WAL_LIMIT: u64 = 64 << 20;
@@ -86,7 +91,8 @@ impl SqliteStore {
                 stop
             });
         let wal = PathBuf::from(format!("{}-wal", path.display()));
-        Ok(SqliteStore { conn, _checkpointer: checkpointer, wal, wal_limit: WAL_LIMIT, commits: 0 })
+        let path = path.to_path_buf();
+        Ok(SqliteStore { conn, path, _checkpointer: checkpointer, wal, wal_limit: WAL_LIMIT, commits: 0 })
     }
 
     /// Checkpoints the WAL on the writer's own connection when it has outgrown `wal_limit`: background
@@ -106,30 +112,77 @@ impl SqliteStore {
     }
 }
 
+/// Closing the store folds the WAL into the database file and empties it: the next start reads one file,
+/// not a WAL it must first scan and copy (after `leases import` of a million leases, 137 MB of it).
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+            tracing::warn!("closing the lease database, its WAL could not be checkpointed: {e}");
+        }
+    }
+}
+
 impl SqliteStore {
     /// Checks a lease database without changing it (`dhcplab check --db`): SQLite's own integrity check,
     /// then every row read as the daemon would read it. Returns how many leases it holds.
     pub fn verify(path: &Path) -> Result<usize, StoreError> {
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let conn = Connection::open_with_flags(path, READ_ONLY)?;
         let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         if verdict != "ok" {
             return Err(StoreError::Corrupt(verdict));
         }
         let mut all = Vec::new();
-        load_from(&conn, &mut all)?;
+        load_from(&conn, None, &mut all)?;
         Ok(all.len())
     }
 }
 
-/// Every lease in the database, read and checked row by row.
-fn load_from(conn: &Connection, sink: &mut dyn LoadSink) -> Result<(), StoreError> {
-    let count: i64 = conn.query_row("SELECT count(*) FROM leases", [], |r| r.get(0))?;
+/// Below this many rows one thread reads them all: a second connection costs more than it saves.
+const READ_IN_HALVES_FROM: i64 = 4 * LOAD_BATCH as i64;
+
+/// Every lease in the database, read and checked row by row. With a `helper` connection to the same
+/// database, a big table is read in two halves by rowid at once, this thread reading the first: parsing
+/// the rows is most of a start-up's work, and the table is built on a third thread meanwhile. The caller
+/// makes the two reads one snapshot (see `SqliteStore::load_into`). Returns how many connections read.
+fn load_from(conn: &Connection, helper: Option<Connection>, sink: &mut dyn LoadSink) -> Result<usize, StoreError> {
+    let (count, first, last): (i64, Option<i64>, Option<i64>) =
+        conn.query_row("SELECT count(*), min(rowid), max(rowid) FROM leases", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     sink.expect(usize::try_from(count).unwrap_or(0));
+    let (Some(first), Some(last)) = (first, last) else { return Ok(1) };
+    let Some(helper) = helper.filter(|_| count >= READ_IN_HALVES_FROM) else {
+        return read_rows(conn, (first, last), &mut |batch| sink.take(batch)).map(|()| 1);
+    };
+    let middle = first + (last - first) / 2;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let second = std::thread::Builder::new()
+            .name("lease-load".into())
+            .spawn_scoped(scope, move || read_rows(&helper, (middle + 1, last), &mut |batch| drop(tx.send(batch))));
+        let second = match second {
+            Ok(thread) => thread,
+            // No thread to spare: read the other half here.
+            Err(_) => return read_rows(conn, (first, last), &mut |batch| sink.take(batch)).map(|()| 1),
+        };
+        // The other half's batches are passed on between this half's, so the table's thread has both.
+        read_rows(conn, (first, middle), &mut |batch| {
+            sink.take(batch);
+            rx.try_iter().for_each(|theirs| sink.take(theirs));
+        })?;
+        rx.iter().for_each(|theirs| sink.take(theirs));
+        second.join().unwrap_or_else(|_| Err(StoreError::Corrupt("the second reader panicked".into())))?;
+        Ok(2)
+    })
+}
+
+/// The leases whose rowids lie in `(first, last)`, in batches of up to [`LOAD_BATCH`].
+fn read_rows(conn: &Connection, (first, last): (i64, i64), take: &mut dyn FnMut(Vec<Lease>)) -> Result<(), StoreError> {
     let mut stmt = conn.prepare(
         "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, class, dns_name
-         FROM leases",
+         FROM leases WHERE rowid BETWEEN ?1 AND ?2",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query(params![first, last])?;
     let mut batch = Vec::with_capacity(LOAD_BATCH);
     while let Some(r) = rows.next()? {
         let text = |i: usize| r.get_ref(i).and_then(|v| v.as_str().map_err(Into::into));
@@ -151,16 +204,25 @@ fn load_from(conn: &Connection, sink: &mut dyn LoadSink) -> Result<(), StoreErro
         };
         batch.push(row.lease()?);
         if batch.len() == LOAD_BATCH {
-            sink.take(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
+            take(std::mem::replace(&mut batch, Vec::with_capacity(LOAD_BATCH)));
         }
     }
-    sink.take(batch);
+    take(batch);
     Ok(())
 }
 
 impl LeaseStore for SqliteStore {
+    /// Reads in two halves at once (see `load_from`), holding the database's write lock meanwhile: no
+    /// other process can commit between the two connections' reads, so they see one state of the table.
     fn load_into(&mut self, sink: &mut dyn LoadSink) -> Result<(), StoreError> {
-        load_from(&self.conn, sink)
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let helper = Connection::open_with_flags(&self.path, READ_ONLY)
+            .inspect_err(|e| tracing::warn!("reading the lease database on one connection only: {e}"))
+            .ok();
+        let read = load_from(&self.conn, helper, sink);
+        self.conn.execute_batch(if read.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        tracing::debug!("the lease database was read on {} connection(s)", read?);
+        Ok(())
     }
 
     /// One server owns the file: every change is granted.
@@ -228,6 +290,57 @@ mod tests {
             class: None,
             dns_name: None,
         }
+    }
+
+    #[test]
+    fn a_big_table_is_read_in_two_halves_every_row_once() {
+        // Enough rows for two readers, with holes in the rowids where leases were removed; and a reader
+        // of the database (the checkpointer, `dhcplab check`) open meanwhile.
+        let dir = std::env::temp_dir().join(format!("dhcplab-halves-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        let n = READ_IN_HALVES_FROM as u32 + 10_000;
+        let ip = |i: u32| std::net::Ipv4Addr::from(u32::from_be_bytes([10, 0, 0, 0]) + i);
+        let mut s = SqliteStore::open(&path).unwrap();
+        let put = |i: u32| {
+            Change::Put(Lease {
+                ip: ip(i),
+                subnet: "10.0.0.0/8".parse().unwrap(),
+                ..lease("10.0.0.1", LeaseState::Bound)
+            })
+        };
+        s.commit(Instant::from_millis(0), &(0..n).map(put).collect::<Vec<_>>()).unwrap();
+        let gone: Vec<Change> = (0..n)
+            .filter(|i| i % 7 == 3)
+            .map(|i| Change::remove(&lease(&ip(i).to_string(), LeaseState::Bound)))
+            .collect();
+        s.commit(Instant::from_millis(0), &gone).unwrap();
+        let other = Connection::open(&path).unwrap();
+        let mut batches = Vec::<Vec<Lease>>::new();
+        struct Batches<'a>(&'a mut Vec<Vec<Lease>>);
+        impl LoadSink for Batches<'_> {
+            fn take(&mut self, batch: Vec<Lease>) {
+                self.0.push(batch);
+            }
+        }
+        s.conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let helper = Connection::open_with_flags(&path, READ_ONLY).unwrap();
+        assert_eq!(load_from(&s.conn, Some(helper), &mut Batches(&mut batches)).unwrap(), 2, "two readers");
+        s.conn.execute_batch("COMMIT").unwrap();
+        let mut again = Vec::new();
+        s.load_into(&mut again).unwrap();
+        assert_eq!(again.len(), batches.iter().map(Vec::len).sum::<usize>());
+        assert!(batches.iter().all(|b| b.len() <= LOAD_BATCH));
+        let mut loaded: Vec<u32> = batches.iter().flatten().map(|l| u32::from(l.ip) - u32::from(ip(0))).collect();
+        loaded.sort_unstable();
+        let expected: Vec<u32> = (0..n).filter(|i| i % 7 != 3).collect();
+        assert_eq!(loaded, expected);
+        // The write lock taken for the read is given back: the store commits, another connection reads.
+        s.commit(Instant::from_millis(0), &[put(n)]).unwrap();
+        let rows: i64 = other.query_row("SELECT count(*) FROM leases", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, expected.len() as i64 + 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
