@@ -46,16 +46,29 @@ impl ClientIndex {
         self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
     }
 
-    /// Files `ip` for a client that has no address filed in this subnet; false (and nothing filed) if it
-    /// has one. Loading a lease database files every record this way: no record is displaced unseen.
-    pub fn file_new(&mut self, records: &Records, subnet: Ipv4Net, client: ClientKeyRef<'_>, ip: Ipv4Addr) -> bool {
-        let h = self.hash(subnet, client);
-        if self.table.find(h, |&e| Self::is_key(records, e, subnet, client)).is_some() {
-            return false;
-        }
+    /// Files every record of a table just loaded, but the ones `skip` passes over, into an empty index.
+    /// Returns the records left unfiled because their client already had one filed in their subnet.
+    pub fn file_all(&mut self, records: &Records, skip: impl Fn(&Lease) -> bool) -> Vec<Ipv4Addr> {
+        let mut keyed: Vec<(u64, Ipv4Addr, &Lease)> =
+            records.values().filter(|l| !skip(l)).map(|l| (self.hash(l.subnet, l.client()), l.ip, l)).collect();
+        self.reserve(records, keyed.len());
+        // In the order of their buckets, so filing walks the table front to back instead of touching a
+        // random cache line for each of a million clients. (hashbrown puts a hash at `hash & (buckets - 1)`,
+        // with buckets a power of two above capacity × 8/7; were that to change, the order would only lose
+        // its use.) A record itself is read only when its hash's tag matches another's.
+        let buckets = (self.table.capacity() / 7 * 8).next_power_of_two().max(1) as u64;
+        keyed.sort_unstable_by_key(|&(h, _, _)| h & (buckets - 1));
         let hasher = &self.hasher;
-        self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
-        true
+        let rehash = |e: &Ipv4Addr| records.get(e).map_or(0, |l| hasher.hash_one((l.subnet, l.client())));
+        let mut twice = Vec::new();
+        for (h, ip, l) in keyed {
+            if self.table.find(h, |&e| Self::is_key(records, e, l.subnet, l.client())).is_some() {
+                twice.push(ip);
+            } else {
+                self.table.insert_unique(h, ip, rehash);
+            }
+        }
+        twice
     }
 
     /// Unfiles `ip` if it is filed under this key.

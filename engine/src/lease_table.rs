@@ -6,6 +6,7 @@
 use crate::allocator::Allocator;
 use crate::client_index::ClientIndex;
 use crate::lease::{ClientKey, ClientKeyRef, Lease, LeaseState};
+use crate::stored_leases::StoredLeases;
 use crate::time::Instant;
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -63,40 +64,29 @@ impl LeaseTable {
         }
     }
 
-    /// Loads stored records into an empty table in one pass (a lease database at start-up): the records are
-    /// put in address order by sorting their addresses, not the records; the ordered maps are then built
-    /// from sorted runs, every tree node full, instead of by a million inserts that leave nodes half empty.
+    /// Loads stored records into an empty table in one pass (a lease database at start-up): the ordered
+    /// maps are built bottom-up from the records in address order, every tree node full, instead of by a
+    /// million inserts that leave nodes half empty; then each record is filed and counted.
     ///
     /// Returns the records this pass leaves out, for the caller to insert one by one with the usual rules:
     /// a second record at one address, a client's second record in one subnet, or every record when the
     /// table is not empty.
-    pub fn load(&mut self, records: Vec<Lease>) -> Vec<Lease> {
+    pub fn load(&mut self, stored: StoredLeases) -> Vec<Lease> {
         if !self.leases.is_empty() {
-            return records;
+            return stored.into_sorted().collect();
         }
-        let mut order: Vec<(Ipv4Addr, usize)> = records.iter().enumerate().map(|(i, l)| (l.ip, i)).collect();
-        order.sort_unstable();
-        let mut slots: Vec<Option<Lease>> = records.into_iter().map(Some).collect();
         let mut rest = Vec::new();
-        let mut sorted = Vec::with_capacity(order.len());
-        for (ip, i) in order {
-            let Some(lease) = slots.get_mut(i).and_then(Option::take) else { continue };
+        let mut sorted: Vec<(Ipv4Addr, Lease)> = Vec::with_capacity(stored.len());
+        for lease in stored.into_sorted() {
             match sorted.last() {
-                Some((last, _)) if *last == ip => rest.push(lease),
-                _ => sorted.push((ip, lease)),
+                Some((last, _)) if *last == lease.ip => rest.push(lease),
+                _ => sorted.push((lease.ip, lease)),
             }
         }
-        drop(slots);
         // Sorted and unique: `from_iter` sees one run and builds the tree bottom-up.
-        let leases: BTreeMap<Ipv4Addr, Lease> = sorted.into_iter().collect();
-        self.clients.reserve(&leases, leases.len());
-        let twice: Vec<Ipv4Addr> = leases
-            .values()
-            .filter(|l| l.state != LeaseState::Declined)
-            .filter(|l| !self.clients.file_new(&leases, l.subnet, l.client(), l.ip))
-            .map(|l| l.ip)
-            .collect();
-        let mut leases = leases;
+        let mut leases: BTreeMap<Ipv4Addr, Lease> = sorted.into_iter().collect();
+        // Declined records are not filed: the address is no longer the client's.
+        let twice = self.clients.file_all(&leases, |l| l.state == LeaseState::Declined);
         rest.extend(twice.into_iter().filter_map(|ip| leases.remove(&ip)));
         let mut deadlines = Vec::new();
         for l in leases.values() {

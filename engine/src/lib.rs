@@ -34,6 +34,7 @@ pub mod reply;
 pub mod server;
 pub mod sim;
 pub mod stats;
+pub mod stored_leases;
 pub mod subnet;
 pub mod text;
 pub mod time;

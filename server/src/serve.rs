@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use dhcplab_engine::Server;
 use dhcplab_engine::bridge::PeerStatus;
 use dhcplab_engine::config::{PoolRange, SubnetConfig};
+use dhcplab_engine::stored_leases::StoredLeases;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -297,13 +298,13 @@ fn remove_db(db: &std::path::Path) {
 fn restore_server(cfg: &ConfigFile, stored: std::sync::mpsc::Receiver<Loaded>, seed: u64) -> Result<Server> {
     let mut server = Server::new(cfg.server_config(), seed)
         .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
-    // The batches are gathered as the store reads them; the table is then built in one pass, which is
-    // several times faster than indexing each batch as it comes.
-    let mut leases = Vec::new();
+    // Each batch is sorted by address as it comes, while the store reads the next; the table is then
+    // built from the sorted batches in one pass.
+    let mut leases = StoredLeases::default();
     for loaded in stored {
         match loaded {
-            Loaded::Expect(n) => leases.reserve_exact(n),
-            Loaded::Batch(batch) => leases.extend(batch),
+            Loaded::Expect(n) => leases = StoredLeases::with_runs(n.div_ceil(crate::store::LOAD_BATCH)),
+            Loaded::Batch(batch) => leases.add(batch),
         }
     }
     for e in server.restore_all(leases) {

@@ -17,6 +17,7 @@ use crate::message::DhcpMessage;
 use crate::packet::{DropReason, Dropped, Request, parse_request};
 use crate::reply::{self, Destination, LeaseTimes};
 use crate::stats::Stats;
+use crate::stored_leases::StoredLeases;
 use crate::subnet::Subnet;
 use crate::time::{Duration, Instant};
 use dhcproto::v4::{Message, MessageType};
@@ -200,8 +201,8 @@ impl Server {
     /// Loads every stored lease at start-up, before any packet: in one pass when they are consistent (see
     /// `LeaseTable::load`), and otherwise as `restore` would one by one, the records of the pass first.
     /// Returns those refused.
-    pub fn restore_all(&mut self, stored: Vec<Lease>) -> Vec<RestoreError> {
-        let rest = self.table.load(stored);
+    pub fn restore_all(&mut self, stored: impl Into<StoredLeases>) -> Vec<RestoreError> {
+        let rest = self.table.load(stored.into());
         rest.into_iter().filter_map(|l| self.restore(l).err()).collect()
     }
 

@@ -1134,7 +1134,9 @@ fn a_lease_database_loads_in_one_pass_whatever_the_order_of_its_rows() {
     // its text keys: the table holds them in address order, with every index as inserting each would make.
     let (mut server, stored) = stored_records(3000);
     let shuffled: Vec<Lease> = (0..3000).map(|i| stored[(i * 7919) % 3000].clone()).collect();
-    assert_eq!(server.restore_all(shuffled), vec![]);
+    let mut batches = crate::stored_leases::StoredLeases::default();
+    shuffled.chunks(700).for_each(|b| batches.add(b.to_vec()));
+    assert_eq!(server.restore_all(batches), vec![]);
     server.check_invariants().unwrap();
     assert_eq!(server.leases().cloned().collect::<Vec<_>>(), stored);
     let first_deadline = stored.iter().filter(|l| l.state.holds_address()).map(|l| l.expires).min();
