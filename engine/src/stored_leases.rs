@@ -16,9 +16,9 @@ pub struct StoredLeases {
 }
 
 impl StoredLeases {
-    /// Room for `runs` batches.
-    pub fn with_runs(runs: usize) -> Self {
-        StoredLeases { runs: Vec::with_capacity(runs), len: 0 }
+    /// Makes room for `runs` more batches.
+    pub fn reserve_runs(&mut self, runs: usize) {
+        self.runs.reserve_exact(runs);
     }
 
     /// Takes one batch, sorting it by address (stably: records at one address stay in the order read).

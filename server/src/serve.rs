@@ -293,8 +293,8 @@ fn remove_db(db: &std::path::Path) {
     }
 }
 
-/// The engine for `cfg`, with the stored leases loaded as they arrive; one that no longer fits the config
-/// is logged and left out.
+/// The engine for `cfg`, with the stored leases loaded: a lease that conflicts with one already loaded (a
+/// second holder of its address) is logged and left out.
 fn restore_server(cfg: &ConfigFile, stored: std::sync::mpsc::Receiver<Loaded>, seed: u64) -> Result<Server> {
     let mut server = Server::new(cfg.server_config(), seed)
         .map_err(|errs| BadConfig(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))?;
@@ -303,15 +303,15 @@ fn restore_server(cfg: &ConfigFile, stored: std::sync::mpsc::Receiver<Loaded>, s
     let mut leases = StoredLeases::default();
     for loaded in stored {
         match loaded {
-            Loaded::Expect(n) => leases = StoredLeases::with_runs(n.div_ceil(crate::store::LOAD_BATCH)),
+            Loaded::Expect(n) => leases.reserve_runs(n.div_ceil(crate::store::LOAD_BATCH)),
             Loaded::Batch(batch) => leases.add(batch),
         }
     }
     for e in server.restore_all(leases) {
         warn!("stored lease not loaded: {e}");
     }
-    // Loading built the table twice over (the stored rows, then the packed tree): hand the freed heap back
-    // to the system, or a million leases keep that peak resident.
+    // Loading held the records twice over (the sorted batches, then the tree): hand the freed heap back to
+    // the system, or a million leases keep that peak resident.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free memory of glibc's heap; it has no preconditions.
     unsafe {
