@@ -98,26 +98,7 @@ impl ClientIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{HwAddr, Instant, KeyedBy, LeaseState};
-
-    fn record(ip: u8, client: u8) -> Lease {
-        let hw = HwAddr::ethernet([2, 0, 0, 0, 0, client]);
-        Lease {
-            ip: Ipv4Addr::new(192, 0, 2, ip),
-            subnet: "192.0.2.0/24".parse().unwrap(),
-            keyed_by: KeyedBy::Hw,
-            hw,
-            client_id: None,
-            hostname: None,
-            state: LeaseState::Bound,
-            obtained: Instant::ZERO,
-            expires: Instant::from_secs(60),
-            lease_secs: 60,
-            server: None,
-            class: None,
-            dns_name: None,
-        }
-    }
+    use crate::lease::test_record as record;
 
     #[test]
     fn finds_a_client_by_the_key_its_record_carries_and_forgets_it_on_remove() {

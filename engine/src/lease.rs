@@ -292,6 +292,26 @@ impl From<LeaseWire> for Lease {
     }
 }
 
+/// For the engine's unit tests: client `client`'s record of 192.0.2.`last`, bound for a minute.
+#[cfg(test)]
+pub(crate) fn test_record(last: u8, client: u8) -> Lease {
+    Lease {
+        ip: Ipv4Addr::new(192, 0, 2, last),
+        subnet: "192.0.2.0/24".parse().unwrap(),
+        keyed_by: KeyedBy::Hw,
+        hw: HwAddr::ethernet([2, 0, 0, 0, 0, client]),
+        client_id: None,
+        hostname: None,
+        state: LeaseState::Bound,
+        obtained: Instant::ZERO,
+        expires: Instant::from_secs(60),
+        lease_secs: 60,
+        server: None,
+        class: None,
+        dns_name: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,25 +66,7 @@ impl From<Vec<Lease>> for StoredLeases {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{HwAddr, Instant, KeyedBy, LeaseState};
-
-    fn record(last: u8, client: u8) -> Lease {
-        Lease {
-            ip: Ipv4Addr::new(192, 0, 2, last),
-            subnet: "192.0.2.0/24".parse().unwrap(),
-            keyed_by: KeyedBy::Hw,
-            hw: HwAddr::ethernet([2, 0, 0, 0, 0, client]),
-            client_id: None,
-            hostname: None,
-            state: LeaseState::Bound,
-            obtained: Instant::ZERO,
-            expires: Instant::from_secs(60),
-            lease_secs: 60,
-            server: None,
-            class: None,
-            dns_name: None,
-        }
-    }
+    use crate::lease::test_record as record;
 
     #[test]
     fn batches_merge_into_address_order_and_ties_keep_the_order_read() {
