@@ -47,7 +47,8 @@ impl ClientIndex {
     }
 
     /// Files every record of a table just loaded, but the ones `skip` passes over, into an empty index.
-    /// Returns the records left unfiled because their client already had one filed in their subnet.
+    /// Returns the records left unfiled because their client already had one filed in their subnet (a
+    /// client's records in address order).
     pub fn file_all(&mut self, records: &Records, skip: impl Fn(&Lease) -> bool) -> Vec<Ipv4Addr> {
         let mut keyed: Vec<(u64, Ipv4Addr, &Lease)> =
             records.values().filter(|l| !skip(l)).map(|l| (self.hash(l.subnet, l.client()), l.ip, l)).collect();
@@ -55,9 +56,10 @@ impl ClientIndex {
         // In the order of their buckets, so filing walks the table front to back instead of touching a
         // random cache line for each of a million clients. (hashbrown puts a hash at `hash & (buckets - 1)`,
         // with buckets a power of two above capacity × 8/7; were that to change, the order would only lose
-        // its use.) A record itself is read only when its hash's tag matches another's.
+        // its use.) A record itself is read only when its hash's tag matches another's. A client's records
+        // share a bucket; of those, the one at the lowest address is filed, whatever the hash's seed.
         let buckets = (self.table.capacity() / 7 * 8).next_power_of_two().max(1) as u64;
-        keyed.sort_unstable_by_key(|&(h, _, _)| h & (buckets - 1));
+        keyed.sort_unstable_by_key(|&(h, ip, _)| (h & (buckets - 1), ip));
         let hasher = &self.hasher;
         let rehash = |e: &Ipv4Addr| records.get(e).map_or(0, |l| hasher.hash_one((l.subnet, l.client())));
         let mut twice = Vec::new();

@@ -200,7 +200,8 @@ impl Server {
 
     /// Loads every stored lease at start-up, before any packet: in one pass when they are consistent (see
     /// `LeaseTable::load`), and otherwise as `restore` would one by one, the records of the pass first.
-    /// Returns those refused.
+    /// Returns those refused. Of a damaged database's two holders of an address, the one read first keeps
+    /// it; a client with several records in one subnet keeps the one at the highest address.
     pub fn restore_all(&mut self, stored: impl Into<StoredLeases>) -> Vec<RestoreError> {
         let rest = self.table.load(stored.into());
         rest.into_iter().filter_map(|l| self.restore(l).err()).collect()

@@ -176,7 +176,7 @@ fn load_from(conn: &Connection, helper: Option<Connection>, sink: &mut dyn LoadS
     })
 }
 
-/// The leases whose rowids lie in `(first, last)`, in batches of up to [`LOAD_BATCH`].
+/// The leases whose rowids run from `first` to `last`, both included, in batches of up to [`LOAD_BATCH`].
 fn read_rows(conn: &Connection, (first, last): (i64, i64), take: &mut dyn FnMut(Vec<Lease>)) -> Result<(), StoreError> {
     let mut stmt = conn.prepare(
         "SELECT ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs, class, dns_name
