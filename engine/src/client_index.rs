@@ -24,6 +24,12 @@ impl ClientIndex {
         self.hasher.hash_one((subnet, client))
     }
 
+    /// The hash of an address already filed, read from its record: what the table asks when it grows.
+    /// (A function of the hasher, not of `self`, so the table can be borrowed beside it.)
+    fn rehash<'a>(hasher: &'a foldhash::fast::RandomState, records: &'a Records) -> impl Fn(&Ipv4Addr) -> u64 + 'a {
+        move |e| records.get(e).map_or(0, |l| hasher.hash_one((l.subnet, l.client())))
+    }
+
     fn is_key(records: &Records, ip: Ipv4Addr, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> bool {
         records.get(&ip).is_some_and(|l| l.subnet == subnet && l.client() == client)
     }
@@ -42,8 +48,7 @@ impl ClientIndex {
         if let Ok(old) = self.table.find_entry(h, |&e| e == ip || Self::is_key(records, e, subnet, client)) {
             old.remove();
         }
-        let hasher = &self.hasher;
-        self.table.insert_unique(h, ip, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
+        self.table.insert_unique(h, ip, Self::rehash(&self.hasher, records));
     }
 
     /// Files every record of a table just loaded, but the ones `skip` passes over, into an empty index.
@@ -60,14 +65,13 @@ impl ClientIndex {
         // share a bucket; of those, the one at the lowest address is filed, whatever the hash's seed.
         let buckets = (self.table.capacity() / 7 * 8).next_power_of_two().max(1) as u64;
         keyed.sort_unstable_by_key(|&(h, ip, _)| (h & (buckets - 1), ip));
-        let hasher = &self.hasher;
-        let rehash = |e: &Ipv4Addr| records.get(e).map_or(0, |l| hasher.hash_one((l.subnet, l.client())));
+        let rehash = Self::rehash(&self.hasher, records);
         let mut twice = Vec::new();
         for (h, ip, l) in keyed {
             if self.table.find(h, |&e| Self::is_key(records, e, l.subnet, l.client())).is_some() {
                 twice.push(ip);
             } else {
-                self.table.insert_unique(h, ip, rehash);
+                self.table.insert_unique(h, ip, &rehash);
             }
         }
         twice
@@ -84,8 +88,7 @@ impl ClientIndex {
     /// Makes room for `more` clients at once (before a database loads): growing step by step re-reads
     /// every filed client's key from its record at each step.
     pub fn reserve(&mut self, records: &Records, more: usize) {
-        let hasher = &self.hasher;
-        self.table.reserve(more, |&e| records.get(&e).map_or(0, |l| hasher.hash_one((l.subnet, l.client()))));
+        self.table.reserve(more, Self::rehash(&self.hasher, records));
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {

@@ -51,7 +51,7 @@ pub struct CommitReport {
     pub adopt: Vec<Change>,
 }
 
-/// Where a store's load hands what it reads, as it reads it: at start-up the daemon gathers the batches on
+/// Where a store's load hands what it reads, as it reads it: at start-up the daemon sorts each batch on
 /// another thread while the store reads on, then builds its table from them in one pass.
 pub trait LoadSink {
     /// How many leases are coming: room is made for them at once.
@@ -77,7 +77,7 @@ impl LoadSink for Discard {
 }
 
 /// How many leases a load hands over at a time: big enough that the hand-over costs nothing, small
-/// enough that indexing starts at once.
+/// enough that sorting starts at once.
 pub const LOAD_BATCH: usize = 8192;
 
 /// Where leases are kept.
