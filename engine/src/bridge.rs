@@ -35,6 +35,9 @@ pub struct DaemonStats {
     pub store_conflicts: u64,
     /// Lease changes whose commit failed, waiting to be tried again.
     pub store_pending: u64,
+    /// Times the lease store fell behind and the daemon stopped reading packets until it caught up.
+    #[serde(default)]
+    pub store_queue_full: u64,
     /// Dynamic DNS changes carried out, refused because another client owns the name, and given up.
     #[serde(default)]
     pub dns_updated: u64,

@@ -159,6 +159,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         "ACKs held back because another server's client holds the address in the shared lease database.",
         s.store_conflicts,
     );
+    counter(
+        &mut out,
+        "store_queue_full_total",
+        "Times the lease database fell behind and the daemon stopped reading packets until it caught up.",
+        s.store_queue_full,
+    );
     let _ = writeln!(out, "# HELP dhcplab_store_pending_changes Lease changes waiting for a commit to succeed.");
     let _ =
         writeln!(out, "# TYPE dhcplab_store_pending_changes gauge\ndhcplab_store_pending_changes {}", s.store_pending);

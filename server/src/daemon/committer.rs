@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-/// Batches waiting for the store. When it is full the engine waits, the sockets' kernel buffers fill, and
-/// the kernel drops (and counts) what does not fit: memory stays bounded under overload.
+/// Batches waiting for the store. When it is full the engine keeps its newest job and stops reading packets
+/// until the committer makes room (it goes on answering the API and its timers); the sockets' kernel
+/// buffers fill, and the kernel drops (and counts) what does not fit: memory stays bounded under overload.
 pub const STORE_QUEUE: usize = 64;
 
 /// How long the committer waits before trying again changes whose commit failed.
@@ -37,6 +38,10 @@ pub struct Counters {
     pub store_conflicts: AtomicU64,
     /// Changes whose commit failed, waiting to be tried again.
     pub store_pending: AtomicU64,
+    /// Times the engine found the store's queue full and stopped reading packets until it had room.
+    pub store_queue_full: AtomicU64,
+    /// Woken each time the committer takes jobs off the queue: the engine waits on it while the queue is full.
+    pub store_room: tokio::sync::Notify,
     /// The last commit failed; `last_error` says why.
     pub store_failing: AtomicBool,
     /// The committer's thread has ended: nothing can be stored or ACKed any more.
@@ -228,6 +233,8 @@ pub fn run(
             window.arrived(drained);
             jobs.push(j);
         }
+        // A permit is kept when the engine is not waiting; it then tries once more for nothing, at worst.
+        counters.store_room.notify_one();
         newest = jobs.iter().map(|j| j.batch).fold(newest, u64::max);
         backlog.add(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)));
         let changes = backlog.take();

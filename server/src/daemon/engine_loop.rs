@@ -1,7 +1,8 @@
 //! The engine's loop, on a thread and runtime of its own: it alone owns the `Server`. Each turn it takes
 //! one of: API commands, a batch of datagrams read straight from the links' sockets, the engine's next
 //! deadline, or the once-a-second stats tick; then it flushes. OFFERs and NAKs leave at once; ACKs go to the
-//! committer with the batch's lease changes and leave only after those are durable.
+//! committer with the batch's lease changes and leave only after those are durable. While the committer's
+//! queue is full the engine reads no packets, but it still answers the API and keeps its timers.
 
 use super::clock::Clock;
 use super::command::Command;
@@ -38,6 +39,9 @@ pub struct Engine {
     kernel_drops: u64,
     /// The number of the last store job sent.
     batch: u64,
+    /// A store job that found the committer's queue full, with the jobs made since merged into it: while
+    /// there is one the engine reads no packets (see `STORE_QUEUE`).
+    held: Option<StoreJob>,
     /// The addresses each store job not yet known to be durable changed, oldest first: while the store
     /// is down these are not renewed (their records in the table may be ahead of the store).
     in_flight: std::collections::VecDeque<(u64, Vec<Ipv4Addr>)>,
@@ -85,6 +89,7 @@ impl Engine {
             bridge,
             kernel_drops: 0,
             batch: 0,
+            held: None,
             in_flight: Default::default(),
             peers: vec![],
             batch_read: None,
@@ -138,6 +143,7 @@ impl Engine {
             acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
             store_conflicts: c.store_conflicts.load(Ordering::Relaxed),
             store_pending: c.store_pending.load(Ordering::Relaxed),
+            store_queue_full: c.store_queue_full.load(Ordering::Relaxed),
             dns_updated: c.dns.updated.load(Ordering::Relaxed),
             dns_conflicts: c.dns.conflicts.load(Ordering::Relaxed),
             dns_failed: c.dns.failed.load(Ordering::Relaxed),
@@ -183,6 +189,7 @@ impl Engine {
             error!("the stats timer: {e}");
         }
         self.open_pinger();
+        let counters = self.counters.clone();
         let mut armed: Option<dhcplab_engine::Instant> = None;
         loop {
             let deadline = self.server.poll_timeout();
@@ -214,7 +221,9 @@ impl Engine {
                     Some(cmd) => self.command(cmd),
                     None => break,
                 },
-                _ = readable => self.read_batch(&mut buf),
+                _ = readable, if self.held.is_none() => self.read_batch(&mut buf),
+                // The committer took jobs: `flush` below hands it the held one.
+                _ = counters.store_room.notified(), if self.held.is_some() => {}
                 _ = echoed => {
                     let now = self.clock.now();
                     for ip in pinger.as_ref().map(|p| p.replies()).unwrap_or_default() {
@@ -237,6 +246,11 @@ impl Engine {
                 }
             }
             self.flush().await;
+        }
+        if let Some(job) = self.held.take()
+            && self.store_tx.send(job).is_err()
+        {
+            error!("the lease store's thread has stopped");
         }
     }
 
@@ -339,16 +353,44 @@ impl Engine {
             let offers = now_out.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
             (0..offers).for_each(|_| self.counters.offer_seconds.observe(waited));
         }
-        if !changes.is_empty() || !durable.is_empty() {
+        let job = (!changes.is_empty() || !durable.is_empty()).then(|| {
             self.batch += 1;
             self.in_flight.push_back((self.batch, changes.iter().map(|c| c.ip()).collect()));
-            // A full store queue blocks the engine's thread (its runtime serves nothing else): the engine
-            // slows down instead of memory growing.
-            if self.store_tx.send(StoreJob { batch: self.batch, received: read, changes, replies: durable }).is_err() {
-                error!("the lease store's thread has stopped");
-            }
-        }
+            StoreJob { batch: self.batch, received: read, changes, replies: durable }
+        });
+        self.hand_to_store(job);
         self.follow_store();
+    }
+
+    /// Hands the committer the held job with this one merged into it, or this one. When its queue is full
+    /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
+    /// included, for as long as a slow commit lasts.
+    fn hand_to_store(&mut self, job: Option<StoreJob>) {
+        let was_held = self.held.is_some();
+        let job = match (self.held.take(), job) {
+            // The merged job carries the newer number: once it is durable, so is everything up to it. Its
+            // replies are timed from the older batch's reading, an upper bound for the newer ones.
+            (Some(mut held), Some(new)) => {
+                held.batch = new.batch;
+                held.received = held.received.or(new.received);
+                held.changes.extend(new.changes);
+                held.replies.extend(new.replies);
+                held
+            }
+            (Some(job), None) | (None, Some(job)) => job,
+            (None, None) => return,
+        };
+        match self.store_tx.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                if !was_held {
+                    self.counters.store_queue_full.fetch_add(1, Ordering::Relaxed);
+                    debug!("the lease store's queue is full: no packets read until it has room");
+                }
+                self.held = Some(job);
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => error!("the lease store's thread has stopped"),
+        }
     }
 
     /// Tells the engine when the store goes down or comes back, and which addresses' records it may not
@@ -368,5 +410,123 @@ impl Engine {
             info!("the lease store is back: serving new leases again");
             self.server.set_store_down(None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{CommitReport, StoreError};
+    use dhcplab_engine::builder::ClientMsg;
+    use dhcplab_engine::hwaddr::HwAddr;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+    use tokio::sync::oneshot;
+
+    /// A store whose commits wait until the gate opens, as a disk stalled behind a checkpoint would.
+    struct Gated(Arc<AtomicBool>);
+
+    impl LeaseStore for Gated {
+        fn load_into(&mut self, _: &mut dyn crate::store::LoadSink) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        fn commit(&mut self, _: dhcplab_engine::Instant, _: &[Change]) -> Result<CommitReport, StoreError> {
+            while !self.0.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Ok(CommitReport::default())
+        }
+    }
+
+    /// The next reply on the clients' socket, if one comes within two seconds.
+    fn reply(clients: &std::net::UdpSocket) -> Option<PacketSummary> {
+        let mut buf = [0u8; 1500];
+        let n = clients.recv(&mut buf).ok()?;
+        PacketSummary::from_bytes(&buf[..n])
+    }
+
+    /// Waits for a command's answer; `None` after `limit`.
+    fn answer<T>(mut rx: oneshot::Receiver<T>, limit: Duration) -> Option<T> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(v) = rx.try_recv() {
+                return Some(v);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    }
+
+    #[test]
+    fn a_stalled_store_stops_packets_not_the_api_and_every_ack_follows_once_it_commits() {
+        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let clients_addr = clients.local_addr().unwrap();
+        let cfg = crate::config_file::parse(
+            "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n",
+            "test.toml",
+        )
+        .unwrap()
+        .server_config();
+        let server = Server::new(cfg, 7).unwrap();
+        let open = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let (link_tx, link_rx) = std::sync::mpsc::channel();
+        let (store, c, feedback) = (Box::new(Gated(open.clone())), counters.clone(), cmd_tx.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let _entered = rt.enter();
+            let link = Link::demo(0, (Ipv4Addr::LOCALHOST, 0).into(), Ipv4Addr::new(192, 0, 2, 1), clients_addr);
+            let link = link.unwrap();
+            link_tx.send(link.socket.local_addr().unwrap()).unwrap();
+            let bridge = Publisher::new(tokio::sync::broadcast::channel(16).0);
+            let store = (store as Box<dyn LeaseStore>, CommitWindow::new(Duration::ZERO));
+            let engine = Engine::new(server, Arc::new(vec![link]), store, Clock::new(), c, bridge, feedback).unwrap();
+            rt.block_on(engine.run(cmd_rx));
+        });
+        let server_addr = link_rx.recv().unwrap();
+        let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
+        let offered: Vec<Ipv4Addr> = (0..240)
+            .map(|i| {
+                let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
+                clients.send_to(&discover, server_addr).unwrap();
+                let offer = reply(&clients).expect("an OFFER (offers never wait for the store)");
+                assert_eq!(offer.msg, DhcpMessage::Offer);
+                offer.yiaddr
+            })
+            .collect();
+        // One REQUEST at a time, each its own batch and store job, until the engine finds the queue full.
+        let mut requests = 0;
+        for (i, ip) in (0..).zip(&offered) {
+            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
+                .requested(*ip)
+                .server(Ipv4Addr::new(192, 0, 2, 1))
+                .bytes();
+            clients.send_to(&request, server_addr).unwrap();
+            requests += 1;
+            std::thread::sleep(Duration::from_millis(3));
+            if counters.store_queue_full.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+        }
+        assert_eq!(counters.store_queue_full.load(Ordering::Relaxed), 1, "{requests} jobs never filled the queue");
+        assert!(requests > STORE_QUEUE, "{requests}");
+
+        // The store is still stalled; the API is answered all the same.
+        let (tx, rx) = oneshot::channel();
+        cmd_tx.blocking_send(Command::Ping(tx)).unwrap();
+        assert!(answer(rx, Duration::from_secs(5)).is_some(), "the engine answers nothing while the store stalls");
+        let (tx, rx) = oneshot::channel();
+        cmd_tx.blocking_send(Command::Stats(tx)).unwrap();
+        let stats = answer(rx, Duration::from_secs(5)).expect("stats");
+        assert_eq!(stats.store_queue_full, 1);
+        assert!(reply(&clients).is_none(), "no ACK may leave before its lease is stored");
+
+        // The disk comes back: every REQUEST is ACKed, the held job's too.
+        open.store(true, Ordering::Release);
+        let acks = (0..requests).filter_map(|_| reply(&clients)).filter(|r| r.msg == DhcpMessage::Ack).count();
+        assert_eq!(acks, requests);
     }
 }
