@@ -2,8 +2,8 @@
 
 use crate::bridge::publisher::Published;
 use crate::config_file;
-use crate::daemon::Command;
 use crate::daemon::command::LeasePageRequest;
+use crate::daemon::{Command, CommandSender};
 use crate::http_guard::{self, Guard};
 use crate::metrics;
 use crate::reload::{ReloadError, Reloader};
@@ -21,13 +21,13 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tower_http::services::{ServeDir, ServeFile};
 
 /// Shared by every handler.
 #[derive(Clone)]
 pub struct AppState {
-    pub commands: mpsc::Sender<Command>,
+    pub commands: CommandSender,
     /// Bearer token for mutating endpoints; `None` refuses them all.
     pub admin_token: Option<Arc<str>>,
     /// Reloads the config file and applies it (the same as SIGHUP).

@@ -6,9 +6,8 @@ use dhcplab_engine::reply::Destination;
 use dhcplab_engine::server::Transmit;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::Arc;
-use tokio::net::UdpSocket;
 
 #[derive(Debug, Clone)]
 pub enum LinkKind {
@@ -24,6 +23,7 @@ pub struct Link {
     pub name: String,
     /// The server's address on this link: it selects the subnet and is the server identifier.
     pub addr: Ipv4Addr,
+    /// Non-blocking: the engine's loop polls it.
     pub socket: Arc<UdpSocket>,
     pub kind: LinkKind,
 }
@@ -71,16 +71,13 @@ impl Link {
         s.bind_device(Some(name.as_bytes())).map_err(io)?;
         s.set_nonblocking(true).map_err(io)?;
         s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into()).map_err(io)?;
-        let socket = UdpSocket::from_std(s.into()).map_err(io)?;
-        Ok(Link { id, name: name.to_string(), addr, socket: Arc::new(socket), kind: LinkKind::Interface })
+        Ok(Link { id, name: name.to_string(), addr, socket: Arc::new(s.into()), kind: LinkKind::Interface })
     }
 
     /// The loopback demo link: the server's socket on `listen` and its address `addr` on the demo subnet.
-    /// Like `interface`, it registers with the runtime entered when it is called.
     pub fn demo(id: u32, listen: SocketAddr, addr: Ipv4Addr, clients: SocketAddr) -> io::Result<Link> {
-        let std = std::net::UdpSocket::bind(listen)?;
-        std.set_nonblocking(true)?;
-        let socket = UdpSocket::from_std(std)?;
+        let socket = UdpSocket::bind(listen)?;
+        socket.set_nonblocking(true)?;
         Ok(Link { id, name: "demo".into(), addr, socket: Arc::new(socket), kind: LinkKind::Demo { clients } })
     }
 
@@ -102,37 +99,36 @@ impl Link {
             .unwrap_or(0)
     }
 
-    pub async fn send(&self, t: &Transmit) -> io::Result<usize> {
-        self.socket.send_to(&t.bytes, wire_destination(&self.kind, t)).await
+    pub fn send(&self, t: &Transmit) -> io::Result<usize> {
+        send_waiting(&self.socket, &t.bytes, wire_destination(&self.kind, t))
     }
 
-    /// A blocking-style sender on the same socket, for the store thread (which sends ACKs itself once their
-    /// leases are committed, without waking the async runtime).
-    pub fn sender(&self) -> io::Result<LinkSender> {
-        let dup = socket2::SockRef::from(self.socket.as_ref()).try_clone()?;
-        Ok(LinkSender { socket: dup.into(), kind: self.kind.clone() })
+    /// A sender on the same socket, for the store thread (which sends ACKs itself once their leases are
+    /// committed, without waking the engine).
+    pub fn sender(&self) -> LinkSender {
+        LinkSender { socket: self.socket.clone(), kind: self.kind.clone() }
     }
 }
 
-/// Sends replies on a link from a plain thread.
+/// Sends on a non-blocking socket, waiting briefly if its send buffer is full rather than drop the reply.
+fn send_waiting(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) -> io::Result<usize> {
+    for _ in 0..1000 {
+        match socket.send_to(bytes, dst) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(std::time::Duration::from_micros(50)),
+            r => return r,
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::WouldBlock, "send buffer full for 50 ms"))
+}
+
+/// Sends replies on a link from another thread.
 pub struct LinkSender {
-    socket: std::net::UdpSocket,
+    socket: Arc<UdpSocket>,
     kind: LinkKind,
 }
 
 impl LinkSender {
     pub fn send(&self, t: &Transmit) -> io::Result<usize> {
-        let dst = wire_destination(&self.kind, t);
-        // The descriptor is shared with the async side and so non-blocking: wait briefly if the send
-        // buffer is full rather than drop the ACK.
-        for _ in 0..1000 {
-            match self.socket.send_to(&t.bytes, dst) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(std::time::Duration::from_micros(50))
-                }
-                r => return r,
-            }
-        }
-        Err(io::Error::new(io::ErrorKind::WouldBlock, "send buffer full for 50 ms"))
+        send_waiting(&self.socket, &t.bytes, wire_destination(&self.kind, t))
     }
 }

@@ -7,8 +7,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::atomic::{AtomicU16, Ordering};
-use tokio::io::unix::AsyncFd;
 
 const ECHO_REPLY: u8 = 0;
 const ECHO_REQUEST: u8 = 8;
@@ -22,12 +22,11 @@ pub enum PingerError {
          in net.ipv4.ping_group_range or give it CAP_NET_RAW"
     )]
     NoSocket { datagram: io::Error, raw: io::Error },
-    #[error("the ICMP socket for conflict probing: {0}")]
-    Register(io::Error),
 }
 
 pub struct Pinger {
-    fd: AsyncFd<Socket>,
+    /// Non-blocking: the engine's loop polls it.
+    socket: Socket,
     /// A raw socket sees every ICMP message with its IP header; a datagram (ping) socket only the replies
     /// to its own echo requests, headerless.
     raw: bool,
@@ -46,7 +45,7 @@ fn checksum(b: &[u8]) -> u16 {
 }
 
 impl Pinger {
-    /// Opens the socket. Must be called inside a tokio runtime.
+    /// Opens the socket.
     pub fn open() -> Result<Pinger, PingerError> {
         let open = |ty| -> io::Result<Socket> {
             let s = Socket::new(Domain::IPV4, ty, Some(Protocol::ICMPV4))?;
@@ -61,10 +60,7 @@ impl Pinger {
                 Err(raw) => return Err(PingerError::NoSocket { datagram, raw }),
             },
         };
-        // SAFETY: the socket is owned by the AsyncFd from here on, and closed only when it drops.
-        let fd = unsafe { AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE) }
-            .map_err(|e| PingerError::Register(io::Error::from(e)))?;
-        Ok(Pinger { fd, raw, ident: (std::process::id() & 0xffff) as u16, seq: AtomicU16::new(0) })
+        Ok(Pinger { socket, raw, ident: (std::process::id() & 0xffff) as u16, seq: AtomicU16::new(0) })
     }
 
     /// One echo request to `ip`.
@@ -77,11 +73,7 @@ impl Pinger {
         packet[8..].copy_from_slice(PAYLOAD);
         let sum = checksum(&packet);
         packet[2..4].copy_from_slice(&sum.to_be_bytes());
-        self.fd.get_ref().send_to(&packet, &SockAddr::from(SocketAddrV4::new(ip, 0))).map(|_| ())
-    }
-
-    pub async fn readable(&self) -> io::Result<()> {
-        self.fd.readable().await.map(|mut g| g.clear_ready())
+        self.socket.send_to(&packet, &SockAddr::from(SocketAddrV4::new(ip, 0))).map(|_| ())
     }
 
     /// The echo replies waiting on the socket: the address each came from. Other ICMP (and replies to other
@@ -90,7 +82,7 @@ impl Pinger {
         let mut from = vec![];
         let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
         loop {
-            let (n, addr) = match self.fd.get_ref().recv_from(&mut buf) {
+            let (n, addr) = match self.socket.recv_from(&mut buf) {
                 Ok(got) => got,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
@@ -116,6 +108,12 @@ impl Pinger {
     }
 }
 
+impl AsFd for Pinger {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,25 +127,25 @@ mod tests {
         assert_eq!(checksum(&p), 0);
     }
 
-    #[tokio::test]
-    async fn loopback_answers_a_ping() {
+    #[test]
+    fn loopback_answers_a_ping() {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         // Loopback always answers; needs either socket kind (CI is root).
         let p = match Pinger::open() {
             Ok(p) => p,
             Err(e) => panic!("{e}"),
         };
         p.send(Ipv4Addr::LOCALHOST).unwrap();
-        let got = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-            loop {
-                p.readable().await.unwrap();
-                let r = p.replies();
-                if !r.is_empty() {
-                    break r;
-                }
+        let started = std::time::Instant::now();
+        let got = loop {
+            assert!(started.elapsed().as_secs() < 2, "no echo reply from 127.0.0.1");
+            let mut fds = [PollFd::new(p.as_fd(), PollFlags::POLLIN)];
+            poll(&mut fds, PollTimeout::from(100u16)).unwrap();
+            let r = p.replies();
+            if !r.is_empty() {
+                break r;
             }
-        })
-        .await
-        .expect("an echo reply from 127.0.0.1");
+        };
         assert_eq!(got, vec![Ipv4Addr::LOCALHOST]);
     }
 }

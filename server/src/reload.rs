@@ -2,10 +2,10 @@
 //! validate it, hand it to the engine. A file with errors changes nothing; the running config keeps serving.
 
 use crate::config_file::{self, ConfigFileError};
-use crate::daemon::Command;
+use crate::daemon::{Command, CommandSender};
 use dhcplab_engine::config::ConfigError;
 use std::path::PathBuf;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::warn;
 
 /// Why a reload was refused.
@@ -25,13 +25,13 @@ pub enum ReloadError {
 #[derive(Clone)]
 pub struct Reloader {
     path: PathBuf,
-    commands: mpsc::Sender<Command>,
+    commands: CommandSender,
     /// The interfaces served since start-up: changing them takes a restart.
     interfaces: Vec<String>,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, commands: mpsc::Sender<Command>, interfaces: Vec<String>) -> Self {
+    pub fn new(path: PathBuf, commands: CommandSender, interfaces: Vec<String>) -> Self {
         Reloader { path, commands, interfaces }
     }
 

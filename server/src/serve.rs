@@ -5,7 +5,7 @@ use crate::bridge::publisher::{BACKLOG, Publisher};
 use crate::config_file::{self, ConfigFile};
 use crate::daemon::committer::CommitWindow;
 use crate::daemon::peers::{PeerBoard, PeerWatch};
-use crate::daemon::{Clock, Counters, Engine};
+use crate::daemon::{Clock, Counters, Engine, command};
 use crate::demo::Demo;
 use crate::http::{self, AppState};
 use crate::http_guard::Guard;
@@ -107,28 +107,16 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     }
     info!("lease database {db}: {} leases loaded in {:.2} s", server.leases().count(), started.elapsed().as_secs_f64());
 
-    // The engine gets a thread and a runtime of its own, and its links are registered there: the HTTP API
-    // and the WebSocket fan-out (however many dashboards) run on this thread and never take turns with the
-    // packet loop.
-    let engine_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the DHCP engine's runtime")?;
-    // The demo's clients live on this runtime; bound before entering the engine's (no await while entered).
+    // The engine gets a thread of its own, with its own loop over its links (no async runtime): the HTTP
+    // API and the WebSocket fan-out (however many dashboards) run on this runtime and never take turns with
+    // the packet loop.
     let demo_clients = if demo { Some(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?) } else { None };
-    let (links, demo_socket) = match bind_links(&engine_rt, &cfg, &opts, demo_clients) {
-        Ok(v) => v,
-        Err(e) => {
-            // A runtime may not be dropped inside another one's async context.
-            engine_rt.shutdown_background();
-            return Err(e);
-        }
-    };
+    let (links, demo_socket) = bind_links(&cfg, &opts, demo_clients)?;
     let links = Arc::new(links);
 
     let counters = Arc::new(Counters::default());
     let (updates, _) = broadcast::channel(BACKLOG);
-    let (cmd_tx, cmd_rx) = mpsc::channel(256);
+    let (cmd_tx, cmd_rx) = command::channel(256).context("the engine's command channel")?;
     let publisher = Publisher::new(updates.clone());
     // On its own (SQLite), this server is the whole board; with a shared database the watcher fills it.
     let alone = vec![PeerStatus { name: server_name(&cfg), up: true, heartbeat_age_ms: 0, share: None, this: true }];
@@ -155,7 +143,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     }
     std::thread::Builder::new()
         .name("dhcp-engine".into())
-        .spawn(move || engine_rt.block_on(engine.run(cmd_rx)))
+        .spawn(move || engine.run(cmd_rx))
         .context("starting the DHCP engine's thread")?;
     if let Some(sock) = demo_socket {
         let server_addr = links[0].socket.local_addr()?;
@@ -266,7 +254,8 @@ pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb, sink: &mut dyn LoadSink
             store.load_into(sink).map_err(check).with_context(|| format!("reading the lease database {db}"))?;
             let peers = PgPeers::open(pg, &name).map_err(check).context("a second connection for the heartbeats")?;
             info!("server {name} shares the lease database {db}");
-            let (engine, _) = mpsc::channel(1);
+            // A placeholder: `serve` gives it the engine's sender before the watcher starts.
+            let (engine, _) = command::channel(1).context("a command channel")?;
             let watch = PeerWatch {
                 peers,
                 mark: store.mark(),
@@ -320,14 +309,12 @@ fn restore_server(cfg: &ConfigFile, stored: std::sync::mpsc::Receiver<Loaded>, s
     Ok(server)
 }
 
-/// Opens the demo's loopback link and every configured interface, registered with the engine's runtime.
+/// Opens the demo's loopback link and every configured interface.
 fn bind_links(
-    engine_rt: &tokio::runtime::Runtime,
     cfg: &ConfigFile,
     opts: &ServeOptions,
     demo_clients: Option<UdpSocket>,
 ) -> Result<(Vec<Link>, Option<UdpSocket>)> {
-    let _in_engine_rt = engine_rt.enter();
     let mut links = Vec::new();
     let mut demo_socket = None;
     if let Some(clients) = demo_clients {

@@ -1,10 +1,9 @@
 //! systemd's service protocol (`Type=notify`): READY=1 once the daemon serves, WATCHDOG=1 while its DHCP
 //! engine answers, STOPPING=1 on the way out. Outside systemd (no NOTIFY_SOCKET) each call does nothing.
 
-use crate::daemon::Command;
+use crate::daemon::{Command, CommandSender};
 use sd_notify::NotifyState;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tracing::warn;
 
 fn send(state: NotifyState) {
@@ -24,7 +23,7 @@ pub fn stopping() {
 
 /// With `WatchdogSec=` set: pings systemd at half the interval, but only while the engine's loop answers
 /// within a quarter of it, so a stuck engine gets the daemon restarted.
-pub async fn watchdog(commands: mpsc::Sender<Command>) {
+pub async fn watchdog(commands: CommandSender) {
     let mut usec = 0;
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
         return;

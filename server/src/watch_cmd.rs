@@ -4,9 +4,9 @@
 //! the link over the daemon's own `/ws` contract, answering its API from the leases seen.
 
 use crate::bridge::publisher::{BACKLOG, Publisher};
-use crate::daemon::Command;
 use crate::daemon::clock::Clock;
 use crate::daemon::command::Snapshot;
+use crate::daemon::{Command, CommandSender, command};
 use crate::http::AppState;
 use crate::http_guard::Guard;
 use crate::raw_link::RawLink;
@@ -22,7 +22,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 /// What `dhcplab watch` is told.
 #[derive(Debug, clap::Args)]
@@ -178,7 +178,7 @@ fn answer(cmd: Command, watch: &Watch, seq: u64, link: &str) {
 async fn serve_dashboard(
     args: &WatchArgs,
     listen: SocketAddr,
-    commands: mpsc::Sender<Command>,
+    commands: CommandSender,
     updates: broadcast::Sender<crate::bridge::publisher::Published>,
 ) -> Result<()> {
     let app = AppState {
@@ -224,7 +224,7 @@ pub fn run(args: &WatchArgs) -> Result<()> {
         };
         let (updates, _) = broadcast::channel(BACKLOG);
         let mut publisher = Publisher::new(updates.clone());
-        let (cmd_tx, mut commands) = mpsc::channel(64);
+        let (cmd_tx, mut commands) = command::channel(64)?;
         if let Some(listen) = args.http {
             serve_dashboard(args, listen, cmd_tx, updates).await?;
         } else {

@@ -1,6 +1,7 @@
 //! What the HTTP API and the bridge ask of the engine's thread, each with a channel for the answer. The
 //! engine answers between packet batches; nothing else touches the `Server`.
 
+use super::wake::Wake;
 use crate::store::Change;
 use dhcplab_engine::Lease;
 use dhcplab_engine::LeaseEvent;
@@ -10,7 +11,79 @@ use dhcplab_engine::config::{ConfigError, Reservation, ServerConfig};
 use dhcplab_engine::server::PinError;
 use serde::Serialize;
 use std::net::Ipv4Addr;
-use tokio::sync::oneshot;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A channel of commands for the engine's loop: every send also wakes the loop, which polls the channel's
+/// [`Wake`] with its sockets and timers rather than awaiting the channel.
+pub fn channel(capacity: usize) -> std::io::Result<(CommandSender, CommandReceiver)> {
+    let (tx, rx) = mpsc::channel(capacity);
+    let wake = Arc::new(Wake::new()?);
+    Ok((CommandSender { tx, wake: wake.clone() }, CommandReceiver { rx, wake }))
+}
+
+/// The engine has stopped: the command was not delivered.
+#[derive(Debug, thiserror::Error)]
+#[error("the engine has stopped")]
+pub struct EngineStopped;
+
+#[derive(Clone)]
+pub struct CommandSender {
+    tx: mpsc::Sender<Command>,
+    wake: Arc<Wake>,
+}
+
+impl CommandSender {
+    /// Waits for room in the channel (from async code: the API, the reloader).
+    pub async fn send(&self, cmd: Command) -> Result<(), EngineStopped> {
+        self.tx.send(cmd).await.map_err(|_| EngineStopped)?;
+        self.wake.wake();
+        Ok(())
+    }
+
+    /// Waits for room in the channel, blocking the thread (from the store's threads).
+    pub fn blocking_send(&self, cmd: Command) -> Result<(), EngineStopped> {
+        self.tx.blocking_send(cmd).map_err(|_| EngineStopped)?;
+        self.wake.wake();
+        Ok(())
+    }
+
+    /// Wakes the loop with no command: something it waits for has changed (room in the store's queue).
+    pub fn wake(&self) {
+        self.wake.wake();
+    }
+
+    /// The engine has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+pub struct CommandReceiver {
+    rx: mpsc::Receiver<Command>,
+    wake: Arc<Wake>,
+}
+
+impl CommandReceiver {
+    /// The next command, waiting for it (`dhcplab watch`'s async loop).
+    pub async fn recv(&mut self) -> Option<Command> {
+        self.rx.recv().await
+    }
+
+    /// The next command waiting, if any: `Err(EngineStopped)` once every sender is gone.
+    pub fn try_recv(&mut self) -> Result<Option<Command>, EngineStopped> {
+        match self.rx.try_recv() {
+            Ok(cmd) => Ok(Some(cmd)),
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(EngineStopped),
+        }
+    }
+
+    /// What the loop polls: readable after a send (or a `wake`) until `clear`ed.
+    pub fn wake(&self) -> &Wake {
+        &self.wake
+    }
+}
 
 pub enum Command {
     /// Answered at once: the engine's loop is turning (`/healthz`).

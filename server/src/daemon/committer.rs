@@ -6,7 +6,7 @@
 //! [`CommitWindow`]), so one fsync covers several ACKs: an fsync costs far more CPU than the exchange.
 
 use super::clock::Clock;
-use super::command::Command;
+use super::command::{Command, CommandSender};
 use crate::link::LinkSender;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::Transmit;
@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 /// Batches waiting for the store. When it is full the engine keeps its newest job and stops reading packets
@@ -40,8 +39,8 @@ pub struct Counters {
     pub store_pending: AtomicU64,
     /// Times the engine found the store's queue full and stopped reading packets until it had room.
     pub store_queue_full: AtomicU64,
-    /// Woken each time the committer takes jobs off the queue: the engine waits on it while the queue is full.
-    pub store_room: tokio::sync::Notify,
+    /// The engine found the queue full and waits to be woken when the committer has taken jobs off it.
+    pub store_room_wanted: AtomicBool,
     /// The last commit failed; `last_error` says why.
     pub store_failing: AtomicBool,
     /// The committer's thread has ended: nothing can be stored or ACKed any more.
@@ -180,8 +179,8 @@ impl Backlog {
 /// Where the committer sends what it learns: the replies' links, and the engine (records of the shared
 /// store that won over this server's changes).
 pub struct Outlets {
-    pub senders: Vec<Option<LinkSender>>,
-    pub engine: Option<mpsc::Sender<Command>>,
+    pub senders: Vec<LinkSender>,
+    pub engine: Option<CommandSender>,
 }
 
 /// Takes every batch waiting, commits all their changes in one transaction, then sends their ACKs. If the
@@ -233,8 +232,13 @@ pub fn run(
             window.arrived(drained);
             jobs.push(j);
         }
-        // A permit is kept when the engine is not waiting; it then tries once more for nothing, at worst.
-        counters.store_room.notify_one();
+        // The engine sets the flag before it sleeps; a queue it found full is drained here again later.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if counters.store_room_wanted.swap(false, Ordering::SeqCst)
+            && let Some(engine) = &out.engine
+        {
+            engine.wake();
+        }
         newest = jobs.iter().map(|j| j.batch).fold(newest, u64::max);
         backlog.add(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)));
         let changes = backlog.take();
@@ -280,7 +284,7 @@ pub fn run(
                 warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
                 continue;
             }
-            if let Some(Some(sender)) = out.senders.get(t.iface as usize)
+            if let Some(sender) = out.senders.get(t.iface as usize)
                 && let Err(e) = sender.send(t)
             {
                 warn!("send failed: {e}");

@@ -1,16 +1,18 @@
-//! The engine's loop, on a thread and runtime of its own: it alone owns the `Server`. Each turn it takes
-//! one of: API commands, a batch of datagrams read straight from the links' sockets, the engine's next
-//! deadline, or the once-a-second stats tick; then it flushes. OFFERs and NAKs leave at once; ACKs go to the
+//! The engine's loop, on a thread of its own and with no async runtime: it alone owns the `Server`. It
+//! waits in `epoll` for API commands, datagrams on the links' sockets, the engine's next deadline and the
+//! once-a-second stats tick; each turn serves whichever are ready (a bounded share of commands, a batch of
+//! datagrams read straight from the sockets), then flushes. OFFERs and NAKs leave at once; ACKs go to the
 //! committer with the batch's lease changes and leave only after those are durable. While the committer's
 //! queue is full the engine reads no packets, but it still answers the API and keeps its timers.
 
 use super::clock::Clock;
-use super::command::Command;
+use super::command::{CommandReceiver, CommandSender};
 use super::committer::{self, CommitWindow, Counters, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
+use super::poller::{Poller, Source};
 use super::timer::FdTimer;
 use crate::bridge::publisher::Publisher;
-use crate::link::{Link, LinkSender};
+use crate::link::Link;
 use crate::pinger::Pinger;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
@@ -27,6 +29,18 @@ use tracing::{debug, error, info, warn};
 
 /// How many packets the engine reads before it flushes (one store job per batch at most).
 const BATCH: usize = 256;
+/// How many API commands the engine serves in one turn before it looks at its packets again.
+const COMMANDS_PER_TURN: usize = 32;
+
+/// Which of the loop's sources were ready.
+#[derive(Default)]
+struct Ready {
+    commands: bool,
+    timer: bool,
+    stats: bool,
+    pinger: bool,
+    links: bool,
+}
 
 pub struct Engine {
     pub(super) server: Server,
@@ -68,14 +82,11 @@ impl Engine {
         clock: Clock,
         counters: Arc<Counters>,
         bridge: Publisher,
-        feedback: mpsc::Sender<Command>,
+        feedback: CommandSender,
     ) -> std::io::Result<Self> {
         let (store, window) = store;
         let (store_tx, store_rx) = std::sync::mpsc::sync_channel(STORE_QUEUE);
-        let senders: Vec<Option<LinkSender>> = links
-            .iter()
-            .map(|l| l.sender().inspect_err(|e| error!(link = %l.name, "no sender for the store: {e}")).ok())
-            .collect();
+        let senders = links.iter().map(Link::sender).collect();
         let c = counters.clone();
         std::thread::Builder::new().name("lease-store".into()).spawn(move || {
             committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock, window)
@@ -173,25 +184,35 @@ impl Engine {
         self.bridge.publish(|seq| Update::Packet { seq, packet: Box::new(packet) });
     }
 
-    /// Reads every link, serves commands and timers, until the command channel closes.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+    /// Reads every link, serves commands and timers, until the command channel closes. One epoll set holds
+    /// them all; each turn serves everything that is ready, in a fixed order, and flushes once.
+    pub fn run(mut self, mut commands: CommandReceiver) {
         let mut buf = vec![0u8; 65_536];
-        // Timerfds, not tokio timers (see `timer`): one moved only when the engine's next deadline changes,
-        // one for the once-a-second stats.
-        let (timer, stats_tick) = match (FdTimer::new(), FdTimer::new()) {
-            (Ok(t), Ok(s)) => (t, s),
-            (Err(e), _) | (_, Err(e)) => {
-                error!("the engine cannot make its timers: {e}");
+        // One timer moved only when the engine's next deadline changes, one for the once-a-second stats.
+        let setup = || -> std::io::Result<(Poller, FdTimer, FdTimer)> {
+            let (mut poller, timer, stats_tick) = (Poller::new()?, FdTimer::new()?, FdTimer::new()?);
+            stats_tick.every(std::time::Duration::from_secs(1))?;
+            poller.add(commands.wake(), Source::Commands)?;
+            poller.add(&timer, Source::Timer)?;
+            poller.add(&stats_tick, Source::Stats)?;
+            for (i, l) in self.links.iter().enumerate() {
+                poller.add(&*l.socket, Source::Link(i))?;
+            }
+            Ok((poller, timer, stats_tick))
+        };
+        let (mut poller, timer, stats_tick) = match setup() {
+            Ok(v) => v,
+            Err(e) => {
+                error!("the engine cannot set up its loop: {e}");
                 return;
             }
         };
-        if let Err(e) = stats_tick.every(std::time::Duration::from_secs(1)) {
-            error!("the stats timer: {e}");
-        }
         self.open_pinger();
-        let counters = self.counters.clone();
+        let links = self.links.clone();
+        let mut pinger: Option<Arc<Pinger>> = None;
+        let mut links_paused = false;
         let mut armed: Option<dhcplab_engine::Instant> = None;
-        loop {
+        'turns: loop {
             let deadline = self.server.poll_timeout();
             if deadline != armed {
                 let after = deadline.map(|t| self.clock.at(t).saturating_duration_since(tokio::time::Instant::now()));
@@ -200,52 +221,84 @@ impl Engine {
                 }
                 armed = deadline;
             }
-            let readable = async {
-                if self.links.is_empty() {
-                    std::future::pending::<()>().await;
+            // The ICMP socket is opened when a config first asks for conflict probing.
+            if pinger.is_none()
+                && let Some(p) = &self.pinger
+            {
+                match poller.add(&**p, Source::Pinger) {
+                    Ok(()) => pinger = Some(p.clone()),
+                    Err(e) => error!("the engine cannot wait for echo replies: {e}"),
                 }
-                let _ =
-                    futures_util::future::select_all(self.links.iter().map(|l| Box::pin(l.socket.readable()))).await;
-            };
-            let pinger = self.pinger.clone();
-            let echoed = async {
-                match &pinger {
-                    Some(p) => p.readable().await,
-                    None => std::future::pending().await,
-                }
-            };
-            // No `biased`: when packets, API commands and timers are all ready, each gets its turn at random,
-            // so a flood of API calls cannot hold the packets back (nor a packet flood the health check).
-            tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.command(cmd),
-                    None => break,
-                },
-                _ = readable, if self.held.is_none() => self.read_batch(&mut buf),
-                // The committer took jobs: `flush` below hands it the held one.
-                _ = counters.store_room.notified(), if self.held.is_some() => {}
-                _ = echoed => {
-                    let now = self.clock.now();
-                    for ip in pinger.as_ref().map(|p| p.replies()).unwrap_or_default() {
-                        self.server.handle_ping_reply(now, ip);
-                    }
-                }
-                _ = timer.fired() => {
-                    self.server.handle_timeout(self.clock.now());
-                    armed = None;
-                }
-                _ = stats_tick.fired() => {
-                    // Expiries are published as they happen; counters once a second, to watchers only.
-                    self.server.handle_timeout(self.clock.now());
-                    // Read from /proc once a second here, not on every /metrics scrape.
-                    self.kernel_drops = self.links.iter().map(Link::kernel_drops).sum();
-                    if self.bridge.watched() {
-                        let stats = self.daemon_stats();
-                        self.bridge.publish(|seq| Update::Stats { seq, stats });
+            }
+            // While a store job is held the links are not read: their packets wait in the kernel.
+            if links_paused != self.held.is_some() {
+                links_paused = self.held.is_some();
+                for (i, l) in links.iter().enumerate() {
+                    if let Err(e) = poller.pause(&*l.socket, Source::Link(i), links_paused) {
+                        error!(link = %l.name, "the engine cannot pause or resume reading: {e}");
                     }
                 }
             }
-            self.flush().await;
+            let mut ready = Ready::default();
+            match poller.wait() {
+                Ok(sources) => {
+                    for s in sources {
+                        match s {
+                            Source::Commands => ready.commands = true,
+                            Source::Timer => ready.timer = true,
+                            Source::Stats => ready.stats = true,
+                            Source::Pinger => ready.pinger = true,
+                            Source::Link(_) => ready.links = true,
+                        }
+                    }
+                }
+                Err(e) => {
+                    error!("the engine's wait failed, it stops: {e}");
+                    break;
+                }
+            }
+            if ready.commands {
+                // Cleared first: a command sent from here on wakes the next wait.
+                commands.wake().clear();
+                // A bounded share per turn, so a flood of API calls cannot hold the packets back.
+                for served in 0.. {
+                    if served == COMMANDS_PER_TURN {
+                        commands.wake().wake();
+                        break;
+                    }
+                    match commands.try_recv() {
+                        Ok(Some(cmd)) => self.command(cmd),
+                        Ok(None) => break,
+                        Err(_) => break 'turns,
+                    }
+                }
+            }
+            if ready.timer && timer.fired() > 0 {
+                self.server.handle_timeout(self.clock.now());
+                armed = None;
+            }
+            if ready.stats && stats_tick.fired() > 0 {
+                // Expiries are published as they happen; counters once a second, to watchers only.
+                self.server.handle_timeout(self.clock.now());
+                // Read from /proc once a second here, not on every /metrics scrape.
+                self.kernel_drops = self.links.iter().map(Link::kernel_drops).sum();
+                if self.bridge.watched() {
+                    let stats = self.daemon_stats();
+                    self.bridge.publish(|seq| Update::Stats { seq, stats });
+                }
+            }
+            if ready.pinger
+                && let Some(p) = &pinger
+            {
+                let now = self.clock.now();
+                for ip in p.replies() {
+                    self.server.handle_ping_reply(now, ip);
+                }
+            }
+            if ready.links && self.held.is_none() {
+                self.read_batch(&mut buf);
+            }
+            self.flush();
         }
         if let Some(job) = self.held.take()
             && self.store_tx.send(job).is_err()
@@ -266,7 +319,7 @@ impl Engine {
                 if n == BATCH {
                     break;
                 }
-                match link.socket.try_recv_from(buf) {
+                match link.socket.recv_from(buf) {
                     Ok((len, SocketAddr::V4(src))) => {
                         n += 1;
                         self.receive(link, src, &buf[..len]);
@@ -296,7 +349,7 @@ impl Engine {
     }
 
     /// Sends what can go now, hands the rest to the store with the batch's lease changes.
-    async fn flush(&mut self) {
+    fn flush(&mut self) {
         while let Some(p) = self.server.poll_ping() {
             if let Some(pinger) = &self.pinger
                 && let Err(e) = pinger.send(p.ip)
@@ -342,7 +395,7 @@ impl Engine {
         }
         for t in &now_out {
             if let Some(link) = self.links.get(t.iface as usize)
-                && let Err(e) = link.send(t).await
+                && let Err(e) = link.send(t)
             {
                 warn!(link = %link.name, "send failed: {e}");
             }
@@ -380,16 +433,26 @@ impl Engine {
             (Some(job), None) | (None, Some(job)) => job,
             (None, None) => return,
         };
+        use std::sync::mpsc::TrySendError;
+        let job = match self.store_tx.try_send(job) {
+            Ok(()) => return,
+            Err(TrySendError::Disconnected(_)) => return error!("the lease store's thread has stopped"),
+            Err(TrySendError::Full(job)) => job,
+        };
+        // Ask the committer to wake this loop when it next drains the queue, then try once more: it may
+        // have drained it between the try above and the flag (the fences order the flag and the queue).
+        self.counters.store_room_wanted.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
         match self.store_tx.try_send(job) {
             Ok(()) => {}
-            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+            Err(TrySendError::Disconnected(_)) => error!("the lease store's thread has stopped"),
+            Err(TrySendError::Full(job)) => {
                 if !was_held {
                     self.counters.store_queue_full.fetch_add(1, Ordering::Relaxed);
                     debug!("the lease store's queue is full: no packets read until it has room");
                 }
                 self.held = Some(job);
             }
-            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => error!("the lease store's thread has stopped"),
         }
     }
 
@@ -416,6 +479,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::command::{self, Command};
     use crate::store::{CommitReport, StoreError};
     use dhcplab_engine::builder::ClientMsg;
     use dhcplab_engine::hwaddr::HwAddr;
@@ -472,19 +536,17 @@ mod tests {
         let server = Server::new(cfg, 7).unwrap();
         let open = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
-        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        let (cmd_tx, cmd_rx) = command::channel(16).unwrap();
         let (link_tx, link_rx) = std::sync::mpsc::channel();
         let (store, c, feedback) = (Box::new(Gated(open.clone())), counters.clone(), cmd_tx.clone());
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let _entered = rt.enter();
             let link = Link::demo(0, (Ipv4Addr::LOCALHOST, 0).into(), Ipv4Addr::new(192, 0, 2, 1), clients_addr);
             let link = link.unwrap();
             link_tx.send(link.socket.local_addr().unwrap()).unwrap();
             let bridge = Publisher::new(tokio::sync::broadcast::channel(16).0);
             let store = (store as Box<dyn LeaseStore>, CommitWindow::new(Duration::ZERO));
             let engine = Engine::new(server, Arc::new(vec![link]), store, Clock::new(), c, bridge, feedback).unwrap();
-            rt.block_on(engine.run(cmd_rx));
+            engine.run(cmd_rx);
         });
         let server_addr = link_rx.recv().unwrap();
         let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);

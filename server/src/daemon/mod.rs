@@ -8,9 +8,11 @@ pub mod committer;
 pub mod engine_loop;
 mod lease_log;
 pub mod peers;
+mod poller;
 mod timer;
+mod wake;
 
 pub use clock::Clock;
-pub use command::Command;
+pub use command::{Command, CommandSender};
 pub use committer::Counters;
 pub use engine_loop::Engine;

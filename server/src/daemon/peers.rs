@@ -4,12 +4,11 @@
 //! every lease change another server committed, woken by their NOTIFY or, at the latest, at the next
 //! heartbeat.
 
-use super::command::Command;
+use super::command::{Command, CommandSender};
 use crate::store::PgPeers;
 use dhcplab_engine::Duration;
 use dhcplab_engine::bridge::PeerStatus;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 /// The servers as last seen, for `/api/servers`.
@@ -33,7 +32,7 @@ pub struct PeerWatch {
     /// The last change number read (at start: the one the loaded leases include).
     pub mark: i64,
     pub takeover_after: Duration,
-    pub engine: mpsc::Sender<Command>,
+    pub engine: CommandSender,
     pub board: PeerBoard,
 }
 
