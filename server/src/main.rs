@@ -15,6 +15,7 @@ mod pinger;
 mod privileges;
 mod probe_cmd;
 mod raw_link;
+mod recv_slots;
 mod reload;
 mod serve;
 mod sim_cmd;

@@ -14,6 +14,7 @@ use super::timer::FdTimer;
 use crate::bridge::publisher::Publisher;
 use crate::link::Link;
 use crate::pinger::Pinger;
+use crate::recv_slots::RecvSlots;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
 use dhcplab_engine::ddns::DnsChange;
@@ -21,7 +22,7 @@ use dhcplab_engine::event::{Direction, LeaseChange, PacketSeen, PacketSummary};
 use dhcplab_engine::message::{DhcpMessage, SERVER_PORT};
 use dhcplab_engine::server::RecvMeta;
 use dhcplab_engine::{LeaseEventKind, LeaseState, Server};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
@@ -29,6 +30,8 @@ use tracing::{debug, error, info, warn};
 
 /// How many packets the engine reads before it flushes (one store job per batch at most).
 const BATCH: usize = 256;
+/// How many datagrams one `recvmmsg` may read.
+const SLOTS: usize = 32;
 /// How many API commands the engine serves in one turn before it looks at its packets again.
 const COMMANDS_PER_TURN: usize = 32;
 
@@ -187,7 +190,7 @@ impl Engine {
     /// Reads every link, serves commands and timers, until the command channel closes. One epoll set holds
     /// them all; each turn serves everything that is ready, in a fixed order, and flushes once.
     pub fn run(mut self, mut commands: CommandReceiver) {
-        let mut buf = vec![0u8; 65_536];
+        let mut slots = RecvSlots::new(SLOTS);
         // One timer moved only when the engine's next deadline changes, one for the once-a-second stats.
         let setup = || -> std::io::Result<(Poller, FdTimer, FdTimer)> {
             let (mut poller, timer, stats_tick) = (Poller::new()?, FdTimer::new()?, FdTimer::new()?);
@@ -296,7 +299,7 @@ impl Engine {
                 }
             }
             if ready.links && self.held.is_none() {
-                self.read_batch(&mut buf);
+                self.read_batch(&mut slots);
             }
             self.flush();
         }
@@ -307,30 +310,27 @@ impl Engine {
         }
     }
 
-    /// Takes up to `BATCH` datagrams without waiting, one from each link in turn: a flooded link gets its
-    /// share of the batch and no more, and never starves the others.
-    fn read_batch(&mut self, buf: &mut [u8]) {
+    /// Takes up to `BATCH` datagrams without waiting, a slotful from each link in turn: a flooded link gets
+    /// its share of the batch and no more, and never starves the others.
+    fn read_batch(&mut self, slots: &mut RecvSlots) {
         self.batch_read = Some(std::time::Instant::now());
         let links = self.links.clone();
         let mut pending = vec![true; links.len()];
         let mut n = 0;
         while n < BATCH && pending.contains(&true) {
             for (link, more) in links.iter().zip(pending.iter_mut()).filter(|(_, more)| **more) {
-                if n == BATCH {
+                let want = slots.capacity().min(BATCH - n);
+                if want == 0 {
                     break;
                 }
-                match link.socket.recv_from(buf) {
-                    Ok((len, SocketAddr::V4(src))) => {
-                        n += 1;
-                        self.receive(link, src, &buf[..len]);
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        if e.kind() != std::io::ErrorKind::WouldBlock {
-                            warn!(link = %link.name, "receive failed: {e}");
-                        }
-                        *more = false;
-                    }
+                let read = slots.read(&link.socket, want).unwrap_or_else(|e| {
+                    warn!(link = %link.name, "receive failed: {e}");
+                    0
+                });
+                n += read;
+                *more = read == want;
+                for (src, bytes) in slots.datagrams() {
+                    self.receive(link, src, bytes);
                 }
             }
         }

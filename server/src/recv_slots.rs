@@ -1,0 +1,87 @@
+//! Reading many datagrams with one system call (`recvmmsg`): under load the engine finds several waiting
+//! at each wake-up, and a short read also tells it the socket is empty, without a last call that fails.
+
+use dhcplab_engine::packet::MAX_MESSAGE_LEN;
+use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrIn, recvmmsg};
+use std::io::{self, IoSliceMut};
+use std::net::{SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+
+/// Room for one datagram. Larger than any request the engine takes: a longer datagram is cut to this
+/// size, still longer than `MAX_MESSAGE_LEN`, and the engine drops it as too long (and counts it).
+const SLOT: usize = 2048;
+const _: () = assert!(SLOT > MAX_MESSAGE_LEN);
+
+/// Buffers for `read` to fill, reused from call to call.
+pub struct RecvSlots {
+    bufs: Vec<[u8; SLOT]>,
+    headers: MultiHeaders<SockaddrIn>,
+    /// What the last `read` got: each datagram's slot, length and sender.
+    got: Vec<(usize, usize, SocketAddrV4)>,
+}
+
+impl RecvSlots {
+    /// Room for `n` datagrams per `read`.
+    pub fn new(n: usize) -> Self {
+        RecvSlots { bufs: vec![[0; SLOT]; n], headers: MultiHeaders::preallocate(n, None), got: Vec::with_capacity(n) }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.bufs.len()
+    }
+
+    /// Reads up to `max` datagrams waiting on a non-blocking `socket`, without waiting; how many it read
+    /// (0 when none was waiting). Fewer than `max` means the socket is empty now.
+    pub fn read(&mut self, socket: &UdpSocket, max: usize) -> io::Result<usize> {
+        self.got.clear();
+        let n = max.min(self.bufs.len());
+        let mut iovs: Vec<[IoSliceMut; 1]> = self.bufs[..n].iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        let read = recvmmsg(socket.as_raw_fd(), &mut self.headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None);
+        let mut count = 0;
+        match read {
+            Ok(msgs) => {
+                for (slot, m) in msgs.enumerate() {
+                    count += 1;
+                    // An IPv4 socket's senders always have an IPv4 address.
+                    if let Some(from) = m.address {
+                        self.got.push((slot, m.bytes.min(SLOT), SocketAddrV4::from(from)));
+                    }
+                }
+            }
+            Err(nix::errno::Errno::EAGAIN) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(count)
+    }
+
+    /// The datagrams of the last `read`: who sent each, and its bytes (cut to `SLOT`).
+    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddrV4, &[u8])> {
+        self.got.iter().map(|&(slot, len, from)| (from, &self.bufs[slot][..len]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_is_waiting_in_one_call_and_cuts_what_is_too_long() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut slots = RecvSlots::new(4);
+        assert_eq!(slots.read(&rx, 4).unwrap(), 0, "nothing waiting");
+        for n in [300, 301, 5000] {
+            tx.send_to(&vec![7u8; n], rx.local_addr().unwrap()).unwrap();
+        }
+        let std::net::SocketAddr::V4(sender) = tx.local_addr().unwrap() else { panic!("not IPv4") };
+        assert_eq!(slots.read(&rx, 2).unwrap(), 2, "at most `max`");
+        let got: Vec<_> = slots.datagrams().map(|(from, b)| (from, b.len())).collect();
+        assert_eq!(got, vec![(sender, 300), (sender, 301)]);
+        assert_eq!(slots.read(&rx, 4).unwrap(), 1, "fewer than asked: the socket is empty");
+        let got: Vec<_> = slots.datagrams().map(|(_, b)| b.len()).collect();
+        assert_eq!(got, vec![SLOT], "cut to the slot, longer than any request");
+        assert_eq!(slots.read(&rx, 4).unwrap(), 0);
+        assert_eq!(slots.datagrams().count(), 0);
+    }
+}
