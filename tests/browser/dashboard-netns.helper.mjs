@@ -53,7 +53,12 @@ try {
   // At a phone's width nothing may stick out sideways: the page scrolls down, never across.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(300);
-  const phone = await page.evaluate(() => ({ width: window.innerWidth, scroll: document.documentElement.scrollWidth }));
+  // Nor the lease table inside its own box.
+  const phone = await page.evaluate(() => {
+    const table = document.querySelector('.leases.live')?.closest('.tablewrap');
+    return { width: window.innerWidth, scroll: document.documentElement.scrollWidth,
+      table_width: table?.clientWidth ?? -1, table_scroll: table?.scrollWidth ?? -1 };
+  });
   await page.screenshot({ path: path.join(artifacts, 'dashboard-netns-phone.png'), fullPage: true });
   report('result', { ...bound, flow, lanes, vendor, phone, imgsAfter: await page.$$eval('img', (i) => i.length), problems });
 } catch (e) {

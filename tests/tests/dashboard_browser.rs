@@ -86,4 +86,6 @@ fn the_dashboard_shows_a_real_dhclient_bind_and_release_with_its_strings_as_text
     assert!(vendor.contains(VENDOR), "the vendor class shows as the text sent: {vendor}");
     assert!(artifacts.join("dashboard-netns.png").is_file());
     assert_eq!(result["phone"]["scroll"], result["phone"]["width"], "nothing sticks out at a phone's width: {result}");
+    let table = (result["phone"]["table_scroll"].as_i64(), result["phone"]["table_width"].as_i64());
+    assert!(matches!(table, (Some(s), Some(w)) if w > 0 && s <= w), "the lease table fits a phone's width: {result}");
 }

@@ -227,4 +227,6 @@ fn the_dashboard_shows_a_watched_link_live_over_the_daemons_bridge() {
     // Kea, not dhcplab, answered: its lifeline is named by its address.
     assert_eq!(result["lanes"][0], "server 192.0.2.1", "{result}");
     assert_eq!(result["phone"]["scroll"], result["phone"]["width"], "nothing sticks out at a phone's width: {result}");
+    let table = (result["phone"]["table_scroll"].as_i64(), result["phone"]["table_width"].as_i64());
+    assert!(matches!(table, (Some(s), Some(w)) if w > 0 && s <= w), "the lease table fits a phone's width: {result}");
 }
