@@ -173,8 +173,9 @@ pub fn import(
             dns_name: None,
         }));
     }
-    let mut opened = std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut Discard)).join())
-        .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
+    let mut opened =
+        std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut Discard::default())).join())
+            .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
     let n = changes.len();
     opened.store.commit(Instant::from_secs(now), &changes)?;
     Ok(Imported { leases: n, skipped })

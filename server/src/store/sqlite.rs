@@ -1,7 +1,7 @@
 //! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit.
 
 use super::row::Row;
-use super::{Change, CommitReport, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
+use super::{Change, CommitReport, Discard, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
 use dhcplab_engine::{Instant, Lease};
 use rusqlite::{Connection, OpenFlags, params};
 use std::path::{Path, PathBuf};
@@ -131,9 +131,9 @@ impl SqliteStore {
         if verdict != "ok" {
             return Err(StoreError::Corrupt(verdict));
         }
-        let mut all = Vec::new();
-        load_from(&conn, None, &mut all)?;
-        Ok(all.len())
+        let mut counted = Discard::default();
+        load_from(&conn, None, &mut counted)?;
+        Ok(counted.read)
     }
 }
 
@@ -340,6 +340,8 @@ mod tests {
         s.commit(Instant::from_millis(0), &[put(n)]).unwrap();
         let rows: i64 = other.query_row("SELECT count(*) FROM leases", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, expected.len() as i64 + 1);
+        drop(s);
+        assert_eq!(SqliteStore::verify(&path).unwrap(), expected.len() + 1, "`check --db` counts every row");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
