@@ -1,13 +1,17 @@
 // Run by tests/tests/dashboard_browser.rs inside the daemon's network namespace (never on its own): opens
 // the dashboard the daemon serves and reports, through files in STATE_DIR, what a user would see while a real
 // dhclient in another namespace binds and releases. Usage: node dashboard-netns.helper.mjs BASE STATE_DIR ARTIFACTS
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const [base, state, artifacts] = process.argv.slice(2);
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const report = (name, value) => writeFileSync(path.join(state, name), JSON.stringify(value));
+// Written aside and renamed into place: the test polls for the file and must never read half of it.
+const report = (name, value) => {
+  writeFileSync(path.join(state, `${name}.tmp`), JSON.stringify(value));
+  renameSync(path.join(state, `${name}.tmp`), path.join(state, name));
+};
 const problems = [];
 
 const browser = await chromium.launch({

@@ -2,12 +2,16 @@
 // of one of two servers sharing a PostgreSQL lease database and reports, through files in STATE_DIR, what the
 // servers card and the lease table show before and after the other server dies.
 // Usage: node servers-netns.helper.mjs BASE STATE_DIR ARTIFACTS
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
 const [base, state, artifacts] = process.argv.slice(2);
-const report = (name, value) => writeFileSync(path.join(state, name), JSON.stringify(value));
+// Written aside and renamed into place: the test polls for the file and must never read half of it.
+const report = (name, value) => {
+  writeFileSync(path.join(state, `${name}.tmp`), JSON.stringify(value));
+  renameSync(path.join(state, `${name}.tmp`), path.join(state, name));
+};
 const problems = [];
 const servers = (page) => page.$$eval('[data-testid=server]', (s) => s.map((x) => `${x.dataset.name}:${x.dataset.state}`));
 
