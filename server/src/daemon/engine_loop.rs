@@ -211,7 +211,6 @@ impl Engine {
             }
         };
         self.open_pinger();
-        let links = self.links.clone();
         let mut pinger: Option<Arc<Pinger>> = None;
         let mut links_paused = false;
         let mut armed: Option<dhcplab_engine::Instant> = None;
@@ -236,7 +235,7 @@ impl Engine {
             // While a store job is held the links are not read: their packets wait in the kernel.
             if links_paused != self.held.is_some() {
                 links_paused = self.held.is_some();
-                for (i, l) in links.iter().enumerate() {
+                for (i, l) in self.links.iter().enumerate() {
                     if let Err(e) = poller.pause(&*l.socket, Source::Link(i), links_paused) {
                         error!(link = %l.name, "the engine cannot pause or resume reading: {e}");
                     }
