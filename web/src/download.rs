@@ -18,5 +18,10 @@ pub fn offer(name: &str, bytes: &[u8]) {
         a.set_download(name);
         a.click();
     }
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // The browser reads the blob after the click's task has run; revoking the URL at once now and then
+    // left the download unstarted, so it is let go a minute later.
+    gloo_timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
 }
