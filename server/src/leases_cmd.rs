@@ -173,9 +173,10 @@ pub fn import(
             dns_name: None,
         }));
     }
-    let mut opened =
-        std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut Discard::default())).join())
-            .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
+    let mut opened = std::thread::scope(|s| {
+        s.spawn(|| crate::serve::open_store(cfg, db, crate::serve::Opener::Tool, &mut Discard::default())).join()
+    })
+    .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
     let n = changes.len();
     opened.store.commit(Instant::from_secs(now), &changes)?;
     Ok(Imported { leases: n, skipped })
@@ -184,8 +185,10 @@ pub fn import(
 /// Writes every lease of the config's database in `format`.
 pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut impl Write) -> anyhow::Result<usize> {
     let mut leases = Vec::new();
-    std::thread::scope(|s| s.spawn(|| crate::serve::open_store(cfg, db, &mut leases)).join())
-        .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
+    std::thread::scope(|s| {
+        s.spawn(|| crate::serve::open_store(cfg, db, crate::serve::Opener::Tool, &mut leases)).join()
+    })
+    .map_err(|_| anyhow::anyhow!("opening the lease database panicked"))??;
     leases.sort_by_key(|l| l.ip);
     match format {
         ExportFormat::Json => serde_json::to_writer_pretty(&mut *out, &leases)?,

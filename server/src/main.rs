@@ -234,7 +234,15 @@ fn main() -> ExitCode {
             }
             Ok(store::LeaseDb::Sqlite(path)) => match store::SqliteStore::verify(&path) {
                 Ok(n) => {
-                    println!("{}: ok ({n} leases)", path.display());
+                    // Changes a daemon made durable and has not yet written into the file (it runs, or was killed).
+                    match store::change_log::read(&store::change_log::dir_of(&path)).map(|c| c.len()) {
+                        Ok(0) => println!("{}: ok ({n} leases)", path.display()),
+                        Ok(m) => println!(
+                            "{}: ok ({n} leases; {m} changes in its change log, written into the file by the daemon)",
+                            path.display()
+                        ),
+                        Err(e) => println!("{}: ok ({n} leases); {e}", path.display()),
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

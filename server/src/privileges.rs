@@ -18,7 +18,7 @@ pub enum PrivilegeError {
 }
 
 /// Becomes `user`, after handing it the SQLite lease database's files (SQLite writes its journal beside
-/// them); a networked database has none.
+/// them, the daemon its change log); a networked database has none.
 pub fn become_user(user: &str, db: Option<&Path>) -> Result<(), PrivilegeError> {
     let u = User::from_name(user)
         .map_err(|source| PrivilegeError::Switch { user: user.into(), source })?
@@ -29,12 +29,18 @@ pub fn become_user(user: &str, db: Option<&Path>) -> Result<(), PrivilegeError> 
         }
         return Err(PrivilegeError::NotRoot { user: user.into(), uid: Uid::effective().as_raw() });
     }
-    for suffix in db.map_or(&[][..], |_| &["", "-wal", "-shm"][..]) {
-        let Some(db) = db else { break };
-        let path = format!("{}{suffix}", db.display());
-        if Path::new(&path).exists() {
-            std::os::unix::fs::chown(&path, Some(u.uid.as_raw()), Some(u.gid.as_raw()))
-                .map_err(|source| PrivilegeError::Chown { user: user.into(), path, source })?;
+    if let Some(db) = db {
+        // The change log's directory too: the daemon makes a new segment in it every second.
+        let log = crate::store::change_log::dir_of(db);
+        let segments = std::fs::read_dir(&log).into_iter().flatten().filter_map(|e| Some(e.ok()?.path()));
+        let files = ["", "-wal", "-shm"].iter().map(|s| format!("{}{s}", db.display()).into()).chain([log.clone()]);
+        for path in files.chain(segments) {
+            let path: std::path::PathBuf = path;
+            if path.exists() {
+                std::os::unix::fs::chown(&path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(|source| {
+                    PrivilegeError::Chown { user: user.into(), path: path.display().to_string(), source }
+                })?;
+            }
         }
     }
     let switch = |source| PrivilegeError::Switch { user: user.into(), source };

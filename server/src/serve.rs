@@ -96,7 +96,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let started = std::time::Instant::now();
     let (opened, server) = std::thread::scope(|s| {
         let (batches, loaded) = std::sync::mpsc::sync_channel(4);
-        let reader = s.spawn(|| open_store(&cfg, &db, &mut Batches(batches)));
+        let reader = s.spawn(|| open_store(&cfg, &db, Opener::Daemon, &mut Batches(batches)));
         let server = restore_server(&cfg, loaded, seed);
         (reader.join(), server)
     });
@@ -232,16 +232,28 @@ impl LoadSink for Batches {
     }
 }
 
+/// Who opens the lease database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opener {
+    /// The daemon, serving from it alone (a SQLite file's commits go to its change log).
+    Daemon,
+    /// A command that reads or writes it and ends (`leases import`, `leases export`).
+    Tool,
+}
+
 /// Opens the lease database and reads every lease it holds into `sink`.
-pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb, sink: &mut dyn LoadSink) -> Result<Opened> {
+pub(crate) fn open_store(cfg: &ConfigFile, db: &LeaseDb, opener: Opener, sink: &mut dyn LoadSink) -> Result<Opened> {
     let check = |e: StoreError| match db {
         LeaseDb::Sqlite(p) => anyhow::anyhow!("{e} (`dhcplab check --db {}` checks it)", p.display()),
         LeaseDb::Postgres(_) => anyhow::anyhow!("{e}"),
     };
     match db {
         LeaseDb::Sqlite(path) => {
-            let mut store =
-                SqliteStore::open(path).map_err(check).with_context(|| format!("opening the lease database {db}"))?;
+            let store = match opener {
+                Opener::Daemon => SqliteStore::open_serving(path),
+                Opener::Tool => SqliteStore::open(path),
+            };
+            let mut store = store.map_err(check).with_context(|| format!("opening the lease database {db}"))?;
             store.load_into(sink).map_err(check).with_context(|| format!("reading the lease database {db}"))?;
             Ok(Opened { store: Box::new(store), peers: None })
         }
@@ -275,11 +287,12 @@ fn server_name(cfg: &ConfigFile) -> String {
     })
 }
 
-/// Removes a SQLite database with its WAL and shared-memory files.
+/// Removes a SQLite database with its WAL, shared-memory files and change log.
 fn remove_db(db: &std::path::Path) {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
+    let _ = std::fs::remove_dir_all(crate::store::change_log::dir_of(db));
 }
 
 /// The engine for `cfg`, with the stored leases loaded: a lease that conflicts with one already loaded (a

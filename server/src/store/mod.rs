@@ -5,6 +5,8 @@
 //! Two backends: SQLite, a file for one server; PostgreSQL, one database shared by several servers, which
 //! arbitrates every change (see `dhcplab_engine::arbiter`) so no address is ACKed to two clients.
 
+mod applier;
+pub mod change_log;
 mod lease_db;
 mod pg_connect;
 mod postgresql;
@@ -28,6 +30,8 @@ pub enum StoreError {
     Postgres(#[from] postgres::Error),
     #[error("lease database row for {ip}: {message}")]
     BadRow { ip: String, message: String },
+    #[error(transparent)]
+    ChangeLog(#[from] change_log::ChangeLogError),
     #[error("the lease database is damaged: {0}")]
     Corrupt(String),
     #[error(

@@ -1,5 +1,8 @@
-//! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit.
+//! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit; a serving
+//! daemon commits to the change log beside the file instead (see `change_log`), and the file follows.
 
+use super::applier::Applier;
+use super::change_log::{self, ChangeLog, ChangeLogError};
 use super::row::Row;
 use super::{Change, CommitReport, Discard, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
 use dhcplab_engine::{Instant, Lease};
@@ -16,6 +19,8 @@ pub struct SqliteStore {
     /// Past this size the writer checkpoints the WAL itself (the background checkpoints must be failing).
     wal_limit: u64,
     commits: u64,
+    /// While a daemon serves from the file: the log its commits go to, and the thread that applies them.
+    logged: Option<(ChangeLog, Applier)>,
 }
 
 /// A connection that only reads. NO_MUTEX as rusqlite's own default: each connection is used by one thread
@@ -64,8 +69,47 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path` for a tool (`leases import`, `export`): commits
+    /// go straight to the file. Changes a daemon left in the change log (it was killed) are applied first,
+    /// unless a daemon is serving from the file now.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut store = Self::open_file(path, true)?;
+        match ChangeLog::lock(path) {
+            Ok(mut log) => store.catch_up(&mut log)?,
+            Err(ChangeLogError::InUse(_)) => tracing::warn!(
+                "a dhcplab daemon serves from {}: its last second of changes may not be in the file yet",
+                path.display()
+            ),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(store)
+    }
+
+    /// Opens the database at `path` for the daemon that serves from it, alone: every commit is made durable
+    /// in the change log, and the file follows within a second. A second daemon on the same file is refused.
+    pub fn open_serving(path: &Path) -> Result<Self, StoreError> {
+        let mut log = ChangeLog::lock(path)?;
+        // The applier's store does the background checkpoints: this connection only reads, at start.
+        let mut store = Self::open_file(path, false)?;
+        store.catch_up(&mut log)?;
+        let applier = Applier::start(Self::open_file(path, true)?, log.remover())
+            .map_err(|e| ChangeLogError::Io { path: change_log::dir_of(path), source: e })?;
+        store.logged = Some((log, applier));
+        Ok(store)
+    }
+
+    /// Writes what the change log holds into the file, then empties the log.
+    fn catch_up(&mut self, log: &mut ChangeLog) -> Result<(), StoreError> {
+        let pending = log.pending()?;
+        if !pending.is_empty() {
+            tracing::info!("{} changes from the change log written into {}", pending.len(), self.path.display());
+            self.write(&pending)?;
+        }
+        log.clear()?;
+        Ok(())
+    }
+
+    fn open_file(path: &Path, checkpoints: bool) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path)?;
         // WAL: readers never block the writer. FULL: the WAL is fsync'd at every commit, so a committed
         // lease survives power loss, not only a process crash.
@@ -76,9 +120,12 @@ impl SqliteStore {
         // the background, passively, so the writer never waits for one.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         migrate(&mut conn)?;
-        let checkpointer = Connection::open(path)
+        let checkpointer = checkpoints
+            .then(|| Connection::open(path))
+            .transpose()
             .inspect_err(|e| tracing::error!("no background checkpoints for {}: {e}", path.display()))
             .ok()
+            .flatten()
             .map(|c| {
                 let (stop, stopped) = std::sync::mpsc::channel::<()>();
                 let _ = std::thread::Builder::new().name("lease-checkpoint".into()).spawn(move || {
@@ -92,7 +139,7 @@ impl SqliteStore {
             });
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let path = path.to_path_buf();
-        Ok(SqliteStore { conn, path, _checkpointer: checkpointer, wal, wal_limit: WAL_LIMIT, commits: 0 })
+        Ok(SqliteStore { conn, path, _checkpointer: checkpointer, wal, wal_limit: WAL_LIMIT, commits: 0, logged: None })
     }
 
     /// Checkpoints the WAL on the writer's own connection when it has outgrown `wal_limit`: background
@@ -116,6 +163,8 @@ impl SqliteStore {
 /// not a WAL it must first scan and copy (after `leases import` of a million leases, 137 MB of it).
 impl Drop for SqliteStore {
     fn drop(&mut self) {
+        // The applier first: it writes what is left of the log into the file.
+        drop(self.logged.take());
         if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
             tracing::warn!("closing the lease database, its WAL could not be checkpointed: {e}");
         }
@@ -227,6 +276,20 @@ impl LeaseStore for SqliteStore {
 
     /// One server owns the file: every change is granted.
     fn commit(&mut self, _now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
+        match &mut self.logged {
+            Some((log, applier)) => {
+                let segment = log.append(changes)?;
+                applier.send(segment, changes.to_vec());
+            }
+            None => self.write(changes)?,
+        }
+        Ok(CommitReport::default())
+    }
+}
+
+impl SqliteStore {
+    /// Writes `changes` into the file in one transaction.
+    pub(super) fn write(&mut self, changes: &[Change]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut upsert = tx.prepare_cached(
@@ -264,7 +327,7 @@ impl LeaseStore for SqliteStore {
         }
         tx.commit()?;
         self.bound_wal();
-        Ok(CommitReport::default())
+        Ok(())
     }
 }
 
@@ -375,6 +438,70 @@ mod tests {
         assert_eq!(all, vec![lease("192.0.2.10", LeaseState::Released)]);
         let mode: String = s.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_serving_daemon_commits_to_the_change_log_alone_and_the_file_follows() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-serving-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        let log_dir = change_log::dir_of(&path);
+        let mut s = SqliteStore::open_serving(&path).unwrap();
+        assert!(
+            matches!(SqliteStore::open_serving(&path), Err(StoreError::ChangeLog(ChangeLogError::InUse(_)))),
+            "a second daemon on the same file is refused"
+        );
+        let put = Change::Put(lease("192.0.2.10", LeaseState::Bound));
+        s.commit(Instant::from_millis(0), std::slice::from_ref(&put)).unwrap();
+        // Durable in the log at once (what the ACK waits for); a tool opening meanwhile leaves the log alone.
+        assert_eq!(change_log::read(&log_dir).unwrap(), vec![put.clone()]);
+        drop(SqliteStore::open(&path).unwrap());
+        assert_eq!(change_log::read(&log_dir).unwrap(), vec![put.clone()]);
+        // In the file within a second or so.
+        let reader = Connection::open_with_flags(&path, READ_ONLY).unwrap();
+        let in_file = || reader.query_row("SELECT count(*) FROM leases", [], |r| r.get::<_, i64>(0)).unwrap();
+        let start = std::time::Instant::now();
+        while in_file() == 0 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "the file never got the change");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        s.commit(Instant::from_millis(0), &[Change::remove(&lease("192.0.2.10", LeaseState::Bound))]).unwrap();
+        // A clean stop writes the rest into the file and empties the log.
+        drop(s);
+        assert_eq!(in_file(), 0);
+        assert!(change_log::read(&log_dir).unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn changes_left_in_the_log_by_a_killed_daemon_are_applied_at_the_next_open() {
+        let dir = std::env::temp_dir().join(format!("dhcplab-replay-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("leases.sqlite3");
+        drop(SqliteStore::open(&path).unwrap());
+        // What a daemon killed before its applier ran leaves: synced records, the last one cut short.
+        {
+            let mut log = ChangeLog::lock(&path).unwrap();
+            log.append(&[
+                Change::Put(lease("192.0.2.10", LeaseState::Bound)),
+                Change::Put(lease("192.0.2.11", LeaseState::Bound)),
+            ])
+            .unwrap();
+            log.append(&[Change::remove(&lease("192.0.2.11", LeaseState::Bound))]).unwrap();
+            log.append(&[Change::Put(lease("192.0.2.12", LeaseState::Bound))]).unwrap();
+        }
+        let log_dir = change_log::dir_of(&path);
+        let segment = std::fs::read_dir(&log_dir).unwrap().next().unwrap().unwrap().path();
+        let len = std::fs::metadata(&segment).unwrap().len();
+        std::fs::OpenOptions::new().write(true).open(&segment).unwrap().set_len(len - 3).unwrap();
+        assert_eq!(SqliteStore::verify(&path).unwrap(), 0, "the file itself has none of them");
+        let mut s = SqliteStore::open_serving(&path).unwrap();
+        assert_eq!(s.load().unwrap(), vec![lease("192.0.2.10", LeaseState::Bound)]);
+        assert!(change_log::read(&log_dir).unwrap().is_empty(), "applied, then removed");
+        drop(s);
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -1,0 +1,329 @@
+//! The change log beside a SQLite lease database (`<db>.changes/`): what makes a lease durable before its ACK
+//! while the daemon runs. Each commit appends its changes to the current segment and `fdatasync`s it —
+//! a few hundred bytes — where a SQLite commit wrote and synced whole b-tree pages of the table and its
+//! index. The SQLite file gets the same changes a second later, many commits at once, from a thread that
+//! runs when the cores are free (`Applier`); a segment is removed once everything in it is in the file.
+//!
+//! Replaying changes is idempotent (an upsert or a delete per address), so any run of the newest segments
+//! may be applied again over a file that has them already: at start the daemon applies whatever segments
+//! it finds, then removes them. Segments are removed oldest first, so what survives a crash is always such
+//! a run.
+//!
+//! A record is `len: u32 LE, crc32: u32 LE, JSON of the change`. A crash in the middle of an append leaves
+//! a torn last record, which was never synced and so never ACKed: reading stops there.
+
+use super::Change;
+use dhcplab_engine::{HwAddr, Instant, Lease};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// A segment older than this is closed at the next commit and a new one started, so the applied ones can
+/// be removed.
+const SEGMENT_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Nor may one grow past this, whatever its age.
+const SEGMENT_BYTES: u64 = 16 << 20;
+/// No record is longer (a lease is a few hundred bytes of JSON): a longer length is damage.
+const MAX_RECORD: u32 = 64 << 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeLogError {
+    #[error("the change log {}: {source}", .path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the change log {} is held by another process: is a dhcplab daemon already serving this lease database?",
+        .0.display()
+    )]
+    InUse(PathBuf),
+}
+
+/// A change as the log stores it.
+#[derive(Serialize, Deserialize)]
+enum Entry {
+    Put(Lease),
+    Remove { ip: Ipv4Addr, hw: HwAddr, expires: Instant },
+}
+
+impl From<&Change> for Entry {
+    fn from(c: &Change) -> Entry {
+        match c {
+            Change::Put(l) => Entry::Put(l.clone()),
+            Change::Remove { ip, hw, expires } => Entry::Remove { ip: *ip, hw: *hw, expires: *expires },
+        }
+    }
+}
+
+impl From<Entry> for Change {
+    fn from(e: Entry) -> Change {
+        match e {
+            Entry::Put(l) => Change::Put(l),
+            Entry::Remove { ip, hw, expires } => Change::Remove { ip, hw, expires },
+        }
+    }
+}
+
+/// Appends `changes` to `buf` as records.
+pub fn encode(changes: &[Change], buf: &mut Vec<u8>) {
+    for c in changes {
+        let start = buf.len();
+        buf.extend_from_slice(&[0; 8]);
+        // A lease always serializes: its fields are plain data.
+        if serde_json::to_writer(&mut *buf, &Entry::from(c)).is_err() {
+            buf.truncate(start);
+            continue;
+        }
+        let body = &buf[start + 8..];
+        let (len, crc) = (body.len() as u32, crc32fast::hash(body));
+        buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+}
+
+/// The changes in `bytes`, and how many bytes at the end were not a whole, intact record.
+pub fn decode(bytes: &[u8]) -> (Vec<Change>, usize) {
+    let mut changes = Vec::new();
+    let mut rest = bytes;
+    while rest.len() >= 8 {
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        if len > MAX_RECORD || rest.len() < 8 + len as usize {
+            break;
+        }
+        let body = &rest[8..8 + len as usize];
+        if crc32fast::hash(body) != crc {
+            break;
+        }
+        let Ok(entry) = serde_json::from_slice::<Entry>(body) else { break };
+        changes.push(entry.into());
+        rest = &rest[8 + len as usize..];
+    }
+    (changes, rest.len())
+}
+
+/// The log's directory beside the database.
+pub fn dir_of(db: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.changes", db.display()))
+}
+
+fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n:020}.log"))
+}
+
+/// The segments in `dir`, oldest first.
+fn segments(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut found: Vec<u64> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
+        .collect();
+    found.sort_unstable();
+    Ok(found)
+}
+
+/// Makes the directory's entries (a segment made or removed) durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Every change in the log at `dir`, oldest first, without locking or changing it (`dhcplab check --db`).
+pub fn read(dir: &Path) -> Result<Vec<Change>, ChangeLogError> {
+    let io = |source| ChangeLogError::Io { path: dir.to_path_buf(), source };
+    if !dir.exists() {
+        return Ok(vec![]);
+    }
+    let mut all = Vec::new();
+    for n in segments(dir).map_err(io)? {
+        let path = segment_path(dir, n);
+        let mut bytes = Vec::new();
+        File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(io)?;
+        let (changes, torn) = decode(&bytes);
+        if torn > 0 {
+            tracing::warn!(
+                "{}: the last {torn} bytes are not a whole record (a write cut short by a crash); ignored",
+                path.display()
+            );
+        }
+        all.extend(changes);
+    }
+    Ok(all)
+}
+
+/// The log, locked by its one writer for as long as it lives.
+pub struct ChangeLog {
+    dir: PathBuf,
+    /// The `flock` on the directory, let go when the log is dropped.
+    _lock: nix::fcntl::Flock<File>,
+    segment: Option<Segment>,
+    next: u64,
+    buf: Vec<u8>,
+}
+
+struct Segment {
+    n: u64,
+    file: File,
+    bytes: u64,
+    opened: std::time::Instant,
+}
+
+impl ChangeLog {
+    /// Takes the log beside `db` (made if missing) for this process alone.
+    pub fn lock(db: &Path) -> Result<ChangeLog, ChangeLogError> {
+        let dir = dir_of(db);
+        let io = |source| ChangeLogError::Io { path: dir.clone(), source };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let lock = File::open(&dir).map_err(io)?;
+        let lock = match nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(guard) => guard,
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Err(ChangeLogError::InUse(dir)),
+            Err((_, e)) => return Err(io(e.into())),
+        };
+        let next = segments(&dir).map_err(io)?.last().map_or(1, |n| n + 1);
+        Ok(ChangeLog { dir, _lock: lock, segment: None, next, buf: Vec::new() })
+    }
+
+    /// Every change the log holds, oldest first (to apply at start).
+    pub fn pending(&self) -> Result<Vec<Change>, ChangeLogError> {
+        read(&self.dir)
+    }
+
+    /// Removes every segment (once their changes are in the database).
+    pub fn clear(&mut self) -> Result<(), ChangeLogError> {
+        self.segment = None;
+        self.remover().remove_before(u64::MAX)
+    }
+
+    /// What removes applied segments, for the thread that applies them.
+    pub fn remover(&self) -> SegmentRemover {
+        SegmentRemover { dir: self.dir.clone() }
+    }
+
+    /// Appends `changes` and syncs them to the disk; returns the segment they are in.
+    pub fn append(&mut self, changes: &[Change]) -> Result<u64, ChangeLogError> {
+        let io = |source| ChangeLogError::Io { path: self.dir.clone(), source };
+        if self.segment.as_ref().is_some_and(|s| s.opened.elapsed() >= SEGMENT_AGE || s.bytes >= SEGMENT_BYTES) {
+            self.segment = None;
+        }
+        if self.segment.is_none() {
+            let n = self.next;
+            let file = OpenOptions::new().create_new(true).append(true).open(segment_path(&self.dir, n)).map_err(io)?;
+            // A segment whose name were lost in a crash would take its synced changes with it.
+            sync_dir(&self.dir).map_err(io)?;
+            self.next += 1;
+            self.segment = Some(Segment { n, file, bytes: 0, opened: std::time::Instant::now() });
+        }
+        self.buf.clear();
+        encode(changes, &mut self.buf);
+        let Some(seg) = self.segment.as_mut() else { unreachable!("a segment was opened above") };
+        let written =
+            seg.file.write_all(&self.buf).and_then(|()| nix::unistd::fdatasync(seg.file.as_fd()).map_err(Into::into));
+        if let Err(e) = written {
+            // What this append left in the file may be torn: the next append starts a new segment.
+            self.segment = None;
+            return Err(io(e));
+        }
+        seg.bytes += self.buf.len() as u64;
+        Ok(seg.n)
+    }
+}
+
+/// Removes segments whose changes are all in the database, oldest first.
+pub struct SegmentRemover {
+    dir: PathBuf,
+}
+
+impl SegmentRemover {
+    /// Removes every segment numbered below `n`.
+    pub fn remove_before(&self, n: u64) -> Result<(), ChangeLogError> {
+        let io = |source| ChangeLogError::Io { path: self.dir.clone(), source };
+        let old: Vec<u64> = segments(&self.dir).map_err(io)?.into_iter().filter(|s| *s < n).collect();
+        if old.is_empty() {
+            return Ok(());
+        }
+        for s in old {
+            // One at a time, each removal durable before the next: what a crash leaves is the newest run.
+            std::fs::remove_file(segment_path(&self.dir, s)).map_err(io)?;
+            sync_dir(&self.dir).map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcplab_engine::config::HexBytes;
+    use dhcplab_engine::{KeyedBy, LeaseState};
+
+    fn lease(ip: &str) -> Lease {
+        Lease {
+            ip: ip.parse().unwrap(),
+            subnet: "192.0.2.0/24".parse().unwrap(),
+            keyed_by: KeyedBy::ClientId,
+            hw: "52:54:00:01:02:03".parse().unwrap(),
+            client_id: Some(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3].into())),
+            hostname: Some("laptop".into()),
+            state: LeaseState::Bound,
+            obtained: Instant::from_millis(1_700_000_000_000),
+            expires: Instant::from_millis(1_700_000_021_600),
+            lease_secs: 21_600,
+            server: None,
+            class: Some("phones".into()),
+            dns_name: Some("laptop.example.".into()),
+        }
+    }
+
+    fn temp_db(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("dhcplab-changelog-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("leases.sqlite3")
+    }
+
+    #[test]
+    fn records_round_trip_and_a_torn_or_damaged_tail_is_left_out() {
+        let changes = vec![
+            Change::Put(lease("192.0.2.10")),
+            Change::Remove {
+                ip: "192.0.2.11".parse().unwrap(),
+                hw: "52:54:00:01:02:04".parse().unwrap(),
+                expires: Instant::from_secs(9),
+            },
+            Change::Put(lease("192.0.2.12")),
+        ];
+        let mut buf = Vec::new();
+        encode(&changes, &mut buf);
+        assert_eq!(decode(&buf), (changes.clone(), 0));
+        // Cut inside the last record: the first two stand.
+        let (read, torn) = decode(&buf[..buf.len() - 5]);
+        assert_eq!(read, changes[..2]);
+        assert!(torn > 0);
+        // A flipped byte in the second record's body: reading stops before it.
+        let mut damaged = buf.clone();
+        let second = 8 + u32::from_le_bytes(buf[0..4].try_into().unwrap()) as usize;
+        damaged[second + 12] ^= 0x20;
+        assert_eq!(decode(&damaged).0, changes[..1]);
+    }
+
+    #[test]
+    fn appends_span_segments_the_lock_is_exclusive_and_removal_keeps_the_newest() {
+        let db = temp_db("segments");
+        let mut log = ChangeLog::lock(&db).unwrap();
+        assert!(matches!(ChangeLog::lock(&db), Err(ChangeLogError::InUse(_))), "a second writer is refused");
+        let first = log.append(&[Change::Put(lease("192.0.2.10"))]).unwrap();
+        assert_eq!(log.append(&[Change::Put(lease("192.0.2.11"))]).unwrap(), first, "young: the same segment");
+        log.segment.as_mut().unwrap().opened -= SEGMENT_AGE;
+        let second = log.append(&[Change::Put(lease("192.0.2.12"))]).unwrap();
+        assert_eq!(second, first + 1, "an old segment is closed and a new one started");
+        let ips = |v: Vec<Change>| v.iter().map(|c| c.ip().to_string()).collect::<Vec<_>>();
+        assert_eq!(ips(read(&dir_of(&db)).unwrap()), ["192.0.2.10", "192.0.2.11", "192.0.2.12"]);
+        log.remover().remove_before(second).unwrap();
+        assert_eq!(ips(log.pending().unwrap()), ["192.0.2.12"]);
+        drop(log);
+        // Released with its owner: the next writer numbers on from what is there.
+        let mut log = ChangeLog::lock(&db).unwrap();
+        assert_eq!(log.append(&[Change::Put(lease("192.0.2.13"))]).unwrap(), second + 1);
+        log.clear().unwrap();
+        assert!(log.pending().unwrap().is_empty());
+    }
+}
