@@ -216,7 +216,10 @@ impl Engine {
         let mut armed: Option<dhcplab_engine::Instant> = None;
         'turns: loop {
             let deadline = self.server.poll_timeout();
-            if deadline != armed {
+            // A timer armed for an earlier moment is left alone: it fires, finds nothing due, and is armed
+            // for what is. Moving it later whenever the earliest offer is taken up cost a system call per
+            // REQUEST.
+            if deadline.is_some() && armed.is_none_or(|a| deadline < Some(a)) {
                 let after = deadline.map(|t| self.clock.at(t).saturating_duration_since(tokio::time::Instant::now()));
                 if let Err(e) = timer.once(after) {
                     error!("the engine's timer: {e}");
