@@ -38,6 +38,12 @@ pub struct DaemonStats {
     /// Times the lease store fell behind and the daemon stopped reading packets until it caught up.
     #[serde(default)]
     pub store_queue_full: u64,
+    /// Lease changes durable in the change log and not yet written into the SQLite file, and the times
+    /// writing them failed (a PostgreSQL store has no log: both 0).
+    #[serde(default)]
+    pub file_behind: u64,
+    #[serde(default)]
+    pub file_apply_failures: u64,
     /// Dynamic DNS changes carried out, refused because another client owns the name, and given up.
     #[serde(default)]
     pub dns_updated: u64,

@@ -165,6 +165,21 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         "Times the lease database fell behind and the daemon stopped reading packets until it caught up.",
         s.store_queue_full,
     );
+    counter(
+        &mut out,
+        "store_file_apply_failures_total",
+        "Times writing the change log's changes into the SQLite file failed (tried again a second later).",
+        s.file_apply_failures,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP dhcplab_store_file_behind_changes Lease changes durable in the change log, not yet in the SQLite file."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE dhcplab_store_file_behind_changes gauge\ndhcplab_store_file_behind_changes {}",
+        s.file_behind
+    );
     let _ = writeln!(out, "# HELP dhcplab_store_pending_changes Lease changes waiting for a commit to succeed.");
     let _ =
         writeln!(out, "# TYPE dhcplab_store_pending_changes gauge\ndhcplab_store_pending_changes {}", s.store_pending);

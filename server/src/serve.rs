@@ -114,7 +114,7 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     let (links, demo_socket) = bind_links(&cfg, &opts, demo_clients)?;
     let links = Arc::new(links);
 
-    let counters = Arc::new(Counters::default());
+    let counters = Arc::new(Counters { file_lag: opened.store.file_lag(), ..Counters::default() });
     let (updates, _) = broadcast::channel(BACKLOG);
     let (cmd_tx, cmd_rx) = command::channel(256).context("the engine's command channel")?;
     let publisher = Publisher::new(updates.clone());

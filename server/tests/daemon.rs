@@ -83,9 +83,16 @@ fn the_demo_shows_live_leases_within_seconds() {
         "dhcplab_subnet_assigned_addresses{subnet=\"192.0.2.0/24\"}",
         "dhcplab_store_commit_duration_seconds_bucket{le=\"+Inf\"}",
         "dhcplab_server_up{server=",
+        "\ndhcplab_store_file_apply_failures_total 0\n",
+        "\ndhcplab_store_file_behind_changes ",
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
+    // The SQLite file follows the change log the commits went to, within a second or so.
+    wait(Duration::from_secs(10), "the lease file to catch up with its change log", || {
+        let s = json(&p, "/api/stats");
+        (s["store_commits"].as_u64()? > 0 && s["file_behind"].as_u64()? == 0).then_some(())
+    });
 }
 
 #[test]

@@ -56,6 +56,8 @@ pub struct Counters {
     pub last_error: Mutex<Option<String>>,
     /// Dynamic DNS: what became of the changes (shared with the updater).
     pub dns: Arc<crate::ddns::DnsCounters>,
+    /// How far the SQLite file is behind its change log (none for PostgreSQL).
+    pub file_lag: Option<Arc<crate::store::FileLag>>,
 }
 
 impl Counters {

@@ -158,6 +158,8 @@ impl Engine {
             store_conflicts: c.store_conflicts.load(Ordering::Relaxed),
             store_pending: c.store_pending.load(Ordering::Relaxed),
             store_queue_full: c.store_queue_full.load(Ordering::Relaxed),
+            file_behind: c.file_lag.as_ref().map_or(0, |l| l.behind.load(Ordering::Relaxed)),
+            file_apply_failures: c.file_lag.as_ref().map_or(0, |l| l.failures.load(Ordering::Relaxed)),
             dns_updated: c.dns.updated.load(Ordering::Relaxed),
             dns_conflicts: c.dns.conflicts.load(Ordering::Relaxed),
             dns_failed: c.dns.failed.load(Ordering::Relaxed),

@@ -6,6 +6,8 @@
 use super::Change;
 use super::change_log::SegmentRemover;
 use super::sqlite::SqliteStore;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 use tracing::{error, info};
@@ -16,6 +18,15 @@ const APPLY_EVERY: Duration = Duration::from_secs(1);
 /// packets (the file can fall no further behind than this).
 const QUEUE: usize = 1 << 16;
 
+/// How far the file is behind its change log, for `/metrics`.
+#[derive(Default, Debug)]
+pub struct FileLag {
+    /// Changes durable in the log and not yet written into the file.
+    pub behind: AtomicU64,
+    /// Times writing them into the file failed (each tried again a second later).
+    pub failures: AtomicU64,
+}
+
 /// One commit's changes, in the log's segment `segment`.
 struct Committed {
     segment: u64,
@@ -23,6 +34,7 @@ struct Committed {
 }
 
 pub struct Applier {
+    lag: Arc<FileLag>,
     tx: Option<SyncSender<Committed>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -31,12 +43,20 @@ impl Applier {
     /// Starts the thread, which writes through `file` (a store of its own on the same database).
     pub fn start(file: SqliteStore, remover: SegmentRemover) -> std::io::Result<Applier> {
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
-        let thread = std::thread::Builder::new().name("lease-apply".into()).spawn(move || run(file, remover, rx))?;
-        Ok(Applier { tx: Some(tx), thread: Some(thread) })
+        let lag = Arc::new(FileLag::default());
+        let theirs = lag.clone();
+        let thread =
+            std::thread::Builder::new().name("lease-apply".into()).spawn(move || run(file, remover, rx, &theirs))?;
+        Ok(Applier { lag, tx: Some(tx), thread: Some(thread) })
+    }
+
+    pub fn lag(&self) -> &Arc<FileLag> {
+        &self.lag
     }
 
     /// Hands over a commit's changes (already durable in `segment` of the log).
     pub fn send(&self, segment: u64, changes: Vec<Change>) {
+        self.lag.behind.fetch_add(changes.len() as u64, Ordering::Relaxed);
         if let Some(tx) = &self.tx
             && tx.send(Committed { segment, changes }).is_err()
         {
@@ -70,7 +90,7 @@ impl Pending {
     }
 }
 
-fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>) {
+fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>, lag: &FileLag) {
     // The lowest priority for this thread alone (on Linux a thread id is a process id to `setpriority`).
     // SAFETY: gettid takes nothing, setpriority reads its three integer arguments only.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) } != 0 {
@@ -105,8 +125,10 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>) 
         if let Err(e) = file.write(&pending.changes) {
             // Nothing is lost: the changes are in the log, and the next start applies them if this never does.
             error!("could not bring the lease database up to its change log (tried again in a second): {e}");
+            lag.failures.fetch_add(1, Ordering::Relaxed);
             continue;
         }
+        lag.behind.fetch_sub(pending.changes.len() as u64, Ordering::Relaxed);
         pending.changes.clear();
         // Every segment older than the newest written from is wholly in the file; at a clean stop, all are.
         let before = if closed { u64::MAX } else { pending.newest };

@@ -13,6 +13,7 @@ mod postgresql;
 mod row;
 mod sqlite;
 
+pub use applier::FileLag;
 pub use dhcplab_engine::arbiter::Proposal as Change;
 pub use lease_db::LeaseDb;
 pub use pg_connect::PgConnect;
@@ -105,4 +106,9 @@ pub trait LeaseStore: Send + 'static {
     /// Makes all granted `changes` durable at once, or none of them. `now` is the committing server's
     /// clock, against which a shared store decides whether another client's lease still runs.
     fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError>;
+
+    /// How far a file is behind the log its commits go to, when they go to one (SQLite under a daemon).
+    fn file_lag(&self) -> Option<std::sync::Arc<FileLag>> {
+        None
+    }
 }

@@ -1,7 +1,7 @@
 //! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit; a serving
 //! daemon commits to the change log beside the file instead (see `change_log`), and the file follows.
 
-use super::applier::Applier;
+use super::applier::{Applier, FileLag};
 use super::change_log::{self, ChangeLog, ChangeLogError};
 use super::row::Row;
 use super::{Change, CommitReport, Discard, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
@@ -274,6 +274,10 @@ impl LeaseStore for SqliteStore {
         Ok(())
     }
 
+    fn file_lag(&self) -> Option<std::sync::Arc<FileLag>> {
+        self.logged.as_ref().map(|(_, applier)| applier.lag().clone())
+    }
+
     /// One server owns the file: every change is granted.
     fn commit(&mut self, _now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
         match &mut self.logged {
@@ -459,6 +463,8 @@ mod tests {
         assert_eq!(change_log::read(&log_dir).unwrap(), vec![put.clone()]);
         drop(SqliteStore::open(&path).unwrap());
         assert_eq!(change_log::read(&log_dir).unwrap(), vec![put.clone()]);
+        let lag = s.file_lag().expect("a serving store follows its log");
+        assert_eq!(lag.behind.load(std::sync::atomic::Ordering::Relaxed), 1);
         // In the file within a second or so.
         let reader = Connection::open_with_flags(&path, READ_ONLY).unwrap();
         let in_file = || reader.query_row("SELECT count(*) FROM leases", [], |r| r.get::<_, i64>(0)).unwrap();
@@ -466,6 +472,11 @@ mod tests {
         while in_file() == 0 {
             assert!(start.elapsed() < std::time::Duration::from_secs(10), "the file never got the change");
             std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        // Counted as written once the file's transaction is done (a moment after its rows are visible).
+        while lag.behind.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "still counted behind");
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         s.commit(Instant::from_millis(0), &[Change::remove(&lease("192.0.2.10", LeaseState::Bound))]).unwrap();
         // A clean stop writes the rest into the file and empties the log.
