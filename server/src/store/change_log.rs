@@ -252,32 +252,16 @@ impl SegmentRemover {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dhcplab_engine::config::HexBytes;
-    use dhcplab_engine::{KeyedBy, LeaseState};
+    use crate::store::test_fixtures;
+    use dhcplab_engine::LeaseState;
 
     fn lease(ip: &str) -> Lease {
-        Lease {
-            ip: ip.parse().unwrap(),
-            subnet: "192.0.2.0/24".parse().unwrap(),
-            keyed_by: KeyedBy::ClientId,
-            hw: "52:54:00:01:02:03".parse().unwrap(),
-            client_id: Some(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3].into())),
-            hostname: Some("laptop".into()),
-            state: LeaseState::Bound,
-            obtained: Instant::from_millis(1_700_000_000_000),
-            expires: Instant::from_millis(1_700_000_021_600),
-            lease_secs: 21_600,
-            server: None,
-            class: Some("phones".into()),
-            dns_name: Some("laptop.example.".into()),
-        }
+        let l = test_fixtures::lease(ip, LeaseState::Bound);
+        Lease { class: Some("phones".into()), dns_name: Some("laptop.example.".into()), ..l }
     }
 
     fn temp_db(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("dhcplab-changelog-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("leases.sqlite3")
+        test_fixtures::fresh_db(&format!("changelog-{name}")).1
     }
 
     #[test]

@@ -12,6 +12,8 @@ mod pg_connect;
 mod postgresql;
 mod row;
 mod sqlite;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use applier::FileLag;
 pub use dhcplab_engine::arbiter::Proposal as Change;

@@ -338,35 +338,14 @@ impl SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dhcplab_engine::config::HexBytes;
-    use dhcplab_engine::{KeyedBy, Lease, LeaseState};
-
-    fn lease(ip: &str, state: LeaseState) -> Lease {
-        Lease {
-            ip: ip.parse().unwrap(),
-            subnet: "192.0.2.0/24".parse().unwrap(),
-            keyed_by: KeyedBy::ClientId,
-            hw: "52:54:00:01:02:03".parse().unwrap(),
-            client_id: Some(HexBytes(vec![1, 0x52, 0x54, 0, 1, 2, 3].into())),
-            hostname: Some("<img src=x>".into()),
-            state,
-            obtained: Instant::from_millis(1_700_000_000_000),
-            expires: Instant::from_millis(1_700_000_021_600),
-            lease_secs: 21_600,
-            server: None,
-            class: None,
-            dns_name: None,
-        }
-    }
+    use crate::store::test_fixtures::{fresh_db, lease};
+    use dhcplab_engine::LeaseState;
 
     #[test]
     fn a_big_table_is_read_in_two_halves_every_row_once() {
         // Enough rows for two readers, with holes in the rowids where leases were removed; and a reader
         // of the database (the checkpointer, `dhcplab check`) open meanwhile.
-        let dir = std::env::temp_dir().join(format!("dhcplab-halves-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = fresh_db("halves");
         let n = READ_IN_HALVES_FROM as u32 + 10_000;
         let ip = |i: u32| std::net::Ipv4Addr::from(u32::from_be_bytes([10, 0, 0, 0]) + i);
         let mut s = SqliteStore::open(&path).unwrap();
@@ -414,10 +393,7 @@ mod tests {
 
     #[test]
     fn leases_survive_reopening() {
-        let dir = std::env::temp_dir().join(format!("dhcplab-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = fresh_db("store");
         {
             let mut s = SqliteStore::open(&path).unwrap();
             s.commit(
@@ -447,10 +423,7 @@ mod tests {
 
     #[test]
     fn a_serving_daemon_commits_to_the_change_log_alone_and_the_file_follows() {
-        let dir = std::env::temp_dir().join(format!("dhcplab-serving-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
+        let (dir, path) = fresh_db("serving");
         let log_dir = change_log::dir_of(&path);
         let mut s = SqliteStore::open_serving(&path).unwrap();
         assert!(
@@ -488,10 +461,7 @@ mod tests {
 
     #[test]
     fn changes_left_in_the_log_by_a_killed_daemon_are_applied_at_the_next_open() {
-        let dir = std::env::temp_dir().join(format!("dhcplab-replay-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
+        let (dir, path) = fresh_db("replay");
         drop(SqliteStore::open(&path).unwrap());
         // What a daemon killed before its applier ran leaves: synced records, the last one cut short.
         {
@@ -518,10 +488,7 @@ mod tests {
 
     #[test]
     fn the_schema_is_versioned_and_a_newer_one_is_refused() {
-        let dir = std::env::temp_dir().join(format!("dhcplab-schema-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
+        let (dir, path) = fresh_db("schema");
         drop(SqliteStore::open(&path).unwrap());
         let conn = Connection::open(&path).unwrap();
         let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
@@ -535,10 +502,7 @@ mod tests {
 
     #[test]
     fn a_version_1_database_is_upgraded_and_keeps_its_leases_and_then_classes_and_dns_names() {
-        let dir = std::env::temp_dir().join(format!("dhcplab-v1-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
+        let (dir, path) = fresh_db("v1");
         {
             // As the previous release left it: step 1 only, one lease.
             let conn = Connection::open(&path).unwrap();
@@ -568,10 +532,7 @@ mod tests {
 
     #[test]
     fn the_wal_stays_bounded_when_background_checkpoints_fail() {
-        let dir = std::env::temp_dir().join(format!("dhcplab-wal-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("leases.sqlite3");
+        let (dir, path) = fresh_db("wal");
         let mut s = SqliteStore::open(&path).unwrap();
         // As if the checkpoint thread could not open its connection: only the writer's own bound is left.
         s._checkpointer = None;
