@@ -1,7 +1,7 @@
 //! The change log beside a SQLite lease database (`<db>.changes/`): what makes a lease durable before its ACK
 //! while the daemon runs. Each commit appends its changes to the current segment and `fdatasync`s it —
-//! a few hundred bytes — where a SQLite commit wrote and synced whole b-tree pages of the table and its
-//! index. The SQLite file gets the same changes a second later, many commits at once, from a thread that
+//! a few hundred bytes a lease — where a SQLite commit wrote and synced whole b-tree pages of the table and
+//! its index. The SQLite file gets the same changes a second later, many commits at once, from a thread that
 //! runs when the cores are free (`Applier`); a segment is removed once everything in it is in the file.
 //!
 //! Replaying changes is idempotent (an upsert or a delete per address), so any run of the newest segments
@@ -200,30 +200,33 @@ impl ChangeLog {
 
     /// Appends `changes` and syncs them to the disk; returns the segment they are in.
     pub fn append(&mut self, changes: &[Change]) -> Result<u64, ChangeLogError> {
-        let io = |source| ChangeLogError::Io { path: self.dir.clone(), source };
-        if self.segment.as_ref().is_some_and(|s| s.opened.elapsed() >= SEGMENT_AGE || s.bytes >= SEGMENT_BYTES) {
-            self.segment = None;
-        }
-        if self.segment.is_none() {
-            let n = self.next;
-            let file = OpenOptions::new().create_new(true).append(true).open(segment_path(&self.dir, n)).map_err(io)?;
-            // A segment whose name were lost in a crash would take its synced changes with it.
-            sync_dir(&self.dir).map_err(io)?;
-            self.next += 1;
-            self.segment = Some(Segment { n, file, bytes: 0, opened: std::time::Instant::now() });
-        }
+        let current = self.segment.take().filter(|s| s.opened.elapsed() < SEGMENT_AGE && s.bytes < SEGMENT_BYTES);
+        let mut seg = match current {
+            Some(s) => s,
+            None => self.open_segment()?,
+        };
         self.buf.clear();
         encode(changes, &mut self.buf);
-        let Some(seg) = self.segment.as_mut() else { unreachable!("a segment was opened above") };
         let written =
             seg.file.write_all(&self.buf).and_then(|()| nix::unistd::fdatasync(seg.file.as_fd()).map_err(Into::into));
-        if let Err(e) = written {
-            // What this append left in the file may be torn: the next append starts a new segment.
-            self.segment = None;
-            return Err(io(e));
-        }
+        // After a failed append the segment's end may be torn: it is let go, and the next append starts another.
+        written.map_err(|source| ChangeLogError::Io { path: self.dir.clone(), source })?;
         seg.bytes += self.buf.len() as u64;
-        Ok(seg.n)
+        let n = seg.n;
+        self.segment = Some(seg);
+        Ok(n)
+    }
+
+    /// Starts the next segment.
+    fn open_segment(&mut self) -> Result<Segment, ChangeLogError> {
+        let io = |source| ChangeLogError::Io { path: self.dir.clone(), source };
+        let n = self.next;
+        let file = OpenOptions::new().create_new(true).append(true).open(segment_path(&self.dir, n)).map_err(io)?;
+        // Numbered on at once: should the sync below fail, the next try must not find the name taken.
+        self.next += 1;
+        // A segment whose name were lost in a crash would take its synced changes with it.
+        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)?;
+        Ok(Segment { n, file, bytes: 0, opened: std::time::Instant::now() })
     }
 }
 
