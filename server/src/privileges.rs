@@ -3,7 +3,7 @@
 //! bound, and nothing it does later needs more.
 
 use nix::unistd::{Gid, Uid, User, setgid, setgroups, setuid};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrivilegeError {
@@ -32,10 +32,11 @@ pub fn become_user(user: &str, db: Option<&Path>) -> Result<(), PrivilegeError> 
     if let Some(db) = db {
         // The change log's directory too: the daemon makes a new segment in it every second.
         let log = crate::store::change_log::dir_of(db);
-        let segments = std::fs::read_dir(&log).into_iter().flatten().filter_map(|e| Some(e.ok()?.path()));
-        let files = ["", "-wal", "-shm"].iter().map(|s| format!("{}{s}", db.display()).into()).chain([log.clone()]);
-        for path in files.chain(segments) {
-            let path: std::path::PathBuf = path;
+        let mut paths: Vec<PathBuf> =
+            ["", "-wal", "-shm"].iter().map(|s| format!("{}{s}", db.display()).into()).collect();
+        paths.extend(std::fs::read_dir(&log).into_iter().flatten().filter_map(|e| Some(e.ok()?.path())));
+        paths.push(log);
+        for path in paths {
             if path.exists() {
                 std::os::unix::fs::chown(&path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(|source| {
                     PrivilegeError::Chown { user: user.into(), path: path.display().to_string(), source }
