@@ -266,13 +266,15 @@ fn a_hostile_http_loop_during_perfdhcp_keeps_dhcp_drops_under_a_tenth_of_a_perce
         "hostile HTTP: {requests:?} requests; {acks} ACKs; drops {offer_drops} % / {ack_drops} %; \
          {overflow} datagrams overflowed the daemon's sockets, {client_drops} perfdhcp's"
     );
-    assert!(acks >= rate * 8, "the load ran: perfdhcp:\n{text}");
     // What counts is what the daemon did not answer, read from the daemon itself: every DISCOVER and REQUEST
     // it received got its OFFER, ACK or NAK, and nothing overflowed its sockets. perfdhcp shares the two
     // cores with the daemon and the attackers, and loses replies of its own (its socket, or answers read
     // after its wait); those were sent all the same, and are reported, not counted.
     let st = d.stats(&lab);
     let n = |side: &str, kind: &str| st["engine"][side][kind].as_u64().unwrap_or(0);
+    // The load ran: the daemon read (nearly) every REQUEST perfdhcp made. perfdhcp's own count of ACKs is
+    // not the measure: in a debug build on a busy machine some arrive after its one-second wait.
+    assert!(n("received_by_type", "request") >= rate * 8, "the load ran: {acks} ACKs seen by perfdhcp:\n{text}");
     let answered = n("sent_by_type", "offer") + n("sent_by_type", "ack") + n("sent_by_type", "nak");
     let received = n("received_by_type", "discover") + n("received_by_type", "request");
     let overflow = st["queue_overflow"].as_u64().unwrap_or(u64::MAX);
