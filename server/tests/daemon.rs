@@ -282,6 +282,24 @@ fn check_db_verifies_a_lease_database_and_says_what_to_do_with_a_damaged_one() {
 }
 
 #[test]
+fn check_db_counts_the_changes_a_killed_daemon_left_in_its_change_log() {
+    let (mut p, _) = demo("killedlog", 4);
+    wait(Duration::from_secs(10), "a bound lease", || json(&p, "/api/leases?state=bound").as_array()?.first().cloned());
+    let db = std::env::temp_dir().join(format!("dhcplab-demo-{}.sqlite3", p.child.id()));
+    // SIGKILL: no clean stop, so the newest segment of the log is still there (a clean stop empties it).
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dhcplab")).args(["check", "--db"]).arg(&db).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let _ = std::fs::remove_dir_all(format!("{}.changes", db.display()));
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("changes in its change log, written into the file by the daemon"), "{text}");
+}
+
+#[test]
 fn a_log_to_a_file_has_no_colour_codes_and_the_json_log_has_the_exchange_fields() {
     let (p, _) = demo("plainlog", 3);
     wait(Duration::from_secs(10), "a bound lease", || json(&p, "/api/leases?state=bound").as_array()?.first().cloned());
