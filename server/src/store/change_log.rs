@@ -38,6 +38,9 @@ pub enum ChangeLogError {
         .0.display()
     )]
     InUse(PathBuf),
+    /// Written anyway, it would make the rest of its segment unreadable: nothing of the commit is written.
+    #[error("a lease change for {ip} could not be written to the change log: {why}")]
+    Encode { ip: Ipv4Addr, why: String },
 }
 
 /// A change as the log stores it.
@@ -66,20 +69,20 @@ impl From<Entry> for Change {
 }
 
 /// Appends `changes` to `buf` as records.
-pub fn encode(changes: &[Change], buf: &mut Vec<u8>) {
+pub fn encode(changes: &[Change], buf: &mut Vec<u8>) -> Result<(), ChangeLogError> {
     for c in changes {
         let start = buf.len();
         buf.extend_from_slice(&[0; 8]);
-        // A lease always serializes: its fields are plain data.
-        if serde_json::to_writer(&mut *buf, &Entry::from(c)).is_err() {
-            buf.truncate(start);
-            continue;
-        }
+        let encode = |why: String| ChangeLogError::Encode { ip: c.ip(), why };
+        serde_json::to_writer(&mut *buf, &Entry::from(c)).map_err(|e| encode(e.to_string()))?;
         let body = &buf[start + 8..];
-        let (len, crc) = (body.len() as u32, crc32fast::hash(body));
+        let len = u32::try_from(body.len()).ok().filter(|l| *l <= MAX_RECORD);
+        let len = len.ok_or_else(|| encode(format!("{} bytes, more than a record may hold", body.len())))?;
+        let crc = crc32fast::hash(body);
         buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
         buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     }
+    Ok(())
 }
 
 /// The changes in `bytes`, and how many bytes at the end were not a whole, intact record.
@@ -200,13 +203,13 @@ impl ChangeLog {
 
     /// Appends `changes` and syncs them to the disk; returns the segment they are in.
     pub fn append(&mut self, changes: &[Change]) -> Result<u64, ChangeLogError> {
+        self.buf.clear();
+        encode(changes, &mut self.buf)?;
         let current = self.segment.take().filter(|s| s.opened.elapsed() < SEGMENT_AGE && s.bytes < SEGMENT_BYTES);
         let mut seg = match current {
             Some(s) => s,
             None => self.open_segment()?,
         };
-        self.buf.clear();
-        encode(changes, &mut self.buf);
         let written =
             seg.file.write_all(&self.buf).and_then(|()| nix::unistd::fdatasync(seg.file.as_fd()).map_err(Into::into));
         // After a failed append the segment's end may be torn: it is let go, and the next append starts another.
@@ -225,7 +228,7 @@ impl ChangeLog {
         // Numbered on at once: should the sync below fail, the next try must not find the name taken.
         self.next += 1;
         // A segment whose name were lost in a crash would take its synced changes with it.
-        File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io)?;
+        sync_dir(&self.dir).map_err(io)?;
         Ok(Segment { n, file, bytes: 0, opened: std::time::Instant::now() })
     }
 }
@@ -279,7 +282,7 @@ mod tests {
             Change::Put(lease("192.0.2.12")),
         ];
         let mut buf = Vec::new();
-        encode(&changes, &mut buf);
+        encode(&changes, &mut buf).unwrap();
         assert_eq!(decode(&buf), (changes.clone(), 0));
         // Cut inside the last record: the first two stand.
         let (read, torn) = decode(&buf[..buf.len() - 5]);
@@ -301,6 +304,10 @@ mod tests {
         assert_eq!(log.append(&[Change::Put(lease("192.0.2.11"))]).unwrap(), first, "young: the same segment");
         log.segment.as_mut().unwrap().opened -= SEGMENT_AGE;
         let second = log.append(&[Change::Put(lease("192.0.2.12"))]).unwrap();
+        // A change too long for a record is refused whole, and the log reads on past the attempt.
+        let huge = Lease { hostname: Some("h".repeat(MAX_RECORD as usize).into()), ..lease("192.0.2.99") };
+        let refused = log.append(&[Change::Put(lease("192.0.2.98")), Change::Put(huge)]);
+        assert!(matches!(refused, Err(ChangeLogError::Encode { .. })), "{refused:?}");
         assert_eq!(second, first + 1, "an old segment is closed and a new one started");
         let ips = |v: Vec<Change>| v.iter().map(|c| c.ip().to_string()).collect::<Vec<_>>();
         assert_eq!(ips(read(&dir_of(&db)).unwrap()), ["192.0.2.10", "192.0.2.11", "192.0.2.12"]);
