@@ -204,6 +204,26 @@ impl NetLab {
         }
     }
 
+    /// Starts tshark on `iface` in `ns`, writing what `filter` passes to `path`, and returns its pid once the
+    /// capture is proven live: a marker datagram sent from `ns` to `peer`'s UDP port 9 (discard) is in the
+    /// file. tshark's "Capturing on" alone comes before its ring sees every packet: a CI run lost the first
+    /// OFFER that way. The marker is UDP to port 9, never DHCP, so it is not counted as any DHCP message.
+    pub fn capture(&mut self, ns: &str, iface: &str, filter: &str, path: &Path, peer: &str) -> u32 {
+        let file = path.to_string_lossy().to_string();
+        let filter = format!("({filter}) or udp dst port 9");
+        let log = format!("tshark-{iface}.log");
+        let pid = self.spawn(ns, "tshark", &["-i", iface, "-f", &filter, "-F", "pcap", "-w", &file], &log);
+        wait_for(Duration::from_secs(20), "tshark to capture a marker datagram", || {
+            let send = format!("echo marker > /dev/udp/{peer}/9");
+            let _ = self.exec(ns, "bash", &["-c", &send]);
+            let seen = run(Command::new("tshark")
+                .args(["-r", &file, "-Y", "udp.dstport == 9", "-T", "fields"])
+                .args(["-e", "frame.number"]));
+            (!String::from_utf8_lossy(&seen.stdout).trim().is_empty()).then_some(())
+        });
+        pid
+    }
+
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }

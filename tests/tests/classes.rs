@@ -3,8 +3,7 @@
 //! file and a legacy BIOS one the BIOS file, checked in the probe's report and in tshark's decoding of a
 //! capture. Namespaces on a bridge; needs root.
 
-use dhcplab_tests::{Daemon, NetLab, dhcpcd_with, dhcplab_bin, require_program, wait_for};
-use std::time::Duration;
+use dhcplab_tests::{Daemon, NetLab, dhcpcd_with, dhcplab_bin, require_program};
 
 const CONFIG: &str = r#"
 [[subnet]]
@@ -37,8 +36,9 @@ next_server = "192.0.2.5"
 boot_file = "undionly.kpxe"
 "#;
 
-/// The daemon's namespace and two hosts on a bridge; the daemon serving `CONFIG`.
-fn lan(lab: &mut NetLab) -> (Daemon, String, String) {
+/// The daemon's namespace and two hosts on a bridge; the daemon serving `CONFIG`. Returns (daemon, its
+/// namespace, phone, boot).
+fn lan(lab: &mut NetLab) -> (Daemon, String, String, String) {
     let br = lab.ns("lan");
     lab.bridge(&br);
     let (srv, phone, boot) =
@@ -47,14 +47,14 @@ fn lan(lab: &mut NetLab) -> (Daemon, String, String) {
     let db = lab.dir.join("leases.sqlite3");
     let cfg = format!("[dhcp]\ninterfaces = [\"srv0\"]\nlease_db = \"{}\"\n{CONFIG}", db.display());
     let d = Daemon::start(lab, &srv, &cfg);
-    (d, phone, boot)
+    (d, srv, phone, boot)
 }
 
 #[test]
 fn dhcpcd_with_a_vendor_class_lands_in_its_class_pool_with_its_options() {
     require_program("dhcpcd", "dhcpcd-base");
     let mut lab = NetLab::new("cls");
-    let (d, phone, _) = lan(&mut lab);
+    let (d, _, phone, _) = lan(&mut lab);
     let env = dhcpcd_with(&lab, &phone, "eth0", &["-i", "PhoneOS-4.2"]);
     let ip = env.get("new_ip_address").cloned().unwrap_or_default();
     let last: u8 = ip.rsplit('.').next().and_then(|o| o.parse().ok()).unwrap_or(0);
@@ -74,14 +74,13 @@ fn dhcpcd_with_a_vendor_class_lands_in_its_class_pool_with_its_options() {
 fn uefi_and_bios_firmware_get_their_own_boot_files() {
     require_program("tshark", "tshark");
     let mut lab = NetLab::new("pxe");
-    let (_d, _, boot) = lan(&mut lab);
+    let (_d, srv, phone, boot) = lan(&mut lab);
     let bin = dhcplab_bin().to_string_lossy().to_string();
-    let cap = lab.dir.join("boot.pcapng").to_string_lossy().to_string();
-    let tshark =
-        lab.spawn(&boot, "tshark", &["-i", "eth0", "-f", "udp port 67 or udp port 68", "-w", &cap], "tshark.log");
-    wait_for(Duration::from_secs(20), "tshark to capture", || {
-        lab.log("tshark.log").contains("Capturing on").then_some(())
-    });
+    // Recorded on the daemon's link; the capture is proven live with a marker to a host given a fixed address.
+    lab.addr(&phone, "eth0", "192.0.2.9/24");
+    let cap = lab.dir.join("boot.pcap");
+    let tshark = lab.capture(&srv, "srv0", "udp port 67 or udp port 68", &cap, "192.0.2.9");
+    let cap = cap.to_string_lossy().to_string();
     let probe = |arch: &str| {
         let out = lab.exec(&boot, &bin, &["probe", "eth0", "--arch", arch, "--wait", "1s", "--json"]);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));

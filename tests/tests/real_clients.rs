@@ -274,16 +274,7 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
     let d = Daemon::start(&mut lab, &srv, &cfg);
     // Record every packet on the server's link: the ACKs that really left.
     let pcap = lab.dir.join("k9.pcap");
-    let tshark = lab.spawn(
-        &srv,
-        "tshark",
-        &["-i", "srv0", "-f", "udp port 67", "-F", "pcap", "-w", &pcap.to_string_lossy()],
-        "tshark.log",
-    );
-    wait_for(Duration::from_secs(15), "tshark to start", || {
-        lab.log("tshark.log").contains("Capturing on").then_some(())
-    });
-    std::thread::sleep(Duration::from_secs(1));
+    let tshark = lab.capture(&srv, "srv0", "udp port 67", &pcap, "192.0.2.2");
     let perf = lab.spawn(
         &relay,
         "perfdhcp",
