@@ -1,6 +1,7 @@
 //! The change log beside a SQLite lease database (`<db>.changes/`): what makes a lease durable before its ACK
-//! while the daemon runs. Each commit appends its changes to the current segment and `fdatasync`s it —
-//! a few hundred bytes a lease — where a SQLite commit wrote and synced whole b-tree pages of the table and
+//! while the daemon runs. Each commit appends its changes to the current segment, durably (see
+//! `segment_file`: a direct, synchronous write where the filesystem allows, else `fdatasync`) — a few
+//! hundred bytes a lease — where a SQLite commit wrote and synced whole b-tree pages of the table and
 //! its index. The SQLite file gets the same changes a second later, many commits at once, from a thread that
 //! runs when the cores are free (`Applier`); a segment is removed once everything in it is in the file.
 //!
@@ -10,15 +11,16 @@
 //! a run.
 //!
 //! A record is `len: u32 LE, crc32: u32 LE, JSON of the change`. A crash in the middle of an append leaves
-//! a torn last record, which was never synced and so never ACKed: reading stops there.
+//! a torn last record, which was never synced and so never ACKed: reading stops there. A segment allocated
+//! up front holds zeros after its records: a zero length with nothing but zeros after it is its end.
 
 use super::Change;
+use super::segment_file::SegmentFile;
 use dhcplab_engine::{HwAddr, Instant, Lease};
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::net::Ipv4Addr;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 /// A segment older than this is closed at the next commit and a new one started, so the applied ones can
@@ -26,6 +28,8 @@ use std::path::{Path, PathBuf};
 const SEGMENT_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Nor may one grow past this, whatever its age.
 const SEGMENT_BYTES: u64 = 16 << 20;
+/// The least room a segment is allocated with; it gets twice what the last one used, up to `SEGMENT_BYTES`.
+const SEGMENT_MIN_ROOM: u64 = 1 << 20;
 /// No record is longer (a lease is a few hundred bytes of JSON): a longer length is damage.
 const MAX_RECORD: u32 = 64 << 10;
 
@@ -85,12 +89,17 @@ pub fn encode(changes: &[Change], buf: &mut Vec<u8>) -> Result<(), ChangeLogErro
     Ok(())
 }
 
-/// The changes in `bytes`, and how many bytes at the end were not a whole, intact record.
+/// The changes in `bytes`, and how many bytes at the end (up to the last one not zero) were not a whole,
+/// intact record.
 pub fn decode(bytes: &[u8]) -> (Vec<Change>, usize) {
     let mut changes = Vec::new();
     let mut rest = bytes;
     while rest.len() >= 8 {
         let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        // The unused room of a segment allocated up front.
+        if len == 0 && rest.iter().all(|b| *b == 0) {
+            return (changes, 0);
+        }
         let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
         if len > MAX_RECORD || rest.len() < 8 + len as usize {
             break;
@@ -103,7 +112,9 @@ pub fn decode(bytes: &[u8]) -> (Vec<Change>, usize) {
         changes.push(entry.into());
         rest = &rest[8 + len as usize..];
     }
-    (changes, rest.len())
+    // Counted up to the last byte written: a preallocated segment's zeros after it were never records.
+    let torn = rest.len() - rest.iter().rev().take_while(|b| **b == 0).count();
+    (changes, torn)
 }
 
 /// The log's directory beside the database.
@@ -160,12 +171,15 @@ pub struct ChangeLog {
     segment: Option<Segment>,
     next: u64,
     buf: Vec<u8>,
+    /// Bytes the last closed segment held, to size the next one's room.
+    last_used: u64,
+    /// Segments appended and `fdatasync`ed even where direct writes would work (tests of that path).
+    appended_only: bool,
 }
 
 struct Segment {
     n: u64,
-    file: File,
-    bytes: u64,
+    file: SegmentFile,
     opened: std::time::Instant,
 }
 
@@ -182,7 +196,7 @@ impl ChangeLog {
             Err((_, e)) => return Err(io(e.into())),
         };
         let next = segments(&dir).map_err(io)?.last().map_or(1, |n| n + 1);
-        Ok(ChangeLog { dir, _lock: lock, segment: None, next, buf: Vec::new() })
+        Ok(ChangeLog { dir, _lock: lock, segment: None, next, buf: Vec::new(), last_used: 0, appended_only: false })
     }
 
     /// Every change the log holds, oldest first (to apply at start).
@@ -205,31 +219,41 @@ impl ChangeLog {
     pub fn append(&mut self, changes: &[Change]) -> Result<u64, ChangeLogError> {
         self.buf.clear();
         encode(changes, &mut self.buf)?;
-        let current = self.segment.take().filter(|s| s.opened.elapsed() < SEGMENT_AGE && s.bytes < SEGMENT_BYTES);
+        let need = self.buf.len();
+        let (current, closed) = match self.segment.take() {
+            Some(s) if s.opened.elapsed() < SEGMENT_AGE && s.file.len() < SEGMENT_BYTES && s.file.has_room(need) => {
+                (Some(s), None)
+            }
+            other => (None, other),
+        };
+        if let Some(closed) = closed {
+            self.last_used = closed.file.len();
+        }
         let mut seg = match current {
             Some(s) => s,
-            None => self.open_segment()?,
+            None => self.open_segment(need)?,
         };
-        let written =
-            seg.file.write_all(&self.buf).and_then(|()| nix::unistd::fdatasync(seg.file.as_fd()).map_err(Into::into));
         // After a failed append the segment's end may be torn: it is let go, and the next append starts another.
-        written.map_err(|source| ChangeLogError::Io { path: self.dir.clone(), source })?;
-        seg.bytes += self.buf.len() as u64;
+        seg.file.append(&self.buf).map_err(|source| ChangeLogError::Io { path: self.dir.clone(), source })?;
         let n = seg.n;
         self.segment = Some(seg);
         Ok(n)
     }
 
-    /// Starts the next segment.
-    fn open_segment(&mut self) -> Result<Segment, ChangeLogError> {
+    /// Starts the next segment, with room for `need` bytes at least.
+    fn open_segment(&mut self, need: usize) -> Result<Segment, ChangeLogError> {
         let io = |source| ChangeLogError::Io { path: self.dir.clone(), source };
         let n = self.next;
-        let file = OpenOptions::new().create_new(true).append(true).open(segment_path(&self.dir, n)).map_err(io)?;
+        let path = segment_path(&self.dir, n);
+        let room = (self.last_used * 2).clamp(SEGMENT_MIN_ROOM, SEGMENT_BYTES).max(need as u64);
+        let file =
+            if self.appended_only { SegmentFile::create_appended(&path) } else { SegmentFile::create(&path, room) };
+        let file = file.map_err(io)?;
         // Numbered on at once: should the sync below fail, the next try must not find the name taken.
         self.next += 1;
         // A segment whose name were lost in a crash would take its synced changes with it.
         sync_dir(&self.dir).map_err(io)?;
-        Ok(Segment { n, file, bytes: 0, opened: std::time::Instant::now() })
+        Ok(Segment { n, file, opened: std::time::Instant::now() })
     }
 }
 
@@ -284,6 +308,13 @@ mod tests {
         let mut buf = Vec::new();
         encode(&changes, &mut buf).unwrap();
         assert_eq!(decode(&buf), (changes.clone(), 0));
+        // The zeros after the records of a segment allocated up front are its end, not damage; anything
+        // else after a zero length is.
+        let mut room = buf.clone();
+        room.resize(buf.len() + 5000, 0);
+        assert_eq!(decode(&room), (changes.clone(), 0));
+        room[buf.len() + 4000] = 1;
+        assert_eq!(decode(&room), (changes.clone(), 4001));
         // Cut inside the last record: the first two stand.
         let (read, torn) = decode(&buf[..buf.len() - 5]);
         assert_eq!(read, changes[..2]);
@@ -297,13 +328,24 @@ mod tests {
 
     #[test]
     fn appends_span_segments_the_lock_is_exclusive_and_removal_keeps_the_newest() {
-        let db = temp_db("segments");
+        segments_span_and_are_removed("segments", false);
+    }
+
+    #[test]
+    fn appended_segments_span_and_are_removed_the_same_way() {
+        segments_span_and_are_removed("segments-appended", true);
+    }
+
+    fn segments_span_and_are_removed(name: &str, appended_only: bool) {
+        let db = temp_db(name);
         let mut log = ChangeLog::lock(&db).unwrap();
+        log.appended_only = appended_only;
         assert!(matches!(ChangeLog::lock(&db), Err(ChangeLogError::InUse(_))), "a second writer is refused");
         let first = log.append(&[Change::Put(lease("192.0.2.10"))]).unwrap();
         assert_eq!(log.append(&[Change::Put(lease("192.0.2.11"))]).unwrap(), first, "young: the same segment");
         log.segment.as_mut().unwrap().opened -= SEGMENT_AGE;
         let second = log.append(&[Change::Put(lease("192.0.2.12"))]).unwrap();
+        assert_eq!(log.segment.as_ref().unwrap().file.is_direct(), !appended_only);
         // A change too long for a record is refused whole, and the log reads on past the attempt.
         let huge = Lease { hostname: Some("h".repeat(MAX_RECORD as usize).into()), ..lease("192.0.2.99") };
         let refused = log.append(&[Change::Put(lease("192.0.2.98")), Change::Put(huge)]);
@@ -316,6 +358,7 @@ mod tests {
         drop(log);
         // Released with its owner: the next writer numbers on from what is there.
         let mut log = ChangeLog::lock(&db).unwrap();
+        log.appended_only = appended_only;
         assert_eq!(log.append(&[Change::Put(lease("192.0.2.13"))]).unwrap(), second + 1);
         log.clear().unwrap();
         assert!(log.pending().unwrap().is_empty());

@@ -11,6 +11,7 @@ mod lease_db;
 mod pg_connect;
 mod postgresql;
 mod row;
+mod segment_file;
 mod sqlite;
 #[cfg(test)]
 mod test_fixtures;

@@ -1,0 +1,191 @@
+//! One change-log segment on disk, written so that each append is durable when the call returns.
+//!
+//! Where the filesystem allows it the segment is allocated up front (`fallocate`) and written with
+//! `O_DIRECT | O_DSYNC`: each append is one write of the blocks it touches, synced by the write itself,
+//! with no page cache to copy through and no file size to update. Measured on this project's test
+//! machine (ext4 on a virtual disk, 600-byte appends): about two thirds of the CPU time and of the wait of
+//! `write` + `fdatasync` on a growing file. Elsewhere (tmpfs, say) it is appended and `fdatasync`ed.
+//!
+//! A direct append rewrites the last, partly filled block with the same bytes it held, then the new
+//! records: a crash in the middle can only cut the new records, which were never acknowledged. What
+//! follows the records in a preallocated segment reads as zeros, which the reader takes as the end.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::Path;
+
+/// The unit of a direct write: its offset, length and memory address are multiples of this.
+const BLOCK: usize = 4096;
+
+/// One block of memory aligned for direct I/O.
+#[derive(Clone, Copy)]
+#[repr(C, align(4096))]
+struct Block([u8; BLOCK]);
+
+const _: () = assert!(std::mem::size_of::<Block>() == BLOCK && std::mem::align_of::<Block>() == BLOCK);
+
+/// A buffer of whole, aligned blocks.
+#[derive(Default)]
+struct Blocks(Vec<Block>);
+
+impl Blocks {
+    /// The first `len` bytes (a multiple of `BLOCK`), grown to hold them.
+    fn bytes_mut(&mut self, len: usize) -> &mut [u8] {
+        let blocks = len / BLOCK;
+        if self.0.len() < blocks {
+            self.0.resize(blocks, Block([0; BLOCK]));
+        }
+        let all = self.0.as_mut_slice();
+        // SAFETY: `Block` is `BLOCK` plain bytes with no padding (checked above), so `blocks` of them are
+        // `blocks * BLOCK` initialised bytes, borrowed mutably from `self` for the slice's lifetime.
+        unsafe { std::slice::from_raw_parts_mut(all.as_mut_ptr().cast::<u8>(), blocks * BLOCK) }
+    }
+}
+
+enum Mode {
+    /// Preallocated to `capacity` bytes, written with `O_DIRECT | O_DSYNC`. `tail` holds the bytes of
+    /// the last, partly filled block, rewritten with the next append.
+    Direct { capacity: u64, tail: Box<[u8; BLOCK]>, scratch: Blocks },
+    /// Written at its end and `fdatasync`ed.
+    Appended,
+}
+
+pub struct SegmentFile {
+    file: File,
+    mode: Mode,
+    /// Bytes of records written.
+    end: u64,
+}
+
+impl SegmentFile {
+    /// Creates the segment at `path` (which must not exist) with room for `capacity` bytes, written
+    /// directly if the filesystem allows, else appended.
+    pub fn create(path: &Path, capacity: u64) -> io::Result<SegmentFile> {
+        let file = OpenOptions::new().write(true).create_new(true).open(path)?;
+        match Self::preallocate(&file, path, capacity) {
+            Ok(direct) => Ok(SegmentFile {
+                file: direct,
+                mode: Mode::Direct { capacity, tail: Box::new([0; BLOCK]), scratch: Blocks::default() },
+                end: 0,
+            }),
+            Err(e) => {
+                tracing::debug!("{}: written with fdatasync ({e})", path.display());
+                Ok(Self::appended(file))
+            }
+        }
+    }
+
+    /// A segment appended and `fdatasync`ed whatever the filesystem allows.
+    pub fn create_appended(path: &Path) -> io::Result<SegmentFile> {
+        Ok(Self::appended(OpenOptions::new().write(true).create_new(true).open(path)?))
+    }
+
+    fn appended(file: File) -> SegmentFile {
+        SegmentFile { file, mode: Mode::Appended, end: 0 }
+    }
+
+    /// Allocates `capacity` bytes (rounded up to whole blocks), makes the size durable, and opens the file
+    /// again for direct, synchronous writes.
+    fn preallocate(file: &File, path: &Path, capacity: u64) -> io::Result<File> {
+        let len = capacity.div_ceil(BLOCK as u64) * BLOCK as u64;
+        let len = i64::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        nix::fcntl::fallocate(file.as_fd(), nix::fcntl::FallocateFlags::empty(), 0, len)?;
+        file.sync_all()?;
+        OpenOptions::new().write(true).custom_flags(libc::O_DIRECT | libc::O_DSYNC).open(path)
+    }
+
+    /// Whether appends are direct writes into preallocated room.
+    #[cfg(test)]
+    pub fn is_direct(&self) -> bool {
+        matches!(self.mode, Mode::Direct { .. })
+    }
+
+    /// Bytes of records written.
+    pub fn len(&self) -> u64 {
+        self.end
+    }
+
+    /// Whether `n` more bytes fit.
+    pub fn has_room(&self, n: usize) -> bool {
+        match &self.mode {
+            Mode::Direct { capacity, .. } => self.end + n as u64 <= *capacity,
+            Mode::Appended => true,
+        }
+    }
+
+    /// Writes `records` after what is there, durably. On an error the segment's end is unknown: the
+    /// caller lets it go and starts another.
+    pub fn append(&mut self, records: &[u8]) -> io::Result<()> {
+        match &mut self.mode {
+            Mode::Appended => {
+                self.file.write_all_at(records, self.end)?;
+                nix::unistd::fdatasync(self.file.as_fd())?;
+            }
+            Mode::Direct { capacity, tail, scratch } => {
+                if self.end + records.len() as u64 > *capacity {
+                    return Err(io::Error::other("no room left in the segment"));
+                }
+                let head = (self.end % BLOCK as u64) as usize;
+                let total = head + records.len();
+                let padded = total.div_ceil(BLOCK) * BLOCK;
+                let buf = scratch.bytes_mut(padded);
+                buf[..head].copy_from_slice(&tail[..head]);
+                buf[head..total].copy_from_slice(records);
+                buf[total..].fill(0);
+                self.file.write_all_at(buf, self.end - head as u64)?;
+                let new_head = total % BLOCK;
+                tail[..new_head].copy_from_slice(&buf[padded - BLOCK..][..new_head]);
+            }
+        }
+        self.end += records.len() as u64;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::test_fixtures::fresh_db;
+
+    /// Appends of many sizes, across block boundaries, read back as written, with zeros after them.
+    fn appends_read_back(seg: &mut SegmentFile, path: &Path) {
+        let mut written = Vec::new();
+        for (i, n) in [1usize, 600, 3495, 4096, 5000, 17, 8191, 300].into_iter().enumerate() {
+            let bytes: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8 | 1).collect();
+            seg.append(&bytes).unwrap();
+            written.extend_from_slice(&bytes);
+            assert_eq!(seg.len(), written.len() as u64);
+            let on_disk = std::fs::read(path).unwrap();
+            assert_eq!(&on_disk[..written.len()], written.as_slice(), "after an append of {n} bytes");
+            assert!(on_disk[written.len()..].iter().all(|b| *b == 0), "zeros after the records");
+        }
+    }
+
+    #[test]
+    fn direct_appends_read_back_exactly_and_stop_at_the_preallocated_room() {
+        let (dir, _) = fresh_db("segment-direct");
+        let path = dir.join("1.log");
+        let mut seg = SegmentFile::create(&path, 64 << 10).unwrap();
+        assert!(
+            seg.is_direct(),
+            "the test directory {} does not take O_DIRECT writes into preallocated files (ext4 does)",
+            dir.display()
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 64 << 10, "allocated up front");
+        appends_read_back(&mut seg, &path);
+        let left = (64 << 10) - seg.len() as usize;
+        assert!(seg.has_room(left) && !seg.has_room(left + 1));
+        assert!(seg.append(&vec![1; left + 1]).is_err(), "past its room, refused");
+    }
+
+    #[test]
+    fn appended_segments_read_back_exactly() {
+        let (dir, _) = fresh_db("segment-appended");
+        let path = dir.join("1.log");
+        let mut seg = SegmentFile::create_appended(&path).unwrap();
+        assert!(!seg.is_direct() && seg.has_room(1 << 30));
+        appends_read_back(&mut seg, &path);
+    }
+}
