@@ -330,13 +330,7 @@ impl FromStr for HexBytes {
 
 impl fmt::Display for HexBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        crate::hex_text::write_colon_hex(self.0.as_ref(), f)
     }
 }
 

@@ -50,13 +50,7 @@ impl HwAddr {
 
 impl fmt::Display for HwAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.as_bytes().iter().enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        crate::hex_text::write_colon_hex(self.as_bytes(), f)
     }
 }
 

@@ -20,6 +20,7 @@ pub mod event;
 pub mod freeset;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hex_text;
 pub mod hwaddr;
 pub mod lease;
 pub mod lease_table;
