@@ -16,6 +16,7 @@
 
 use super::Change;
 use super::segment_file::SegmentFile;
+use super::spare_segments::{Spares, is_spare};
 use dhcplab_engine::{HwAddr, Instant, Lease};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -175,6 +176,8 @@ pub struct ChangeLog {
     last_used: u64,
     /// Segments appended and `fdatasync`ed even where direct writes would work (tests of that path).
     appended_only: bool,
+    /// Segments made ahead with their room zeroed, for a serving daemon (`make_spares`).
+    spares: Option<Spares>,
 }
 
 struct Segment {
@@ -196,7 +199,21 @@ impl ChangeLog {
             Err((_, e)) => return Err(io(e.into())),
         };
         let next = segments(&dir).map_err(io)?.last().map_or(1, |n| n + 1);
-        Ok(ChangeLog { dir, _lock: lock, segment: None, next, buf: Vec::new(), last_used: 0, appended_only: false })
+        // Spares a crashed daemon left: never part of the log.
+        for entry in std::fs::read_dir(&dir).map_err(io)?.flatten() {
+            if entry.file_name().to_str().is_some_and(is_spare) {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+        let (last_used, appended_only, spares) = (0, false, None);
+        Ok(ChangeLog { dir, _lock: lock, segment: None, next, buf: Vec::new(), last_used, appended_only, spares })
+    }
+
+    /// Has segments made ahead, their room zeroed, by a thread of their own (see `spare_segments`).
+    pub fn make_spares(&mut self) -> Result<(), ChangeLogError> {
+        let spares = Spares::start(&self.dir, SEGMENT_MIN_ROOM);
+        self.spares = Some(spares.map_err(|source| ChangeLogError::Io { path: self.dir.clone(), source })?);
+        Ok(())
     }
 
     /// Every change the log holds, oldest first (to apply at start).
@@ -246,9 +263,23 @@ impl ChangeLog {
         let n = self.next;
         let path = segment_path(&self.dir, n);
         let room = (self.last_used * 2).clamp(SEGMENT_MIN_ROOM, SEGMENT_BYTES).max(need as u64);
-        let file =
-            if self.appended_only { SegmentFile::create_appended(&path) } else { SegmentFile::create(&path, room) };
-        let file = file.map_err(io)?;
+        let spare = self.spares.as_mut().and_then(|s| s.take(need as u64));
+        let renamed = spare.and_then(|s| match std::fs::rename(&s.path, &path) {
+            Ok(()) => Some(s.file),
+            Err(e) => {
+                tracing::warn!("{}: {e}; the change log allocates its next segment itself", s.path.display());
+                let _ = std::fs::remove_file(&s.path);
+                None
+            }
+        });
+        if let Some(spares) = &self.spares {
+            spares.want(room);
+        }
+        let file = match renamed {
+            Some(file) => file,
+            None if self.appended_only => SegmentFile::create_appended(&path).map_err(io)?,
+            None => SegmentFile::create(&path, room).map_err(io)?,
+        };
         // Numbered on at once: should the sync below fail, the next try must not find the name taken.
         self.next += 1;
         // A segment whose name were lost in a crash would take its synced changes with it.
@@ -334,6 +365,27 @@ mod tests {
     #[test]
     fn appended_segments_span_and_are_removed_the_same_way() {
         segments_span_and_are_removed("segments-appended", true);
+    }
+
+    #[test]
+    fn a_serving_log_starts_its_segments_from_spares_made_ahead() {
+        let db = temp_db("spares");
+        let dir = dir_of(&db);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("spare-7.tmp"), b"left by a crash").unwrap();
+        let mut log = ChangeLog::lock(&db).unwrap();
+        let names = || std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap());
+        assert_eq!(names().count(), 0, "a crash's spare is removed when the log is locked");
+        log.make_spares().unwrap();
+        log.spares.as_mut().unwrap().wait_ready();
+        let first = log.append(&[Change::Put(lease("192.0.2.10"))]).unwrap();
+        let segment = segment_path(&dir, first);
+        assert!(!names().any(|n| n == "spare-1.tmp"), "the spare became the segment");
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), SEGMENT_MIN_ROOM, "with its zeroed room");
+        assert!(log.segment.as_ref().unwrap().file.is_direct());
+        log.append(&[Change::Put(lease("192.0.2.11"))]).unwrap();
+        let ips: Vec<String> = read(&dir).unwrap().iter().map(|c| c.ip().to_string()).collect();
+        assert_eq!(ips, ["192.0.2.10", "192.0.2.11"]);
     }
 
     fn segments_span_and_are_removed(name: &str, appended_only: bool) {

@@ -12,6 +12,7 @@ mod pg_connect;
 mod postgresql;
 mod row;
 mod segment_file;
+mod spare_segments;
 mod sqlite;
 #[cfg(test)]
 mod test_fixtures;

@@ -92,6 +92,7 @@ impl SqliteStore {
         // The applier's store does the background checkpoints: this connection only reads, at start.
         let mut store = Self::open_file(path, false)?;
         store.catch_up(&mut log)?;
+        log.make_spares()?;
         let applier = Applier::start(Self::open_file(path, true)?, log.remover())
             .map_err(|e| ChangeLogError::Io { path: change_log::dir_of(path), source: e })?;
         store.logged = Some((log, applier));
