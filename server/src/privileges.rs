@@ -37,10 +37,14 @@ pub fn become_user(user: &str, db: Option<&Path>) -> Result<(), PrivilegeError> 
         paths.extend(std::fs::read_dir(&log).into_iter().flatten().filter_map(|e| Some(e.ok()?.path())));
         paths.push(log);
         for path in paths {
-            if path.exists() {
-                std::os::unix::fs::chown(&path, Some(u.uid.as_raw()), Some(u.gid.as_raw())).map_err(|source| {
-                    PrivilegeError::Chown { user: user.into(), path: path.display().to_string(), source }
-                })?;
+            match std::os::unix::fs::chown(&path, Some(u.uid.as_raw()), Some(u.gid.as_raw())) {
+                // Not made, or gone meanwhile (a spare segment renamed into the log): nothing to hand over.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                r => r.map_err(|source| PrivilegeError::Chown {
+                    user: user.into(),
+                    path: path.display().to_string(),
+                    source,
+                })?,
             }
         }
     }
