@@ -210,6 +210,8 @@ test('a scenario and step can be shared as a URL', async () => {
   assert.equal(await page.inputValue('[data-testid=scenario-select]'), 'relay');
   assert.match(await page.innerText('[data-testid=step-count]'), /^16\//);
   await page.click('[data-testid=step]');
+  // The address follows the step once the app has drawn it: waited for, not read at the click.
+  await page.waitForFunction(() => location.hash.endsWith('step=17'), null, { timeout: 5000 }).catch(() => {});
   assert.match(page.url(), /#s=relay&seed=1&step=17$/);
   await page.close();
 });
