@@ -90,11 +90,19 @@ impl Pending {
     }
 }
 
-fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>, lag: &FileLag) {
-    // The lowest priority for this thread alone (on Linux a thread id is a process id to `setpriority`).
+/// Gives the calling thread alone the lowest priority (on Linux a thread id is a process id to
+/// `setpriority`): the store's background work takes only a core nothing else wants.
+pub(super) fn lowest_priority() -> std::io::Result<()> {
     // SAFETY: gettid takes nothing, setpriority reads its three integer arguments only.
     if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) } != 0 {
-        info!("the lease database's applier runs at normal priority: {}", std::io::Error::last_os_error());
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>, lag: &FileLag) {
+    if let Err(e) = lowest_priority() {
+        info!("the lease database's applier runs at normal priority: {e}");
     }
     let mut pending = Pending::default();
     let mut closed = false;

@@ -10,7 +10,7 @@
 
 use super::segment_file::SegmentFile;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// A segment made ahead, under its temporary name.
 pub struct Spare {
@@ -47,10 +47,7 @@ impl Spares {
     pub fn take(&mut self, need: u64) -> Option<Spare> {
         let spare = match self.held.take() {
             Some(s) => s,
-            None => match self.ready.try_recv() {
-                Ok(s) => s,
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
-            },
+            None => self.ready.try_recv().ok()?,
         };
         if spare.file.has_room(need as usize) {
             Some(spare)
@@ -84,8 +81,9 @@ impl Drop for Spares {
 
 /// The spare-making thread: one spare per request, until the committer's side is dropped.
 fn make(dir: &Path, wanted: &Receiver<u64>, ready: &SyncSender<Spare>) {
-    // SAFETY: gettid takes nothing, setpriority reads its three integer arguments only.
-    unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) };
+    if let Err(e) = super::applier::lowest_priority() {
+        tracing::debug!("spare change-log segments are made at normal priority: {e}");
+    }
     for n in 1.. {
         let Ok(room) = wanted.recv() else { return };
         let path = dir.join(format!("spare-{n}.tmp"));
