@@ -170,7 +170,9 @@ fn dhclient_renews_and_the_api_shows_it() {
         (l["obtained"].as_u64()? > first && l["state"] == "bound").then_some(l)
     });
     let gap = renewed["obtained"].as_u64().unwrap() - first;
-    assert!((15_000..=30_000).contains(&gap), "renewed {gap} ms after binding, expected about T1 = 20 s");
+    // dhclient renews at a random point between 3/4·T1 and T1 (15–20 s here), counted from its own
+    // clock, which keeps whole seconds: a renewal can come up to a second before 15 s of ours.
+    assert!((14_000..=30_000).contains(&gap), "renewed {gap} ms after binding, expected 15–20 s (3/4·T1 to T1)");
     assert!(d.log_text(&lab).contains("renewed"), "the log says so");
 }
 
