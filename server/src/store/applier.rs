@@ -8,7 +8,7 @@ use super::change_log::SegmentRemover;
 use super::sqlite::SqliteStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::{Duration, Instant};
 use tracing::{error, info};
 
@@ -71,6 +71,7 @@ impl Drop for Applier {
     fn drop(&mut self) {
         drop(self.tx.take());
         if let Some(t) = self.thread.take() {
+            t.thread().unpark();
             let _ = t.join();
         }
     }
@@ -100,6 +101,17 @@ pub(super) fn lowest_priority() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Takes every commit waiting; true when the committer has gone (nothing more will come).
+fn drain(rx: &Receiver<Committed>, pending: &mut Pending) -> bool {
+    loop {
+        match rx.try_recv() {
+            Ok(c) => pending.take(c),
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => return true,
+        }
+    }
+}
+
 fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>, lag: &FileLag) {
     if let Err(e) = lowest_priority() {
         info!("the lease database's applier runs at normal priority: {e}");
@@ -118,14 +130,16 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, rx: Receiver<Committed>, 
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => closed = true,
         }
-        // Then every commit for a second, written at once.
+        // Then every commit for a second, written at once. The thread sleeps that second out rather than
+        // waiting on the queue, so a commit sent meanwhile wakes nobody; a stop unparks it.
         let due = Instant::now() + APPLY_EVERY;
         while !closed {
-            match rx.recv_timeout(due.saturating_duration_since(Instant::now())) {
-                Ok(c) => pending.take(c),
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => closed = true,
+            closed = drain(&rx, &mut pending);
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
             }
+            std::thread::park_timeout(left);
         }
         if pending.changes.is_empty() {
             continue;
