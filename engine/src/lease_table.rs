@@ -32,7 +32,8 @@ impl SubnetCounts {
 pub struct LeaseTable {
     /// In address order, so the API and the dashboard page through a million records from a cursor.
     leases: BTreeMap<Ipv4Addr, Lease>,
-    counts: HashMap<Ipv4Net, SubnetCounts>,
+    /// Touched on every change, so hashed with foldhash rather than SipHash (as the client index is).
+    counts: HashMap<Ipv4Net, SubnetCounts, foldhash::fast::RandomState>,
     clients: ClientIndex,
     deadlines: BTreeSet<(Instant, Ipv4Addr)>,
     /// The deadlines of offers and of declined addresses alone, oldest first: what gives way first when a
@@ -40,7 +41,7 @@ pub struct LeaseTable {
     offers: BTreeSet<(Instant, Ipv4Addr)>,
     quarantine: BTreeSet<(Instant, Ipv4Addr)>,
     allocators: Vec<(Ipv4Net, Allocator)>,
-    reserved: HashSet<Ipv4Addr>,
+    reserved: HashSet<Ipv4Addr, foldhash::fast::RandomState>,
 }
 
 impl LeaseTable {
@@ -229,6 +230,10 @@ impl LeaseTable {
     /// Declined records are not indexed by client: the address is no longer the client's.
     pub fn insert(&mut self, lease: Lease) -> Option<Lease> {
         let ip = lease.ip;
+        if self.leases.get(&ip).is_some_and(|old| Self::same_filing(old, &lease)) {
+            self.replace(lease);
+            return None;
+        }
         if let Some(old) = self.leases.get(&ip) {
             debug_assert!(
                 !old.state.holds_address() || old.client() == lease.client() || lease.state == LeaseState::Declined,
@@ -262,15 +267,51 @@ impl LeaseTable {
         displaced
     }
 
+    /// Whether `new` can take `old`'s place at its address as it stands: the same client in the same subnet,
+    /// neither declined (a declined record is kept out of the client index). Then the address map and the
+    /// client index already say what they must (an offer becoming a binding, a renewal, a release).
+    fn same_filing(old: &Lease, new: &Lease) -> bool {
+        old.subnet == new.subnet
+            && old.client() == new.client()
+            && old.state != LeaseState::Declined
+            && new.state != LeaseState::Declined
+    }
+
+    /// Puts `lease` in the place of the record at its address (see [`Self::same_filing`]): only the
+    /// deadlines, the address's ownership and the counts follow the change of state and times.
+    fn replace(&mut self, lease: Lease) {
+        let (ip, state, expires) = (lease.ip, lease.state, lease.expires);
+        self.count(&lease, true);
+        let Some(slot) = self.leases.get_mut(&ip) else { return };
+        let old = std::mem::replace(slot, lease);
+        self.count(&old, false);
+        if old.state.holds_address() {
+            self.deadlines.remove(&(old.expires, ip));
+            if let Some(set) = self.by_deadline(old.state) {
+                set.remove(&(old.expires, ip));
+            }
+        }
+        if state.holds_address() {
+            if !old.state.holds_address() {
+                self.take_addr(ip);
+            }
+            self.deadlines.insert((expires, ip));
+            if let Some(set) = self.by_deadline(state) {
+                set.insert((expires, ip));
+            }
+        } else {
+            self.give_back_addr(ip);
+        }
+    }
+
     /// Changes the state and times of an existing record, keeping the free set and deadlines in step.
     pub fn update(&mut self, ip: Ipv4Addr, state: LeaseState, obtained: Instant, expires: Instant) -> Option<&Lease> {
         let mut lease = self.leases.get(&ip)?.clone();
         lease.state = state;
         lease.obtained = obtained;
         lease.expires = expires;
-        // Keep a declined address out of the client index even when re-inserted.
-        self.remove(ip);
-        // Same address, same client: nothing else is displaced.
+        // Same address, same client: nothing else is displaced (a record becoming declined is refiled, out
+        // of the client index).
         let _ = self.insert(lease);
         self.leases.get(&ip)
     }
@@ -368,5 +409,90 @@ impl LeaseTable {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allocator::{AddrRange, AllocatorKind};
+    use crate::hwaddr::HwAddr;
+    use crate::lease::KeyedBy;
+
+    fn table() -> (LeaseTable, Ipv4Net) {
+        let net: Ipv4Net = "192.0.2.0/24".parse().unwrap();
+        let range = AddrRange { first: Ipv4Addr::new(192, 0, 2, 10), last: Ipv4Addr::new(192, 0, 2, 20) };
+        (LeaseTable::new(vec![(net, Allocator::new(&[range], AllocatorKind::Iterative))], []), net)
+    }
+
+    fn lease(net: Ipv4Net, state: LeaseState, from: u64, to: u64) -> Lease {
+        Lease {
+            ip: Ipv4Addr::new(192, 0, 2, 12),
+            subnet: net,
+            hw: HwAddr::ethernet([2, 0, 0, 0, 0, 1]),
+            client_id: None,
+            keyed_by: KeyedBy::Hw,
+            hostname: None,
+            state,
+            obtained: Instant::from_secs(from),
+            expires: Instant::from_secs(to),
+            lease_secs: 0,
+            server: None,
+            class: None,
+            dns_name: None,
+        }
+    }
+
+    /// What a caller can see of the table at the test's address.
+    fn seen(t: &LeaseTable, net: Ipv4Net, l: &Lease) -> String {
+        let key = ClientKey::Hw(l.hw);
+        format!(
+            "{:?} free={} next={:?} offers={:?} counts={:?} client={:?} {:?}",
+            t.get(l.ip),
+            t.is_free(l.ip),
+            t.next_deadline(),
+            t.oldest(LeaseState::Offered, net, None).map(|o| o.ip),
+            t.counts(net),
+            t.client_lease(net, &key).map(|c| c.ip),
+            t.check_invariants(),
+        )
+    }
+
+    #[test]
+    fn a_record_changed_in_place_leaves_the_table_as_refiling_it_would() {
+        let (mut fast, net) = table();
+        let (mut slow, _) = table();
+        // Offer, binding, renewal, release, a new offer: each taken in place by one table, removed and
+        // inserted again by the other.
+        let life = [
+            lease(net, LeaseState::Offered, 0, 30),
+            lease(net, LeaseState::Bound, 5, 3605),
+            lease(net, LeaseState::Bound, 1800, 5400),
+            lease(net, LeaseState::Released, 1800, 2000),
+            lease(net, LeaseState::Offered, 2100, 2130),
+        ];
+        for l in life {
+            fast.insert(l.clone());
+            slow.remove(l.ip);
+            slow.insert(l.clone());
+            assert_eq!(seen(&fast, net, &l), seen(&slow, net, &l), "after {:?}", l.state);
+            assert!(fast.check_invariants().is_ok());
+        }
+        // The binding held the address and the release gave it back.
+        let (mut t, _) = table();
+        t.insert(lease(net, LeaseState::Offered, 0, 30));
+        t.insert(lease(net, LeaseState::Bound, 5, 3605));
+        assert!(!t.is_free(Ipv4Addr::new(192, 0, 2, 12)));
+        assert_eq!(t.next_deadline(), Some(Instant::from_secs(3605)));
+        assert_eq!(t.counts(net).of(LeaseState::Offered), 0);
+        assert_eq!(t.counts(net).of(LeaseState::Bound), 1);
+        t.update(Ipv4Addr::new(192, 0, 2, 12), LeaseState::Released, Instant::from_secs(5), Instant::from_secs(9));
+        assert!(t.is_free(Ipv4Addr::new(192, 0, 2, 12)));
+        assert_eq!(t.next_deadline(), None);
+        // Declining is refiled: the address leaves the client's record.
+        t.insert(lease(net, LeaseState::Bound, 10, 3610));
+        t.update(Ipv4Addr::new(192, 0, 2, 12), LeaseState::Declined, Instant::from_secs(11), Instant::from_secs(611));
+        assert_eq!(t.client_lease(net, &ClientKey::Hw(HwAddr::ethernet([2, 0, 0, 0, 0, 1]))), None);
+        assert!(t.check_invariants().is_ok());
     }
 }
