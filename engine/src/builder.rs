@@ -3,7 +3,6 @@
 
 use crate::hwaddr::HwAddr;
 use dhcproto::v4::{DhcpOption, Flags, Message, MessageType, OptionCode};
-use dhcproto::{Encodable, Encoder};
 use std::net::Ipv4Addr;
 
 /// A client message under construction.
@@ -78,12 +77,7 @@ impl ClientMsg {
     /// Encoded bytes, padded to the 300-byte BOOTP minimum as real clients do (RFC 1542 §2.1). Builder
     /// values are always encodable (no over-long sname/file are ever set).
     pub fn bytes(&self) -> Vec<u8> {
-        let mut b = Vec::with_capacity(crate::reply::BOOTP_MIN_LEN);
-        // Encoding into a Vec only fails on values the builder cannot produce.
-        let _ = self.msg.encode(&mut Encoder::new(&mut b));
-        if b.len() < crate::reply::BOOTP_MIN_LEN {
-            b.resize(crate::reply::BOOTP_MIN_LEN, 0);
-        }
-        b
+        // Encoding only fails on values the builder cannot produce.
+        crate::reply::encode(&self.msg).unwrap_or_default()
     }
 }
