@@ -159,9 +159,14 @@ impl LeaseTable {
 
     /// Adds (or takes away) one record from its subnet's counts.
     fn count(&mut self, l: &Lease, add: bool) {
-        let in_pool = l.state == LeaseState::Declined && self.allocator(l.subnet).is_some_and(|a| a.in_pool(l.ip));
-        let c = self.counts.entry(l.subnet).or_default();
-        let n = &mut c.by_state[l.state.index()];
+        self.count_parts(l.subnet, l.ip, l.state, add);
+    }
+
+    /// As [`Self::count`], for a record given by the fields the counts read.
+    fn count_parts(&mut self, subnet: Ipv4Net, ip: Ipv4Addr, state: LeaseState, add: bool) {
+        let in_pool = state == LeaseState::Declined && self.allocator(subnet).is_some_and(|a| a.in_pool(ip));
+        let c = self.counts.entry(subnet).or_default();
+        let n = &mut c.by_state[state.index()];
         *n = if add { *n + 1 } else { n.saturating_sub(1) };
         if in_pool {
             c.declined_in_pool = if add { c.declined_in_pool + 1 } else { c.declined_in_pool.saturating_sub(1) };
@@ -280,11 +285,11 @@ impl LeaseTable {
     /// Puts `lease` in the place of the record at its address (see [`Self::same_filing`]): only the
     /// deadlines, the address's ownership and the counts follow the change of state and times.
     fn replace(&mut self, lease: Lease) {
-        let (ip, state, expires) = (lease.ip, lease.state, lease.expires);
-        self.count(&lease, true);
+        let (ip, subnet, state, expires) = (lease.ip, lease.subnet, lease.state, lease.expires);
         let Some(slot) = self.leases.get_mut(&ip) else { return };
         let old = std::mem::replace(slot, lease);
         self.count(&old, false);
+        self.count_parts(subnet, ip, state, true);
         if old.state.holds_address() {
             self.deadlines.remove(&(old.expires, ip));
             if let Some(set) = self.by_deadline(old.state) {
