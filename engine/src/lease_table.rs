@@ -282,27 +282,33 @@ impl LeaseTable {
             && new.state != LeaseState::Declined
     }
 
-    /// Puts `lease` in the place of the record at its address (see [`Self::same_filing`]): only the
-    /// deadlines, the address's ownership and the counts follow the change of state and times.
+    /// Puts `lease` in the place of the record at its address (see [`Self::same_filing`]).
     fn replace(&mut self, lease: Lease) {
-        let (ip, subnet, state, expires) = (lease.ip, lease.subnet, lease.state, lease.expires);
+        let (ip, subnet, now) = (lease.ip, lease.subnet, (lease.state, lease.expires));
         let Some(slot) = self.leases.get_mut(&ip) else { return };
         let old = std::mem::replace(slot, lease);
-        self.count(&old, false);
+        self.refile(ip, subnet, (old.state, old.expires), now);
+    }
+
+    /// Moves the record at `ip` from its `old` state and deadline to `new` ones in what follows them: the
+    /// deadlines, the address's ownership and the counts. The address map and the client index stay.
+    fn refile(&mut self, ip: Ipv4Addr, subnet: Ipv4Net, old: (LeaseState, Instant), new: (LeaseState, Instant)) {
+        let ((was, was_due), (state, due)) = (old, new);
+        self.count_parts(subnet, ip, was, false);
         self.count_parts(subnet, ip, state, true);
-        if old.state.holds_address() {
-            self.deadlines.remove(&(old.expires, ip));
-            if let Some(set) = self.by_deadline(old.state) {
-                set.remove(&(old.expires, ip));
+        if was.holds_address() {
+            self.deadlines.remove(&(was_due, ip));
+            if let Some(set) = self.by_deadline(was) {
+                set.remove(&(was_due, ip));
             }
         }
         if state.holds_address() {
-            if !old.state.holds_address() {
+            if !was.holds_address() {
                 self.take_addr(ip);
             }
-            self.deadlines.insert((expires, ip));
+            self.deadlines.insert((due, ip));
             if let Some(set) = self.by_deadline(state) {
-                set.insert((expires, ip));
+                set.insert((due, ip));
             }
         } else {
             self.give_back_addr(ip);
@@ -311,13 +317,17 @@ impl LeaseTable {
 
     /// Changes the state and times of an existing record, keeping the free set and deadlines in step.
     pub fn update(&mut self, ip: Ipv4Addr, state: LeaseState, obtained: Instant, expires: Instant) -> Option<&Lease> {
-        let mut lease = self.leases.get(&ip)?.clone();
-        lease.state = state;
-        lease.obtained = obtained;
-        lease.expires = expires;
-        // Same address, same client: nothing else is displaced (a record becoming declined is refiled, out
-        // of the client index).
-        let _ = self.insert(lease);
+        let old = self.leases.get(&ip)?;
+        if old.state == LeaseState::Declined || state == LeaseState::Declined {
+            // Refiled whole: a declined record is kept out of the client index. Same address, same client:
+            // nothing else is displaced.
+            let lease = Lease { state, obtained, expires, ..old.clone() };
+            let _ = self.insert(lease);
+        } else if let Some(l) = self.leases.get_mut(&ip) {
+            let (subnet, was) = (l.subnet, (l.state, l.expires));
+            (l.state, l.obtained, l.expires) = (state, obtained, expires);
+            self.refile(ip, subnet, was, (state, expires));
+        }
         self.leases.get(&ip)
     }
 
@@ -464,9 +474,10 @@ mod tests {
     }
 
     #[test]
-    fn a_record_changed_in_place_leaves_the_table_as_refiling_it_would() {
+    fn a_record_changed_or_updated_in_place_leaves_the_table_as_refiling_it_would() {
         let (mut fast, net) = table();
         let (mut slow, _) = table();
+        let (mut updated, _) = table();
         // Offer, binding, renewal, release, a new offer: each taken in place by one table, removed and
         // inserted again by the other.
         let life = [
@@ -482,6 +493,12 @@ mod tests {
             slow.insert(l.clone());
             assert_eq!(seen(&fast, net, &l), seen(&slow, net, &l), "after {:?}", l.state);
             assert!(fast.check_invariants().is_ok());
+            // `update` changes the record where it stands, to the same end.
+            match updated.get(l.ip) {
+                Some(_) => assert!(updated.update(l.ip, l.state, l.obtained, l.expires).is_some()),
+                None => assert!(updated.insert(l.clone()).is_none()),
+            }
+            assert_eq!(seen(&updated, net, &l), seen(&slow, net, &l), "updated to {:?}", l.state);
         }
         // The binding held the address and the release gave it back.
         let (mut t, _) = table();
