@@ -4,9 +4,11 @@
 
 use dhcplab_engine::reply::Destination;
 use dhcplab_engine::server::Transmit;
+use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, sendmmsg};
 use socket2::{Domain, Protocol, Socket, Type};
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -99,8 +101,9 @@ impl Link {
             .unwrap_or(0)
     }
 
-    pub fn send(&self, t: &Transmit) -> io::Result<usize> {
-        send_waiting(&self.socket, &t.bytes, wire_destination(&self.kind, t))
+    /// Sends these replies on this link, together.
+    pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
+        send_replies(&self.socket, &self.kind, replies)
     }
 
     /// A sender on the same socket, for the store thread (which sends ACKs itself once their leases are
@@ -110,15 +113,72 @@ impl Link {
     }
 }
 
+/// How long a send waits for room in a full send buffer, in 50 µs naps, before it gives the reply up.
+const FULL_BUFFER_NAPS: u32 = 1000;
+
 /// Sends on a non-blocking socket, waiting briefly if its send buffer is full rather than drop the reply.
 fn send_waiting(socket: &UdpSocket, bytes: &[u8], dst: SocketAddr) -> io::Result<usize> {
-    for _ in 0..1000 {
+    for _ in 0..FULL_BUFFER_NAPS {
         match socket.send_to(bytes, dst) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(std::time::Duration::from_micros(50)),
             r => return r,
         }
     }
     Err(io::Error::new(io::ErrorKind::WouldBlock, "send buffer full for 50 ms"))
+}
+
+/// Replies that did not leave: how many, and the last reason.
+#[derive(Debug)]
+pub struct NotSent {
+    pub count: usize,
+    pub last: io::Error,
+}
+
+/// Sends datagrams in as few system calls as the kernel takes them (`sendmmsg`): a commit releases its
+/// ACKs together. A datagram the kernel refuses is given up and counted, and the rest still go; a full
+/// send buffer is waited for, as `send_waiting` does.
+fn send_many(socket: &UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> Result<(), NotSent> {
+    if datagrams.is_empty() {
+        return Ok(());
+    }
+    let mut not_sent: Option<NotSent> = None;
+    let mut give_up = |e: io::Error| {
+        let count = not_sent.as_ref().map_or(0, |n| n.count) + 1;
+        not_sent = Some(NotSent { count, last: e });
+    };
+    // A link's destinations are IPv4; anything else is sent on its own.
+    let (v4, other): (Vec<_>, Vec<_>) = datagrams.iter().partition(|(_, dst)| dst.is_ipv4());
+    for (bytes, dst) in other {
+        if let Err(e) = send_waiting(socket, bytes, dst) {
+            give_up(e);
+        }
+    }
+    let slices: Vec<[IoSlice; 1]> = v4.iter().map(|(bytes, _)| [IoSlice::new(bytes)]).collect();
+    let addrs: Vec<Option<SockaddrIn>> = v4
+        .iter()
+        .map(|(_, dst)| match dst {
+            SocketAddr::V4(a) => Some(SockaddrIn::from(*a)),
+            SocketAddr::V6(_) => None,
+        })
+        .collect();
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(v4.len(), None);
+    let (mut sent, mut naps) = (0, 0);
+    while sent < v4.len() {
+        let no_cmsgs: [ControlMessage; 0] = [];
+        match sendmmsg(socket.as_raw_fd(), &mut headers, &slices[sent..], &addrs[sent..], no_cmsgs, MsgFlags::empty()) {
+            Ok(results) => sent += results.count(),
+            Err(nix::errno::Errno::EAGAIN) if naps < FULL_BUFFER_NAPS => {
+                naps += 1;
+                std::thread::sleep(std::time::Duration::from_micros(50));
+            }
+            // The first datagram of this call was refused (or the buffer stayed full): it is given up.
+            Err(e) => {
+                give_up(e.into());
+                sent += 1;
+            }
+        }
+    }
+    not_sent.map_or(Ok(()), Err)
 }
 
 /// Sends replies on a link from another thread.
@@ -128,7 +188,50 @@ pub struct LinkSender {
 }
 
 impl LinkSender {
-    pub fn send(&self, t: &Transmit) -> io::Result<usize> {
-        send_waiting(&self.socket, &t.bytes, wire_destination(&self.kind, t))
+    /// Sends these replies on this link, together.
+    pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
+        send_replies(&self.socket, &self.kind, replies)
+    }
+}
+
+fn send_replies<'a>(
+    socket: &UdpSocket,
+    kind: &LinkKind,
+    replies: impl Iterator<Item = &'a Transmit>,
+) -> Result<(), NotSent> {
+    let datagrams: Vec<(&[u8], SocketAddr)> =
+        replies.map(|t| (t.bytes.as_slice(), wire_destination(kind, t))).collect();
+    send_many(socket, &datagrams)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_batch_leaves_in_order_and_only_what_the_kernel_refuses_is_given_up() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.set_nonblocking(true).unwrap();
+        let to = rx.local_addr().unwrap();
+        // Without SO_BROADCAST the kernel refuses a broadcast: the second datagram fails, the rest go.
+        let refused: SocketAddr = "255.255.255.255:9".parse().unwrap();
+        let payloads: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 300]).collect();
+        let mut datagrams: Vec<(&[u8], SocketAddr)> = payloads.iter().map(|b| (b.as_slice(), to)).collect();
+        datagrams[1].1 = refused;
+        let e = send_many(&tx, &datagrams).expect_err("the broadcast is refused");
+        assert_eq!(e.count, 1, "only the broadcast is given up: {}", e.last);
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        for _ in 0..69 {
+            let n = rx.recv(&mut buf).unwrap();
+            got.push(buf[0]);
+            assert_eq!(n, 300);
+        }
+        let expected: Vec<u8> = (0..70u8).filter(|&i| i != 1).collect();
+        assert_eq!(got, expected, "every other datagram, in order");
+        assert!(send_many(&tx, &[]).is_ok(), "nothing to send");
     }
 }

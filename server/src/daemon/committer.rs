@@ -280,16 +280,16 @@ pub fn run(
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         counters.durable_through.store(newest, Ordering::Release);
-        for t in jobs.iter().flat_map(|j| j.replies.iter()) {
-            if refused.contains(&t.yiaddr) {
-                counters.store_conflicts.fetch_add(1, Ordering::Relaxed);
-                warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
-                continue;
-            }
-            if let Some(sender) = out.senders.get(t.iface as usize)
-                && let Err(e) = sender.send(t)
-            {
-                warn!("send failed: {e}");
+        for t in jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| refused.contains(&t.yiaddr)) {
+            counters.store_conflicts.fetch_add(1, Ordering::Relaxed);
+            warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
+        }
+        // Each link's ACKs in one go, in the order they were made.
+        for (i, sender) in out.senders.iter().enumerate() {
+            let acks = jobs.iter().flat_map(|j| j.replies.iter());
+            let mine = acks.filter(|t| t.iface as usize == i && !refused.contains(&t.yiaddr));
+            if let Err(e) = sender.send_all(mine) {
+                warn!("{} replies not sent: {}", e.count, e.last);
             }
         }
         for j in &jobs {

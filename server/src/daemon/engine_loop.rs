@@ -397,11 +397,11 @@ impl Engine {
                 self.bridge.publish(|seq| Update::Lease { seq, event: ev });
             }
         }
-        for t in &now_out {
-            if let Some(link) = self.links.get(t.iface as usize)
-                && let Err(e) = link.send(t)
-            {
-                warn!(link = %link.name, "send failed: {e}");
+        if !now_out.is_empty() {
+            for (i, link) in self.links.iter().enumerate() {
+                if let Err(e) = link.send_all(now_out.iter().filter(|t| t.iface as usize == i)) {
+                    warn!(link = %link.name, "{} replies not sent: {}", e.count, e.last);
+                }
             }
         }
         let read = self.batch_read.take();
