@@ -135,35 +135,33 @@ pub struct NotSent {
 }
 
 /// Sends datagrams in as few system calls as the kernel takes them (`sendmmsg`): a commit releases its
-/// ACKs together. A datagram the kernel refuses is given up and counted, and the rest still go; a full
+/// ACKs together. A datagram the kernel refuses is given up and reported, and the rest still go; a full
 /// send buffer is waited for, as `send_waiting` does.
 fn send_many(socket: &UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> Result<(), NotSent> {
-    if datagrams.is_empty() {
-        return Ok(());
-    }
     let mut not_sent: Option<NotSent> = None;
     let mut give_up = |e: io::Error| {
         let count = not_sent.as_ref().map_or(0, |n| n.count) + 1;
         not_sent = Some(NotSent { count, last: e });
     };
     // A link's destinations are IPv4; anything else is sent on its own.
-    let (v4, other): (Vec<_>, Vec<_>) = datagrams.iter().partition(|(_, dst)| dst.is_ipv4());
-    for (bytes, dst) in other {
-        if let Err(e) = send_waiting(socket, bytes, dst) {
-            give_up(e);
+    let mut slices: Vec<[IoSlice; 1]> = Vec::with_capacity(datagrams.len());
+    let mut addrs: Vec<Option<SockaddrIn>> = Vec::with_capacity(datagrams.len());
+    for &(bytes, dst) in datagrams {
+        match dst {
+            SocketAddr::V4(a) => {
+                slices.push([IoSlice::new(bytes)]);
+                addrs.push(Some(SockaddrIn::from(a)));
+            }
+            SocketAddr::V6(_) => {
+                if let Err(e) = send_waiting(socket, bytes, dst) {
+                    give_up(e);
+                }
+            }
         }
     }
-    let slices: Vec<[IoSlice; 1]> = v4.iter().map(|(bytes, _)| [IoSlice::new(bytes)]).collect();
-    let addrs: Vec<Option<SockaddrIn>> = v4
-        .iter()
-        .map(|(_, dst)| match dst {
-            SocketAddr::V4(a) => Some(SockaddrIn::from(*a)),
-            SocketAddr::V6(_) => None,
-        })
-        .collect();
-    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(v4.len(), None);
+    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(slices.len(), None);
     let (mut sent, mut naps) = (0, 0);
-    while sent < v4.len() {
+    while sent < slices.len() {
         let no_cmsgs: [ControlMessage; 0] = [];
         match sendmmsg(socket.as_raw_fd(), &mut headers, &slices[sent..], &addrs[sent..], no_cmsgs, MsgFlags::empty()) {
             Ok(results) => sent += results.count(),
