@@ -317,13 +317,13 @@ impl LeaseTable {
 
     /// Changes the state and times of an existing record, keeping the free set and deadlines in step.
     pub fn update(&mut self, ip: Ipv4Addr, state: LeaseState, obtained: Instant, expires: Instant) -> Option<&Lease> {
-        let old = self.leases.get(&ip)?;
-        if old.state == LeaseState::Declined || state == LeaseState::Declined {
+        let l = self.leases.get_mut(&ip)?;
+        if l.state == LeaseState::Declined || state == LeaseState::Declined {
             // Refiled whole: a declined record is kept out of the client index. Same address, same client:
             // nothing else is displaced.
-            let lease = Lease { state, obtained, expires, ..old.clone() };
+            let lease = Lease { state, obtained, expires, ..l.clone() };
             let _ = self.insert(lease);
-        } else if let Some(l) = self.leases.get_mut(&ip) {
+        } else {
             let (subnet, was) = (l.subnet, (l.state, l.expires));
             (l.state, l.obtained, l.expires) = (state, obtained, expires);
             self.refile(ip, subnet, was, (state, expires));
