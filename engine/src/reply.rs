@@ -145,17 +145,30 @@ pub fn offer_or_ack(
     if !c.routes.is_empty() && wants(121) {
         opts.insert(DhcpOption::ClasslessStaticRoute(c.routes.iter().map(|r| (r.destination, r.gateway)).collect()));
     }
-    // The subnet's, then each class's from the last to the first: an option of the same code replaces the
-    // one before, so the first class wins.
-    let by_class = classes.iter().rev().flat_map(|k| &k.options);
-    for o in c.options.iter().chain(by_class) {
-        if wants(o.code)
-            && let Ok(payload) = o.payload()
-        {
-            opts.insert(DhcpOption::Unknown(UnknownOption::new(o.code.into(), payload)));
-        }
+    for (code, payload) in custom_options(req, subnet, classes) {
+        opts.insert(DhcpOption::Unknown(UnknownOption::new(code.into(), payload)));
     }
     r
+}
+
+/// The options set in the config (`[[subnet.option]]`, a class's `option`) that a reply to `req` carries:
+/// the subnet's, then each class's from the last to the first. Inserted in this order, an option of the
+/// same code replaces the one before, so the first class wins; any of them replaces the option of that
+/// code the server would send.
+pub fn custom_options<'a>(
+    req: &'a Request,
+    subnet: &'a Subnet,
+    classes: &'a [&ClientClass],
+) -> impl Iterator<Item = (u8, Vec<u8>)> + 'a {
+    let wants = |code: u8| req.prl.as_ref().is_none_or(|prl| prl.contains(&code));
+    let by_class = classes.iter().rev().flat_map(|k| &k.options);
+    subnet
+        .config
+        .options
+        .iter()
+        .chain(by_class)
+        .filter(move |o| wants(o.code))
+        .filter_map(|o| Some((o.code, o.payload().ok()?)))
 }
 
 /// Network boot from the client's classes: `siaddr` is the next server (RFC 2131 §2); the boot file goes in
@@ -204,26 +217,76 @@ pub fn nak(req: &Request, server_id: Ipv4Addr, reason: &str) -> Message {
 pub fn encode(msg: &Message) -> Result<Vec<u8>, EncodeError> {
     let mut buf = Vec::with_capacity(BOOTP_MIN_LEN + 64);
     if usize::from(msg.hlen()) <= CHADDR_LEN {
-        buf.extend_from_slice(&[u8::from(msg.opcode()), u8::from(msg.htype()), msg.hlen(), msg.hops()]);
-        buf.extend_from_slice(&msg.xid().to_be_bytes());
-        buf.extend_from_slice(&msg.secs().to_be_bytes());
-        buf.extend_from_slice(&u16::from(msg.flags()).to_be_bytes());
-        for addr in [msg.ciaddr(), msg.yiaddr(), msg.siaddr(), msg.giaddr()] {
-            buf.extend_from_slice(&addr.octets());
-        }
-        padded(&mut buf, msg.chaddr(), CHADDR_LEN)?;
-        padded(&mut buf, msg.sname().unwrap_or_default(), 64)?;
-        padded(&mut buf, msg.fname().unwrap_or_default(), 128)?;
-        buf.extend_from_slice(&dhcproto::v4::MAGIC);
+        Header::of(msg).write(&mut buf)?;
         // dhcproto's encoder writes from the start of the buffer it is given.
         buf.extend_from_slice(&msg.opts().to_vec()?);
     } else {
         msg.encode(&mut Encoder::new(&mut buf))?;
     }
+    pad(&mut buf);
+    Ok(buf)
+}
+
+/// Pads a message to the BOOTP minimum (RFC 1542 §3.3).
+pub fn pad(buf: &mut Vec<u8>) {
     if buf.len() < BOOTP_MIN_LEN {
         buf.resize(BOOTP_MIN_LEN, 0);
     }
-    Ok(buf)
+}
+
+/// The fixed header of a message (RFC 2131 §2, figure 1), up to and including the magic cookie.
+pub struct Header<'a> {
+    pub op: Opcode,
+    pub htype: dhcproto::v4::HType,
+    pub hops: u8,
+    pub xid: u32,
+    pub secs: u16,
+    pub flags: dhcproto::v4::Flags,
+    pub ciaddr: Ipv4Addr,
+    pub yiaddr: Ipv4Addr,
+    pub siaddr: Ipv4Addr,
+    pub giaddr: Ipv4Addr,
+    pub chaddr: &'a [u8],
+    pub sname: &'a [u8],
+    pub file: &'a [u8],
+}
+
+impl<'a> Header<'a> {
+    fn of(msg: &'a Message) -> Self {
+        Header {
+            op: msg.opcode(),
+            htype: msg.htype(),
+            hops: msg.hops(),
+            xid: msg.xid(),
+            secs: msg.secs(),
+            flags: msg.flags(),
+            ciaddr: msg.ciaddr(),
+            yiaddr: msg.yiaddr(),
+            siaddr: msg.siaddr(),
+            giaddr: msg.giaddr(),
+            chaddr: msg.chaddr(),
+            sname: msg.sname().unwrap_or_default(),
+            file: msg.fname().unwrap_or_default(),
+        }
+    }
+
+    /// Appends the header; a chaddr, sname or file longer than its field is an error.
+    pub fn write(&self, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let hlen =
+            u8::try_from(self.chaddr.len()).map_err(|_| EncodeError::StringSizeTooBig { len: self.chaddr.len() })?;
+        buf.extend_from_slice(&[u8::from(self.op), u8::from(self.htype), hlen, self.hops]);
+        buf.extend_from_slice(&self.xid.to_be_bytes());
+        buf.extend_from_slice(&self.secs.to_be_bytes());
+        buf.extend_from_slice(&u16::from(self.flags).to_be_bytes());
+        for addr in [self.ciaddr, self.yiaddr, self.siaddr, self.giaddr] {
+            buf.extend_from_slice(&addr.octets());
+        }
+        padded(buf, self.chaddr, CHADDR_LEN)?;
+        padded(buf, self.sname, 64)?;
+        padded(buf, self.file, 128)?;
+        buf.extend_from_slice(&dhcproto::v4::MAGIC);
+        Ok(())
+    }
 }
 
 /// The chaddr field's length in the fixed header.

@@ -20,7 +20,7 @@ use crate::stats::Stats;
 use crate::stored_leases::StoredLeases;
 use crate::subnet::Subnet;
 use crate::time::{Duration, Instant};
-use dhcproto::v4::{Message, MessageType};
+use dhcproto::v4::MessageType;
 use ipnet::Ipv4Net;
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
@@ -31,6 +31,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 mod conflict;
 mod pin;
+mod reply_template;
 mod shared;
 mod store_down;
 pub use conflict::{MAX_TRIES, Ping, QUIET_MEMORY};
@@ -113,6 +114,8 @@ pub struct Server {
     dns: VecDeque<DnsChange>,
     /// The configured classes' names, shared by the leases that record them.
     class_names: Vec<crate::name::Name>,
+    /// What replies share, by subnet, classes and option 55 (see `reply_template`).
+    templates: reply_template::Templates,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -132,7 +135,8 @@ const MAX_QUARANTINED_SHARE: usize = 4;
 
 /// What the server decided for one message.
 enum Outcome {
-    Reply(Message, DhcpMessage, Ipv4Addr),
+    /// The reply's bytes, its kind and the address it gives.
+    Reply(Vec<u8>, DhcpMessage, Ipv4Addr),
     Silent,
 }
 
@@ -160,6 +164,7 @@ impl Server {
             prober: conflict::Prober::default(),
             dns: VecDeque::new(),
             class_names: vec![],
+            templates: reply_template::Templates::default(),
         }
         .with_class_names())
     }
@@ -177,6 +182,7 @@ impl Server {
         self.table.rebuild(allocators, reserved);
         self.config = config;
         self.class_names = self.config.classes.iter().map(|c| c.name.as_str().into()).collect();
+        self.templates.clear();
         Ok(())
     }
 
@@ -322,8 +328,8 @@ impl Server {
             }
             self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
             let m = self.membership(si, &w.req);
-            let msg = self.make_offer(now, &w.meta, &w.req, si, w.ip, &m);
-            if let Err(d) = self.queue(&w.meta, &w.req, msg, DhcpMessage::Offer, w.ip) {
+            let offer = self.make_offer(now, &w.meta, &w.req, si, w.ip, &m);
+            if let Err(d) = offer.and_then(|bytes| self.queue(&w.meta, &w.req, bytes, DhcpMessage::Offer, w.ip)) {
                 self.stats.count_drop(d.reason);
             }
             self.exchange = None;
@@ -354,8 +360,8 @@ impl Server {
             false => self.offer(now, &w.meta, &w.req, w.tries + 1),
         };
         match result {
-            Ok(Outcome::Reply(msg, kind, yiaddr)) => {
-                if let Err(d) = self.queue(&w.meta, &w.req, msg, kind, yiaddr) {
+            Ok(Outcome::Reply(bytes, kind, yiaddr)) => {
+                if let Err(d) = self.queue(&w.meta, &w.req, bytes, kind, yiaddr) {
                     self.stats.count_drop(d.reason);
                 }
             }
@@ -404,8 +410,8 @@ impl Server {
                     Err(Dropped::new(DropReason::UnexpectedMessageType, req.kind.wire_name()))
                 }
             }?;
-            if let Outcome::Reply(msg, kind, yiaddr) = outcome {
-                self.queue(&meta, &req, msg, kind, yiaddr)?;
+            if let Outcome::Reply(bytes, kind, yiaddr) = outcome {
+                self.queue(&meta, &req, bytes, kind, yiaddr)?;
             }
             Ok(())
         });
@@ -420,12 +426,10 @@ impl Server {
         &mut self,
         meta: &RecvMeta,
         req: &Request,
-        msg: Message,
+        bytes: Vec<u8>,
         kind: DhcpMessage,
         yiaddr: Ipv4Addr,
     ) -> Result<(), Dropped> {
-        let bytes =
-            reply::encode(&msg).map_err(|e| Dropped::new(DropReason::MalformedOption, format!("reply: {e}")))?;
         self.stats.sent += 1;
         self.stats.sent_by_type.count(kind);
         self.transmits.push_back(Transmit {
@@ -638,22 +642,25 @@ impl Server {
         times: Option<LeaseTimes>,
         hostname: Option<&str>,
         m: &Membership,
-    ) -> Message {
+    ) -> Result<Vec<u8>, Dropped> {
         for &c in &m.classes {
             *self.stats.class_replies.entry(self.config.classes[c].name.clone()).or_default() += 1;
         }
-        let classes = m.classes(&self.config.classes);
-        let mut msg = reply::offer_or_ack(req, kind, ip, server_id, &self.subnets[si], times, hostname, &classes);
         // RFC 4702 §4: a client that sent option 81 learns the name the server registers, and that the server
         // updates both records (S), overriding its wish if it asked to do the A record itself (O).
-        if let (Some(asked), Some(fqdn)) = (&req.fqdn, self.dns_name(hostname.or(req.hostname.as_deref())))
-            && let Ok(domain) = dhcproto::Name::from_ascii(&*fqdn)
-        {
-            let flags = asked.flags().set_s(true).set_o(!asked.flags().s()).set_n(false);
-            msg.opts_mut()
-                .insert(dhcproto::v4::DhcpOption::ClientFQDN(dhcproto::v4::fqdn::ClientFQDN::new(flags, domain)));
-        }
-        msg
+        let fqdn = match (&req.fqdn, self.dns_name(hostname.or(req.hostname.as_deref()))) {
+            (Some(asked), Some(fqdn)) => dhcproto::Name::from_ascii(&*fqdn).ok().map(|domain| {
+                let flags = asked.flags().set_s(true).set_o(!asked.flags().s()).set_n(false);
+                dhcproto::v4::DhcpOption::ClientFQDN(dhcproto::v4::fqdn::ClientFQDN::new(flags, domain))
+            }),
+            _ => None,
+        };
+        let malformed =
+            |e: dhcproto::error::EncodeError| Dropped::new(DropReason::MalformedOption, format!("reply: {e}"));
+        let template =
+            self.templates.get(req, si, &self.subnets[si], &m.classes, &self.config.classes).map_err(malformed)?;
+        let own = reply_template::Own { kind, yiaddr: ip, server_id, lease: times, hostname, fqdn };
+        template.encode(req, &own).map_err(malformed)
     }
 
     /// True when another client holds `ip`, or it is quarantined after a DECLINE.
@@ -754,8 +761,8 @@ impl Server {
             self.prober.start(conflict::Waiting { ip, subnet, key, deadline: now + wait, meta, req, tries });
             return Ok(Outcome::Silent);
         }
-        let msg = self.make_offer(now, meta, req, si, ip, &m);
-        Ok(Outcome::Reply(msg, DhcpMessage::Offer, ip))
+        let bytes = self.make_offer(now, meta, req, si, ip, &m)?;
+        Ok(Outcome::Reply(bytes, DhcpMessage::Offer, ip))
     }
 
     /// The OFFER of `ip`, held for the client already, and its event.
@@ -767,7 +774,7 @@ impl Server {
         si: usize,
         ip: Ipv4Addr,
         m: &Membership,
-    ) -> Message {
+    ) -> Result<Vec<u8>, Dropped> {
         if let Some(l) = self.table.get(ip) {
             let ev = LeaseEvent::from_lease(now, LeaseEventKind::Offered, l);
             self.emit(ev);
@@ -826,19 +833,17 @@ impl Server {
             // This server holds the client's record, so it answers even when not authoritative.
             self.move_to_reservation(now, ip, reserved, &key);
             let reason = format!("{reserved} is reserved for this client; {ip} is no longer its address");
-            return Ok(self.nak(now, meta, req, net, ip, reason));
+            return self.nak(now, meta, req, net, ip, reason);
         }
         let m = self.membership(si, req);
         match self.check_bindable(si, ip, req, &key, &m) {
-            Ok(true) => Ok(self.bind(now, meta, req, si, ip, key, &m)),
+            Ok(true) => self.bind(now, meta, req, si, ip, key, &m),
             // No record of this client for a free address: an authoritative server adopts it (its database
             // may have been lost); others must stay silent (RFC 2131 §4.3.2).
-            Ok(false) if selecting || self.config.policy.authoritative => {
-                Ok(self.bind(now, meta, req, si, ip, key, &m))
-            }
+            Ok(false) if selecting || self.config.policy.authoritative => self.bind(now, meta, req, si, ip, key, &m),
             Ok(false) => Ok(Outcome::Silent),
             Err(reason) if selecting || self.config.policy.authoritative || !self.subnets[si].net.contains(&ip) => {
-                Ok(self.nak(now, meta, req, net, ip, reason))
+                self.nak(now, meta, req, net, ip, reason)
             }
             Err(_) => Ok(Outcome::Silent),
         }
@@ -854,7 +859,7 @@ impl Server {
         ip: Ipv4Addr,
         key: ClientKey,
         m: &Membership,
-    ) -> Outcome {
+    ) -> Result<Outcome, Dropped> {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         let (t1, t2) = s.timers(lease_time);
@@ -891,8 +896,9 @@ impl Server {
         self.report_displaced(now, displaced);
         self.emit(event);
         let times = LeaseTimes { lease: lease_time, t1, t2 };
-        let msg = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), hostname.as_deref(), m);
-        Outcome::Reply(msg, DhcpMessage::Ack, ip)
+        let bytes =
+            self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), hostname.as_deref(), m)?;
+        Ok(Outcome::Reply(bytes, DhcpMessage::Ack, ip))
     }
 
     fn nak(
@@ -903,7 +909,7 @@ impl Server {
         net: Ipv4Net,
         ip: Ipv4Addr,
         reason: String,
-    ) -> Outcome {
+    ) -> Result<Outcome, Dropped> {
         self.emit(LeaseEvent {
             at: now,
             kind: LeaseEventKind::Nak,
@@ -921,7 +927,9 @@ impl Server {
             class: None,
             dns_name: None,
         });
-        Outcome::Reply(reply::nak(req, meta.local_addr, &reason), DhcpMessage::Nak, Ipv4Addr::UNSPECIFIED)
+        let bytes = reply::encode(&reply::nak(req, meta.local_addr, &reason))
+            .map_err(|e| Dropped::new(DropReason::MalformedOption, format!("reply: {e}")))?;
+        Ok(Outcome::Reply(bytes, DhcpMessage::Nak, Ipv4Addr::UNSPECIFIED))
     }
 
     /// RFC 2131 §4.3.3: the client found the address in use; quarantine it.
@@ -975,8 +983,8 @@ impl Server {
         let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
         let none = Ipv4Addr::UNSPECIFIED;
         let m = self.membership(si, req);
-        let msg = self.reply_to(req, MessageType::Ack, none, meta.local_addr, si, None, hostname.as_deref(), &m);
-        Ok(Outcome::Reply(msg, DhcpMessage::Ack, none))
+        let bytes = self.reply_to(req, MessageType::Ack, none, meta.local_addr, si, None, hostname.as_deref(), &m)?;
+        Ok(Outcome::Reply(bytes, DhcpMessage::Ack, none))
     }
 
     /// How long the server keeps an offered address for the client (for tests and the lab).

@@ -51,8 +51,8 @@ impl Server {
         let (t1, t2) = s.timers(left);
         let times = LeaseTimes { lease: left, t1, t2 };
         let m = self.membership(si, req);
-        let msg = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), None, &m);
+        let bytes = self.reply_to(req, MessageType::Ack, ip, meta.local_addr, si, Some(times), None, &m)?;
         self.reply_needs_store = false;
-        Ok(Outcome::Reply(msg, DhcpMessage::Ack, ip))
+        Ok(Outcome::Reply(bytes, DhcpMessage::Ack, ip))
     }
 }

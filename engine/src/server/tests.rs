@@ -4,7 +4,7 @@ use super::*;
 use crate::HwAddr;
 use crate::builder::ClientMsg;
 use crate::config::{PoolRange, Reservation, SubnetConfig};
-use dhcproto::v4::{DhcpOption, OptionCode};
+use dhcproto::v4::{DhcpOption, Message, OptionCode};
 use dhcproto::{Decodable, Decoder};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 240);
