@@ -147,6 +147,14 @@ pub struct Request {
     pub fqdn: Option<ClientFQDN>,
 }
 
+impl Request {
+    /// Whether the client asked for option `code` in its parameter request list (option 55), or sent none
+    /// and so takes what the server gives (RFC 2132 §9.8).
+    pub fn wants(&self, code: u8) -> bool {
+        self.prl.as_ref().is_none_or(|prl| prl.contains(&code))
+    }
+}
+
 /// Whether an option's length fits its definition. Covers every option `dhcproto` 0.15 reads at a fixed
 /// size without checking the length byte (it would read past the option, or hit a `debug_assert`), the
 /// ones it subtracts from (`len - 1`, `len - 3`), and the RFC 2132 minimums of options the server uses.

@@ -103,7 +103,7 @@ pub fn offer_or_ack(
     let ciaddr = if kind == MessageType::Ack { req.msg.ciaddr() } else { Ipv4Addr::UNSPECIFIED };
     let mut r = skeleton(req, kind, ciaddr, yiaddr, server_id);
     let c = &subnet.config;
-    let wants = |code: u8| req.prl.as_ref().is_none_or(|prl| prl.contains(&code));
+    let wants = |code: u8| req.wants(code);
     let routers = classes.iter().find_map(|k| k.routers.as_ref()).unwrap_or(&c.routers);
     let dns = classes.iter().find_map(|k| k.dns.as_ref()).unwrap_or(&c.dns);
     let domain_name = classes.iter().find_map(|k| k.domain_name.as_ref()).or(c.domain_name.as_ref());
@@ -160,14 +160,13 @@ pub fn custom_options<'a>(
     subnet: &'a Subnet,
     classes: &'a [&ClientClass],
 ) -> impl Iterator<Item = (u8, Vec<u8>)> + 'a {
-    let wants = |code: u8| req.prl.as_ref().is_none_or(|prl| prl.contains(&code));
     let by_class = classes.iter().rev().flat_map(|k| &k.options);
     subnet
         .config
         .options
         .iter()
         .chain(by_class)
-        .filter(move |o| wants(o.code))
+        .filter(|o| req.wants(o.code))
         .filter_map(|o| Some((o.code, o.payload().ok()?)))
 }
 

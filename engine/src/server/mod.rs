@@ -657,8 +657,7 @@ impl Server {
         };
         let malformed =
             |e: dhcproto::error::EncodeError| Dropped::new(DropReason::MalformedOption, format!("reply: {e}"));
-        let template =
-            self.templates.get(req, si, &self.subnets[si], &m.classes, &self.config.classes).map_err(malformed)?;
+        let template = self.templates.get(req, si, &self.subnets[si], m, &self.config.classes).map_err(malformed)?;
         let own = reply_template::Own { kind, yiaddr: ip, server_id, lease: times, hostname, fqdn };
         template.encode(req, &own).map_err(malformed)
     }

@@ -4,7 +4,7 @@
 //! A reply is then its header, its few options of its own and the template's bytes, rather than a dozen
 //! options built, sorted, encoded and freed per packet. Tests hold both ways to the same bytes.
 
-use crate::class::ClientClass;
+use crate::class::{ClientClass, Membership};
 use crate::packet::Request;
 use crate::reply::{self, Header, LeaseTimes};
 use crate::subnet::Subnet;
@@ -107,7 +107,7 @@ impl ReplyTemplate {
             let start = buf.len();
             match code {
                 12 => {
-                    if let Some(h) = own.hostname.filter(|_| wants(req, 12)) {
+                    if let Some(h) = own.hostname.filter(|_| req.wants(12)) {
                         long_option(&mut buf, code, h.as_bytes());
                     }
                 }
@@ -182,11 +182,6 @@ impl ReplyTemplate {
     }
 }
 
-/// Whether the client asked for `code` (option 55), or asked for nothing in particular.
-fn wants(req: &Request, code: u8) -> bool {
-    req.prl.as_ref().is_none_or(|prl| prl.contains(&code))
-}
-
 /// An option whose value may run past 255 bytes, in as many pieces as it takes (RFC 3396); no value, no
 /// option (as dhcproto encodes it).
 fn long_option(buf: &mut Vec<u8>, code: u8, value: &[u8]) {
@@ -223,23 +218,23 @@ impl Templates {
         self.count = 0;
     }
 
-    /// The template for a reply to `req` from subnet `si` with these classes (indices in config order).
+    /// The template for a reply to `req` from subnet `si` to a client of these classes.
     pub fn get(
         &mut self,
         req: &Request,
         si: usize,
         subnet: &Subnet,
-        class_ids: &[usize],
+        m: &Membership,
         all_classes: &[ClientClass],
     ) -> Result<&ReplyTemplate, EncodeError> {
+        let class_ids = m.classes.as_slice();
         let hash = self.hasher.hash_one((si, class_ids, req.prl.as_deref()));
         let same = |k: &Key| k.subnet == si && k.classes == class_ids && k.prl.as_deref() == req.prl.as_deref();
         let found = self.by_hash.get(&hash).and_then(|v| v.iter().position(|(k, _)| same(k)));
         let i = match found {
             Some(i) => i,
             None => {
-                let classes: Vec<&ClientClass> = class_ids.iter().filter_map(|&i| all_classes.get(i)).collect();
-                let template = ReplyTemplate::new(req, subnet, &classes)?;
+                let template = ReplyTemplate::new(req, subnet, &m.classes(all_classes))?;
                 if self.count >= MAX_TEMPLATES {
                     self.clear();
                 }
@@ -366,7 +361,8 @@ mod tests {
                                     msg.opts_mut().insert(f);
                                 }
                                 let own = Own { kind, yiaddr, server_id, lease, hostname, fqdn };
-                                let t = templates.get(&req, si, s, ids, &classes).unwrap();
+                                let m = Membership { classes: ids.clone(), known: false };
+                                let t = templates.get(&req, si, s, &m, &classes).unwrap();
                                 let got = t.encode(&req, &own).unwrap();
                                 assert_eq!(
                                     got,
@@ -396,7 +392,7 @@ mod tests {
         for n in 0..=MAX_TEMPLATES {
             let codes = [(n % 250) as u8 + 1, (n / 250) as u8 + 1];
             let req = parse_request(&ClientMsg::new(MessageType::Discover, hw, 1).params(&codes).bytes()).unwrap();
-            templates.get(&req, 0, &s, &[], &[]).unwrap();
+            templates.get(&req, 0, &s, &Membership::default(), &[]).unwrap();
         }
         assert_eq!(templates.count, 1, "cleared at {MAX_TEMPLATES}, then the newest kept");
     }
