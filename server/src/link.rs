@@ -2,7 +2,6 @@
 //! (one UDP socket bound to the device, so the receiving interface is known) or the loopback demo link,
 //! where "the clients on the link" are the built-in demo clients' socket.
 
-use crate::udp_gso::{self, Segmenting};
 use dhcplab_engine::reply::Destination;
 use dhcplab_engine::server::Transmit;
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, sendmmsg};
@@ -29,8 +28,6 @@ pub struct Link {
     /// Non-blocking: the engine's loop polls it.
     pub socket: Arc<UdpSocket>,
     pub kind: LinkKind,
-    /// Whether replies to one destination still go in segmented sends (`udp_gso`).
-    segmenting: Arc<Segmenting>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,16 +73,14 @@ impl Link {
         s.bind_device(Some(name.as_bytes())).map_err(io)?;
         s.set_nonblocking(true).map_err(io)?;
         s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)).into()).map_err(io)?;
-        let socket = Arc::new(s.into());
-        Ok(Link { id, name: name.to_string(), addr, socket, kind: LinkKind::Interface, segmenting: Default::default() })
+        Ok(Link { id, name: name.to_string(), addr, socket: Arc::new(s.into()), kind: LinkKind::Interface })
     }
 
     /// The loopback demo link: the server's socket on `listen` and its address `addr` on the demo subnet.
     pub fn demo(id: u32, listen: SocketAddr, addr: Ipv4Addr, clients: SocketAddr) -> io::Result<Link> {
         let socket = UdpSocket::bind(listen)?;
         socket.set_nonblocking(true)?;
-        let (socket, kind) = (Arc::new(socket), LinkKind::Demo { clients });
-        Ok(Link { id, name: "demo".into(), addr, socket, kind, segmenting: Default::default() })
+        Ok(Link { id, name: "demo".into(), addr, socket: Arc::new(socket), kind: LinkKind::Demo { clients } })
     }
 
     /// Datagrams the kernel dropped on this socket because its receive buffer was full (the `drops` column
@@ -108,13 +103,13 @@ impl Link {
 
     /// Sends these replies on this link, together.
     pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
-        send_replies(&self.socket, &self.segmenting, &self.kind, replies)
+        send_replies(&self.socket, &self.kind, replies)
     }
 
     /// A sender on the same socket, for the store thread (which sends ACKs itself once their leases are
     /// committed, without waking the engine).
     pub fn sender(&self) -> LinkSender {
-        LinkSender { socket: self.socket.clone(), kind: self.kind.clone(), segmenting: self.segmenting.clone() }
+        LinkSender { socket: self.socket.clone(), kind: self.kind.clone() }
     }
 }
 
@@ -139,25 +134,24 @@ pub struct NotSent {
     pub last: io::Error,
 }
 
-/// Sends datagrams in as few system calls as the kernel takes them: several to one destination (a relay's
-/// clients, or a broadcast) as one segmented send (`udp_gso`), the rest together (`sendmmsg`); a commit
-/// releases its ACKs together. Each destination's datagrams leave in their order. A datagram the kernel
-/// refuses is given up and reported, and the rest still go; a full send buffer is waited for, as
-/// `send_waiting` does.
-fn send_many(socket: &UdpSocket, segmenting: &Segmenting, datagrams: &[(&[u8], SocketAddr)]) -> Result<(), NotSent> {
+/// Sends datagrams in as few system calls as the kernel takes them (`sendmmsg`): a commit releases its
+/// ACKs together. A datagram the kernel refuses is given up and reported, and the rest still go; a full
+/// send buffer is waited for, as `send_waiting` does.
+fn send_many(socket: &UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> Result<(), NotSent> {
     let mut not_sent: Option<NotSent> = None;
     let mut give_up = |e: io::Error| {
         let count = not_sent.as_ref().map_or(0, |n| n.count) + 1;
         not_sent = Some(NotSent { count, last: e });
     };
     // A link's destinations are IPv4; anything else is sent on its own.
-    let mut by_destination: Vec<(SocketAddrV4, Vec<&[u8]>)> = Vec::new();
+    let mut slices: Vec<[IoSlice; 1]> = Vec::with_capacity(datagrams.len());
+    let mut addrs: Vec<Option<SockaddrIn>> = Vec::with_capacity(datagrams.len());
     for &(bytes, dst) in datagrams {
         match dst {
-            SocketAddr::V4(a) => match by_destination.iter_mut().find(|(d, _)| *d == a) {
-                Some((_, same)) => same.push(bytes),
-                None => by_destination.push((a, vec![bytes])),
-            },
+            SocketAddr::V4(a) => {
+                slices.push([IoSlice::new(bytes)]);
+                addrs.push(Some(SockaddrIn::from(a)));
+            }
             SocketAddr::V6(_) => {
                 if let Err(e) = send_waiting(socket, bytes, dst) {
                     give_up(e);
@@ -165,22 +159,8 @@ fn send_many(socket: &UdpSocket, segmenting: &Segmenting, datagrams: &[(&[u8], S
             }
         }
     }
-    let mut naps = 0;
-    let mut slices: Vec<[IoSlice; 1]> = Vec::with_capacity(datagrams.len());
-    let mut addrs: Vec<Option<SockaddrIn>> = Vec::with_capacity(datagrams.len());
-    for (dst, group) in &by_destination {
-        for run in udp_gso::runs(group) {
-            let segmented = run.len() > 1
-                && segmenting.usable()
-                && segmenting.send(socket, run, *dst, &mut naps, FULL_BUFFER_NAPS).is_ok();
-            if !segmented {
-                slices.extend(run.iter().map(|b| [IoSlice::new(b)]));
-                addrs.extend(run.iter().map(|_| Some(SockaddrIn::from(*dst))));
-            }
-        }
-    }
     let mut headers = MultiHeaders::<SockaddrIn>::preallocate(slices.len(), None);
-    let mut sent = 0;
+    let (mut sent, mut naps) = (0, 0);
     while sent < slices.len() {
         let no_cmsgs: [ControlMessage; 0] = [];
         match sendmmsg(socket.as_raw_fd(), &mut headers, &slices[sent..], &addrs[sent..], no_cmsgs, MsgFlags::empty()) {
@@ -203,25 +183,23 @@ fn send_many(socket: &UdpSocket, segmenting: &Segmenting, datagrams: &[(&[u8], S
 pub struct LinkSender {
     socket: Arc<UdpSocket>,
     kind: LinkKind,
-    segmenting: Arc<Segmenting>,
 }
 
 impl LinkSender {
     /// Sends these replies on this link, together.
     pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
-        send_replies(&self.socket, &self.segmenting, &self.kind, replies)
+        send_replies(&self.socket, &self.kind, replies)
     }
 }
 
 fn send_replies<'a>(
     socket: &UdpSocket,
-    segmenting: &Segmenting,
     kind: &LinkKind,
     replies: impl Iterator<Item = &'a Transmit>,
 ) -> Result<(), NotSent> {
     let datagrams: Vec<(&[u8], SocketAddr)> =
         replies.map(|t| (t.bytes.as_slice(), wire_destination(kind, t))).collect();
-    send_many(socket, segmenting, &datagrams)
+    send_many(socket, &datagrams)
 }
 
 #[cfg(test)]
@@ -236,17 +214,13 @@ mod tests {
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.set_nonblocking(true).unwrap();
         let to = rx.local_addr().unwrap();
-        // Without SO_BROADCAST the kernel refuses a broadcast: the second and third datagrams fail (tried as
-        // one segmented send, then each on its own), the rest go, in two segmented sends (64 and 5).
+        // Without SO_BROADCAST the kernel refuses a broadcast: the second datagram fails, the rest go.
         let refused: SocketAddr = "255.255.255.255:9".parse().unwrap();
-        let payloads: Vec<Vec<u8>> = (0..71u8).map(|i| vec![i; 300]).collect();
+        let payloads: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 300]).collect();
         let mut datagrams: Vec<(&[u8], SocketAddr)> = payloads.iter().map(|b| (b.as_slice(), to)).collect();
         datagrams[1].1 = refused;
-        datagrams[2].1 = refused;
-        let segmenting = Segmenting::default();
-        let e = send_many(&tx, &segmenting, &datagrams).expect_err("the broadcasts are refused");
-        assert_eq!(e.count, 2, "only the broadcasts are given up: {}", e.last);
-        assert!(segmenting.usable(), "a refused destination is not a refusal to segment");
+        let e = send_many(&tx, &datagrams).expect_err("the broadcast is refused");
+        assert_eq!(e.count, 1, "only the broadcast is given up: {}", e.last);
         let mut got = Vec::new();
         let mut buf = [0u8; 512];
         for _ in 0..69 {
@@ -254,14 +228,8 @@ mod tests {
             got.push(buf[0]);
             assert_eq!(n, 300);
         }
-        let expected: Vec<u8> = (0..71u8).filter(|&i| i != 1 && i != 2).collect();
+        let expected: Vec<u8> = (0..70u8).filter(|&i| i != 1).collect();
         assert_eq!(got, expected, "every other datagram, in order");
-        // Told segmenting is refused, the link sends one by one, in the same order.
-        segmenting.refuse_for_test();
-        assert!(send_many(&tx, &segmenting, &datagrams[3..6]).is_ok());
-        for i in 3..6u8 {
-            assert_eq!((rx.recv(&mut buf).unwrap(), buf[0]), (300, i));
-        }
-        assert!(send_many(&tx, &Segmenting::default(), &[]).is_ok(), "nothing to send");
+        assert!(send_many(&tx, &[]).is_ok(), "nothing to send");
     }
 }

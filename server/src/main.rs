@@ -21,7 +21,6 @@ mod serve;
 mod sim_cmd;
 mod store;
 mod systemd;
-mod udp_gso;
 mod watch_cmd;
 mod web_app;
 
