@@ -11,7 +11,7 @@
 //! agreement between the servers' clocks.
 
 use super::PgConnect;
-use super::row::Row;
+use super::row::{Row, RowText};
 use super::{Change, CommitReport, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
 use dhcplab_engine::arbiter::{Verdict, arbitrate};
 use dhcplab_engine::bridge::PeerStatus;
@@ -179,13 +179,14 @@ impl LeaseStore for PgStore {
         ))?;
         let mut report = CommitReport::default();
         let mut wrote = false;
+        let mut text = RowText::default();
         for c in changes {
             match arbitrate(now, records.get(&c.ip()), c) {
                 Verdict::Granted => {
                     wrote = true;
                     match c {
                         Change::Put(l) => {
-                            let r = Row::of(l);
+                            let r = text.row(l);
                             tx.execute(
                                 &put,
                                 &[

@@ -26,11 +26,14 @@ pub struct Row<S = String> {
     pub dns_name: Option<S>,
 }
 
-pub fn client_text(c: ClientKeyRef<'_>) -> String {
-    match c {
-        ClientKeyRef::ClientId(id) => format!("id:{id}"),
-        ClientKeyRef::Hw(hw) => format!("hw:{hw}"),
-    }
+/// The client column: `id:` and the client id, or `hw:` and the hardware address.
+pub fn write_client(out: &mut String, c: ClientKeyRef<'_>) {
+    use std::fmt::Write;
+    // Writing into a String cannot fail.
+    let _ = match c {
+        ClientKeyRef::ClientId(id) => write!(out, "id:{id}"),
+        ClientKeyRef::Hw(hw) => write!(out, "hw:{hw}"),
+    };
 }
 
 pub fn parse_client(s: &str) -> Option<ClientKey> {
@@ -46,22 +49,47 @@ pub fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-impl Row {
-    pub fn of(l: &Lease) -> Row {
+/// Room for the columns a row writes as text, reused from row to row: writing a batch allocates nothing
+/// per row.
+#[derive(Default)]
+pub struct RowText {
+    ip: String,
+    subnet: String,
+    client: String,
+    hw: String,
+    client_id: String,
+}
+
+impl RowText {
+    /// Lease `l` as a row, its text columns written here or borrowed from the lease.
+    pub fn row<'a>(&'a mut self, l: &'a Lease) -> Row<&'a str> {
+        use std::fmt::Write;
+        let RowText { ip, subnet, client, hw, client_id } = self;
+        for s in [&mut *ip, &mut *subnet, &mut *client, &mut *hw, &mut *client_id] {
+            s.clear();
+        }
+        // Writing into a String cannot fail.
+        let _ = write!(ip, "{}", l.ip);
+        let _ = write!(subnet, "{}", l.subnet);
+        write_client(client, l.client());
+        let _ = write!(hw, "{}", l.hw);
+        if let Some(id) = &l.client_id {
+            let _ = write!(client_id, "{id}");
+        }
         Row {
-            ip: l.ip.to_string(),
-            subnet: l.subnet.to_string(),
-            client: client_text(l.client()),
-            hw: l.hw.to_string(),
-            client_id: l.client_id.as_ref().map(|c| c.to_string()),
-            hostname: l.hostname.as_deref().map(String::from),
-            state: l.state.as_str().to_string(),
+            ip,
+            subnet,
+            client,
+            hw,
+            client_id: l.client_id.as_ref().map(|_| client_id.as_str()),
+            hostname: l.hostname.as_deref(),
+            state: l.state.as_str(),
             obtained_ms: int(l.obtained.as_millis()),
             expires_ms: int(l.expires.as_millis()),
             lease_secs: l.lease_secs.into(),
-            server: l.server.as_deref().map(String::from),
-            class: l.class.as_deref().map(String::from),
-            dns_name: l.dns_name.as_deref().map(String::from),
+            server: l.server.as_deref(),
+            class: l.class.as_deref(),
+            dns_name: l.dns_name.as_deref(),
         }
     }
 }
@@ -106,7 +134,9 @@ mod tests {
             ClientKey::Hw("52:54:00:01:02:03".parse().unwrap()),
             ClientKey::ClientId(HexBytes(vec![0xff, 0, 1].into())),
         ] {
-            assert_eq!(parse_client(&client_text(c.as_ref())), Some(c));
+            let mut text = String::new();
+            write_client(&mut text, c.as_ref());
+            assert_eq!(parse_client(&text), Some(c));
         }
         assert_eq!(parse_client("nonsense"), None);
     }

@@ -3,7 +3,7 @@
 
 use super::applier::{Applier, FileLag};
 use super::change_log::{self, ChangeLog, ChangeLogError};
-use super::row::Row;
+use super::row::{Row, RowText};
 use super::{Change, CommitReport, Discard, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
 use dhcplab_engine::{Instant, Lease};
 use rusqlite::{Connection, OpenFlags, params};
@@ -305,10 +305,11 @@ impl SqliteStore {
                      obtained_ms=?8, expires_ms=?9, lease_secs=?10, class=?11, dns_name=?12",
             )?;
             let mut delete = tx.prepare_cached("DELETE FROM leases WHERE ip = ?1")?;
+            let mut text = RowText::default();
             for c in changes {
                 match c {
                     Change::Put(l) => {
-                        let r = Row::of(l);
+                        let r = text.row(l);
                         upsert.execute(params![
                             r.ip,
                             r.subnet,
