@@ -64,6 +64,11 @@ pub struct LeaseTimes {
     pub t2: Duration,
 }
 
+/// RFC 2131 table 3: a reply's ciaddr is the client's in an ACK (renewal, INFORM), zero in an OFFER.
+pub fn reply_ciaddr(req: &Request, kind: MessageType) -> Ipv4Addr {
+    if kind == MessageType::Ack { req.msg.ciaddr() } else { Ipv4Addr::UNSPECIFIED }
+}
+
 /// The skeleton every reply shares: op, hardware fields, xid, flags and giaddr copied from the request.
 fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr, server_id: Ipv4Addr) -> Message {
     let m = &req.msg;
@@ -99,15 +104,12 @@ pub fn offer_or_ack(
     hostname: Option<&str>,
     classes: &[&ClientClass],
 ) -> Message {
-    // RFC 2131 table 3: ciaddr is the client's in an ACK (renewal, INFORM), zero in an OFFER.
-    let ciaddr = if kind == MessageType::Ack { req.msg.ciaddr() } else { Ipv4Addr::UNSPECIFIED };
-    let mut r = skeleton(req, kind, ciaddr, yiaddr, server_id);
+    let mut r = skeleton(req, kind, reply_ciaddr(req, kind), yiaddr, server_id);
     let c = &subnet.config;
-    let wants = |code: u8| req.wants(code);
     let routers = classes.iter().find_map(|k| k.routers.as_ref()).unwrap_or(&c.routers);
     let dns = classes.iter().find_map(|k| k.dns.as_ref()).unwrap_or(&c.dns);
     let domain_name = classes.iter().find_map(|k| k.domain_name.as_ref()).or(c.domain_name.as_ref());
-    boot(&mut r, classes, &wants);
+    boot(&mut r, req, classes);
     let opts = r.opts_mut();
     if let Some(t) = lease {
         opts.insert(DhcpOption::AddressLeaseTime(secs(t.lease)));
@@ -116,33 +118,33 @@ pub fn offer_or_ack(
     }
     // The mask always: a client without it would guess a classful one (RFC 2131 §3.3 asks servers to send it).
     opts.insert(DhcpOption::SubnetMask(subnet.net.netmask()));
-    if !routers.is_empty() && wants(3) {
+    if !routers.is_empty() && req.wants(3) {
         opts.insert(DhcpOption::Router(routers.clone()));
     }
-    if !dns.is_empty() && wants(6) {
+    if !dns.is_empty() && req.wants(6) {
         opts.insert(DhcpOption::DomainNameServer(dns.clone()));
     }
     if let Some(h) = hostname
-        && wants(12)
+        && req.wants(12)
     {
         opts.insert(DhcpOption::Hostname(h.to_string()));
     }
     if let Some(d) = domain_name
-        && wants(15)
+        && req.wants(15)
     {
         opts.insert(DhcpOption::DomainName(d.clone()));
     }
-    if wants(28) && subnet.net.prefix_len() < 31 {
+    if req.wants(28) && subnet.net.prefix_len() < 31 {
         opts.insert(DhcpOption::BroadcastAddr(subnet.net.broadcast()));
     }
-    if !c.ntp.is_empty() && wants(42) {
+    if !c.ntp.is_empty() && req.wants(42) {
         opts.insert(DhcpOption::NtpServers(c.ntp.clone()));
     }
-    if !c.domain_search.is_empty() && wants(119) {
+    if !c.domain_search.is_empty() && req.wants(119) {
         let names: Vec<Name> = c.domain_search.iter().filter_map(|d| Name::from_ascii(d).ok()).collect();
         opts.insert(DhcpOption::DomainSearch(names));
     }
-    if !c.routes.is_empty() && wants(121) {
+    if !c.routes.is_empty() && req.wants(121) {
         opts.insert(DhcpOption::ClasslessStaticRoute(c.routes.iter().map(|r| (r.destination, r.gateway)).collect()));
     }
     for (code, payload) in custom_options(req, subnet, classes) {
@@ -174,7 +176,7 @@ pub fn custom_options<'a>(
 /// the `file` field and the TFTP server name in `sname`, where PXE firmware reads them, and also as options
 /// 67 and 66 when the client asks for those (RFC 2132 §9.4, §9.5) or when a name does not fit its field.
 /// The fields hold names, never options, so option overload (52) is never used.
-fn boot(r: &mut Message, classes: &[&ClientClass], wants: &impl Fn(u8) -> bool) {
+fn boot(r: &mut Message, req: &Request, classes: &[&ClientClass]) {
     if let Some(ip) = classes.iter().find_map(|k| k.next_server) {
         r.set_siaddr(ip);
     }
@@ -183,7 +185,7 @@ fn boot(r: &mut Message, classes: &[&ClientClass], wants: &impl Fn(u8) -> bool) 
         if file.len() < 128 {
             r.set_fname_str(file);
         }
-        if wants(67) || file.len() >= 128 {
+        if req.wants(67) || file.len() >= 128 {
             r.opts_mut().insert(DhcpOption::BootfileName(file.as_bytes().to_vec()));
         }
     }
@@ -191,7 +193,7 @@ fn boot(r: &mut Message, classes: &[&ClientClass], wants: &impl Fn(u8) -> bool) 
         if name.len() < 64 {
             r.set_sname_str(name);
         }
-        if wants(66) || name.len() >= 64 {
+        if req.wants(66) || name.len() >= 64 {
             r.opts_mut().insert(DhcpOption::TFTPServerName(name.as_bytes().to_vec()));
         }
     }

@@ -81,8 +81,6 @@ impl ReplyTemplate {
     pub fn encode(&self, req: &Request, own: &Own) -> Result<Vec<u8>, EncodeError> {
         let m = &req.msg;
         let mut buf = Vec::with_capacity(reply::BOOTP_MIN_LEN + 64);
-        // RFC 2131 table 3: ciaddr is the client's in an ACK (renewal, INFORM), zero in an OFFER.
-        let ciaddr = if own.kind == MessageType::Ack { m.ciaddr() } else { Ipv4Addr::UNSPECIFIED };
         Header {
             op: Opcode::BootReply,
             htype: m.htype(),
@@ -90,7 +88,7 @@ impl ReplyTemplate {
             xid: m.xid(),
             secs: 0,
             flags: m.flags(),
-            ciaddr,
+            ciaddr: reply::reply_ciaddr(req, own.kind),
             yiaddr: own.yiaddr,
             siaddr: self.siaddr,
             giaddr: m.giaddr(),
@@ -102,13 +100,13 @@ impl ReplyTemplate {
         // The reply's own options, in code order as the template's are, each only where no configured
         // option of its code replaces it (option 81 excepted).
         let relayed = !m.giaddr().is_unspecified();
-        let mut own_options = Vec::with_capacity(OWN.len());
+        let (mut own_bytes, mut own_options) = (Vec::with_capacity(64), Vec::with_capacity(OWN.len()));
         for code in OWN {
-            let start = buf.len();
+            let start = own_bytes.len();
             match code {
                 12 => {
                     if let Some(h) = own.hostname.filter(|_| req.wants(12)) {
-                        long_option(&mut buf, code, h.as_bytes());
+                        long_option(&mut own_bytes, code, h.as_bytes());
                     }
                 }
                 51 | 58 | 59 => {
@@ -118,37 +116,35 @@ impl ReplyTemplate {
                             58 => t.t1,
                             _ => t.t2,
                         };
-                        long_option(&mut buf, code, &crate::time::secs(d).to_be_bytes());
+                        long_option(&mut own_bytes, code, &crate::time::secs(d).to_be_bytes());
                     }
                 }
-                53 => long_option(&mut buf, code, &[u8::from(own.kind)]),
-                54 => long_option(&mut buf, code, &own.server_id.octets()),
+                53 => long_option(&mut own_bytes, code, &[u8::from(own.kind)]),
+                54 => long_option(&mut own_bytes, code, &own.server_id.octets()),
                 // RFC 6842: echo the client identifier so the client can match the reply.
                 61 => {
                     if let Some(id) = &req.client_id {
-                        long_option(&mut buf, code, &id.0);
+                        long_option(&mut own_bytes, code, &id.0);
                     }
                 }
                 FQDN => {
                     if let Some(f) = &own.fqdn {
-                        buf.extend_from_slice(&f.to_vec()?);
+                        own_bytes.extend_from_slice(&f.to_vec()?);
                     }
                 }
                 // RFC 3046 §2.2: the relay agent information goes back to the relay unchanged.
                 _ => {
                     if relayed && let Some(info) = m.opts().get(OptionCode::RelayAgentInformation) {
-                        buf.extend_from_slice(&info.to_vec()?);
+                        own_bytes.extend_from_slice(&info.to_vec()?);
                     }
                 }
             }
-            if buf.len() > start {
-                own_options.push((code, start..buf.len()));
+            if own_bytes.len() > start {
+                own_options.push((code, start..own_bytes.len()));
             }
         }
-        // Merged by code into the options proper, which follow the header; the reply's own are moved there.
-        let own_bytes = buf.split_off(buf.len() - own_options.iter().map(|(_, r)| r.len()).sum::<usize>());
-        let header_len = buf.len();
-        let own_at = |r: &Range<usize>| &own_bytes[r.start - header_len..r.end - header_len];
+        // Merged by code into the options after the header.
+        let own_at = |r: &Range<usize>| &own_bytes[r.clone()];
         let (mut mine, mut theirs) = (own_options.iter().peekable(), self.options.iter().peekable());
         loop {
             let next = match (mine.peek(), theirs.peek()) {
