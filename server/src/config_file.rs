@@ -56,9 +56,9 @@ pub struct DhcpSection {
     /// its share of the pools.
     #[serde(default = "default_takeover_after", with = "dhcplab_engine::duration_text")]
     pub takeover_after: Duration,
-    /// Group commit: under steady load, how long a commit may wait for the next REQUESTs so one fsync
-    /// covers several ACKs (0 commits each batch at once). It waits only while REQUESTs come faster than
-    /// this, so a quiet network never sees it.
+    /// Group commit: under steady load, how long an ACK may wait, from when its REQUEST was read, for the
+    /// next REQUESTs so one fsync covers several ACKs (0 commits each batch at once; `500us` is a valid
+    /// value). It waits only while REQUESTs come faster than this, so a quiet network never sees it.
     #[serde(default = "default_commit_delay", with = "dhcplab_engine::duration_text")]
     pub commit_delay: Duration,
     /// Started as root, become this user once the sockets are bound and the database is open.

@@ -156,9 +156,11 @@ impl CommitWindow {
         self.last = Some(at);
     }
 
-    /// How long to hold the commit open now.
-    pub fn hold(&self) -> Duration {
-        if self.gap * 2 < self.max { self.max } else { Duration::ZERO }
+    /// How long to hold the commit open now, for a first batch whose packets were read `waited` ago: the
+    /// window counts from then, so a batch that came while the last commit was being made does not wait a
+    /// whole window more.
+    pub fn hold(&self, waited: Duration) -> Duration {
+        if self.gap * 2 < self.max { self.max.saturating_sub(waited) } else { Duration::ZERO }
     }
 }
 
@@ -220,11 +222,12 @@ pub fn run(
             }
         };
         if let Some(first) = first {
+            let waited = first.received.map_or(Duration::ZERO, |r| r.elapsed());
             jobs.push(first);
             window.arrived(Instant::now());
             // Hold the commit open for the batches on their way (see `CommitWindow`), asleep: a batch that
             // arrives meanwhile costs the engine no wake-up call and this thread no wake-up.
-            let hold = window.hold();
+            let hold = window.hold(waited);
             if !hold.is_zero() {
                 std::thread::sleep(hold);
             }
@@ -334,15 +337,19 @@ mod tests {
         let mut w = CommitWindow::new(max);
         let t0 = Instant::now();
         w.arrived(t0);
-        assert_eq!(w.hold(), Duration::ZERO, "a first, lone batch is committed at once");
+        assert_eq!(w.hold(Duration::ZERO), Duration::ZERO, "a first, lone batch is committed at once");
         // Steady load: a batch every 200 µs (a few dozen batches, some milliseconds, to notice it).
         (1..=100).for_each(|i| w.arrived(t0 + Duration::from_micros(200 * i)));
-        assert_eq!(w.hold(), max, "under load a commit waits for the batches on their way");
+        assert_eq!(w.hold(Duration::ZERO), max, "under load a commit waits for the batches on their way");
+        // A batch that waited 300 µs behind the last commit waits only the rest of its window; one that
+        // waited longer than the window, not at all.
+        assert_eq!(w.hold(Duration::from_micros(300)), Duration::from_micros(700));
+        assert_eq!(w.hold(Duration::from_millis(2)), Duration::ZERO);
         // The network goes quiet: batches 5 ms apart close the window again.
         let t1 = t0 + Duration::from_millis(20);
         (1..=20).for_each(|i| w.arrived(t1 + Duration::from_millis(5 * i)));
-        assert_eq!(w.hold(), Duration::ZERO);
-        assert_eq!(CommitWindow::new(Duration::ZERO).hold(), Duration::ZERO, "0 turns it off");
+        assert_eq!(w.hold(Duration::ZERO), Duration::ZERO);
+        assert_eq!(CommitWindow::new(Duration::ZERO).hold(Duration::ZERO), Duration::ZERO, "0 turns it off");
     }
 
     #[test]
