@@ -4,6 +4,10 @@
 use serde::{Deserialize, Deserializer, Serializer};
 use std::time::Duration;
 
+/// Each unit's suffix and length in microseconds, largest first: the order a duration writes them in.
+const UNITS: [(&str, u64); 6] =
+    [("d", 86_400_000_000), ("h", 3_600_000_000), ("m", 60_000_000), ("s", 1_000_000), ("ms", 1_000), ("us", 1)];
+
 /// Parses `1d2h3m4s5ms6us`-style text (any subset, in that order) or plain seconds.
 pub fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -11,34 +15,17 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         return Ok(Duration::from_secs(secs));
     }
     let err = || format!("`{text}` is not a duration like 6h, 30m, 90s, 1d12h, 500ms or 250us");
-    // In microseconds.
-    let mut total: u64 = 0;
-    let mut num = String::new();
-    let mut last_rank = 0;
-    let mut chars = t.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_digit() {
-            num.push(c);
-            continue;
-        }
-        let (rank, unit) = match c {
-            'd' => (1, 86_400_000_000),
-            'h' => (2, 3_600_000_000),
-            'm' if chars.next_if_eq(&'s').is_some() => (5, 1_000),
-            'm' => (3, 60_000_000),
-            's' => (4, 1_000_000),
-            'u' if chars.next_if_eq(&'s').is_some() => (6, 1),
-            _ => return Err(err()),
-        };
-        if num.is_empty() || rank <= last_rank {
-            return Err(err());
-        }
+    let (mut total, mut rest, mut next_unit) = (0u64, t, 0);
+    while !rest.is_empty() {
+        let (num, after) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len()));
+        let (suffix, after) = after.split_at(after.find(|c: char| c.is_ascii_digit()).unwrap_or(after.len()));
+        // Each unit once, larger before smaller.
+        let i = next_unit + UNITS[next_unit..].iter().position(|(s, _)| *s == suffix).ok_or_else(err)?;
         let n: u64 = num.parse().map_err(|_| err())?;
-        total = n.checked_mul(unit).and_then(|v| total.checked_add(v)).ok_or_else(err)?;
-        num.clear();
-        last_rank = rank;
+        total = n.checked_mul(UNITS[i].1).and_then(|v| total.checked_add(v)).ok_or_else(err)?;
+        (rest, next_unit) = (after, i + 1);
     }
-    if !num.is_empty() || last_rank == 0 {
+    if next_unit == 0 {
         return Err(err());
     }
     Ok(Duration::from_micros(total))
@@ -51,9 +38,7 @@ pub fn format(d: Duration) -> String {
         return "0s".into();
     }
     let mut out = String::new();
-    let units =
-        [(86_400_000_000, "d"), (3_600_000_000, "h"), (60_000_000, "m"), (1_000_000, "s"), (1_000, "ms"), (1, "us")];
-    for (unit, suffix) in units {
+    for (suffix, unit) in UNITS {
         if us >= unit {
             out.push_str(&format!("{}{suffix}", us / unit));
             us %= unit;
@@ -112,9 +97,22 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in
-            ["", "h", "6x", "30s1m", "1h1h", "-5s", "99999999999999999999d", "5ms1s", "5mss", "5us1ms", "5u", "5usms"]
-        {
+        for bad in [
+            "",
+            "h",
+            "6x",
+            "30s1m",
+            "1h1h",
+            "-5s",
+            "99999999999999999999d",
+            "5ms1s",
+            "5mss",
+            "5us1ms",
+            "5u",
+            "5usms",
+            "1m30",
+            "1h 30m",
+        ] {
             assert!(parse(bad).is_err(), "{bad} should not parse");
         }
     }
