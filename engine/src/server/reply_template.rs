@@ -144,7 +144,6 @@ impl ReplyTemplate {
             }
         }
         // Merged by code into the options after the header.
-        let own_at = |r: &Range<usize>| &own_bytes[r.clone()];
         let (mut mine, mut theirs) = (own_options.iter().peekable(), self.options.iter().peekable());
         loop {
             let next = match (mine.peek(), theirs.peek()) {
@@ -153,13 +152,13 @@ impl ReplyTemplate {
                     // The same code: the configured option wins, but the FQDN is set over it.
                     let (a, b) = (mine.next(), theirs.next());
                     if a.is_some_and(|a| a.0 == FQDN) {
-                        a.map(|a| own_at(&a.1))
+                        a.map(|a| &own_bytes[a.1.clone()])
                     } else {
                         b.map(|b| &self.bytes[b.1.clone()])
                     }
                 }
-                (Some(a), Some(b)) if a.0 < b.0 => mine.next().map(|a| own_at(&a.1)),
-                (Some(_), None) => mine.next().map(|a| own_at(&a.1)),
+                (Some(a), Some(b)) if a.0 < b.0 => mine.next().map(|a| &own_bytes[a.1.clone()]),
+                (Some(_), None) => mine.next().map(|a| &own_bytes[a.1.clone()]),
                 _ => theirs.next().map(|b| &self.bytes[b.1.clone()]),
             };
             if let Some(bytes) = next
@@ -169,8 +168,9 @@ impl ReplyTemplate {
             }
         }
         // Option 82 last: the configured one if any, else the relay's.
-        let relay =
-            self.option(RELAY_INFO).or(own_options.iter().find(|(c, _)| *c == RELAY_INFO).map(|(_, r)| own_at(r)));
+        let relay = self
+            .option(RELAY_INFO)
+            .or(own_options.iter().find(|(c, _)| *c == RELAY_INFO).map(|(_, r)| &own_bytes[r.clone()]));
         buf.extend_from_slice(relay.unwrap_or_default());
         buf.push(END);
         reply::pad(&mut buf);
