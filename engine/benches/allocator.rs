@@ -26,6 +26,13 @@ fn hw(n: u32) -> HwAddr {
     HwAddr::ethernet([0x02, 0, b[0], b[1], b[2], b[3]])
 }
 
+/// Client `n`'s DHCP message, with the client identifier (type 1 and its chaddr, RFC 2132 §9.14) that
+/// dhclient, dhcpcd, systemd-networkd and Windows send, so its lease is keyed by it.
+fn msg(kind: MessageType, n: u32) -> ClientMsg {
+    let id = [&[1u8][..], hw(n).as_bytes()].concat();
+    ClientMsg::new(kind, hw(n), n).client_id(id)
+}
+
 /// Client `n`'s moment: ten new clients a millisecond, as a busy daemon sees them (its per-client rate
 /// limits start a new window each second, as they do there).
 fn clock(n: u32) -> Instant {
@@ -34,11 +41,11 @@ fn clock(n: u32) -> Instant {
 
 /// DISCOVER then REQUEST for client `n`; returns the ACK.
 fn dora(server: &mut Server, n: u32) -> dhcplab_engine::Transmit {
-    let d = ClientMsg::new(MessageType::Discover, hw(n), n).bytes();
+    let d = msg(MessageType::Discover, n).bytes();
     server.handle_packet(clock(n), meta(), &d).unwrap();
     let offer = server.poll_transmit().unwrap();
     let yiaddr = Ipv4Addr::new(offer.bytes[16], offer.bytes[17], offer.bytes[18], offer.bytes[19]);
-    let r = ClientMsg::new(MessageType::Request, hw(n), n).requested(yiaddr).server(SERVER).bytes();
+    let r = msg(MessageType::Request, n).requested(yiaddr).server(SERVER).bytes();
     server.handle_packet(clock(n), meta(), &r).unwrap();
     server.poll_transmit().unwrap()
 }
@@ -80,7 +87,7 @@ fn benches(c: &mut Criterion) {
             || {
                 n += 1;
                 // Clients come and go: offers expire, so the pool never runs dry.
-                (ClientMsg::new(MessageType::Discover, hw(n), n).bytes(), clock(n))
+                (msg(MessageType::Discover, n).bytes(), clock(n))
             },
             |(pkt, now)| {
                 server.handle_packet(now, meta(), &pkt).unwrap();
