@@ -120,12 +120,22 @@ impl ClientKey {
             ClientKey::Hw(hw) => ClientKeyRef::Hw(hw),
         }
     }
+}
+
+impl ClientKeyRef<'_> {
+    /// The key kept beyond the borrow (a client whose OFFER waits for a probe of its address).
+    pub fn to_owned(self) -> ClientKey {
+        match self {
+            ClientKeyRef::ClientId(id) => ClientKey::ClientId(id.clone()),
+            ClientKeyRef::Hw(hw) => ClientKey::Hw(*hw),
+        }
+    }
 
     /// What the key is made of.
-    pub fn keyed_by(&self) -> KeyedBy {
+    pub fn keyed_by(self) -> KeyedBy {
         match self {
-            ClientKey::ClientId(_) => KeyedBy::ClientId,
-            ClientKey::Hw(_) => KeyedBy::Hw,
+            ClientKeyRef::ClientId(_) => KeyedBy::ClientId,
+            ClientKeyRef::Hw(_) => KeyedBy::Hw,
         }
     }
 }
@@ -192,8 +202,8 @@ impl Lease {
         }
     }
 
-    pub fn is_client(&self, key: &ClientKey) -> bool {
-        self.client() == key.as_ref()
+    pub fn is_client(&self, key: ClientKeyRef<'_>) -> bool {
+        self.client() == key
     }
 }
 
@@ -346,7 +356,7 @@ mod tests {
             class: Some("phones".into()),
             dns_name: None,
         };
-        assert!(l.is_client(&ClientKey::ClientId(id.clone())) && !l.is_client(&ClientKey::Hw(hw)));
+        assert!(l.is_client(ClientKeyRef::ClientId(&id)) && !l.is_client(ClientKeyRef::Hw(&hw)));
         let json = serde_json::to_value(&l).unwrap();
         assert_eq!(json["client"], serde_json::json!({ "client_id": "01:52:54:00:01:02:03" }));
         assert_eq!((&json["lease_time"], &json["class"], json.get("server")), (&"1h".into(), &"phones".into(), None));
@@ -354,7 +364,7 @@ mod tests {
 
         // Keyed by chaddr although it sent an identifier (`match_client_id = false`).
         l.keyed_by = KeyedBy::Hw;
-        assert!(l.is_client(&ClientKey::Hw(hw)) && !l.is_client(&ClientKey::ClientId(id)));
+        assert!(l.is_client(ClientKeyRef::Hw(&hw)) && !l.is_client(ClientKeyRef::ClientId(&id)));
         let json = serde_json::to_value(&l).unwrap();
         assert_eq!(json["client"], serde_json::json!({ "hw": "52:54:00:01:02:03" }));
         assert_eq!(serde_json::from_value::<Lease>(json).unwrap(), l);

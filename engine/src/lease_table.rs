@@ -5,7 +5,7 @@
 
 use crate::allocator::Allocator;
 use crate::client_index::ClientIndex;
-use crate::lease::{ClientKey, ClientKeyRef, Lease, LeaseState};
+use crate::lease::{ClientKeyRef, Lease, LeaseState};
 use crate::stored_leases::StoredLeases;
 use crate::time::Instant;
 use ipnet::Ipv4Net;
@@ -141,7 +141,7 @@ impl LeaseTable {
 
     /// The record in `state` (Offered or Declined) of `subnet` whose deadline comes first, passing over
     /// the client `except`'s.
-    pub fn oldest(&self, state: LeaseState, subnet: Ipv4Net, except: Option<&ClientKey>) -> Option<&Lease> {
+    pub fn oldest(&self, state: LeaseState, subnet: Ipv4Net, except: Option<ClientKeyRef<'_>>) -> Option<&Lease> {
         let set = match state {
             LeaseState::Offered => &self.offers,
             LeaseState::Declined => &self.quarantine,
@@ -178,8 +178,8 @@ impl LeaseTable {
     }
 
     /// The record this client holds or last held in this subnet.
-    pub fn client_lease(&self, subnet: Ipv4Net, client: &ClientKey) -> Option<&Lease> {
-        self.clients.get(&self.leases, subnet, client.as_ref()).and_then(|ip| self.leases.get(&ip))
+    pub fn client_lease(&self, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> Option<&Lease> {
+        self.clients.get(&self.leases, subnet, client).and_then(|ip| self.leases.get(&ip))
     }
 
     pub fn allocator_mut(&mut self, subnet: Ipv4Net) -> Option<&mut Allocator> {
@@ -460,7 +460,6 @@ mod tests {
 
     /// What a caller can see of the table at the test's address.
     fn seen(t: &LeaseTable, net: Ipv4Net, l: &Lease) -> String {
-        let key = ClientKey::Hw(l.hw);
         format!(
             "{:?} free={} next={:?} offers={:?} counts={:?} client={:?} {:?}",
             t.get(l.ip),
@@ -468,7 +467,7 @@ mod tests {
             t.next_deadline(),
             t.oldest(LeaseState::Offered, net, None).map(|o| o.ip),
             t.counts(net),
-            t.client_lease(net, &key).map(|c| c.ip),
+            t.client_lease(net, ClientKeyRef::Hw(&l.hw)).map(|c| c.ip),
             t.check_invariants(),
         )
     }
@@ -514,7 +513,7 @@ mod tests {
         // Declining is refiled: the address leaves the client's record.
         t.insert(lease(net, LeaseState::Bound, 10, 3610));
         t.update(Ipv4Addr::new(192, 0, 2, 12), LeaseState::Declined, Instant::from_secs(11), Instant::from_secs(611));
-        assert_eq!(t.client_lease(net, &ClientKey::Hw(HwAddr::ethernet([2, 0, 0, 0, 0, 1]))), None);
+        assert_eq!(t.client_lease(net, ClientKeyRef::Hw(&HwAddr::ethernet([2, 0, 0, 0, 0, 1]))), None);
         assert!(t.check_invariants().is_ok());
     }
 }

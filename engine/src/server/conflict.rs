@@ -8,7 +8,7 @@
 //! `Server::poll_timeout`. The DISCOVER waits here meanwhile; its address is already held for the client.
 
 use super::RecvMeta;
-use crate::lease::ClientKey;
+use crate::lease::{ClientKey, ClientKeyRef};
 use crate::packet::Request;
 use crate::time::{Duration, Instant};
 use ipnet::Ipv4Net;
@@ -59,8 +59,8 @@ impl Prober {
     }
 
     /// The client already waits for an OFFER (its DISCOVER was retransmitted).
-    pub fn is_waiting(&self, key: &ClientKey) -> bool {
-        self.waiting.iter().any(|w| w.key == *key)
+    pub fn is_waiting(&self, key: ClientKeyRef<'_>) -> bool {
+        self.waiting.iter().any(|w| w.key.as_ref() == key)
     }
 
     /// Sends the ping and holds the DISCOVER until `w.deadline`.

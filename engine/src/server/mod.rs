@@ -11,7 +11,7 @@ use crate::config::{ConfigError, ServerConfig};
 use crate::ddns::{self, DnsChange, DnsOp};
 use crate::event::{LeaseEvent, LeaseEventKind};
 use crate::hwaddr::HwAddr;
-use crate::lease::{ClientKey, Lease, LeaseState};
+use crate::lease::{ClientKeyRef, Lease, LeaseState};
 use crate::lease_table::LeaseTable;
 use crate::message::DhcpMessage;
 use crate::packet::{DropReason, Dropped, Request, parse_request};
@@ -321,7 +321,7 @@ impl Server {
         // Nobody answered these pings: the addresses are free to offer.
         while let Some(w) = self.prober.due(now) {
             let still_held =
-                self.table.get(w.ip).is_some_and(|l| l.is_client(&w.key) && l.state == LeaseState::Offered);
+                self.table.get(w.ip).is_some_and(|l| l.is_client(w.key.as_ref()) && l.state == LeaseState::Offered);
             let Some(si) = self.subnets.iter().position(|s| s.net == w.subnet) else { continue };
             if !still_held {
                 continue;
@@ -342,7 +342,7 @@ impl Server {
         let Some(w) = self.prober.answered(ip) else { return };
         self.stats.conflicts += 1;
         self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
-        if self.table.get(ip).is_some_and(|l| l.is_client(&w.key) && l.state == LeaseState::Offered) {
+        if self.table.get(ip).is_some_and(|l| l.is_client(w.key.as_ref()) && l.state == LeaseState::Offered) {
             self.make_room_in_quarantine(now, w.subnet);
             if let Some(d) =
                 self.table.update(ip, LeaseState::Declined, now, now + self.config.policy.decline_probation)
@@ -450,7 +450,7 @@ impl Server {
     /// A full pool: the oldest offer that nobody has requested yet gives way to a new DISCOVER, so a flood
     /// of DISCOVERs (random MACs) cannot keep real clients from an address. RFC 2131 §4.3.1 lets a server
     /// reserve an offered address; it need not.
-    fn reclaim_offer(&mut self, now: Instant, si: usize, key: &ClientKey) -> Option<Ipv4Addr> {
+    fn reclaim_offer(&mut self, now: Instant, si: usize, key: ClientKeyRef<'_>) -> Option<Ipv4Addr> {
         let oldest = self.table.oldest(LeaseState::Offered, self.subnets[si].net, Some(key))?.ip;
         let lease = self.table.remove(oldest)?;
         self.stats.offers_reclaimed += 1;
@@ -480,7 +480,7 @@ impl Server {
 
     /// The client's binding at `ip` ends now, so the address is free at once: it will DISCOVER and be
     /// offered `reserved`.
-    fn move_to_reservation(&mut self, now: Instant, ip: Ipv4Addr, reserved: Ipv4Addr, key: &ClientKey) {
+    fn move_to_reservation(&mut self, now: Instant, ip: Ipv4Addr, reserved: Ipv4Addr, key: ClientKeyRef<'_>) {
         if !self.table.get(ip).is_some_and(|l| l.is_client(key) && l.state.holds_address()) {
             return;
         }
@@ -530,10 +530,11 @@ impl Server {
         self.dns.push_back(ddns::change(op, names, fqdn, ip, hw, id));
     }
 
-    fn client_key(&self, req: &Request) -> ClientKey {
+    /// Borrowed from the request: looking a client up copies nothing.
+    fn client_key<'r>(&self, req: &'r Request) -> ClientKeyRef<'r> {
         match &req.client_id {
-            Some(id) if self.config.policy.match_client_id => ClientKey::ClientId(id.clone()),
-            _ => ClientKey::Hw(req.hw),
+            Some(id) if self.config.policy.match_client_id => ClientKeyRef::ClientId(id),
+            _ => ClientKeyRef::Hw(&req.hw),
         }
     }
 
@@ -576,7 +577,7 @@ impl Server {
 
     /// RFC 2131 §4.3.1: the client's reservation, else its current or previous address, else the address
     /// it asks for, else a free one.
-    fn choose_address(&mut self, si: usize, req: &Request, key: &ClientKey, m: &Membership) -> Option<Ipv4Addr> {
+    fn choose_address(&mut self, si: usize, req: &Request, key: ClientKeyRef<'_>, m: &Membership) -> Option<Ipv4Addr> {
         let s = &self.subnets[si];
         if let Some(r) = s.reservation_for(&req.hw, req.client_id.as_ref())
             && !self.held_by_other(r.ip, key)
@@ -663,7 +664,7 @@ impl Server {
     }
 
     /// True when another client holds `ip`, or it is quarantined after a DECLINE.
-    fn held_by_other(&self, ip: Ipv4Addr, key: &ClientKey) -> bool {
+    fn held_by_other(&self, ip: Ipv4Addr, key: ClientKeyRef<'_>) -> bool {
         self.table
             .get(ip)
             .is_some_and(|l| l.state.holds_address() && (!l.is_client(key) || l.state == LeaseState::Declined))
@@ -672,7 +673,7 @@ impl Server {
     /// The address reserved for this client in subnet `si`, when that is not `ip` and is free for it: the
     /// client must move there. A reservation wins over the dynamic lease it had before the reservation was
     /// made (as Kea does), so the REQUEST that would keep the old address is refused.
-    fn reservation_elsewhere(&self, si: usize, ip: Ipv4Addr, req: &Request, key: &ClientKey) -> Option<Ipv4Addr> {
+    fn reservation_elsewhere(&self, si: usize, ip: Ipv4Addr, req: &Request, key: ClientKeyRef<'_>) -> Option<Ipv4Addr> {
         let r = self.subnets[si].reservation_for(&req.hw, req.client_id.as_ref())?;
         (r.ip != ip && !self.held_by_other(r.ip, key)).then_some(r.ip)
     }
@@ -683,7 +684,7 @@ impl Server {
         si: usize,
         ip: Ipv4Addr,
         req: &Request,
-        key: &ClientKey,
+        key: ClientKeyRef<'_>,
         m: &Membership,
     ) -> Result<bool, String> {
         let s = &self.subnets[si];
@@ -709,7 +710,7 @@ impl Server {
 
     fn discover(&mut self, now: Instant, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
         // A retransmission while the address is being probed: the OFFER is on its way.
-        if self.prober.is_waiting(&self.client_key(req)) {
+        if self.prober.is_waiting(self.client_key(req)) {
             return Ok(Outcome::Silent);
         }
         self.offer(now, meta, req, 0)
@@ -721,17 +722,17 @@ impl Server {
         let si = self.select_subnet(meta, req)?;
         let key = self.client_key(req);
         let m = self.membership(si, req);
-        let ip = match self.choose_address(si, req, &key, &m) {
+        let ip = match self.choose_address(si, req, key, &m) {
             Some(ip) => ip,
-            None => self.reclaim_offer(now, si, &key).ok_or_else(|| {
+            None => self.reclaim_offer(now, si, key).ok_or_else(|| {
                 Dropped::new(DropReason::PoolExhausted, format!("no free address in {}", self.subnets[si].net))
             })?,
         };
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         // An address this client holds or held last needs no probe: nobody else was given it since.
-        let own = self.table.get(ip).is_some_and(|l| l.is_client(&key));
-        let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.is_client(&key));
+        let own = self.table.get(ip).is_some_and(|l| l.is_client(key));
+        let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.is_client(key));
         if !already_bound {
             let displaced = self.table.insert(Lease {
                 ip,
@@ -756,7 +757,7 @@ impl Server {
         {
             let subnet = self.subnets[si].net;
             self.stats.conflict_probes += 1;
-            let (meta, req) = (*meta, req.clone());
+            let (meta, req, key) = (*meta, req.clone(), key.to_owned());
             self.prober.start(conflict::Waiting { ip, subnet, key, deadline: now + wait, meta, req, tries });
             return Ok(Outcome::Silent);
         }
@@ -795,7 +796,7 @@ impl Server {
         let (ip, selecting) = match (req.server_id, req.requested_ip) {
             (Some(sid), _) if sid != meta.local_addr => {
                 // SELECTING, and the client chose another server: our offer is free again.
-                if let Some(l) = self.table.client_lease(net, &key).cloned()
+                if let Some(l) = self.table.client_lease(net, key).cloned()
                     && l.state == LeaseState::Offered
                 {
                     self.table.remove(l.ip);
@@ -826,16 +827,16 @@ impl Server {
             }
         };
         if let Some(unconfirmed) = &self.store_down {
-            return self.answer_while_store_down(now, meta, req, si, ip, &key, unconfirmed.contains(&ip));
+            return self.answer_while_store_down(now, meta, req, si, ip, key, unconfirmed.contains(&ip));
         }
-        if let Some(reserved) = self.reservation_elsewhere(si, ip, req, &key) {
+        if let Some(reserved) = self.reservation_elsewhere(si, ip, req, key) {
             // This server holds the client's record, so it answers even when not authoritative.
-            self.move_to_reservation(now, ip, reserved, &key);
+            self.move_to_reservation(now, ip, reserved, key);
             let reason = format!("{reserved} is reserved for this client; {ip} is no longer its address");
             return self.nak(now, meta, req, net, ip, reason);
         }
         let m = self.membership(si, req);
-        match self.check_bindable(si, ip, req, &key, &m) {
+        match self.check_bindable(si, ip, req, key, &m) {
             Ok(true) => self.bind(now, meta, req, si, ip, key, &m),
             // No record of this client for a free address: an authoritative server adopts it (its database
             // may have been lost); others must stay silent (RFC 2131 §4.3.2).
@@ -856,13 +857,13 @@ impl Server {
         req: &Request,
         si: usize,
         ip: Ipv4Addr,
-        key: ClientKey,
+        key: ClientKeyRef<'_>,
         m: &Membership,
     ) -> Result<Outcome, Dropped> {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         let (t1, t2) = s.timers(lease_time);
-        let prev = self.table.get(ip).filter(|l| l.is_client(&key)).cloned();
+        let prev = self.table.get(ip).filter(|l| l.is_client(key)).cloned();
         let renewed = prev.as_ref().is_some_and(|l| l.state == LeaseState::Bound);
         let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
         let hostname = reservation.and_then(|r| r.hostname.clone());
@@ -940,13 +941,13 @@ impl Server {
         }
         let key = self.client_key(req);
         if let Some(l) = self.table.get(ip).cloned()
-            && l.is_client(&key)
+            && l.is_client(key)
             && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
         {
             self.make_room_in_quarantine(now, l.subnet);
         }
         if let Some(l) = self.table.get(ip).cloned()
-            && l.is_client(&key)
+            && l.is_client(key)
             && matches!(l.state, LeaseState::Offered | LeaseState::Bound)
             && let Some(d) =
                 self.table.update(ip, LeaseState::Declined, now, now + self.config.policy.decline_probation)
@@ -965,7 +966,7 @@ impl Server {
         let ip = req.msg.ciaddr();
         let key = self.client_key(req);
         if let Some(l) = self.table.get(ip).cloned()
-            && l.is_client(&key)
+            && l.is_client(key)
             && l.state == LeaseState::Bound
             && let Some(r) = self.table.update(ip, LeaseState::Released, l.obtained, now.max(l.obtained))
         {

@@ -6,7 +6,7 @@
 //! store holds, so no other server sharing it can give the address away while this client uses it.
 
 use super::{Outcome, Server};
-use crate::lease::{ClientKey, LeaseState};
+use crate::lease::{ClientKeyRef, LeaseState};
 use crate::message::DhcpMessage;
 use crate::packet::{DropReason, Dropped, Request};
 use crate::reply::LeaseTimes;
@@ -36,7 +36,7 @@ impl Server {
         req: &Request,
         si: usize,
         ip: Ipv4Addr,
-        key: &ClientKey,
+        key: ClientKeyRef<'_>,
         unconfirmed: bool,
     ) -> Result<Outcome, Dropped> {
         let renewing = req.server_id.is_none() && req.requested_ip.is_none() && !req.msg.ciaddr().is_unspecified();
