@@ -3,6 +3,7 @@
 //! addresses, with 32 bits of each key's hash, and reads a client's key from its lease record when a
 //! lookup's hash matches.
 
+use crate::addr_key::AddrKey;
 use crate::lease::{ClientKeyRef, Lease};
 use hashbrown::HashTable;
 use ipnet::Ipv4Net;
@@ -27,7 +28,7 @@ pub struct ClientIndex {
 }
 
 /// The lease records the index reads keys from.
-pub type Records = BTreeMap<Ipv4Addr, Lease>;
+pub type Records = BTreeMap<AddrKey, Lease>;
 
 /// The table's hash from the 32 bits kept: hashbrown takes the bucket from the low bits and a tag from the
 /// top seven, so both halves carry the same bits.
@@ -45,7 +46,7 @@ impl ClientIndex {
     }
 
     fn is_key(records: &Records, ip: Ipv4Addr, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> bool {
-        records.get(&ip).is_some_and(|l| l.subnet == subnet && l.client() == client)
+        records.get(&ip.into()).is_some_and(|l| l.subnet == subnet && l.client() == client)
     }
 
     /// The address filed for this client in this subnet.
@@ -126,7 +127,7 @@ mod tests {
         for i in 1..=200u8 {
             let l = record(i, i);
             index.set(&records, l.subnet, l.client(), l.ip);
-            records.insert(l.ip, l);
+            records.insert(l.ip.into(), l);
         }
         // The table grew several times on the way, moving entries by the hashes they keep.
         for i in 1..=200u8 {
@@ -139,10 +140,10 @@ mod tests {
         // Client 7 moves to .250: its old record goes (and is unfiled, as the lease table does), the new
         // address is filed.
         let moved = record(250, 7);
-        records.remove(&seven.ip);
+        records.remove(&seven.ip.into());
         index.remove(seven.subnet, seven.client(), seven.ip);
         index.set(&records, moved.subnet, moved.client(), moved.ip);
-        records.insert(moved.ip, moved.clone());
+        records.insert(moved.ip.into(), moved.clone());
         assert_eq!(index.get(&records, moved.subnet, moved.client()), Some(moved.ip));
         assert_eq!(index.len(), 200);
         index.remove(moved.subnet, moved.client(), moved.ip);

@@ -3,6 +3,7 @@
 //! an address is free iff it is in a pool, not reserved, and no record holds it; a client has at most one
 //! record per subnet; every holding record has exactly one deadline.
 
+use crate::addr_key::AddrKey;
 use crate::allocator::Allocator;
 use crate::client_index::ClientIndex;
 use crate::lease::{ClientKeyRef, Lease, LeaseState};
@@ -31,15 +32,15 @@ impl SubnetCounts {
 #[derive(Debug, Clone, Default)]
 pub struct LeaseTable {
     /// In address order, so the API and the dashboard page through a million records from a cursor.
-    leases: BTreeMap<Ipv4Addr, Lease>,
+    leases: BTreeMap<AddrKey, Lease>,
     /// Touched on every change, so hashed with foldhash rather than SipHash (as the client index is).
     counts: HashMap<Ipv4Net, SubnetCounts, foldhash::fast::RandomState>,
     clients: ClientIndex,
-    deadlines: BTreeSet<(Instant, Ipv4Addr)>,
+    deadlines: BTreeSet<(Instant, AddrKey)>,
     /// The deadlines of offers and of declined addresses alone, oldest first: what gives way first when a
     /// pool is full of offers or too much of it is quarantined.
-    offers: BTreeSet<(Instant, Ipv4Addr)>,
-    quarantine: BTreeSet<(Instant, Ipv4Addr)>,
+    offers: BTreeSet<(Instant, AddrKey)>,
+    quarantine: BTreeSet<(Instant, AddrKey)>,
     allocators: Vec<(Ipv4Net, Allocator)>,
     reserved: HashSet<Ipv4Addr, foldhash::fast::RandomState>,
 }
@@ -77,26 +78,26 @@ impl LeaseTable {
             return stored.into_sorted().collect();
         }
         let mut rest = Vec::new();
-        let mut sorted: Vec<(Ipv4Addr, Lease)> = Vec::with_capacity(stored.len());
+        let mut sorted: Vec<(AddrKey, Lease)> = Vec::with_capacity(stored.len());
         for lease in stored.into_sorted() {
             match sorted.last() {
-                Some((last, _)) if *last == lease.ip => rest.push(lease),
-                _ => sorted.push((lease.ip, lease)),
+                Some((last, _)) if *last == lease.ip.into() => rest.push(lease),
+                _ => sorted.push((lease.ip.into(), lease)),
             }
         }
         // Sorted and unique: `from_iter` sees one run and builds the tree bottom-up.
-        let mut leases: BTreeMap<Ipv4Addr, Lease> = sorted.into_iter().collect();
+        let mut leases: BTreeMap<AddrKey, Lease> = sorted.into_iter().collect();
         // Declined records are not filed: the address is no longer the client's.
         let twice = self.clients.file_all(&leases, |l| l.state == LeaseState::Declined);
-        rest.extend(twice.into_iter().filter_map(|ip| leases.remove(&ip)));
+        rest.extend(twice.into_iter().filter_map(|ip| leases.remove(&ip.into())));
         let mut deadlines = Vec::new();
         for l in leases.values() {
             self.count(l, true);
             if l.state.holds_address() {
                 self.take_addr(l.ip);
-                deadlines.push((l.expires, l.ip));
+                deadlines.push((l.expires, l.ip.into()));
                 if let Some(set) = self.by_deadline(l.state) {
-                    set.insert((l.expires, l.ip));
+                    set.insert((l.expires, l.ip.into()));
                 }
             }
         }
@@ -106,7 +107,7 @@ impl LeaseTable {
     }
 
     pub fn get(&self, ip: Ipv4Addr) -> Option<&Lease> {
-        self.leases.get(&ip)
+        self.leases.get(&ip.into())
     }
 
     /// Every record, in address order.
@@ -117,7 +118,7 @@ impl LeaseTable {
     /// The records after `after` (all when `None`), in address order.
     pub fn iter_after(&self, after: Option<Ipv4Addr>) -> impl Iterator<Item = &Lease> {
         use std::ops::Bound::{Excluded, Unbounded};
-        let from = after.map_or(Unbounded, Excluded);
+        let from = after.map_or(Unbounded, |ip| Excluded(AddrKey::from(ip)));
         self.leases.range((from, Unbounded)).map(|(_, l)| l)
     }
 
@@ -131,7 +132,7 @@ impl LeaseTable {
     }
 
     /// The ordered set kept for `state`, if one is.
-    fn by_deadline(&mut self, state: LeaseState) -> Option<&mut BTreeSet<(Instant, Ipv4Addr)>> {
+    fn by_deadline(&mut self, state: LeaseState) -> Option<&mut BTreeSet<(Instant, AddrKey)>> {
         match state {
             LeaseState::Offered => Some(&mut self.offers),
             LeaseState::Declined => Some(&mut self.quarantine),
@@ -148,7 +149,7 @@ impl LeaseTable {
             _ => return None,
         };
         set.iter()
-            .filter_map(|(_, ip)| self.leases.get(ip))
+            .filter_map(|(_, k)| self.leases.get(k))
             .find(|l| l.subnet == subnet && except.is_none_or(|c| !l.is_client(c)))
     }
 
@@ -179,7 +180,7 @@ impl LeaseTable {
 
     /// The record this client holds or last held in this subnet.
     pub fn client_lease(&self, subnet: Ipv4Net, client: ClientKeyRef<'_>) -> Option<&Lease> {
-        self.clients.get(&self.leases, subnet, client).and_then(|ip| self.leases.get(&ip))
+        self.clients.get(&self.leases, subnet, client).and_then(|ip| self.leases.get(&ip.into()))
     }
 
     pub fn allocator_mut(&mut self, subnet: Ipv4Net) -> Option<&mut Allocator> {
@@ -216,13 +217,13 @@ impl LeaseTable {
 
     /// Removes the record at `ip` entirely, returning its address to the pool if it held it.
     pub fn remove(&mut self, ip: Ipv4Addr) -> Option<Lease> {
-        let lease = self.leases.remove(&ip)?;
+        let lease = self.leases.remove(&ip.into())?;
         self.count(&lease, false);
         self.clients.remove(lease.subnet, lease.client(), ip);
         if lease.state.holds_address() {
-            self.deadlines.remove(&(lease.expires, ip));
+            self.deadlines.remove(&(lease.expires, ip.into()));
             if let Some(set) = self.by_deadline(lease.state) {
-                set.remove(&(lease.expires, ip));
+                set.remove(&(lease.expires, ip.into()));
             }
             self.give_back_addr(ip);
         }
@@ -235,11 +236,11 @@ impl LeaseTable {
     /// Declined records are not indexed by client: the address is no longer the client's.
     pub fn insert(&mut self, lease: Lease) -> Option<Lease> {
         let ip = lease.ip;
-        if self.leases.get(&ip).is_some_and(|old| Self::same_filing(old, &lease)) {
+        if self.leases.get(&ip.into()).is_some_and(|old| Self::same_filing(old, &lease)) {
             self.replace(lease);
             return None;
         }
-        if let Some(old) = self.leases.get(&ip) {
+        if let Some(old) = self.leases.get(&ip.into()) {
             debug_assert!(
                 !old.state.holds_address() || old.client() == lease.client() || lease.state == LeaseState::Declined,
                 "{ip} is held by {} and would be given to {}",
@@ -256,9 +257,9 @@ impl LeaseTable {
         }
         if lease.state.holds_address() {
             self.take_addr(ip);
-            self.deadlines.insert((lease.expires, ip));
+            self.deadlines.insert((lease.expires, ip.into()));
             if let Some(set) = self.by_deadline(lease.state) {
-                set.insert((lease.expires, ip));
+                set.insert((lease.expires, ip.into()));
             }
         } else {
             // A free record: the address stays (or becomes) available to anyone.
@@ -268,7 +269,7 @@ impl LeaseTable {
             self.clients.set(&self.leases, lease.subnet, lease.client(), ip);
         }
         self.count(&lease, true);
-        self.leases.insert(ip, lease);
+        self.leases.insert(ip.into(), lease);
         displaced
     }
 
@@ -285,7 +286,7 @@ impl LeaseTable {
     /// Puts `lease` in the place of the record at its address (see [`Self::same_filing`]).
     fn replace(&mut self, lease: Lease) {
         let (ip, subnet, now) = (lease.ip, lease.subnet, (lease.state, lease.expires));
-        let Some(slot) = self.leases.get_mut(&ip) else { return };
+        let Some(slot) = self.leases.get_mut(&ip.into()) else { return };
         let old = std::mem::replace(slot, lease);
         self.refile(ip, subnet, (old.state, old.expires), now);
     }
@@ -297,18 +298,18 @@ impl LeaseTable {
         self.count_parts(subnet, ip, was, false);
         self.count_parts(subnet, ip, state, true);
         if was.holds_address() {
-            self.deadlines.remove(&(was_due, ip));
+            self.deadlines.remove(&(was_due, ip.into()));
             if let Some(set) = self.by_deadline(was) {
-                set.remove(&(was_due, ip));
+                set.remove(&(was_due, ip.into()));
             }
         }
         if state.holds_address() {
             if !was.holds_address() {
                 self.take_addr(ip);
             }
-            self.deadlines.insert((due, ip));
+            self.deadlines.insert((due, ip.into()));
             if let Some(set) = self.by_deadline(state) {
-                set.insert((due, ip));
+                set.insert((due, ip.into()));
             }
         } else {
             self.give_back_addr(ip);
@@ -317,7 +318,7 @@ impl LeaseTable {
 
     /// Changes the state and times of an existing record, keeping the free set and deadlines in step.
     pub fn update(&mut self, ip: Ipv4Addr, state: LeaseState, obtained: Instant, expires: Instant) -> Option<&Lease> {
-        let l = self.leases.get_mut(&ip)?;
+        let l = self.leases.get_mut(&ip.into())?;
         if l.state == LeaseState::Declined || state == LeaseState::Declined {
             // Refiled whole: a declined record is kept out of the client index. Same address, same client:
             // nothing else is displaced.
@@ -328,7 +329,7 @@ impl LeaseTable {
             (l.state, l.obtained, l.expires) = (state, obtained, expires);
             self.refile(ip, subnet, was, (state, expires));
         }
-        self.leases.get(&ip)
+        self.leases.get(&ip.into())
     }
 
     /// The earliest deadline of any holding record.
@@ -338,13 +339,14 @@ impl LeaseTable {
 
     /// The address whose deadline is earliest, if that deadline is at or before `now`.
     pub fn due(&self, now: Instant) -> Option<Ipv4Addr> {
-        self.deadlines.first().filter(|&&(t, _)| t <= now).map(|&(_, ip)| ip)
+        self.deadlines.first().filter(|&&(t, _)| t <= now).map(|&(_, k)| k.into())
     }
 
     /// Checks every invariant; used by tests, the property test and the fuzzer.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_per_client: HashMap<(Ipv4Net, ClientKeyRef<'_>), usize> = HashMap::new();
-        for (ip, l) in &self.leases {
+        for (&key, l) in &self.leases {
+            let ip = &Ipv4Addr::from(key);
             if *ip != l.ip {
                 return Err(format!("record for {} filed under {ip}", l.ip));
             }
@@ -360,7 +362,7 @@ impl LeaseTable {
                     return Err(format!("{ip} is {} but not free", l.state.as_str()));
                 }
             }
-            if l.state.holds_address() != self.deadlines.contains(&(l.expires, *ip)) {
+            if l.state.holds_address() != self.deadlines.contains(&(l.expires, key)) {
                 return Err(format!("{ip}: deadline out of step with state {}", l.state.as_str()));
             }
             if l.state.holds_address() && l.state != LeaseState::Declined {
@@ -387,7 +389,7 @@ impl LeaseTable {
             return Err(format!("{c} holds {n} addresses in {net}"));
         }
         for ip in self.clients.iter() {
-            match self.leases.get(&ip) {
+            match self.leases.get(&ip.into()) {
                 Some(l) if self.clients.get(&self.leases, l.subnet, l.client()) == Some(ip) => {}
                 Some(l) => return Err(format!("client index for {} points at {ip}, which is not theirs", l.client())),
                 None => return Err(format!("client index points at {ip}, which has no record")),
@@ -403,7 +405,7 @@ impl LeaseTable {
         for (state, set) in [(LeaseState::Offered, &self.offers), (LeaseState::Declined, &self.quarantine)] {
             let records = self.leases.values().filter(|l| l.state == state).count();
             let filed =
-                set.iter().filter(|(t, ip)| self.leases.get(ip).is_some_and(|l| l.state == state && l.expires == *t));
+                set.iter().filter(|(t, k)| self.leases.get(k).is_some_and(|l| l.state == state && l.expires == *t));
             if filed.count() != records || set.len() != records {
                 return Err(format!("the {} deadlines are out of step with the records", state.as_str()));
             }

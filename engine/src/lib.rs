@@ -4,6 +4,7 @@
 //! and drains replies, events and the next deadline out. The daemon, the browser lab, the simulator and the
 //! tests all drive these same state machines.
 
+mod addr_key;
 pub mod allocator;
 pub mod arbiter;
 pub mod bridge;
