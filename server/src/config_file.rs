@@ -58,7 +58,8 @@ pub struct DhcpSection {
     pub takeover_after: Duration,
     /// Group commit: under steady load, how long an ACK may wait, from when its REQUEST was read, for the
     /// next REQUESTs so one fsync covers several ACKs (0 commits each batch at once; `500us` is a valid
-    /// value). It waits only while REQUESTs come faster than this, so a quiet network never sees it.
+    /// value). It waits only while REQUESTs come at least twice within it, so a quiet network never sees
+    /// it, and a value under twice the spacing of the REQUESTs commits each one at once.
     #[serde(default = "default_commit_delay", with = "dhcplab_engine::duration_text")]
     pub commit_delay: Duration,
     /// Started as root, become this user once the sockets are bound and the database is open.
