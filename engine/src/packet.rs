@@ -177,14 +177,35 @@ fn length_ok(code: u8, len: usize) -> bool {
     }
 }
 
+/// The option codes a packet carries, as a set of 256 bits: kept on the stack, walked in code order.
+#[derive(Default)]
+struct Codes([u64; 4]);
+
+impl Codes {
+    fn insert(&mut self, code: u8) {
+        self.0[usize::from(code >> 6)] |= 1 << (code & 63);
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        self.0.iter().enumerate().flat_map(|(word, &bits)| {
+            let mut left = bits;
+            std::iter::from_fn(move || {
+                let bit = (left != 0).then(|| left.trailing_zeros())?;
+                left &= left - 1;
+                u8::try_from(word * 64 + bit as usize).ok()
+            })
+        })
+    }
+}
+
 /// Walks the options TLV by hand: `dhcproto` stops silently at the first bad option and reads some fixed
 /// sizes without checking the length byte, so structure and lengths are checked here first. Returns the
 /// option codes present.
-fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
-    let mut codes = Vec::new();
+fn scan_options(opts: &[u8]) -> Result<Codes, Dropped> {
+    let mut codes = Codes::default();
     // dhcproto joins every occurrence of a code into one value (RFC 3396), adjacent or not, so the
     // joined length must be valid too: two 3-byte option 94s reach its decoder as one of 6 bytes.
-    let mut joined = [0usize; 256];
+    let mut joined = [0u16; 256];
     let mut i = 0;
     while i < opts.len() {
         let code = opts[i];
@@ -199,22 +220,20 @@ fn scan_options(opts: &[u8]) -> Result<Vec<u8>, Dropped> {
         let Some(&len) = opts.get(i + 1) else {
             return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} has no length byte")));
         };
-        let len = len as usize;
-        if i + 2 + len > opts.len() {
+        if i + 2 + usize::from(len) > opts.len() {
             return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} overruns the packet")));
         }
-        if !length_ok(code, len) {
+        if !length_ok(code, usize::from(len)) {
             return Err(Dropped::new(DropReason::MalformedOption, format!("option {code} has bad length {len}")));
         }
-        joined[usize::from(code)] += len;
-        if !length_ok(code, joined[usize::from(code)]) {
+        let sum = &mut joined[usize::from(code)];
+        *sum = sum.saturating_add(u16::from(len));
+        if !length_ok(code, usize::from(*sum)) {
             let why = format!("option {code} is repeated and its parts join to a bad length");
             return Err(Dropped::new(DropReason::MalformedOption, why));
         }
-        if !codes.contains(&code) {
-            codes.push(code);
-        }
-        i += 2 + len;
+        codes.insert(code);
+        i += 2 + usize::from(len);
     }
     Ok(codes)
 }
@@ -243,7 +262,7 @@ fn decode_checked(bytes: &[u8], op: u8) -> Result<Message, Dropped> {
     let msg = Message::decode(&mut Decoder::new(bytes))
         .map_err(|e| Dropped::new(DropReason::MalformedOption, format!("undecodable: {e}")))?;
     // Anything the scan saw but the decoder lost was malformed (e.g. a non-UTF-8 string option).
-    if let Some(lost) = codes.iter().find(|&&c| msg.opts().get(OptionCode::from(c)).is_none()) {
+    if let Some(lost) = codes.iter().find(|&c| msg.opts().get(OptionCode::from(c)).is_none()) {
         return Err(Dropped::new(DropReason::MalformedOption, format!("option {lost} does not decode")));
     }
     Ok(msg)
@@ -311,6 +330,16 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_set_of_option_codes_holds_each_code_once_and_walks_them_in_order() {
+        let mut codes = Codes::default();
+        for c in [255, 64, 1, 63, 128, 64, 127, 0] {
+            codes.insert(c);
+        }
+        assert_eq!(codes.iter().collect::<Vec<_>>(), [0, 1, 63, 64, 127, 128, 255]);
+        assert_eq!(Codes::default().iter().count(), 0);
+    }
     use dhcproto::v4::MessageType;
     use dhcproto::{Encodable, Encoder};
 
