@@ -116,6 +116,7 @@ pub struct Server {
     class_names: Vec<crate::name::Name>,
     /// What replies share, by subnet, classes and option 55 (see `reply_template`).
     templates: reply_template::Templates,
+    reply_scratch: reply_template::Scratch,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -165,6 +166,7 @@ impl Server {
             dns: VecDeque::new(),
             class_names: vec![],
             templates: reply_template::Templates::default(),
+            reply_scratch: reply_template::Scratch::default(),
         }
         .with_class_names())
     }
@@ -660,7 +662,7 @@ impl Server {
             |e: dhcproto::error::EncodeError| Dropped::new(DropReason::MalformedOption, format!("reply: {e}"));
         let template = self.templates.get(req, si, &self.subnets[si], m, &self.config.classes).map_err(malformed)?;
         let own = reply_template::Own { kind, yiaddr: ip, server_id, lease: times, hostname, fqdn };
-        template.encode(req, &own).map_err(malformed)
+        template.encode(req, &own, &mut self.reply_scratch).map_err(malformed)
     }
 
     /// True when another client holds `ip`, or it is quarantined after a DECLINE.

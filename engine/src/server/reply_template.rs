@@ -77,8 +77,8 @@ impl ReplyTemplate {
     }
 
     /// The encoded reply to `req`: the same bytes `reply::encode` makes of `reply::offer_or_ack`'s message
-    /// with `own.fqdn` added.
-    pub fn encode(&self, req: &Request, own: &Own) -> Result<Vec<u8>, EncodeError> {
+    /// with `own.fqdn` added. `scratch` holds the reply's own options while they are merged in.
+    pub fn encode(&self, req: &Request, own: &Own, scratch: &mut Scratch) -> Result<Vec<u8>, EncodeError> {
         let m = &req.msg;
         let mut buf = Vec::with_capacity(reply::BOOTP_MIN_LEN + 64);
         Header {
@@ -100,13 +100,15 @@ impl ReplyTemplate {
         // The reply's own options, in code order as the template's are, each only where no configured
         // option of its code replaces it (option 81 excepted).
         let relayed = !m.giaddr().is_unspecified();
-        let (mut own_bytes, mut own_options) = (Vec::with_capacity(64), Vec::with_capacity(OWN.len()));
+        let Scratch { bytes: own_bytes, options: own_options } = scratch;
+        own_bytes.clear();
+        own_options.clear();
         for code in OWN {
             let start = own_bytes.len();
             match code {
                 12 => {
                     if let Some(h) = own.hostname.filter(|_| req.wants(12)) {
-                        long_option(&mut own_bytes, code, h.as_bytes());
+                        long_option(own_bytes, code, h.as_bytes());
                     }
                 }
                 51 | 58 | 59 => {
@@ -116,15 +118,15 @@ impl ReplyTemplate {
                             58 => t.t1,
                             _ => t.t2,
                         };
-                        long_option(&mut own_bytes, code, &crate::time::secs(d).to_be_bytes());
+                        long_option(own_bytes, code, &crate::time::secs(d).to_be_bytes());
                     }
                 }
-                53 => long_option(&mut own_bytes, code, &[u8::from(own.kind)]),
-                54 => long_option(&mut own_bytes, code, &own.server_id.octets()),
+                53 => long_option(own_bytes, code, &[u8::from(own.kind)]),
+                54 => long_option(own_bytes, code, &own.server_id.octets()),
                 // RFC 6842: echo the client identifier so the client can match the reply.
                 61 => {
                     if let Some(id) = &req.client_id {
-                        long_option(&mut own_bytes, code, &id.0);
+                        long_option(own_bytes, code, &id.0);
                     }
                 }
                 FQDN => {
@@ -176,6 +178,14 @@ impl ReplyTemplate {
         reply::pad(&mut buf);
         Ok(buf)
     }
+}
+
+/// The reply's own options (see [`ReplyTemplate::encode`]) as they are encoded, kept from one reply to the
+/// next so that making a reply allocates the reply alone.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    bytes: Vec<u8>,
+    options: Vec<(u8, std::ops::Range<usize>)>,
 }
 
 /// An option whose value may run past 255 bytes, in as many pieces as it takes (RFC 3396); no value, no
@@ -336,7 +346,7 @@ mod tests {
             FqdnFlags::default().set_s(true).set_o(true).set_e(true),
             Name::from_ascii("laptop.lab.example.").unwrap(),
         ));
-        let mut templates = Templates::default();
+        let (mut templates, mut scratch) = (Templates::default(), Scratch::default());
         let mut compared = 0;
         for round in 0..2 {
             for (si, s) in subnets.iter().enumerate() {
@@ -359,7 +369,7 @@ mod tests {
                                 let own = Own { kind, yiaddr, server_id, lease, hostname, fqdn };
                                 let m = Membership { classes: ids.clone(), known: false };
                                 let t = templates.get(&req, si, s, &m, &classes).unwrap();
-                                let got = t.encode(&req, &own).unwrap();
+                                let got = t.encode(&req, &own, &mut scratch).unwrap();
                                 assert_eq!(
                                     got,
                                     reply::encode(&msg).unwrap(),
