@@ -865,11 +865,16 @@ impl Server {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         let (t1, t2) = s.timers(lease_time);
-        let prev = self.table.get(ip).filter(|l| l.is_client(key)).cloned();
-        let renewed = prev.as_ref().is_some_and(|l| l.state == LeaseState::Bound);
+        let prev = self.table.get(ip).filter(|l| l.is_client(key));
+        let renewed = prev.is_some_and(|l| l.state == LeaseState::Bound);
         let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
         let hostname = reservation.and_then(|r| r.hostname.clone());
-        let sent = req.hostname.clone().or_else(|| prev.as_ref().and_then(|p| p.hostname.clone()));
+        let sent = req.hostname.clone().or_else(|| prev.and_then(|p| p.hostname.clone()));
+        // A reservation's host name is the client's name in DNS too.
+        let dns_name = self.dns_name(hostname.as_deref().or(sent.as_deref()));
+        // A renewal under a new name moves the records to it: the old ones go under the old identity.
+        let renamed =
+            prev.filter(|p| renewed && p.dns_name != dns_name).map(|p| (p.dns_name.clone(), p.hw, p.client_id.clone()));
         let class = m.classes.first().and_then(|&i| self.class_names.get(i).cloned());
         let lease = Lease {
             ip,
@@ -877,8 +882,7 @@ impl Server {
             keyed_by: key.keyed_by(),
             hw: req.hw,
             client_id: req.client_id.clone(),
-            // A reservation's host name is the client's name in DNS too.
-            dns_name: self.dns_name(hostname.as_deref().or(sent.as_deref())),
+            dns_name,
             hostname: sent,
             state: LeaseState::Bound,
             obtained: now,
@@ -889,9 +893,8 @@ impl Server {
         };
         let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
         let event = LeaseEvent::from_lease(now, kind, &lease);
-        // A renewal under a new name moves the records to it.
-        if let Some(p) = prev.as_ref().filter(|p| renewed && p.dns_name != lease.dns_name) {
-            self.dns_change(DnsOp::Remove, p.dns_name.as_deref(), ip, &p.hw, p.client_id.as_ref());
+        if let Some((old_name, old_hw, old_id)) = renamed {
+            self.dns_change(DnsOp::Remove, old_name.as_deref(), ip, &old_hw, old_id.as_ref());
             self.dns_change(DnsOp::Add, lease.dns_name.as_deref(), ip, &lease.hw, lease.client_id.as_ref());
         }
         let displaced = self.table.insert(lease);
