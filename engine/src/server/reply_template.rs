@@ -205,7 +205,8 @@ const MAX_TEMPLATES: usize = 1024;
 /// The templates made so far, found by subnet, classes and option 55 without building a key per packet.
 #[derive(Debug, Default)]
 pub struct Templates {
-    by_hash: HashMap<u64, Vec<(Key, ReplyTemplate)>>,
+    /// Keyed by a hash already: foldhash, not SipHash, spreads it over the buckets, twice per DORA.
+    by_hash: HashMap<u64, Vec<(Key, ReplyTemplate)>, foldhash::fast::RandomState>,
     count: usize,
     hasher: foldhash::fast::FixedState,
 }
