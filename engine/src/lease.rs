@@ -124,7 +124,7 @@ impl ClientKey {
 
 impl ClientKeyRef<'_> {
     /// The key kept beyond the borrow (a client whose OFFER waits for a probe of its address).
-    pub fn to_owned(self) -> ClientKey {
+    pub fn into_owned(self) -> ClientKey {
         match self {
             ClientKeyRef::ClientId(id) => ClientKey::ClientId(id.clone()),
             ClientKeyRef::Hw(hw) => ClientKey::Hw(*hw),

@@ -346,19 +346,19 @@ impl LeaseTable {
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held_per_client: HashMap<(Ipv4Net, ClientKeyRef<'_>), usize> = HashMap::new();
         for (&key, l) in &self.leases {
-            let ip = &Ipv4Addr::from(key);
-            if *ip != l.ip {
+            let ip = Ipv4Addr::from(key);
+            if ip != l.ip {
                 return Err(format!("record for {} filed under {ip}", l.ip));
             }
             if l.obtained > l.expires {
                 return Err(format!("{ip}: obtained {} after expires {}", l.obtained, l.expires));
             }
-            if self.allocators.iter().any(|(_, a)| a.in_pool(*ip)) {
-                let free = self.is_free(*ip);
+            if self.allocators.iter().any(|(_, a)| a.in_pool(ip)) {
+                let free = self.is_free(ip);
                 if l.state.holds_address() && free {
                     return Err(format!("{ip} is {} but also free", l.state.as_str()));
                 }
-                if !l.state.holds_address() && !free && !self.reserved.contains(ip) {
+                if !l.state.holds_address() && !free && !self.reserved.contains(&ip) {
                     return Err(format!("{ip} is {} but not free", l.state.as_str()));
                 }
             }

@@ -330,6 +330,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use dhcproto::v4::MessageType;
+    use dhcproto::{Encodable, Encoder};
 
     #[test]
     fn the_set_of_option_codes_holds_each_code_once_and_walks_them_in_order() {
@@ -340,8 +342,6 @@ mod tests {
         assert_eq!(codes.iter().collect::<Vec<_>>(), [0, 1, 63, 64, 127, 128, 255]);
         assert_eq!(Codes::default().iter().count(), 0);
     }
-    use dhcproto::v4::MessageType;
-    use dhcproto::{Encodable, Encoder};
 
     pub(crate) fn discover_bytes() -> Vec<u8> {
         let mut m = Message::new_with_id(

@@ -759,7 +759,7 @@ impl Server {
         {
             let subnet = self.subnets[si].net;
             self.stats.conflict_probes += 1;
-            let (meta, req, key) = (*meta, req.clone(), key.to_owned());
+            let (meta, req, key) = (*meta, req.clone(), key.into_owned());
             self.prober.start(conflict::Waiting { ip, subnet, key, deadline: now + wait, meta, req, tries });
             return Ok(Outcome::Silent);
         }
