@@ -236,18 +236,21 @@ impl LeaseTable {
     /// Declined records are not indexed by client: the address is no longer the client's.
     pub fn insert(&mut self, lease: Lease) -> Option<Lease> {
         let ip = lease.ip;
-        if self.leases.get(&ip.into()).is_some_and(|old| Self::same_filing(old, &lease)) {
-            self.replace(lease);
-            return None;
-        }
-        if let Some(old) = self.leases.get(&ip.into()) {
-            debug_assert!(
-                !old.state.holds_address() || old.client() == lease.client() || lease.state == LeaseState::Declined,
-                "{ip} is held by {} and would be given to {}",
-                old.client(),
-                lease.client()
-            );
-            self.remove(ip);
+        match self.leases.get(&ip.into()) {
+            Some(old) if Self::same_filing(old, &lease) => {
+                self.replace(lease);
+                return None;
+            }
+            Some(old) => {
+                debug_assert!(
+                    !old.state.holds_address() || old.client() == lease.client() || lease.state == LeaseState::Declined,
+                    "{ip} is held by {} and would be given to {}",
+                    old.client(),
+                    lease.client()
+                );
+                self.remove(ip);
+            }
+            None => {}
         }
         let mut displaced = None;
         if let Some(prev) = self.clients.get(&self.leases, lease.subnet, lease.client())

@@ -733,8 +733,8 @@ impl Server {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         // An address this client holds or held last needs no probe: nobody else was given it since.
-        let own = self.table.get(ip).is_some_and(|l| l.is_client(key));
-        let already_bound = self.table.get(ip).is_some_and(|l| l.state == LeaseState::Bound && l.is_client(key));
+        let own_state = self.table.get(ip).filter(|l| l.is_client(key)).map(|l| l.state);
+        let already_bound = own_state == Some(LeaseState::Bound);
         if !already_bound {
             let displaced = self.table.insert(Lease {
                 ip,
@@ -754,7 +754,7 @@ impl Server {
             self.report_displaced(now, displaced);
         }
         if let Some(wait) = self.config.policy.conflict_probe
-            && !own
+            && own_state.is_none()
             && !self.prober.recently_quiet(now, ip)
         {
             let subnet = self.subnets[si].net;
