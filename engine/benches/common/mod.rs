@@ -2,7 +2,7 @@
 //! identifier, a clock that moves as a busy daemon's does.
 
 use dhcplab_engine::builder::ClientMsg;
-use dhcplab_engine::config::{PoolRange, SubnetConfig};
+use dhcplab_engine::config::{HexBytes, PoolRange, Reservation, SubnetConfig};
 use dhcplab_engine::{Duration, HwAddr, Instant, RecvMeta, Server, ServerConfig, Transmit};
 use dhcproto::v4::MessageType;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -46,13 +46,27 @@ pub fn dora(server: &mut Server, n: u32) -> Transmit {
     server.poll_transmit().unwrap()
 }
 
-/// A server for 10.200.0.0/16 (65,521 addresses in its pool) with `leases` clients bound, numbered from 0.
+/// A server for 10.200.0.0/16 (65,521 addresses in its pool) with `leases` clients bound, numbered from 0,
+/// and 64 reservations for other hosts (32 by MAC, 32 by client identifier), as a real network has: every
+/// packet asks whether its client has one.
 pub fn busy_server(leases: u32) -> Server {
     let mut s = SubnetConfig::new(
         "10.200.0.0/16".parse().unwrap(),
         "10.200.0.10-10.200.255.250".parse::<PoolRange>().unwrap().0,
     );
     s.lease_time = Duration::from_secs(86_400);
+    s.reservations = (1..=64u8)
+        .map(|i| {
+            let hw = HwAddr::ethernet([0x02, 0xff, 0, 0, 0, i]);
+            let by_id = i % 2 == 0;
+            Reservation {
+                mac: (!by_id).then_some(hw),
+                client_id: by_id.then(|| HexBytes([&[1u8][..], hw.as_bytes()].concat().into())),
+                ip: Ipv4Addr::new(10, 200, 254, i),
+                hostname: None,
+            }
+        })
+        .collect();
     let mut server = Server::new(ServerConfig { subnets: vec![s], ..Default::default() }, 1).unwrap();
     for n in 0..leases {
         dora(&mut server, n);
