@@ -1,8 +1,9 @@
 //! The engine's own work per DORA, counted rather than timed, so it reads the same on a busy, shared machine:
 //! heap allocations and bytes per DORA (counted here by the global allocator) and, when `bench/engine-work`
 //! runs this under callgrind, instructions per DORA. Every DORA is a new client with a client identifier,
-//! against a server holding 50,000 leases in a /16 pool and 64 reservations: the server's work alone, from the bytes of a
-//! DISCOVER to those of the ACK and the lease events; the daemon's loop (sockets, the store) is not in it.
+//! against a server holding 50,000 leases in a /16 pool and 64 reservations: the server's work alone, from
+//! the bytes of a DISCOVER to those of the ACK and the lease events; the daemon's loop (sockets, the store)
+//! is not in it.
 
 mod common;
 
