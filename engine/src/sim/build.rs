@@ -101,7 +101,7 @@ impl Sim {
     }
 
     /// A host with one NIC (and one DHCP client) per segment given. The clients do not start until a
-    /// [`Action::Start`]. `hostname` goes in option 12.
+    /// [`Action::Start`](super::action::Action::Start). `hostname` goes in option 12.
     pub fn add_host(&mut self, name: &str, segments: &[SegmentId]) -> NodeId {
         let node = self.add_node(name, NodeKind::Host { nics: vec![], clients: vec![] });
         let mut nics = vec![];
