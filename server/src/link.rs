@@ -109,7 +109,7 @@ impl Link {
     /// A sender on the same socket, for the store thread (which sends ACKs itself once their leases are
     /// committed, without waking the engine).
     pub fn sender(&self) -> LinkSender {
-        LinkSender { socket: self.socket.clone(), kind: self.kind.clone() }
+        LinkSender { socket: self.socket.clone(), kind: self.kind.clone(), name: self.name.clone() }
     }
 }
 
@@ -183,9 +183,15 @@ fn send_many(socket: &UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> Result<()
 pub struct LinkSender {
     socket: Arc<UdpSocket>,
     kind: LinkKind,
+    name: String,
 }
 
 impl LinkSender {
+    /// The link's name, for the log.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Sends these replies on this link, together.
     pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
         send_replies(&self.socket, &self.kind, replies)

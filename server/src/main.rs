@@ -1,5 +1,6 @@
 //! `dhcplab`: the DHCPv4 daemon, the lab's scenarios on the command line, and the config checker.
 
+mod batched_stderr;
 mod bridge;
 mod config_file;
 mod daemon;
@@ -333,12 +334,13 @@ fn fail(e: anyhow::Error) -> ExitCode {
 }
 
 /// Logs to stderr; `RUST_LOG` picks the level (default: info, one line per exchange). Colour only on a
-/// terminal: journald and log files get plain text.
+/// terminal: journald and log files get plain text. The DHCP path's lines are written a batch at a time
+/// (`batched_stderr`).
 fn init_logging(format: LogFormat) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(batched_stderr::Stderr);
     // Under systemd, stderr goes to the journal (JOURNAL_STREAM is set), which stamps every line itself.
     let journal = std::env::var_os("JOURNAL_STREAM").is_some();
     match format {

@@ -1,6 +1,6 @@
 //! The lease store fails under a running daemon (its disk fills up): once the room its change log set aside
 //! is used, ACKs are withheld, `/healthz` says so, and when space comes back the waiting changes are stored
-//! and clients are served again.
+//! and clients are served again. The log says DHCPACK only for the ACK that was sent.
 
 use dhcplab_tests::{Daemon, NetLab, one_client_lan, require_program, wait_for};
 use std::path::{Path, PathBuf};
@@ -71,6 +71,10 @@ fn a_full_disk_withholds_acks_and_fails_healthz_until_space_comes_back() {
     let stats = d.stats(&lab);
     assert!(stats["acks_withheld"].as_u64() >= Some(1), "{stats}");
     assert!(stats["store_pending"].as_u64() >= Some(1), "{stats}");
+    let mac =
+        String::from_utf8_lossy(&lab.exec(&cli, "cat", &["/sys/class/net/eth0/address"]).stdout).trim().to_string();
+    let acked = |log: &str| log.lines().any(|l| l.contains("DHCPACK(") && l.contains(&mac));
+    assert!(!acked(&d.log_text(&lab)), "the log says DHCPACK for {mac}, whose ACK was withheld");
 
     std::fs::remove_file(filler).unwrap();
     wait_for(Duration::from_secs(10), "healthz ok", || {
@@ -78,4 +82,5 @@ fn a_full_disk_withholds_acks_and_fails_healthz_until_space_comes_back() {
     });
     assert_eq!(d.stats(&lab)["store_pending"], 0, "the waiting changes were stored");
     assert!(dhclient(&lab, &cli, "again"), "served again once the disk has room");
+    wait_for(Duration::from_secs(5), "the ACK's log line", || acked(&d.log_text(&lab)).then_some(()));
 }

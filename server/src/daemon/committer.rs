@@ -2,14 +2,19 @@
 //! announce them; the committer makes the changes durable (one transaction, one fsync for every batch
 //! waiting) and only then sends those ACKs. A lease is on disk before its client hears of it.
 //!
+//! The lease lines of the log are written here too, once their fate is known: an ACK withheld is not
+//! logged as sent.
+//!
 //! Under steady load the committer also waits a little for the next batches before it commits (the
 //! [`CommitWindow`]), so one fsync covers several ACKs: an fsync costs far more CPU than the exchange.
 
 use super::clock::Clock;
 use super::command::{Command, CommandSender};
+use super::lease_log;
+use crate::batched_stderr::Batch;
 use crate::link::LinkSender;
 use crate::store::{Change, LeaseStore};
-use dhcplab_engine::Transmit;
+use dhcplab_engine::{LeaseEvent, LeaseEventKind, Transmit};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -128,6 +133,9 @@ pub struct StoreJob {
     pub received: Option<std::time::Instant>,
     pub changes: Vec<Change>,
     pub replies: Vec<Transmit>,
+    /// The events that made these changes, to be logged once the changes are durable (only those the log's
+    /// level writes).
+    pub events: Vec<LeaseEvent>,
 }
 
 /// How long the committer holds a batch open for the ones that follow it. It waits only while batches
@@ -264,6 +272,7 @@ pub fn run(
                     }
                     counters.store_failing.store(true, Ordering::Release);
                     backlog.add(changes);
+                    log_events(&jobs, &out.senders, |_| false);
                     continue;
                 }
                 Ok(report) => {
@@ -283,10 +292,6 @@ pub fn run(
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         counters.durable_through.store(newest, Ordering::Release);
-        for t in jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| refused.contains(&t.yiaddr)) {
-            counters.store_conflicts.fetch_add(1, Ordering::Relaxed);
-            warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
-        }
         // Each link's ACKs in one go, in the order they were made.
         for (i, sender) in out.senders.iter().enumerate() {
             let acks = jobs.iter().flat_map(|j| j.replies.iter());
@@ -301,6 +306,28 @@ pub fn run(
                 j.replies.iter().for_each(|_| counters.ack_seconds.observe(waited));
             }
         }
+        // Logged after the ACKs have gone, not before: the log must not delay them.
+        let _log = Batch::open();
+        for t in jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| refused.contains(&t.yiaddr)) {
+            counters.store_conflicts.fetch_add(1, Ordering::Relaxed);
+            warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
+        }
+        log_events(&jobs, &out.senders, |ip| !refused.contains(&ip));
+    }
+}
+
+/// Logs the jobs' lease events, in one write. An ACK's line (a lease bound or renewed in an exchange) is
+/// left out when `sent` says the ACK was withheld; every other event happened whatever became of the
+/// commit (the engine's table is the truth, and its changes are tried again).
+fn log_events(jobs: &[StoreJob], links: &[LinkSender], sent: impl Fn(Ipv4Addr) -> bool) {
+    let _log = Batch::open();
+    for ev in jobs.iter().flat_map(|j| j.events.iter()) {
+        let acked = matches!(ev.kind, LeaseEventKind::Bound | LeaseEventKind::Renewed) && ev.exchange.is_some();
+        if acked && !sent(ev.ip) {
+            continue;
+        }
+        let link = ev.exchange.map(|x| links.get(x.iface as usize).map_or("?", LinkSender::name));
+        lease_log::log_event(ev, link);
     }
 }
 
@@ -366,7 +393,8 @@ mod tests {
         let hw = "52:54:00:00:00:01".parse().unwrap();
         let gone =
             Change::Remove { ip: Ipv4Addr::new(192, 0, 2, 10), hw, expires: dhcplab_engine::Instant::from_secs(9) };
-        tx.send(StoreJob { batch: 1, received: None, changes: vec![gone.clone()], replies: vec![] }).unwrap();
+        tx.send(StoreJob { batch: 1, received: None, changes: vec![gone.clone()], replies: vec![], events: vec![] })
+            .unwrap();
         let start = std::time::Instant::now();
         while counters.store_failures.load(Ordering::Relaxed) == 0 {
             assert!(start.elapsed() < Duration::from_secs(5), "never failed");

@@ -11,6 +11,7 @@ use super::committer::{self, CommitWindow, Counters, Outlets, STORE_QUEUE, Store
 use super::lease_log;
 use super::poller::{Poller, Source};
 use super::timer::FdTimer;
+use crate::batched_stderr::Batch;
 use crate::bridge::publisher::Publisher;
 use crate::link::Link;
 use crate::pinger::Pinger;
@@ -264,6 +265,8 @@ impl Engine {
                     break;
                 }
             }
+            // The turn's log lines go out together when it ends (see `batched_stderr`).
+            let _log = Batch::open();
             if ready.commands {
                 // Cleared first: a command sent from here on wakes the next wait.
                 commands.wake().clear();
@@ -381,17 +384,29 @@ impl Engine {
             if t.kind == DhcpMessage::Ack && t.needs_store { durable.push(t) } else { now_out.push(t) }
         }
         let mut changes = Vec::new();
+        let mut stored_events = Vec::new();
         while let Some(ev) = self.server.poll_event() {
-            lease_log::log_event(&ev, ev.exchange.map(|x| names(&self.links, x.iface)));
             // The engine's table is the truth; the event says whether this address's durable record changed.
             // Offers are never stored: a restart forgets them, and the client asks again.
             // A synced record came from the shared store: nothing to write back.
-            match (ev.change(), self.server.lease(ev.ip)) {
-                _ if ev.kind == LeaseEventKind::Synced => {}
-                (LeaseChange::Keep | LeaseChange::Set(LeaseState::Offered), _) => {}
-                (_, Some(l)) if l.state == LeaseState::Offered => {}
-                (_, Some(l)) => changes.push(Change::Put(l.clone())),
-                (_, None) => changes.push(Change::Remove { ip: ev.ip, hw: ev.hw, expires: ev.expires }),
+            let change = match (ev.change(), self.server.lease(ev.ip)) {
+                _ if ev.kind == LeaseEventKind::Synced => None,
+                (LeaseChange::Keep | LeaseChange::Set(LeaseState::Offered), _) => None,
+                (_, Some(l)) if l.state == LeaseState::Offered => None,
+                (_, Some(l)) => Some(Change::Put(l.clone())),
+                (_, None) => Some(Change::Remove { ip: ev.ip, hw: ev.hw, expires: ev.expires }),
+            };
+            // A stored change's line is the committer's to write, once it knows whether the change (and the
+            // ACK announcing it) made it to the disk.
+            let log_later = change.is_some() && lease_log::logged(&ev);
+            changes.extend(change);
+            match (log_later, watched) {
+                (true, true) => stored_events.push(ev.clone()),
+                (true, false) => {
+                    stored_events.push(ev);
+                    continue;
+                }
+                (false, _) => lease_log::log_event(&ev, ev.exchange.map(|x| names(&self.links, x.iface))),
             }
             if watched {
                 self.bridge.publish(|seq| Update::Lease { seq, event: ev });
@@ -413,7 +428,7 @@ impl Engine {
         let job = (!changes.is_empty() || !durable.is_empty()).then(|| {
             self.batch += 1;
             self.in_flight.push_back((self.batch, changes.iter().map(|c| c.ip()).collect()));
-            StoreJob { batch: self.batch, received: read, changes, replies: durable }
+            StoreJob { batch: self.batch, received: read, changes, replies: durable, events: stored_events }
         });
         self.hand_to_store(job);
         self.follow_store();
@@ -432,6 +447,7 @@ impl Engine {
                 held.received = held.received.or(new.received);
                 held.changes.extend(new.changes);
                 held.replies.extend(new.replies);
+                held.events.extend(new.events);
                 held
             }
             (Some(job), None) | (None, Some(job)) => job,

@@ -5,12 +5,17 @@
 use dhcplab_engine::{LeaseEvent, LeaseEventKind};
 use tracing::{Level, debug, info, warn};
 
-/// Logs `ev`; `link` names the link of the exchange it came from, if any.
-pub fn log_event(ev: &LeaseEvent, link: Option<&str>) {
+/// Whether `ev` makes a line at the log's level.
+pub fn logged(ev: &LeaseEvent) -> bool {
     // OFFERs and the shared database's records are debug lines: at the default level nothing is formatted
     // for them, on the busiest path.
     let quiet = matches!(ev.kind, LeaseEventKind::Offered | LeaseEventKind::OfferExpired | LeaseEventKind::Synced);
-    if !(if quiet { tracing::enabled!(Level::DEBUG) } else { tracing::enabled!(Level::INFO) }) {
+    if quiet { tracing::enabled!(Level::DEBUG) } else { tracing::enabled!(Level::INFO) }
+}
+
+/// Logs `ev`; `link` names the link of the exchange it came from, if any.
+pub fn log_event(ev: &LeaseEvent, link: Option<&str>) {
+    if !logged(ev) {
         return;
     }
     let (ip, mac, subnet) = (ev.ip, ev.hw, ev.subnet);
