@@ -1,7 +1,8 @@
 //! The log's writer: stderr, a line at a time, except while a thread holds a [`Batch`]: its lines are then
-//! kept and written together when the batch is dropped. The engine's turn and the committer's commit each log one
-//! line per lease; written one `write` at a time they cost a system call (and, under systemd, a journald
-//! wake-up) per exchange on the DHCP path. Written per batch, a busy server makes one call for several.
+//! kept and written together when the batch is dropped. The engine's turn and the committer's commit each
+//! log a line per lease; written one `write` at a time they would cost a system call (and, under systemd,
+//! a journald wake-up) per exchange on the DHCP path. Written per batch, a busy server makes one call for
+//! several.
 
 use std::cell::RefCell;
 use std::io::Write;
