@@ -10,15 +10,17 @@
 //! it finds, then removes them. Segments are removed oldest first, so what survives a crash is always such
 //! a run.
 //!
-//! A record is `len: u32 LE, crc32: u32 LE, JSON of the change`. A crash in the middle of an append leaves
+//! A record is `len: u32 LE, crc32: u32 LE, the change` (`change_record`: binary; JSON in earlier builds,
+//! still read). A crash in the middle of an append leaves
 //! a torn last record, which was never synced and so never ACKed: reading stops there. A segment allocated
 //! up front holds zeros after its records: a zero length with nothing but zeros after it is its end.
 
 use super::Change;
+use super::change_record;
 use super::segment_file::SegmentFile;
 use super::spare_segments::{Spares, is_spare};
-use dhcplab_engine::{HwAddr, Instant, Lease};
-use serde::{Deserialize, Serialize};
+#[cfg(test)]
+use dhcplab_engine::{Instant, Lease};
 use std::fs::File;
 use std::io::Read;
 use std::net::Ipv4Addr;
@@ -31,7 +33,7 @@ const SEGMENT_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 const SEGMENT_BYTES: u64 = 16 << 20;
 /// The least room a segment is allocated with; it gets twice what the last one used, up to `SEGMENT_BYTES`.
 const SEGMENT_MIN_ROOM: u64 = 1 << 20;
-/// No record is longer (a lease is a few hundred bytes of JSON): a longer length is damage.
+/// No record is longer (a lease is a hundred bytes or so): a longer length is damage.
 const MAX_RECORD: u32 = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,39 +50,13 @@ pub enum ChangeLogError {
     Encode { ip: Ipv4Addr, why: String },
 }
 
-/// A change as the log stores it: written from a borrowed lease (`Entry<&Lease>`, no copy per change),
-/// read into an owned one; both spell the same JSON.
-#[derive(Serialize, Deserialize)]
-enum Entry<L = Lease> {
-    Put(L),
-    Remove { ip: Ipv4Addr, hw: HwAddr, expires: Instant },
-}
-
-impl<'a> From<&'a Change> for Entry<&'a Lease> {
-    fn from(c: &'a Change) -> Self {
-        match c {
-            Change::Put(l) => Entry::Put(l),
-            Change::Remove { ip, hw, expires } => Entry::Remove { ip: *ip, hw: *hw, expires: *expires },
-        }
-    }
-}
-
-impl From<Entry> for Change {
-    fn from(e: Entry) -> Change {
-        match e {
-            Entry::Put(l) => Change::Put(l),
-            Entry::Remove { ip, hw, expires } => Change::Remove { ip, hw, expires },
-        }
-    }
-}
-
 /// Appends `changes` to `buf` as records.
 pub fn encode(changes: &[Change], buf: &mut Vec<u8>) -> Result<(), ChangeLogError> {
     for c in changes {
         let start = buf.len();
         buf.extend_from_slice(&[0; 8]);
         let encode = |why: String| ChangeLogError::Encode { ip: c.ip(), why };
-        serde_json::to_writer(&mut *buf, &Entry::from(c)).map_err(|e| encode(e.to_string()))?;
+        change_record::encode(c, buf).map_err(|e| encode(e.to_string()))?;
         let body = &buf[start + 8..];
         let len = u32::try_from(body.len()).ok().filter(|l| *l <= MAX_RECORD);
         let len = len.ok_or_else(|| encode(format!("{} bytes, more than a record may hold", body.len())))?;
@@ -110,8 +86,8 @@ pub fn decode(bytes: &[u8]) -> (Vec<Change>, usize) {
         if crc32fast::hash(body) != crc {
             break;
         }
-        let Ok(entry) = serde_json::from_slice::<Entry>(body) else { break };
-        changes.push(entry.into());
+        let Some(change) = change_record::decode(body) else { break };
+        changes.push(change);
         rest = &rest[8 + len as usize..];
     }
     // Counted up to the last byte written: a preallocated segment's zeros after it were never records.
@@ -326,9 +302,9 @@ mod tests {
         test_fixtures::fresh_db(&format!("changelog-{name}")).1
     }
 
-    /// Segments written by earlier builds read back the same, and this build writes the same bytes.
+    /// Segments written by earlier builds, in JSON, read back the same, and so do this build's records after them.
     #[test]
-    fn the_records_are_those_earlier_builds_wrote() {
+    fn the_records_earlier_builds_wrote_are_read() {
         let bodies = [
             r#"{"Put":{"ip":"192.0.2.10","subnet":"192.0.2.0/24","client":{"client_id":"01:52:54:00:01:02:03"},"hw":"52:54:00:01:02:03","client_id":"01:52:54:00:01:02:03","hostname":"<img src=x>","state":"bound","obtained":1700000000000,"expires":1700000021600,"lease_time":"6h"}}"#,
             r#"{"Remove":{"ip":"192.0.2.11","hw":"52:54:00:01:02:04","expires":9000}}"#,
@@ -348,9 +324,9 @@ mod tests {
             },
         ];
         assert_eq!(decode(&written), (changes.clone(), 0));
-        let mut buf = Vec::new();
-        encode(&changes, &mut buf).unwrap();
-        assert_eq!(buf, written);
+        // A segment an earlier build began and this one went on with reads whole.
+        encode(&changes, &mut written).unwrap();
+        assert_eq!(decode(&written), ([changes.clone(), changes].concat(), 0));
     }
 
     #[test]

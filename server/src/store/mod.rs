@@ -7,6 +7,7 @@
 
 mod applier;
 pub mod change_log;
+mod change_record;
 mod lease_db;
 mod pg_connect;
 mod postgresql;
