@@ -28,21 +28,33 @@ struct Block([u8; BLOCK]);
 
 const _: () = assert!(std::mem::size_of::<Block>() == BLOCK && std::mem::align_of::<Block>() == BLOCK);
 
-/// A buffer of whole, aligned blocks.
+/// A buffer of whole, aligned blocks, all zeros after its first `dirty` bytes: each write zeroes only what
+/// the one before left beyond its own end, not the rest of every block.
 #[derive(Default)]
-struct Blocks(Vec<Block>);
+struct Blocks {
+    blocks: Vec<Block>,
+    dirty: usize,
+}
 
 impl Blocks {
-    /// The first `len` bytes (a multiple of `BLOCK`), grown to hold them.
-    fn bytes_mut(&mut self, len: usize) -> &mut [u8] {
-        let blocks = len / BLOCK;
-        if self.0.len() < blocks {
-            self.0.resize(blocks, Block([0; BLOCK]));
+    /// `head` and then `records`, with zeros to the end of their last block.
+    fn padded(&mut self, head: &[u8], records: &[u8]) -> &[u8] {
+        let total = head.len() + records.len();
+        let blocks = total.div_ceil(BLOCK);
+        if self.blocks.len() < blocks {
+            self.blocks.resize(blocks, Block([0; BLOCK]));
         }
-        let all = self.0.as_mut_slice();
-        // SAFETY: `Block` is `BLOCK` plain bytes with no padding (checked above), so `blocks` of them are
-        // `blocks * BLOCK` initialised bytes, borrowed mutably from `self` for the slice's lifetime.
-        unsafe { std::slice::from_raw_parts_mut(all.as_mut_ptr().cast::<u8>(), blocks * BLOCK) }
+        let len = self.blocks.len() * BLOCK;
+        // SAFETY: `Block` is `BLOCK` plain bytes with no padding (checked above), so the blocks are `len`
+        // initialised bytes, borrowed mutably from `self` for the slice's lifetime.
+        let all = unsafe { std::slice::from_raw_parts_mut(self.blocks.as_mut_ptr().cast::<u8>(), len) };
+        all[..head.len()].copy_from_slice(head);
+        all[head.len()..total].copy_from_slice(records);
+        if self.dirty > total {
+            all[total..self.dirty].fill(0);
+        }
+        self.dirty = total;
+        &all[..blocks * BLOCK]
     }
 }
 
@@ -146,15 +158,10 @@ impl SegmentFile {
                     return Err(io::Error::other("no room left in the segment"));
                 }
                 let head = (self.end % BLOCK as u64) as usize;
-                let total = head + records.len();
-                let padded = total.div_ceil(BLOCK) * BLOCK;
-                let buf = scratch.bytes_mut(padded);
-                buf[..head].copy_from_slice(&tail[..head]);
-                buf[head..total].copy_from_slice(records);
-                buf[total..].fill(0);
+                let buf = scratch.padded(&tail[..head], records);
                 self.file.write_all_at(buf, self.end - head as u64)?;
-                let new_head = total % BLOCK;
-                tail[..new_head].copy_from_slice(&buf[padded - BLOCK..][..new_head]);
+                let new_head = (head + records.len()) % BLOCK;
+                tail[..new_head].copy_from_slice(&buf[buf.len() - BLOCK..][..new_head]);
             }
         }
         self.end += records.len() as u64;
