@@ -863,11 +863,19 @@ test('big classrooms: a hundred clients drawn; a thousand open with progress sho
 test('the live flow exported from the dashboard opens in the lab as a capture', async () => {
   const page = await open('#dashboard', undefined, '[data-testid=ws-status]');
   await page.waitForSelector('[data-testid=ws-status][data-state=connected]', { timeout: 10000 });
-  const sock = dgram.createSocket('udp4');
-  await new Promise((r) => sock.send(requestPacket('02:00:00:00:0f:03', '192.0.2.162', 'export-test'), dhcpPort, '127.0.0.1', r));
-  sock.close();
-  await page.waitForSelector('[data-testid=flow-row][data-msg=DHCPACK]', { timeout: 15000 });
+  // Followed first, so the ACK waited for is this client's and not one of the demo's own clients'.
   await page.fill('[data-testid=packet-follow]', '02:00:00:00:0f:03');
+  const sock = dgram.createSocket('udp4');
+  // Sent again while the daemon has not shown it, as a client retransmits (RFC 2131 §4.1): UDP on a busy
+  // machine may lose one. Once shown, it is not sent again: the capture must hold exactly one exchange.
+  let seen = false;
+  for (let attempt = 0; attempt < 5 && !seen; attempt++) {
+    await new Promise((r) => sock.send(requestPacket('02:00:00:00:0f:03', '192.0.2.162', 'export-test'), dhcpPort, '127.0.0.1', r));
+    seen = await page.waitForSelector('[data-testid=flow-row]', { timeout: 4000 }).then(() => true, () => false);
+  }
+  sock.close();
+  assert.ok(seen, 'the daemon showed the REQUEST on the live flow');
+  await page.waitForSelector('[data-testid=flow-row][data-msg=DHCPACK]', { timeout: 15000 });
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=live-export-pcap]')]);
   const file = path.join(artifacts, 'captures', 'dhcplab-live.pcap');
   mkdirSync(path.dirname(file), { recursive: true });
