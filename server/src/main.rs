@@ -76,8 +76,8 @@ Exit codes: 0 ok; 1 a runtime failure (a socket, the lease database); 2 bad usag
 Signals (serve): SIGHUP reloads the config file (a bad one is refused and the running one stays);
 SIGINT and SIGTERM stop the daemon.
 Environment: RUST_LOG (log filter, e.g. debug); DHCPLAB_LOG_FORMAT (text or json, as --log-format);
-DHCPLAB_DB_PASSWORD (PostgreSQL password when the
-lease_db URL and lease_db_password_file have none).
+DHCPLAB_DB_PASSWORD (PostgreSQL password when the lease_db URL and lease_db_password_file have
+none).
 Files: /etc/dhcplab/dhcplab.toml (serve's config when --config is not given);
 /var/lib/dhcplab/leases.sqlite3 (the default lease database) and, beside it, leases.sqlite3.changes/ (its
 change log: each lease is synced there before its ACK, and written into the file within a second).";
