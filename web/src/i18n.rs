@@ -147,6 +147,7 @@ keys! {
     Resume,
     Held,
     NoPackets,
+    NoLeaseEvents,
     Reserved,
     ReservedBadge,
     ReserveHint,
@@ -385,6 +386,7 @@ pub fn t(lang: Lang, key: Key) -> &'static str {
         Key::Resume => ("Resume", "继续"),
         Key::Held => ("packets while paused", "个数据包（暂停期间）"),
         Key::NoPackets => ("No packets yet.", "还没有数据包。"),
+        Key::NoLeaseEvents => ("No lease events yet.", "还没有租约事件。"),
         Key::Reserved => ("Reserved: this client always gets this address", "已保留：此客户端总是获得此地址"),
         Key::ReservedBadge => ("reserved", "已保留"),
         Key::ReserveHint => (

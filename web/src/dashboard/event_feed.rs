@@ -16,6 +16,7 @@ pub fn EventFeed(p: &Props) -> Html {
     html! {
         <section class="card">
             <h2>{t(p.lang, Key::Feed)}</h2>
+            if p.events.is_empty() { <p class="muted">{t(p.lang, Key::NoLeaseEvents)}</p> }
             <ul class="feed" data-testid="event-feed">
                 { for p.events.iter().map(|e| html! {
                     <li data-kind={e.kind.as_str()}>
