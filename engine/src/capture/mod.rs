@@ -59,11 +59,15 @@ impl Explained {
     pub fn summary(&self) -> crate::text::Text {
         let (name, n, frames, skipped) = (&self.name, self.packets.len(), self.frames, self.skipped);
         let (clients, servers) = (self.clients.len(), self.servers.len());
+        let counted = |n: usize, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
         crate::text::Text::new(
             format!(
-                "{name}: {n} DHCP packets in {frames} frames ({skipped} skipped, {} malformed DHCP); {clients} \
-                 clients, {servers} servers",
-                self.malformed
+                "{name}: {} in {} ({skipped} skipped, {} malformed DHCP); {}, {}",
+                counted(n, "DHCP packet"),
+                counted(frames, "frame"),
+                self.malformed,
+                counted(clients, "client"),
+                counted(servers, "server"),
             ),
             format!(
                 "{name}：{frames} 帧中有 {n} 个 DHCP 报文（跳过 {skipped} 帧，其中格式错误的 DHCP {} 个）；\

@@ -52,6 +52,11 @@ fn two_clients_on_one_lan_are_two_exchanges_both_bound() {
         .collect();
     assert_eq!(bound, ["198.51.100.10", "198.51.100.11"]);
     assert!(x.packets.iter().all(|p| problems(p).is_empty()));
+    // One server is "1 server", not "1 servers".
+    assert_eq!(
+        x.summary().en,
+        "lan-2clients.pcap: 8 DHCP packets in 8 frames (0 skipped, 0 malformed DHCP); 2 clients, 1 server"
+    );
 }
 
 #[test]
