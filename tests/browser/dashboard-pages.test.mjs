@@ -98,6 +98,8 @@ test('the dashboard pages through the daemon, searches there, and says so', asyn
   const ips = () => page.$$eval('[data-testid=lease-row]', (r) => r.map((x) => x.dataset.ip));
   assert.equal((await ips())[0], ipOf(0));
   assert.match(await page.innerText('section.card h2 >> nth=-1'), new RegExp(`\\(${LEASES}\\)`));
+  // No client has spoken to this daemon: its event feed says so rather than showing an empty card.
+  assert.match(await page.innerText('[data-testid=dashboard]'), /No lease events yet\./);
   await page.click('[data-testid=lease-next]');
   await page.waitForFunction((ip) => document.querySelector('[data-testid=lease-row]')?.dataset.ip === ip, ipOf(100));
   assert.equal(await page.innerText('[data-testid=lease-page]'), 'Page 2');
