@@ -349,6 +349,22 @@ impl Daemon {
     pub fn log_text(&self, lab: &NetLab) -> String {
         lab.log(&self.log)
     }
+
+    /// The daemon's log once a whole line of it contains `needle`. Lines are written by the thread that
+    /// did the work — a DHCPACK's by the committer after its commit — so a moment after the API shows the
+    /// result; a test that read the log once could miss them.
+    pub fn log_containing(&self, lab: &NetLab, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let mut text = self.log_text(lab);
+            text.truncate(text.rfind('\n').map_or(0, |end| end + 1));
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "no line with {needle:?} in the daemon's log:\n{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 /// Key/value lines (`key=value`) of a file a client script wrote.

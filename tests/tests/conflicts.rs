@@ -53,6 +53,5 @@ pools = ["192.0.2.10-192.0.2.20"]
     assert!(stats["engine"]["conflict_probes"].as_u64().unwrap_or(0) >= 2, "{stats}");
     let metrics = d.get_text(&lab, "/metrics").unwrap_or_default();
     assert!(metrics.lines().any(|l| l == "dhcplab_conflicts_total 1"), "{metrics}");
-    let log = d.log_text(&lab);
-    assert!(log.contains("192.0.2.10 answered a ping"), "{log}");
+    d.log_containing(&lab, "192.0.2.10 answered a ping");
 }

@@ -128,8 +128,7 @@ fn udhcpc_moves_to_a_reservation_added_by_reload_at_its_renewal() {
     assert!(seen[nak..].contains(&"deconfig"), "{log}");
     assert_eq!(record(&d, &lab, RESERVED), ("bound".to_string(), mac.clone()));
     assert!(!bound(&d, &lab, "192.0.2.10"), "the old address is free again");
-    let daemon_log = d.log_text(&lab);
-    assert!(daemon_log.contains(&format!("{RESERVED} is reserved for this client")), "{daemon_log}");
+    d.log_containing(&lab, &format!("{RESERVED} is reserved for this client"));
     lab.kill(pid, false);
 }
 
