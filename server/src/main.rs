@@ -26,6 +26,7 @@ mod watch_cmd;
 mod web_app;
 
 use clap::{Parser, Subcommand};
+use dhcplab_engine::text::counted;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -238,12 +239,14 @@ fn main() -> ExitCode {
                 Ok(n) => {
                     // Changes a daemon made durable and has not yet written into the file (it runs, or was killed).
                     match store::change_log::read(&store::change_log::dir_of(&path)).map(|c| c.len()) {
-                        Ok(0) => println!("{}: ok ({n} leases)", path.display()),
+                        Ok(0) => println!("{}: ok ({})", path.display(), counted(n, "lease")),
                         Ok(m) => println!(
-                            "{}: ok ({n} leases; {m} changes in its change log, written into the file by the daemon)",
-                            path.display()
+                            "{}: ok ({}; {} in its change log, written into the file by the daemon)",
+                            path.display(),
+                            counted(n, "lease"),
+                            counted(m, "change")
                         ),
-                        Err(e) => println!("{}: ok ({n} leases); {e}", path.display()),
+                        Err(e) => println!("{}: ok ({}); {e}", path.display(), counted(n, "lease")),
                     }
                     ExitCode::SUCCESS
                 }
@@ -260,8 +263,10 @@ fn main() -> ExitCode {
                 match store::PgConnect::new(&target, None).and_then(|c| store::PgStore::verify(&c)) {
                     Ok(v) => {
                         println!(
-                            "{target}: ok ({} leases, schema version {}, {} servers)",
-                            v.leases, v.schema, v.servers
+                            "{target}: ok ({}, schema version {}, {})",
+                            counted(v.leases, "lease"),
+                            v.schema,
+                            counted(usize::try_from(v.servers).unwrap_or(0), "server")
                         );
                         ExitCode::SUCCESS
                     }
@@ -368,7 +373,7 @@ fn leases(action: LeasesAction) -> ExitCode {
                 for s in &done.skipped {
                     eprintln!("skipped {s}");
                 }
-                println!("imported {} leases into {db} ({} skipped)", done.leases, done.skipped.len());
+                println!("imported {} into {db} ({} skipped)", counted(done.leases, "lease"), done.skipped.len());
                 ExitCode::SUCCESS
             }
             Err(e) if e.downcast_ref::<leases_cmd::LeasesError>().is_some() => {

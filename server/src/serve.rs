@@ -105,7 +105,8 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     if let LeaseDb::Postgres(_) = &db {
         server.set_name(&server_name(&cfg));
     }
-    info!("lease database {db}: {} leases loaded in {:.2} s", server.leases().count(), started.elapsed().as_secs_f64());
+    let loaded = dhcplab_engine::text::counted(server.leases().count(), "lease");
+    info!("lease database {db}: {loaded} loaded in {:.2} s", started.elapsed().as_secs_f64());
 
     // The engine gets a thread of its own, with its own loop over its links (no async runtime): the HTTP
     // API and the WebSocket fan-out (however many dashboards) run on this runtime and never take turns with

@@ -92,7 +92,7 @@ fn leases_from_kea_and_dnsmasq_are_kept_and_go_out_again() {
             .unwrap();
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(
-            out.status.success() && said.contains("imported 1 leases"),
+            out.status.success() && said.contains("imported 1 lease into"),
             "{said}{}",
             String::from_utf8_lossy(&out.stderr)
         );

@@ -59,7 +59,7 @@ impl Explained {
     pub fn summary(&self) -> crate::text::Text {
         let (name, n, frames, skipped) = (&self.name, self.packets.len(), self.frames, self.skipped);
         let (clients, servers) = (self.clients.len(), self.servers.len());
-        let counted = |n: usize, one: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") };
+        use crate::text::counted;
         crate::text::Text::new(
             format!(
                 "{name}: {} in {} ({skipped} skipped, {} malformed DHCP); {}, {}",
