@@ -14,6 +14,7 @@ pub use findings::{Finding, receiver_state, sender_state};
 
 use crate::client::ClientStateKind;
 use crate::stats::Stats;
+use crate::text::counted;
 use crate::watch::{Watch, WatchEvent};
 use findings::Detector;
 use std::net::Ipv4Addr;
@@ -59,7 +60,6 @@ impl Explained {
     pub fn summary(&self) -> crate::text::Text {
         let (name, n, frames, skipped) = (&self.name, self.packets.len(), self.frames, self.skipped);
         let (clients, servers) = (self.clients.len(), self.servers.len());
-        use crate::text::counted;
         crate::text::Text::new(
             format!(
                 "{name}: {} in {} ({skipped} skipped, {} malformed DHCP); {}, {}",
