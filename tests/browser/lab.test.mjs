@@ -74,6 +74,19 @@ async function open(hash, viewport = { width: 1400, height: 1000 }, ready = '[da
   return page;
 }
 
+// What a key or click changed, once the page shows it. yew renders after the event, and on a busy machine
+// its scheduler yields to the browser between components (after 16 ms of work), so a value read at once
+// can still be the old one. Returns the last value read; the caller asserts on it.
+async function until(read, ok, ms = 5000) {
+  const end = Date.now() + ms;
+  let value = await read();
+  while (!ok(value) && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 25));
+    value = await read();
+  }
+  return value;
+}
+
 const packetMsgs = (page) =>
   page.$$eval('[data-testid=event-row]', (rows) => rows.map((r) => r.dataset.msg).filter((m) => m));
 
@@ -106,9 +119,10 @@ test('dora: four messages, the ACK inspected, fields and bytes linked both ways'
   const count = async () => page.innerText('[data-testid=step-count]');
   const before = await count();
   await page.keyboard.press('ArrowLeft');
-  assert.notEqual(await count(), before);
+  const back = await until(count, (c) => c !== before);
+  assert.notEqual(back, before);
   await page.keyboard.press('ArrowRight');
-  assert.equal(await count(), before);
+  assert.equal(await until(count, (c) => c !== back), before);
   await page.close();
 });
 
@@ -523,11 +537,14 @@ async function openCapture(page, file) {
   await page.waitForSelector('[data-testid=capture-summary]');
 }
 
+const selectedRow = (page) => () => page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number');
+
 const captureRows = (page) =>
   page.$$eval('[data-testid=capture-row]', (rows) => rows.map((r) => `${r.dataset.number}:${r.dataset.msg}`));
 
 test('open a capture: every shared capture told packet by packet, with flow, states and findings', async () => {
   const page = await open('#s=dora&seed=1&step=0');
+  const selected = selectedRow(page);
   const D = 'DHCPDISCOVER', O = 'DHCPOFFER', R = 'DHCPREQUEST', A = 'DHCPACK';
   const expected = {
     dhclient: [D, O, R, A], udhcpc: [D, O, R, A], dhcpcd: [D, O, R, A], nmap: [D, O],
@@ -547,11 +564,13 @@ test('open a capture: every shared capture told packet by packet, with flow, sta
     // Every packet told in turn (↓ walks the list): its narration names its message, and its frame is inspected.
     for (let i = 0; i < msgs.length; i++) {
       if (i > 0) await page.keyboard.press('ArrowDown');
-      assert.equal(await page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number'), String(i + 1));
-      const story = await page.innerText('[data-testid=capture-narration]');
-      assert.ok(story.includes(msgs[i]) || (msgs[i] === O && /offers/.test(story)) || (msgs[i] === A && /confirms/.test(story)),
-        `${name} frame ${i + 1} (${msgs[i]}): ${story}`);
-      assert.match(await page.innerText('[data-testid=inspector]'), new RegExp(`Frame ${i + 1}: .*${msgs[i]}`, 's'));
+      const number = String(i + 1);
+      assert.equal(await until(selected, (n) => n === number), number);
+      const tells = (story) => story.includes(msgs[i]) || (msgs[i] === O && /offers/.test(story)) || (msgs[i] === A && /confirms/.test(story));
+      const story = await until(() => page.innerText('[data-testid=capture-narration]'), tells);
+      assert.ok(tells(story), `${name} frame ${i + 1} (${msgs[i]}): ${story}`);
+      const frame = new RegExp(`Frame ${i + 1}: .*${msgs[i]}`, 's');
+      assert.match(await until(() => page.innerText('[data-testid=inspector]'), (t) => frame.test(t)), frame);
     }
   }
   // The relay's capture: the relay's lifeline, and each packet says it crossed it.
@@ -589,16 +608,16 @@ test('open a capture: pcapng as Wireshark saves it, walked by keyboard, in 中�
   assert.deepEqual(await captureRows(page), ['1:DHCPDISCOVER', '2:DHCPOFFER', '3:DHCPREQUEST', '4:DHCPACK']);
   // As after picking the file by keyboard: the focus is still on the file input, and the arrows walk on.
   await page.focus('[data-testid=open-capture]');
-  const selected = () => page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number');
+  const selected = selectedRow(page);
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');
-  assert.equal(await selected(), '3');
-  assert.match(await page.innerText('[data-testid=capture-state]'), /REQUESTING/);
+  assert.equal(await until(selected, (n) => n === '3'), '3');
+  assert.match(await until(() => page.innerText('[data-testid=capture-state]'), (t) => /REQUESTING/.test(t)), /REQUESTING/);
   assert.match(await page.innerText('[data-testid=capture-narration]'), /naming server 192\.0\.2\.1/);
   await page.keyboard.press('End');
-  assert.equal(await selected(), '4');
+  assert.equal(await until(selected, (n) => n === '4'), '4');
   await page.keyboard.press('ArrowLeft');
-  assert.equal(await selected(), '3');
+  assert.equal(await until(selected, (n) => n === '3'), '3');
   await page.click('[data-testid=lang]');
   assert.match(await page.innerText('[data-testid=capture-summary]'), /帧中有 4 个 DHCP 报文/);
   assert.match(await page.innerText('[data-testid=capture-narration]'), /广播 DHCPREQUEST/);
@@ -684,6 +703,8 @@ test('keyboard only: pick a scenario and walk it to its end, the story told at e
   const told = new Set();
   for (let i = 0; i < total; i++) {
     await page.keyboard.press('ArrowRight');
+    const at = `${i + 1}/${total}`;
+    assert.equal(await until(() => page.innerText('[data-testid=step-count]'), (c) => c === at), at);
     told.add(await page.innerText('[data-testid=explain] .explanation'));
   }
   assert.equal(await page.innerText('[data-testid=step-count]'), `${total}/${total}`);
