@@ -87,6 +87,9 @@ async function until(read, ok, ms = 5000) {
   return value;
 }
 
+// The text at `selector` once it matches `re` (or as it is after 5 s, for the assertion to show).
+const textMatching = (page, selector, re) => until(() => page.innerText(selector), (t) => re.test(t));
+
 const packetMsgs = (page) =>
   page.$$eval('[data-testid=event-row]', (rows) => rows.map((r) => r.dataset.msg).filter((m) => m));
 
@@ -112,7 +115,8 @@ test('dora: four messages, the ACK inspected, fields and bytes linked both ways'
   const lit = await page.$$eval('[data-testid=hex-byte].hl', (b) => b.map((x) => Number(x.dataset.offset)));
   assert.deepEqual(lit, [16, 17, 18, 19], 'yiaddr is bytes 16-19');
   await page.click('[data-testid=hex-byte][data-offset="5"]');
-  assert.equal(await page.getAttribute('[data-testid=field].sel', 'data-name'), 'Transaction ID');
+  const field = () => page.getAttribute('[data-testid=field].sel', 'data-name');
+  assert.equal(await until(field, (f) => f === 'Transaction ID'), 'Transaction ID');
   assert.match(await page.innerText('[data-testid=inspector]'), /DHCPACK/);
   await page.screenshot({ path: path.join(artifacts, 'lab-dora-ack.png'), fullPage: true });
   // Back and forward by keyboard.
@@ -194,7 +198,7 @@ test('no-server self-assigns 169.254, then binds when the server comes', async (
 test('the language switch turns everything Chinese and is remembered', async () => {
   const page = await open('#s=dora&seed=1&step=4');
   await page.click('[data-testid=lang]');
-  assert.equal(await page.innerText('[data-testid=nav-lab]'), '实验室');
+  assert.equal(await until(() => page.innerText('[data-testid=nav-lab]'), (t) => t === '实验室'), '实验室');
   assert.match(await page.innerText('[data-testid=explain]'), /[\u4e00-\u9fff]/, 'the explanation is in Chinese');
   await page.reload();
   await page.waitForSelector('[data-testid=scenario-select]');
@@ -276,14 +280,15 @@ test('build your own: add a client, change the pool and reserve an address, remo
   // Remove a client: it leaves the picture.
   await page.click('[data-testid=node][data-name=pc-2]');
   await page.click('[data-testid=node-remove]');
-  assert.equal(await page.$('[data-testid=node][data-name=pc-2]'), null);
+  const pc2 = () => page.$('[data-testid=node][data-name=pc-2]');
+  assert.equal(await until(pc2, (n) => n === null), null);
   await page.screenshot({ path: path.join(artifacts, 'lab-build-your-own.png'), fullPage: true });
   // Back undoes the last step, the removal; the replay keeps the user's actions, so a step brings it back.
   await page.click('[data-testid=back]');
-  assert.notEqual(await page.$('[data-testid=node][data-name=pc-2]'), null);
+  assert.notEqual(await until(pc2, (n) => n !== null), null);
   assert.deepEqual((await bound()).sort(), ['192.168.1.100', '192.168.1.101', '192.168.1.150', '192.168.1.50']);
   await page.click('[data-testid=step]');
-  assert.equal(await page.$('[data-testid=node][data-name=pc-2]'), null);
+  assert.equal(await until(pc2, (n) => n === null), null);
   await page.close();
 });
 
@@ -344,9 +349,11 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   assert.equal(await page.$$eval('img', (i) => i.length), 0, 'no element was injected');
   // Search narrows the table, and says so when nothing matches.
   await page.fill('[data-testid=lease-search]', 'be:ef');
-  assert.equal(await page.$$eval('[data-testid=lease-row]', (r) => r.length), 1);
+  const shown = () => page.$$eval('[data-testid=lease-row]', (r) => r.length);
+  assert.equal(await until(shown, (n) => n === 1), 1);
   await page.fill('[data-testid=lease-search]', 'no-such-host');
-  assert.equal(await page.innerText('[data-testid=no-leases]'), 'No lease matches these filters.');
+  const none = 'No lease matches these filters.';
+  assert.equal(await until(() => page.innerText('[data-testid=no-leases]'), (t) => t === none), none);
   await page.fill('[data-testid=lease-search]', '');
   // Release needs the admin token (the demo prints it).
   const token = readFileSync(logFile, 'utf8').match(/demo admin token: (\w+)/)[1];
@@ -424,8 +431,9 @@ test('dashboard: a big network is paged, and the search narrows it and goes back
   assert.ok(await page.isDisabled('[data-testid=lease-prev]'));
   await page.click('[data-testid=lease-next]');
   await page.click('[data-testid=lease-next]');
-  assert.equal(await page.innerText('[data-testid=lease-page]'), '201–250 / 250');
-  assert.equal(await rows(), 50);
+  const last = '201–250 / 250';
+  assert.equal(await until(() => page.innerText('[data-testid=lease-page]'), (t) => t === last), last);
+  assert.equal(await until(rows, (n) => n === 50), 50);
   assert.ok(await page.isDisabled('[data-testid=lease-next]'));
   await page.fill('[data-testid=lease-search]', 'pc-24');
   // pc-24 and pc-240 … pc-249: one page, so no pager.
@@ -586,9 +594,11 @@ test('open a capture: every shared capture told packet by packet, with flow, sta
   // Two clients: both exchanges end bound, each told on its ACK.
   await openCapture(page, path.join(captures, 'lan-2clients.pcap'));
   await page.click('[data-testid=capture-row][data-number="6"]');
-  assert.match(await page.innerText('[data-testid=capture-outcome]'), /bound 198\.51\.100\.10 for 6h from 198\.51\.100\.1/);
+  const first = /bound 198\.51\.100\.10 for 6h from 198\.51\.100\.1/;
+  assert.match(await textMatching(page, '[data-testid=capture-outcome]', first), first);
   await page.click('[data-testid=flow-row] >> nth=7');
-  assert.match(await page.innerText('[data-testid=capture-outcome]'), /bound 198\.51\.100\.11/);
+  const second = /bound 198\.51\.100\.11/;
+  assert.match(await textMatching(page, '[data-testid=capture-outcome]', second), second);
   assert.equal(await page.getAttribute('[data-testid=capture-row][aria-selected=true]', 'data-number'), '8');
   await page.screenshot({ path: path.join(artifacts, 'lab-capture.png'), fullPage: true });
   // Back to the scenarios, where they were.
@@ -619,7 +629,7 @@ test('open a capture: pcapng as Wireshark saves it, walked by keyboard, in 中�
   await page.keyboard.press('ArrowLeft');
   assert.equal(await until(selected, (n) => n === '3'), '3');
   await page.click('[data-testid=lang]');
-  assert.match(await page.innerText('[data-testid=capture-summary]'), /帧中有 4 个 DHCP 报文/);
+  assert.match(await textMatching(page, '[data-testid=capture-summary]', /帧中有/), /帧中有 4 个 DHCP 报文/);
   assert.match(await page.innerText('[data-testid=capture-narration]'), /广播 DHCPREQUEST/);
   assert.match(await page.innerText('[data-testid=capture-story]'), /客户端状态/);
   await page.screenshot({ path: path.join(artifacts, 'lab-capture-zh.png'), fullPage: true });
@@ -637,7 +647,8 @@ test('open a capture: a truncated file says where it ends, a file that is not on
   assert.deepEqual(await captureRows(page), ['1:DHCPDISCOVER', '2:DHCPOFFER', '3:DHCPREQUEST']);
   // The REQUEST's ACK is past the cut: the capture says it is missing.
   await page.click('[data-testid=capture-row][data-number="3"]');
-  assert.match(await page.innerText('[data-testid=capture-story]'), /no ACK or NAK for this REQUEST/);
+  const missing = /no ACK or NAK for this REQUEST/;
+  assert.match(await textMatching(page, '[data-testid=capture-story]', missing), missing);
   const wide = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(wide <= 390, `the page scrolls sideways at phone width: ${wide}px`);
   await page.screenshot({ path: path.join(artifacts, 'lab-capture-phone.png'), fullPage: true });
@@ -876,7 +887,8 @@ test('big classrooms: a hundred clients drawn; a thousand open with progress sho
   assert.ok(total > 10000, `the whole scenario's length: ${total}`);
   assert.equal(await page.$$eval('[data-testid=topology] circle.dot', (d) => d.length), 1000);
   for (let i = 0; i < 40; i++) await page.click('[data-testid=step]');
-  assert.equal(await page.innerText('[data-testid=step-count]'), `41/${total}`);
+  const at = `41/${total}`;
+  assert.equal(await until(() => page.innerText('[data-testid=step-count]'), (c) => c === at), at);
   await page.screenshot({ path: path.join(artifacts, 'lab-crowd-1000.png') });
   await page.close();
 });
@@ -913,6 +925,7 @@ test('the live flow exported from the dashboard opens in the lab as a capture', 
   assert.deepEqual(await captureRows(page), ['1:DHCPREQUEST', '2:DHCPACK']);
   assert.match(await page.innerText('[data-testid=capture-story]'), /02:00:00:00:0f:03 \(export-test\)/);
   await page.click('[data-testid=capture-row][data-number="2"]');
-  assert.match(await page.innerText('[data-testid=capture-outcome]'), /bound 192\.0\.2\.162/);
+  const bound = /bound 192\.0\.2\.162/;
+  assert.match(await textMatching(page, '[data-testid=capture-outcome]', bound), bound);
   await page.close();
 });
