@@ -17,7 +17,8 @@ fn pick(t: &Text, lang: Lang) -> &str {
 #[derive(Serialize)]
 struct Line<'a> {
     frame: usize,
-    at: dhcplab_engine::Instant,
+    /// Seconds from the file's first frame, to the microsecond (tshark's `frame.time_relative`).
+    time: f64,
     msg: &'static str,
     src: std::net::SocketAddrV4,
     dst: std::net::SocketAddrV4,
@@ -39,7 +40,7 @@ fn print_packet(p: &ExplainedPacket, lang: Lang, json: bool, out: &mut impl Writ
     if json {
         let line = Line {
             frame: p.number,
-            at: e.packet.at,
+            time: p.since_first.as_secs_f64(),
             msg: s.msg.wire_name(),
             src: e.packet.src,
             dst: e.packet.dst,
@@ -58,9 +59,9 @@ fn print_packet(p: &ExplainedPacket, lang: Lang, json: bool, out: &mut impl Writ
     let state = p.state.map(|st| format!("  [{st}]")).unwrap_or_default();
     writeln!(
         out,
-        "{:>4}  {}  {:<13} {} → {}  xid {:#010x}{state}",
+        "{:>4}  {:>9}  {:<13} {} → {}  xid {:#010x}{state}",
         p.number,
-        e.packet.at,
+        p.time(),
         s.msg.wire_name(),
         e.packet.src,
         e.packet.dst,

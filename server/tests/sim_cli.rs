@@ -131,27 +131,26 @@ fn check_reports_the_line_and_exits_2() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// (frame number, option 53) of each DHCP frame, as tshark reads the file.
-fn tshark_dhcp(file: &std::path::Path) -> Vec<(usize, String)> {
-    let out = Command::new("tshark")
-        .args(["-r"])
-        .arg(file)
-        .args(["-Y", "dhcp", "-T", "fields", "-e", "frame.number", "-e", "dhcp.option.dhcp"])
-        .output()
-        .unwrap();
+/// (frame number, option 53, microseconds from the first frame) of each DHCP frame, as tshark reads the
+/// file.
+fn tshark_dhcp(file: &std::path::Path) -> Vec<(usize, String, u64)> {
+    let fields = ["-e", "frame.number", "-e", "dhcp.option.dhcp", "-e", "frame.time_relative"];
+    let out = Command::new("tshark").args(["-r"]).arg(file).args(["-Y", "dhcp", "-T", "fields"]).args(fields).output();
+    let out = out.unwrap();
     assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| {
-            let (n, t) = l.split_once('\t').unwrap();
-            (n.parse().unwrap(), t.to_string())
+            let f: Vec<&str> = l.split('\t').collect();
+            let secs: f64 = f[2].parse().unwrap();
+            (f[0].parse().unwrap(), f[1].to_string(), (secs * 1e6).round() as u64)
         })
         .collect()
 }
 
-/// (frame, option 53) of each packet `sim --explain --json` told.
-fn explained(file: &std::path::Path) -> Vec<(usize, String)> {
+/// (frame, option 53, microseconds from the first frame) of each packet `sim --explain --json` told.
+fn explained(file: &std::path::Path) -> Vec<(usize, String, u64)> {
     let out = dhcplab().args(["sim", "--json", "--explain"]).arg(file).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout)
@@ -161,7 +160,8 @@ fn explained(file: &std::path::Path) -> Vec<(usize, String)> {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             assert!(!v["text"].as_str().unwrap().is_empty());
             let n = v["frame"].as_u64().unwrap() as usize;
-            (n, number(v["msg"].as_str().unwrap()).to_string())
+            let micros = (v["time"].as_f64().unwrap() * 1e6).round() as u64;
+            (n, number(v["msg"].as_str().unwrap()).to_string(), micros)
         })
         .collect()
 }

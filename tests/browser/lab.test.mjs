@@ -616,6 +616,9 @@ test('open a capture: pcapng as Wireshark saves it, walked by keyboard, in ä¸­æ–
   const page = await open('#s=dora&seed=1&step=0');
   await openCapture(page, ng);
   assert.deepEqual(await captureRows(page), ['1:DHCPDISCOVER', '2:DHCPOFFER', '3:DHCPREQUEST', '4:DHCPACK']);
+  // Seconds from the first frame to the microsecond, as Wireshark's time column: the DORA took 0.727 ms.
+  const times = await page.$$eval('[data-testid=capture-time]', (t) => t.map((x) => x.textContent));
+  assert.deepEqual(times, ['0.000000', '0.000461', '0.000546', '0.000727']);
   // As after picking the file by keyboard: the focus is still on the file input, and the arrows walk on.
   await page.focus('[data-testid=open-capture]');
   const selected = selectedRow(page);

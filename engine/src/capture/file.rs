@@ -27,6 +27,9 @@ pub enum Format {
 pub struct Numbered {
     pub number: usize,
     pub frame: Frame,
+    /// From the file's first frame to this one, as exactly as the file stamps it (the frame's `at` is in
+    /// the engine's milliseconds, and a DORA on a LAN takes less than one).
+    pub since_first: Duration,
 }
 
 /// What a capture file holds.
@@ -155,9 +158,10 @@ impl Collector {
     fn add(&mut self, link: DataLink, ts: Duration, data: &[u8]) {
         self.file.total += 1;
         let first = *self.first.get_or_insert(ts);
-        let at = Instant::from_millis(u64::try_from(ts.saturating_sub(first).as_millis()).unwrap_or(u64::MAX));
+        let since_first = ts.saturating_sub(first);
+        let at = Instant::from_millis(u64::try_from(since_first.as_millis()).unwrap_or(u64::MAX));
         match decode(link, data, at) {
-            Ok(Some(frame)) => self.file.frames.push(Numbered { number: self.file.total, frame }),
+            Ok(Some(frame)) => self.file.frames.push(Numbered { number: self.file.total, frame, since_first }),
             Ok(None) => self.file.other += 1,
             Err(()) => self.file.broken += 1,
         }

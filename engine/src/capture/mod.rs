@@ -24,6 +24,8 @@ use std::net::Ipv4Addr;
 pub struct ExplainedPacket {
     /// Its frame number in the file, as Wireshark shows it.
     pub number: usize,
+    /// From the file's first frame, to the file's precision (see [`ExplainedPacket::time`]).
+    pub since_first: std::time::Duration,
     /// The narration, the packet as the inspector takes it, and how the exchange ended.
     pub event: WatchEvent,
     /// The Ethernet addresses (the narration's packet is the UDP datagram), and whether it was broadcast.
@@ -33,6 +35,14 @@ pub struct ExplainedPacket {
     /// The client state the message shows (its sender's, or for a reply the state it puts the client in).
     pub state: Option<ClientStateKind>,
     pub findings: Vec<Finding>,
+}
+
+impl ExplainedPacket {
+    /// Seconds from the file's first frame to the microsecond ("0.000461"), as Wireshark's time column
+    /// shows them: the lab's clock (milliseconds) would show a whole DORA on a LAN at 0:00:00.000.
+    pub fn time(&self) -> String {
+        format!("{}.{:06}", self.since_first.as_secs(), self.since_first.subsec_micros())
+    }
 }
 
 /// A whole capture, told.
@@ -107,6 +117,7 @@ pub fn explain(name: &str, bytes: &[u8]) -> Result<Explained, CaptureError> {
         }
         packets.push(ExplainedPacket {
             number: n.number,
+            since_first: n.since_first,
             event,
             src_mac: n.frame.src_mac,
             dst_mac: n.frame.dst_mac,

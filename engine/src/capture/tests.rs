@@ -33,8 +33,11 @@ fn a_real_dhclient_exchange_is_told_packet_by_packet_with_the_states_it_shows() 
     let Some(Outcome::Bound { ip, server, .. }) = &x.packets[3].event.outcome else { panic!("no binding") };
     assert_eq!((ip.to_string(), server.to_string()), ("192.0.2.10".into(), "192.0.2.1".into()));
     assert_eq!(x.servers, ["192.0.2.1".parse::<Ipv4Addr>().unwrap()]);
-    // Stamped from the first frame: the ACK came 0.727 ms after the DISCOVER, within the same millisecond.
-    assert_eq!(x.packets[0].event.packet.at.as_millis(), 0);
+    // Stamped from the first frame: the ACK came 0.727 ms after the DISCOVER, within the same millisecond,
+    // which the time to the microsecond shows as the file has it (tshark's frame.time_relative).
+    assert_eq!(x.packets[3].event.packet.at.as_millis(), 0);
+    let times: Vec<String> = x.packets.iter().map(ExplainedPacket::time).collect();
+    assert_eq!(times, ["0.000000", "0.000461", "0.000546", "0.000727"]);
 }
 
 #[test]
@@ -125,6 +128,10 @@ fn a_pcapng_file_reads_as_its_pcap_does() {
     // The REQUEST came 24 ms after the DISCOVER.
     assert_eq!(at(&a), [0, 0, 23, 24]);
     assert_eq!(at(&a), at(&b));
+    // Nanosecond stamps (if_tsresol 9) keep the microseconds the pcap had.
+    let times = |x: &Explained| x.packets.iter().map(ExplainedPacket::time).collect::<Vec<_>>();
+    assert_eq!(times(&a), times(&b));
+    assert_eq!(times(&a), ["0.000000", "0.000343", "0.023977", "0.024345"]);
 }
 
 #[test]

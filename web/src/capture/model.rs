@@ -133,13 +133,7 @@ impl CaptureModel {
             .map(|i| {
                 let p = &self.x.packets[i];
                 let (from, to) = self.ends[i].clone();
-                flow::Arrow {
-                    key: i as u64,
-                    time: p.event.packet.at.to_string(),
-                    from,
-                    to,
-                    msg: p.event.packet.summary.msg,
-                }
+                flow::Arrow { key: i as u64, time: p.time(), from, to, msg: p.event.packet.summary.msg }
             })
             .collect()
     }
@@ -151,8 +145,8 @@ impl CaptureModel {
         Some(inspector::Inspected {
             layers: inspector::frame_layers(
                 dhcplab_engine::text::Text::new(
-                    format!("Frame {}: {} bytes of DHCP at {}", p.number, pk.payload.len(), pk.at),
-                    format!("第 {} 帧：DHCP 报文 {} 字节，时间 {}", p.number, pk.payload.len(), pk.at),
+                    format!("Frame {}: {} bytes of DHCP at {} s", p.number, pk.payload.len(), p.time()),
+                    format!("第 {} 帧：DHCP 报文 {} 字节，时间 {} 秒", p.number, pk.payload.len(), p.time()),
                 ),
                 &p.src_mac,
                 &p.dst_mac,

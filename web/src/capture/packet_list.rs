@@ -50,7 +50,7 @@ pub fn PacketList(p: &CaptureProps) -> Html {
                                     data-testid="capture-row" data-number={pk.number.to_string()} data-msg={s.msg.wire_name()}
                                     data-problem={(problems > 0).to_string()} aria-selected={selected.to_string()} {onclick}>
                                     <td class="t">{pk.number}</td>
-                                    <td class="t">{pk.event.packet.at.to_string()}</td>
+                                    <td class="t" data-testid="capture-time">{pk.time()}</td>
                                     <td>{pk.event.packet.src.to_string()}</td>
                                     <td>{pk.event.packet.dst.to_string()}</td>
                                     <td class="m"><span class="dot" style={format!("background:{}", msg_color(s.msg))}></span>{s.msg.wire_name()}</td>
