@@ -334,6 +334,15 @@ fn main() -> ExitCode {
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {
+    // The reader went away (`dhcplab sim … | head`): what it wanted it has, as with any Unix filter.
+    let broken = |kind: Option<std::io::ErrorKind>| kind == Some(std::io::ErrorKind::BrokenPipe);
+    let closed = e.chain().any(|c| {
+        broken(c.downcast_ref::<std::io::Error>().map(std::io::Error::kind))
+            || broken(c.downcast_ref::<serde_json::Error>().and_then(serde_json::Error::io_error_kind))
+    });
+    if closed {
+        return ExitCode::SUCCESS;
+    }
     eprintln!("dhcplab: {e:#}");
     ExitCode::from(EXIT_FAILURE)
 }

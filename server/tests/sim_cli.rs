@@ -201,3 +201,23 @@ fn sim_explain_tells_every_dhcp_frame_tshark_sees_in_pcap_and_pcapng() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a pcap or pcapng file"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly_as_a_unix_filter_does() {
+    let capture = concat!(env!("CARGO_MANIFEST_DIR"), "/../engine/tests/fixtures/captures/lan-2clients.pcap");
+    for json in [false, true] {
+        let mut cmd = dhcplab();
+        cmd.args(["sim", "--explain", capture])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd.spawn().unwrap();
+        // The reading end closed before the first line is written (as `| head -0` would): every write fails.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.is_empty(), "json {json}: {:?} {err}", out.status);
+    }
+}
