@@ -38,6 +38,10 @@ fn a_real_dhclient_exchange_is_told_packet_by_packet_with_the_states_it_shows() 
     assert_eq!(x.packets[3].event.packet.at.as_millis(), 0);
     let times: Vec<String> = x.packets.iter().map(ExplainedPacket::time).collect();
     assert_eq!(times, ["0.000000", "0.000461", "0.000546", "0.000727"]);
+    // The outcome's millisecond count says so rather than "0 ms".
+    let told = x.packets[3].event.outcome.as_ref().unwrap().text("vm");
+    assert!(told.en.ends_with("(within a millisecond of its first message)."), "{told:?}");
+    assert!(told.zh.contains("用时不到 1 ms"), "{told:?}");
 }
 
 #[test]

@@ -42,9 +42,15 @@ impl Outcome {
                 let lease =
                     lease_secs.map(|s| duration_text::format(Duration::from_secs(u64::from(s)))).unwrap_or_default();
                 let (en, zh) = if *renewal { ("renewed", "续租了") } else { ("bound", "获得了") };
+                // Times are whole milliseconds: 0 is an exchange quicker than one (a server on the LAN).
+                let (took_en, took_zh) = match took_ms {
+                    0 => ("within a millisecond of its first message".to_string(), "不到 1 ms".to_string()),
+                    // A space between Chinese and a number, none before 不到.
+                    ms => (format!("{ms} ms from its first message"), format!(" {ms} ms")),
+                };
                 Text::new(
-                    format!("⇒ {who} {en} {ip} for {lease} from {server} ({took_ms} ms from its first message)."),
-                    format!("⇒ {who} 从 {server} {zh} {ip}，租期 {lease}（从第一个报文起用时 {took_ms} ms）。"),
+                    format!("⇒ {who} {en} {ip} for {lease} from {server} ({took_en})."),
+                    format!("⇒ {who} 从 {server} {zh} {ip}，租期 {lease}（从第一个报文起用时{took_zh}）。"),
                 )
             }
             Outcome::Refused { server, message } => {

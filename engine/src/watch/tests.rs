@@ -86,7 +86,9 @@ fn a_dora_is_told_in_order_and_summed_up_and_a_release_gives_the_lease_back() {
     };
     assert_eq!((ip, server, lease_secs, renewal), (Ipv4Addr::new(192, 0, 2, 100), SERVER, Some(3600), false));
     assert_eq!(took_ms, 4, "DISCOVER at 0 ms, OFFER and REQUEST at 2 ms, ACK at 4 ms");
-    assert!(ack.outcome.as_ref().unwrap().text("laptop").en.contains("bound 192.0.2.100 for 1h from 192.0.2.1"));
+    let told = ack.outcome.as_ref().unwrap().text("laptop");
+    assert!(told.en.contains("bound 192.0.2.100 for 1h from 192.0.2.1 (4 ms from its first message)"), "{told:?}");
+    assert!(told.zh.contains("用时 4 ms"), "{told:?}");
     assert_eq!(ack.lease.as_ref().map(|e| e.kind), Some(LeaseEventKind::Bound));
     assert_eq!(w.watch.lease(ip).map(|l| l.state), Some(LeaseState::Bound));
     assert_eq!((w.watch.stats().received, w.watch.stats().sent), (2, 2));
