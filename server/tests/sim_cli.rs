@@ -167,7 +167,7 @@ fn explained(file: &std::path::Path) -> Vec<(usize, String, u64)> {
 }
 
 #[test]
-fn sim_explain_tells_every_dhcp_frame_tshark_sees_in_pcap_and_pcapng() {
+fn sim_explain_tells_every_dhcp_frame_tshark_sees_at_the_time_tshark_reads_in_pcap_and_pcapng() {
     let dir = workdir("explain");
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures/captures");
     for name in ["dhclient", "udhcpc", "dhcpcd", "nmap", "lan-2clients", "perfdhcp-relay-unicast"] {
