@@ -74,9 +74,10 @@ async function open(hash, viewport = { width: 1400, height: 1000 }, ready = '[da
   return page;
 }
 
-// What a key or click changed, once the page shows it. yew renders after the event, and on a busy machine
-// its scheduler yields to the browser between components (after 16 ms of work), so a value read at once
-// can still be the old one. Returns the last value read; the caller asserts on it.
+// What a key or click changed, once the page shows it. yew renders in a scheduler run after the event; a run
+// that passes 16 ms of work (a busy machine) yields to the browser, and an event meanwhile has its render
+// wait behind it, so a value read at once can still be the old one. Returns the last value read (after
+// `ms` at most); the caller asserts on it.
 async function until(read, ok, ms = 5000) {
   const end = Date.now() + ms;
   let value = await read();
@@ -87,8 +88,11 @@ async function until(read, ok, ms = 5000) {
   return value;
 }
 
-// The text at `selector` once it matches `re` (or as it is after 5 s, for the assertion to show).
-const textMatching = (page, selector, re) => until(() => page.innerText(selector), (t) => re.test(t));
+// The text at `selector` once `ok` takes it, matches `re`, or is `want` (or as it is after 5 s, for the
+// assertion to show).
+const textWhen = (page, selector, ok) => until(() => page.innerText(selector), ok);
+const textMatching = (page, selector, re) => textWhen(page, selector, (t) => re.test(t));
+const textEqual = (page, selector, want) => textWhen(page, selector, (t) => t === want);
 
 const packetMsgs = (page) =>
   page.$$eval('[data-testid=event-row]', (rows) => rows.map((r) => r.dataset.msg).filter((m) => m));
@@ -198,7 +202,7 @@ test('no-server self-assigns 169.254, then binds when the server comes', async (
 test('the language switch turns everything Chinese and is remembered', async () => {
   const page = await open('#s=dora&seed=1&step=4');
   await page.click('[data-testid=lang]');
-  assert.equal(await until(() => page.innerText('[data-testid=nav-lab]'), (t) => t === '实验室'), '实验室');
+  assert.equal(await textEqual(page, '[data-testid=nav-lab]', '实验室'), '实验室');
   assert.match(await page.innerText('[data-testid=explain]'), /[\u4e00-\u9fff]/, 'the explanation is in Chinese');
   await page.reload();
   await page.waitForSelector('[data-testid=scenario-select]');
@@ -353,7 +357,7 @@ test('dashboard: live leases, search, hostile hostnames shown as text, release w
   assert.equal(await until(shown, (n) => n === 1), 1);
   await page.fill('[data-testid=lease-search]', 'no-such-host');
   const none = 'No lease matches these filters.';
-  assert.equal(await until(() => page.innerText('[data-testid=no-leases]'), (t) => t === none), none);
+  assert.equal(await textEqual(page, '[data-testid=no-leases]', none), none);
   await page.fill('[data-testid=lease-search]', '');
   // Release needs the admin token (the demo prints it).
   const token = readFileSync(logFile, 'utf8').match(/demo admin token: (\w+)/)[1];
@@ -432,7 +436,7 @@ test('dashboard: a big network is paged, and the search narrows it and goes back
   await page.click('[data-testid=lease-next]');
   await page.click('[data-testid=lease-next]');
   const last = '201–250 / 250';
-  assert.equal(await until(() => page.innerText('[data-testid=lease-page]'), (t) => t === last), last);
+  assert.equal(await textEqual(page, '[data-testid=lease-page]', last), last);
   assert.equal(await until(rows, (n) => n === 50), 50);
   assert.ok(await page.isDisabled('[data-testid=lease-next]'));
   await page.fill('[data-testid=lease-search]', 'pc-24');
@@ -575,10 +579,10 @@ test('open a capture: every shared capture told packet by packet, with flow, sta
       const number = String(i + 1);
       assert.equal(await until(selected, (n) => n === number), number);
       const tells = (story) => story.includes(msgs[i]) || (msgs[i] === O && /offers/.test(story)) || (msgs[i] === A && /confirms/.test(story));
-      const story = await until(() => page.innerText('[data-testid=capture-narration]'), tells);
+      const story = await textWhen(page, '[data-testid=capture-narration]', tells);
       assert.ok(tells(story), `${name} frame ${i + 1} (${msgs[i]}): ${story}`);
       const frame = new RegExp(`Frame ${i + 1}: .*${msgs[i]}`, 's');
-      assert.match(await until(() => page.innerText('[data-testid=inspector]'), (t) => frame.test(t)), frame);
+      assert.match(await textMatching(page, '[data-testid=inspector]', frame), frame);
     }
   }
   // The relay's capture: the relay's lifeline, and each packet says it crossed it.
@@ -625,14 +629,15 @@ test('open a capture: pcapng as Wireshark saves it, walked by keyboard, in 中�
   await page.keyboard.press('ArrowDown');
   await page.keyboard.press('ArrowDown');
   assert.equal(await until(selected, (n) => n === '3'), '3');
-  assert.match(await until(() => page.innerText('[data-testid=capture-state]'), (t) => /REQUESTING/.test(t)), /REQUESTING/);
+  assert.match(await textMatching(page, '[data-testid=capture-state]', /REQUESTING/), /REQUESTING/);
   assert.match(await page.innerText('[data-testid=capture-narration]'), /naming server 192\.0\.2\.1/);
   await page.keyboard.press('End');
   assert.equal(await until(selected, (n) => n === '4'), '4');
   await page.keyboard.press('ArrowLeft');
   assert.equal(await until(selected, (n) => n === '3'), '3');
   await page.click('[data-testid=lang]');
-  assert.match(await textMatching(page, '[data-testid=capture-summary]', /帧中有/), /帧中有 4 个 DHCP 报文/);
+  const summary = /帧中有 4 个 DHCP 报文/;
+  assert.match(await textMatching(page, '[data-testid=capture-summary]', summary), summary);
   assert.match(await page.innerText('[data-testid=capture-narration]'), /广播 DHCPREQUEST/);
   assert.match(await page.innerText('[data-testid=capture-story]'), /客户端状态/);
   await page.screenshot({ path: path.join(artifacts, 'lab-capture-zh.png'), fullPage: true });
@@ -718,7 +723,7 @@ test('keyboard only: pick a scenario and walk it to its end, the story told at e
   for (let i = 0; i < total; i++) {
     await page.keyboard.press('ArrowRight');
     const at = `${i + 1}/${total}`;
-    assert.equal(await until(() => page.innerText('[data-testid=step-count]'), (c) => c === at), at);
+    assert.equal(await textEqual(page, '[data-testid=step-count]', at), at);
     told.add(await page.innerText('[data-testid=explain] .explanation'));
   }
   assert.equal(await page.innerText('[data-testid=step-count]'), `${total}/${total}`);
@@ -891,7 +896,7 @@ test('big classrooms: a hundred clients drawn; a thousand open with progress sho
   assert.equal(await page.$$eval('[data-testid=topology] circle.dot', (d) => d.length), 1000);
   for (let i = 0; i < 40; i++) await page.click('[data-testid=step]');
   const at = `41/${total}`;
-  assert.equal(await until(() => page.innerText('[data-testid=step-count]'), (c) => c === at), at);
+  assert.equal(await textEqual(page, '[data-testid=step-count]', at), at);
   await page.screenshot({ path: path.join(artifacts, 'lab-crowd-1000.png') });
   await page.close();
 });
