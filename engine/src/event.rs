@@ -29,6 +29,9 @@ pub enum LeaseEventKind {
     OfferWithdrawn,
     /// The client never came back for the offer.
     OfferExpired,
+    /// Another client's REQUEST for the offered address came first (an offer does not reserve the address,
+    /// RFC 2131 §4.3.1): typically the client whose own, older offer of it a DISCOVER flood took.
+    OfferTaken,
     /// A declined address finished probation and is back in the pool.
     Reclaimed,
     /// A REQUEST was refused with DHCPNAK.
@@ -41,7 +44,7 @@ pub enum LeaseEventKind {
 }
 
 impl LeaseEventKind {
-    pub const ALL: [LeaseEventKind; 12] = [
+    pub const ALL: [LeaseEventKind; 13] = [
         LeaseEventKind::Offered,
         LeaseEventKind::Bound,
         LeaseEventKind::Renewed,
@@ -50,6 +53,7 @@ impl LeaseEventKind {
         LeaseEventKind::Expired,
         LeaseEventKind::OfferWithdrawn,
         LeaseEventKind::OfferExpired,
+        LeaseEventKind::OfferTaken,
         LeaseEventKind::Reclaimed,
         LeaseEventKind::Nak,
         LeaseEventKind::Synced,
@@ -67,6 +71,7 @@ impl LeaseEventKind {
             LeaseEventKind::Expired => "expired",
             LeaseEventKind::OfferWithdrawn => "offer_withdrawn",
             LeaseEventKind::OfferExpired => "offer_expired",
+            LeaseEventKind::OfferTaken => "offer_taken",
             LeaseEventKind::Reclaimed => "reclaimed",
             LeaseEventKind::Nak => "nak",
             LeaseEventKind::Synced => "synced",
@@ -148,9 +153,10 @@ impl LeaseEvent {
     pub fn change(&self) -> LeaseChange {
         match self.kind {
             // The offer is gone and the address free, with no client to remember.
-            LeaseEventKind::OfferExpired | LeaseEventKind::OfferWithdrawn | LeaseEventKind::Reclaimed => {
-                LeaseChange::Remove
-            }
+            LeaseEventKind::OfferExpired
+            | LeaseEventKind::OfferWithdrawn
+            | LeaseEventKind::OfferTaken
+            | LeaseEventKind::Reclaimed => LeaseChange::Remove,
             // A NAK refuses a request and leaves every record as it was.
             LeaseEventKind::Nak => LeaseChange::Keep,
             // Another server's record: as it now stands, or gone.

@@ -58,6 +58,10 @@ pub struct Stats {
     /// DISCOVER flood shows here).
     #[serde(default)]
     pub offers_reclaimed: u64,
+    /// Offers given up to an earlier offer's client whose REQUEST for the address came first (the flood took
+    /// its offer before it came back).
+    #[serde(default)]
+    pub offers_taken: u64,
     /// Declined addresses let out of quarantine early because a quarter of the pool was quarantined (a
     /// DECLINE flood shows here).
     #[serde(default)]

@@ -105,6 +105,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
     );
     counter(
         &mut out,
+        "offers_taken_total",
+        "Offers given up because another client's REQUEST for the address came first (its own offer was reclaimed).",
+        e.offers_taken,
+    );
+    counter(
+        &mut out,
         "decline_quarantine_evictions_total",
         "Declined addresses released early because a quarter of the pool was quarantined (a DECLINE flood).",
         e.quarantine_evictions,

@@ -49,6 +49,17 @@ pub struct RecvMeta {
     pub src: SocketAddrV4,
 }
 
+/// Who has an address a client may be given by its REQUEST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    /// This client: its offer, its lease, or its reservation.
+    Own,
+    /// Nobody.
+    Free,
+    /// Another client we offered it to, who has not asked for it yet.
+    Offered,
+}
+
 /// A reply to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
@@ -680,7 +691,9 @@ impl Server {
         (r.ip != ip && !self.held_by_other(r.ip, key)).then_some(r.ip)
     }
 
-    /// Whether `ip` may be bound to this client, or why not (the NAK's message).
+    /// Whether `ip` may be bound to this client (and who has it now), or why not (the NAK's message).
+    /// `selecting`: the client answers an OFFER of ours (RFC 2131 §4.3.2).
+    #[allow(clippy::too_many_arguments)]
     fn check_bindable(
         &self,
         si: usize,
@@ -688,7 +701,8 @@ impl Server {
         req: &Request,
         key: ClientKeyRef<'_>,
         m: &Membership,
-    ) -> Result<bool, String> {
+        selecting: bool,
+    ) -> Result<Claim, String> {
         let s = &self.subnets[si];
         if !s.net.contains(&ip) {
             return Err(format!("{ip} is not on this network ({})", s.net));
@@ -702,10 +716,15 @@ impl Server {
         }
         match self.table.get(ip) {
             Some(l) if l.state == LeaseState::Declined => Err(format!("{ip} was declined and is in probation")),
-            Some(l) if l.is_client(key) => Ok(true),
+            Some(l) if l.is_client(key) => Ok(Claim::Own),
+            // RFC 2131 §4.3.1: an offer does not reserve the address, so the first REQUEST for it wins. A
+            // client in SELECTING asks for what we offered it; if a newer DISCOVER has since been offered the
+            // same address (see `reclaim_offer`: a flood of them takes the oldest offers), the client that
+            // comes back first must not be refused for it.
+            Some(l) if selecting && l.state == LeaseState::Offered && l.server == self.name => Ok(Claim::Offered),
             Some(l) if l.state.holds_address() => Err(format!("{ip} is leased to another client")),
-            _ if s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip) => Ok(true),
-            _ if self.table.is_free(ip) => Ok(false),
+            _ if s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip) => Ok(Claim::Own),
+            _ if self.table.is_free(ip) => Ok(Claim::Free),
             _ => Err(format!("{ip} is not in an address pool")),
         }
     }
@@ -838,12 +857,23 @@ impl Server {
             return self.nak(now, meta, req, net, ip, reason);
         }
         let m = self.membership(si, req);
-        match self.check_bindable(si, ip, req, key, &m) {
-            Ok(true) => self.bind(now, meta, req, si, ip, key, &m),
+        match self.check_bindable(si, ip, req, key, &m, selecting) {
+            Ok(Claim::Own) => self.bind(now, meta, req, si, ip, key, &m),
+            Ok(Claim::Offered) => {
+                if let Some(taken) = self.table.remove(ip) {
+                    self.stats.offers_taken += 1;
+                    let ev = LeaseEvent::from_lease(now, LeaseEventKind::OfferTaken, &taken)
+                        .with_reason(format!("{} asked for it first", req.hw));
+                    self.emit(ev);
+                }
+                self.bind(now, meta, req, si, ip, key, &m)
+            }
             // No record of this client for a free address: an authoritative server adopts it (its database
             // may have been lost); others must stay silent (RFC 2131 §4.3.2).
-            Ok(false) if selecting || self.config.policy.authoritative => self.bind(now, meta, req, si, ip, key, &m),
-            Ok(false) => Ok(Outcome::Silent),
+            Ok(Claim::Free) if selecting || self.config.policy.authoritative => {
+                self.bind(now, meta, req, si, ip, key, &m)
+            }
+            Ok(Claim::Free) => Ok(Outcome::Silent),
             Err(reason) if selecting || self.config.policy.authoritative || !self.subnets[si].net.contains(&ip) => {
                 self.nak(now, meta, req, net, ip, reason)
             }

@@ -176,15 +176,24 @@ fn an_unanswered_offer_expires_and_the_address_returns() {
 }
 
 #[test]
-fn an_offer_is_held_for_its_client_only() {
+fn an_offer_gives_way_only_to_a_request_that_answers_an_offer() {
     let mut lab = lab();
     let (_, offer) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
-    // Another client asks for that very address, in SELECTING and INIT-REBOOT: NAK both times.
-    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).requested(offer.yiaddr()).server(SERVER)).unwrap();
+    let x = offer.yiaddr();
+    lab.events();
+    // INIT-REBOOT claims a binding that does not exist: NAK, and the offer stays with its client.
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).requested(x)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
-    let (_, nak) = lab.send(msg(MessageType::Request, mac(2)).requested(offer.yiaddr())).unwrap();
+    assert_eq!(lab.server.lease(x).unwrap().hw, mac(1));
+    // SELECTING: the client answers an offer of that address (its own, since taken): the first REQUEST wins
+    // (RFC 2131 §4.3.1), and the other client, coming later, is refused.
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(2)).requested(x).server(SERVER)).unwrap();
+    assert_eq!((ack.opts().msg_type(), ack.yiaddr()), (Some(MessageType::Ack), x));
+    assert_eq!(lab.events(), vec![LeaseEventKind::Nak, LeaseEventKind::OfferTaken, LeaseEventKind::Bound]);
+    let (_, nak) = lab.send(msg(MessageType::Request, mac(1)).requested(x).server(SERVER)).unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
-    assert_eq!(lab.server.lease(offer.yiaddr()).unwrap().hw, mac(1));
+    assert_eq!(lab.server.lease(x).unwrap().hw, mac(2));
+    assert_eq!(lab.server.bound_count(), 1);
 }
 
 #[test]
@@ -358,9 +367,9 @@ fn clients_are_identified_by_client_id_before_chaddr() {
     let mut lab2 = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::ZERO };
     let id = DhcpOption::ClientIdentifier(vec![0xff, 1, 2, 3, 4]);
     let (_, offer) = lab2.send(msg(MessageType::Discover, mac(1)).opt(id.clone())).unwrap();
-    let (_, nak) =
-        lab2.send(msg(MessageType::Request, mac(2)).opt(id).requested(offer.yiaddr()).server(SERVER)).unwrap();
-    assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
+    let (_, other) = lab2.send(msg(MessageType::Discover, mac(2)).opt(id)).unwrap();
+    assert_ne!(other.yiaddr(), offer.yiaddr(), "a second client, offered another address");
+    assert_eq!(lab2.server.lease_count(), 2);
 }
 
 #[test]
@@ -620,6 +629,18 @@ fn a_discover_flood_cannot_keep_a_real_client_from_an_address() {
     let got = lab.dora(mac(1));
     assert!(ip("192.168.1.20") <= got && got <= ip("192.168.1.29"), "{got}");
     assert_eq!(lab.server.bound_count(), 1);
+    // Another, slower one: the flood takes its offer (the pool's nine other addresses, then its own) before
+    // its REQUEST comes. The REQUEST still gets the address.
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(2))).unwrap();
+    for i in 5_000..5_010 {
+        let m = ClientMsg::new(MessageType::Discover, flood_mac(i), i);
+        lab.server.handle_packet(lab.now, meta(), &m.bytes()).expect("offered");
+        while lab.server.poll_transmit().is_some() {}
+    }
+    assert!(lab.server.lease(offer.yiaddr()).is_some_and(|l| l.hw != mac(2)), "the flood took the offer");
+    let (_, ack) = lab.send(msg(MessageType::Request, mac(2)).requested(offer.yiaddr()).server(SERVER)).unwrap();
+    assert_eq!((ack.opts().msg_type(), ack.yiaddr()), (Some(MessageType::Ack), offer.yiaddr()));
+    assert_eq!((lab.server.bound_count(), lab.server.stats().offers_taken), (2, 1));
 }
 
 #[test]

@@ -342,6 +342,18 @@ pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>
             ),
             rfc("RFC 2131 §4.3.1"),
         ),
+        LeaseEventKind::OfferTaken => (
+            Text::new(
+                format!(
+                    "Another client asked for {ip} first, so {server} gives it to that client and takes back \
+                     its newer offer to {hw}: an offer does not reserve the address."
+                ),
+                format!(
+                    "另一个客户端先请求了 {ip}，{server} 把它给了那个客户端，并收回给 {hw} 的较新提议：提议并不预留地址。"
+                ),
+            ),
+            rfc("RFC 2131 §4.3.1"),
+        ),
         LeaseEventKind::Reclaimed => (
             Text::new(
                 format!("{ip} has served its probation; {server} puts it back in the pool."),

@@ -47,6 +47,9 @@ pub fn log_event(ev: &LeaseEvent, link: Option<&str>) {
         LeaseEventKind::OfferWithdrawn => {
             say!(info, "offer of {ip} to {mac} withdrawn: the client chose another server")
         }
+        LeaseEventKind::OfferTaken => {
+            say!(info, "offer of {ip} to {mac} taken back: another client's REQUEST for it came first")
+        }
         LeaseEventKind::Reclaimed => say!(info, "{ip} back in the pool after probation"),
         LeaseEventKind::Offered => say!(debug, "DHCPOFFER({link}) {ip} {mac} {hostname}"),
         LeaseEventKind::OfferExpired => say!(debug, "offer of {ip} to {mac} expired"),
