@@ -644,6 +644,63 @@ fn a_discover_flood_cannot_keep_a_real_client_from_an_address() {
 }
 
 #[test]
+fn clients_racing_for_a_small_pool_never_get_an_address_another_client_still_holds() {
+    use rand_core::{Rng, SeedableRng};
+    // Six clients, three addresses, a minute's lease: DISCOVERs, REQUESTs for any address each client was
+    // ever offered (stale offers included, as a slow client or one whose offer a newer DISCOVER took would
+    // send), and time passing, in a seeded random order. An ACK never grants an address whose lease another
+    // client was ACKed and still holds (it has not started over with a DISCOVER and the lease has not run out).
+    let mut cfg = config();
+    cfg.subnets[0].pools = vec!["192.168.1.20-192.168.1.22".parse::<PoolRange>().unwrap()];
+    cfg.subnets[0].lease_time = Duration::from_secs(60);
+    let mut lab = Lab { server: Server::new(cfg, 7).unwrap(), now: Instant::from_secs(1000) };
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(2131);
+    let mut offered: Vec<Vec<Ipv4Addr>> = vec![vec![]; 6];
+    let mut holds: std::collections::HashMap<Ipv4Addr, (u8, Instant)> = Default::default();
+    let (mut acks, mut naks, mut taken) = (0, 0, 0);
+    // A full pool drops a DISCOVER (when no offer can give way), so replies are taken as they come.
+    let send = |lab: &mut Lab, m: ClientMsg| -> Option<Message> {
+        let _ = lab.server.handle_packet(lab.now, meta(), &m.bytes());
+        lab.server.check_invariants().expect("invariants hold");
+        let t = lab.server.poll_transmit()?;
+        Some(Message::decode(&mut Decoder::new(&t.bytes)).unwrap())
+    };
+    for _ in 0..20_000 {
+        let c = (rng.next_u32() % 6) as u8;
+        let hw = mac(c + 1);
+        match rng.next_u32() % 3 {
+            0 => {
+                holds.retain(|_, (holder, _)| *holder != c);
+                if let Some(offer) = send(&mut lab, msg(MessageType::Discover, hw)) {
+                    offered[usize::from(c)].push(offer.yiaddr());
+                }
+            }
+            1 if !offered[usize::from(c)].is_empty() => {
+                let mine = &offered[usize::from(c)];
+                let ip = mine[rng.next_u32() as usize % mine.len()];
+                let Some(reply) = send(&mut lab, msg(MessageType::Request, hw).requested(ip).server(SERVER)) else {
+                    continue;
+                };
+                if reply.opts().msg_type() == Some(MessageType::Ack) {
+                    if let Some(&(holder, until)) = holds.get(&ip) {
+                        assert!(holder == c || until <= lab.now, "{ip} ACKed to client {c} while {holder} holds it");
+                    }
+                    // A client holds one address in a subnet: its ACK for another frees the one it held.
+                    holds.retain(|_, (holder, _)| *holder != c);
+                    holds.insert(ip, (c, lab.now + Duration::from_secs(60)));
+                    acks += 1;
+                } else {
+                    naks += 1;
+                }
+            }
+            _ => lab.advance(Duration::from_secs(u64::from(rng.next_u32() % 10))),
+        }
+        taken += lab.events().iter().filter(|k| **k == LeaseEventKind::OfferTaken).count();
+    }
+    assert!(acks > 1_000 && naks > 1_000 && taken > 100, "every path taken: {acks} ACKs, {naks} NAKs, {taken} taken");
+}
+
+#[test]
 fn a_decline_flood_quarantines_at_most_a_quarter_of_the_pool() {
     let mut lab = lab();
     for i in 0..40 {
