@@ -106,7 +106,7 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
     counter(
         &mut out,
         "offers_taken_total",
-        "Offers given up because another client's REQUEST for the address came first (its own offer was reclaimed).",
+        "Offers given up because another client's REQUEST for the address came first (that client's own offer of it had been reclaimed).",
         e.offers_taken,
     );
     counter(
