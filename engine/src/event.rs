@@ -29,6 +29,9 @@ pub enum LeaseEventKind {
     OfferWithdrawn,
     /// The client never came back for the offer.
     OfferExpired,
+    /// The pool was full of offers nobody had asked for yet: the oldest gave way to a newer DISCOVER (a
+    /// DISCOVER flood from random MACs shows as these).
+    OfferReclaimed,
     /// Another client's REQUEST for the offered address came first (an offer does not reserve the address,
     /// RFC 2131 §4.3.1): typically the client whose own, older offer of it a DISCOVER flood took.
     OfferTaken,
@@ -44,7 +47,7 @@ pub enum LeaseEventKind {
 }
 
 impl LeaseEventKind {
-    pub const ALL: [LeaseEventKind; 13] = [
+    pub const ALL: [LeaseEventKind; 14] = [
         LeaseEventKind::Offered,
         LeaseEventKind::Bound,
         LeaseEventKind::Renewed,
@@ -53,6 +56,7 @@ impl LeaseEventKind {
         LeaseEventKind::Expired,
         LeaseEventKind::OfferWithdrawn,
         LeaseEventKind::OfferExpired,
+        LeaseEventKind::OfferReclaimed,
         LeaseEventKind::OfferTaken,
         LeaseEventKind::Reclaimed,
         LeaseEventKind::Nak,
@@ -71,6 +75,7 @@ impl LeaseEventKind {
             LeaseEventKind::Expired => "expired",
             LeaseEventKind::OfferWithdrawn => "offer_withdrawn",
             LeaseEventKind::OfferExpired => "offer_expired",
+            LeaseEventKind::OfferReclaimed => "offer_reclaimed",
             LeaseEventKind::OfferTaken => "offer_taken",
             LeaseEventKind::Reclaimed => "reclaimed",
             LeaseEventKind::Nak => "nak",
@@ -154,6 +159,7 @@ impl LeaseEvent {
         match self.kind {
             // The offer is gone and the address free, with no client to remember.
             LeaseEventKind::OfferExpired
+            | LeaseEventKind::OfferReclaimed
             | LeaseEventKind::OfferWithdrawn
             | LeaseEventKind::OfferTaken
             | LeaseEventKind::Reclaimed => LeaseChange::Remove,

@@ -222,6 +222,7 @@ pub fn lease_event(lang: Lang, kind: LeaseEventKind) -> &'static str {
         Expired => ("lease expired", "租约已过期"),
         OfferWithdrawn => ("offer withdrawn", "提议已撤回"),
         OfferExpired => ("offer expired", "提议已过期"),
+        OfferReclaimed => ("offer reclaimed (pool full)", "提议已收回（地址池已满）"),
         OfferTaken => ("offer given to an earlier request", "提议让给了先到的请求"),
         Reclaimed => ("address reclaimed", "地址已回收"),
         Nak => ("refused (NAK)", "已拒绝 (NAK)"),

@@ -467,7 +467,7 @@ impl Server {
         let oldest = self.table.oldest(LeaseState::Offered, self.subnets[si].net, Some(key))?.ip;
         let lease = self.table.remove(oldest)?;
         self.stats.offers_reclaimed += 1;
-        let ev = LeaseEvent::from_lease(now, LeaseEventKind::OfferExpired, &lease)
+        let ev = LeaseEvent::from_lease(now, LeaseEventKind::OfferReclaimed, &lease)
             .with_reason("the pool was full: the oldest offer gave way to a newer DISCOVER");
         self.emit(ev);
         Some(oldest)

@@ -632,11 +632,14 @@ fn a_discover_flood_cannot_keep_a_real_client_from_an_address() {
     // Another, slower one: the flood takes its offer (the pool's nine other addresses, then its own) before
     // its REQUEST comes. The REQUEST still gets the address.
     let (_, offer) = lab.send(msg(MessageType::Discover, mac(2))).unwrap();
+    lab.events();
     for i in 5_000..5_010 {
         let m = ClientMsg::new(MessageType::Discover, flood_mac(i), i);
         lab.server.handle_packet(lab.now, meta(), &m.bytes()).expect("offered");
         while lab.server.poll_transmit().is_some() {}
     }
+    let reclaimed = lab.events().iter().filter(|k| **k == LeaseEventKind::OfferReclaimed).count();
+    assert_eq!(reclaimed, 10, "each flood DISCOVER took the oldest offer");
     assert!(lab.server.lease(offer.yiaddr()).is_some_and(|l| l.hw != mac(2)), "the flood took the offer");
     let (_, ack) = lab.send(msg(MessageType::Request, mac(2)).requested(offer.yiaddr()).server(SERVER)).unwrap();
     assert_eq!((ack.opts().msg_type(), ack.yiaddr()), (Some(MessageType::Ack), offer.yiaddr()));

@@ -342,6 +342,18 @@ pub(super) fn lease_event(server: &str, e: &LeaseEvent) -> (Text, Option<String>
             ),
             rfc("RFC 2131 §4.3.1"),
         ),
+        LeaseEventKind::OfferReclaimed => (
+            Text::new(
+                format!(
+                    "The pool is full of offers nobody has asked for yet, so {server} takes back the oldest, of \
+                     {ip} to {hw}, for a newer DISCOVER: a flood of DISCOVERs cannot hold the addresses."
+                ),
+                format!(
+                    "地址池里全是尚无人请求的提议，{server} 收回最早的一个（给 {hw} 的 {ip}），让给更新的 DISCOVER：大量 DISCOVER 无法占住地址。"
+                ),
+            ),
+            rfc("RFC 2131 §4.3.1"),
+        ),
         LeaseEventKind::OfferTaken => (
             Text::new(
                 format!(

@@ -9,7 +9,13 @@ use tracing::{Level, debug, info, warn};
 pub fn logged(ev: &LeaseEvent) -> bool {
     // OFFERs and the shared database's records are debug lines: at the default level nothing is formatted
     // for them, on the busiest path.
-    let quiet = matches!(ev.kind, LeaseEventKind::Offered | LeaseEventKind::OfferExpired | LeaseEventKind::Synced);
+    let quiet = matches!(
+        ev.kind,
+        LeaseEventKind::Offered
+            | LeaseEventKind::OfferExpired
+            | LeaseEventKind::OfferReclaimed
+            | LeaseEventKind::Synced
+    );
     if quiet { tracing::enabled!(Level::DEBUG) } else { tracing::enabled!(Level::INFO) }
 }
 
@@ -53,6 +59,9 @@ pub fn log_event(ev: &LeaseEvent, link: Option<&str>) {
         LeaseEventKind::Reclaimed => say!(info, "{ip} back in the pool after probation"),
         LeaseEventKind::Offered => say!(debug, "DHCPOFFER({link}) {ip} {mac} {hostname}"),
         LeaseEventKind::OfferExpired => say!(debug, "offer of {ip} to {mac} expired"),
+        LeaseEventKind::OfferReclaimed => {
+            say!(debug, "offer of {ip} to {mac} reclaimed: the pool is full of offers, and a newer DISCOVER came")
+        }
         LeaseEventKind::Synced => match ev.state {
             Some(state) => say!(debug, "shared database: {ip} is {state} for {mac} {hostname}"),
             None => say!(debug, "shared database: the record of {ip} is gone"),
