@@ -126,6 +126,25 @@ fn flood_lab(lab: &mut NetLab, pool: &str) -> (String, String, Daemon) {
     (cli, atk, d)
 }
 
+/// Runs a real dhclient once on `cli`'s eth0 (its files named after `tag`) while a flood is on, and asserts it
+/// got a lease within 10 s; returns how long it took. A slow one shows dhclient's own log and the daemon's stats.
+fn dhclient_binds_during_a_flood(lab: &NetLab, cli: &str, d: &Daemon, tag: &str) -> std::time::Duration {
+    let (lf, pf) = (lab.dir.join(format!("{tag}.leases")), lab.dir.join(format!("{tag}.pid")));
+    let (lf, pf) = (lf.to_string_lossy(), pf.to_string_lossy());
+    let started = std::time::Instant::now();
+    let args = ["30", "dhclient", "-v", "-1", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"];
+    let out = lab.exec(cli, "timeout", &args);
+    let took = started.elapsed();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "dhclient got no lease during the flood:\n{log}");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "dhclient took {took:?}:\n{log}\ndaemon stats: {}",
+        d.stats(lab)
+    );
+    took
+}
+
 #[test]
 fn a_flood_of_50000_random_macs_leaves_memory_bounded_and_a_real_client_bound() {
     let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
@@ -141,28 +160,16 @@ fn a_flood_of_50000_random_macs_leaves_memory_bounded_and_a_real_client_bound() 
 
     // 50,000 clients' DISCOVERs (none of them ever REQUESTs), 4,000 a second for 13 s; a real dhclient
     // starts 3 s into it.
-    let (lf, pf) = (lab.dir.join("fld.leases"), lab.dir.join("fld.pid"));
-    let (lf, pf) = (lf.to_string_lossy(), pf.to_string_lossy());
-    let (flood, (out, took, reclaimed_then)) = std::thread::scope(|s| {
+    let (flood, (took, reclaimed_then)) = std::thread::scope(|s| {
         let flood = s.spawn(|| {
             let args = ["-4", "-i", "-R", "50000", "-r", "4000", "-p", "13", "-l", "192.0.2.2", SERVER];
             lab.exec(&atk, "perfdhcp", &args)
         });
         std::thread::sleep(std::time::Duration::from_secs(3));
-        let started = std::time::Instant::now();
-        let args = ["30", "dhclient", "-v", "-1", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"];
-        let out = lab.exec(&cli, "timeout", &args);
-        let took = started.elapsed();
+        let took = dhclient_binds_during_a_flood(&lab, &cli, &d, "fld");
         let reclaimed = d.stats(&lab)["engine"]["offers_reclaimed"].as_u64().unwrap_or(0);
-        (flood.join().expect("perfdhcp ran"), (out, took, reclaimed))
+        (flood.join().expect("perfdhcp ran"), (took, reclaimed))
     });
-    assert!(out.status.success(), "dhclient got no lease during the flood:\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        took < std::time::Duration::from_secs(10),
-        "dhclient took {took:?}:\n{}\ndaemon stats: {}",
-        String::from_utf8_lossy(&out.stderr),
-        d.stats(&lab)
-    );
     assert!(reclaimed_then > 0, "the flood was running while dhclient got its lease");
     let sent = String::from_utf8_lossy(&flood.stdout).to_string();
     assert!(sent.contains("sent packets"), "perfdhcp:\n{sent}");
@@ -359,23 +366,11 @@ fn a_decline_flood_quarantines_at_most_a_quarter_of_the_pool_and_a_real_client_s
         dhcplab_tests::in_netns(&atk, move || decline_flood("192.0.2.2".parse().unwrap(), SERVER, &stop))
     };
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let (lf, pf) = (lab.dir.join("dcl.leases"), lab.dir.join("dcl.pid"));
-    let (lf, pf) = (lf.to_string_lossy(), pf.to_string_lossy());
-    let started = std::time::Instant::now();
-    let args = ["30", "dhclient", "-v", "-1", "-sf", "/bin/true", "-lf", &lf, "-pf", &pf, "eth0"];
-    let out = lab.exec(&cli, "timeout", &args);
-    let took = started.elapsed();
+    let took = dhclient_binds_during_a_flood(&lab, &cli, &d, "dcl");
     std::thread::sleep(std::time::Duration::from_secs(2));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (declines, offers) = flood.join().expect("the flood ran");
 
-    assert!(out.status.success(), "dhclient got no lease during the flood:\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        took < std::time::Duration::from_secs(10),
-        "dhclient took {took:?}:\n{}\ndaemon stats: {}",
-        String::from_utf8_lossy(&out.stderr),
-        d.stats(&lab)
-    );
     let stats = d.stats(&lab);
     let lan = &stats["subnets"][0];
     let evicted = stats["engine"]["quarantine_evictions"].as_u64().unwrap_or(0);
