@@ -18,7 +18,6 @@ use crate::config::CustomOption;
 use crate::hwaddr::HwAddr;
 use crate::packet::Request;
 use dhcproto::v4::relay::RelayInfo;
-use dhcproto::v4::{DhcpOption, OptionCode};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -256,33 +255,20 @@ pub struct ClientFacts {
 impl ClientFacts {
     pub fn of(req: &Request) -> Self {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let opts = req.msg.opts();
-        let vendor_class = match opts.get(OptionCode::ClassIdentifier) {
-            Some(DhcpOption::ClassIdentifier(b)) => Some(text(b)),
-            _ => None,
-        };
+        let vendor_class = req.vendor_class.as_deref().map(text);
         // RFC 3004 §4: a sequence of (length, class) pairs.
-        let user_class = match opts.get(OptionCode::UserClass) {
-            Some(DhcpOption::UserClass(b)) => {
-                let mut out = vec![];
-                let mut rest = &b[..];
-                while let Some((&len, tail)) = rest.split_first() {
-                    let n = usize::from(len).min(tail.len());
-                    out.push(text(&tail[..n]));
-                    rest = &tail[n..];
-                }
-                out
-            }
-            _ => vec![],
-        };
-        let arch = match opts.get(OptionCode::ClientSystemArchitecture) {
-            Some(DhcpOption::ClientSystemArchitecture(a)) => vec![u16::from(*a)],
-            _ => vec![],
-        };
+        let mut user_class = vec![];
+        let mut rest = req.user_class.as_deref().unwrap_or_default();
+        while let Some((&len, tail)) = rest.split_first() {
+            let n = usize::from(len).min(tail.len());
+            user_class.push(text(&tail[..n]));
+            rest = &tail[n..];
+        }
+        let arch = req.arch.into_iter().collect();
         let (mut circuit_id, mut remote_id) = (None, None);
         // Option 82 counts only when a relay put it there (giaddr set); a client cannot claim a port.
-        if !req.msg.giaddr().is_unspecified()
-            && let Some(DhcpOption::RelayAgentInformation(info)) = opts.get(OptionCode::RelayAgentInformation)
+        if req.relayed()
+            && let Some(info) = &req.relay_info
         {
             for (_, sub) in info.iter() {
                 match sub {

@@ -209,36 +209,42 @@ impl PacketSummary {
     /// Summarises a DHCP packet; `None` if it is not one (the same checks as the server's guard).
     pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
         use dhcproto::v4::{DhcpOption, OptionCode};
-        let op = *bytes.first()?;
-        let (kind, msg) = if op == 1 {
+        if *bytes.first()? == 1 {
             let r = crate::packet::parse_request(bytes).ok()?;
-            (r.kind, r.msg)
-        } else {
-            let r = crate::packet::parse_reply(bytes).ok()?;
-            (r.kind, r.msg)
-        };
-        let o = msg.opts();
+            let h = r.header;
+            return Some(PacketSummary {
+                msg: r.kind,
+                xid: h.xid,
+                broadcast_flag: h.flags.broadcast(),
+                ciaddr: h.ciaddr,
+                yiaddr: h.yiaddr,
+                siaddr: h.siaddr,
+                giaddr: h.giaddr,
+                chaddr: r.hw,
+                requested_ip: r.requested_ip,
+                server_id: r.server_id,
+                lease_secs: r.lease_time.map(crate::time::secs),
+                hostname: r.hostname,
+                size: bytes.len(),
+            });
+        }
+        let r = crate::packet::parse_reply(bytes).ok()?;
+        let (m, o) = (&r.msg, r.msg.opts());
         Some(PacketSummary {
-            msg: kind,
-            xid: msg.xid(),
-            broadcast_flag: msg.flags().broadcast(),
-            ciaddr: msg.ciaddr(),
-            yiaddr: msg.yiaddr(),
-            siaddr: msg.siaddr(),
-            giaddr: msg.giaddr(),
-            chaddr: HwAddr::new(msg.chaddr()).unwrap_or_default(),
+            msg: r.kind,
+            xid: m.xid(),
+            broadcast_flag: m.flags().broadcast(),
+            ciaddr: m.ciaddr(),
+            yiaddr: m.yiaddr(),
+            siaddr: m.siaddr(),
+            giaddr: m.giaddr(),
+            chaddr: HwAddr::new(m.chaddr()).unwrap_or_default(),
             requested_ip: match o.get(OptionCode::RequestedIpAddress) {
                 Some(DhcpOption::RequestedIpAddress(ip)) => Some(*ip),
                 _ => None,
             },
-            server_id: match o.get(OptionCode::ServerIdentifier) {
-                Some(DhcpOption::ServerIdentifier(ip)) => Some(*ip),
-                _ => None,
-            },
-            lease_secs: match o.get(OptionCode::AddressLeaseTime) {
-                Some(DhcpOption::AddressLeaseTime(s)) => Some(*s),
-                _ => None,
-            },
+            server_id: r.server_id,
+            lease_secs: r.lease_time.map(crate::time::secs),
             hostname: match o.get(OptionCode::Hostname) {
                 Some(DhcpOption::Hostname(h)) => Some(h.as_str().into()),
                 _ => None,

@@ -4,7 +4,7 @@
 //! unicast to a server is the network's business, not the agent's.
 
 use crate::hwaddr::HwAddr;
-use crate::packet::{Dropped, parse_reply, parse_request};
+use crate::packet::{Dropped, decode_request, parse_reply};
 use crate::reply::{Destination, encode};
 use dhcproto::v4::relay::{RelayAgentInformation, RelayInfo};
 use dhcproto::v4::{DhcpOption, OptionCode};
@@ -82,7 +82,7 @@ impl RelayAgent {
     /// A client's message heard on `link`: relayed to every server with giaddr and option 82 set.
     pub fn handle_request(&mut self, link: usize, bytes: &[u8]) -> Result<(), RelayDrop> {
         let here = self.links.get(link).ok_or(RelayDrop::NoLink(link))?;
-        let mut msg = parse_request(bytes)?.msg;
+        let mut msg = decode_request(bytes)?;
         if msg.hops() >= MAX_HOPS {
             return Err(RelayDrop::TooManyHops);
         }

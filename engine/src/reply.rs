@@ -7,7 +7,7 @@ use crate::packet::Request;
 use crate::subnet::Subnet;
 use crate::time::{Duration, secs};
 use dhcproto::error::EncodeError;
-use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, OptionCode, UnknownOption};
+use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, UnknownOption};
 use dhcproto::{Encodable, Encoder, Name};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -41,14 +41,14 @@ impl Destination {
 
     /// RFC 2131 §4.1, in order: relay; NAK broadcast; ciaddr; broadcast bit; else unicast to chaddr/yiaddr.
     pub fn for_reply(req: &Request, kind: DhcpMessage, yiaddr: Ipv4Addr) -> Destination {
-        let m = &req.msg;
-        if !m.giaddr().is_unspecified() {
-            Destination::Relay { ip: m.giaddr() }
+        let h = &req.header;
+        if req.relayed() {
+            Destination::Relay { ip: h.giaddr }
         } else if kind == DhcpMessage::Nak {
             Destination::Broadcast
-        } else if !m.ciaddr().is_unspecified() {
-            Destination::Unicast { ip: m.ciaddr() }
-        } else if m.flags().broadcast() || yiaddr.is_unspecified() {
+        } else if !h.ciaddr.is_unspecified() {
+            Destination::Unicast { ip: h.ciaddr }
+        } else if h.flags.broadcast() || yiaddr.is_unspecified() {
             Destination::Broadcast
         } else {
             Destination::Hardware { ip: yiaddr, hw: req.hw }
@@ -66,14 +66,14 @@ pub struct LeaseTimes {
 
 /// RFC 2131 table 3: a reply's ciaddr is the client's in an ACK (renewal, INFORM), zero in an OFFER.
 pub fn reply_ciaddr(req: &Request, kind: MessageType) -> Ipv4Addr {
-    if kind == MessageType::Ack { req.msg.ciaddr() } else { Ipv4Addr::UNSPECIFIED }
+    if kind == MessageType::Ack { req.header.ciaddr } else { Ipv4Addr::UNSPECIFIED }
 }
 
 /// The skeleton every reply shares: op, hardware fields, xid, flags and giaddr copied from the request.
 fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr, server_id: Ipv4Addr) -> Message {
-    let m = &req.msg;
-    let mut r = Message::new_with_id(m.xid(), ciaddr, yiaddr, Ipv4Addr::UNSPECIFIED, m.giaddr(), req.hw.as_bytes());
-    r.set_opcode(Opcode::BootReply).set_htype(m.htype()).set_flags(m.flags());
+    let h = &req.header;
+    let mut r = Message::new_with_id(h.xid, ciaddr, yiaddr, Ipv4Addr::UNSPECIFIED, h.giaddr, req.hw.as_bytes());
+    r.set_opcode(Opcode::BootReply).set_htype(h.htype).set_flags(h.flags);
     let opts = r.opts_mut();
     opts.insert(DhcpOption::MessageType(kind));
     opts.insert(DhcpOption::ServerIdentifier(server_id));
@@ -82,10 +82,10 @@ fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr
         opts.insert(DhcpOption::ClientIdentifier(id.0.to_vec()));
     }
     // RFC 3046 §2.2: the relay agent information goes back to the relay unchanged.
-    if !m.giaddr().is_unspecified()
-        && let Some(info) = m.opts().get(OptionCode::RelayAgentInformation)
+    if req.relayed()
+        && let Some(info) = &req.relay_info
     {
-        opts.insert(info.clone());
+        opts.insert(DhcpOption::RelayAgentInformation(info.clone()));
     }
     r
 }
@@ -203,7 +203,7 @@ fn boot(r: &mut Message, req: &Request, classes: &[&ClientClass]) {
 pub fn nak(req: &Request, server_id: Ipv4Addr, reason: &str) -> Message {
     let mut r = skeleton(req, MessageType::Nak, Ipv4Addr::UNSPECIFIED, Ipv4Addr::UNSPECIFIED, server_id);
     // RFC 2131 §4.3.2: a NAK through a relay has the broadcast bit set so the relay broadcasts it.
-    if !req.msg.giaddr().is_unspecified() {
+    if req.relayed() {
         let f = r.flags().set_broadcast();
         r.set_flags(f);
     }
@@ -336,7 +336,10 @@ mod tests {
         assert_eq!(encode(&m).unwrap(), theirs(&m), "with sname and file");
         // A long option list runs past the BOOTP minimum: nothing is padded then.
         for i in 0..40u8 {
-            m.opts_mut().insert(DhcpOption::Unknown(UnknownOption::new(OptionCode::from(200 + i % 50), vec![i; 8])));
+            m.opts_mut().insert(DhcpOption::Unknown(UnknownOption::new(
+                dhcproto::v4::OptionCode::from(200 + i % 50),
+                vec![i; 8],
+            )));
         }
         let long = encode(&m).unwrap();
         assert!(long.len() > BOOTP_MIN_LEN);

@@ -339,7 +339,7 @@ impl Server {
             if !still_held {
                 continue;
             }
-            self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
+            self.exchange = Some(crate::event::Exchange { xid: w.req.header.xid, iface: w.meta.iface });
             let m = self.membership(si, &w.req);
             let offer = self.make_offer(now, &w.meta, &w.req, si, w.ip, &m);
             if let Err(d) = offer.and_then(|bytes| self.queue(&w.meta, &w.req, bytes, DhcpMessage::Offer, w.ip)) {
@@ -354,7 +354,7 @@ impl Server {
     pub fn handle_ping_reply(&mut self, now: Instant, ip: Ipv4Addr) {
         let Some(w) = self.prober.answered(ip) else { return };
         self.stats.conflicts += 1;
-        self.exchange = Some(crate::event::Exchange { xid: w.req.msg.xid(), iface: w.meta.iface });
+        self.exchange = Some(crate::event::Exchange { xid: w.req.header.xid, iface: w.meta.iface });
         if self.table.get(ip).is_some_and(|l| l.is_client(w.key.as_ref()) && l.state == LeaseState::Offered) {
             self.make_room_in_quarantine(now, w.subnet);
             if let Some(d) =
@@ -411,7 +411,7 @@ impl Server {
                 return Err(Dropped::new(DropReason::RateLimited, format!("{} sends too fast", req.hw)));
             }
             self.stats.received_by_type.count(req.kind);
-            self.exchange = Some(crate::event::Exchange { xid: req.msg.xid(), iface: meta.iface });
+            self.exchange = Some(crate::event::Exchange { xid: req.header.xid, iface: meta.iface });
             let outcome = match req.kind {
                 DhcpMessage::Discover => self.discover(now, &meta, &req),
                 DhcpMessage::Request => self.request(now, &meta, &req),
@@ -450,7 +450,7 @@ impl Server {
             src: meta.local_addr,
             dst: Destination::for_reply(req, kind, yiaddr),
             kind,
-            xid: req.msg.xid(),
+            xid: req.header.xid,
             yiaddr,
             needs_store: kind == DhcpMessage::Ack && std::mem::replace(&mut self.reply_needs_store, true),
             bytes,
@@ -564,9 +564,8 @@ impl Server {
     /// link, it is the link's own subnet, or for a client that already has an address (RENEWING,
     /// REBINDING, RELEASE, INFORM) that address's; a client cannot name another link's subnet.
     fn select_subnet(&self, meta: &RecvMeta, req: &Request) -> Result<usize, Dropped> {
-        let m = &req.msg;
-        let giaddr = m.giaddr();
-        if !giaddr.is_unspecified() {
+        let giaddr = req.header.giaddr;
+        if req.relayed() {
             let si = self.subnet_of(req.link_selection.unwrap_or(giaddr))?;
             let relay = *meta.src.ip();
             if !self.subnets[si].config.relays.contains(&relay) {
@@ -584,7 +583,7 @@ impl Server {
                 format!("a client on {} named {named}", self.subnets[own].net),
             ));
         }
-        let ciaddr = m.ciaddr();
+        let ciaddr = req.header.ciaddr;
         if req.kind != DhcpMessage::Discover && !ciaddr.is_unspecified() { self.subnet_of(ciaddr) } else { Ok(own) }
     }
 
@@ -812,7 +811,7 @@ impl Server {
         let si = self.select_subnet(meta, req)?;
         let key = self.client_key(req);
         let net = self.subnets[si].net;
-        let ciaddr = req.msg.ciaddr();
+        let ciaddr = req.header.ciaddr;
         // RFC 2131 §4.3.2: the client's state shows in which fields it filled in.
         let (ip, selecting) = match (req.server_id, req.requested_ip) {
             (Some(sid), _) if sid != meta.local_addr => {
@@ -998,7 +997,7 @@ impl Server {
         if req.server_id.is_some_and(|s| s != meta.local_addr) {
             return Ok(Outcome::Silent);
         }
-        let ip = req.msg.ciaddr();
+        let ip = req.header.ciaddr;
         let key = self.client_key(req);
         if let Some(l) = self.table.get(ip).cloned()
             && l.is_client(key)

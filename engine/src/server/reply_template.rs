@@ -10,7 +10,7 @@ use crate::reply::{self, Header, LeaseTimes};
 use crate::subnet::Subnet;
 use dhcproto::Encodable;
 use dhcproto::error::EncodeError;
-use dhcproto::v4::{DhcpOption, MessageType, Opcode, OptionCode};
+use dhcproto::v4::{DhcpOption, MessageType, Opcode};
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
@@ -79,19 +79,19 @@ impl ReplyTemplate {
     /// The encoded reply to `req`: the same bytes `reply::encode` makes of `reply::offer_or_ack`'s message
     /// with `own.fqdn` added. `scratch` holds the reply's own options while they are merged in.
     pub fn encode(&self, req: &Request, own: &Own, scratch: &mut Scratch) -> Result<Vec<u8>, EncodeError> {
-        let m = &req.msg;
+        let h = &req.header;
         let mut buf = Vec::with_capacity(reply::BOOTP_MIN_LEN + 64);
         Header {
             op: Opcode::BootReply,
-            htype: m.htype(),
+            htype: h.htype,
             hops: 0,
-            xid: m.xid(),
+            xid: h.xid,
             secs: 0,
-            flags: m.flags(),
+            flags: h.flags,
             ciaddr: reply::reply_ciaddr(req, own.kind),
             yiaddr: own.yiaddr,
             siaddr: self.siaddr,
-            giaddr: m.giaddr(),
+            giaddr: h.giaddr,
             chaddr: req.hw.as_bytes(),
             sname: &self.sname,
             file: &self.file,
@@ -99,7 +99,7 @@ impl ReplyTemplate {
         .write(&mut buf)?;
         // The reply's own options, in code order as the template's are, each only where no configured
         // option of its code replaces it (option 81 excepted).
-        let relayed = !m.giaddr().is_unspecified();
+        let relayed = req.relayed();
         let Scratch { bytes: own_bytes, options: own_options } = scratch;
         own_bytes.clear();
         own_options.clear();
@@ -136,8 +136,8 @@ impl ReplyTemplate {
                 }
                 // RFC 3046 §2.2: the relay agent information goes back to the relay unchanged.
                 _ => {
-                    if relayed && let Some(info) = m.opts().get(OptionCode::RelayAgentInformation) {
-                        own_bytes.extend_from_slice(&info.to_vec()?);
+                    if relayed && let Some(info) = &req.relay_info {
+                        own_bytes.extend_from_slice(&DhcpOption::RelayAgentInformation(info.clone()).to_vec()?);
                     }
                 }
             }
@@ -375,7 +375,7 @@ mod tests {
                                     got,
                                     reply::encode(&msg).unwrap(),
                                     "round {round}, subnet {si}, xid {:#x}, classes {ids:?}, {kind:?}, lease {}, hostname {hostname:?}",
-                                    req.msg.xid(),
+                                    req.header.xid,
                                     lease.is_some()
                                 );
                                 compared += 1;

@@ -39,7 +39,7 @@ impl Server {
         key: ClientKeyRef<'_>,
         unconfirmed: bool,
     ) -> Result<Outcome, Dropped> {
-        let renewing = req.server_id.is_none() && req.requested_ip.is_none() && !req.msg.ciaddr().is_unspecified();
+        let renewing = req.server_id.is_none() && req.requested_ip.is_none() && !req.header.ciaddr.is_unspecified();
         let stored = self.table.get(ip).filter(|l| {
             renewing && !unconfirmed && l.is_client(key) && l.state == LeaseState::Bound && l.expires > now
         });
