@@ -102,8 +102,12 @@ impl Link {
     }
 
     /// Sends these replies on this link, together.
-    pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
-        send_replies(&self.socket, &self.kind, replies)
+    pub fn send_all<'a>(
+        &self,
+        buffers: &mut SendBuffers,
+        replies: impl Iterator<Item = &'a Transmit>,
+    ) -> Result<(), NotSent> {
+        send_replies(&self.socket, &self.kind, buffers, replies)
     }
 
     /// A sender on the same socket, for the store thread (which sends ACKs itself once their leases are
@@ -134,45 +138,77 @@ pub struct NotSent {
     pub last: io::Error,
 }
 
+/// How many datagrams one `sendmmsg` carries at most; a longer batch takes several calls.
+const SEND_BATCH: usize = 32;
+
+/// `sendmmsg`'s message headers, kept by the thread that sends so that sending allocates nothing.
+pub struct SendBuffers {
+    headers: MultiHeaders<SockaddrIn>,
+}
+
+// SAFETY: the headers hold raw pointers only while a `sendmmsg` call runs: each call points them at its own
+// slices and addresses, and nothing reads them after it returns. Moving the buffers to another thread
+// between calls moves no borrowed data.
+unsafe impl Send for SendBuffers {}
+
+impl Default for SendBuffers {
+    fn default() -> Self {
+        SendBuffers { headers: MultiHeaders::preallocate(SEND_BATCH, None) }
+    }
+}
+
 /// Sends datagrams in as few system calls as the kernel takes them (`sendmmsg`): a commit releases its
 /// ACKs together. A datagram the kernel refuses is given up and reported, and the rest still go; a full
 /// send buffer is waited for, as `send_waiting` does.
-fn send_many(socket: &UdpSocket, datagrams: &[(&[u8], SocketAddr)]) -> Result<(), NotSent> {
+fn send_many<'a>(
+    socket: &UdpSocket,
+    buffers: &mut SendBuffers,
+    datagrams: impl IntoIterator<Item = (&'a [u8], SocketAddr)>,
+) -> Result<(), NotSent> {
     let mut not_sent: Option<NotSent> = None;
     let mut give_up = |e: io::Error| {
         let count = not_sent.as_ref().map_or(0, |n| n.count) + 1;
         not_sent = Some(NotSent { count, last: e });
     };
-    // A link's destinations are IPv4; anything else is sent on its own.
-    let mut slices: Vec<[IoSlice; 1]> = Vec::with_capacity(datagrams.len());
-    let mut addrs: Vec<Option<SockaddrIn>> = Vec::with_capacity(datagrams.len());
-    for &(bytes, dst) in datagrams {
-        match dst {
-            SocketAddr::V4(a) => {
-                slices.push([IoSlice::new(bytes)]);
-                addrs.push(Some(SockaddrIn::from(a)));
-            }
-            SocketAddr::V6(_) => {
-                if let Err(e) = send_waiting(socket, bytes, dst) {
-                    give_up(e);
+    let mut datagrams = datagrams.into_iter();
+    let mut slices: [[IoSlice<'a>; 1]; SEND_BATCH] = std::array::from_fn(|_| [IoSlice::new(&[])]);
+    let mut addrs: [Option<SockaddrIn>; SEND_BATCH] = [None; SEND_BATCH];
+    loop {
+        // The next batch. A link's destinations are IPv4; anything else is sent on its own.
+        let mut n = 0;
+        while n < SEND_BATCH {
+            match datagrams.next() {
+                None => break,
+                Some((bytes, SocketAddr::V4(a))) => {
+                    slices[n] = [IoSlice::new(bytes)];
+                    addrs[n] = Some(SockaddrIn::from(a));
+                    n += 1;
+                }
+                Some((bytes, dst)) => {
+                    if let Err(e) = send_waiting(socket, bytes, dst) {
+                        give_up(e);
+                    }
                 }
             }
         }
-    }
-    let mut headers = MultiHeaders::<SockaddrIn>::preallocate(slices.len(), None);
-    let (mut sent, mut naps) = (0, 0);
-    while sent < slices.len() {
-        let no_cmsgs: [ControlMessage; 0] = [];
-        match sendmmsg(socket.as_raw_fd(), &mut headers, &slices[sent..], &addrs[sent..], no_cmsgs, MsgFlags::empty()) {
-            Ok(results) => sent += results.count(),
-            Err(nix::errno::Errno::EAGAIN) if naps < FULL_BUFFER_NAPS => {
-                naps += 1;
-                std::thread::sleep(std::time::Duration::from_micros(50));
-            }
-            // The first datagram of this call was refused (or the buffer stayed full): it is given up.
-            Err(e) => {
-                give_up(e.into());
-                sent += 1;
+        if n == 0 {
+            break;
+        }
+        let (mut sent, mut naps) = (0, 0);
+        while sent < n {
+            let no_cmsgs: [ControlMessage; 0] = [];
+            let (s, a) = (&slices[sent..n], &addrs[sent..n]);
+            match sendmmsg(socket.as_raw_fd(), &mut buffers.headers, s, a, no_cmsgs, MsgFlags::empty()) {
+                Ok(results) => sent += results.count(),
+                Err(nix::errno::Errno::EAGAIN) if naps < FULL_BUFFER_NAPS => {
+                    naps += 1;
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+                // The first datagram of this call was refused (or the buffer stayed full): it is given up.
+                Err(e) => {
+                    give_up(e.into());
+                    sent += 1;
+                }
             }
         }
     }
@@ -193,19 +229,22 @@ impl LinkSender {
     }
 
     /// Sends these replies on this link, together.
-    pub fn send_all<'a>(&self, replies: impl Iterator<Item = &'a Transmit>) -> Result<(), NotSent> {
-        send_replies(&self.socket, &self.kind, replies)
+    pub fn send_all<'a>(
+        &self,
+        buffers: &mut SendBuffers,
+        replies: impl Iterator<Item = &'a Transmit>,
+    ) -> Result<(), NotSent> {
+        send_replies(&self.socket, &self.kind, buffers, replies)
     }
 }
 
 fn send_replies<'a>(
     socket: &UdpSocket,
     kind: &LinkKind,
+    buffers: &mut SendBuffers,
     replies: impl Iterator<Item = &'a Transmit>,
 ) -> Result<(), NotSent> {
-    let datagrams: Vec<(&[u8], SocketAddr)> =
-        replies.map(|t| (t.bytes.as_slice(), wire_destination(kind, t))).collect();
-    send_many(socket, &datagrams)
+    send_many(socket, buffers, replies.map(|t| (t.bytes.as_slice(), wire_destination(kind, t))))
 }
 
 #[cfg(test)]
@@ -220,22 +259,24 @@ mod tests {
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         tx.set_nonblocking(true).unwrap();
         let to = rx.local_addr().unwrap();
-        // Without SO_BROADCAST the kernel refuses a broadcast: the second datagram fails, the rest go.
+        // Without SO_BROADCAST the kernel refuses a broadcast: the 2nd and the 41st datagram (in the second
+        // `sendmmsg` of 32) fail, the rest go.
         let refused: SocketAddr = "255.255.255.255:9".parse().unwrap();
         let payloads: Vec<Vec<u8>> = (0..70u8).map(|i| vec![i; 300]).collect();
         let mut datagrams: Vec<(&[u8], SocketAddr)> = payloads.iter().map(|b| (b.as_slice(), to)).collect();
         datagrams[1].1 = refused;
-        let e = send_many(&tx, &datagrams).expect_err("the broadcast is refused");
-        assert_eq!(e.count, 1, "only the broadcast is given up: {}", e.last);
+        datagrams[40].1 = refused;
+        let e = send_many(&tx, &mut SendBuffers::default(), datagrams).expect_err("the broadcast is refused");
+        assert_eq!(e.count, 2, "only the broadcasts are given up: {}", e.last);
         let mut got = Vec::new();
         let mut buf = [0u8; 512];
-        for _ in 0..69 {
+        for _ in 0..68 {
             let n = rx.recv(&mut buf).unwrap();
             got.push(buf[0]);
             assert_eq!(n, 300);
         }
-        let expected: Vec<u8> = (0..70u8).filter(|&i| i != 1).collect();
+        let expected: Vec<u8> = (0..70u8).filter(|&i| i != 1 && i != 40).collect();
         assert_eq!(got, expected, "every other datagram, in order");
-        assert!(send_many(&tx, &[]).is_ok(), "nothing to send");
+        assert!(send_many(&tx, &mut SendBuffers::default(), []).is_ok(), "nothing to send");
     }
 }

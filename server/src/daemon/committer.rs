@@ -12,7 +12,7 @@ use super::clock::Clock;
 use super::command::{Command, CommandSender};
 use super::lease_log;
 use crate::batched_stderr::Batch;
-use crate::link::LinkSender;
+use crate::link::{LinkSender, SendBuffers};
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::{LeaseEvent, LeaseEventKind, Transmit};
 use std::collections::BTreeMap;
@@ -212,6 +212,7 @@ pub fn run(
     let _stopped = Stopped(counters.clone());
     let mut backlog = Backlog::default();
     let mut newest = 0;
+    let mut sends = SendBuffers::default();
     loop {
         let mut jobs = Vec::new();
         // Wait for a batch; with changes still to retry, for `RETRY_AFTER` at most.
@@ -296,7 +297,7 @@ pub fn run(
         for (i, sender) in out.senders.iter().enumerate() {
             let acks = jobs.iter().flat_map(|j| j.replies.iter());
             let mine = acks.filter(|t| t.iface as usize == i && !refused.contains(&t.yiaddr));
-            if let Err(e) = sender.send_all(mine) {
+            if let Err(e) = sender.send_all(&mut sends, mine) {
                 warn!("{} replies not sent: {}", e.count, e.last);
             }
         }

@@ -13,7 +13,7 @@ use super::poller::{Poller, Source};
 use super::timer::FdTimer;
 use crate::batched_stderr::Batch;
 use crate::bridge::publisher::Publisher;
-use crate::link::Link;
+use crate::link::{Link, SendBuffers};
 use crate::pinger::Pinger;
 use crate::recv_slots::RecvSlots;
 use crate::store::{Change, LeaseStore};
@@ -71,6 +71,9 @@ pub struct Engine {
     pinger: Option<Arc<Pinger>>,
     /// Where DNS changes go (to the `ddns` updater), when dynamic DNS is configured.
     dns: Option<mpsc::Sender<DnsChange>>,
+    /// Replies that leave at once (OFFERs, NAKs), gathered in each flush: kept, so a flush allocates less.
+    now_out: Vec<dhcplab_engine::Transmit>,
+    sends: SendBuffers,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -110,6 +113,8 @@ impl Engine {
             batch_read: None,
             pinger: None,
             dns: None,
+            now_out: Vec::new(),
+            sends: SendBuffers::default(),
         })
     }
 
@@ -372,7 +377,7 @@ impl Engine {
                 self.counters.dns.failed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        let mut now_out = Vec::new();
+        let mut now_out = std::mem::take(&mut self.now_out);
         let mut durable = Vec::new();
         let watched = self.bridge.watched();
         while let Some(t) = self.server.poll_transmit() {
@@ -414,7 +419,7 @@ impl Engine {
         }
         if !now_out.is_empty() {
             for (i, link) in self.links.iter().enumerate() {
-                if let Err(e) = link.send_all(now_out.iter().filter(|t| t.iface as usize == i)) {
+                if let Err(e) = link.send_all(&mut self.sends, now_out.iter().filter(|t| t.iface as usize == i)) {
                     warn!(link = %link.name, "{} replies not sent: {}", e.count, e.last);
                 }
             }
@@ -425,6 +430,8 @@ impl Engine {
             let offers = now_out.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
             (0..offers).for_each(|_| self.counters.offer_seconds.observe(waited));
         }
+        now_out.clear();
+        self.now_out = now_out;
         let job = (!changes.is_empty() || !durable.is_empty()).then(|| {
             self.batch += 1;
             self.in_flight.push_back((self.batch, changes.iter().map(|c| c.ip()).collect()));
