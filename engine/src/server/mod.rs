@@ -692,7 +692,6 @@ impl Server {
 
     /// Whether `ip` may be bound to this client (and who has it now), or why not (the NAK's message).
     /// `selecting`: the client answers an OFFER of ours (RFC 2131 §4.3.2).
-    #[allow(clippy::too_many_arguments)]
     fn check_bindable(
         &self,
         si: usize,
