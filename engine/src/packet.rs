@@ -345,13 +345,14 @@ fn decode_option(code: u8, tlvs: &[u8]) -> Result<DhcpOption, Dropped> {
     }
 }
 
-/// An option with structure of its own (81, 82): every instance, in order, decoded as one by `dhcproto`.
-fn decode_joined(opts: &[u8], code: u8) -> Result<Option<DhcpOption>, Dropped> {
+/// An option with structure of its own (81, 82), present in `opts`: every instance, in order, decoded as
+/// one by `dhcproto`.
+fn decode_joined(opts: &[u8], code: u8) -> Result<DhcpOption, Dropped> {
     let mut tlvs: Vec<u8> = Vec::new();
     for (_, tlv) in instances(opts).filter(|&(c, _)| c == code) {
         tlvs.extend_from_slice(&opts[tlv]);
     }
-    if tlvs.is_empty() { Ok(None) } else { decode_option(code, &tlvs).map(Some) }
+    decode_option(code, &tlvs)
 }
 
 /// The options `parse_request` reads itself (81 and 82 through `dhcproto`).
@@ -390,6 +391,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         _ => Ok(()),
     };
     let mut run: Option<(u8, Range<usize>)> = None;
+    let (mut has_fqdn, mut has_relay_info) = (false, false);
     for (code, tlv) in instances(opts) {
         let value = &opts[tlv.start + 2..tlv.end];
         match &mut run {
@@ -410,6 +412,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             55 => join(&mut prl, value),
             60 => join(&mut vendor_class, value),
             77 => join(&mut user_class, value),
+            81 => has_fqdn = true,
+            82 => has_relay_info = true,
             _ => {}
         }
     }
@@ -422,11 +426,11 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
                 .into(),
         ),
     };
-    let fqdn = match decode_joined(opts, 81)? {
+    let fqdn = match has_fqdn.then(|| decode_joined(opts, 81)).transpose()? {
         Some(DhcpOption::ClientFQDN(f)) => Some(f),
         _ => None,
     };
-    let relay_info = match decode_joined(opts, 82)? {
+    let relay_info = match has_relay_info.then(|| decode_joined(opts, 82)).transpose()? {
         Some(DhcpOption::RelayAgentInformation(info)) => Some(info),
         _ => None,
     };
