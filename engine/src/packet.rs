@@ -355,9 +355,6 @@ fn decode_joined(opts: &[u8], code: u8) -> Result<DhcpOption, Dropped> {
     decode_option(code, &tlvs)
 }
 
-/// The options `parse_request` reads itself (81 and 82 through `dhcproto`).
-const READ_BY_HAND: [u8; 13] = [12, 50, 51, 53, 54, 55, 60, 61, 77, 81, 82, 93, 118];
-
 fn ipv4(b: &[u8]) -> Ipv4Addr {
     <[u8; 4]>::try_from(b).map(Ipv4Addr::from).unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
@@ -386,18 +383,16 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     // The options read here cannot fail `dhcproto`'s decode once their lengths are right (the hostname's
     // UTF-8 is checked below). Every other option must still decode, for a malformed packet is dropped,
     // but is not kept: a run of adjacent parts of one code is decoded as one, as `dhcproto` does.
-    let check_run = |run: Option<(u8, Range<usize>)>| match run {
-        Some((code, r)) if !READ_BY_HAND.contains(&code) => decode_option(code, &opts[r]).map(drop),
+    // A run: its code, where it lies, and whether the code is one read here.
+    let check_run = |run: Option<(u8, Range<usize>, bool)>| match run {
+        Some((code, r, false)) => decode_option(code, &opts[r]).map(drop),
         _ => Ok(()),
     };
-    let mut run: Option<(u8, Range<usize>)> = None;
+    let mut run: Option<(u8, Range<usize>, bool)> = None;
     let (mut has_fqdn, mut has_relay_info) = (false, false);
     for (code, tlv) in instances(opts) {
         let value = &opts[tlv.start + 2..tlv.end];
-        match &mut run {
-            Some((c, r)) if *c == code && r.end == tlv.start => r.end = tlv.end,
-            _ => check_run(run.replace((code, tlv)))?,
-        }
+        let mut read = true;
         match code {
             53 => msg_type = value.first().copied(),
             50 => requested_ip = Some(ipv4(value)),
@@ -414,7 +409,11 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             77 => join(&mut user_class, value),
             81 => has_fqdn = true,
             82 => has_relay_info = true,
-            _ => {}
+            _ => read = false,
+        }
+        match &mut run {
+            Some((c, r, _)) if *c == code && r.end == tlv.start => r.end = tlv.end,
+            _ => check_run(run.replace((code, tlv, read)))?,
         }
     }
     check_run(run)?;
