@@ -17,7 +17,6 @@
 use crate::config::CustomOption;
 use crate::hwaddr::HwAddr;
 use crate::packet::Request;
-use dhcproto::v4::relay::RelayInfo;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -265,19 +264,10 @@ impl ClientFacts {
             rest = &tail[n..];
         }
         let arch = req.arch.into_iter().collect();
-        let (mut circuit_id, mut remote_id) = (None, None);
         // Option 82 counts only when a relay put it there (giaddr set); a client cannot claim a port.
-        if req.relayed()
-            && let Some(info) = &req.relay_info
-        {
-            for (_, sub) in info.iter() {
-                match sub {
-                    RelayInfo::AgentCircuitId(b) => circuit_id = Some(text(b)),
-                    RelayInfo::AgentRemoteId(b) => remote_id = Some(text(b)),
-                    _ => {}
-                }
-            }
-        }
+        let relay_info = req.relay_info.as_ref().filter(|_| req.relayed());
+        let circuit_id = relay_info.and_then(|i| i.circuit_id()).map(text);
+        let remote_id = relay_info.and_then(|i| i.remote_id()).map(text);
         ClientFacts {
             hw: req.hw,
             vendor_class,

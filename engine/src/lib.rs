@@ -32,6 +32,7 @@ pub mod packet;
 pub mod pcap;
 pub mod probe;
 pub mod relay;
+pub mod relay_info;
 pub mod reply;
 pub mod server;
 pub mod sim;

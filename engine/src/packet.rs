@@ -1,12 +1,12 @@
 //! Inbound packets: checked byte by byte before `dhcproto` sees them. A request is read into a [`Request`]
-//! straight from its bytes (`dhcproto` decodes the options with a structure of their own and checks every
-//! other one); a reply is decoded whole by `dhcproto`. Anything malformed is refused with a
+//! straight from its bytes (`dhcproto` decodes option 81, which has a structure of its own, and checks every
+//! option the server does not read; option 82 is kept as sent); a reply is decoded whole by `dhcproto`. Anything malformed is refused with a
 //! [`DropReason`], never a panic.
 
 use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
 use crate::message::DhcpMessage;
-use dhcproto::v4::relay::{RelayAgentInformation, RelayCode, RelayInfo};
+use crate::relay_info::RelayAgentInfo;
 use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, OptionCode, fqdn::ClientFQDN};
 use dhcproto::{Decodable, Decoder};
 use serde::{Deserialize, Serialize};
@@ -174,7 +174,7 @@ pub struct Request {
     /// Option 93 (RFC 4578): the client's system architecture.
     pub arch: Option<u16>,
     /// Option 82 (RFC 3046), as a relay added it.
-    pub relay_info: Option<RelayAgentInformation>,
+    pub relay_info: Option<RelayAgentInfo>,
 }
 
 impl Request {
@@ -345,7 +345,7 @@ fn decode_option(code: u8, tlvs: &[u8]) -> Result<DhcpOption, Dropped> {
     }
 }
 
-/// An option with structure of its own (81, 82), present in `opts`: every instance, in order, decoded as
+/// An option with structure of its own (81), present in `opts`: every instance, in order, decoded as
 /// one by `dhcproto`.
 fn decode_joined(opts: &[u8], code: u8) -> Result<DhcpOption, Dropped> {
     let mut tlvs: Vec<u8> = Vec::new();
@@ -380,6 +380,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     let (mut msg_type, mut requested_ip, mut server_id, mut lease_time, mut link_selection, mut arch) =
         (None, None, None, None, None, None);
     let (mut client_id, mut hostname, mut prl, mut vendor_class, mut user_class) = (None, None, None, None, None);
+    let mut relay_info = None;
     // The options read here cannot fail `dhcproto`'s decode once their lengths are right (the hostname's
     // UTF-8 is checked below). Every other option must still decode, for a malformed packet is dropped,
     // but is not kept: a run of adjacent parts of one code is decoded as one, as `dhcproto` does.
@@ -389,7 +390,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         _ => Ok(()),
     };
     let mut run: Option<(u8, Range<usize>, bool)> = None;
-    let (mut has_fqdn, mut has_relay_info) = (false, false);
+    let mut has_fqdn = false;
     for (code, tlv) in instances(opts) {
         let value = &opts[tlv.start + 2..tlv.end];
         let mut read = true;
@@ -408,7 +409,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             60 => join(&mut vendor_class, value),
             77 => join(&mut user_class, value),
             81 => has_fqdn = true,
-            82 => has_relay_info = true,
+            // Kept as sent (a reply echoes it); its sub-options need not decode (RFC 3046 §2.2).
+            82 => join(&mut relay_info, value),
             _ => read = false,
         }
         match &mut run {
@@ -429,10 +431,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         Some(DhcpOption::ClientFQDN(f)) => Some(f),
         _ => None,
     };
-    let relay_info = match has_relay_info.then(|| decode_joined(opts, 82)).transpose()? {
-        Some(DhcpOption::RelayAgentInformation(info)) => Some(info),
-        _ => None,
-    };
+    let relay_info = relay_info.map(|v| RelayAgentInfo::new(v.into_owned()));
     let kind = match msg_type.map(MessageType::from) {
         None => return Err(Dropped::new(DropReason::NoMessageType, "BOOTP request without option 53")),
         Some(t) => DhcpMessage::from_type(t)
@@ -441,10 +440,8 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     };
     let hw = HwAddr::new(&bytes[28..28 + usize::from(bytes[2])])
         .map_err(|e| Dropped::new(DropReason::BadHardwareLength, e.to_string()))?;
-    if link_selection.is_none()
-        && let Some(RelayInfo::LinkSelection(ip)) = relay_info.as_ref().and_then(|i| i.get(RelayCode::LinkSelection))
-    {
-        link_selection = Some(*ip);
+    if link_selection.is_none() {
+        link_selection = relay_info.as_ref().and_then(RelayAgentInfo::link_selection);
     }
     // A client that names itself only in option 81 is known by that name (its first label is the host).
     let hostname = hostname.or_else(|| {
@@ -666,6 +663,7 @@ pub fn parse_reply(bytes: &[u8]) -> Result<Reply, Dropped> {
 mod against_dhcproto {
     //! The hand reader of requests checked against `dhcproto`'s decode of the same bytes.
     use super::*;
+    use dhcproto::v4::relay::{RelayCode, RelayInfo};
 
     /// What the server reads from a request, as `dhcproto`'s decode of the whole message gives it.
     fn by_dhcproto(bytes: &[u8]) -> Result<Request, Dropped> {
@@ -678,14 +676,26 @@ mod against_dhcproto {
         };
         let o = msg.opts();
         let get = |c: OptionCode| o.get(c);
-        let relay_info = match get(OptionCode::RelayAgentInformation) {
-            Some(DhcpOption::RelayAgentInformation(i)) => Some(i.clone()),
-            _ => None,
+        // Option 82 is kept as the relay sent it, which `dhcproto`'s map of sub-options cannot give back
+        // (see `relay_info`): its parts, joined here apart from the parser.
+        let relay_info = {
+            let mut parts = instances(&bytes[HEADER_LEN..]).filter(|(c, _)| *c == 82).peekable();
+            parts.peek().is_some().then(|| {
+                RelayAgentInfo::new(
+                    parts
+                        .flat_map(|(_, tlv)| bytes[HEADER_LEN + tlv.start + 2..HEADER_LEN + tlv.end].to_vec())
+                        .collect(),
+                )
+            })
         };
+        // The link selection sub-option as `dhcproto` reads it, where it decodes as one.
         let link_selection = match get(OptionCode::SubnetSelection) {
             Some(DhcpOption::SubnetSelection(ip)) => Some(*ip),
-            _ => match relay_info.as_ref().and_then(|i| i.get(RelayCode::LinkSelection)) {
-                Some(RelayInfo::LinkSelection(ip)) => Some(*ip),
+            _ => match get(OptionCode::RelayAgentInformation) {
+                Some(DhcpOption::RelayAgentInformation(i)) => match i.get(RelayCode::LinkSelection) {
+                    Some(RelayInfo::LinkSelection(ip)) => Some(*ip),
+                    _ => None,
+                },
                 _ => None,
             },
         };

@@ -7,7 +7,7 @@ use crate::packet::Request;
 use crate::subnet::Subnet;
 use crate::time::{Duration, secs};
 use dhcproto::error::EncodeError;
-use dhcproto::v4::{DhcpOption, Message, MessageType, Opcode, UnknownOption};
+use dhcproto::v4::{DhcpOption, DhcpOptions, Message, MessageType, Opcode, OptionCode, UnknownOption};
 use dhcproto::{Encodable, Encoder, Name};
 use serde::{Deserialize, Serialize};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -85,7 +85,8 @@ fn skeleton(req: &Request, kind: MessageType, ciaddr: Ipv4Addr, yiaddr: Ipv4Addr
     if req.relayed()
         && let Some(info) = &req.relay_info
     {
-        opts.insert(DhcpOption::RelayAgentInformation(info.clone()));
+        let value = info.as_bytes().to_vec();
+        opts.insert(DhcpOption::Unknown(UnknownOption::new(OptionCode::RelayAgentInformation, value)));
     }
     r
 }
@@ -219,13 +220,29 @@ pub fn encode(msg: &Message) -> Result<Vec<u8>, EncodeError> {
     let mut buf = Vec::with_capacity(BOOTP_MIN_LEN + 64);
     if usize::from(msg.hlen()) <= CHADDR_LEN {
         Header::of(msg).write(&mut buf)?;
-        // dhcproto's encoder writes from the start of the buffer it is given.
-        buf.extend_from_slice(&msg.opts().to_vec()?);
+        write_options(msg.opts(), &mut buf)?;
     } else {
         msg.encode(&mut Encoder::new(&mut buf))?;
     }
     pad(&mut buf);
     Ok(buf)
+}
+
+/// The options in code order, then option 82 (RFC 3046 §2.1: relay agents add it last and look for it
+/// there), then END: dhcproto's order. Written here because dhcproto's encoder writes an option of a
+/// known code set as raw bytes (`DhcpOption::Unknown`, as the echoed option 82 is) twice: such an option
+/// is keyed apart from the typed code, which its filter compares and its lookup does not.
+fn write_options(opts: &DhcpOptions, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let relay_info = |code: &OptionCode| u8::from(*code) == u8::from(OptionCode::RelayAgentInformation);
+    let mut encoded = Vec::new();
+    // dhcproto's encoder writes from the start of the buffer it is given.
+    let mut e = Encoder::new(&mut encoded);
+    for (_, opt) in opts.iter().filter(|(c, _)| !relay_info(c)).chain(opts.iter().filter(|(c, _)| relay_info(c))) {
+        opt.encode(&mut e)?;
+    }
+    DhcpOption::End.encode(&mut e)?;
+    buf.extend_from_slice(&encoded);
+    Ok(())
 }
 
 /// Pads a message to the BOOTP minimum (RFC 1542 §3.3).

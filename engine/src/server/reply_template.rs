@@ -137,7 +137,7 @@ impl ReplyTemplate {
                 // RFC 3046 §2.2: the relay agent information goes back to the relay unchanged.
                 _ => {
                     if relayed && let Some(info) = &req.relay_info {
-                        own_bytes.extend_from_slice(&DhcpOption::RelayAgentInformation(info.clone()).to_vec()?);
+                        long_option(own_bytes, code, info.as_bytes());
                     }
                 }
             }
