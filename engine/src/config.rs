@@ -6,6 +6,7 @@ use crate::class::{ClientClass, KNOWN, UNKNOWN};
 use crate::ddns::DdnsNames;
 use crate::duration_text;
 use crate::hwaddr::HwAddr;
+use crate::short_bytes::ShortBytes;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -308,9 +309,10 @@ impl<'de> Deserialize<'de> for PoolRange {
     }
 }
 
-/// Bytes written as hex, with or without `:` separators: `01:52:54:00:12:34:56` or `0152540012`.
+/// Bytes written as hex, with or without `:` separators: `01:52:54:00:12:34:56` or `0152540012`. Kept
+/// as [`ShortBytes`]: client identifiers are these, on every packet and in every lease.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct HexBytes(pub Box<[u8]>);
+pub struct HexBytes(pub ShortBytes);
 
 impl FromStr for HexBytes {
     type Err = String;

@@ -35,6 +35,7 @@ pub mod relay;
 pub mod relay_info;
 pub mod reply;
 pub mod server;
+pub mod short_bytes;
 pub mod sim;
 pub mod stats;
 pub mod stored_leases;
