@@ -60,9 +60,10 @@ pub struct Engine {
     /// A store job that found the committer's queue full, with the jobs made since merged into it: while
     /// there is one the engine reads no packets (see `STORE_QUEUE`).
     held: Option<StoreJob>,
-    /// The addresses each store job not yet known to be durable changed, oldest first: while the store
-    /// is down these are not renewed (their records in the table may be ahead of the store).
-    in_flight: std::collections::VecDeque<(u64, Vec<Ipv4Addr>)>,
+    /// The addresses changed by store jobs not yet known to be durable, each with its job's number, oldest
+    /// first: while the store is down these are not renewed (their records in the table may be ahead of
+    /// the store). One entry per address, not a list per job: a job costs no allocation here.
+    in_flight: std::collections::VecDeque<(u64, Ipv4Addr)>,
     /// The servers sharing the lease database, as last heard (this one alone on SQLite).
     pub(super) peers: Vec<PeerStatus>,
     /// When the packets being answered were read (for the exchange-latency histograms).
@@ -434,7 +435,7 @@ impl Engine {
         self.now_out = now_out;
         let job = (!changes.is_empty() || !durable.is_empty()).then(|| {
             self.batch += 1;
-            self.in_flight.push_back((self.batch, changes.iter().map(|c| c.ip()).collect()));
+            self.in_flight.extend(changes.iter().map(|c| (self.batch, c.ip())));
             StoreJob { batch: self.batch, received: read, changes, replies: durable, events: stored_events }
         });
         self.hand_to_store(job);
@@ -493,7 +494,7 @@ impl Engine {
         let failing =
             self.counters.store_failing.load(Ordering::Acquire) || self.counters.store_stopped.load(Ordering::Acquire);
         if failing && !self.server.is_store_down() {
-            let unconfirmed = self.in_flight.iter().flat_map(|(_, ips)| ips.iter().copied()).collect();
+            let unconfirmed = self.in_flight.iter().map(|&(_, ip)| ip).collect();
             warn!("the lease store is down: renewing stored leases only, no new ones");
             self.server.set_store_down(Some(unconfirmed));
         } else if !failing && self.server.is_store_down() {
