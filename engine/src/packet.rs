@@ -328,6 +328,17 @@ fn instances(opts: &[u8]) -> impl Iterator<Item = (u8, Range<usize>)> + '_ {
     })
 }
 
+/// The value of option `code` in a whole message's bytes (header, cookie, options), its parts joined in
+/// order (RFC 3396): what a peer sent, byte for byte, where `dhcproto`'s decode gives a reading of it.
+pub fn option_value(message: &[u8], code: u8) -> Option<Vec<u8>> {
+    let opts = message.get(HEADER_LEN..)?;
+    let mut value: Option<Cow<[u8]>> = None;
+    for (_, tlv) in instances(opts).filter(|&(c, _)| c == code) {
+        join(&mut value, opts.get(tlv.start + 2..tlv.end)?);
+    }
+    value.map(Cow::into_owned)
+}
+
 /// Adds an instance's value to what the option's earlier instances gave (RFC 3396: the parts of a long
 /// option are joined in the order they came).
 fn join<'a>(sofar: &mut Option<Cow<'a, [u8]>>, part: &'a [u8]) {
@@ -677,17 +688,8 @@ mod against_dhcproto {
         let o = msg.opts();
         let get = |c: OptionCode| o.get(c);
         // Option 82 is kept as the relay sent it, which `dhcproto`'s map of sub-options cannot give back
-        // (see `relay_info`): its parts, joined here apart from the parser.
-        let relay_info = {
-            let mut parts = instances(&bytes[HEADER_LEN..]).filter(|(c, _)| *c == 82).peekable();
-            parts.peek().is_some().then(|| {
-                RelayAgentInfo::new(
-                    parts
-                        .flat_map(|(_, tlv)| bytes[HEADER_LEN + tlv.start + 2..HEADER_LEN + tlv.end].to_vec())
-                        .collect(),
-                )
-            })
-        };
+        // (see `relay_info`).
+        let relay_info = option_value(bytes, 82).map(RelayAgentInfo::new);
         // The link selection sub-option as `dhcproto` reads it, where it decodes as one.
         let link_selection = match get(OptionCode::SubnetSelection) {
             Some(DhcpOption::SubnetSelection(ip)) => Some(*ip),

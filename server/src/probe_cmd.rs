@@ -8,7 +8,7 @@ use dhcplab_engine::HwAddr;
 use dhcplab_engine::client::ClientConfig;
 use dhcplab_engine::config::HexBytes;
 use dhcplab_engine::duration_text;
-use dhcplab_engine::probe::{Ask, Probe, ProbeConfig, ProbeReport, RelayAs, ServerAnswer, Verdict};
+use dhcplab_engine::probe::{Ask, Probe, ProbeConfig, ProbeReport, RelayAs, RelayInfoEcho, ServerAnswer, Verdict};
 use dhcplab_engine::relay::RelayLink;
 use ipnet::Ipv4Net;
 use std::io::Write;
@@ -240,10 +240,11 @@ fn server(s: &ServerAnswer, chosen: bool, lang: Lang, out: &mut impl Write) -> s
     if s.copies > 1 {
         row(t("answers", "应答次数"), s.copies.to_string())?;
     }
-    if let Some(echoed) = s.echoed_relay_info {
-        let said = match echoed {
-            true => t("echoed (RFC 3046 §2.2)", "已带回（RFC 3046 §2.2）"),
-            false => t("NOT echoed", "未带回"),
+    if let Some(echo) = s.relay_info {
+        let said = match echo {
+            RelayInfoEcho::Echoed => t("echoed (RFC 3046 §2.2)", "已带回（RFC 3046 §2.2）"),
+            RelayInfoEcho::Changed => t("CHANGED: not as the relay sent it", "已改动：与中继发出的不同"),
+            RelayInfoEcho::Missing => t("NOT echoed", "未带回"),
         };
         row(t("option 82", "选项 82"), said.to_string())?;
     }

@@ -9,16 +9,15 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use report::{Finding, OfferField, OptionValue, ProbeReport, ServerAnswer, Verdict};
+pub use report::{Finding, OfferField, OptionValue, ProbeReport, RelayInfoEcho, ServerAnswer, Verdict};
 
 use crate::client::{Client, ClientConfig, ClientTransmit};
 use crate::hwaddr::HwAddr;
 use crate::message::{CLIENT_PORT, DhcpMessage, SERVER_PORT};
-use crate::packet::parse_reply;
+use crate::packet::{option_value, parse_reply};
 use crate::pcap::Frame;
 use crate::relay::{RelayAgent, RelayLink, RelayTransmit};
 use crate::time::{Duration, Instant};
-use dhcproto::v4::OptionCode;
 use ipnet::Ipv4Net;
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -87,6 +86,8 @@ pub struct Probe {
     released: Option<Ipv4Addr>,
     /// When asking as a relay: the agent that wraps the client's messages.
     relay: Option<RelayAgent>,
+    /// The option 82 value the relay sent last, byte for byte.
+    sent_relay_info: Option<Vec<u8>>,
 }
 
 impl Probe {
@@ -108,6 +109,7 @@ impl Probe {
             finished: false,
             released: None,
             relay,
+            sent_relay_info: None,
         }
     }
 
@@ -141,8 +143,8 @@ impl Probe {
             return;
         }
         let mut answer = ServerAnswer::new(&reply, frame, now - asked_at, &frame.payload);
-        if giaddr.is_some() {
-            answer.echoed_relay_info = Some(reply.msg.opts().contains(OptionCode::RelayAgentInformation));
+        if let Some(sent) = &self.sent_relay_info {
+            answer.relay_info = Some(RelayInfoEcho::of(sent, option_value(&frame.payload, 82).as_deref()));
         }
         match self.answers.iter_mut().find(|a| a.server == answer.server) {
             // The same server again: a retransmission answered, or a second copy (two sockets on one link).
@@ -247,6 +249,8 @@ impl Probe {
         // The client's own messages always parse: a failure here is a bug, and the message is not sent.
         relay.handle_request(0, bytes).ok()?;
         let Some(RelayTransmit::ToServer { bytes, .. }) = relay.poll_transmit() else { return None };
+        // What the answers must carry back (RFC 3046 §2.2).
+        self.sent_relay_info = option_value(&bytes, 82);
         Some(Frame {
             at: now,
             src_mac: from.mac,

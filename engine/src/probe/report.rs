@@ -59,9 +59,32 @@ pub struct ServerAnswer {
     /// Network boot: the `file` field, else option 67.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_file: Option<String>,
-    /// Asked as a relay: whether the answer carried option 82 back (RFC 3046 §2.2).
+    /// Asked as a relay: whether the answer carried option 82 back, and unchanged (RFC 3046 §2.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub echoed_relay_info: Option<bool>,
+    pub relay_info: Option<RelayInfoEcho>,
+}
+
+/// What became of the relay's option 82 in a server's answer (RFC 3046 §2.2: echoed, all of it, as sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayInfoEcho {
+    /// Byte for byte as the relay sent it.
+    Echoed,
+    /// Back, but not as sent: sub-options reordered, dropped, added or rewritten.
+    Changed,
+    /// Not in the answer.
+    Missing,
+}
+
+impl RelayInfoEcho {
+    /// The option 82 value an answer carries, against the one the relay sent.
+    pub fn of(sent: &[u8], answered: Option<&[u8]>) -> Self {
+        match answered {
+            None => RelayInfoEcho::Missing,
+            Some(a) if a == sent => RelayInfoEcho::Echoed,
+            Some(_) => RelayInfoEcho::Changed,
+        }
+    }
 }
 
 /// The boot file a PXE client would load: the `file` field (up to its first NUL), else option 67.
@@ -101,7 +124,7 @@ impl ServerAnswer {
                 .collect(),
             next_server: Some(reply.msg.siaddr()).filter(|a| !a.is_unspecified()),
             boot_file: boot_file(&reply.msg),
-            echoed_relay_info: None,
+            relay_info: None,
         }
     }
 
@@ -175,6 +198,8 @@ pub enum Finding {
     Released { server: Ipv4Addr, address: Ipv4Addr },
     /// Asked as a relay, a server answered without the relay's option 82.
     RelayInfoNotEchoed { server: Ipv4Addr, giaddr: Ipv4Addr },
+    /// Asked as a relay, a server answered with an option 82 other than the relay's.
+    RelayInfoChanged { server: Ipv4Addr, giaddr: Ipv4Addr },
 }
 
 impl Finding {
@@ -294,6 +319,19 @@ impl Finding {
                      其后的客户端因此得不到地址。"
                 ),
             ),
+            Finding::RelayInfoChanged { server, giaddr } => Text::new(
+                format!(
+                    "{server} answered the relay at {giaddr} with an option 82 (relay agent information) other \
+                     than the one the relay sent: sub-options reordered, dropped, added or rewritten. RFC 3046 §2.2 \
+                     asks for the whole option back as it was; a relay that checks it, or keeps its own state in \
+                     it, may drop the answer."
+                ),
+                format!(
+                    "{server} 应答 {giaddr} 处的中继时带回的选项 82（中继代理信息）与中继发出的不同：子选项被重排、\
+                     删除、添加或改写。RFC 3046 §2.2 要求原样带回整个选项；会核对它或在其中保存自身状态的中继\
+                     可能丢弃这样的应答。"
+                ),
+            ),
             Finding::Released { server, address } => Text::new(
                 format!("{server} confirmed {address} with DHCPACK; the probe released it again (RFC 2131 §4.4.6)."),
                 format!("{server} 以 DHCPACK 确认了 {address}；探测结束时已将其释放（RFC 2131 §4.4.6）。"),
@@ -394,9 +432,15 @@ impl ProbeReport {
                 findings.push(Finding::Nak { server: s.server, requested, message: s.message.clone(), outside });
             }
         }
-        for s in servers.iter().filter(|s| s.echoed_relay_info == Some(false)) {
-            if let Some(giaddr) = giaddr {
-                findings.push(Finding::RelayInfoNotEchoed { server: s.server, giaddr });
+        for s in &servers {
+            match (s.relay_info, giaddr) {
+                (Some(RelayInfoEcho::Missing), Some(giaddr)) => {
+                    findings.push(Finding::RelayInfoNotEchoed { server: s.server, giaddr })
+                }
+                (Some(RelayInfoEcho::Changed), Some(giaddr)) => {
+                    findings.push(Finding::RelayInfoChanged { server: s.server, giaddr })
+                }
+                _ => {}
             }
         }
         if let Some(address) = released {

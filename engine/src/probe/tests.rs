@@ -4,7 +4,7 @@ use super::*;
 use crate::ServerConfig;
 use crate::config::{PoolRange, SubnetConfig};
 use crate::server::{RecvMeta, Server};
-use dhcproto::v4::{Decodable, Decoder, Message, MessageType};
+use dhcproto::v4::{Decodable, Decoder, DhcpOption, Message, MessageType};
 
 const ME: HwAddr = HwAddr::ethernet([0x52, 0x54, 0, 0xaa, 0, 1]);
 
@@ -25,8 +25,9 @@ struct Lan {
     sent: Vec<MessageType>,
     /// Every message the probe sent, decoded.
     messages: Vec<Message>,
-    /// A server that drops option 82 from its answers, as some do.
-    strip_relay_info: bool,
+    /// A server that drops option 82 from its answers (`Missing`), or sends back only part of it
+    /// (`Changed`), as some do.
+    relay_info_fault: Option<RelayInfoEcho>,
 }
 
 impl Lan {
@@ -38,7 +39,7 @@ impl Lan {
 
     fn with(config: ProbeConfig, servers: Vec<(Server, Ipv4Addr, HwAddr)>) -> Lan {
         let probe = Probe::new(config, 3);
-        Lan { probe, servers, now: Instant::from_secs(1000), sent: vec![], messages: vec![], strip_relay_info: false }
+        Lan { probe, servers, now: Instant::from_secs(1000), sent: vec![], messages: vec![], relay_info_fault: None }
     }
 
     /// Delivers the probe's frames to every server and their answers back, until both sides are quiet.
@@ -56,9 +57,17 @@ impl Lan {
                 let meta = RecvMeta { iface: 0, local_addr: *addr, src: f.src };
                 server.handle_packet(self.now, meta, &f.payload).unwrap();
                 while let Some(mut t) = server.poll_transmit() {
-                    if self.strip_relay_info {
+                    if let Some(fault) = self.relay_info_fault {
+                        use dhcproto::v4::relay::{RelayAgentInformation, RelayCode};
                         let mut m = Message::decode(&mut Decoder::new(&t.bytes)).unwrap();
-                        m.opts_mut().remove(dhcproto::v4::OptionCode::RelayAgentInformation);
+                        let code = dhcproto::v4::OptionCode::RelayAgentInformation;
+                        if let Some(DhcpOption::RelayAgentInformation(info)) = m.opts_mut().remove(code)
+                            && fault == RelayInfoEcho::Changed
+                        {
+                            let mut part = RelayAgentInformation::default();
+                            part.insert(info.get(RelayCode::AgentCircuitId).unwrap().clone());
+                            m.opts_mut().insert(DhcpOption::RelayAgentInformation(part));
+                        }
                         t.bytes = crate::reply::encode(&m).unwrap();
                     }
                     answers.push(Frame {
@@ -261,7 +270,7 @@ fn as_a_relay_the_offer_is_for_giaddr_subnet_and_option_82_comes_back() {
     let s = &r.servers[0];
     assert!(s.address.is_some_and(|a| a.octets()[..3] == [198, 51, 100]), "{s:?}");
     assert_eq!(s.routers, vec![Ipv4Addr::new(198, 51, 100, 1)]);
-    assert_eq!(s.echoed_relay_info, Some(true));
+    assert_eq!(s.relay_info, Some(RelayInfoEcho::Echoed));
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     // What went out is what a relay sends: giaddr, one hop, the circuit and remote ids, the client's chaddr.
     let first = &lan.messages[0];
@@ -291,11 +300,23 @@ fn as_a_relay_a_request_is_acked_and_released_through_the_relay() {
 #[test]
 fn a_server_that_drops_option_82_is_flagged() {
     let mut lan = relayed_lan(Ask::Discover);
-    lan.strip_relay_info = true;
+    lan.relay_info_fault = Some(RelayInfoEcho::Missing);
     let r = lan.run();
-    assert_eq!(r.servers[0].echoed_relay_info, Some(false));
+    assert_eq!(r.servers[0].relay_info, Some(RelayInfoEcho::Missing));
     let giaddr = Ipv4Addr::new(198, 51, 100, 1);
     let f = Finding::RelayInfoNotEchoed { server: Ipv4Addr::new(192, 0, 2, 1), giaddr };
     assert!(r.findings.contains(&f), "{:?}", r.findings);
+    assert!(f.text().en.contains("RFC 3046 §2.2") && f.text().zh.contains("选项 82"));
+}
+
+#[test]
+fn a_server_that_sends_back_part_of_option_82_is_flagged() {
+    let mut lan = relayed_lan(Ask::Discover);
+    lan.relay_info_fault = Some(RelayInfoEcho::Changed);
+    let r = lan.run();
+    assert_eq!(r.servers[0].relay_info, Some(RelayInfoEcho::Changed));
+    let giaddr = Ipv4Addr::new(198, 51, 100, 1);
+    let f = Finding::RelayInfoChanged { server: Ipv4Addr::new(192, 0, 2, 1), giaddr };
+    assert_eq!(r.findings, vec![f.clone()]);
     assert!(f.text().en.contains("RFC 3046 §2.2") && f.text().zh.contains("选项 82"));
 }

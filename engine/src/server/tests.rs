@@ -396,25 +396,6 @@ fn relayed_discover_uses_the_giaddr_subnet_and_goes_back_to_the_relay() {
     assert_eq!(t.dst, Destination::Relay { ip: RELAY });
 }
 
-/// The value of the one option `code` in a reply's bytes (its parts joined, RFC 3396).
-fn option_value(reply: &[u8], code: u8) -> Option<Vec<u8>> {
-    let (mut at, mut value) = (240, None::<Vec<u8>>);
-    while let Some(&c) = reply.get(at) {
-        match c {
-            0 => at += 1,
-            255 => break,
-            _ => {
-                let len = usize::from(reply[at + 1]);
-                if c == code {
-                    value.get_or_insert_default().extend_from_slice(&reply[at + 2..at + 2 + len]);
-                }
-                at += 2 + len;
-            }
-        }
-    }
-    value
-}
-
 #[test]
 fn the_relay_agent_information_comes_back_byte_for_byte() {
     // RFC 3046 §2.2: the server echoes the whole option. Sub-options out of code order, one twice, one the
@@ -435,16 +416,16 @@ fn the_relay_agent_information_comes_back_byte_for_byte() {
     let mut lab = lab();
     let m = RecvMeta { src: SocketAddrV4::new(RELAY, 67), ..meta() };
     let (t, offer) = lab.send_meta(msg(MessageType::Discover, mac(1)).giaddr(RELAY).opt(info.clone()), m).unwrap();
-    assert_eq!(option_value(&t.bytes, 82).as_deref(), Some(&sent[..]), "OFFER");
+    assert_eq!(crate::packet::option_value(&t.bytes, 82).as_deref(), Some(&sent[..]), "OFFER");
     let request = msg(MessageType::Request, mac(1)).giaddr(RELAY).requested(offer.yiaddr()).server(SERVER);
     let (t, ack) = lab.send_meta(request.opt(info.clone()), m).unwrap();
     assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
-    assert_eq!(option_value(&t.bytes, 82).as_deref(), Some(&sent[..]), "ACK");
+    assert_eq!(crate::packet::option_value(&t.bytes, 82).as_deref(), Some(&sent[..]), "ACK");
     let (t, nak) = lab
         .send_meta(msg(MessageType::Request, mac(2)).giaddr(RELAY).requested(ip("192.168.1.20")).opt(info), m)
         .unwrap();
     assert_eq!(nak.opts().msg_type(), Some(MessageType::Nak));
-    assert_eq!(option_value(&t.bytes, 82).as_deref(), Some(&sent[..]), "NAK");
+    assert_eq!(crate::packet::option_value(&t.bytes, 82).as_deref(), Some(&sent[..]), "NAK");
 }
 
 #[test]
