@@ -236,21 +236,22 @@ impl LeaseTable {
     /// Declined records are not indexed by client: the address is no longer the client's.
     pub fn insert(&mut self, lease: Lease) -> Option<Lease> {
         let ip = lease.ip;
-        match self.leases.get(&ip.into()) {
-            Some(old) if Self::same_filing(old, &lease) => {
-                self.replace(lease);
+        // One lookup for the common case (an offer becoming a binding, a renewal): the record is replaced
+        // where it lies (see `same_filing`).
+        if let Some(slot) = self.leases.get_mut(&ip.into()) {
+            if Self::same_filing(slot, &lease) {
+                let (subnet, now) = (lease.subnet, (lease.state, lease.expires));
+                let old = std::mem::replace(slot, lease);
+                self.refile(ip, subnet, (old.state, old.expires), now);
                 return None;
             }
-            Some(old) => {
-                debug_assert!(
-                    !old.state.holds_address() || old.client() == lease.client() || lease.state == LeaseState::Declined,
-                    "{ip} is held by {} and would be given to {}",
-                    old.client(),
-                    lease.client()
-                );
-                self.remove(ip);
-            }
-            None => {}
+            debug_assert!(
+                !slot.state.holds_address() || slot.client() == lease.client() || lease.state == LeaseState::Declined,
+                "{ip} is held by {} and would be given to {}",
+                slot.client(),
+                lease.client()
+            );
+            self.remove(ip);
         }
         let mut displaced = None;
         if let Some(prev) = self.clients.get(&self.leases, lease.subnet, lease.client())
@@ -284,14 +285,6 @@ impl LeaseTable {
             && old.client() == new.client()
             && old.state != LeaseState::Declined
             && new.state != LeaseState::Declined
-    }
-
-    /// Puts `lease` in the place of the record at its address (see [`Self::same_filing`]).
-    fn replace(&mut self, lease: Lease) {
-        let (ip, subnet, now) = (lease.ip, lease.subnet, (lease.state, lease.expires));
-        let Some(slot) = self.leases.get_mut(&ip.into()) else { return };
-        let old = std::mem::replace(slot, lease);
-        self.refile(ip, subnet, (old.state, old.expires), now);
     }
 
     /// Moves the record at `ip` from its `old` state and deadline to `new` ones in what follows them: the
