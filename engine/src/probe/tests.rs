@@ -298,25 +298,17 @@ fn as_a_relay_a_request_is_acked_and_released_through_the_relay() {
 }
 
 #[test]
-fn a_server_that_drops_option_82_is_flagged() {
-    let mut lan = relayed_lan(Ask::Discover);
-    lan.relay_info_fault = Some(RelayInfoEcho::Missing);
-    let r = lan.run();
-    assert_eq!(r.servers[0].relay_info, Some(RelayInfoEcho::Missing));
-    let giaddr = Ipv4Addr::new(198, 51, 100, 1);
-    let f = Finding::RelayInfoNotEchoed { server: Ipv4Addr::new(192, 0, 2, 1), giaddr };
-    assert!(r.findings.contains(&f), "{:?}", r.findings);
-    assert!(f.text().en.contains("RFC 3046 §2.2") && f.text().zh.contains("选项 82"));
-}
-
-#[test]
-fn a_server_that_sends_back_part_of_option_82_is_flagged() {
-    let mut lan = relayed_lan(Ask::Discover);
-    lan.relay_info_fault = Some(RelayInfoEcho::Changed);
-    let r = lan.run();
-    assert_eq!(r.servers[0].relay_info, Some(RelayInfoEcho::Changed));
-    let giaddr = Ipv4Addr::new(198, 51, 100, 1);
-    let f = Finding::RelayInfoChanged { server: Ipv4Addr::new(192, 0, 2, 1), giaddr };
-    assert_eq!(r.findings, vec![f.clone()]);
-    assert!(f.text().en.contains("RFC 3046 §2.2") && f.text().zh.contains("选项 82"));
+fn a_server_that_drops_or_changes_option_82_is_flagged() {
+    let (server, giaddr) = (Ipv4Addr::new(192, 0, 2, 1), Ipv4Addr::new(198, 51, 100, 1));
+    for (fault, finding) in [
+        (RelayInfoEcho::Missing, Finding::RelayInfoNotEchoed { server, giaddr }),
+        (RelayInfoEcho::Changed, Finding::RelayInfoChanged { server, giaddr }),
+    ] {
+        let mut lan = relayed_lan(Ask::Discover);
+        lan.relay_info_fault = Some(fault);
+        let r = lan.run();
+        assert_eq!(r.servers[0].relay_info, Some(fault));
+        assert_eq!(r.findings, vec![finding.clone()], "{fault:?}");
+        assert!(finding.text().en.contains("RFC 3046 §2.2") && finding.text().zh.contains("选项 82"));
+    }
 }
