@@ -1,7 +1,7 @@
 //! Inbound packets: checked byte by byte before `dhcproto` sees them. A request is read into a [`Request`]
-//! straight from its bytes (`dhcproto` decodes option 81, which has a structure of its own, and checks every
-//! option the server does not read; option 82 is kept as sent); a reply is decoded whole by `dhcproto`. Anything malformed is refused with a
-//! [`DropReason`], never a panic.
+//! straight from its bytes (`dhcproto` decodes option 81, which has a structure of its own, and checks
+//! every option the server does not read; option 82 is kept as sent); a reply is decoded whole by
+//! `dhcproto`. Anything malformed is refused with a [`DropReason`], never a panic.
 
 use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
