@@ -46,12 +46,6 @@ impl Deref for ShortBytes {
     }
 }
 
-impl AsRef<[u8]> for ShortBytes {
-    fn as_ref(&self) -> &[u8] {
-        self
-    }
-}
-
 impl From<&[u8]> for ShortBytes {
     fn from(b: &[u8]) -> Self {
         ShortBytes::new(b)
@@ -60,12 +54,6 @@ impl From<&[u8]> for ShortBytes {
 
 impl From<Vec<u8>> for ShortBytes {
     fn from(b: Vec<u8>) -> Self {
-        ShortBytes::new(&b)
-    }
-}
-
-impl From<Box<[u8]>> for ShortBytes {
-    fn from(b: Box<[u8]>) -> Self {
         ShortBytes::new(&b)
     }
 }
