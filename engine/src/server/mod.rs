@@ -30,11 +30,13 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 mod conflict;
+mod expiry;
 mod pin;
 mod reply_template;
 mod shared;
 mod store_down;
 pub use conflict::{MAX_TRIES, Ping, QUIET_MEMORY};
+pub use expiry::{EXPIRY_PAUSE, EXPIRY_SLICE};
 pub use pin::PinError;
 
 /// Where a packet came from and which of the server's links it arrived on.
@@ -128,6 +130,8 @@ pub struct Server {
     /// What replies share, by subnet, classes and option 55 (see `reply_template`).
     templates: reply_template::Templates,
     reply_scratch: reply_template::Scratch,
+    /// While a backlog of records due is worked off: when its next slice may run.
+    expiry_resume: Option<Instant>,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -178,6 +182,7 @@ impl Server {
             class_names: vec![],
             templates: reply_template::Templates::default(),
             reply_scratch: reply_template::Scratch::default(),
+            expiry_resume: None,
         }
         .with_class_names())
     }
@@ -203,8 +208,8 @@ impl Server {
         &self.config
     }
 
-    /// Loads a lease from storage at start-up. Leases whose time has passed expire at the next
-    /// `handle_timeout`. A lease that conflicts with one already loaded is refused.
+    /// Loads a lease from storage at start-up. Leases whose time has passed expire from the next
+    /// `handle_timeout` on. A lease that conflicts with one already loaded is refused.
     pub fn restore(&mut self, lease: Lease) -> Result<(), RestoreError> {
         if let Some(existing) = self.table.get(lease.ip)
             && existing.state.holds_address()
@@ -298,39 +303,16 @@ impl Server {
 
     /// When `handle_timeout` has work next: an offer, lease or probation running out, or a ping's wait.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.table.next_deadline(), self.prober.next_deadline()) {
+        match (self.next_expiry(), self.prober.next_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// Ends every offer, lease and probation due at `now`.
+    /// Ends the offers, leases and probations due at `now` (a backlog a slice at a time, see
+    /// [`EXPIRY_SLICE`]) and offers the addresses whose pings went unanswered.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(ip) = self.table.due(now) {
-            let Some(lease) = self.table.get(ip).cloned() else { break };
-            match lease.state {
-                LeaseState::Offered => {
-                    self.table.remove(ip);
-                    self.emit(LeaseEvent::from_lease(now, LeaseEventKind::OfferExpired, &lease));
-                }
-                LeaseState::Bound => {
-                    if let Some(l) = self.table.update(ip, LeaseState::Expired, lease.obtained, lease.expires) {
-                        let ev = LeaseEvent::from_lease(now, LeaseEventKind::Expired, l);
-                        self.emit(ev);
-                    }
-                }
-                LeaseState::Declined => {
-                    self.table.remove(ip);
-                    let mut ev = LeaseEvent::from_lease(now, LeaseEventKind::Reclaimed, &lease);
-                    ev.state = None;
-                    self.emit(ev);
-                }
-                LeaseState::Released | LeaseState::Expired => {
-                    // Free records have no deadline; removing keeps the loop finite if one ever slips in.
-                    self.table.remove(ip);
-                }
-            }
-        }
+        self.expire_due(now);
         // Nobody answered these pings: the addresses are free to offer.
         while let Some(w) = self.prober.due(now) {
             let still_held =

@@ -1263,6 +1263,42 @@ fn a_lease_database_loads_in_one_pass_whatever_the_order_of_its_rows() {
 }
 
 #[test]
+fn a_backlog_of_ended_records_is_worked_off_a_slice_at_a_time_with_packets_served_between() {
+    // 1,800 offers, leases and probations all past their end, as after downtime: each `handle_timeout`
+    // ends a slice of them and the next waits a pause, so a packet meanwhile is answered at once.
+    let (mut server, stored) = stored_records(3000);
+    assert_eq!(server.restore_all(stored.clone()), vec![]);
+    let due = stored.iter().filter(|l| l.state.holds_address()).count();
+    assert!(due > 2 * EXPIRY_SLICE);
+    let now = Instant::from_secs(9000);
+    let mut slices = vec![];
+    let mut t = now;
+    let backlog = |s: &Server| s.leases().any(|l| l.state.holds_address() && l.expires <= now);
+    while backlog(&server) {
+        server.handle_timeout(t);
+        slices.push(std::iter::from_fn(|| server.poll_event()).count());
+        let next = server.poll_timeout().unwrap();
+        if backlog(&server) {
+            assert_eq!(next, t + EXPIRY_PAUSE);
+            // Early, nothing more ends; a DISCOVER is answered, with an address no record still holds.
+            server.handle_timeout(t + Duration::from_millis(1));
+            assert_eq!(server.poll_event(), None);
+            let held: Vec<Ipv4Addr> = server.leases().filter(|l| l.state.holds_address()).map(|l| l.ip).collect();
+            let d = msg(MessageType::Discover, mac(slices.len() as u8)).bytes();
+            let on_link = RecvMeta { local_addr: Ipv4Addr::new(10, 64, 255, 254), ..meta() };
+            server.handle_packet(t + Duration::from_millis(1), on_link, &d).unwrap();
+            let offer = server.poll_transmit().expect("an offer during the backlog");
+            assert!(!held.contains(&offer.yiaddr), "{} is still held", offer.yiaddr);
+            while server.poll_event().is_some() {}
+        }
+        t = next;
+    }
+    let slice = EXPIRY_SLICE;
+    assert_eq!(slices, [vec![slice; due / slice], vec![due % slice]].concat());
+    server.check_invariants().unwrap();
+}
+
+#[test]
 fn a_damaged_lease_database_loads_with_its_conflicts_refused() {
     // Rows no database of this server writes, but a damaged or hand-edited one might: a second holder of
     // an address, and a client with two records in one subnet.
