@@ -7,13 +7,16 @@
 //! Heap bytes are counted by a counting allocator, so the figure is exact and repeatable: the daemon's
 //! resident size adds the allocator's own overhead and SQLite's page cache.
 //!
+//! Then the config is reloaded, with a reservation added and then with the pool changed: how long the
+//! engine stops for each, and what it holds after.
+//!
 //! Then new clients arrive at a server loaded with just under a power of two's worth (7/8 of it, where
 //! the client index grows): the slowest DISCOVER shows how long the engine stops while its tables grow.
 //!
 //! `cargo bench -p dhcplab-engine --bench million` (`MILLION=N` for another count).
 
 use dhcplab_engine::builder::ClientMsg;
-use dhcplab_engine::config::{HexBytes, PoolRange, SubnetConfig};
+use dhcplab_engine::config::{HexBytes, PoolRange, Reservation, SubnetConfig};
 use dhcplab_engine::stored_leases::StoredLeases;
 use dhcplab_engine::{HwAddr, Instant, KeyedBy, Lease, LeaseState, RecvMeta, Server, ServerConfig};
 use dhcproto::v4::MessageType;
@@ -115,7 +118,31 @@ fn load(n: u32, with_client_id: bool) {
         held as f64 / 1e6,
         held / n as usize,
     );
+    // Reloads (SIGHUP, a reservation written through the API): the engine answers nothing meanwhile.
+    let mut config = server.config().clone();
+    config.subnets[0].reservations.push(Reservation {
+        mac: Some(HwAddr::ethernet([0x0a, 0, 0, 0, 0, 1])),
+        client_id: None,
+        ip: Ipv4Addr::new(10, 79, 255, 254),
+        hostname: None,
+    });
+    let reserved = reload(&mut server, config.clone());
+    config.subnets[0].pools = vec!["10.64.0.1-10.79.255.200".parse::<PoolRange>().unwrap()];
+    let pool_changed = reload(&mut server, config);
+    let after = LIVE.load(Ordering::Relaxed) - before;
+    println!(
+        "  a reload adding a reservation: {:.1} ms; one changing the pool (its free set refilled): {:.1} ms; heap after {:.1} MB",
+        reserved.as_secs_f64() * 1e3,
+        pool_changed.as_secs_f64() * 1e3,
+        after as f64 / 1e6
+    );
     drop(server);
+}
+
+fn reload(server: &mut Server, config: ServerConfig) -> std::time::Duration {
+    let t0 = Clock::now();
+    server.reconfigure(config).unwrap();
+    t0.elapsed()
 }
 
 /// Loads `n` leases, then serves DISCOVERs from `more` new clients one at a time: the slowest, and the

@@ -93,6 +93,16 @@ impl Allocator {
         Allocator { pools, kind, current: 0 }
     }
 
+    /// Whether `other` covers the same ranges with the same kind: a reload may keep this one, free set and
+    /// cursor, in its place.
+    pub fn same_pools(&self, other: &Allocator) -> bool {
+        self.kind == other.kind && self.ranges().eq(other.ranges())
+    }
+
+    pub fn ranges(&self) -> impl Iterator<Item = AddrRange> + '_ {
+        self.pools.iter().map(|p| p.range)
+    }
+
     pub fn in_pool(&self, ip: Ipv4Addr) -> bool {
         self.pools.iter().any(|p| p.range.contains(ip))
     }

@@ -1263,6 +1263,41 @@ fn a_lease_database_loads_in_one_pass_whatever_the_order_of_its_rows() {
 }
 
 #[test]
+fn a_reload_leaves_the_table_a_start_with_the_new_config_would_load() {
+    // Thousands of records in every state, reloaded with the pool cut to a fifth (its free set refilled
+    // from the records), then with reservations added on free addresses and on held ones, then with one
+    // dropped (free sets kept): after each, the server is the one a start with that config would load.
+    let (mut reloaded, stored) = stored_records(3000);
+    assert_eq!(reloaded.restore_all(stored.clone()), vec![]);
+    let mut config = reloaded.config().clone();
+    let reserve =
+        |ip: &str, n: u8| Reservation { mac: Some(mac(n)), client_id: None, ip: self::ip(ip), hostname: None };
+    let mut steps = vec![];
+    config.subnets[0].pools = vec!["10.64.0.1-10.64.5.220".parse::<PoolRange>().unwrap()];
+    steps.push(config.clone());
+    // 10.64.0.4 is a released record's, 10.64.0.2 a bound one's, 10.64.9.9 out of the pool now.
+    for (ip, n) in [("10.64.3.3", 1), ("10.64.0.4", 2), ("10.64.0.2", 3), ("10.64.9.9", 4)] {
+        config.subnets[0].reservations.push(reserve(ip, n));
+    }
+    steps.push(config.clone());
+    config.subnets[0].reservations.retain(|r| r.ip != ip("10.64.3.3") && r.ip != ip("10.64.0.2"));
+    steps.push(config);
+    for config in steps {
+        reloaded.reconfigure(config.clone()).unwrap();
+        let mut started = Server::new(config, 1).unwrap();
+        assert_eq!(started.restore_all(stored.clone()), vec![]);
+        reloaded.check_invariants().unwrap();
+        assert_eq!(reloaded.leases().collect::<Vec<_>>(), stored.iter().collect::<Vec<_>>());
+        assert_eq!(reloaded.subnet_usage(), started.subnet_usage());
+        assert_eq!(reloaded.state_counts(), started.state_counts());
+        assert_eq!(reloaded.poll_timeout(), started.poll_timeout());
+        let pool = 0x0a40_0001..=0x0a40_05dc;
+        let free = |s: &Server| pool.clone().filter(|&a| s.table.is_free(Ipv4Addr::from_bits(a))).count();
+        assert_eq!(free(&reloaded), free(&started));
+    }
+}
+
+#[test]
 fn a_backlog_of_ended_records_is_worked_off_a_slice_at_a_time_with_packets_served_between() {
     // 1,800 offers, leases and probations all past their end, as after downtime: each `handle_timeout`
     // ends a slice of them and the next waits a pause, so a packet meanwhile is answered at once.
