@@ -40,7 +40,7 @@ impl Engine {
                 let r = self.server.reconfigure(*cfg);
                 match &r {
                     Ok(()) => {
-                        info!("configuration reloaded; {} leases kept", self.server.leases().count());
+                        info!("configuration reloaded; {} leases kept", self.server.lease_count());
                         self.config_changed();
                     }
                     Err(e) => warn!("new configuration refused ({} problems); the old one keeps serving", e.len()),
