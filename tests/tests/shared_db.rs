@@ -432,6 +432,44 @@ fn three_servers_under_load_never_give_one_address_to_two_clients_even_when_one_
 }
 
 #[test]
+fn a_burst_of_another_servers_changes_is_read_in_batches_and_none_is_lost() {
+    // 10,000 leases written at once by server "b" (as when its leases end together): server "a" reads them
+    // 2,000 rows at a time (`SYNC_BATCH`), each batch straight after the last, and takes up every one.
+    let mut lab = NetLab::new("burst");
+    let pg = Postgres::start(&lab.dir, "dhcplab");
+    let (servers, _) = lan(&mut lab, 1, 0);
+    let wide = format!(
+        "{}\n[[subnet]]\ncidr = \"10.64.0.0/16\"\npools = [\"10.64.0.1-10.64.255.250\"]\nrelays = [\"10.64.255.254\"]\n",
+        config("a", &pg.url, "1h")
+    );
+    let a = Daemon::start(&mut lab, &servers[0], &wide);
+    wait_until_up(&lab, &a, 1);
+    let now_ms = unix_ms();
+    pg.query(&format!(
+        "INSERT INTO leases (ip, subnet, client, hw, state, obtained_ms, expires_ms, lease_secs, server, change)
+         SELECT '10.64.0.1'::inet + i, '10.64.0.0/16', 'hw:' || m, m, 'bound', {now_ms}, {now_ms} + 3600000, 3600,
+                'b', nextval('lease_change')
+         FROM (SELECT i, '02:00:00:00:' || lpad(to_hex(i / 256), 2, '0') || ':' || lpad(to_hex(i % 256), 2, '0') AS m
+               FROM generate_series(0, 9999) AS i) AS rows;
+         NOTIFY dhcplab_leases;"
+    ));
+    let started = Instant::now();
+    wait_for(Duration::from_secs(10), "10,000 leases taken up from server b", || {
+        (a.get(&lab, "/api/stats")["bound"] == 10_000).then_some(())
+    });
+    let took = started.elapsed();
+    // Every one as written: the last of them, say, bound to its client by server b.
+    let last = a.get(&lab, "/api/leases/10.64.39.16");
+    assert_eq!(
+        (last["hw"].as_str(), last["state"].as_str(), last["server"].as_str()),
+        (Some("02:00:00:00:27:0f"), Some("bound"), Some("b")),
+        "{last}"
+    );
+    // Five reads in a row, not one a heartbeat (`takeover_after` of 3 s: 750 ms apart, 3 s for the five).
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+}
+
+#[test]
 fn with_the_database_down_new_acks_are_withheld_and_service_resumes_when_it_returns() {
     let _one_at_a_time = HEAVY.lock().unwrap_or_else(|e| e.into_inner());
     require_program("perfdhcp", "kea-admin");

@@ -62,13 +62,16 @@ impl PeerWatch {
                         return Ok(());
                     }
                 }
-                let (changes, mark) = self.peers.changes_since(self.mark)?;
-                self.mark = mark;
-                if !changes.is_empty() {
-                    let _ = self.engine.blocking_send(Command::Shared(changes));
+                let read = self.peers.changes_since(self.mark)?;
+                self.mark = read.through;
+                if !read.changes.is_empty() {
+                    let _ = self.engine.blocking_send(Command::Shared(read.changes));
                 }
-                let left = next_beat.saturating_duration_since(std::time::Instant::now());
-                self.peers.wait(left)?;
+                // A cut read is followed at once by the next; then wait for news or the next heartbeat.
+                if !read.more {
+                    let left = next_beat.saturating_duration_since(std::time::Instant::now());
+                    self.peers.wait(left)?;
+                }
                 Ok(())
             })();
             if self.engine.is_closed() {

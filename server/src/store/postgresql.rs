@@ -27,6 +27,21 @@ const LOCK: i64 = 0x0064_6863_706c_6162;
 /// The channel other servers listen on.
 pub const CHANNEL: &str = "dhcplab_leases";
 
+/// The most rows one read of the others' changes takes. A server that wrote a million changes at once
+/// (its leases ending together) is followed a batch at a time, each handed to the engine as a command of
+/// its own, so that packets are served between them: in one command they held it for over a second.
+pub const SYNC_BATCH: i64 = 2_000;
+
+/// One read of the changes other servers made.
+#[derive(Debug)]
+pub struct PeerChanges {
+    pub changes: Vec<Change>,
+    /// The last change number read, this server's own included: where the next read starts.
+    pub through: i64,
+    /// The read was cut at [`SYNC_BATCH`]: more are waiting.
+    pub more: bool,
+}
+
 /// The state a removed record keeps, so other servers see the removal.
 const GONE: &str = "gone";
 
@@ -318,12 +333,13 @@ impl PgPeers {
             .collect())
     }
 
-    /// Every change after `mark` by another server, in order, with the new mark.
-    pub fn changes_since(&mut self, mark: i64) -> Result<(Vec<Change>, i64), StoreError> {
+    /// The changes after `mark` by other servers, in order, at most [`SYNC_BATCH`] rows' worth.
+    pub fn changes_since(&mut self, mark: i64) -> Result<PeerChanges, StoreError> {
         let server = self.server.clone();
-        let rows = self
-            .connected()?
-            .query(&format!("SELECT {COLUMNS}, change FROM leases WHERE change > $1 ORDER BY change"), &[&mark])?;
+        let rows = self.connected()?.query(
+            &format!("SELECT {COLUMNS}, change FROM leases WHERE change > $1 ORDER BY change LIMIT $2"),
+            &[&mark, &SYNC_BATCH],
+        )?;
         let mut out = Vec::new();
         let mut last = mark;
         for r in &rows {
@@ -342,7 +358,8 @@ impl PgPeers {
                 out.push(Change::Put(fields.lease()?));
             }
         }
-        Ok((out, last))
+        let more = rows.len() as i64 == SYNC_BATCH;
+        Ok(PeerChanges { changes: out, through: last, more })
     }
 
     /// Waits up to `timeout` for another server's notification; true if one came.
