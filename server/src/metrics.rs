@@ -168,7 +168,7 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
     counter(
         &mut out,
         "store_queue_full_total",
-        "Times the lease database fell behind and the daemon stopped reading packets until it caught up.",
+        "Times the lease database fell behind: its queue was full, and the daemon gathered changes until it had room.",
         s.store_queue_full,
     );
     counter(

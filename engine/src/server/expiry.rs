@@ -15,12 +15,27 @@ pub const EXPIRY_SLICE: usize = 500;
 pub const EXPIRY_PAUSE: Duration = Duration::from_millis(5);
 
 impl Server {
+    /// The caller's store is behind (`true`: its changes not yet durable pile up) or has caught up. While
+    /// it is behind, no record ends: each would be one more change for it, and ending them at the pace of
+    /// the engine rather than of the store (a PostgreSQL shared by several servers takes far fewer a
+    /// second) fills the store's queue until the caller stops reading packets. The records stay their
+    /// clients', so nothing is given away; `poll_timeout` asks to be woken a pause later to look again.
+    pub fn set_expiry_held(&mut self, held: bool) {
+        self.expiry_held = held;
+    }
+
     /// Ends up to a slice of the records due at `now`; when more are due, the next slice waits a pause.
     pub(super) fn expire_due(&mut self, now: Instant) {
         if self.expiry_resume.is_some_and(|t| now < t) {
             return;
         }
         self.expiry_resume = None;
+        if self.expiry_held {
+            if self.table.due(now).is_some() {
+                self.expiry_resume = Some(now + EXPIRY_PAUSE);
+            }
+            return;
+        }
         for _ in 0..EXPIRY_SLICE {
             let Some(ip) = self.table.due(now) else { return };
             let Some(lease) = self.table.get(ip).cloned() else { return };

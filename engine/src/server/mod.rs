@@ -132,6 +132,8 @@ pub struct Server {
     reply_scratch: reply_template::Scratch,
     /// While a backlog of records due is worked off: when its next slice may run.
     expiry_resume: Option<Instant>,
+    /// The caller's store is behind: no record ends until it catches up (see `set_expiry_held`).
+    expiry_held: bool,
 }
 
 fn build_table(subnets: &[Subnet], config: &ServerConfig) -> (Vec<(Ipv4Net, Allocator)>, Vec<Ipv4Addr>) {
@@ -183,6 +185,7 @@ impl Server {
             templates: reply_template::Templates::default(),
             reply_scratch: reply_template::Scratch::default(),
             expiry_resume: None,
+            expiry_held: false,
         }
         .with_class_names())
     }

@@ -1263,6 +1263,23 @@ fn a_lease_database_loads_in_one_pass_whatever_the_order_of_its_rows() {
 }
 
 #[test]
+fn while_the_store_is_behind_no_record_ends_and_the_server_looks_again_a_pause_later() {
+    let (mut server, stored) = stored_records(300);
+    assert_eq!(server.restore_all(stored), vec![]);
+    let now = Instant::from_secs(9000);
+    server.set_expiry_held(true);
+    server.handle_timeout(now);
+    assert_eq!(server.poll_event(), None);
+    assert_eq!(server.state_counts(), [60, 60, 60, 60, 60]);
+    assert_eq!(server.poll_timeout(), Some(now + EXPIRY_PAUSE));
+    server.set_expiry_held(false);
+    server.handle_timeout(now + EXPIRY_PAUSE);
+    assert_eq!(std::iter::from_fn(|| server.poll_event()).count(), 180);
+    // Offers and probations end by going, leases by expiring.
+    assert_eq!(server.state_counts(), [0, 0, 0, 60, 120]);
+}
+
+#[test]
 fn a_reload_leaves_the_table_a_start_with_the_new_config_would_load() {
     // Thousands of records in every state, reloaded with the pool cut to a fifth (its free set refilled
     // from the records), then with reservations added on free addresses and on held ones, then with one

@@ -23,9 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
-/// Batches waiting for the store. When it is full the engine keeps its newest job and stops reading packets
-/// until the committer makes room (it goes on answering the API and its timers); the sockets' kernel
-/// buffers fill, and the kernel drops (and counts) what does not fit: memory stays bounded under overload.
+/// Batches waiting for the store. When it is full the engine keeps one job, merging the next ones into it,
+/// until the committer makes room; once that job holds `HELD_MAX` changes it stops reading packets (it
+/// goes on answering the API and its timers), the sockets' kernel buffers fill, and the kernel drops (and
+/// counts) what does not fit: memory stays bounded under overload.
 pub const STORE_QUEUE: usize = 64;
 
 /// How long the committer waits before trying again changes whose commit failed.
@@ -42,7 +43,7 @@ pub struct Counters {
     pub store_conflicts: AtomicU64,
     /// Changes whose commit failed, waiting to be tried again.
     pub store_pending: AtomicU64,
-    /// Times the engine found the store's queue full and stopped reading packets until it had room.
+    /// Times the engine found the store's queue full (and began gathering changes into one held job).
     pub store_queue_full: AtomicU64,
     /// The engine found the queue full and waits to be woken when the committer has taken jobs off it.
     pub store_room_wanted: AtomicBool,

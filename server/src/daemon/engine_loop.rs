@@ -31,6 +31,16 @@ use tracing::{debug, error, info, warn};
 
 /// How many packets the engine reads before it flushes (one store job per batch at most).
 const BATCH: usize = 256;
+/// Changes and ACKs a held store job may gather (see `hand_to_store`) before the engine stops reading
+/// packets. A store that falls behind by one slow commit (a PostgreSQL commit of tens of milliseconds, at
+/// thousands of REQUESTs a second) fills the queue's jobs long before it holds much: reading on, the
+/// OFFERs still leave and the ACKs wait for the commit, where a pause lost packets in the kernel.
+const HELD_MAX: usize = 4096;
+
+/// Changes not yet durable beyond which the store is behind: no record ends until it catches up (see
+/// `Server::set_expiry_held`). Two slices of ending records; DHCP alone keeps a few dozen in flight.
+const STORE_BEHIND: usize = 2 * dhcplab_engine::server::EXPIRY_SLICE;
+
 /// How many datagrams one `recvmmsg` may read.
 const SLOTS: usize = 32;
 /// How many API commands the engine serves in one turn before it looks at its packets again.
@@ -57,8 +67,8 @@ pub struct Engine {
     kernel_drops: u64,
     /// The number of the last store job sent.
     batch: u64,
-    /// A store job that found the committer's queue full, with the jobs made since merged into it: while
-    /// there is one the engine reads no packets (see `STORE_QUEUE`).
+    /// A store job that found the committer's queue full, with the jobs made since merged into it: once it
+    /// holds `HELD_MAX` changes the engine reads no packets (see `STORE_QUEUE`).
     held: Option<StoreJob>,
     /// The addresses changed by store jobs not yet known to be durable, each with its job's number, oldest
     /// first: while the store is down these are not renewed (their records in the table may be ahead of
@@ -244,9 +254,10 @@ impl Engine {
                     Err(e) => error!("the engine cannot wait for echo replies: {e}"),
                 }
             }
-            // While a store job is held the links are not read: their packets wait in the kernel.
-            if links_paused != self.held.is_some() {
-                links_paused = self.held.is_some();
+            // While the held store job is full the links are not read: their packets wait in the kernel.
+            let stop_reading = self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= HELD_MAX);
+            if links_paused != stop_reading {
+                links_paused = stop_reading;
                 for (i, l) in self.links.iter().enumerate() {
                     if let Err(e) = poller.pause(&*l.socket, Source::Link(i), links_paused) {
                         error!(link = %l.name, "the engine cannot pause or resume reading: {e}");
@@ -311,7 +322,7 @@ impl Engine {
                     self.server.handle_ping_reply(now, ip);
                 }
             }
-            if ready.links && self.held.is_none() {
+            if ready.links && !links_paused {
                 self.read_batch(&mut slots);
             }
             self.flush();
@@ -477,7 +488,7 @@ impl Engine {
             Err(TrySendError::Full(job)) => {
                 if !was_held {
                     self.counters.store_queue_full.fetch_add(1, Ordering::Relaxed);
-                    debug!("the lease store's queue is full: no packets read until it has room");
+                    debug!("the lease store's queue is full: changes gathered until it has room");
                 }
                 self.held = Some(job);
             }
@@ -491,6 +502,8 @@ impl Engine {
         while self.in_flight.front().is_some_and(|(b, _)| *b <= durable) {
             self.in_flight.pop_front();
         }
+        // Leases ending together are ended at the store's pace, not the engine's.
+        self.server.set_expiry_held(self.in_flight.len() > STORE_BEHIND);
         let failing =
             self.counters.store_failing.load(Ordering::Acquire) || self.counters.store_stopped.load(Ordering::Acquire);
         if failing && !self.server.is_store_down() {
@@ -551,7 +564,7 @@ mod tests {
     }
 
     #[test]
-    fn a_stalled_store_stops_packets_not_the_api_and_every_ack_follows_once_it_commits() {
+    fn a_stalled_store_holds_the_acks_not_the_offers_or_the_api_and_every_ack_follows_once_it_commits() {
         let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let clients_addr = clients.local_addr().unwrap();
@@ -578,7 +591,7 @@ mod tests {
         });
         let server_addr = link_rx.recv().unwrap();
         let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
-        let offered: Vec<Ipv4Addr> = (0..240)
+        let offered: Vec<Ipv4Addr> = (0..200)
             .map(|i| {
                 let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
                 clients.send_to(&discover, server_addr).unwrap();
@@ -613,6 +626,10 @@ mod tests {
         let stats = answer(rx, Duration::from_secs(5)).expect("stats");
         assert_eq!(stats.store_queue_full, 1);
         assert!(reply(&clients).is_none(), "no ACK may leave before its lease is stored");
+        // Packets are still read: a new client is offered an address.
+        let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(1000), 1000).bytes();
+        clients.send_to(&discover, server_addr).unwrap();
+        assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Offer), "no OFFER while the store stalls");
 
         // The disk comes back: every REQUEST is ACKed, the held job's too.
         open.store(true, Ordering::Release);
