@@ -99,7 +99,7 @@ impl Allocator {
         self.kind == other.kind && self.ranges().eq(other.ranges())
     }
 
-    pub fn ranges(&self) -> impl Iterator<Item = AddrRange> + '_ {
+    fn ranges(&self) -> impl Iterator<Item = AddrRange> + '_ {
         self.pools.iter().map(|p| p.range)
     }
 
