@@ -41,6 +41,14 @@ const HELD_MAX: usize = 4096;
 /// `Server::set_expiry_held`). Two slices of ending records; DHCP alone keeps a few dozen in flight.
 const STORE_BEHIND: usize = 2 * dhcplab_engine::server::EXPIRY_SLICE;
 
+/// DNS changes kept for the updater while its queue is full, beyond which they are counted as failed and
+/// dropped (a DNS server that has stopped answering must not grow the daemon without bound). While any
+/// wait here and the updater is not failing, no record ends: leases end at the DNS server's pace, so a
+/// million ending together each have their names removed.
+const DNS_BACKLOG: usize = 65_536;
+/// How soon the engine looks again for room in the updater's queue while changes wait for it.
+const DNS_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// How many datagrams one `recvmmsg` may read.
 const SLOTS: usize = 32;
 /// How many API commands the engine serves in one turn before it looks at its packets again.
@@ -82,6 +90,10 @@ pub struct Engine {
     pinger: Option<Arc<Pinger>>,
     /// Where DNS changes go (to the `ddns` updater), when dynamic DNS is configured.
     dns: Option<mpsc::Sender<DnsChange>>,
+    /// DNS changes waiting for room in the updater's queue, oldest first (see `DNS_BACKLOG`).
+    dns_backlog: std::collections::VecDeque<DnsChange>,
+    /// Changes are being dropped (the backlog is full): said once in the log, not once per change.
+    dns_dropping: bool,
     /// Replies that leave at once (OFFERs, NAKs), gathered in each flush: kept, so a flush allocates less.
     now_out: Vec<dhcplab_engine::Transmit>,
     sends: SendBuffers,
@@ -124,6 +136,8 @@ impl Engine {
             batch_read: None,
             pinger: None,
             dns: None,
+            dns_backlog: Default::default(),
+            dns_dropping: false,
             now_out: Vec::new(),
             sends: SendBuffers::default(),
         })
@@ -234,7 +248,11 @@ impl Engine {
         let mut links_paused = false;
         let mut armed: Option<dhcplab_engine::Instant> = None;
         'turns: loop {
-            let deadline = self.server.poll_timeout();
+            let mut deadline = self.server.poll_timeout();
+            if !self.dns_backlog.is_empty() {
+                let retry = self.clock.now() + DNS_RETRY;
+                deadline = Some(deadline.map_or(retry, |d| d.min(retry)));
+            }
             // A timer armed for an earlier moment is left alone: it fires, finds nothing due, and is armed
             // for what is. Moving it later whenever the earliest offer is taken up cost a system call per
             // REQUEST.
@@ -381,14 +399,7 @@ impl Engine {
                 debug!("ping {}: {e}", p.ip);
             }
         }
-        // DNS never holds an ACK: changes are queued for the updater, and counted as failed if it is swamped.
-        while let Some(c) = self.server.poll_dns() {
-            if let Some(tx) = &self.dns
-                && tx.try_send(c).is_err()
-            {
-                self.counters.dns.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.forward_dns();
         let mut now_out = std::mem::take(&mut self.now_out);
         let mut durable = Vec::new();
         let watched = self.bridge.watched();
@@ -453,6 +464,43 @@ impl Engine {
         self.follow_store();
     }
 
+    /// Hands the engine's DNS changes to the updater, oldest first. DNS never holds an ACK: what finds the
+    /// updater's queue full waits in the backlog (and holds lease ends, see `follow_store`); only beyond
+    /// `DNS_BACKLOG` is a change dropped and counted as failed.
+    fn forward_dns(&mut self) {
+        let mut dropped = 0;
+        while let Some(c) = self.server.poll_dns() {
+            if self.dns_backlog.len() < DNS_BACKLOG { self.dns_backlog.push_back(c) } else { dropped += 1 }
+        }
+        match &self.dns {
+            Some(tx) => {
+                use tokio::sync::mpsc::error::TrySendError;
+                while let Some(c) = self.dns_backlog.pop_front() {
+                    match tx.try_send(c) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(c)) => {
+                            self.dns_backlog.push_front(c);
+                            break;
+                        }
+                        Err(TrySendError::Closed(_)) => {
+                            error!("the DNS updater has stopped");
+                            dropped += 1 + self.dns_backlog.len();
+                            self.dns_backlog.clear();
+                        }
+                    }
+                }
+            }
+            None => self.dns_backlog.clear(),
+        }
+        if dropped > 0 {
+            if !self.dns_dropping {
+                warn!("DNS changes dropped (counted as failed): {DNS_BACKLOG} already wait for the DNS server");
+            }
+            self.counters.dns.failed.fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        self.dns_dropping = dropped > 0 || (self.dns_dropping && self.dns_backlog.len() == DNS_BACKLOG);
+    }
+
     /// Hands the committer the held job with this one merged into it, or this one. When its queue is full
     /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
     /// included, for as long as a slow commit lasts.
@@ -502,8 +550,10 @@ impl Engine {
         while self.in_flight.front().is_some_and(|(b, _)| *b <= durable) {
             self.in_flight.pop_front();
         }
-        // Leases ending together are ended at the store's pace, not the engine's.
-        self.server.set_expiry_held(self.in_flight.len() > STORE_BEHIND);
+        // Leases ending together are ended at the store's pace, not the engine's, and at the DNS server's
+        // while it answers (one that does not would otherwise keep every lease from ending).
+        let dns_behind = !self.dns_backlog.is_empty() && !self.counters.dns.failing.load(Ordering::Relaxed);
+        self.server.set_expiry_held(self.in_flight.len() > STORE_BEHIND || dns_behind);
         let failing =
             self.counters.store_failing.load(Ordering::Acquire) || self.counters.store_stopped.load(Ordering::Acquire);
         if failing && !self.server.is_store_down() {
@@ -522,7 +572,9 @@ mod tests {
     use super::*;
     use crate::daemon::command::{self, Command};
     use crate::store::{CommitReport, StoreError};
+    use dhcplab_engine::bridge::DaemonStats;
     use dhcplab_engine::builder::ClientMsg;
+    use dhcplab_engine::ddns::DnsOp;
     use dhcplab_engine::hwaddr::HwAddr;
     use std::sync::atomic::AtomicBool;
     use std::time::{Duration, Instant};
@@ -563,33 +615,52 @@ mod tests {
         None
     }
 
-    #[test]
-    fn a_stalled_store_holds_the_acks_not_the_offers_or_the_api_and_every_ack_follows_once_it_commits() {
-        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    /// An engine on its own thread, configured by `toml`, on a link that sends every reply to `clients`;
+    /// returns the API's command channel and the link's address.
+    fn spawn_engine(
+        toml: &str,
+        clients: &std::net::UdpSocket,
+        store: Box<dyn LeaseStore>,
+        counters: Arc<Counters>,
+        dns: Option<mpsc::Sender<DnsChange>>,
+    ) -> (CommandSender, std::net::SocketAddr) {
         let clients_addr = clients.local_addr().unwrap();
-        let cfg = crate::config_file::parse(
-            "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n",
-            "test.toml",
-        )
-        .unwrap()
-        .server_config();
+        let cfg = crate::config_file::parse(toml, "test.toml").unwrap().server_config();
         let server = Server::new(cfg, 7).unwrap();
-        let open = Arc::new(AtomicBool::new(false));
-        let counters = Arc::new(Counters::default());
         let (cmd_tx, cmd_rx) = command::channel(16).unwrap();
         let (link_tx, link_rx) = std::sync::mpsc::channel();
-        let (store, c, feedback) = (Box::new(Gated(open.clone())), counters.clone(), cmd_tx.clone());
+        let feedback = cmd_tx.clone();
         std::thread::spawn(move || {
             let link = Link::demo(0, (Ipv4Addr::LOCALHOST, 0).into(), Ipv4Addr::new(192, 0, 2, 1), clients_addr);
             let link = link.unwrap();
             link_tx.send(link.socket.local_addr().unwrap()).unwrap();
             let bridge = Publisher::new(tokio::sync::broadcast::channel(16).0);
-            let store = (store as Box<dyn LeaseStore>, CommitWindow::new(Duration::ZERO));
-            let engine = Engine::new(server, Arc::new(vec![link]), store, Clock::new(), c, bridge, feedback).unwrap();
-            engine.run(cmd_rx);
+            let store = (store, CommitWindow::new(Duration::ZERO));
+            let engine = Engine::new(server, Arc::new(vec![link]), store, Clock::new(), counters, bridge, feedback);
+            let engine = engine.unwrap();
+            match dns {
+                Some(tx) => engine.with_dns(tx).run(cmd_rx),
+                None => engine.run(cmd_rx),
+            }
         });
-        let server_addr = link_rx.recv().unwrap();
+        (cmd_tx, link_rx.recv().unwrap())
+    }
+
+    fn stats(cmd_tx: &CommandSender) -> DaemonStats {
+        let (tx, rx) = oneshot::channel();
+        cmd_tx.blocking_send(Command::Stats(tx)).unwrap();
+        answer(rx, Duration::from_secs(5)).expect("stats")
+    }
+
+    #[test]
+    fn a_stalled_store_holds_the_acks_not_the_offers_or_the_api_and_every_ack_follows_once_it_commits() {
+        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let open = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let subnet = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n";
+        let store = Box::new(Gated(open.clone()));
+        let (cmd_tx, server_addr) = spawn_engine(subnet, &clients, store, counters.clone(), None);
         let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
         let offered: Vec<Ipv4Addr> = (0..200)
             .map(|i| {
@@ -621,10 +692,7 @@ mod tests {
         let (tx, rx) = oneshot::channel();
         cmd_tx.blocking_send(Command::Ping(tx)).unwrap();
         assert!(answer(rx, Duration::from_secs(5)).is_some(), "the engine answers nothing while the store stalls");
-        let (tx, rx) = oneshot::channel();
-        cmd_tx.blocking_send(Command::Stats(tx)).unwrap();
-        let stats = answer(rx, Duration::from_secs(5)).expect("stats");
-        assert_eq!(stats.store_queue_full, 1);
+        assert_eq!(stats(&cmd_tx).store_queue_full, 1);
         assert!(reply(&clients).is_none(), "no ACK may leave before its lease is stored");
         // Packets are still read: a new client is offered an address.
         let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(1000), 1000).bytes();
@@ -635,5 +703,68 @@ mod tests {
         open.store(true, Ordering::Release);
         let acks = (0..requests).filter_map(|_| reply(&clients)).filter(|r| r.msg == DhcpMessage::Ack).count();
         assert_eq!(acks, requests);
+    }
+
+    #[test]
+    fn leases_end_no_faster_than_their_dns_changes_are_taken_and_none_is_dropped() {
+        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let counters = Arc::new(Counters::default());
+        let toml = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\nlease_time = \"2s\"\n\n\
+                    [ddns]\nserver = \"127.0.0.1:53\"\nforward_zone = \"lab.example\"\n";
+        // An updater that has fallen behind: its queue holds 16 changes and nobody takes them yet.
+        let (dns_tx, mut dns_rx) = mpsc::channel(16);
+        let store = Box::new(Gated(Arc::new(AtomicBool::new(true))));
+        let (cmd_tx, server_addr) = spawn_engine(toml, &clients, store, counters.clone(), Some(dns_tx));
+        let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, 0, i as u8]);
+        let clients_bound = 100;
+        for i in 0..clients_bound {
+            let name = format!("host-{i}");
+            let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).hostname(&name).bytes();
+            clients.send_to(&discover, server_addr).unwrap();
+            let offer = reply(&clients).expect("an OFFER");
+            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
+                .requested(offer.yiaddr)
+                .server(Ipv4Addr::new(192, 0, 2, 1))
+                .hostname(&name)
+                .bytes();
+            clients.send_to(&request, server_addr).unwrap();
+            assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Ack));
+        }
+
+        // Past the leases' end they are still bound: their removals would find no room either.
+        std::thread::sleep(Duration::from_millis(3500));
+        let s = stats(&cmd_tx);
+        assert_eq!((s.bound, s.dns_failed), (clients_bound as usize, 0), "adds dropped, or leases ended regardless");
+        // A DNS server that stopped answering does not keep leases from ending.
+        counters.dns.failing.store(true, Ordering::Relaxed);
+        wait_until(|| stats(&cmd_tx).bound == 0, "the leases to end while the updater is failing");
+        counters.dns.failing.store(false, Ordering::Relaxed);
+
+        // The updater catches up: every add, then every removal, in order, none lost.
+        let mut taken = vec![];
+        let start = Instant::now();
+        while taken.len() < 2 * clients_bound as usize && start.elapsed() < Duration::from_secs(10) {
+            match dns_rx.try_recv() {
+                Ok(c) => taken.push(c),
+                Err(_) => std::thread::sleep(Duration::from_millis(1)),
+            }
+        }
+        let ops = |op: DnsOp| taken.iter().filter(|c| c.op == op).count();
+        assert_eq!((ops(DnsOp::Add), ops(DnsOp::Remove)), (100, 100), "{} changes taken", taken.len());
+        for c in taken.iter().filter(|c| c.op == DnsOp::Remove) {
+            let added = taken.iter().position(|a| a.op == DnsOp::Add && a.fqdn == c.fqdn);
+            let removed = taken.iter().position(|r| r == c);
+            assert!(added < removed, "{} removed before it was added", c.fqdn);
+        }
+        assert_eq!(stats(&cmd_tx).dns_failed, 0);
+    }
+
+    fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(10), "waited 10 s for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }

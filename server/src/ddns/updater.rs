@@ -1,6 +1,9 @@
-//! The updater: one task that takes the engine's DNS changes in order and carries each out against the DNS
-//! server, trying each message up to three times. It runs beside the engine, which only queues changes:
-//! an ACK never waits for DNS, and a DNS server that is down costs retries and a count, not a lease.
+//! The updater: one task that takes the engine's DNS changes in order and carries them out against the DNS
+//! server, up to `IN_FLIGHT` at a time, trying each message up to three times. Changes that share a name or
+//! an address are carried out one after the other, in the order they came, so a lease's remove never
+//! overtakes its add (nor one client's PTR another's). It runs beside the engine, which only queues
+//! changes: an ACK never waits for DNS, and a DNS server that is down costs retries and a count, not a
+//! lease.
 
 use super::DdnsSection;
 use super::message::{self, Key, Step};
@@ -9,16 +12,21 @@ use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::Name;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, info, warn};
+use tokio::task::JoinSet;
+use tracing::{debug, error, info, warn};
 
 /// How long to wait for the DNS server's answer to one message.
 const ANSWER_WAIT: Duration = Duration::from_secs(2);
 /// Tries per message, with a pause that doubles from one second between them.
 const TRIES: u32 = 3;
+/// Changes carried out at once. One at a time, each costs the DNS server's round trips (two or three
+/// messages) and a burst (leases ending together) drains at a few hundred a second; a DNS server applies
+/// updates to a zone one by one anyway, so more in flight buys little more.
+pub const IN_FLIGHT: usize = 32;
 
 /// What became of the changes, for `/metrics` and `/api/stats`.
 #[derive(Debug, Default)]
@@ -27,8 +35,11 @@ pub struct DnsCounters {
     pub updated: AtomicU64,
     /// Adds refused because another client's DHCID holds the name (RFC 4703): nothing was taken over.
     pub conflicts: AtomicU64,
-    /// Changes given up after the tries, or not queued at all (the queue was full).
+    /// Changes given up after the tries, or dropped because the engine's backlog for the updater was full.
     pub failed: AtomicU64,
+    /// The last change carried out failed: the DNS server is not answering (or refusing), so the engine
+    /// stops holding lease ends for the updater to catch up.
+    pub failing: AtomicBool,
 }
 
 pub struct Updater {
@@ -76,22 +87,61 @@ impl Updater {
         })
     }
 
-    /// Carries out changes as they come, in order, until the engine goes away.
+    /// Carries out changes as they come, until the engine goes away: up to `IN_FLIGHT` at once, each one
+    /// after every earlier change that shares its name or address.
     pub async fn run(self, mut changes: mpsc::Receiver<DnsChange>) {
-        while let Some(c) = changes.recv().await {
-            match self.apply(&c).await {
-                Outcome::Done => {
-                    self.counters.updated.fetch_add(1, Ordering::Relaxed);
-                    info!(fqdn = %c.fqdn, ip = %c.ip, "DNS {}: {} {}", op_name(c.op), c.fqdn, c.ip);
+        let this = Arc::new(self);
+        let mut running: JoinSet<(DnsChange, Outcome)> = JoinSet::new();
+        // What is being carried out, for the ordering rule; at most `IN_FLIGHT`, so a scan is cheap.
+        let mut busy: Vec<(tokio::task::Id, String, std::net::Ipv4Addr)> = Vec::with_capacity(IN_FLIGHT);
+        // The oldest change not yet started: it waits for a conflicting one to finish, and those behind it
+        // wait with it (order is kept without tracking which later ones would be free to go).
+        let mut next: Option<DnsChange> = None;
+        let mut open = true;
+        loop {
+            if running.len() < IN_FLIGHT
+                && let Some(c) = next.take_if(|c| !busy.iter().any(|(_, name, ip)| *name == c.fqdn || *ip == c.ip))
+            {
+                let (name, ip) = (c.fqdn.clone(), c.ip);
+                let this = this.clone();
+                let task = running.spawn(async move {
+                    let outcome = this.apply(&c).await;
+                    (c, outcome)
+                });
+                busy.push((task.id(), name, ip));
+            }
+            tokio::select! {
+                c = changes.recv(), if open && next.is_none() && running.len() < IN_FLIGHT => match c {
+                    Some(c) => next = Some(c),
+                    None => open = false,
+                },
+                Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                    let id = done.as_ref().map_or_else(|e| e.id(), |(id, _)| *id);
+                    busy.retain(|(task, ..)| *task != id);
+                    match done {
+                        Ok((_, (c, outcome))) => this.record(&c, outcome),
+                        Err(e) => error!("a DNS update's task ended: {e}"),
+                    }
                 }
-                Outcome::Conflict => {
-                    self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
-                    warn!(fqdn = %c.fqdn, ip = %c.ip, "DNS: {} belongs to another client (its DHCID differs); left as it is", c.fqdn);
-                }
-                Outcome::Failed(why) => {
-                    self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                    warn!(fqdn = %c.fqdn, ip = %c.ip, "DNS {} of {} failed: {why}", op_name(c.op), c.fqdn);
-                }
+                else => break,
+            }
+        }
+    }
+
+    fn record(&self, c: &DnsChange, outcome: Outcome) {
+        self.counters.failing.store(matches!(outcome, Outcome::Failed(_)), Ordering::Relaxed);
+        match outcome {
+            Outcome::Done => {
+                self.counters.updated.fetch_add(1, Ordering::Relaxed);
+                info!(fqdn = %c.fqdn, ip = %c.ip, "DNS {}: {} {}", op_name(c.op), c.fqdn, c.ip);
+            }
+            Outcome::Conflict => {
+                self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+                warn!(fqdn = %c.fqdn, ip = %c.ip, "DNS: {} belongs to another client (its DHCID differs); left as it is", c.fqdn);
+            }
+            Outcome::Failed(why) => {
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                warn!(fqdn = %c.fqdn, ip = %c.ip, "DNS {} of {} failed: {why}", op_name(c.op), c.fqdn);
             }
         }
     }
@@ -183,5 +233,95 @@ fn op_name(op: DnsOp) -> &'static str {
     match op {
         DnsOp::Add => "add",
         DnsOp::Remove => "remove",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::DNSClass;
+    use std::net::Ipv4Addr;
+    use std::sync::Mutex;
+
+    /// What the stand-in DNS server saw, in order: each update as it came (name, an add or not) and each
+    /// answer as it left.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Seen {
+        Update(String, bool),
+        Answered(String, bool),
+    }
+
+    /// A DNS server that answers every update NOERROR `delay` after it comes, and notes the most it held
+    /// unanswered at once.
+    async fn slow_dns(delay: Duration) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>, Arc<AtomicU64>) {
+        let sock = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap());
+        let addr = sock.local_addr().unwrap();
+        let (seen, most) = (Arc::new(Mutex::new(vec![])), Arc::new(AtomicU64::new(0)));
+        let (log, peak) = (seen.clone(), most.clone());
+        tokio::spawn(async move {
+            let open = Arc::new(AtomicU64::new(0));
+            let mut buf = vec![0u8; 4096];
+            while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                let Ok(mut m) = Message::from_vec(&buf[..n]) else { continue };
+                let name = m.authorities.first().map(|r| r.name.to_string()).unwrap_or_default();
+                let adding = m.authorities.first().is_some_and(|r| r.dns_class == DNSClass::IN);
+                log.lock().unwrap().push(Seen::Update(name.clone(), adding));
+                peak.fetch_max(open.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                let (sock, log, open) = (sock.clone(), log.clone(), open.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    m.metadata.message_type = hickory_proto::op::MessageType::Response;
+                    m.metadata.response_code = ResponseCode::NoError;
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    log.lock().unwrap().push(Seen::Answered(name, adding));
+                    let _ = sock.send_to(&m.to_vec().unwrap(), from).await;
+                });
+            }
+        });
+        (addr, seen, most)
+    }
+
+    fn change(op: DnsOp, host: &str, ip: u8) -> DnsChange {
+        let fqdn = format!("{host}.lab.example.");
+        DnsChange { op, fqdn, ip: Ipv4Addr::new(192, 0, 2, ip), dhcid: vec![0, 0, 1, ip], ttl: 300 }
+    }
+
+    #[tokio::test]
+    async fn changes_are_carried_out_together_and_a_names_remove_waits_for_its_add() {
+        let (server, seen, most) = slow_dns(Duration::from_millis(30)).await;
+        let section = DdnsSection {
+            server,
+            forward_zone: "lab.example".into(),
+            reverse_zone: None,
+            ttl: Duration::from_secs(300),
+            key_name: None,
+            key_secret: None,
+            key_secret_file: None,
+        };
+        let counters = Arc::new(DnsCounters::default());
+        let updater = Updater::new(&section, counters.clone()).unwrap();
+        let (tx, rx) = mpsc::channel(128);
+        for i in 1..=60 {
+            tx.send(change(DnsOp::Add, &format!("host-{i}"), i)).await.unwrap();
+        }
+        // The first lease ends, and another client takes its address.
+        tx.send(change(DnsOp::Remove, "host-1", 1)).await.unwrap();
+        tx.send(change(DnsOp::Add, "other", 1)).await.unwrap();
+        drop(tx);
+        updater.run(rx).await;
+
+        assert_eq!(counters.updated.load(Ordering::Relaxed), 62);
+        assert_eq!(counters.failed.load(Ordering::Relaxed), 0);
+        let most = most.load(Ordering::SeqCst);
+        assert!(most > 1 && most <= IN_FLIGHT as u64, "{most} updates were waiting for an answer at once");
+        let seen = seen.lock().unwrap();
+        let at = |s: Seen| seen.iter().position(|x| *x == s).unwrap_or_else(|| panic!("{s:?} not in {seen:?}"));
+        let host1 = "host-1.lab.example.".to_string();
+        // The remove's messages (RemoveA, then RemoveDhcid) leave after the add was answered…
+        assert!(at(Seen::Answered(host1.clone(), true)) < at(Seen::Update(host1.clone(), false)));
+        assert_eq!(seen.iter().filter(|s| **s == Seen::Update(host1.clone(), false)).count(), 2);
+        // …and the next client's add of the same address waits for the whole remove.
+        let other = at(Seen::Update("other.lab.example.".into(), true));
+        assert!(seen.iter().rposition(|s| *s == Seen::Answered(host1.clone(), false)).unwrap() < other);
     }
 }
