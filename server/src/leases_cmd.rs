@@ -40,6 +40,8 @@ struct Foreign {
     hw: HwAddr,
     client_id: Option<HexBytes>,
     hostname: Option<String>,
+    /// The name the other server put in DNS for this lease (Kea: `hostname` where `fqdn_fwd` is 1).
+    dns_name: Option<String>,
     expires: u64,
     lease_secs: u64,
     state: LeaseState,
@@ -60,6 +62,7 @@ fn read_dnsmasq(text: &str, file: &str) -> Result<Vec<Foreign>, LeasesError> {
             ip: f[2].parse().map_err(|_| bad(i + 1, "not an IPv4 address"))?,
             hw: f[1].parse().map_err(|_| bad(i + 1, "not a hardware address"))?,
             hostname: Some(f[3]).filter(|h| *h != "*").map(String::from),
+            dns_name: None,
             client_id: f
                 .get(4)
                 .filter(|c| **c != "*")
@@ -88,7 +91,7 @@ fn read_kea_csv(text: &str, file: &str) -> Result<Vec<Foreign>, LeasesError> {
             "not a Kea DHCPv4 lease file: no address, hwaddr, valid_lifetime and expire columns".into(),
         ));
     };
-    let (cid, host, state) = (col("client_id"), col("hostname"), col("state"));
+    let (cid, host, state, fwd) = (col("client_id"), col("hostname"), col("state"), col("fqdn_fwd"));
     let mut out = vec![];
     for (i, rec) in r.records().enumerate() {
         let rec = rec?;
@@ -102,6 +105,7 @@ fn read_kea_csv(text: &str, file: &str) -> Result<Vec<Foreign>, LeasesError> {
             hw: get(Some(hw)).and_then(|v| v.parse().ok()).ok_or_else(|| bad(line, "not a hardware address".into()))?,
             client_id: get(cid).map(|v| v.parse()).transpose().map_err(|_| bad(line, "bad client id".into()))?,
             hostname: get(host).map(String::from),
+            dns_name: get(host).filter(|_| get(fwd) == Some("1")).map(String::from),
             expires: num(expire, "expire")?,
             lease_secs: num(valid, "valid_lifetime")?,
             // Kea: 0 assigned, 1 declined, 2 expired and reclaimed.
@@ -128,7 +132,9 @@ pub struct Imported {
 }
 
 /// Reads `source` and stores its leases in the config's lease database, each in the subnet that holds its
-/// address, keyed as the daemon keys clients (client id if `match_client_id`, else MAC).
+/// address, keyed as the daemon keys clients (client id if `match_client_id`, else MAC). A name the other
+/// server registered in DNS is kept when it lies in `[ddns]`'s forward zone: the daemon then removes its
+/// records when the lease ends, as it would its own (their DHCID is RFC 4701's, as Kea makes it).
 pub fn import(
     cfg: &ConfigFile,
     db: &LeaseDb,
@@ -170,7 +176,7 @@ pub fn import(
             lease_secs: dhcplab_engine::time::secs(Duration::from_secs(secs)),
             server: None,
             class: None,
-            dns_name: None,
+            dns_name: f.dns_name.as_deref().and_then(|n| in_forward_zone(cfg, n)).map(Into::into),
         }));
     }
     let mut opened = std::thread::scope(|s| {
@@ -180,6 +186,13 @@ pub fn import(
     let n = changes.len();
     opened.store.commit(Instant::from_secs(now), &changes)?;
     Ok(Imported { leases: n, skipped })
+}
+
+/// `name` as the engine keeps DNS names (lowercase, absolute), if it lies in the forward zone.
+fn in_forward_zone(cfg: &ConfigFile, name: &str) -> Option<String> {
+    let zone = dhcplab_engine::ddns::zone(&cfg.ddns.as_ref()?.forward_zone);
+    let name = dhcplab_engine::ddns::zone(name);
+    name.strip_suffix(&zone).is_some_and(|head| head.ends_with('.')).then_some(name)
 }
 
 /// Writes every lease of the config's database in `format`.
@@ -207,6 +220,8 @@ pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut im
                 "state",
                 "user_context",
             ])?;
+            let reverse = cfg.ddns.as_ref().is_some_and(|d| d.reverse_zone.is_some());
+            let flag = |b: bool| if b { "1" } else { "0" };
             for l in &leases {
                 let subnet_id = cfg.subnet.iter().position(|s| s.cidr == l.subnet).map_or(0, |i| i + 1);
                 let state = match l.state {
@@ -221,9 +236,10 @@ pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut im
                     l.lease_secs.to_string(),
                     l.expires.as_secs().to_string(),
                     subnet_id.to_string(),
-                    "0".into(),
-                    "0".into(),
-                    l.hostname.as_deref().unwrap_or_default().to_string(),
+                    // Kea keeps the name it registered in `hostname`, and removes its records at the end.
+                    flag(l.dns_name.is_some()).into(),
+                    flag(l.dns_name.is_some() && reverse).into(),
+                    l.dns_name.as_deref().or(l.hostname.as_deref()).unwrap_or_default().to_string(),
                     state.into(),
                     String::new(),
                 ])?;
@@ -254,14 +270,31 @@ mod tests {
         let k = read_kea_csv(
             "address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state,user_context\n\
              192.0.2.20,52:54:00:00:00:02,,3600,1900000000,1,0,0,pc,0,\n\
-             192.0.2.20,52:54:00:00:00:02,,3600,1900003600,1,0,0,pc,0,\n\
+             192.0.2.20,52:54:00:00:00:02,,3600,1900003600,1,1,1,pc.lab.example.,0,\n\
              192.0.2.21,52:54:00:00:00:03,,3600,1900000000,1,0,0,,1,\n",
             "f",
         )
         .unwrap();
         assert_eq!(k.len(), 2, "the last line of an address wins");
         assert_eq!((k[0].expires, k[0].lease_secs, k[1].state), (1_900_003_600, 3600, LeaseState::Declined));
+        assert_eq!((k[0].dns_name.as_deref(), k[1].dns_name.as_deref()), (Some("pc.lab.example."), None));
         let e = read_kea_csv("address,hwaddr,client_id,valid_lifetime,expire\nnope,x,,1,2\n", "k.csv").err().unwrap();
         assert_eq!(e.to_string(), "k.csv:2: not an IPv4 address");
+    }
+
+    #[test]
+    fn a_registered_name_is_kept_only_inside_the_forward_zone() {
+        let toml = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n[ddns]\nserver = \"192.0.2.53:53\"\nforward_zone = \"Lab.Example\"\n";
+        let cfg = crate::config_file::parse(toml, "t.toml").unwrap();
+        assert_eq!(in_forward_zone(&cfg, "PC.lab.example").as_deref(), Some("pc.lab.example."));
+        assert_eq!(in_forward_zone(&cfg, "a.b.lab.example.").as_deref(), Some("a.b.lab.example."));
+        assert_eq!(in_forward_zone(&cfg, "pc.otherlab.example."), None);
+        assert_eq!(in_forward_zone(&cfg, "lab.example."), None);
+        let without = crate::config_file::parse(
+            "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.20\"]\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(in_forward_zone(&without, "pc.lab.example."), None, "no [ddns], no names to look after");
     }
 }

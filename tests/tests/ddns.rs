@@ -1,6 +1,7 @@
 //! Dynamic DNS against a real BIND 9: the daemon registers a real dhclient's name (A, DHCID) and address
 //! (PTR) with TSIG-signed updates, `dig` finds them, they go away after the release, and a second client
-//! claiming the same name does not take it over. Namespaces on a bridge; needs root.
+//! claiming the same name does not take it over; thousands of leases Kea registered, imported and ending
+//! together, each lose their names. Namespaces on a bridge; needs root.
 
 use dhcplab_tests::{Daemon, NetLab, require_program, wait_for};
 use std::time::Duration;
@@ -35,15 +36,16 @@ impl Lan {
         ns
     }
 
-    /// BIND 9 serving lab.example and 2.0.192.in-addr.arpa, open to updates signed with the key.
-    fn named(&mut self) {
+    /// BIND 9 serving lab.example (with `records` in it) and 2.0.192.in-addr.arpa, open to updates signed
+    /// with the key.
+    fn named(&mut self, records: &str) {
         require_program("named", "bind9");
         let dir = self.lab.dir.join("named");
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.display();
         let soa =
             "$TTL 300\n@ IN SOA ns.lab.example. admin.lab.example. 1 3600 600 86400 300\n@ IN NS ns.lab.example.\n";
-        std::fs::write(dir.join("fwd.zone"), format!("{soa}ns IN A {DNS}\n")).unwrap();
+        std::fs::write(dir.join("fwd.zone"), format!("{soa}ns IN A {DNS}\n{records}")).unwrap();
         std::fs::write(dir.join("rev.zone"), soa).unwrap();
         let conf = format!(
             r#"options {{
@@ -52,7 +54,7 @@ impl Lan {
 }};
 controls {{ }};
 key "dhcp-key" {{ algorithm hmac-sha256; secret "{SECRET}"; }};
-zone "lab.example" {{ type primary; file "{d}/fwd.zone"; allow-update {{ key "dhcp-key"; }}; }};
+zone "lab.example" {{ type primary; file "{d}/fwd.zone"; allow-update {{ key "dhcp-key"; }}; allow-transfer {{ any; }}; }};
 zone "2.0.192.in-addr.arpa" {{ type primary; file "{d}/rev.zone"; allow-update {{ key "dhcp-key"; }}; }};
 "#
         );
@@ -110,7 +112,7 @@ fn bind9_gets_a_dhclients_name_and_address_and_loses_them_at_release_and_no_one_
     require_program("dhclient", "isc-dhcp-client");
     require_program("dig", "bind9-dnsutils");
     let mut lan = Lan::new("ddns");
-    lan.named();
+    lan.named("");
     let cfg = format!(
         r#"[dhcp]
 interfaces = ["srv0"]
@@ -163,4 +165,100 @@ key_secret = "{SECRET}"
     // BIND saw signed updates only.
     let named = lan.lab.log("named.log");
     assert!(named.contains("signer \"dhcp-key\""), "{named}");
+}
+
+/// Leases Kea registered in DNS, imported, and ending at one moment: more than the updater's queue holds.
+/// Every name is removed, none counted as failed.
+#[test]
+fn thousands_of_imported_leases_ending_together_each_lose_their_names() {
+    require_program("dig", "bind9-dnsutils");
+    // Built first: the leases' end is counted from when the daemon can start.
+    let bin = dhcplab_tests::dhcplab_bin();
+    const N: u32 = 6000;
+    let mut lan = Lan::new("ddnsx");
+    let ip = |i: u32| std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 64, 0, 1)) + i);
+    let hw = |i: u32| dhcplab_engine::hwaddr::HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
+    // The zone as Kea left it: each name's A record and its DHCID (RFC 3597's generic form).
+    let mut records = String::new();
+    for i in 0..N {
+        let dhcid = dhcplab_engine::ddns::dhcid(&hw(i), None, &format!("h{i}.lab.example."));
+        let hex: String = dhcid.iter().map(|b| format!("{b:02x}")).collect();
+        records += &format!("h{i} IN A {}\nh{i} IN TYPE49 \\# {} {hex}\n", ip(i), dhcid.len());
+    }
+    lan.named(&records);
+    assert_eq!(lan.dig("h0.lab.example", "A"), "10.64.0.1");
+
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let ends = now + 8;
+    let mut csv =
+        String::from("address,hwaddr,client_id,valid_lifetime,expire,subnet_id,fqdn_fwd,fqdn_rev,hostname,state\n");
+    for i in 0..N {
+        csv += &format!("{},{},,3600,{ends},2,1,0,h{i}.lab.example.,0\n", ip(i), hw(i));
+    }
+    let kea = lan.lab.dir.join("kea-leases4.csv");
+    std::fs::write(&kea, csv).unwrap();
+    let config = lan.lab.dir.join("dhcplab.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[dhcp]
+interfaces = ["srv0"]
+lease_db = "{}"
+
+[http]
+listen = "127.0.0.1:8067"
+admin_token = "test-token-0123456789"
+
+[[subnet]]
+cidr = "192.0.2.0/24"
+pools = ["192.0.2.100-192.0.2.150"]
+
+[[subnet]]
+cidr = "10.64.0.0/16"
+pools = ["10.64.0.1-10.64.255.254"]
+
+[ddns]
+server = "{DNS}:53"
+forward_zone = "lab.example"
+key_name = "dhcp-key"
+key_secret = "{SECRET}"
+"#,
+            lan.lab.dir.join("leases.sqlite3").display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_string_lossy().to_string();
+    let out = std::process::Command::new(bin)
+        .args(["leases", "import", "--config", &cfg, "--from", "kea-csv"])
+        .arg(&kea)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let srv = lan.srv.clone();
+    let d = dhcplab_tests::Daemon::start_with(
+        &mut lan.lab,
+        &srv,
+        config,
+        "127.0.0.1:8067".into(),
+        "test-token-0123456789".into(),
+    );
+    assert_eq!(d.lease(&lan.lab, "10.64.0.1").expect("imported")["dns_name"], "h0.lab.example.");
+
+    let updated = wait_for(Duration::from_secs(120), "every name's removal", || {
+        let s = d.stats(&lan.lab);
+        (s["dns_updated"].as_u64()? + s["dns_failed"].as_u64()? >= u64::from(N)).then_some(s)
+    });
+    let ended = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    eprintln!("{N} removals carried out {:.1} s after the leases ended", ended - ends as f64);
+    assert_eq!((updated["dns_updated"].as_u64(), updated["dns_failed"].as_u64()), (Some(u64::from(N)), Some(0)));
+    // What is left in the zone: its name server's address, no lease's name.
+    let out = lan.lab.exec(&lan.srv, "dig", &[&format!("@{DNS}"), "lab.example", "AXFR", "+nocmd", "+nostats"]);
+    let zone = String::from_utf8_lossy(&out.stdout);
+    let left: Vec<&str> = zone.lines().filter(|l| l.starts_with('h')).collect();
+    assert!(
+        zone.contains("ns.lab.example.") && left.is_empty(),
+        "{} records left: {:?}",
+        left.len(),
+        &left[..left.len().min(5)]
+    );
 }
