@@ -35,9 +35,14 @@ pub struct DaemonStats {
     pub store_conflicts: u64,
     /// Lease changes whose commit failed, waiting to be tried again.
     pub store_pending: u64,
-    /// Times the lease store fell behind and the daemon stopped reading packets until it caught up.
+    /// Times the lease store fell behind (its queue was full) and the daemon began gathering changes until
+    /// it had room; OFFERs still leave meanwhile.
     #[serde(default)]
     pub store_queue_full: u64,
+    /// Times the gathered changes reached their cap and the daemon stopped reading packets until the store
+    /// caught up (the kernel then drops what its buffers cannot hold, counted in `queue_overflow`).
+    #[serde(default)]
+    pub store_reading_paused: u64,
     /// Lease changes durable in the change log and not yet written into the SQLite file, and the times
     /// writing them failed (a PostgreSQL store has no log: both 0).
     #[serde(default)]

@@ -173,6 +173,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
     );
     counter(
         &mut out,
+        "store_reading_paused_total",
+        "Times the changes gathered for a lease database that fell behind reached their cap and the daemon stopped reading packets until it caught up.",
+        s.store_reading_paused,
+    );
+    counter(
+        &mut out,
         "store_file_apply_failures_total",
         "Times writing the change log's changes into the SQLite file failed (tried again a second later).",
         s.file_apply_failures,

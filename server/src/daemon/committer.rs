@@ -45,6 +45,8 @@ pub struct Counters {
     pub store_pending: AtomicU64,
     /// Times the engine found the store's queue full (and began gathering changes into one held job).
     pub store_queue_full: AtomicU64,
+    /// Times the gathered changes reached their cap and the engine stopped reading packets.
+    pub store_reading_paused: AtomicU64,
     /// The engine found the queue full and waits to be woken when the committer has taken jobs off it.
     pub store_room_wanted: AtomicBool,
     /// The last commit failed; `last_error` says why.

@@ -78,6 +78,8 @@ pub struct Engine {
     /// A store job that found the committer's queue full, with the jobs made since merged into it: once it
     /// holds `HELD_MAX` changes the engine reads no packets (see `STORE_QUEUE`).
     held: Option<StoreJob>,
+    /// How many changes and replies the held job may gather before the links are paused: `HELD_MAX`.
+    held_max: usize,
     /// The addresses changed by store jobs not yet known to be durable, each with its job's number, oldest
     /// first: while the store is down these are not renewed (their records in the table may be ahead of
     /// the store). One entry per address, not a list per job: a job costs no allocation here.
@@ -131,6 +133,7 @@ impl Engine {
             kernel_drops: 0,
             batch: 0,
             held: None,
+            held_max: HELD_MAX,
             in_flight: Default::default(),
             peers: vec![],
             batch_read: None,
@@ -189,6 +192,7 @@ impl Engine {
             store_conflicts: c.store_conflicts.load(Ordering::Relaxed),
             store_pending: c.store_pending.load(Ordering::Relaxed),
             store_queue_full: c.store_queue_full.load(Ordering::Relaxed),
+            store_reading_paused: c.store_reading_paused.load(Ordering::Relaxed),
             file_behind: c.file_lag.as_ref().map_or(0, |l| l.behind.load(Ordering::Relaxed)),
             file_apply_failures: c.file_lag.as_ref().map_or(0, |l| l.failures.load(Ordering::Relaxed)),
             dns_updated: c.dns.updated.load(Ordering::Relaxed),
@@ -273,9 +277,13 @@ impl Engine {
                 }
             }
             // While the held store job is full the links are not read: their packets wait in the kernel.
-            let stop_reading = self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= HELD_MAX);
+            let stop_reading = self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= self.held_max);
             if links_paused != stop_reading {
                 links_paused = stop_reading;
+                if stop_reading {
+                    self.counters.store_reading_paused.fetch_add(1, Ordering::Relaxed);
+                    warn!("the lease store is far behind: no packets are read until it catches up");
+                }
                 for (i, l) in self.links.iter().enumerate() {
                     if let Err(e) = poller.pause(&*l.socket, Source::Link(i), links_paused) {
                         error!(link = %l.name, "the engine cannot pause or resume reading: {e}");
@@ -388,6 +396,13 @@ impl Engine {
         if let Err(d) = self.server.handle_packet(self.clock.now(), meta, bytes) {
             debug!(link = %link.name, %src, "dropped packet: {d}");
         }
+    }
+
+    /// A smaller cap on the held job, so a test reaches it with few clients.
+    #[cfg(test)]
+    fn with_held_max(mut self, cap: usize) -> Self {
+        self.held_max = cap;
+        self
     }
 
     /// Sends what can go now, hands the rest to the store with the batch's lease changes.
@@ -615,14 +630,14 @@ mod tests {
         None
     }
 
-    /// An engine on its own thread, configured by `toml`, on a link that sends every reply to `clients`;
-    /// returns the API's command channel and the link's address.
+    /// An engine on its own thread, configured by `toml` (and `configure`), on a link that sends every reply
+    /// to `clients`; returns the API's command channel and the link's address.
     fn spawn_engine(
         toml: &str,
         clients: &std::net::UdpSocket,
         store: Box<dyn LeaseStore>,
         counters: Arc<Counters>,
-        dns: Option<mpsc::Sender<DnsChange>>,
+        configure: impl FnOnce(Engine) -> Engine + Send + 'static,
     ) -> (CommandSender, std::net::SocketAddr) {
         let clients_addr = clients.local_addr().unwrap();
         let cfg = crate::config_file::parse(toml, "test.toml").unwrap().server_config();
@@ -637,11 +652,7 @@ mod tests {
             let bridge = Publisher::new(tokio::sync::broadcast::channel(16).0);
             let store = (store, CommitWindow::new(Duration::ZERO));
             let engine = Engine::new(server, Arc::new(vec![link]), store, Clock::new(), counters, bridge, feedback);
-            let engine = engine.unwrap();
-            match dns {
-                Some(tx) => engine.with_dns(tx).run(cmd_rx),
-                None => engine.run(cmd_rx),
-            }
+            configure(engine.unwrap()).run(cmd_rx);
         });
         (cmd_tx, link_rx.recv().unwrap())
     }
@@ -660,7 +671,7 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let subnet = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n";
         let store = Box::new(Gated(open.clone()));
-        let (cmd_tx, server_addr) = spawn_engine(subnet, &clients, store, counters.clone(), None);
+        let (cmd_tx, server_addr) = spawn_engine(subnet, &clients, store, counters.clone(), |e| e);
         let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
         let offered: Vec<Ipv4Addr> = (0..200)
             .map(|i| {
@@ -715,7 +726,7 @@ mod tests {
         // An updater that has fallen behind: its queue holds 16 changes and nobody takes them yet.
         let (dns_tx, mut dns_rx) = mpsc::channel(16);
         let store = Box::new(Gated(Arc::new(AtomicBool::new(true))));
-        let (cmd_tx, server_addr) = spawn_engine(toml, &clients, store, counters.clone(), Some(dns_tx));
+        let (cmd_tx, server_addr) = spawn_engine(toml, &clients, store, counters.clone(), |e| e.with_dns(dns_tx));
         let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, 0, i as u8]);
         let clients_bound = 100;
         for i in 0..clients_bound {
@@ -766,5 +777,58 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(10), "waited 10 s for {what}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn a_store_stalled_long_stops_the_reading_once_the_gathered_changes_reach_their_cap_and_loses_nothing() {
+        const CAP: usize = 40;
+        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let open = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let subnet = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n";
+        let store = Box::new(Gated(open.clone()));
+        let (cmd_tx, server_addr) = spawn_engine(subnet, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
+        let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
+        let offered: Vec<Ipv4Addr> = (0..200)
+            .map(|i| {
+                let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
+                clients.send_to(&discover, server_addr).unwrap();
+                reply(&clients).expect("an OFFER").yiaddr
+            })
+            .collect();
+        // REQUESTs one at a time: the queue fills, a held job gathers the next ones, and at its cap the
+        // engine stops reading.
+        let mut requests = 0;
+        for (i, ip) in (0..).zip(&offered) {
+            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
+                .requested(*ip)
+                .server(Ipv4Addr::new(192, 0, 2, 1))
+                .bytes();
+            clients.send_to(&request, server_addr).unwrap();
+            requests += 1;
+            std::thread::sleep(Duration::from_millis(3));
+            if counters.store_reading_paused.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+        }
+        assert_eq!(counters.store_reading_paused.load(Ordering::Relaxed), 1, "{requests} REQUESTs never paused it");
+        // Each of the queue's jobs holds one REQUEST; the held one gathered a change and an ACK for each.
+        assert!(requests >= STORE_QUEUE + CAP / 2, "paused after {requests} REQUESTs");
+
+        // The API is still answered; packets wait in the kernel, unread.
+        let (tx, rx) = oneshot::channel();
+        cmd_tx.blocking_send(Command::Ping(tx)).unwrap();
+        assert!(answer(rx, Duration::from_secs(5)).is_some(), "the engine answers nothing while it is paused");
+        let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(1000), 1000).bytes();
+        clients.send_to(&discover, server_addr).unwrap();
+        assert!(reply(&clients).is_none(), "a packet was read (and answered) while the engine was paused");
+
+        // The store catches up: every REQUEST is ACKed, and the waiting DISCOVER is read and offered.
+        open.store(true, Ordering::Release);
+        let replies: Vec<DhcpMessage> = std::iter::from_fn(|| reply(&clients)).map(|r| r.msg).collect();
+        let count = |m: DhcpMessage| replies.iter().filter(|r| **r == m).count();
+        assert_eq!((count(DhcpMessage::Ack), count(DhcpMessage::Offer)), (requests, 1));
+        assert_eq!(stats(&cmd_tx).store_reading_paused, 1);
     }
 }
