@@ -289,6 +289,12 @@ impl Server {
         self.transmits.pop_front()
     }
 
+    /// A transmit's bytes, once sent: the next reply is encoded into them instead of a new allocation.
+    /// Optional; a caller that drops them costs an allocation per reply.
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        self.reply_scratch.give_back(bytes);
+    }
+
     pub fn poll_event(&mut self) -> Option<LeaseEvent> {
         self.events.pop_front()
     }

@@ -80,7 +80,8 @@ impl ReplyTemplate {
     /// with `own.fqdn` added. `scratch` holds the reply's own options while they are merged in.
     pub fn encode(&self, req: &Request, own: &Own, scratch: &mut Scratch) -> Result<Vec<u8>, EncodeError> {
         let h = &req.header;
-        let mut buf = Vec::with_capacity(reply::BOOTP_MIN_LEN + 64);
+        let mut buf = scratch.spare.pop().unwrap_or_else(|| Vec::with_capacity(reply::BOOTP_MIN_LEN + 64));
+        buf.clear();
         Header {
             op: Opcode::BootReply,
             htype: h.htype,
@@ -100,7 +101,7 @@ impl ReplyTemplate {
         // The reply's own options, in code order as the template's are, each only where no configured
         // option of its code replaces it (option 81 excepted).
         let relayed = req.relayed();
-        let Scratch { bytes: own_bytes, options: own_options } = scratch;
+        let Scratch { bytes: own_bytes, options: own_options, .. } = scratch;
         own_bytes.clear();
         own_options.clear();
         for code in OWN {
@@ -181,11 +182,27 @@ impl ReplyTemplate {
 }
 
 /// The reply's own options (see [`ReplyTemplate::encode`]) as they are encoded, kept from one reply to the
-/// next so that making a reply allocates the reply alone.
+/// next, and the buffers of replies already sent, given back to be encoded into again: once they come
+/// back, making a reply allocates nothing.
 #[derive(Debug, Default)]
 pub struct Scratch {
     bytes: Vec<u8>,
     options: Vec<(u8, std::ops::Range<usize>)>,
+    spare: Vec<Vec<u8>>,
+}
+
+/// Buffers kept for replies: a batch's worth. More than that would only hold memory after a burst.
+const SPARE: usize = 256;
+/// A buffer grown past this (a reply with a long option) is dropped rather than kept.
+const SPARE_CAPACITY: usize = 1500;
+
+impl Scratch {
+    /// A sent reply's buffer, to be encoded into again.
+    pub fn give_back(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < SPARE && buf.capacity() <= SPARE_CAPACITY {
+            self.spare.push(buf);
+        }
+    }
 }
 
 /// An option whose value may run past 255 bytes, in as many pieces as it takes (RFC 3396); no value, no

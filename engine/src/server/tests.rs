@@ -1370,3 +1370,25 @@ fn a_damaged_lease_database_loads_with_its_conflicts_refused() {
     let held: Vec<Ipv4Addr> = server.leases().filter(|l| l.hw == second.hw).map(|l| l.ip).collect();
     assert_eq!(held, [moved.ip], "one record per client and subnet, the one at the highest address");
 }
+
+#[test]
+fn a_reply_encoded_into_a_given_back_buffer_is_the_reply_a_new_buffer_gets() {
+    let (mut fresh, mut reused) = (lab(), lab());
+    for n in 1..=3 {
+        let hw = mac(n);
+        // A client that sends a hostname and a long client identifier makes a longer reply than the next.
+        let discover = |m: ClientMsg| if n == 1 { m.hostname("a-long-hostname").client_id(vec![0; 40]) } else { m };
+        let (a, _) = fresh.send(discover(msg(MessageType::Discover, hw))).expect("offer");
+        let (b, offer) = reused.send(discover(msg(MessageType::Discover, hw))).expect("offer");
+        assert_eq!(a.bytes, b.bytes, "OFFER to client {n}");
+        let request = msg(MessageType::Request, hw).requested(offer.yiaddr()).server(SERVER);
+        let (a, _) = fresh.send(request.clone()).expect("ack");
+        let (b, _) = reused.send(request).expect("ack");
+        assert_eq!(a.bytes, b.bytes, "ACK to client {n}");
+        // Given back dirty, as a sent buffer is: what it held must not show in the next reply.
+        for mut bytes in [a.bytes, b.bytes] {
+            bytes.iter_mut().for_each(|b| *b = 0xee);
+            reused.server.recycle(bytes);
+        }
+    }
+}
