@@ -11,7 +11,6 @@
 use super::clock::Clock;
 use super::command::{Command, CommandSender};
 use super::lease_log;
-use super::spent_buffers::SpentBuffers;
 use crate::batched_stderr::Batch;
 use crate::link::{LinkSender, SendBuffers};
 use crate::store::{Change, LeaseStore};
@@ -197,8 +196,6 @@ impl Backlog {
 pub struct Outlets {
     pub senders: Vec<LinkSender>,
     pub engine: Option<CommandSender>,
-    /// Where the ACKs' buffers go once sent, for the engine to encode into again.
-    pub spent: Arc<SpentBuffers>,
 }
 
 /// Takes every batch waiting, commits all their changes in one transaction, then sends their ACKs. If the
@@ -320,7 +317,6 @@ pub fn run(
             warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
         }
         log_events(&jobs, &out.senders, |ip| !refused.contains(&ip));
-        out.spent.hand_back(jobs.into_iter().flat_map(|j| j.replies).map(|t| t.bytes));
     }
 }
 
@@ -394,7 +390,7 @@ mod tests {
         let committed = Arc::new(Mutex::new(vec![]));
         let store = Box::new(Flaky { fail: 2, committed: committed.clone() });
         let c = counters.clone();
-        let out = Outlets { senders: vec![], engine: None, spent: Default::default() };
+        let out = Outlets { senders: vec![], engine: None };
         let thread =
             std::thread::spawn(move || run(store, rx, out, c, Clock::new(), CommitWindow::new(Duration::ZERO)));
         // An expiry: no client will ask again, so only a retry can make it durable.

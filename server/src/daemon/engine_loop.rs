@@ -10,7 +10,6 @@ use super::command::{CommandReceiver, CommandSender};
 use super::committer::{self, CommitWindow, Counters, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
 use super::poller::{Poller, Source};
-use super::spent_buffers::SpentBuffers;
 use super::timer::FdTimer;
 use crate::batched_stderr::Batch;
 use crate::bridge::publisher::Publisher;
@@ -99,9 +98,6 @@ pub struct Engine {
     dns_dropping: bool,
     /// Replies that leave at once (OFFERs, NAKs), gathered in each flush: kept, so a flush allocates less.
     now_out: Vec<dhcplab_engine::Transmit>,
-    /// The ACKs' buffers the committer has sent, and the list they are taken into (kept, like `now_out`).
-    spent_acks: Arc<SpentBuffers>,
-    spent_taken: Vec<Vec<u8>>,
     sends: SendBuffers,
 }
 
@@ -124,10 +120,8 @@ impl Engine {
         let (store_tx, store_rx) = std::sync::mpsc::sync_channel(STORE_QUEUE);
         let senders = links.iter().map(Link::sender).collect();
         let c = counters.clone();
-        let spent = Arc::new(SpentBuffers::default());
-        let spent_acks = spent.clone();
         std::thread::Builder::new().name("lease-store".into()).spawn(move || {
-            committer::run(store, store_rx, Outlets { senders, engine: Some(feedback), spent }, c, clock, window)
+            committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock, window)
         })?;
         Ok(Engine {
             server,
@@ -148,8 +142,6 @@ impl Engine {
             dns_backlog: Default::default(),
             dns_dropping: false,
             now_out: Vec::new(),
-            spent_acks,
-            spent_taken: Vec::new(),
             sends: SendBuffers::default(),
         })
     }
@@ -476,11 +468,10 @@ impl Engine {
             let offers = now_out.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
             (0..offers).for_each(|_| self.counters.offer_seconds.observe(waited));
         }
-        // Sent, their buffers take the next replies.
+        // Sent, their buffers take the next replies. (The ACKs' are sent and freed by the committer: handing
+        // them back through a lock cost it more instructions than it saved here, under bench/daemon-work.)
         now_out.drain(..).for_each(|t| self.server.recycle(t.bytes));
         self.now_out = now_out;
-        self.spent_acks.take(&mut self.spent_taken);
-        self.spent_taken.drain(..).for_each(|b| self.server.recycle(b));
         let job = (!changes.is_empty() || !durable.is_empty()).then(|| {
             self.batch += 1;
             self.in_flight.extend(changes.iter().map(|c| (self.batch, c.ip())));

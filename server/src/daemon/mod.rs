@@ -9,7 +9,6 @@ pub mod engine_loop;
 mod lease_log;
 pub mod peers;
 mod poller;
-mod spent_buffers;
 mod timer;
 mod wake;
 
