@@ -173,6 +173,8 @@ pub struct Request {
     pub user_class: Option<Vec<u8>>,
     /// Option 93 (RFC 4578): the client's system architecture.
     pub arch: Option<u16>,
+    /// Option 57 (RFC 2132 §9.10): the longest message the client takes, IP and UDP headers included.
+    pub max_message_size: Option<u16>,
     /// Option 82 (RFC 3046), as a relay added it.
     pub relay_info: Option<RelayAgentInfo>,
 }
@@ -390,6 +392,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
     // variable ones are joined.
     let (mut msg_type, mut requested_ip, mut server_id, mut lease_time, mut link_selection, mut arch) =
         (None, None, None, None, None, None);
+    let mut max_message_size = None;
     let (mut client_id, mut hostname, mut prl, mut vendor_class, mut user_class) = (None, None, None, None, None);
     let mut relay_info = None;
     // The options read here cannot fail `dhcproto`'s decode once their lengths are right (the hostname's
@@ -414,6 +417,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             }
             118 => link_selection = Some(ipv4(value)),
             93 => arch = <[u8; 2]>::try_from(value).ok().map(u16::from_be_bytes),
+            57 => max_message_size = <[u8; 2]>::try_from(value).ok().map(u16::from_be_bytes),
             61 => join(&mut client_id, value),
             12 => join(&mut hostname, value),
             55 => join(&mut prl, value),
@@ -478,6 +482,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         vendor_class: vendor_class.map(Cow::into_owned),
         user_class: user_class.map(Cow::into_owned),
         arch,
+        max_message_size,
         relay_info,
     })
 }
@@ -759,6 +764,10 @@ mod against_dhcproto {
             },
             arch: match get(OptionCode::ClientSystemArchitecture) {
                 Some(DhcpOption::ClientSystemArchitecture(a)) => Some(u16::from(*a)),
+                _ => None,
+            },
+            max_message_size: match get(OptionCode::MaxMessageSize) {
+                Some(DhcpOption::MaxMessageSize(m)) => Some(*m),
                 _ => None,
             },
             relay_info,

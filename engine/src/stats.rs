@@ -72,6 +72,10 @@ pub struct Stats {
     /// Addresses that answered such a ping and were quarantined.
     #[serde(default)]
     pub conflicts: u64,
+    /// Replies that left options out to fit the client's maximum message size (576 octets unless it named
+    /// more in option 57).
+    #[serde(default)]
+    pub replies_shortened: u64,
     /// OFFERs and ACKs given to members of each client class (a client in two classes counts in both).
     #[serde(default)]
     pub class_replies: BTreeMap<String, u64>,

@@ -127,6 +127,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         "Addresses that answered such a ping: another host uses them; quarantined, not offered.",
         e.conflicts,
     );
+    counter(
+        &mut out,
+        "replies_shortened_total",
+        "Replies that left options out to fit the client's maximum message size (576 octets unless its option 57 names more).",
+        e.replies_shortened,
+    );
     counter(&mut out, "pkt4_receive_drop_total", "Packets received and dropped.", e.dropped_total() + s.queue_overflow);
     counter(&mut out, "pkt4_parse_failed_total", "Packets that could not be parsed.", e.parse_failed());
     let _ = writeln!(out, "# HELP dhcplab_pkt4_drop_reason_total Dropped packets by reason.");

@@ -31,6 +31,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 mod conflict;
 mod expiry;
+mod message_size;
 mod pin;
 mod reply_template;
 mod shared;
@@ -663,7 +664,12 @@ impl Server {
             |e: dhcproto::error::EncodeError| Dropped::new(DropReason::MalformedOption, format!("reply: {e}"));
         let template = self.templates.get(req, si, &self.subnets[si], m, &self.config.classes).map_err(malformed)?;
         let own = reply_template::Own { kind, yiaddr: ip, server_id, lease: times, hostname, fqdn };
-        template.encode(req, &own, &mut self.reply_scratch).map_err(malformed)
+        let mut bytes = template.encode(req, &own, &mut self.reply_scratch).map_err(malformed)?;
+        let limit = message_size::limit(req);
+        if bytes.len() > limit && message_size::fit(&mut bytes, limit, req.prl.as_deref()) > 0 {
+            self.stats.replies_shortened += 1;
+        }
+        Ok(bytes)
     }
 
     /// True when another client holds `ip`, or it is quarantined after a DECLINE.

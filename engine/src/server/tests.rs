@@ -1392,3 +1392,40 @@ fn a_reply_encoded_into_a_given_back_buffer_is_the_reply_a_new_buffer_gets() {
         }
     }
 }
+
+#[test]
+fn a_reply_too_long_for_the_client_keeps_what_it_asked_for_first_and_fits_in_576_octets() {
+    use crate::config::{CustomOption, HexBytes};
+    let mut cfg = config();
+    // Vendor options (43) of 200 bytes and a private option of 150: past the 312 octets of options every
+    // client takes.
+    cfg.subnets[0].options = vec![
+        CustomOption { code: 43, hex: Some(HexBytes(vec![0x11; 200].into())), ..Default::default() },
+        CustomOption { code: 224, text: Some("x".repeat(150)), ..Default::default() },
+    ];
+    let mut lab = Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) };
+    let ask = |n: u8| msg(MessageType::Discover, mac(n)).params(&[1, 3, 6, 15, 43, 224]);
+    let codes = |m: &Message| m.opts().iter().map(|(c, _)| u8::from(*c)).collect::<Vec<u8>>();
+
+    // No option 57: 548 octets of DHCP message at most. The private option, asked for last, is left out.
+    let (t, offer) = lab.send(ask(1)).expect("offer");
+    assert!(t.bytes.len() <= 548, "{} octets", t.bytes.len());
+    let sent = codes(&offer);
+    for code in [1, 3, 6, 15, 43, 51, 53, 54] {
+        assert!(sent.contains(&code), "option {code} left out: {sent:?}");
+    }
+    assert!(!sent.contains(&224), "{sent:?}");
+    assert_eq!(lab.server.stats().replies_shortened, 1);
+    // The ACK fits the same way; the lease is the client's as usual.
+    let request = msg(MessageType::Request, mac(1)).params(&[1, 3, 6, 15, 43, 224]);
+    let (t, ack) = lab.send(request.requested(offer.yiaddr()).server(SERVER)).expect("ack");
+    assert!(t.bytes.len() <= 548 && ack.opts().msg_type() == Some(MessageType::Ack));
+
+    // A client that takes 1,500 octets gets everything.
+    let (t, offer) = lab.send(ask(2).opt(DhcpOption::MaxMessageSize(1500))).expect("offer");
+    assert!(t.bytes.len() > 548 && codes(&offer).contains(&224), "{} octets", t.bytes.len());
+    // One that names less than the 576 it must take is held to 576.
+    let (t, offer) = lab.send(ask(3).opt(DhcpOption::MaxMessageSize(400))).expect("offer");
+    assert!(t.bytes.len() <= 548 && codes(&offer).contains(&43), "{} octets", t.bytes.len());
+    assert_eq!(lab.server.stats().replies_shortened, 3);
+}
