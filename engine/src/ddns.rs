@@ -26,6 +26,11 @@ pub struct DdnsNames {
     pub forward_zone: String,
     #[serde(default = "default_ttl", with = "duration_text")]
     pub ttl: Duration,
+    /// Send the lease's records again at each renewal, not only when it is bound or its name changes: a
+    /// record lost (a DNS server down when the lease was bound, a zone restored from a backup) comes back
+    /// within half a lease, for an update per renewal.
+    #[serde(default)]
+    pub update_on_renew: bool,
 }
 
 /// Add or remove a lease's records.

@@ -1,6 +1,6 @@
 //! Dynamic DNS against a real BIND 9: the daemon registers a real dhclient's name (A, DHCID) and address
-//! (PTR) with TSIG-signed updates, `dig` finds them, they go away after the release, and a second client
-//! claiming the same name does not take it over; thousands of leases Kea registered, imported and ending
+//! (PTR) with TSIG-signed updates, `dig` finds them, a renewal puts back a record lost out of band, they
+//! go away after the release, and a second client claiming the same name does not take it over; thousands of leases Kea registered, imported and ending
 //! together, each lose their names. Namespaces on a bridge; needs root.
 
 use dhcplab_tests::{Daemon, NetLab, require_program, wait_for};
@@ -95,6 +95,17 @@ zone "2.0.192.in-addr.arpa" {{ type primary; file "{d}/rev.zone"; allow-update {
         (ns, ip)
     }
 
+    /// The client in `ns` starts again from its lease file (INIT-REBOOT, RFC 2131 §4.3.2): a renewal.
+    fn reboot(&self, ns: &str, name: &str) {
+        let f = |x: &str| self.lab.dir.join(format!("{name}.{x}")).to_string_lossy().to_string();
+        let out = self.lab.exec(
+            ns,
+            "dhclient",
+            &["-1", "-sf", "/bin/true", "-cf", &f("conf"), "-lf", &f("leases"), "-pf", &f("pid"), "eth0"],
+        );
+        assert!(out.status.success(), "dhclient: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     fn release(&self, ns: &str, name: &str, ip: &str) {
         let f = |x: &str| self.lab.dir.join(format!("{name}.{x}")).to_string_lossy().to_string();
         self.lab.exec(ns, "ip", &["addr", "add", &format!("{ip}/24"), "dev", "eth0"]);
@@ -128,6 +139,7 @@ forward_zone = "lab.example"
 reverse_zone = "2.0.192.in-addr.arpa"
 key_name = "dhcp-key"
 key_secret = "{SECRET}"
+update_on_renew = true
 "#,
         lan.lab.dir.join("leases.sqlite3").display()
     );
@@ -143,6 +155,15 @@ key_secret = "{SECRET}"
     };
     lan.wait_dig(&reverse, "PTR", "alpha.lab.example.");
     assert!(!lan.dig("alpha.lab.example", "TYPE49").is_empty(), "the DHCID record ties the name to the client");
+    // The A record lost out of band (a zone restored from an old copy): with update_on_renew, the client's
+    // next renewal puts it back.
+    require_program("nsupdate", "bind9-dnsutils");
+    let delete = format!("server {DNS}\nzone lab.example\nupdate delete alpha.lab.example A\nsend\n");
+    let nsupdate = format!("printf '{delete}' | nsupdate -y hmac-sha256:dhcp-key:{SECRET}");
+    assert!(lan.lab.exec(&lan.srv, "sh", &["-c", &nsupdate]).status.success(), "nsupdate");
+    lan.wait_dig("alpha.lab.example", "A", "");
+    lan.reboot(&alpha_ns, "c1");
+    lan.wait_dig("alpha.lab.example", "A", &alpha);
     assert_eq!(d.lease(&lan.lab, &alpha).expect("listed")["dns_name"], "alpha.lab.example.");
 
     // A second client calling itself alpha gets an address, but not the name.

@@ -918,8 +918,11 @@ impl Server {
         };
         let kind = if renewed { LeaseEventKind::Renewed } else { LeaseEventKind::Bound };
         let event = LeaseEvent::from_lease(now, kind, &lease);
+        let update_on_renew = self.config.ddns.as_ref().is_some_and(|d| d.update_on_renew);
         if let Some((old_name, old_hw, old_id)) = renamed {
             self.dns_change(DnsOp::Remove, old_name.as_deref(), ip, &old_hw, old_id.as_ref());
+            self.dns_change(DnsOp::Add, lease.dns_name.as_deref(), ip, &lease.hw, lease.client_id.as_ref());
+        } else if renewed && update_on_renew {
             self.dns_change(DnsOp::Add, lease.dns_name.as_deref(), ip, &lease.hw, lease.client_id.as_ref());
         }
         let displaced = self.table.insert(lease);

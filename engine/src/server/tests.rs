@@ -85,6 +85,15 @@ impl Lab {
         self.server.check_invariants().expect("invariants hold");
     }
 
+    /// DORA for a client that calls itself `name`; returns its address.
+    fn dora_named(&mut self, hw: HwAddr, name: &str) -> Ipv4Addr {
+        let (_, offer) = self.send(msg(MessageType::Discover, hw).hostname(name)).expect("offer");
+        let request = msg(MessageType::Request, hw).requested(offer.yiaddr()).server(SERVER).hostname(name);
+        let (_, ack) = self.send(request).expect("ack");
+        assert_eq!(ack.opts().msg_type(), Some(MessageType::Ack));
+        ack.yiaddr()
+    }
+
     /// DISCOVER, then REQUEST of the offered address; returns it.
     fn dora(&mut self, hw: HwAddr) -> Ipv4Addr {
         let (_, offer) = self.send(msg(MessageType::Discover, hw)).expect("offer");
@@ -1160,7 +1169,8 @@ fn classes_that_can_never_match_and_pools_no_class_reaches_are_refused() {
 /// The usual LAN, registering names in lab.example.
 fn ddns_lab() -> Lab {
     let mut cfg = config();
-    cfg.ddns = Some(crate::ddns::DdnsNames { forward_zone: "lab.example.".into(), ttl: Duration::from_secs(300) });
+    let forward_zone = "lab.example.".into();
+    cfg.ddns = Some(crate::ddns::DdnsNames { forward_zone, ttl: Duration::from_secs(300), update_on_renew: false });
     Lab { server: Server::new(cfg, 1).unwrap(), now: Instant::from_secs(1000) }
 }
 
@@ -1189,6 +1199,22 @@ fn a_binding_adds_its_name_a_release_removes_it_and_a_new_name_moves_it() {
     // A client that gives no name gets no records.
     lab.dora(mac(2));
     assert_eq!(dns(&mut lab), []);
+}
+
+#[test]
+fn with_update_on_renew_each_renewal_sends_the_records_again() {
+    use crate::ddns::DnsOp::Add;
+    let mut lab = ddns_lab();
+    let mut cfg = lab.server.config().clone();
+    cfg.ddns.as_mut().expect("ddns").update_on_renew = true;
+    lab.server = Server::new(cfg, 1).unwrap();
+    let a = lab.dora_named(mac(1), "alpha");
+    assert_eq!(dns(&mut lab), [(Add, "alpha.lab.example.".into(), a)]);
+    // Renewing (RFC 2131 §4.4.5) and rebooting (§4.3.2) with the same name: the records again, each time.
+    lab.send(msg(MessageType::Request, mac(1)).ciaddr(a).hostname("alpha")).unwrap();
+    assert_eq!(dns(&mut lab), [(Add, "alpha.lab.example.".into(), a)]);
+    lab.send(msg(MessageType::Request, mac(1)).requested(a).hostname("alpha")).unwrap();
+    assert_eq!(dns(&mut lab), [(Add, "alpha.lab.example.".into(), a)]);
 }
 
 #[test]

@@ -40,12 +40,16 @@ pub struct DdnsSection {
     /// …or a file holding it on its first line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_secret_file: Option<PathBuf>,
+    /// Send a lease's records again at each renewal (Kea's `ddns-update-on-renew`), so a record lost to a
+    /// DNS outage comes back within half a lease. Off: records are sent when a lease is bound or renamed.
+    #[serde(default)]
+    pub update_on_renew: bool,
 }
 
 impl DdnsSection {
     /// What the engine needs.
     pub fn names(&self) -> DdnsNames {
-        DdnsNames { forward_zone: zone(&self.forward_zone), ttl: self.ttl }
+        DdnsNames { forward_zone: zone(&self.forward_zone), ttl: self.ttl, update_on_renew: self.update_on_renew }
     }
 
     /// Problems with the section, as (field, message).

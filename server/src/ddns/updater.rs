@@ -297,6 +297,7 @@ mod tests {
             key_name: None,
             key_secret: None,
             key_secret_file: None,
+            update_on_renew: false,
         };
         let counters = Arc::new(DnsCounters::default());
         let updater = Updater::new(&section, counters.clone()).unwrap();
