@@ -17,9 +17,9 @@ use dhcplab_engine::arbiter::{Verdict, arbitrate};
 use dhcplab_engine::bridge::PeerStatus;
 use dhcplab_engine::{Duration, Instant, Lease};
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, Transaction};
+use postgres::{Client, Statement, Transaction};
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 
 /// The advisory lock every commit and migration takes ("dhcplab" in ASCII).
 const LOCK: i64 = 0x0064_6863_706c_6162;
@@ -126,6 +126,88 @@ pub struct PgStore {
     server: String,
     /// The highest change number when the leases were loaded: where reading others' changes starts.
     mark: i64,
+    /// A commit's statements, prepared once per connection: each statement sent by its text is parsed
+    /// again, one more round trip each time.
+    prepared: Option<Prepared>,
+}
+
+/// What a commit sends, whatever the number of changes it holds: a commit costs the same few round trips
+/// for one change or a thousand (a mass expiry), where a statement per change cost one each.
+#[derive(Clone)]
+struct Prepared {
+    lock: Statement,
+    current: Statement,
+    put: Statement,
+    remove: Statement,
+    notify: Statement,
+}
+
+impl Prepared {
+    fn new(client: &mut Client) -> Result<Self, StoreError> {
+        Ok(Prepared {
+            lock: client.prepare("SELECT pg_advisory_xact_lock($1)")?,
+            current: client.prepare(&format!(
+                "SELECT {COLUMNS} FROM leases WHERE ip = ANY($1::text[]::inet[]) AND state <> '{GONE}' FOR UPDATE"
+            ))?,
+            // Each address at most once in a commit (the committer keeps the latest change of each), as ON
+            // CONFLICT requires; `nextval` numbers the rows in the order given.
+            put: client.prepare(
+                "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms,
+                     lease_secs, server, class, dns_name, change)
+                 SELECT ip::inet, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms,
+                     lease_secs, $11, class, dns_name, nextval('lease_change')
+                 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                     $8::int8[], $9::int8[], $10::int8[], $12::text[], $13::text[])
+                     AS t(ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms, lease_secs,
+                         class, dns_name)
+                 ON CONFLICT (ip) DO UPDATE SET subnet = EXCLUDED.subnet, client = EXCLUDED.client,
+                     hw = EXCLUDED.hw, client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname,
+                     state = EXCLUDED.state, obtained_ms = EXCLUDED.obtained_ms, expires_ms = EXCLUDED.expires_ms,
+                     lease_secs = EXCLUDED.lease_secs, server = EXCLUDED.server, class = EXCLUDED.class,
+                     dns_name = EXCLUDED.dns_name, change = EXCLUDED.change",
+            )?,
+            remove: client.prepare(&format!(
+                "UPDATE leases SET state = '{GONE}', server = $2, change = nextval('lease_change')
+                 WHERE ip = ANY($1::text[]::inet[])"
+            ))?,
+            notify: client.prepare("SELECT pg_notify($1, $2)")?,
+        })
+    }
+}
+
+/// The granted puts of a commit, column by column, for `Prepared::put`.
+#[derive(Default)]
+struct PutColumns {
+    ip: Vec<String>,
+    subnet: Vec<String>,
+    client: Vec<String>,
+    hw: Vec<String>,
+    client_id: Vec<Option<String>>,
+    hostname: Vec<Option<String>>,
+    state: Vec<String>,
+    obtained_ms: Vec<i64>,
+    expires_ms: Vec<i64>,
+    lease_secs: Vec<i64>,
+    class: Vec<Option<String>>,
+    dns_name: Vec<Option<String>>,
+}
+
+impl PutColumns {
+    fn push(&mut self, r: Row<&str>) {
+        let owned = |s: Option<&str>| s.map(str::to_string);
+        self.ip.push(r.ip.into());
+        self.subnet.push(r.subnet.into());
+        self.client.push(r.client.into());
+        self.hw.push(r.hw.into());
+        self.client_id.push(owned(r.client_id));
+        self.hostname.push(owned(r.hostname));
+        self.state.push(r.state.into());
+        self.obtained_ms.push(r.obtained_ms);
+        self.expires_ms.push(r.expires_ms);
+        self.lease_secs.push(r.lease_secs);
+        self.class.push(owned(r.class));
+        self.dns_name.push(owned(r.dns_name));
+    }
 }
 
 impl PgStore {
@@ -133,7 +215,7 @@ impl PgStore {
     pub fn open(config: PgConnect, server: &str) -> Result<Self, StoreError> {
         let mut client = config.connect()?;
         migrate(&mut client)?;
-        Ok(PgStore { client, config, server: server.to_string(), mark: 0 })
+        Ok(PgStore { client, config, server: server.to_string(), mark: 0, prepared: None })
     }
 
     /// The change number up to which `load` read.
@@ -145,15 +227,81 @@ impl PgStore {
     fn connected(&mut self) -> Result<&mut Client, StoreError> {
         if self.client.is_closed() {
             self.client = self.config.connect()?;
+            self.prepared = None;
         }
         Ok(&mut self.client)
     }
+
+    /// The connection, and the commit's statements prepared on it.
+    fn prepared(&mut self) -> Result<(&mut Client, Prepared), StoreError> {
+        self.connected()?;
+        let prepared = match &self.prepared {
+            Some(p) => p.clone(),
+            None => self.prepared.insert(Prepared::new(&mut self.client)?).clone(),
+        };
+        Ok((&mut self.client, prepared))
+    }
+
+    /// One try at a commit: every change arbitrated against the current records, the granted ones written.
+    fn commit_once(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
+        let server = self.server.clone();
+        let (client, stmts) = self.prepared()?;
+        let mut tx = client.transaction()?;
+        tx.execute(&stmts.lock, &[&LOCK])?;
+        let ips: Vec<String> = changes.iter().map(|c| c.ip().to_string()).collect();
+        let records = current(&mut tx, &stmts.current, &ips)?;
+        let mut report = CommitReport::default();
+        let (mut puts, mut removes) = (PutColumns::default(), Vec::new());
+        let mut text = RowText::default();
+        for c in changes {
+            match arbitrate(now, records.get(&c.ip()), c) {
+                Verdict::Granted => match c {
+                    Change::Put(l) => puts.push(text.row(l)),
+                    Change::Remove { ip, .. } => removes.push(ip.to_string()),
+                },
+                Verdict::Refused(winner) => {
+                    report.refused.push(c.ip());
+                    report.adopt.push(Change::Put(*winner));
+                }
+                Verdict::Stale(Some(cur)) => report.adopt.push(Change::Put(*cur)),
+                Verdict::Stale(None) => {}
+            }
+        }
+        if !puts.ip.is_empty() {
+            let p = &puts;
+            tx.execute(
+                &stmts.put,
+                &[
+                    &p.ip,
+                    &p.subnet,
+                    &p.client,
+                    &p.hw,
+                    &p.client_id,
+                    &p.hostname,
+                    &p.state,
+                    &p.obtained_ms,
+                    &p.expires_ms,
+                    &p.lease_secs,
+                    &server,
+                    &p.class,
+                    &p.dns_name,
+                ],
+            )?;
+        }
+        if !removes.is_empty() {
+            tx.execute(&stmts.remove, &[&removes, &server])?;
+        }
+        if !puts.ip.is_empty() || !removes.is_empty() {
+            tx.execute(&stmts.notify, &[&CHANNEL, &server])?;
+        }
+        tx.commit()?;
+        Ok(report)
+    }
 }
 
-/// The current (not `gone`) records of `ips`.
-fn current(tx: &mut Transaction<'_>, ips: &[IpAddr]) -> Result<HashMap<Ipv4Addr, Lease>, StoreError> {
-    let rows = tx
-        .query(&format!("SELECT {COLUMNS} FROM leases WHERE ip = ANY($1) AND state <> '{GONE}' FOR UPDATE"), &[&ips])?;
+/// The current (not `gone`) records of `ips`, locked until the commit.
+fn current(tx: &mut Transaction<'_>, stmt: &Statement, ips: &[String]) -> Result<HashMap<Ipv4Addr, Lease>, StoreError> {
+    let rows = tx.query(stmt, &[&ips])?;
     rows.iter().map(|r| row(r).lease().map(|l| (l.ip, l))).collect()
 }
 
@@ -174,71 +322,12 @@ impl LeaseStore for PgStore {
     }
 
     fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
-        let server = self.server.clone();
-        let mut tx = self.connected()?.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])?;
-        let ips: Vec<IpAddr> = changes.iter().map(|c| IpAddr::V4(c.ip())).collect();
-        let records = current(&mut tx, &ips)?;
-        let put = tx.prepare(
-            "INSERT INTO leases (ip, subnet, client, hw, client_id, hostname, state, obtained_ms, expires_ms,
-                 lease_secs, server, class, dns_name, change)
-             VALUES ($1::text::inet, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, nextval('lease_change'))
-             ON CONFLICT (ip) DO UPDATE SET subnet = EXCLUDED.subnet, client = EXCLUDED.client, hw = EXCLUDED.hw,
-                 client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, state = EXCLUDED.state,
-                 obtained_ms = EXCLUDED.obtained_ms, expires_ms = EXCLUDED.expires_ms,
-                 lease_secs = EXCLUDED.lease_secs, server = EXCLUDED.server, class = EXCLUDED.class,
-                 dns_name = EXCLUDED.dns_name, change = EXCLUDED.change",
-        )?;
-        let remove = tx.prepare(&format!(
-            "UPDATE leases SET state = '{GONE}', server = $2, change = nextval('lease_change') WHERE ip = $1::text::inet"
-        ))?;
-        let mut report = CommitReport::default();
-        let mut wrote = false;
-        let mut text = RowText::default();
-        for c in changes {
-            match arbitrate(now, records.get(&c.ip()), c) {
-                Verdict::Granted => {
-                    wrote = true;
-                    match c {
-                        Change::Put(l) => {
-                            let r = text.row(l);
-                            tx.execute(
-                                &put,
-                                &[
-                                    &r.ip,
-                                    &r.subnet,
-                                    &r.client,
-                                    &r.hw,
-                                    &r.client_id,
-                                    &r.hostname,
-                                    &r.state,
-                                    &r.obtained_ms,
-                                    &r.expires_ms,
-                                    &r.lease_secs,
-                                    &server,
-                                    &r.class,
-                                    &r.dns_name,
-                                ],
-                            )?;
-                        }
-                        Change::Remove { ip, .. } => {
-                            tx.execute(&remove, &[&ip.to_string(), &server])?;
-                        }
-                    }
-                }
-                Verdict::Refused(winner) => {
-                    report.refused.push(c.ip());
-                    report.adopt.push(Change::Put(*winner));
-                }
-                Verdict::Stale(Some(cur)) => report.adopt.push(Change::Put(*cur)),
-                Verdict::Stale(None) => {}
-            }
+        let result = self.commit_once(now, changes);
+        // Prepared again for the next try: a statement the server no longer knows fails every commit.
+        if result.is_err() {
+            self.prepared = None;
         }
-        if wrote {
-            tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &server])?;
-        }
-        tx.commit()?;
-        Ok(report)
+        result
     }
 }
 
