@@ -25,9 +25,14 @@ pub struct DdnsSection {
     pub server: SocketAddr,
     /// The zone names are made in: `lab.example.`.
     pub forward_zone: String,
-    /// The zone of the PTR records, e.g. `2.0.192.in-addr.arpa.`; without it no PTR records are made.
+    /// The zone of the PTR records, e.g. `2.0.192.in-addr.arpa.`; without it (or `reverse_zones`) no PTR
+    /// records are made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_zone: Option<String>,
+    /// More reverse zones, for subnets in several: each address's PTR goes to the zone that holds its
+    /// name (the longest), and an address in none gets no PTR record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reverse_zones: Vec<String>,
     /// The TTL of the records made.
     #[serde(default = "default_ttl", with = "dhcplab_engine::duration_text")]
     pub ttl: Duration,
@@ -47,6 +52,11 @@ pub struct DdnsSection {
 }
 
 impl DdnsSection {
+    /// Every reverse zone, as absolute lowercase names.
+    pub fn reverse_zones(&self) -> Vec<String> {
+        self.reverse_zone.iter().chain(&self.reverse_zones).map(|z| zone(z)).collect()
+    }
+
     /// What the engine needs.
     pub fn names(&self) -> DdnsNames {
         DdnsNames { forward_zone: zone(&self.forward_zone), ttl: self.ttl, update_on_renew: self.update_on_renew }
@@ -71,6 +81,9 @@ impl DdnsSection {
         }
         if self.reverse_zone.as_deref().is_some_and(|z| !zone(z).ends_with(".in-addr.arpa.")) {
             p.push(("ddns.reverse_zone", "must end with in-addr.arpa".to_string()));
+        }
+        if let Some(z) = self.reverse_zones.iter().find(|z| !zone(z).ends_with(".in-addr.arpa.")) {
+            p.push(("ddns.reverse_zones", format!("{z} does not end with in-addr.arpa")));
         }
         if zone(&self.forward_zone) == "." {
             p.push(("ddns.forward_zone", "must name a zone".to_string()));

@@ -45,7 +45,7 @@ pub struct DnsCounters {
 pub struct Updater {
     server: SocketAddr,
     forward_zone: String,
-    reverse_zone: Option<String>,
+    reverse_zones: Vec<String>,
     key: Option<Key>,
     counters: Arc<DnsCounters>,
     ids: AtomicU16,
@@ -80,7 +80,7 @@ impl Updater {
         Ok(Updater {
             server: s.server,
             forward_zone: zone(&s.forward_zone),
-            reverse_zone: s.reverse_zone.as_deref().map(zone),
+            reverse_zones: s.reverse_zones(),
             key,
             counters,
             ids: AtomicU16::new(seed as u16),
@@ -169,7 +169,8 @@ impl Updater {
                 other => failed(other),
             },
         };
-        let Some(reverse) = &self.reverse_zone else { return forward };
+        // An address whose reverse name lies in none of the zones has no PTR record for this server to set.
+        let Some(reverse) = reverse_zone(&self.reverse_zones, c.ip) else { return forward };
         // The address's PTR is this server's to set: it follows the lease, whoever owns the name.
         let step = if c.op == DnsOp::Add && matches!(forward, Outcome::Done) { Step::AddPtr } else { Step::RemovePtr };
         match (self.send(c, step, reverse).await, forward) {
@@ -220,6 +221,13 @@ impl Updater {
         };
         tokio::time::timeout(ANSWER_WAIT, answer).await.map_err(|_| format!("{} did not answer", self.server))?
     }
+}
+
+/// The zone that holds `ip`'s reverse name: the longest of `zones` it lies in.
+fn reverse_zone(zones: &[String], ip: std::net::Ipv4Addr) -> Option<&str> {
+    let name = message::reverse_name(ip);
+    let holds = |z: &&String| name.strip_suffix(z.as_str()).is_some_and(|head| head.is_empty() || head.ends_with('.'));
+    zones.iter().filter(holds).max_by_key(|z| z.len()).map(String::as_str)
 }
 
 fn failed(r: Result<ResponseCode, String>) -> Outcome {
@@ -286,19 +294,24 @@ mod tests {
         DnsChange { op, fqdn, ip: Ipv4Addr::new(192, 0, 2, ip), dhcid: vec![0, 0, 1, ip], ttl: 300 }
     }
 
-    #[tokio::test]
-    async fn changes_are_carried_out_together_and_a_names_remove_waits_for_its_add() {
-        let (server, seen, most) = slow_dns(Duration::from_millis(30)).await;
-        let section = DdnsSection {
+    fn section(server: SocketAddr) -> DdnsSection {
+        DdnsSection {
             server,
             forward_zone: "lab.example".into(),
             reverse_zone: None,
+            reverse_zones: vec![],
             ttl: Duration::from_secs(300),
             key_name: None,
             key_secret: None,
             key_secret_file: None,
             update_on_renew: false,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_are_carried_out_together_and_a_names_remove_waits_for_its_add() {
+        let (server, seen, most) = slow_dns(Duration::from_millis(30)).await;
+        let section = section(server);
         let counters = Arc::new(DnsCounters::default());
         let updater = Updater::new(&section, counters.clone()).unwrap();
         let (tx, rx) = mpsc::channel(128);
@@ -324,5 +337,45 @@ mod tests {
         // …and the next client's add of the same address waits for the whole remove.
         let other = at(Seen::Update("other.lab.example.".into(), true));
         assert!(seen.iter().rposition(|s| *s == Seen::Answered(host1.clone(), false)).unwrap() < other);
+    }
+
+    #[test]
+    fn a_ptr_goes_to_the_longest_zone_that_holds_the_address() {
+        let zones: Vec<String> =
+            ["0.192.in-addr.arpa.", "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa."].map(String::from).to_vec();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(reverse_zone(&zones, ip("192.0.2.10")), Some("2.0.192.in-addr.arpa."));
+        assert_eq!(reverse_zone(&zones, ip("192.0.3.10")), Some("0.192.in-addr.arpa."));
+        assert_eq!(reverse_zone(&zones, ip("198.51.100.7")), Some("100.51.198.in-addr.arpa."));
+        assert_eq!(reverse_zone(&zones, ip("10.64.0.1")), None);
+        // Labels whole: 12.0.192 is not in 2.0.192.
+        assert_eq!(reverse_zone(&zones[1..], ip("192.0.12.1")), None);
+    }
+
+    #[tokio::test]
+    async fn an_address_outside_every_reverse_zone_gets_its_name_and_no_ptr() {
+        let (server, seen, _) = slow_dns(Duration::ZERO).await;
+        let counters = Arc::new(DnsCounters::default());
+        let section = DdnsSection { reverse_zone: Some("2.0.192.in-addr.arpa".into()), ..section(server) };
+        let updater = Updater::new(&section, counters.clone()).unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        tx.send(change(DnsOp::Add, "inside", 10)).await.unwrap();
+        let outside = DnsChange { ip: Ipv4Addr::new(10, 64, 0, 1), ..change(DnsOp::Add, "outside", 1) };
+        tx.send(outside).await.unwrap();
+        drop(tx);
+        updater.run(rx).await;
+        assert_eq!((counters.updated.load(Ordering::Relaxed), counters.failed.load(Ordering::Relaxed)), (2, 0));
+        let updates: Vec<String> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|s| match s {
+                Seen::Update(name, _) => Some(name.clone()),
+                Seen::Answered(..) => None,
+            })
+            .collect();
+        assert!(updates.contains(&"10.2.0.192.in-addr.arpa.".to_string()), "{updates:?}");
+        assert!(!updates.iter().any(|n| n.ends_with("10.in-addr.arpa.")), "a PTR outside the zone: {updates:?}");
+        assert_eq!(updates.len(), 3, "A and PTR for the name inside, A alone for the other: {updates:?}");
     }
 }
