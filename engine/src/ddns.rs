@@ -60,6 +60,11 @@ pub fn zone(z: &str) -> String {
     format!("{}.", z.trim().trim_end_matches('.').to_ascii_lowercase())
 }
 
+/// Whether `name` lies below `zone`, label by label (both absolute, lowercase: as [`zone`] makes them).
+pub fn below(name: &str, zone: &str) -> bool {
+    name.strip_suffix(zone).is_some_and(|head| head.ends_with('.'))
+}
+
 /// The name a client's `sent` name (option 81 or 12) gets in `zone`, if it makes one.
 pub fn fqdn(sent: &str, forward_zone: &str) -> Option<String> {
     let zone = zone(forward_zone);
@@ -123,6 +128,14 @@ pub fn change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_is_below_a_zone_label_by_label() {
+        assert!(below("pc.lab.example.", "lab.example."));
+        assert!(below("10.2.0.192.in-addr.arpa.", "2.0.192.in-addr.arpa."));
+        assert!(!below("pc.otherlab.example.", "lab.example."));
+        assert!(!below("lab.example.", "lab.example."));
+    }
 
     #[test]
     fn names_are_made_in_the_forward_zone() {

@@ -192,7 +192,7 @@ pub fn import(
 fn in_forward_zone(cfg: &ConfigFile, name: &str) -> Option<String> {
     let zone = dhcplab_engine::ddns::zone(&cfg.ddns.as_ref()?.forward_zone);
     let name = dhcplab_engine::ddns::zone(name);
-    name.strip_suffix(&zone).is_some_and(|head| head.ends_with('.')).then_some(name)
+    dhcplab_engine::ddns::below(&name, &zone).then_some(name)
 }
 
 /// Writes every lease of the config's database in `format`.
@@ -220,7 +220,7 @@ pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut im
                 "state",
                 "user_context",
             ])?;
-            let reverse = cfg.ddns.as_ref().is_some_and(|d| d.reverse_zone.is_some());
+            let reverse_zones = cfg.ddns.as_ref().map(|d| d.reverse_zones()).unwrap_or_default();
             let flag = |b: bool| if b { "1" } else { "0" };
             for l in &leases {
                 let subnet_id = cfg.subnet.iter().position(|s| s.cidr == l.subnet).map_or(0, |i| i + 1);
@@ -238,7 +238,7 @@ pub fn export(cfg: &ConfigFile, db: &LeaseDb, format: ExportFormat, out: &mut im
                     subnet_id.to_string(),
                     // Kea keeps the name it registered in `hostname`, and removes its records at the end.
                     flag(l.dns_name.is_some()).into(),
-                    flag(l.dns_name.is_some() && reverse).into(),
+                    flag(l.dns_name.is_some() && crate::ddns::reverse_zone(&reverse_zones, l.ip).is_some()).into(),
                     l.dns_name.as_deref().or(l.hostname.as_deref()).unwrap_or_default().to_string(),
                     state.into(),
                     String::new(),

@@ -51,6 +51,12 @@ pub struct DdnsSection {
     pub update_on_renew: bool,
 }
 
+/// The zone that holds `ip`'s reverse name: the longest of `zones` (absolute, lowercase) it lies in.
+pub fn reverse_zone(zones: &[String], ip: std::net::Ipv4Addr) -> Option<&str> {
+    let name = message::reverse_name(ip);
+    zones.iter().filter(|z| dhcplab_engine::ddns::below(&name, z)).max_by_key(|z| z.len()).map(String::as_str)
+}
+
 impl DdnsSection {
     /// Every reverse zone, as absolute lowercase names.
     pub fn reverse_zones(&self) -> Vec<String> {
@@ -89,5 +95,24 @@ impl DdnsSection {
             p.push(("ddns.forward_zone", "must name a zone".to_string()));
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn a_ptr_goes_to_the_longest_zone_that_holds_the_address() {
+        let zones: Vec<String> =
+            ["0.192.in-addr.arpa.", "2.0.192.in-addr.arpa.", "100.51.198.in-addr.arpa."].map(String::from).to_vec();
+        let ip = |s: &str| s.parse::<Ipv4Addr>().unwrap();
+        assert_eq!(reverse_zone(&zones, ip("192.0.2.10")), Some("2.0.192.in-addr.arpa."));
+        assert_eq!(reverse_zone(&zones, ip("192.0.3.10")), Some("0.192.in-addr.arpa."));
+        assert_eq!(reverse_zone(&zones, ip("198.51.100.7")), Some("100.51.198.in-addr.arpa."));
+        assert_eq!(reverse_zone(&zones, ip("10.64.0.1")), None);
+        // Labels whole: 12.0.192 is not in 2.0.192.
+        assert_eq!(reverse_zone(&zones[1..], ip("192.0.12.1")), None);
     }
 }
