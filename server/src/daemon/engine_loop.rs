@@ -659,6 +659,57 @@ mod tests {
         (cmd_tx, link_rx.recv().unwrap())
     }
 
+    const SUBNET: &str = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n";
+
+    /// The clients' socket, on loopback; a reply it waits for more than two seconds is none.
+    fn clients() -> std::net::UdpSocket {
+        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        clients
+    }
+
+    fn hw(i: u32) -> HwAddr {
+        HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8])
+    }
+
+    /// `n` clients' DISCOVERs, one at a time, each answered with an OFFER (offers never wait for the
+    /// store); the addresses offered.
+    fn offers(clients: &std::net::UdpSocket, server: std::net::SocketAddr, n: u32) -> Vec<Ipv4Addr> {
+        (0..n)
+            .map(|i| {
+                let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
+                clients.send_to(&discover, server).unwrap();
+                let offer = reply(clients).expect("an OFFER");
+                assert_eq!(offer.msg, DhcpMessage::Offer);
+                offer.yiaddr
+            })
+            .collect()
+    }
+
+    /// The offered clients' REQUESTs, 3 ms apart (each its own batch and store job), until `done`; how many
+    /// were sent.
+    fn request_until(
+        clients: &std::net::UdpSocket,
+        server: std::net::SocketAddr,
+        offered: &[Ipv4Addr],
+        done: impl Fn() -> bool,
+    ) -> usize {
+        let mut requests = 0;
+        for (i, ip) in (0..).zip(offered) {
+            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
+                .requested(*ip)
+                .server(Ipv4Addr::new(192, 0, 2, 1))
+                .bytes();
+            clients.send_to(&request, server).unwrap();
+            requests += 1;
+            std::thread::sleep(Duration::from_millis(3));
+            if done() {
+                break;
+            }
+        }
+        requests
+    }
+
     fn stats(cmd_tx: &CommandSender) -> DaemonStats {
         let (tx, rx) = oneshot::channel();
         cmd_tx.blocking_send(Command::Stats(tx)).unwrap();
@@ -667,37 +718,15 @@ mod tests {
 
     #[test]
     fn a_stalled_store_holds_the_acks_not_the_offers_or_the_api_and_every_ack_follows_once_it_commits() {
-        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let clients = clients();
         let open = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
-        let subnet = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n";
         let store = Box::new(Gated(open.clone()));
-        let (cmd_tx, server_addr) = spawn_engine(subnet, &clients, store, counters.clone(), |e| e);
-        let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
-        let offered: Vec<Ipv4Addr> = (0..200)
-            .map(|i| {
-                let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
-                clients.send_to(&discover, server_addr).unwrap();
-                let offer = reply(&clients).expect("an OFFER (offers never wait for the store)");
-                assert_eq!(offer.msg, DhcpMessage::Offer);
-                offer.yiaddr
-            })
-            .collect();
+        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), |e| e);
+        let offered = offers(&clients, server_addr, 200);
         // One REQUEST at a time, each its own batch and store job, until the engine finds the queue full.
-        let mut requests = 0;
-        for (i, ip) in (0..).zip(&offered) {
-            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
-                .requested(*ip)
-                .server(Ipv4Addr::new(192, 0, 2, 1))
-                .bytes();
-            clients.send_to(&request, server_addr).unwrap();
-            requests += 1;
-            std::thread::sleep(Duration::from_millis(3));
-            if counters.store_queue_full.load(Ordering::Relaxed) > 0 {
-                break;
-            }
-        }
+        let requests =
+            request_until(&clients, server_addr, &offered, || counters.store_queue_full.load(Ordering::Relaxed) > 0);
         assert_eq!(counters.store_queue_full.load(Ordering::Relaxed), 1, "{requests} jobs never filled the queue");
         assert!(requests > STORE_QUEUE, "{requests}");
 
@@ -720,8 +749,7 @@ mod tests {
 
     #[test]
     fn leases_end_no_faster_than_their_dns_changes_are_taken_and_none_is_dropped() {
-        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let clients = clients();
         let counters = Arc::new(Counters::default());
         let toml = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\nlease_time = \"2s\"\n\n\
                     [ddns]\nserver = \"127.0.0.1:53\"\nforward_zone = \"lab.example\"\n";
@@ -729,7 +757,7 @@ mod tests {
         let (dns_tx, mut dns_rx) = mpsc::channel(16);
         let store = Box::new(Gated(Arc::new(AtomicBool::new(true))));
         let (cmd_tx, server_addr) = spawn_engine(toml, &clients, store, counters.clone(), |e| e.with_dns(dns_tx));
-        let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, 0, i as u8]);
+
         let clients_bound = 100;
         for i in 0..clients_bound {
             let name = format!("host-{i}");
@@ -784,36 +812,16 @@ mod tests {
     #[test]
     fn a_store_stalled_long_stops_the_reading_once_the_gathered_changes_reach_their_cap_and_loses_nothing() {
         const CAP: usize = 40;
-        let clients = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        clients.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let clients = clients();
         let open = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
-        let subnet = "[[subnet]]\ncidr = \"192.0.2.0/24\"\npools = [\"192.0.2.10-192.0.2.250\"]\n";
         let store = Box::new(Gated(open.clone()));
-        let (cmd_tx, server_addr) = spawn_engine(subnet, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
-        let hw = |i: u32| HwAddr::ethernet([2, 0, 0, 0, (i >> 8) as u8, i as u8]);
-        let offered: Vec<Ipv4Addr> = (0..200)
-            .map(|i| {
-                let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
-                clients.send_to(&discover, server_addr).unwrap();
-                reply(&clients).expect("an OFFER").yiaddr
-            })
-            .collect();
+        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
+        let offered = offers(&clients, server_addr, 200);
         // REQUESTs one at a time: the queue fills, a held job gathers the next ones, and at its cap the
         // engine stops reading.
-        let mut requests = 0;
-        for (i, ip) in (0..).zip(&offered) {
-            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
-                .requested(*ip)
-                .server(Ipv4Addr::new(192, 0, 2, 1))
-                .bytes();
-            clients.send_to(&request, server_addr).unwrap();
-            requests += 1;
-            std::thread::sleep(Duration::from_millis(3));
-            if counters.store_reading_paused.load(Ordering::Relaxed) > 0 {
-                break;
-            }
-        }
+        let paused = || counters.store_reading_paused.load(Ordering::Relaxed) > 0;
+        let requests = request_until(&clients, server_addr, &offered, paused);
         assert_eq!(counters.store_reading_paused.load(Ordering::Relaxed), 1, "{requests} REQUESTs never paused it");
         // Each of the queue's jobs holds one REQUEST; the held one gathered a change and an ACK for each.
         assert!(requests >= STORE_QUEUE + CAP / 2, "paused after {requests} REQUESTs");
