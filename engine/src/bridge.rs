@@ -56,6 +56,10 @@ pub struct DaemonStats {
     pub dns_conflicts: u64,
     #[serde(default)]
     pub dns_failed: u64,
+    /// Dynamic DNS changes not yet carried out (queued for the updater, or waiting for room in its queue).
+    /// While the DNS server keeps up this is small; after a mass expiry, leases end as it drains.
+    #[serde(default)]
+    pub dns_waiting: u64,
     pub subnets: Vec<SubnetUsage>,
 }
 

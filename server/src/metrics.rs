@@ -198,6 +198,11 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
         "# TYPE dhcplab_store_file_behind_changes gauge\ndhcplab_store_file_behind_changes {}",
         s.file_behind
     );
+    let _ = writeln!(
+        out,
+        "# HELP dhcplab_dns_waiting_changes Dynamic DNS changes not yet carried out; while any wait for room, leases end at the DNS server's pace."
+    );
+    let _ = writeln!(out, "# TYPE dhcplab_dns_waiting_changes gauge\ndhcplab_dns_waiting_changes {}", s.dns_waiting);
     let _ = writeln!(out, "# HELP dhcplab_store_pending_changes Lease changes waiting for a commit to succeed.");
     let _ =
         writeln!(out, "# TYPE dhcplab_store_pending_changes gauge\ndhcplab_store_pending_changes {}", s.store_pending);

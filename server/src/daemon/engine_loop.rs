@@ -198,6 +198,8 @@ impl Engine {
             dns_updated: c.dns.updated.load(Ordering::Relaxed),
             dns_conflicts: c.dns.conflicts.load(Ordering::Relaxed),
             dns_failed: c.dns.failed.load(Ordering::Relaxed),
+            dns_waiting: (self.dns_backlog.len() + self.dns.as_ref().map_or(0, |tx| tx.max_capacity() - tx.capacity()))
+                as u64,
             subnets: self.server.subnet_usage(),
         }
     }
@@ -777,6 +779,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(3500));
         let s = stats(&cmd_tx);
         assert_eq!((s.bound, s.dns_failed), (clients_bound as usize, 0), "adds dropped, or leases ended regardless");
+        assert_eq!(s.dns_waiting, 100, "every add waits, 16 in the updater's queue and the rest here");
         // A DNS server that stopped answering does not keep leases from ending.
         counters.dns.failing.store(true, Ordering::Relaxed);
         wait_until(|| stats(&cmd_tx).bound == 0, "the leases to end while the updater is failing");
@@ -798,7 +801,8 @@ mod tests {
             let removed = taken.iter().position(|r| r == c);
             assert!(added < removed, "{} removed before it was added", c.fqdn);
         }
-        assert_eq!(stats(&cmd_tx).dns_failed, 0);
+        let s = stats(&cmd_tx);
+        assert_eq!((s.dns_failed, s.dns_waiting), (0, 0));
     }
 
     fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
