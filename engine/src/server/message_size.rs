@@ -50,7 +50,9 @@ pub fn fit(buf: &mut Vec<u8>, limit: usize, prl: Option<&[u8]>) -> usize {
         }
     }
     let size = |code: u8| pieces.iter().filter(|(c, _)| *c == code).map(|(_, r)| r.len()).sum::<usize>();
+    // Each code once, in code order (an option's pieces may lie apart: RFC 3396 joins them all).
     let mut codes: Vec<u8> = pieces.iter().map(|(c, _)| *c).collect();
+    codes.sort_unstable();
     codes.dedup();
     // Room for the options and the END after them.
     let room = limit.saturating_sub(OPTIONS_START + 1);

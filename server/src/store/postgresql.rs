@@ -253,11 +253,11 @@ impl PgStore {
         let mut report = CommitReport::default();
         let (mut puts, mut removes) = (PutColumns::default(), Vec::new());
         let mut text = RowText::default();
-        for c in changes {
+        for (c, ip) in changes.iter().zip(&ips) {
             match arbitrate(now, records.get(&c.ip()), c) {
                 Verdict::Granted => match c {
                     Change::Put(l) => puts.push(text.row(l)),
-                    Change::Remove { ip, .. } => removes.push(ip.to_string()),
+                    Change::Remove { .. } => removes.push(ip.clone()),
                 },
                 Verdict::Refused(winner) => {
                     report.refused.push(c.ip());
