@@ -39,13 +39,13 @@ fn store_and_peers(out: &mut String, c: &crate::daemon::Counters, peers: &[PeerS
         out,
         "dhcplab_store_commit_duration_seconds",
         "How long lease database commits take (one per batch of changes).",
-        &[("", &c.commit_seconds)],
+        &[("", &*c.commit_seconds)],
     );
     histogram(
         out,
         "dhcplab_exchange_duration_seconds",
         "From reading a DISCOVER or REQUEST to sending its OFFER or ACK (an ACK after its lease is stored).",
-        &[("operation=\"offer\",", &c.offer_seconds), ("operation=\"ack\",", &c.ack_seconds)],
+        &[("operation=\"offer\",", &*c.offer_seconds), ("operation=\"ack\",", &*c.ack_seconds)],
     );
     let _ =
         writeln!(out, "# HELP dhcplab_server_up Servers sharing the lease database: 1 while its heartbeat is fresh.");

@@ -14,6 +14,7 @@ use super::lease_log;
 use crate::batched_stderr::Batch;
 use crate::link::{LinkSender, SendBuffers};
 use crate::store::{Change, LeaseStore};
+use crossbeam_utils::CachePadded;
 use dhcplab_engine::{LeaseEvent, LeaseEventKind, Transmit};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -33,9 +34,14 @@ pub const STORE_QUEUE: usize = 64;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Counters kept outside the engine, and the store's health for `/healthz`.
+///
+/// The engine's thread and the committer's run on different cores: what one of them writes on every packet
+/// or commit sits on a cache line of its own ([`CachePadded`]), so the other's reads (of the flags, on every
+/// turn) do not miss each time. The flags themselves are written only when they change.
 #[derive(Default)]
 pub struct Counters {
-    pub store_commits: AtomicU64,
+    /// Written by the committer at each commit.
+    pub store_commits: CachePadded<AtomicU64>,
     pub store_failures: AtomicU64,
     /// ACKs withheld because their lease could not be stored.
     pub acks_withheld: AtomicU64,
@@ -54,13 +60,13 @@ pub struct Counters {
     /// The committer's thread has ended: nothing can be stored or ACKed any more.
     pub store_stopped: AtomicBool,
     /// Every store job up to this number is durable.
-    pub durable_through: AtomicU64,
+    pub durable_through: CachePadded<AtomicU64>,
     /// How long commits take (successful or not): the database's latency as the DHCP path sees it.
-    pub commit_seconds: Histogram,
-    /// From reading a DISCOVER's batch to sending its OFFER, and a REQUEST's to sending its ACK (after
-    /// the commit): what a client waits, less the network.
-    pub offer_seconds: Histogram,
-    pub ack_seconds: Histogram,
+    pub commit_seconds: CachePadded<Histogram>,
+    /// From reading a DISCOVER's batch to sending its OFFER (the engine's), and a REQUEST's to sending its
+    /// ACK after the commit (the committer's): what a client waits, less the network.
+    pub offer_seconds: CachePadded<Histogram>,
+    pub ack_seconds: CachePadded<Histogram>,
     pub last_error: Mutex<Option<String>>,
     /// Dynamic DNS: what became of the changes (shared with the updater).
     pub dns: Arc<crate::ddns::DnsCounters>,
@@ -134,12 +140,16 @@ pub struct StoreJob {
     pub batch: u64,
     /// When the batch of packets these replies answer was read.
     pub received: Option<std::time::Instant>,
-    pub changes: Vec<Change>,
-    pub replies: Vec<Transmit>,
+    pub changes: JobItems<Change>,
+    pub replies: JobItems<Transmit>,
     /// The events that made these changes, to be logged once the changes are durable (only those the log's
     /// level writes).
     pub events: Vec<LeaseEvent>,
 }
+
+/// A job's changes or replies. Most jobs answer one REQUEST: one change and one ACK, kept inline, so
+/// making a job allocates nothing on the engine's thread (nor frees anything on this one).
+pub type JobItems<T> = smallvec::SmallVec<[T; 1]>;
 
 /// How long the committer holds a batch open for the ones that follow it. It waits only while batches
 /// come faster than the window (its estimate of their spacing is under half the window, so at least two
@@ -251,7 +261,8 @@ pub fn run(
         }
         // The engine sets the flag before it sleeps; a queue it found full is drained here again later.
         std::sync::atomic::fence(Ordering::SeqCst);
-        if counters.store_room_wanted.swap(false, Ordering::SeqCst)
+        if counters.store_room_wanted.load(Ordering::SeqCst)
+            && counters.store_room_wanted.swap(false, Ordering::SeqCst)
             && let Some(engine) = &out.engine
         {
             engine.wake();
@@ -289,10 +300,12 @@ pub fn run(
                     }
                 }
             }
-            if counters.store_failing.swap(false, Ordering::AcqRel) {
+            if counters.store_failing.load(Ordering::Acquire) && counters.store_failing.swap(false, Ordering::AcqRel) {
                 info!("lease store commits work again");
             }
-            counters.store_pending.store(0, Ordering::Relaxed);
+            if counters.store_pending.load(Ordering::Relaxed) != 0 {
+                counters.store_pending.store(0, Ordering::Relaxed);
+            }
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         counters.durable_through.store(newest, Ordering::Release);
@@ -397,8 +410,14 @@ mod tests {
         let hw = "52:54:00:00:00:01".parse().unwrap();
         let gone =
             Change::Remove { ip: Ipv4Addr::new(192, 0, 2, 10), hw, expires: dhcplab_engine::Instant::from_secs(9) };
-        tx.send(StoreJob { batch: 1, received: None, changes: vec![gone.clone()], replies: vec![], events: vec![] })
-            .unwrap();
+        tx.send(StoreJob {
+            batch: 1,
+            received: None,
+            changes: [gone.clone()].into(),
+            replies: JobItems::new(),
+            events: vec![],
+        })
+        .unwrap();
         let start = std::time::Instant::now();
         while counters.store_failures.load(Ordering::Relaxed) == 0 {
             assert!(start.elapsed() < Duration::from_secs(5), "never failed");

@@ -7,7 +7,7 @@
 
 use super::clock::Clock;
 use super::command::{CommandReceiver, CommandSender};
-use super::committer::{self, CommitWindow, Counters, Outlets, STORE_QUEUE, StoreJob};
+use super::committer::{self, CommitWindow, Counters, JobItems, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
 use super::poller::{Poller, Source};
 use super::timer::FdTimer;
@@ -99,6 +99,8 @@ pub struct Engine {
     /// Replies that leave at once (OFFERs, NAKs), gathered in each flush: kept, so a flush allocates less.
     now_out: Vec<dhcplab_engine::Transmit>,
     sends: SendBuffers,
+    /// `read_batch`'s note of the links that may hold more datagrams.
+    more_to_read: Vec<bool>,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -142,6 +144,7 @@ impl Engine {
             dns_backlog: Default::default(),
             dns_dropping: false,
             now_out: Vec::new(),
+            more_to_read: Vec::new(),
             sends: SendBuffers::default(),
         })
     }
@@ -367,7 +370,10 @@ impl Engine {
     fn read_batch(&mut self, slots: &mut RecvSlots) {
         self.batch_read = Some(std::time::Instant::now());
         let links = self.links.clone();
-        let mut pending = vec![true; links.len()];
+        // Which links may have more: kept between batches, so a read allocates nothing.
+        let mut pending = std::mem::take(&mut self.more_to_read);
+        pending.clear();
+        pending.resize(links.len(), true);
         let mut n = 0;
         while n < BATCH && pending.contains(&true) {
             for (link, more) in links.iter().zip(pending.iter_mut()).filter(|(_, more)| **more) {
@@ -386,6 +392,7 @@ impl Engine {
                 }
             }
         }
+        self.more_to_read = pending;
     }
 
     /// One datagram from a link: shown to watchers, handed to the engine.
@@ -418,7 +425,7 @@ impl Engine {
         }
         self.forward_dns();
         let mut now_out = std::mem::take(&mut self.now_out);
-        let mut durable = Vec::new();
+        let mut durable = JobItems::new();
         let watched = self.bridge.watched();
         while let Some(t) = self.server.poll_transmit() {
             debug!(link = %names(&self.links, t.iface), xid = format_args!("{:#010x}", t.xid), dst = ?t.dst, "send {:?}", t.kind);
@@ -428,7 +435,7 @@ impl Engine {
             }
             if t.kind == DhcpMessage::Ack && t.needs_store { durable.push(t) } else { now_out.push(t) }
         }
-        let mut changes = Vec::new();
+        let mut changes = JobItems::new();
         let mut stored_events = Vec::new();
         while let Some(ev) = self.server.poll_event() {
             // The engine's table is the truth; the event says whether this address's durable record changed.
