@@ -3,6 +3,11 @@
 //! as dhcplab and Kea; its CPU per exchange and clean rate are the floor and ceiling the others are measured
 //! against. It reads the few fields a reply needs straight from the bytes (RFC 2131 §2 layout) and writes
 //! the reply into one reused buffer: one `recv_from` and one `send_to` per packet, nothing else.
+//!
+//! Its replies carry the options dhcplab's carry in the benchmark (mask, router, broadcast address, lease,
+//! renewal and rebinding times, the client identifier echoed): perfdhcp shares the cores with the server
+//! and decodes every option of every reply, so a ceiling that answered with fewer options would leave the
+//! load generator more CPU than any real server's replies do.
 
 use clap::Parser;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
@@ -21,7 +26,22 @@ struct Args {
     pool_start: Ipv4Addr,
     #[arg(long, default_value_t = 65_000)]
     pool_size: u32,
+    /// The subnet's mask (option 1); the broadcast address (option 28) follows from it and the pool.
+    #[arg(long, default_value = "255.255.0.0")]
+    mask: Ipv4Addr,
+    /// The router (option 3), if any.
+    #[arg(long)]
+    router: Option<Ipv4Addr>,
+    /// The lease time (option 51), in seconds; renewal and rebinding times are its 1/2 and 7/8
+    /// (RFC 2131 §4.4.5).
+    #[arg(long, default_value_t = 3600)]
+    lease_secs: u32,
 }
+
+/// Room for a reply: a client identifier echoed (up to 255 bytes) fits, and a reply is never shorter than
+/// BOOTP's 300 bytes.
+const REPLY_ROOM: usize = 576;
+const MIN_REPLY: usize = 300;
 
 const HEADER: usize = 236;
 const COOKIE: [u8; 4] = [99, 130, 83, 99];
@@ -34,14 +54,17 @@ const ACK: u8 = 5;
 struct Request {
     kind: u8,
     requested: Option<[u8; 4]>,
+    /// Where option 61's value lies in the request, to be echoed (RFC 6842).
+    client_id: Option<std::ops::Range<usize>>,
 }
 
-/// Message type (53) and requested address (50) from the options, if the packet is a BOOTREQUEST at all.
+/// Message type (53), requested address (50) and client identifier (61) from the options, if the packet is
+/// a BOOTREQUEST at all.
 fn read_request(p: &[u8]) -> Option<Request> {
     if p.len() < HEADER + 4 || p[0] != 1 || p[HEADER..HEADER + 4] != COOKIE {
         return None;
     }
-    let (mut kind, mut requested) = (None, None);
+    let (mut kind, mut requested, mut client_id) = (None, None, None);
     let mut i = HEADER + 4;
     while i < p.len() {
         match p[i] {
@@ -53,17 +76,18 @@ fn read_request(p: &[u8]) -> Option<Request> {
                 match (code, len) {
                     (53, 1) => kind = Some(value[0]),
                     (50, 4) => requested = value.try_into().ok(),
+                    (61, 1..) => client_id = Some(i + 2..i + 2 + len),
                     _ => {}
                 }
                 i += 2 + len;
             }
         }
     }
-    Some(Request { kind: kind?, requested })
+    Some(Request { kind: kind?, requested, client_id })
 }
 
 /// Writes the reply to `req` (the request's bytes `p`) into `out`; returns its length.
-fn write_reply(args: &Args, p: &[u8], req: &Request, out: &mut [u8; 300]) -> usize {
+fn write_reply(args: &Args, p: &[u8], req: &Request, out: &mut [u8; REPLY_ROOM]) -> usize {
     out.fill(0);
     out[0] = 2; // BOOTREPLY
     out[1..3].copy_from_slice(&p[1..3]); // htype, hlen
@@ -82,17 +106,28 @@ fn write_reply(args: &Args, p: &[u8], req: &Request, out: &mut [u8; 300]) -> usi
     out[HEADER..HEADER + 4].copy_from_slice(&COOKIE);
     let kind = if req.kind == DISCOVER { OFFER } else { ACK };
     let mut o = OptionWriter { out, at: HEADER + 4 };
+    let broadcast = u32::from(args.pool_start) | !u32::from(args.mask);
+    // In code order, as dhcplab writes them.
+    o.put(1, &args.mask.octets());
+    if let Some(router) = args.router {
+        o.put(3, &router.octets());
+    }
+    o.put(28, &broadcast.to_be_bytes());
+    o.put(51, &args.lease_secs.to_be_bytes());
     o.put(53, &[kind]);
     o.put(54, &args.server_id.octets());
-    o.put(51, &3600u32.to_be_bytes());
-    o.put(1, &[255, 255, 0, 0]);
+    o.put(58, &(args.lease_secs / 2).to_be_bytes());
+    o.put(59, &(args.lease_secs / 8 * 7).to_be_bytes());
+    if let Some(id) = req.client_id.clone() {
+        o.put(61, &p[id]);
+    }
     o.put(255, &[]);
-    300
+    o.at.max(MIN_REPLY)
 }
 
 /// Appends options (code, length, value) after the magic cookie.
 struct OptionWriter<'a> {
-    out: &'a mut [u8; 300],
+    out: &'a mut [u8; REPLY_ROOM],
     at: usize,
 }
 
@@ -114,7 +149,7 @@ fn main() -> std::io::Result<()> {
     let socket = UdpSocket::bind(args.listen)?;
     socket.set_broadcast(true)?;
     let mut buf = [0u8; 1500];
-    let mut out = [0u8; 300];
+    let mut out = [0u8; REPLY_ROOM];
     loop {
         let (len, _) = socket.recv_from(&mut buf)?;
         let p = &buf[..len];
@@ -164,26 +199,69 @@ mod tests {
     fn a_discover_gets_an_offer_in_the_pool_with_its_xid_and_chaddr() {
         let p = request(DISCOVER, None);
         let req = read_request(&p).expect("a valid DISCOVER");
-        let mut out = [0u8; 300];
-        write_reply(&args(), &p, &req, &mut out);
+        let mut out = [0u8; REPLY_ROOM];
+        assert_eq!(write_reply(&args(), &p, &req, &mut out), MIN_REPLY);
         assert_eq!(out[0], 2);
         assert_eq!(out[4..8], p[4..8]);
         assert_eq!(out[28..34], p[28..34]);
         let yiaddr = u32::from(Ipv4Addr::new(out[16], out[17], out[18], out[19]));
         let start = u32::from(Ipv4Addr::new(10, 200, 0, 10));
         assert!((start..start + 100).contains(&yiaddr), "yiaddr {yiaddr:#x} outside the pool");
-        assert_eq!(out[HEADER + 4..HEADER + 7], [53, 1, OFFER]);
-        assert_eq!(out[HEADER + 7..HEADER + 13], [54, 4, 192, 0, 2, 1]);
+        assert_eq!(option(&out, 53), Some(&[OFFER][..]));
+        assert_eq!(option(&out, 54), Some(&[192, 0, 2, 1][..]));
     }
 
     #[test]
     fn a_request_is_acked_for_the_address_it_asks_for() {
         let p = request(REQUEST, Some([10, 200, 3, 3]));
         let req = read_request(&p).expect("a valid REQUEST");
-        let mut out = [0u8; 300];
+        let mut out = [0u8; REPLY_ROOM];
         write_reply(&args(), &p, &req, &mut out);
         assert_eq!(out[16..20], [10, 200, 3, 3]);
-        assert_eq!(out[HEADER + 4..HEADER + 7], [53, 1, ACK]);
+        assert_eq!(option(&out, 53), Some(&[ACK][..]));
+    }
+
+    /// The value of option `code` in a reply.
+    fn option(out: &[u8], code: u8) -> Option<&[u8]> {
+        let mut i = HEADER + 4;
+        while out[i] != 255 {
+            let len = out[i + 1] as usize;
+            if out[i] == code {
+                return Some(&out[i + 2..i + 2 + len]);
+            }
+            i += 2 + len;
+        }
+        None
+    }
+
+    #[test]
+    fn a_reply_carries_what_dhcplab_s_carry_and_echoes_the_client_identifier() {
+        let mut p = request(REQUEST, Some([10, 200, 3, 3]));
+        p.pop();
+        p.extend_from_slice(&[61, 7, 1, 2, 0, 0, 0, 0, 7, 255]);
+        let req = read_request(&p).expect("a valid REQUEST");
+        let a = Args::parse_from([
+            "x",
+            "--server-id",
+            "192.0.2.1",
+            "--pool-start",
+            "10.200.0.10",
+            "--router",
+            "10.200.0.1",
+        ]);
+        let mut out = [0u8; REPLY_ROOM];
+        write_reply(&a, &p, &req, &mut out);
+        assert_eq!(option(&out, 1), Some(&[255, 255, 0, 0][..]));
+        assert_eq!(option(&out, 3), Some(&[10, 200, 0, 1][..]));
+        assert_eq!(option(&out, 28), Some(&[10, 200, 255, 255][..]));
+        assert_eq!(option(&out, 51), Some(&3600u32.to_be_bytes()[..]));
+        assert_eq!(option(&out, 58), Some(&1800u32.to_be_bytes()[..]));
+        assert_eq!(option(&out, 59), Some(&3150u32.to_be_bytes()[..]));
+        assert_eq!(option(&out, 61), Some(&[1, 2, 0, 0, 0, 0, 7][..]));
+        // A request without one gets none back.
+        let p = request(REQUEST, Some([10, 200, 3, 3]));
+        write_reply(&a, &p, &read_request(&p).expect("a valid REQUEST"), &mut out);
+        assert_eq!(option(&out, 61), None);
     }
 
     #[test]
