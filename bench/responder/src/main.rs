@@ -192,7 +192,17 @@ mod tests {
     }
 
     fn args() -> Args {
-        Args::parse_from(["x", "--server-id", "192.0.2.1", "--pool-start", "10.200.0.10", "--pool-size", "100"])
+        Args::parse_from([
+            "x",
+            "--server-id",
+            "192.0.2.1",
+            "--pool-start",
+            "10.200.0.10",
+            "--pool-size",
+            "100",
+            "--router",
+            "10.200.0.1",
+        ])
     }
 
     #[test]
@@ -240,15 +250,7 @@ mod tests {
         p.pop();
         p.extend_from_slice(&[61, 7, 1, 2, 0, 0, 0, 0, 7, 255]);
         let req = read_request(&p).expect("a valid REQUEST");
-        let a = Args::parse_from([
-            "x",
-            "--server-id",
-            "192.0.2.1",
-            "--pool-start",
-            "10.200.0.10",
-            "--router",
-            "10.200.0.1",
-        ]);
+        let a = args();
         let mut out = [0u8; REPLY_ROOM];
         write_reply(&a, &p, &req, &mut out);
         assert_eq!(option(&out, 1), Some(&[255, 255, 0, 0][..]));

@@ -300,7 +300,9 @@ pub fn run(
                     }
                 }
             }
-            if counters.store_failing.load(Ordering::Acquire) && counters.store_failing.swap(false, Ordering::AcqRel) {
+            // This thread alone writes the flag: read first, so a healthy store's commits leave its line alone.
+            if counters.store_failing.load(Ordering::Acquire) {
+                counters.store_failing.store(false, Ordering::Release);
                 info!("lease store commits work again");
             }
             if counters.store_pending.load(Ordering::Relaxed) != 0 {
