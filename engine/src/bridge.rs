@@ -35,6 +35,10 @@ pub struct DaemonStats {
     pub store_conflicts: u64,
     /// Lease changes whose commit failed, waiting to be tried again.
     pub store_pending: u64,
+    /// ACKs sent in slices, not in one burst: a commit that stalled held more of them for one link than
+    /// that link's far end can take at once.
+    #[serde(default)]
+    pub acks_paced: u64,
     /// Times the lease store fell behind (its queue was full) and the daemon began gathering changes until
     /// it had room; OFFERs still leave meanwhile.
     #[serde(default)]

@@ -173,6 +173,12 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
     );
     counter(
         &mut out,
+        "acks_paced_total",
+        "ACKs sent in slices after a slow commit held many of them back, so the relay or client socket is not flooded.",
+        s.acks_paced,
+    );
+    counter(
+        &mut out,
         "store_queue_full_total",
         "Times the lease database fell behind: its queue was full, and the daemon gathered changes until it had room.",
         s.store_queue_full,

@@ -8,6 +8,7 @@
 //! Under steady load the committer also waits a little for the next batches before it commits (the
 //! [`CommitWindow`]), so one fsync covers several ACKs: an fsync costs far more CPU than the exchange.
 
+use super::ack_pacing;
 use super::clock::Clock;
 use super::command::{Command, CommandSender};
 use super::lease_log;
@@ -49,6 +50,8 @@ pub struct Counters {
     pub store_conflicts: AtomicU64,
     /// Changes whose commit failed, waiting to be tried again.
     pub store_pending: AtomicU64,
+    /// ACKs sent in slices because a commit carried more of them for one link than go out at once.
+    pub acks_paced: AtomicU64,
     /// Times the engine found the store's queue full (and began gathering changes into one held job).
     pub store_queue_full: AtomicU64,
     /// Times the gathered changes reached their cap and the engine stopped reading packets.
@@ -311,11 +314,16 @@ pub fn run(
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         counters.durable_through.store(newest, Ordering::Release);
-        // Each link's ACKs in one go, in the order they were made.
+        // Each link's ACKs in one go, in the order they were made; many at once (a commit that stalled)
+        // in slices (see `ack_pacing`).
         for (i, sender) in out.senders.iter().enumerate() {
             let acks = jobs.iter().flat_map(|j| j.replies.iter());
             let mine = acks.filter(|t| t.iface as usize == i && !refused.contains(&t.yiaddr));
-            if let Err(e) = sender.send_all(&mut sends, mine) {
+            let sent = ack_pacing::send_paced(mine, |slice| sender.send_all(&mut sends, slice), std::thread::sleep);
+            if sent.paced > 0 {
+                counters.acks_paced.fetch_add(sent.paced as u64, Ordering::Relaxed);
+            }
+            if let Some(e) = sent.not_sent {
                 warn!("{} replies not sent: {}", e.count, e.last);
             }
         }

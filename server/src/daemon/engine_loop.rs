@@ -194,6 +194,7 @@ impl Engine {
             acks_withheld: c.acks_withheld.load(Ordering::Relaxed),
             store_conflicts: c.store_conflicts.load(Ordering::Relaxed),
             store_pending: c.store_pending.load(Ordering::Relaxed),
+            acks_paced: c.acks_paced.load(Ordering::Relaxed),
             store_queue_full: c.store_queue_full.load(Ordering::Relaxed),
             store_reading_paused: c.store_reading_paused.load(Ordering::Relaxed),
             file_behind: c.file_lag.as_ref().map_or(0, |l| l.behind.load(Ordering::Relaxed)),

@@ -1,6 +1,7 @@
 //! The daemon's core: the engine's loop (the only owner of the `Server`), the commands the API sends it,
 //! the committer that makes leases durable before their ACKs, and the daemon's clock.
 
+mod ack_pacing;
 mod answer;
 pub mod clock;
 pub mod command;
