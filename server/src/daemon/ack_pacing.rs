@@ -7,7 +7,7 @@
 //! seconds to ask again. Measured with perfdhcp at 3,000/s and a million leases, a SIGHUP every second
 //! (ACKs held up to 168 ms): 0.31 % of exchanges lost in one burst, 0.007 % paced.
 //!
-//! A commit under steady load carries a few ACKs per link (22 at 16,000/s), far under [`BURST`], and sends
+//! A commit under steady load carries a few ACKs per link (22–24 at 16,000/s), far under [`BURST`], and sends
 //! them at once as before: pacing costs nothing until a stall.
 
 use crate::link::NotSent;
