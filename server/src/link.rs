@@ -138,6 +138,14 @@ pub struct NotSent {
     pub last: io::Error,
 }
 
+impl NotSent {
+    /// Adds `count` more replies given up, for the reason `last`, to what `so_far` holds.
+    pub fn add(so_far: &mut Option<NotSent>, count: usize, last: io::Error) {
+        let before = so_far.as_ref().map_or(0, |n| n.count);
+        *so_far = Some(NotSent { count: before + count, last });
+    }
+}
+
 /// How many datagrams one `sendmmsg` carries at most; a longer batch takes several calls.
 const SEND_BATCH: usize = 32;
 
@@ -166,10 +174,7 @@ fn send_many<'a>(
     datagrams: impl IntoIterator<Item = (&'a [u8], SocketAddr)>,
 ) -> Result<(), NotSent> {
     let mut not_sent: Option<NotSent> = None;
-    let mut give_up = |e: io::Error| {
-        let count = not_sent.as_ref().map_or(0, |n| n.count) + 1;
-        not_sent = Some(NotSent { count, last: e });
-    };
+    let mut give_up = |e: io::Error| NotSent::add(&mut not_sent, 1, e);
     let mut datagrams = datagrams.into_iter();
     let mut slices: [[IoSlice<'a>; 1]; SEND_BATCH] = std::array::from_fn(|_| [IoSlice::new(&[])]);
     let mut addrs: [Option<SockaddrIn>; SEND_BATCH] = [None; SEND_BATCH];

@@ -23,7 +23,7 @@ pub const SLICE: usize = 32;
 pub const GAP: Duration = Duration::from_millis(1);
 
 /// What became of one link's ACKs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sent {
     /// ACKs that went out in slices (0 when they were few enough to go at once).
     pub paced: usize,
@@ -42,26 +42,19 @@ where
     I: Iterator<Item = &'a Transmit> + Clone,
 {
     let count = acks.clone().count();
-    let mut sent = Sent::default();
-    let mut note = |r: Result<(), NotSent>| {
-        if let Err(e) = r {
-            let before = sent.not_sent.take().map_or(0, |n| n.count);
-            sent.not_sent = Some(NotSent { count: before + e.count, last: e.last });
-        }
-    };
-    if count <= BURST {
-        note(send(&mut acks.into_iter()));
-        return sent;
-    }
+    let paced = count > BURST;
+    let slice = if paced { SLICE } else { count };
+    let mut sent = Sent { paced: if paced { count } else { 0 }, not_sent: None };
     let mut rest = acks.peekable();
     loop {
-        note(send(&mut rest.by_ref().take(SLICE)));
+        if let Err(e) = send(&mut rest.by_ref().take(slice)) {
+            NotSent::add(&mut sent.not_sent, e.count, e.last);
+        }
         if rest.peek().is_none() {
             break;
         }
         pause(GAP);
     }
-    sent.paced = count;
     sent
 }
 
