@@ -239,7 +239,7 @@ impl ChangeLog {
         let room = (self.last_used * 2).clamp(SEGMENT_MIN_ROOM, SEGMENT_BYTES).max(need as u64);
         let opened = self.start_segment(need, room);
         // Only now the next spare: made while the segment's name is synced (a new file in this directory,
-        // written and synced), it held that sync up behind it, and with it the commit and its ACKs (160 ms
+        // written and synced), it held that sync up behind it, and with it the commit and its ACKs (163 ms
         // once, under a million leases).
         if let Some(spares) = &self.spares {
             spares.want(room);
