@@ -239,8 +239,8 @@ impl ChangeLog {
         let room = (self.last_used * 2).clamp(SEGMENT_MIN_ROOM, SEGMENT_BYTES).max(need as u64);
         let opened = self.start_segment(need, room);
         // Only now the next spare: made while the segment's name is synced (a new file in this directory,
-        // written and synced), it held that sync up behind it, and with it the commit and its ACKs (163 ms
-        // once, under a million leases).
+        // written and synced), it slows that sync, and the commit and ACKs waiting on it (in a model, the
+        // sync's p90 0.58 ms alone and 2.66 ms beside a 1 MiB spare; longest 0.78 and 11.7 ms).
         if let Some(spares) = &self.spares {
             spares.want(room);
         }
