@@ -247,6 +247,8 @@ impl ChangeLog {
         opened
     }
 
+    /// The next segment, `room` bytes: a spare renamed into the log when one is ready, else made here; its
+    /// name synced before any change is written into it.
     fn start_segment(&mut self, need: usize, room: u64) -> Result<Segment, ChangeLogError> {
         let io = |source| ChangeLogError::Io { path: self.dir.clone(), source };
         let n = self.next;
