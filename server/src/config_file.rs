@@ -62,6 +62,12 @@ pub struct DhcpSection {
     /// it, and a value under twice the spacing of the REQUESTs commits each one at once.
     #[serde(default = "default_commit_delay", with = "dhcplab_engine::duration_text")]
     pub commit_delay: Duration,
+    /// Threads that read and answer DHCP packets (1 to `MAX_THREADS`). With more than one, each interface
+    /// has a socket per thread and the kernel hands each client's packets to one of them (by its hardware
+    /// address); the threads share one protocol state, so what they run at once is the packets' system
+    /// calls and the network stack, most of an exchange's CPU. Read at start only.
+    #[serde(default = "default_threads")]
+    pub threads: usize,
     /// Started as root, become this user once the sockets are bound and the database is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
@@ -104,6 +110,12 @@ fn default_commit_delay() -> Duration {
     Duration::from_millis(1)
 }
 
+fn default_threads() -> usize {
+    1
+}
+/// More packet threads than this gain nothing behind one protocol state.
+pub const MAX_THREADS: usize = 16;
+
 fn default_takeover_after() -> Duration {
     Duration::from_secs(10)
 }
@@ -124,6 +136,7 @@ impl Default for DhcpSection {
             server_name: None,
             takeover_after: default_takeover_after(),
             commit_delay: default_commit_delay(),
+            threads: default_threads(),
             user: None,
             policy: ServerPolicy::default(),
         }
@@ -287,18 +300,21 @@ pub fn parse(text: &str, file: &str) -> Result<ConfigFile, ConfigFileError> {
         let root = DeTable::parse(text).ok();
         root.as_ref().and_then(|r| span_of(r.get_ref(), field)).map_or((1, 1), |s| line_col(text, s.start))
     };
-    let mut http_problem = |field: &str, message: String| {
+    let mut problem_at = |field: &str, message: String| {
         let (line, column) = at(field);
         problems.push(Problem { line, column, field: field.into(), message });
     };
+    if !(1..=MAX_THREADS).contains(&cfg.dhcp.threads) {
+        problem_at("dhcp.threads", format!("threads must be 1 to {MAX_THREADS}"));
+    }
     if cfg.http.admin_token.is_some() && cfg.http.admin_token_file.is_some() {
-        http_problem("http.admin_token", "give admin_token or admin_token_file, not both".into());
+        problem_at("http.admin_token", "give admin_token or admin_token_file, not both".into());
     }
     if let Some(Err(why)) = cfg.http.admin_token.as_deref().map(check_token) {
-        http_problem("http.admin_token", why);
+        problem_at("http.admin_token", why);
     }
     for (field, why) in cfg.ddns.as_ref().map(DdnsSection::check).unwrap_or_default() {
-        http_problem(field, why);
+        problem_at(field, why);
     }
     if problems.is_empty() {
         Ok(cfg)
@@ -499,6 +515,7 @@ ip = "192.168.1.34"
         let knobs = GOOD
             .replace("lease_db = \"leases.sqlite3\"", "lease_db = \"l\"\nauthoritative = false\noffer_hold = \"5s\"");
         let c = parse(&knobs, "t.toml").unwrap();
+        assert_eq!(c.dhcp.threads, 1, "one packet thread unless asked");
         assert!(!c.server_config().policy.authoritative);
         assert_eq!(c.server_config().policy.offer_hold, Duration::from_secs(5));
         let nested = GOOD.replace("ip = \"192.168.1.34\"", "ip = \"192.168.1.34\"\ncolour = \"blue\"");
@@ -536,6 +553,18 @@ ip = "192.168.1.34"
         let e = parse(&bad, "t.toml").unwrap_err();
         assert_eq!(e.problems[0].line, 14, "{e}");
         assert!(e.to_string().contains("not a duration"), "{e}");
+    }
+
+    #[test]
+    fn packet_threads_are_read_and_a_count_out_of_range_names_its_line() {
+        let two = GOOD.replace("lease_db = \"leases.sqlite3\"", "lease_db = \"leases.sqlite3\"\nthreads = 2");
+        assert_eq!(parse(&two, "t.toml").unwrap().dhcp.threads, 2);
+        for bad in ["threads = 0", "threads = 17"] {
+            let text = GOOD.replace("lease_db = \"leases.sqlite3\"", &format!("lease_db = \"leases.sqlite3\"\n{bad}"));
+            let e = parse(&text, "t.toml").unwrap_err();
+            assert_eq!((e.problems[0].line, e.problems[0].field.as_str()), (5, "dhcp.threads"), "{e}");
+            assert!(e.to_string().contains("1 to 16"), "{e}");
+        }
     }
 
     #[test]

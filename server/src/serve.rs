@@ -333,7 +333,7 @@ fn bind_links(
     let mut demo_socket = None;
     if let Some(clients) = demo_clients {
         let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, opts.demo_port));
-        let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?)
+        let link = Link::demo(0, listen, DEMO_SERVER_ADDR, clients.local_addr()?, cfg.dhcp.threads)
             .with_context(|| format!("binding the demo DHCP socket {listen}"))?;
         info!("demo: DHCP on {listen} (loopback only), subnet 192.0.2.0/24, {} clients", opts.demo_clients);
         links.push(link);
@@ -341,7 +341,7 @@ fn bind_links(
     }
     for name in &cfg.dhcp.interfaces {
         let id = links.len() as u32;
-        let link = Link::interface(id, name, cfg.dhcp.port).map_err(|e| BadConfig(e.to_string()))?;
+        let link = Link::interface(id, name, cfg.dhcp.port, cfg.dhcp.threads).map_err(|e| BadConfig(e.to_string()))?;
         info!("serving DHCP on {name} ({}) port {}", link.addr, cfg.dhcp.port);
         links.push(link);
     }

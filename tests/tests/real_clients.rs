@@ -155,6 +155,39 @@ fn three_clients_on_one_bridge_get_three_addresses() {
 }
 
 #[test]
+fn three_packet_threads_answer_each_broadcast_of_real_clients_once() {
+    require_program("dhclient", "isc-dhcp-client");
+    let mut lab = NetLab::new("thr");
+    let (srv, clients) = lan(&mut lab, 3, "eth0");
+    // Each thread has a socket in one SO_REUSEPORT group; the kernel gives a broadcast to all three.
+    let cfg = config(&lab, "1h", "").replacen("lease_db", "threads = 3\nlease_db", 1);
+    let d = Daemon::start(&mut lab, &srv, &cfg);
+    let (mut sent, mut ips) = (0, vec![]);
+    for (i, c) in clients.iter().enumerate() {
+        let lf = lab.dir.join(format!("c{i}.leases")).to_string_lossy().to_string();
+        let pid = lab.dir.join(format!("c{i}.pid")).to_string_lossy().to_string();
+        let out = lab.exec(c, "dhclient", &["-v", "-1", "-sf", "/bin/true", "-lf", &lf, "-pf", &pid, "eth0"]);
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "dhclient failed:\n{log}");
+        // What dhclient sent: each DISCOVER and REQUEST is a line of its log.
+        sent += log.lines().filter(|l| l.starts_with("DHCPDISCOVER") || l.starts_with("DHCPREQUEST")).count();
+        let lease = std::fs::read_to_string(&lf).expect("dhclient lease file");
+        ips.push(lease_field(&lease, "fixed-address").expect("address"));
+    }
+    ips.sort();
+    ips.dedup();
+    assert_eq!(ips.len(), 3, "three clients, three addresses: {ips:?}");
+    let metrics = d.get_text(&lab, "/metrics").expect("metrics");
+    let received: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("dhcplab_pkt4_received_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("dhcplab_pkt4_received_total");
+    assert_eq!(received as usize, sent, "every datagram the clients sent is handled once, by one thread");
+    assert_eq!(d.get(&lab, "/api/leases?state=bound").as_array().map(Vec::len), Some(3));
+}
+
+#[test]
 fn dhclient_renews_and_the_api_shows_it() {
     let mut lab = NetLab::new("renw");
     let (srv, clients) = lan(&mut lab, 1, "eth0");

@@ -1,5 +1,6 @@
-//! The engine's loop, on a thread of its own and with no async runtime: it alone owns the `Server`. It
-//! waits in `epoll` for API commands, datagrams on the links' sockets, the engine's next deadline and the
+//! The engine's loop, on a thread of its own and with no async runtime: it owns the `Server` (sharing it,
+//! under a lock, only with its packet threads when `threads` is above one, see `packet_thread`). It waits
+//! in `epoll` for API commands, datagrams on the links' sockets, the engine's next deadline and the
 //! once-a-second stats tick; each turn serves whichever are ready (a bounded share of commands, a batch of
 //! datagrams read straight from the sockets), then flushes. OFFERs and NAKs leave at once; ACKs go to the
 //! committer with the batch's lease changes and leave only after those are durable. While the committer's
@@ -9,6 +10,7 @@ use super::clock::Clock;
 use super::command::{CommandReceiver, CommandSender};
 use super::committer::{self, CommitWindow, Counters, JobItems, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
+use super::packet_thread::PacketThreads;
 use super::poller::{Poller, Source};
 use super::timer::FdTimer;
 use crate::batched_stderr::Batch;
@@ -24,8 +26,8 @@ use dhcplab_engine::message::{DhcpMessage, SERVER_PORT};
 use dhcplab_engine::server::RecvMeta;
 use dhcplab_engine::{LeaseEventKind, LeaseState, Server};
 use std::net::{Ipv4Addr, SocketAddrV4};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
@@ -50,7 +52,7 @@ const DNS_BACKLOG: usize = 65_536;
 const DNS_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// How many datagrams one `recvmmsg` may read.
-const SLOTS: usize = 32;
+pub(super) const SLOTS: usize = 32;
 /// How many API commands the engine serves in one turn before it looks at its packets again.
 const COMMANDS_PER_TURN: usize = 32;
 
@@ -101,6 +103,13 @@ pub struct Engine {
     sends: SendBuffers,
     /// `read_batch`'s note of the links that may hold more datagrams.
     more_to_read: Vec<bool>,
+    /// The moment the engine thread's timer is set for, if it is: a packet thread that makes an earlier
+    /// deadline wakes the engine thread to move it.
+    armed: Option<dhcplab_engine::Instant>,
+    /// Wakes the engine thread's loop (from the packet threads).
+    wake_loop: CommandSender,
+    /// `reading_paused`, for the packet threads to see before they read (without the lock).
+    paused: Arc<AtomicBool>,
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -122,6 +131,7 @@ impl Engine {
         let (store_tx, store_rx) = std::sync::mpsc::sync_channel(STORE_QUEUE);
         let senders = links.iter().map(Link::sender).collect();
         let c = counters.clone();
+        let wake_loop = feedback.clone();
         std::thread::Builder::new().name("lease-store".into()).spawn(move || {
             committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock, window)
         })?;
@@ -146,6 +156,9 @@ impl Engine {
             now_out: Vec::new(),
             more_to_read: Vec::new(),
             sends: SendBuffers::default(),
+            armed: None,
+            wake_loop,
+            paused: Arc::default(),
         })
     }
 
@@ -231,8 +244,19 @@ impl Engine {
     }
 
     /// Reads every link, serves commands and timers, until the command channel closes. One epoll set holds
-    /// them all; each turn serves everything that is ready, in a fixed order, and flushes once.
-    pub fn run(mut self, mut commands: CommandReceiver) {
+    /// them all; each turn serves everything that is ready, in a fixed order, and flushes once. With more
+    /// than one socket per link (`threads`), a packet thread reads each further one (see
+    /// [`packet_thread`](super::packet_thread)); the engine is theirs too, behind a lock.
+    pub fn run(self, mut commands: CommandReceiver) {
+        let links = self.links.clone();
+        let shared = Arc::new(Mutex::new(self));
+        let threads = match PacketThreads::start(&shared, &links) {
+            Ok(t) => t,
+            Err(e) => {
+                error!("the engine cannot start its packet threads: {e}");
+                return;
+            }
+        };
         let mut slots = RecvSlots::new(SLOTS);
         // One timer moved only when the engine's next deadline changes, one for the once-a-second stats.
         let setup = || -> std::io::Result<(Poller, FdTimer, FdTimer)> {
@@ -241,7 +265,7 @@ impl Engine {
             poller.add(commands.wake(), Source::Commands)?;
             poller.add(&timer, Source::Timer)?;
             poller.add(&stats_tick, Source::Stats)?;
-            for (i, l) in self.links.iter().enumerate() {
+            for (i, l) in links.iter().enumerate() {
                 poller.add(&*l.socket, Source::Link(i))?;
             }
             Ok((poller, timer, stats_tick))
@@ -253,29 +277,29 @@ impl Engine {
                 return;
             }
         };
-        self.open_pinger();
+        lock(&shared).open_pinger();
         let mut pinger: Option<Arc<Pinger>> = None;
         let mut links_paused = false;
-        let mut armed: Option<dhcplab_engine::Instant> = None;
         'turns: loop {
-            let mut deadline = self.server.poll_timeout();
-            if !self.dns_backlog.is_empty() {
-                let retry = self.clock.now() + DNS_RETRY;
+            let mut e = lock(&shared);
+            let mut deadline = e.server.poll_timeout();
+            if !e.dns_backlog.is_empty() {
+                let retry = e.clock.now() + DNS_RETRY;
                 deadline = Some(deadline.map_or(retry, |d| d.min(retry)));
             }
             // A timer armed for an earlier moment is left alone: it fires, finds nothing due, and is armed
             // for what is. Moving it later whenever the earliest offer is taken up cost a system call per
             // REQUEST.
-            if deadline.is_some() && armed.is_none_or(|a| deadline < Some(a)) {
-                let after = deadline.map(|t| self.clock.at(t).saturating_duration_since(tokio::time::Instant::now()));
+            if deadline.is_some() && e.armed.is_none_or(|a| deadline < Some(a)) {
+                let after = deadline.map(|t| e.clock.at(t).saturating_duration_since(tokio::time::Instant::now()));
                 if let Err(e) = timer.once(after) {
                     error!("the engine's timer: {e}");
                 }
-                armed = deadline;
+                e.armed = deadline;
             }
             // The ICMP socket is opened when a config first asks for conflict probing.
             if pinger.is_none()
-                && let Some(p) = &self.pinger
+                && let Some(p) = &e.pinger
             {
                 match poller.add(&**p, Source::Pinger) {
                     Ok(()) => pinger = Some(p.clone()),
@@ -283,19 +307,20 @@ impl Engine {
                 }
             }
             // While the held store job is full the links are not read: their packets wait in the kernel.
-            let stop_reading = self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= self.held_max);
+            let stop_reading = e.reading_paused();
             if links_paused != stop_reading {
                 links_paused = stop_reading;
                 if stop_reading {
-                    self.counters.store_reading_paused.fetch_add(1, Ordering::Relaxed);
+                    e.counters.store_reading_paused.fetch_add(1, Ordering::Relaxed);
                     warn!("the lease store is far behind: no packets are read until it catches up");
                 }
-                for (i, l) in self.links.iter().enumerate() {
+                for (i, l) in links.iter().enumerate() {
                     if let Err(e) = poller.pause(&*l.socket, Source::Link(i), links_paused) {
                         error!(link = %l.name, "the engine cannot pause or resume reading: {e}");
                     }
                 }
             }
+            drop(e);
             let mut ready = Ready::default();
             match poller.wait() {
                 Ok(sources) => {
@@ -316,6 +341,7 @@ impl Engine {
             }
             // The turn's log lines go out together when it ends (see `batched_stderr`).
             let _log = Batch::open();
+            let mut e = lock(&shared);
             if ready.commands {
                 // Cleared first: a command sent from here on wakes the next wait.
                 commands.wake().clear();
@@ -326,44 +352,81 @@ impl Engine {
                         break;
                     }
                     match commands.try_recv() {
-                        Ok(Some(cmd)) => self.command(cmd),
+                        Ok(Some(cmd)) => e.command(cmd),
                         Ok(None) => break,
                         Err(_) => break 'turns,
                     }
                 }
             }
             if ready.timer && timer.fired() > 0 {
-                self.server.handle_timeout(self.clock.now());
-                armed = None;
+                let now = e.clock.now();
+                e.server.handle_timeout(now);
+                e.armed = None;
             }
             if ready.stats && stats_tick.fired() > 0 {
                 // Expiries are published as they happen; counters once a second, to watchers only.
-                self.server.handle_timeout(self.clock.now());
+                let now = e.clock.now();
+                e.server.handle_timeout(now);
                 // Read from /proc once a second here, not on every /metrics scrape.
-                self.kernel_drops = self.links.iter().map(Link::kernel_drops).sum();
-                if self.bridge.watched() {
-                    let stats = self.daemon_stats();
-                    self.bridge.publish(|seq| Update::Stats { seq, stats });
+                e.kernel_drops = links.iter().map(Link::kernel_drops).sum();
+                if e.bridge.watched() {
+                    let stats = e.daemon_stats();
+                    e.bridge.publish(|seq| Update::Stats { seq, stats });
                 }
             }
             if ready.pinger
                 && let Some(p) = &pinger
             {
-                let now = self.clock.now();
+                let now = e.clock.now();
                 for ip in p.replies() {
-                    self.server.handle_ping_reply(now, ip);
+                    e.server.handle_ping_reply(now, ip);
                 }
             }
             if ready.links && !links_paused {
-                self.read_batch(&mut slots);
+                e.read_batch(&mut slots);
             }
-            self.flush();
+            e.flush();
         }
-        if let Some(job) = self.held.take()
-            && self.store_tx.send(job).is_err()
+        threads.stop();
+        let mut e = lock(&shared);
+        if let Some(job) = e.held.take()
+            && e.store_tx.send(job).is_err()
         {
             error!("the lease store's thread has stopped");
         }
+    }
+
+    /// A packet thread's datagrams (those of them that are its to answer), read from `link` at `read_at`:
+    /// handed to the engine, and its replies
+    /// that leave at once gathered into `out` (after the buffers of those sent last time, in `out` still,
+    /// are given back). Returns when the batch was read, and whether the engine thread must be woken to
+    /// set its timer for an earlier deadline.
+    pub(super) fn packet_batch<'a>(
+        &mut self,
+        link: &Link,
+        read_at: std::time::Instant,
+        datagrams: impl Iterator<Item = (SocketAddrV4, &'a [u8])>,
+        out: &mut Vec<dhcplab_engine::Transmit>,
+    ) -> (Option<std::time::Instant>, bool) {
+        out.drain(..).for_each(|t| self.server.recycle(t.bytes));
+        self.batch_read = Some(read_at);
+        for (src, bytes) in datagrams {
+            self.receive(link, src, bytes);
+        }
+        let read = self.gather(out);
+        let earlier = self.server.poll_timeout().is_some_and(|d| self.armed.is_none_or(|a| d < a));
+        (read, earlier)
+    }
+
+    /// What a packet thread needs of the engine beside the lock: its counters, a way to wake its thread,
+    /// and whether reading is paused.
+    pub(super) fn for_packet_thread(&self) -> (Arc<Counters>, CommandSender, Arc<AtomicBool>) {
+        (self.counters.clone(), self.wake_loop.clone(), self.paused.clone())
+    }
+
+    /// The held store job is full: no packets are read until the committer takes it.
+    pub(super) fn reading_paused(&self) -> bool {
+        self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= self.held_max)
     }
 
     /// Takes up to `BATCH` datagrams without waiting, a slotful from each link in turn: a flooded link gets
@@ -388,7 +451,7 @@ impl Engine {
                 });
                 n += read;
                 *more = read == want;
-                for (src, bytes) in slots.datagrams() {
+                for (src, bytes) in slots.datagrams().filter(|(_, b)| link.is_mine(0, b)) {
                     self.receive(link, src, bytes);
                 }
             }
@@ -417,6 +480,20 @@ impl Engine {
 
     /// Sends what can go now, hands the rest to the store with the batch's lease changes.
     fn flush(&mut self) {
+        let mut now_out = std::mem::take(&mut self.now_out);
+        let read = self.gather(&mut now_out);
+        send_now(&self.links, &mut self.sends, &now_out);
+        observe_offers(&self.counters, read, &now_out);
+        // Sent, their buffers take the next replies. (The ACKs' are sent and freed by the committer: handing
+        // them back through a lock cost it more instructions than it saved here, under bench/daemon-work.)
+        now_out.drain(..).for_each(|t| self.server.recycle(t.bytes));
+        self.now_out = now_out;
+    }
+
+    /// Takes what the engine has to send and store: the replies that leave at once into `now_out` (to be
+    /// sent by the caller), the batch's lease changes and ACKs to the store. Returns when the batch's
+    /// packets were read.
+    pub(super) fn gather(&mut self, now_out: &mut Vec<dhcplab_engine::Transmit>) -> Option<std::time::Instant> {
         while let Some(p) = self.server.poll_ping() {
             if let Some(pinger) = &self.pinger
                 && let Err(e) = pinger.send(p.ip)
@@ -425,7 +502,6 @@ impl Engine {
             }
         }
         self.forward_dns();
-        let mut now_out = std::mem::take(&mut self.now_out);
         let mut durable = JobItems::new();
         let watched = self.bridge.watched();
         while let Some(t) = self.server.poll_transmit() {
@@ -465,23 +541,7 @@ impl Engine {
                 self.bridge.publish(|seq| Update::Lease { seq, event: ev });
             }
         }
-        if !now_out.is_empty() {
-            for (i, link) in self.links.iter().enumerate() {
-                if let Err(e) = link.send_all(&mut self.sends, now_out.iter().filter(|t| t.iface as usize == i)) {
-                    warn!(link = %link.name, "{} replies not sent: {}", e.count, e.last);
-                }
-            }
-        }
         let read = self.batch_read.take();
-        if let Some(read) = read {
-            let waited = read.elapsed();
-            let offers = now_out.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
-            (0..offers).for_each(|_| self.counters.offer_seconds.observe(waited));
-        }
-        // Sent, their buffers take the next replies. (The ACKs' are sent and freed by the committer: handing
-        // them back through a lock cost it more instructions than it saved here, under bench/daemon-work.)
-        now_out.drain(..).for_each(|t| self.server.recycle(t.bytes));
-        self.now_out = now_out;
         let job = (!changes.is_empty() || !durable.is_empty()).then(|| {
             self.batch += 1;
             self.in_flight.extend(changes.iter().map(|c| (self.batch, c.ip())));
@@ -489,6 +549,7 @@ impl Engine {
         });
         self.hand_to_store(job);
         self.follow_store();
+        read
     }
 
     /// Hands the engine's DNS changes to the updater, oldest first. DNS never holds an ACK: what finds the
@@ -532,6 +593,14 @@ impl Engine {
     /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
     /// included, for as long as a slow commit lasts.
     fn hand_to_store(&mut self, job: Option<StoreJob>) {
+        self.hand_over(job);
+        let paused = self.reading_paused();
+        if self.paused.load(Ordering::Relaxed) != paused {
+            self.paused.store(paused, Ordering::Release);
+        }
+    }
+
+    fn hand_over(&mut self, job: Option<StoreJob>) {
         let was_held = self.held.is_some();
         let job = match (self.held.take(), job) {
             // The merged job carries the newer number: once it is durable, so is everything up to it. Its
@@ -594,6 +663,33 @@ impl Engine {
     }
 }
 
+/// The engine, once its loop has started: shared by the engine thread and the packet threads.
+pub(super) fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
+    // A thread that panicked holding it left the engine as it was between two packets: go on with it.
+    engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Sends the replies that leave at once (OFFERs, NAKs), each link's together.
+pub(super) fn send_now(links: &[Link], sends: &mut SendBuffers, now_out: &[dhcplab_engine::Transmit]) {
+    if now_out.is_empty() {
+        return;
+    }
+    for (i, link) in links.iter().enumerate() {
+        if let Err(e) = link.send_all(sends, now_out.iter().filter(|t| t.iface as usize == i)) {
+            warn!(link = %link.name, "{} replies not sent: {}", e.count, e.last);
+        }
+    }
+}
+
+/// Times the OFFERs just sent from when their DISCOVERs were read.
+pub(super) fn observe_offers(counters: &Counters, read: Option<std::time::Instant>, sent: &[dhcplab_engine::Transmit]) {
+    if let Some(read) = read {
+        let waited = read.elapsed();
+        let offers = sent.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
+        (0..offers).for_each(|_| counters.offer_seconds.observe(waited));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -651,6 +747,18 @@ mod tests {
         counters: Arc<Counters>,
         configure: impl FnOnce(Engine) -> Engine + Send + 'static,
     ) -> (CommandSender, std::net::SocketAddr) {
+        spawn_engine_threads(1, toml, clients, store, counters, configure)
+    }
+
+    /// `spawn_engine` with `threads` packet threads (the link a group of as many sockets).
+    fn spawn_engine_threads(
+        threads: usize,
+        toml: &str,
+        clients: &std::net::UdpSocket,
+        store: Box<dyn LeaseStore>,
+        counters: Arc<Counters>,
+        configure: impl FnOnce(Engine) -> Engine + Send + 'static,
+    ) -> (CommandSender, std::net::SocketAddr) {
         let clients_addr = clients.local_addr().unwrap();
         let cfg = crate::config_file::parse(toml, "test.toml").unwrap().server_config();
         let server = Server::new(cfg, 7).unwrap();
@@ -658,7 +766,8 @@ mod tests {
         let (link_tx, link_rx) = std::sync::mpsc::channel();
         let feedback = cmd_tx.clone();
         std::thread::spawn(move || {
-            let link = Link::demo(0, (Ipv4Addr::LOCALHOST, 0).into(), Ipv4Addr::new(192, 0, 2, 1), clients_addr);
+            let link =
+                Link::demo(0, (Ipv4Addr::LOCALHOST, 0).into(), Ipv4Addr::new(192, 0, 2, 1), clients_addr, threads);
             let link = link.unwrap();
             link_tx.send(link.socket.local_addr().unwrap()).unwrap();
             let bridge = Publisher::new(tokio::sync::broadcast::channel(16).0);
@@ -823,12 +932,22 @@ mod tests {
 
     #[test]
     fn a_store_stalled_long_stops_the_reading_once_the_gathered_changes_reach_their_cap_and_loses_nothing() {
+        stalled_store_pauses_reading(1);
+    }
+
+    #[test]
+    fn a_store_stalled_long_stops_every_packet_thread_reading_too() {
+        stalled_store_pauses_reading(2);
+    }
+
+    fn stalled_store_pauses_reading(threads: usize) {
         const CAP: usize = 40;
         let clients = clients();
         let open = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let store = Box::new(Gated(open.clone()));
-        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
+        let (cmd_tx, server_addr) =
+            spawn_engine_threads(threads, SUBNET, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
         let offered = offers(&clients, server_addr, 200);
         // REQUESTs one at a time: the queue fills, a held job gathers the next ones, and at its cap the
         // engine stops reading.
@@ -838,19 +957,75 @@ mod tests {
         // Each of the queue's jobs holds one REQUEST; the held one gathered a change and an ACK for each.
         assert!(requests >= STORE_QUEUE + CAP / 2, "paused after {requests} REQUESTs");
 
-        // The API is still answered; packets wait in the kernel, unread.
+        // The API is still answered; packets wait in the kernel, unread, whichever socket they reach.
         let (tx, rx) = oneshot::channel();
         cmd_tx.blocking_send(Command::Ping(tx)).unwrap();
         assert!(answer(rx, Duration::from_secs(5)).is_some(), "the engine answers nothing while it is paused");
-        let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(1000), 1000).bytes();
-        clients.send_to(&discover, server_addr).unwrap();
+        for i in [1000, 1001] {
+            let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(i), i).bytes();
+            clients.send_to(&discover, server_addr).unwrap();
+        }
         assert!(reply(&clients).is_none(), "a packet was read (and answered) while the engine was paused");
 
-        // The store catches up: every REQUEST is ACKed, and the waiting DISCOVER is read and offered.
+        // The store catches up: every REQUEST is ACKed, and the waiting DISCOVERs are read and offered.
         open.store(true, Ordering::Release);
         let replies: Vec<DhcpMessage> = std::iter::from_fn(|| reply(&clients)).map(|r| r.msg).collect();
         let count = |m: DhcpMessage| replies.iter().filter(|r| **r == m).count();
-        assert_eq!((count(DhcpMessage::Ack), count(DhcpMessage::Offer)), (requests, 1));
+        assert_eq!((count(DhcpMessage::Ack), count(DhcpMessage::Offer)), (requests, 2));
         assert_eq!(stats(&cmd_tx).store_reading_paused, 1);
+    }
+
+    /// A store that keeps what it is given.
+    struct Kept(Arc<std::sync::Mutex<Vec<Change>>>);
+
+    impl LeaseStore for Kept {
+        fn load_into(&mut self, _: &mut dyn crate::store::LoadSink) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        fn commit(&mut self, _: dhcplab_engine::Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
+            self.0.lock().unwrap().extend_from_slice(changes);
+            Ok(CommitReport::default())
+        }
+    }
+
+    #[test]
+    fn three_packet_threads_share_one_engine_and_every_client_gets_one_address_stored_before_its_ack() {
+        let clients = clients();
+        let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let counters = Arc::new(Counters::default());
+        let (cmd_tx, server_addr) =
+            spawn_engine_threads(3, SUBNET, &clients, Box::new(Kept(kept.clone())), counters.clone(), |e| e);
+        // 240 clients (the pool holds 241), 40 at once, from one address and port: the kernel spreads them
+        // over the three sockets by hardware address (`hw(i)` gives 0..240 there), and only the packet
+        // threads read the second and third. (Waves of 40, so the replies fit the clients' receive buffer.)
+        let exchange = |kind: DhcpMessage, offered: &std::collections::HashMap<u32, Ipv4Addr>| {
+            let mut got = std::collections::HashMap::new();
+            for wave in (0..240u32).collect::<Vec<_>>().chunks(40) {
+                for &i in wave {
+                    let mut m = ClientMsg::new(kind.message_type(), hw(i), i);
+                    if let Some(ip) = offered.get(&i) {
+                        m = m.requested(*ip).server(Ipv4Addr::new(192, 0, 2, 1));
+                    }
+                    clients.send_to(&m.bytes(), server_addr).unwrap();
+                }
+                for _ in wave {
+                    let Some(r) = reply(&clients) else { break };
+                    let expected = if kind == DhcpMessage::Discover { DhcpMessage::Offer } else { DhcpMessage::Ack };
+                    assert_eq!(r.msg, expected);
+                    assert!(got.insert(r.xid, r.yiaddr).is_none(), "two replies to client {}", r.xid);
+                }
+            }
+            got
+        };
+        let offered = exchange(DhcpMessage::Discover, &Default::default());
+        assert_eq!(offered.len(), 240, "every client is offered an address");
+        let distinct: std::collections::HashSet<_> = offered.values().collect();
+        assert_eq!(distinct.len(), 240, "no address offered twice");
+        let acked = exchange(DhcpMessage::Request, &offered);
+        assert_eq!(acked, offered, "every client ACKed the address it was offered");
+        let stored: std::collections::HashSet<Ipv4Addr> = kept.lock().unwrap().iter().map(Change::ip).collect();
+        assert!(acked.values().all(|ip| stored.contains(ip)), "an ACK left before its lease was stored");
+        assert_eq!(stats(&cmd_tx).bound, 240);
     }
 }

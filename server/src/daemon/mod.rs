@@ -1,5 +1,6 @@
-//! The daemon's core: the engine's loop (the only owner of the `Server`), the commands the API sends it,
-//! the committer that makes leases durable before their ACKs, and the daemon's clock.
+//! The daemon's core: the engine's loop (the only owner of the `Server`, with the packet threads it
+//! shares it with), the commands the API sends it, the committer that makes leases durable before their
+//! ACKs, and the daemon's clock.
 
 mod ack_pacing;
 mod answer;
@@ -8,6 +9,7 @@ pub mod command;
 pub mod committer;
 pub mod engine_loop;
 mod lease_log;
+mod packet_thread;
 pub mod peers;
 mod poller;
 mod timer;

@@ -1,0 +1,127 @@
+//! Packet threads: with `threads` above one, every link has one socket per thread in an `SO_REUSEPORT`
+//! group (see [`bind_group`](crate::link::bind_group)), the kernel handing each client's datagrams to one of
+//! them, and each thread past the engine's own reads its socket of every link. Reading and sending — the
+//! system calls and the network stack, most of an exchange's CPU — run on the threads at once; the protocol
+//! runs in the one engine, taken under a lock for each batch, so the lease table, the pools and the order of
+//! the store's jobs stay one. Commands, timers and the stats stay on the engine's thread.
+
+use super::engine_loop::{Engine, SLOTS, lock, observe_offers, send_now};
+use super::poller::{Poller, Source};
+use super::wake::Wake;
+use crate::batched_stderr::Batch;
+use crate::link::{Link, SendBuffers};
+use crate::recv_slots::RecvSlots;
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tracing::{error, warn};
+
+/// How often a packet thread looks again whether the store has made room, while the engine reads nothing.
+const PAUSED_NAP: Duration = Duration::from_millis(1);
+
+/// Tells the packet threads to end: the flag for a thread that waits for the store, the wake for one that
+/// waits for packets.
+struct Stop {
+    wake: Wake,
+    now: AtomicBool,
+}
+
+/// The packet threads of a running engine.
+pub struct PacketThreads {
+    stop: Arc<Stop>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl PacketThreads {
+    /// Starts one thread for each socket of the links past their first.
+    pub fn start(engine: &Arc<Mutex<Engine>>, links: &Arc<Vec<Link>>) -> std::io::Result<Self> {
+        let stop = Arc::new(Stop { wake: Wake::new()?, now: AtomicBool::new(false) });
+        let count = links.iter().map(|l| l.more_sockets.len()).max().unwrap_or(0);
+        let mut handles = Vec::with_capacity(count);
+        for k in 0..count {
+            let sockets: Vec<Option<Arc<UdpSocket>>> = links.iter().map(|l| l.more_sockets.get(k).cloned()).collect();
+            let (engine, links, stop) = (engine.clone(), links.clone(), stop.clone());
+            let name = format!("dhcp-packets-{}", k + 1);
+            let run = move || read_packets(k + 1, &engine, &links, &sockets, &stop);
+            handles.push(std::thread::Builder::new().name(name).spawn(run)?);
+        }
+        Ok(PacketThreads { stop, handles })
+    }
+
+    /// Stops the threads and waits for them to end.
+    pub fn stop(self) {
+        self.stop.now.store(true, Ordering::Release);
+        self.stop.wake.wake();
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Packet thread `k` (the engine thread is 0): waits for datagrams on its sockets (`sockets[i]` is its
+/// socket of link `i`, the `k`th of the link's group), reads a slotful without the lock, hands those that
+/// are its own to the engine under it, and sends the OFFERs and NAKs without it.
+fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Option<Arc<UdpSocket>>], stop: &Stop) {
+    let setup = || -> std::io::Result<Poller> {
+        let mut poller = Poller::new()?;
+        poller.add(&stop.wake, Source::Commands)?;
+        for (i, s) in sockets.iter().enumerate() {
+            if let Some(s) = s {
+                poller.add(&**s, Source::Link(i))?;
+            }
+        }
+        Ok(poller)
+    };
+    let mut poller = match setup() {
+        Ok(p) => p,
+        Err(e) => return error!("a packet thread cannot set up its loop: {e}"),
+    };
+    let (counters, wake_loop, paused) = lock(engine).for_packet_thread();
+    let mut slots = RecvSlots::new(SLOTS);
+    let mut sends = SendBuffers::default();
+    // Replies sent, whose buffers go back to the engine at the next batch.
+    let mut out = Vec::new();
+    let mut ready = Vec::with_capacity(links.len());
+    loop {
+        ready.clear();
+        match poller.wait() {
+            Ok(sources) => {
+                for s in sources {
+                    match s {
+                        Source::Link(i) => ready.push(i),
+                        _ => return,
+                    }
+                }
+            }
+            Err(e) => return error!("a packet thread's wait failed, it stops: {e}"),
+        }
+        // The store is far behind (the engine thread says so in the log): nothing is read until it has room.
+        while paused.load(Ordering::Acquire) {
+            if stop.now.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(PAUSED_NAP);
+        }
+        let _log = Batch::open();
+        for &i in &ready {
+            let (Some(socket), Some(link)) = (&sockets[i], links.get(i)) else { continue };
+            let at = Instant::now();
+            let read = slots.read(socket, slots.capacity()).unwrap_or_else(|e| {
+                warn!(link = %link.name, "receive failed: {e}");
+                0
+            });
+            if read == 0 {
+                continue;
+            }
+            let mine = slots.datagrams().filter(|(_, b)| link.is_mine(k, b));
+            let (read_at, wake) = lock(engine).packet_batch(link, at, mine, &mut out);
+            if wake {
+                wake_loop.wake();
+            }
+            send_now(links, &mut sends, &out);
+            observe_offers(&counters, read_at, &out);
+        }
+    }
+}
