@@ -28,7 +28,7 @@ write_config() { # FILE DB [extra subnet toml]
 interfaces = ["srv0"]
 lease_db = "$2"
 ${COMMIT_DELAY:+commit_delay = \"$COMMIT_DELAY\"}
-${THREADS:+threads = $THREADS}
+${PACKET_THREADS:+threads = $PACKET_THREADS}
 [http]
 listen = "127.0.0.1:8067"
 [[subnet]]
