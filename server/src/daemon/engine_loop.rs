@@ -397,10 +397,9 @@ impl Engine {
     }
 
     /// A packet thread's datagrams (those of them that are its to answer), read from `link` at `read_at`:
-    /// handed to the engine, and its replies
-    /// that leave at once gathered into `out` (after the buffers of those sent last time, in `out` still,
-    /// are given back). Returns when the batch was read, and whether the engine thread must be woken to
-    /// set its timer for an earlier deadline.
+    /// handed to the engine, and its replies that leave at once gathered into `out` (after the buffers of
+    /// those sent last time, in `out` still, are given back). Returns when the batch was read, and whether
+    /// the engine thread must be woken to set its timer for an earlier deadline.
     pub(super) fn packet_batch<'a>(
         &mut self,
         link: &Link,
@@ -589,9 +588,8 @@ impl Engine {
         self.dns_dropping = dropped > 0 || (self.dns_dropping && self.dns_backlog.len() == DNS_BACKLOG);
     }
 
-    /// Hands the committer the held job with this one merged into it, or this one. When its queue is full
-    /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
-    /// included, for as long as a slow commit lasts.
+    /// Hands the job to the committer (see `hand_over`), and tells the packet threads whether reading is
+    /// now paused.
     fn hand_to_store(&mut self, job: Option<StoreJob>) {
         self.hand_over(job);
         let paused = self.reading_paused();
@@ -600,6 +598,9 @@ impl Engine {
         }
     }
 
+    /// Hands the committer the held job with this one merged into it, or this one. When its queue is full
+    /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
+    /// included, for as long as a slow commit lasts.
     fn hand_over(&mut self, job: Option<StoreJob>) {
         let was_held = self.held.is_some();
         let job = match (self.held.take(), job) {

@@ -25,7 +25,7 @@ const PAUSED_NAP: Duration = Duration::from_millis(1);
 /// waits for packets.
 struct Stop {
     wake: Wake,
-    now: AtomicBool,
+    stopping: AtomicBool,
 }
 
 /// The packet threads of a running engine.
@@ -37,7 +37,7 @@ pub struct PacketThreads {
 impl PacketThreads {
     /// Starts one thread for each socket of the links past their first.
     pub fn start(engine: &Arc<Mutex<Engine>>, links: &Arc<Vec<Link>>) -> std::io::Result<Self> {
-        let stop = Arc::new(Stop { wake: Wake::new()?, now: AtomicBool::new(false) });
+        let stop = Arc::new(Stop { wake: Wake::new()?, stopping: AtomicBool::new(false) });
         let count = links.iter().map(|l| l.more_sockets.len()).max().unwrap_or(0);
         let mut handles = Vec::with_capacity(count);
         for k in 0..count {
@@ -52,7 +52,7 @@ impl PacketThreads {
 
     /// Stops the threads and waits for them to end.
     pub fn stop(self) {
-        self.stop.now.store(true, Ordering::Release);
+        self.stop.stopping.store(true, Ordering::Release);
         self.stop.wake.wake();
         for h in self.handles {
             let _ = h.join();
@@ -91,22 +91,24 @@ fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Opt
                 for s in sources {
                     match s {
                         Source::Link(i) => ready.push(i),
+                        // Its only other source: `stop`'s wake.
                         _ => return,
                     }
                 }
             }
             Err(e) => return error!("a packet thread's wait failed, it stops: {e}"),
         }
-        // The store is far behind (the engine thread says so in the log): nothing is read until it has room.
-        while paused.load(Ordering::Acquire) {
-            if stop.now.load(Ordering::Acquire) {
-                return;
-            }
-            std::thread::sleep(PAUSED_NAP);
-        }
         let _log = Batch::open();
         for &i in &ready {
             let (Some(socket), Some(link)) = (&sockets[i], links.get(i)) else { continue };
+            // The store is far behind (the engine thread says so in the log): nothing is read until it has
+            // room.
+            while paused.load(Ordering::Acquire) {
+                if stop.stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                std::thread::sleep(PAUSED_NAP);
+            }
             let at = Instant::now();
             let read = slots.read(socket, slots.capacity()).unwrap_or_else(|e| {
                 warn!(link = %link.name, "receive failed: {e}");
