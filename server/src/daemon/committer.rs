@@ -188,6 +188,17 @@ impl CommitWindow {
     }
 }
 
+/// Asks the kernel to end this thread's sleeps on time. By default it may end one up to 50 µs late, to
+/// wake several sleepers together; the commit window's sleep then lengthens every ACK it holds (a 0.7 ms
+/// sleep overslept by 80 µs at the median on this project's VM, by 33 µs with a slack of 1 ns).
+fn wake_on_time() {
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument and changes only the calling thread's slack.
+    let r = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+    if r != 0 {
+        warn!("the lease store's thread keeps the kernel's timer slack: {}", std::io::Error::last_os_error());
+    }
+}
+
 /// Changes not yet durable, the latest per address (so the backlog is bounded by the number of addresses).
 #[derive(Default)]
 struct Backlog(BTreeMap<Ipv4Addr, Change>);
@@ -226,6 +237,7 @@ pub fn run(
     mut window: CommitWindow,
 ) {
     let _stopped = Stopped(counters.clone());
+    wake_on_time();
     let mut backlog = Backlog::default();
     let mut newest = 0;
     let mut sends = SendBuffers::default();
@@ -383,6 +395,21 @@ mod tests {
             self.committed.lock().unwrap().extend_from_slice(changes);
             Ok(CommitReport::default())
         }
+    }
+
+    #[test]
+    fn the_committer_thread_sleeps_with_no_timer_slack() {
+        // SAFETY: PR_GET_TIMERSLACK takes no argument and returns the calling thread's slack in ns.
+        let slack = || unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
+        let (before, after) = std::thread::spawn(move || {
+            let before = slack();
+            wake_on_time();
+            (before, slack())
+        })
+        .join()
+        .unwrap();
+        assert!(before > 1, "a new thread has the kernel's slack (50 µs by default): {before} ns");
+        assert_eq!(after, 1, "then 1 ns");
     }
 
     #[test]
