@@ -26,13 +26,15 @@ pub enum ReloadError {
 pub struct Reloader {
     path: PathBuf,
     commands: CommandSender,
-    /// The interfaces served since start-up: changing them takes a restart.
+    /// The interfaces served since start-up, and the packet threads reading them: changing either takes a
+    /// restart.
     interfaces: Vec<String>,
+    threads: usize,
 }
 
 impl Reloader {
-    pub fn new(path: PathBuf, commands: CommandSender, interfaces: Vec<String>) -> Self {
-        Reloader { path, commands, interfaces }
+    pub fn new(path: PathBuf, commands: CommandSender, interfaces: Vec<String>, threads: usize) -> Self {
+        Reloader { path, commands, interfaces, threads }
     }
 
     /// Reloads on a task of its own: once started it finishes even if the caller (an HTTP client) goes away.
@@ -45,6 +47,9 @@ impl Reloader {
         let new = config_file::load(&self.path)?;
         if new.dhcp.interfaces != self.interfaces {
             warn!("[dhcp] interfaces changed: that takes a restart; the rest is applied now");
+        }
+        if new.dhcp.threads != self.threads {
+            warn!("[dhcp] threads changed: that takes a restart; the rest is applied now");
         }
         let (tx, rx) = oneshot::channel();
         let cmd = Command::Reconfigure(Box::new(new.server_config()), tx);

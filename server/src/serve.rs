@@ -151,7 +151,10 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         tokio::spawn(Demo::new(sock, server_addr, clock, opts.demo_clients, seed).run());
     }
 
-    let reload = opts.config.clone().map(|path| Reloader::new(path, cmd_tx.clone(), cfg.dhcp.interfaces.clone()));
+    let reload = opts
+        .config
+        .clone()
+        .map(|path| Reloader::new(path, cmd_tx.clone(), cfg.dhcp.interfaces.clone(), cfg.dhcp.threads));
     if let Some(r) = reload.clone() {
         tokio::spawn(reload_on_sighup(r));
     }
