@@ -95,6 +95,8 @@ impl Link {
     /// Whether the thread reading this link's socket `index` answers `datagram`. The kernel steers a
     /// datagram sent to an address to one socket of the group, but hands a broadcast to every one: each
     /// thread keeps the broadcasts the steering would have given it, so every datagram is answered once.
+    /// (Not a socket filter in the kernel: what one drops counts in the socket's `drops`, which the daemon
+    /// reports as datagrams lost to a full receive buffer.)
     pub fn is_mine(&self, index: usize, datagram: &[u8]) -> bool {
         self.more_sockets.is_empty() || steered_to(datagram, 1 + self.more_sockets.len()) == index
     }
