@@ -47,6 +47,11 @@ fn store_and_peers(out: &mut String, c: &crate::daemon::Counters, peers: &[PeerS
         "From reading a DISCOVER or REQUEST to sending its OFFER or ACK (an ACK after its lease is stored).",
         &[("operation=\"offer\",", &*c.offer_seconds), ("operation=\"ack\",", &*c.ack_seconds)],
     );
+    let busy = c.engine_busy_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
+    let _ = writeln!(
+        out,
+        "# HELP dhcplab_engine_busy_seconds_total Time the protocol engine spent on packets, timers and API commands. It handles one batch at a time however many packet threads read, so a rate near 1 means it is saturated.\n# TYPE dhcplab_engine_busy_seconds_total counter\ndhcplab_engine_busy_seconds_total {busy}"
+    );
     let _ =
         writeln!(out, "# HELP dhcplab_server_up Servers sharing the lease database: 1 while its heartbeat is fresh.");
     let _ = writeln!(out, "# TYPE dhcplab_server_up gauge");

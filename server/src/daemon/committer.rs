@@ -70,6 +70,9 @@ pub struct Counters {
     /// ACK after the commit (the committer's): what a client waits, less the network.
     pub offer_seconds: CachePadded<Histogram>,
     pub ack_seconds: CachePadded<Histogram>,
+    /// Nanoseconds the engine was held (packets, timers, API commands): the protocol's work, which runs
+    /// one batch at a time however many packet threads read. Its rate is how busy that one engine is.
+    pub engine_busy_nanos: CachePadded<AtomicU64>,
     pub last_error: Mutex<Option<String>>,
     /// Dynamic DNS: what became of the changes (shared with the updater).
     pub dns: Arc<crate::ddns::DnsCounters>,

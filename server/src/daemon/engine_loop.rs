@@ -10,14 +10,14 @@ use super::clock::Clock;
 use super::command::{CommandReceiver, CommandSender};
 use super::committer::{self, CommitWindow, Counters, JobItems, Outlets, STORE_QUEUE, StoreJob};
 use super::lease_log;
+use super::packet_path::PacketPath;
 use super::packet_thread::PacketThreads;
 use super::poller::{Poller, Source};
 use super::timer::FdTimer;
 use crate::batched_stderr::Batch;
 use crate::bridge::publisher::Publisher;
-use crate::link::{Link, SendBuffers};
+use crate::link::Link;
 use crate::pinger::Pinger;
-use crate::recv_slots::RecvSlots;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
 use dhcplab_engine::ddns::DnsChange;
@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 
-/// How many packets the engine reads before it flushes (one store job per batch at most).
+/// How many datagrams the engine thread reads in one turn before it looks at its commands and timers again.
 const BATCH: usize = 256;
 /// Changes and ACKs a held store job may gather (see `hand_to_store`) before the engine stops reading
 /// packets. A store that falls behind by one slow commit (a PostgreSQL commit of tens of milliseconds, at
@@ -98,11 +98,6 @@ pub struct Engine {
     dns_backlog: std::collections::VecDeque<DnsChange>,
     /// Changes are being dropped (the backlog is full): said once in the log, not once per change.
     dns_dropping: bool,
-    /// Replies that leave at once (OFFERs, NAKs), gathered in each flush: kept, so a flush allocates less.
-    now_out: Vec<dhcplab_engine::Transmit>,
-    sends: SendBuffers,
-    /// `read_batch`'s note of the links that may hold more datagrams.
-    more_to_read: Vec<bool>,
     /// The moment the engine thread's timer is set for, if it is: a packet thread that makes an earlier
     /// deadline wakes the engine thread to move it.
     armed: Option<dhcplab_engine::Instant>,
@@ -153,9 +148,6 @@ impl Engine {
             dns: None,
             dns_backlog: Default::default(),
             dns_dropping: false,
-            now_out: Vec::new(),
-            more_to_read: Vec::new(),
-            sends: SendBuffers::default(),
             armed: None,
             wake_loop,
             paused: Arc::default(),
@@ -257,7 +249,10 @@ impl Engine {
                 return;
             }
         };
-        let mut slots = RecvSlots::new(SLOTS);
+        let (counters, _, paused) = lock(&shared).for_packet_thread();
+        let mut path = PacketPath::new(0, counters);
+        // Which links may hold more datagrams, in a turn's reading: kept, so a turn allocates nothing.
+        let mut more = Vec::with_capacity(links.len());
         // One timer moved only when the engine's next deadline changes, one for the once-a-second stats.
         let setup = || -> std::io::Result<(Poller, FdTimer, FdTimer)> {
             let (mut poller, timer, stats_tick) = (Poller::new()?, FdTimer::new()?, FdTimer::new()?);
@@ -382,10 +377,13 @@ impl Engine {
                     e.server.handle_ping_reply(now, ip);
                 }
             }
+            // What timers and commands made to go at once leaves without the lock.
+            let read = e.collect(path.out());
+            drop(e);
+            path.send(&links, read);
             if ready.links && !links_paused {
-                e.read_batch(&mut slots);
+                read_links(&mut path, &shared, &links, &paused, &mut more);
             }
-            e.flush();
         }
         threads.stop();
         let mut e = lock(&shared);
@@ -396,10 +394,10 @@ impl Engine {
         }
     }
 
-    /// A packet thread's datagrams (those of them that are its to answer), read from `link` at `read_at`:
-    /// handed to the engine, and its replies that leave at once gathered into `out` (after the buffers of
-    /// those sent last time, in `out` still, are given back). Returns when the batch was read, and whether
-    /// the engine thread must be woken to set its timer for an earlier deadline.
+    /// A thread's datagrams (those of them that are its to answer), read from `link` at `read_at`: handed
+    /// to the engine, and its replies that leave at once gathered into `out` (see `collect`). Returns when
+    /// the batch was read, and whether the engine thread must be woken to set its timer for an earlier
+    /// deadline.
     pub(super) fn packet_batch<'a>(
         &mut self,
         link: &Link,
@@ -407,12 +405,11 @@ impl Engine {
         datagrams: impl Iterator<Item = (SocketAddrV4, &'a [u8])>,
         out: &mut Vec<dhcplab_engine::Transmit>,
     ) -> (Option<std::time::Instant>, bool) {
-        out.drain(..).for_each(|t| self.server.recycle(t.bytes));
         self.batch_read = Some(read_at);
         for (src, bytes) in datagrams {
             self.receive(link, src, bytes);
         }
-        let read = self.gather(out);
+        let read = self.collect(out);
         let earlier = self.server.poll_timeout().is_some_and(|d| self.armed.is_none_or(|a| d < a));
         (read, earlier)
     }
@@ -426,36 +423,6 @@ impl Engine {
     /// The held store job is full: no packets are read until the committer takes it.
     pub(super) fn reading_paused(&self) -> bool {
         self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= self.held_max)
-    }
-
-    /// Takes up to `BATCH` datagrams without waiting, a slotful from each link in turn: a flooded link gets
-    /// its share of the batch and no more, and never starves the others.
-    fn read_batch(&mut self, slots: &mut RecvSlots) {
-        self.batch_read = Some(std::time::Instant::now());
-        let links = self.links.clone();
-        // Which links may have more: kept between batches, so a read allocates nothing.
-        let mut pending = std::mem::take(&mut self.more_to_read);
-        pending.clear();
-        pending.resize(links.len(), true);
-        let mut n = 0;
-        while n < BATCH && pending.contains(&true) {
-            for (link, more) in links.iter().zip(pending.iter_mut()).filter(|(_, more)| **more) {
-                let want = slots.capacity().min(BATCH - n);
-                if want == 0 {
-                    break;
-                }
-                let read = slots.read(&link.socket, want).unwrap_or_else(|e| {
-                    warn!(link = %link.name, "receive failed: {e}");
-                    0
-                });
-                n += read;
-                *more = read == want;
-                for (src, bytes) in slots.datagrams().filter(|(_, b)| link.is_mine(0, b)) {
-                    self.receive(link, src, bytes);
-                }
-            }
-        }
-        self.more_to_read = pending;
     }
 
     /// One datagram from a link: shown to watchers, handed to the engine.
@@ -477,16 +444,13 @@ impl Engine {
         self
     }
 
-    /// Sends what can go now, hands the rest to the store with the batch's lease changes.
-    fn flush(&mut self) {
-        let mut now_out = std::mem::take(&mut self.now_out);
-        let read = self.gather(&mut now_out);
-        send_now(&self.links, &mut self.sends, &now_out);
-        observe_offers(&self.counters, read, &now_out);
-        // Sent, their buffers take the next replies. (The ACKs' are sent and freed by the committer: handing
-        // them back through a lock cost it more instructions than it saved here, under bench/daemon-work.)
-        now_out.drain(..).for_each(|t| self.server.recycle(t.bytes));
-        self.now_out = now_out;
+    /// Gives back the buffers of the replies in `out` (sent by now: they take the next replies), then
+    /// gathers what the engine has to send and store (see `gather`). (The ACKs' buffers are sent and freed
+    /// by the committer: handing them back through a lock cost it more instructions than it saved here,
+    /// under bench/daemon-work.)
+    pub(super) fn collect(&mut self, out: &mut Vec<dhcplab_engine::Transmit>) -> Option<std::time::Instant> {
+        out.drain(..).for_each(|t| self.server.recycle(t.bytes));
+        self.gather(out)
     }
 
     /// Takes what the engine has to send and store: the replies that leave at once into `now_out` (to be
@@ -664,30 +628,65 @@ impl Engine {
     }
 }
 
-/// The engine, once its loop has started: shared by the engine thread and the packet threads.
-pub(super) fn lock(engine: &Mutex<Engine>) -> MutexGuard<'_, Engine> {
-    // A thread that panicked holding it left the engine as it was between two packets: go on with it.
-    engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Sends the replies that leave at once (OFFERs, NAKs), each link's together.
-pub(super) fn send_now(links: &[Link], sends: &mut SendBuffers, now_out: &[dhcplab_engine::Transmit]) {
-    if now_out.is_empty() {
-        return;
-    }
-    for (i, link) in links.iter().enumerate() {
-        if let Err(e) = link.send_all(sends, now_out.iter().filter(|t| t.iface as usize == i)) {
-            warn!(link = %link.name, "{} replies not sent: {}", e.count, e.last);
+/// The engine thread's reading: up to `BATCH` datagrams without waiting, a slotful from each link in turn
+/// (a flooded link gets its share and no more, and never starves the others), each slotful answered as
+/// the packet threads answer theirs ([`PacketPath`]). Stops early when the store is far behind.
+fn read_links(
+    path: &mut PacketPath,
+    engine: &Mutex<Engine>,
+    links: &[Link],
+    paused: &AtomicBool,
+    more: &mut Vec<bool>,
+) {
+    more.clear();
+    more.resize(links.len(), true);
+    let mut n = 0;
+    while n < BATCH && more.contains(&true) && !paused.load(Ordering::Acquire) {
+        for (link, more) in links.iter().zip(more.iter_mut()).filter(|(_, more)| **more) {
+            let want = path.capacity().min(BATCH - n);
+            if want == 0 {
+                break;
+            }
+            // The engine thread's own timer is set at the top of its next turn: no wake needed.
+            let (read, _) = path.serve(engine, links, link, &link.socket, want);
+            n += read;
+            *more = read == want;
         }
     }
 }
 
-/// Times the OFFERs just sent from when their DISCOVERs were read.
-pub(super) fn observe_offers(counters: &Counters, read: Option<std::time::Instant>, sent: &[dhcplab_engine::Transmit]) {
-    if let Some(read) = read {
-        let waited = read.elapsed();
-        let offers = sent.iter().filter(|t| t.kind == DhcpMessage::Offer).count();
-        (0..offers).for_each(|_| counters.offer_seconds.observe(waited));
+/// The engine, once its loop has started: shared by the engine thread and the packet threads.
+pub(super) fn lock(engine: &Mutex<Engine>) -> Held<'_> {
+    // A thread that panicked holding it left the engine as it was between two packets: go on with it.
+    let guard = engine.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    Held { guard, since: std::time::Instant::now() }
+}
+
+/// The engine, held by one thread. How long each hold lasts is added up as the engine's busy time (see
+/// `Counters::engine_busy_nanos`): with several packet threads, what runs under the lock is the part
+/// that does not spread over cores.
+pub(super) struct Held<'a> {
+    guard: MutexGuard<'a, Engine>,
+    since: std::time::Instant,
+}
+
+impl std::ops::Deref for Held<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Held<'_> {
+    fn deref_mut(&mut self) -> &mut Engine {
+        &mut self.guard
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let held = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.guard.counters.engine_busy_nanos.fetch_add(held, Ordering::Relaxed);
     }
 }
 
@@ -995,6 +994,7 @@ mod tests {
         let clients = clients();
         let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
         let counters = Arc::new(Counters::default());
+        let started = std::time::Instant::now();
         let (cmd_tx, server_addr) =
             spawn_engine_threads(3, SUBNET, &clients, Box::new(Kept(kept.clone())), counters.clone(), |e| e);
         // 240 clients (the pool holds 241), 40 at once, from one address and port: the kernel spreads them
@@ -1028,5 +1028,10 @@ mod tests {
         let stored: std::collections::HashSet<Ipv4Addr> = kept.lock().unwrap().iter().map(Change::ip).collect();
         assert!(acked.values().all(|ip| stored.contains(ip)), "an ACK left before its lease was stored");
         assert_eq!(stats(&cmd_tx).bound, 240);
+        // Every thread's holds of the engine are counted, and being one at a time they add up to no more
+        // than the time since the engine was made.
+        let busy = std::time::Duration::from_nanos(counters.engine_busy_nanos.load(Ordering::Relaxed));
+        assert!(!busy.is_zero(), "the engine's busy time is counted");
+        assert!(busy <= started.elapsed(), "holds of one lock add up to {busy:?}, more than the time since");
     }
 }

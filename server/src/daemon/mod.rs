@@ -9,6 +9,7 @@ pub mod command;
 pub mod committer;
 pub mod engine_loop;
 mod lease_log;
+mod packet_path;
 mod packet_thread;
 pub mod peers;
 mod poller;

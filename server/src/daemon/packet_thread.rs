@@ -1,22 +1,23 @@
 //! Packet threads: with `threads` above one, every link has one socket per thread in an `SO_REUSEPORT`
 //! group (see [`bind_group`](crate::link::bind_group)), the kernel handing each client's datagrams to one of
-//! them, and each thread past the engine's own reads its socket of every link. Reading and sending — the
-//! system calls and the network stack, most of an exchange's CPU — run on the threads at once; the protocol
-//! runs in the one engine, taken under a lock for each batch, so the lease table, the pools and the order of
-//! the store's jobs stay one. Commands, timers and the stats stay on the engine's thread.
+//! them, and each thread past the engine's own reads its socket of every link, answering as the engine
+//! thread does ([`PacketPath`]). Reading and sending — the system calls and the network stack, most of an
+//! exchange's CPU — run on the threads at once; the protocol runs in the one engine, taken under a lock for
+//! each batch, so the lease table, the pools and the order of the store's jobs stay one. Commands, timers
+//! and the stats stay on the engine's thread.
 
-use super::engine_loop::{Engine, SLOTS, lock, observe_offers, send_now};
+use super::engine_loop::{Engine, lock};
+use super::packet_path::PacketPath;
 use super::poller::{Poller, Source};
 use super::wake::Wake;
 use crate::batched_stderr::Batch;
-use crate::link::{Link, SendBuffers};
-use crate::recv_slots::RecvSlots;
+use crate::link::Link;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-use tracing::{error, warn};
+use std::time::Duration;
+use tracing::error;
 
 /// How often a packet thread looks again whether the store has made room, while the engine reads nothing.
 const PAUSED_NAP: Duration = Duration::from_millis(1);
@@ -61,8 +62,7 @@ impl PacketThreads {
 }
 
 /// Packet thread `k` (the engine thread is 0): waits for datagrams on its sockets (`sockets[i]` is its
-/// socket of link `i`, the `k`th of the link's group), reads a slotful without the lock, hands those that
-/// are its own to the engine under it, and sends the OFFERs and NAKs without it.
+/// socket of link `i`, the `k`th of the link's group) and answers a slotful from each that is ready.
 fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Option<Arc<UdpSocket>>], stop: &Stop) {
     let setup = || -> std::io::Result<Poller> {
         let mut poller = Poller::new()?;
@@ -79,10 +79,7 @@ fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Opt
         Err(e) => return error!("a packet thread cannot set up its loop: {e}"),
     };
     let (counters, wake_loop, paused) = lock(engine).for_packet_thread();
-    let mut slots = RecvSlots::new(SLOTS);
-    let mut sends = SendBuffers::default();
-    // Replies sent, whose buffers go back to the engine at the next batch.
-    let mut out = Vec::new();
+    let mut path = PacketPath::new(k, counters);
     let mut ready = Vec::with_capacity(links.len());
     loop {
         ready.clear();
@@ -109,21 +106,10 @@ fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Opt
                 }
                 std::thread::sleep(PAUSED_NAP);
             }
-            let at = Instant::now();
-            let read = slots.read(socket, slots.capacity()).unwrap_or_else(|e| {
-                warn!(link = %link.name, "receive failed: {e}");
-                0
-            });
-            if read == 0 {
-                continue;
-            }
-            let mine = slots.datagrams().filter(|(_, b)| link.is_mine(k, b));
-            let (read_at, wake) = lock(engine).packet_batch(link, at, mine, &mut out);
+            let (_, wake) = path.serve(engine, links, link, socket, path.capacity());
             if wake {
                 wake_loop.wake();
             }
-            send_now(links, &mut sends, &out);
-            observe_offers(&counters, read_at, &out);
         }
     }
 }
