@@ -300,15 +300,28 @@ fn leases_survive_a_clean_restart() {
 
 #[test]
 fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
+    every_acked_lease_survives_kill_9("k9", 1);
+}
+
+/// The same with two packet threads: the engine answers under its lock from either thread, and every ACK
+/// still leaves only after its lease is durable.
+#[test]
+fn every_acked_lease_survives_kill_9_with_two_packet_threads() {
+    every_acked_lease_survives_kill_9("k9t", 2);
+}
+
+/// perfdhcp through a relay against a daemon reading with `threads` threads, the daemon killed with
+/// SIGKILL mid-run: every ACK captured on the server's link is bound to its client after a restart.
+fn every_acked_lease_survives_kill_9(name: &str, threads: u32) {
     require_program("perfdhcp", "kea-admin");
     require_program("tshark", "tshark");
-    let mut lab = NetLab::new("k9");
+    let mut lab = NetLab::new(name);
     let (srv, relay) = relay_pair(&mut lab);
     let far = "\n[[subnet]]\ncidr = \"198.51.100.0/24\"\npools = [\"198.51.100.10-198.51.100.250\"]\nrelays = [\"198.51.100.254\"]\n";
-    let cfg = config(&lab, "1h", far);
+    let cfg = config(&lab, "1h", far).replacen("lease_db", &format!("threads = {threads}\nlease_db"), 1);
     let d = Daemon::start(&mut lab, &srv, &cfg);
     // Record every packet on the server's link: the ACKs that really left.
-    let pcap = lab.dir.join("k9.pcap");
+    let pcap = lab.dir.join(format!("{name}.pcap"));
     let tshark = lab.capture(&srv, "srv0", "udp port 67", &pcap, "192.0.2.2");
     let perf = lab.spawn(
         &relay,
@@ -339,7 +352,10 @@ fn every_acked_lease_survives_kill_9_in_the_middle_of_a_perfdhcp_run() {
         assert_eq!(l["hw"].as_str(), Some(hw.as_str()), "{ip} belongs to another client after restart");
         assert_eq!(l["state"], "bound", "{ip}");
     }
-    println!("{} ACKs on the wire before kill -9, every one bound to its client after the restart", acked.len());
+    println!(
+        "{} ACKs on the wire before kill -9 ({threads} packet thread(s)), every one bound to its client after the restart",
+        acked.len()
+    );
     let mut hws: Vec<&str> = leases
         .as_array()
         .unwrap()

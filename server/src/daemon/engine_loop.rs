@@ -236,9 +236,10 @@ impl Engine {
     }
 
     /// Reads every link, serves commands and timers, until the command channel closes. One epoll set holds
-    /// them all; each turn serves everything that is ready, in a fixed order, and flushes once. With more
-    /// than one socket per link (`threads`), a packet thread reads each further one (see
-    /// [`packet_thread`](super::packet_thread)); the engine is theirs too, behind a lock.
+    /// them all; each turn serves what is ready in a fixed order: commands, timers and stats under the
+    /// engine's lock, then the links, a slotful at a time, read and answered outside it (see
+    /// [`PacketPath`]). With more than one socket per link (`threads`), a packet thread reads each further
+    /// one (see [`packet_thread`](super::packet_thread)) the same way.
     pub fn run(self, mut commands: CommandReceiver) {
         let links = self.links.clone();
         let shared = Arc::new(Mutex::new(self));
