@@ -250,7 +250,7 @@ impl Engine {
                 return;
             }
         };
-        let (counters, _, paused) = lock(&shared).for_packet_thread();
+        let (counters, _, paused) = lock(&shared).for_reading_thread();
         let mut path = PacketPath::new(0, counters);
         // Which links may hold more datagrams, in a turn's reading: kept, so a turn allocates nothing.
         let mut more = Vec::with_capacity(links.len());
@@ -415,9 +415,9 @@ impl Engine {
         (read, earlier)
     }
 
-    /// What a packet thread needs of the engine beside the lock: its counters, a way to wake its thread,
-    /// and whether reading is paused.
-    pub(super) fn for_packet_thread(&self) -> (Arc<Counters>, CommandSender, Arc<AtomicBool>) {
+    /// What a thread that reads packets (the engine thread or a packet thread) needs of the engine beside
+    /// the lock: its counters, a way to wake the engine thread, and whether reading is paused.
+    pub(super) fn for_reading_thread(&self) -> (Arc<Counters>, CommandSender, Arc<AtomicBool>) {
         (self.counters.clone(), self.wake_loop.clone(), self.paused.clone())
     }
 

@@ -78,7 +78,7 @@ fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Opt
         Ok(p) => p,
         Err(e) => return error!("a packet thread cannot set up its loop: {e}"),
     };
-    let (counters, wake_loop, paused) = lock(engine).for_packet_thread();
+    let (counters, wake_loop, paused) = lock(engine).for_reading_thread();
     let mut path = PacketPath::new(k, counters);
     let mut ready = Vec::with_capacity(links.len());
     loop {
