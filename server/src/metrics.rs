@@ -202,7 +202,7 @@ pub fn render(s: &DaemonStats, http: &HttpCounters, store: &crate::daemon::Count
     );
     let _ = writeln!(
         out,
-        "# HELP dhcplab_store_file_behind_changes Lease changes durable in the change log, not yet in the SQLite file."
+        "# HELP dhcplab_store_file_behind_changes Lease changes durable in the change log, not yet in the SQLite file (the latest for each address, and those being written)."
     );
     let _ = writeln!(
         out,

@@ -130,6 +130,8 @@ impl SqliteStore {
             .map(|c| {
                 let (stop, stopped) = std::sync::mpsc::channel::<()>();
                 let _ = std::thread::Builder::new().name("lease-checkpoint".into()).spawn(move || {
+                    // Background work, like the applier's: it must not take a core from the packets.
+                    let _ = super::applier::lowest_priority();
                     while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
                         stopped.recv_timeout(std::time::Duration::from_secs(1))
                     {
@@ -284,7 +286,7 @@ impl LeaseStore for SqliteStore {
         match &mut self.logged {
             Some((log, applier)) => {
                 let segment = log.append(changes)?;
-                applier.send(segment, changes.to_vec());
+                applier.send(segment, changes);
             }
             None => self.write(changes)?,
         }
@@ -342,6 +344,7 @@ mod tests {
     use super::*;
     use crate::store::test_fixtures::{fresh_db, lease};
     use dhcplab_engine::LeaseState;
+    use std::collections::BTreeMap;
 
     #[test]
     fn a_big_table_is_read_in_two_halves_every_row_once() {
@@ -458,6 +461,57 @@ mod tests {
         drop(s);
         assert_eq!(in_file(), 0);
         assert!(change_log::read(&log_dir).unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn an_applier_that_cannot_write_holds_one_change_per_address_and_never_holds_up_a_commit() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let (dir, path) = fresh_db("stuck-applier");
+        let mut s = SqliteStore::open_serving(&path).unwrap();
+        let lag = s.file_lag().expect("a serving store follows its log");
+        // Another connection holds the file's write lock: every write the applier tries fails, as if it were
+        // starved of a core for as long.
+        let blocker = Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let ips: Vec<String> = (10..20).map(|n| format!("192.0.2.{n}")).collect();
+        let mut latest = BTreeMap::new();
+        let started = std::time::Instant::now();
+        let mut commits = 0;
+        // A thousand commits for ten addresses, and on until the applier has tried and failed at least once.
+        while commits < 1000 || lag.failures.load(Relaxed) == 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "the applier never tried to write");
+            let ip = &ips[commits % ips.len()];
+            let change = if commits % 3 == 0 {
+                Change::remove(&lease(ip, LeaseState::Bound))
+            } else {
+                Change::Put(lease(ip, LeaseState::Bound))
+            };
+            latest.insert(ip.clone(), change.clone());
+            s.commit(Instant::from_millis(0), &[change]).unwrap();
+            commits += 1;
+            // The latest change for each address, and those of a write under way.
+            let behind = lag.behind.load(Relaxed);
+            assert!(behind <= 2 * ips.len() as u64, "after {commits} commits {behind} changes wait for the file");
+            if commits >= 1000 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        assert!(lag.behind.load(Relaxed) > 0, "nothing could be written, so something waits");
+        // Once the lock goes, the file catches up with the latest change for each address.
+        blocker.execute_batch("ROLLBACK").unwrap();
+        while lag.behind.load(Relaxed) > 0 {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "the file never caught up");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let reader = Connection::open_with_flags(&path, READ_ONLY).unwrap();
+        let mut rows = reader.prepare("SELECT ip FROM leases ORDER BY ip").unwrap();
+        let in_file: Vec<String> = rows.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        let bound: Vec<String> =
+            latest.iter().filter(|(_, c)| matches!(c, Change::Put(_))).map(|(ip, _)| ip.clone()).collect();
+        assert_eq!(in_file, bound);
+        drop(s);
+        assert!(change_log::read(&change_log::dir_of(&path)).unwrap().is_empty());
         std::fs::remove_dir_all(&dir).ok();
     }
 
