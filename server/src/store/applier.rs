@@ -3,10 +3,13 @@
 //! the lowest priority: the log already made each change durable, so this work can wait for a free core,
 //! and it never takes one from the packets (or from a load generator sharing the machine).
 //!
-//! Nothing on the DHCP path waits for it. The committer hands over each commit's changes under a lock held
-//! only to add them, keeping the latest per address: however long the thread waits for a core, what it has
-//! yet to write is bounded by the addresses served (twice that while a write is under way), and the log on
-//! disk keeps every change until it is written (`/metrics` shows how far behind the file is).
+//! Nothing on the DHCP path waits for it. The committer hands each commit's changes over through a map of
+//! the latest change per address, so however long the thread waits for a core what it has yet to write is
+//! bounded by the addresses served, and the log on disk keeps every change until it is written (`/metrics`
+//! shows how far behind the file is). The committer only ever tries the map's lock: a thread this low may
+//! lose its core while it holds the lock, and a committer waiting for it would wait for a free core too
+//! (priority inversion). When the lock is taken, the changes wait on the committer's side for its next
+//! commit.
 
 use super::Change;
 use super::change_log::SegmentRemover;
@@ -14,7 +17,7 @@ use super::sqlite::SqliteStore;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 use tracing::{error, info};
 
@@ -24,52 +27,68 @@ const APPLY_EVERY: Duration = Duration::from_secs(1);
 /// How far the file is behind its change log, for `/metrics`.
 #[derive(Default, Debug)]
 pub struct FileLag {
-    /// Changes durable in the log and not yet written into the file: the latest for each address, and those
-    /// of a write under way.
+    /// Changes durable in the log and not yet written into the file: the latest for each address handed
+    /// over, and those the thread has taken and not yet written.
     pub behind: AtomicU64,
     /// Times writing them into the file failed (each tried again a second later).
     pub failures: AtomicU64,
 }
 
-/// What the committer has handed over and the thread has not yet written.
+/// Changes durable in the log and not yet in the file: the latest per address, and the newest log segment
+/// any of them came from.
 #[derive(Default)]
-struct Waiting {
-    /// The latest change per address.
-    changes: BTreeMap<Ipv4Addr, Change>,
-    /// The newest log segment any change handed over came from.
+struct Changes {
+    latest: BTreeMap<Ipv4Addr, Change>,
     newest: u64,
-    /// Changes taken and being written into the file (still behind until they are).
-    writing: usize,
+}
+
+impl Changes {
+    fn add(&mut self, segment: u64, changes: impl IntoIterator<Item = Change>) {
+        for c in changes {
+            self.latest.insert(c.ip(), c);
+        }
+        self.newest = self.newest.max(segment);
+    }
+
+    /// Adds `newer` over these: its change for an address wins.
+    fn absorb(&mut self, newer: Changes) {
+        if self.latest.is_empty() {
+            self.latest = newer.latest;
+        } else {
+            self.latest.extend(newer.latest);
+        }
+        self.newest = self.newest.max(newer.newest);
+    }
+}
+
+/// What the committer and the thread share, under a lock each holds only to add or take.
+#[derive(Default)]
+struct Shared {
+    /// Handed over and not yet taken.
+    waiting: Changes,
+    /// Taken by the thread and not yet written into the file.
+    taken: usize,
     /// The store is closing: write what is left, empty the log and end.
     closing: bool,
 }
 
-impl Waiting {
-    /// Adds `changes` under any already waiting for the same addresses: the newer one wins.
-    fn add(&mut self, changes: impl IntoIterator<Item = Change>, newer: bool) {
-        for c in changes {
-            if newer {
-                self.changes.insert(c.ip(), c);
-            } else {
-                self.changes.entry(c.ip()).or_insert(c);
-            }
-        }
-    }
-
+impl Shared {
     fn behind(&self) -> u64 {
-        (self.changes.len() + self.writing) as u64
+        (self.waiting.latest.len() + self.taken) as u64
     }
 }
 
-/// The lock is held only to add or take changes, and no code holding it can leave them half-changed: a
-/// panic elsewhere in the thread that held it leaves the map as sound as ever.
-fn lock(waiting: &Mutex<Waiting>) -> MutexGuard<'_, Waiting> {
-    waiting.lock().unwrap_or_else(PoisonError::into_inner)
+/// No code holding the lock can leave the map half-changed: a panic elsewhere in the thread that held it
+/// leaves it as sound as ever.
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 pub struct Applier {
     lag: Arc<FileLag>,
-    waiting: Arc<Mutex<Waiting>>,
+    shared: Arc<Mutex<Shared>>,
+    /// Changes that found the lock taken, handed over with the next commit.
+    unsent: Changes,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The thread's end has been reported.
     gone: AtomicBool,
@@ -79,27 +98,31 @@ impl Applier {
     /// Starts the thread, which writes through `file` (a store of its own on the same database).
     pub fn start(file: SqliteStore, remover: SegmentRemover) -> std::io::Result<Applier> {
         let lag = Arc::new(FileLag::default());
-        let waiting = Arc::new(Mutex::new(Waiting::default()));
-        let (their_lag, theirs) = (lag.clone(), waiting.clone());
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let (their_lag, theirs) = (lag.clone(), shared.clone());
         let thread = std::thread::Builder::new()
             .name("lease-apply".into())
             .spawn(move || run(file, remover, &theirs, &their_lag))?;
-        Ok(Applier { lag, waiting, thread: Some(thread), gone: AtomicBool::new(false) })
+        Ok(Applier { lag, shared, unsent: Changes::default(), thread: Some(thread), gone: AtomicBool::new(false) })
     }
 
     pub fn lag(&self) -> &Arc<FileLag> {
         &self.lag
     }
 
-    /// Hands over a commit's changes (already durable in `segment` of the log). The first after a write wakes
-    /// the thread, which then gathers a second's worth.
-    pub fn send(&self, segment: u64, changes: &[Change]) {
-        let mut w = lock(&self.waiting);
-        let was_empty = w.changes.is_empty();
-        w.add(changes.iter().cloned(), true);
-        w.newest = w.newest.max(segment);
-        self.lag.behind.store(w.behind(), Ordering::Relaxed);
-        drop(w);
+    /// Hands over a commit's changes (already durable in `segment` of the log), without waiting: see the
+    /// module's notes. The first after a write wakes the thread, which then gathers a second's worth.
+    pub fn send(&mut self, segment: u64, changes: &[Change]) {
+        self.unsent.add(segment, changes.iter().cloned());
+        let mut shared = match self.shared.try_lock() {
+            Ok(s) => s,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let was_empty = shared.waiting.latest.is_empty();
+        shared.waiting.absorb(std::mem::take(&mut self.unsent));
+        self.lag.behind.store(shared.behind(), Ordering::Relaxed);
+        drop(shared);
         let Some(t) = &self.thread else { return };
         if t.is_finished() {
             if !self.gone.swap(true, Ordering::Relaxed) {
@@ -115,7 +138,11 @@ impl Applier {
 /// empty.
 impl Drop for Applier {
     fn drop(&mut self) {
-        lock(&self.waiting).closing = true;
+        {
+            let mut shared = lock(&self.shared);
+            shared.waiting.absorb(std::mem::take(&mut self.unsent));
+            shared.closing = true;
+        }
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
             let _ = t.join();
@@ -144,9 +171,9 @@ pub(super) fn lowest_priority() -> std::io::Result<()> {
 }
 
 /// Sleeps `for` (or until the store closes): commits handed over meanwhile wake nobody.
-fn sleep_out(waiting: &Mutex<Waiting>, r#for: Duration) {
+fn sleep_out(shared: &Mutex<Shared>, r#for: Duration) {
     let due = Instant::now() + r#for;
-    while !lock(waiting).closing {
+    while !lock(shared).closing {
         let left = due.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return;
@@ -155,17 +182,18 @@ fn sleep_out(waiting: &Mutex<Waiting>, r#for: Duration) {
     }
 }
 
-fn run(mut file: SqliteStore, remover: SegmentRemover, waiting: &Mutex<Waiting>, lag: &FileLag) {
+fn run(mut file: SqliteStore, remover: SegmentRemover, shared: &Mutex<Shared>, lag: &FileLag) {
     if let Err(e) = lowest_priority() {
         info!("the lease database's applier runs at normal priority: {e}");
     }
-    let mut failed = false;
+    // Taken and not yet written (kept here when a write fails, to be tried again).
+    let mut pending = Changes::default();
     loop {
         // Asleep until a commit comes (its `send` wakes the thread), unless changes are to be tried again.
-        if !failed {
+        if pending.latest.is_empty() {
             let idle = {
-                let w = lock(waiting);
-                w.changes.is_empty() && !w.closing
+                let s = lock(shared);
+                s.waiting.latest.is_empty() && !s.closing
             };
             if idle {
                 std::thread::park();
@@ -173,27 +201,36 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, waiting: &Mutex<Waiting>,
             }
         }
         // Then every commit for a second (or, after a failure, a second before trying again), written at once.
-        sleep_out(waiting, APPLY_EVERY);
-        let (changes, newest, closing) = {
-            let mut w = lock(waiting);
-            let changes: Vec<Change> = std::mem::take(&mut w.changes).into_values().collect();
-            w.writing = changes.len();
-            (changes, w.newest, w.closing)
+        sleep_out(shared, APPLY_EVERY);
+        // Only the map changes hands under the lock; merging and dropping it are done outside.
+        let (taken, closing) = {
+            let mut s = lock(shared);
+            let taken = std::mem::take(&mut s.waiting);
+            s.taken = pending.latest.len() + taken.latest.len();
+            (taken, s.closing)
         };
-        failed = !changes.is_empty() && {
-            let result = file.write(&changes);
-            let mut w = lock(waiting);
-            w.writing = 0;
-            if let Err(e) = &result {
-                // Nothing is lost: the changes are in the log, and the next start applies them if this never does.
-                error!("could not bring the lease database up to its change log (tried again in a second): {e}");
-                lag.failures.fetch_add(1, Ordering::Relaxed);
-                w.add(changes, false);
+        pending.absorb(taken);
+        let newest = pending.newest;
+        let changes: Vec<Change> = std::mem::take(&mut pending.latest).into_values().collect();
+        let written = changes.is_empty() || {
+            match file.write(&changes) {
+                Ok(()) => true,
+                Err(e) => {
+                    // Nothing is lost: the changes are in the log, and the next start applies them if this
+                    // never does.
+                    error!("could not bring the lease database up to its change log (tried again in a second): {e}");
+                    lag.failures.fetch_add(1, Ordering::Relaxed);
+                    pending.add(newest, changes);
+                    false
+                }
             }
-            lag.behind.store(w.behind(), Ordering::Relaxed);
-            result.is_err()
         };
-        if !failed {
+        {
+            let mut s = lock(shared);
+            s.taken = pending.latest.len();
+            lag.behind.store(s.behind(), Ordering::Relaxed);
+        }
+        if written {
             // Every segment older than the newest written from is wholly in the file; at a clean stop, all are.
             let before = if closing { u64::MAX } else { newest };
             if let Err(e) = remover.remove_before(before) {
@@ -208,6 +245,43 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, waiting: &Mutex<Waiting>,
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::store::LeaseStore;
+    use crate::store::change_log::ChangeLog;
+    use crate::store::test_fixtures::{fresh_db, lease};
+    use dhcplab_engine::LeaseState;
+
+    #[test]
+    fn a_commit_never_waits_for_the_lock_and_what_found_it_taken_goes_with_the_next() {
+        let (dir, path) = fresh_db("handoff");
+        let log = ChangeLog::lock(&path).unwrap();
+        let applier = Applier::start(SqliteStore::open(&path).unwrap(), log.remover()).unwrap();
+        let shared = applier.shared.clone();
+        let first = Change::Put(lease("192.0.2.10", LeaseState::Bound));
+        let second = Change::Put(lease("192.0.2.11", LeaseState::Bound));
+        // Held as the thread would hold it had it lost its core meanwhile: the commit goes on regardless.
+        let held = lock(&shared);
+        let (done, finished) = std::sync::mpsc::channel();
+        let committer = std::thread::spawn(move || {
+            let mut applier = applier;
+            applier.send(1, &[first]);
+            let _ = done.send(());
+            applier
+        });
+        finished.recv_timeout(Duration::from_secs(10)).expect("the commit waited for the applier's lock");
+        let mut applier = committer.join().unwrap();
+        assert!(held.waiting.latest.is_empty(), "the change waits on the committer's side");
+        drop(held);
+        applier.send(2, std::slice::from_ref(&second));
+        // A clean stop writes everything handed over into the file.
+        drop(applier);
+        drop(log);
+        let mut all = SqliteStore::open(&path).unwrap().load().unwrap();
+        all.sort_by_key(|l| l.ip);
+        assert_eq!(all, vec![lease("192.0.2.10", LeaseState::Bound), lease("192.0.2.11", LeaseState::Bound)]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
     #[test]
     fn the_lowest_priority_is_the_idle_class_for_the_calling_thread_alone() {
         let policy = || {
@@ -216,7 +290,7 @@ mod tests {
         };
         let before = policy();
         let inside = std::thread::spawn(move || {
-            super::lowest_priority().unwrap();
+            lowest_priority().unwrap();
             policy()
         })
         .join()
