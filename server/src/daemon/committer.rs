@@ -14,10 +14,9 @@ use super::command::{Command, CommandSender};
 use super::lease_log;
 use crate::batched_stderr::Batch;
 use crate::link::{LinkSender, SendBuffers};
-use crate::store::{Change, LeaseStore};
+use crate::store::{Change, LatestChanges, LeaseStore};
 use crossbeam_utils::CachePadded;
 use dhcplab_engine::{LeaseEvent, LeaseEventKind, Transmit};
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -202,22 +201,6 @@ fn wake_on_time() {
     }
 }
 
-/// Changes not yet durable, the latest per address (so the backlog is bounded by the number of addresses).
-#[derive(Default)]
-struct Backlog(BTreeMap<Ipv4Addr, Change>);
-
-impl Backlog {
-    fn add(&mut self, changes: impl IntoIterator<Item = Change>) {
-        for c in changes {
-            self.0.insert(c.ip(), c);
-        }
-    }
-
-    fn take(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.0).into_values().collect()
-    }
-}
-
 /// Where the committer sends what it learns: the replies' links, and the engine (records of the shared
 /// store that won over this server's changes).
 pub struct Outlets {
@@ -241,13 +224,14 @@ pub fn run(
 ) {
     let _stopped = Stopped(counters.clone());
     wake_on_time();
-    let mut backlog = Backlog::default();
+    // Changes not yet durable (bounded by the addresses however long commits fail).
+    let mut backlog = LatestChanges::default();
     let mut newest = 0;
     let mut sends = SendBuffers::default();
     loop {
         let mut jobs = Vec::new();
         // Wait for a batch; with changes still to retry, for `RETRY_AFTER` at most.
-        let first = if backlog.0.is_empty() {
+        let first = if backlog.is_empty() {
             let Ok(j) = rx.recv() else { return };
             Some(j)
         } else {

@@ -11,12 +11,10 @@
 //! (priority inversion). When the lock is taken, the changes wait on the committer's side for its next
 //! commit.
 
-use super::Change;
 use super::change_log::SegmentRemover;
 use super::sqlite::SqliteStore;
-use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use super::{Change, LatestChanges};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 use tracing::{error, info};
@@ -34,29 +32,22 @@ pub struct FileLag {
     pub failures: AtomicU64,
 }
 
-/// Changes durable in the log and not yet in the file: the latest per address, and the newest log segment
-/// any of them came from.
+/// Changes durable in the log and not yet in the file, and the newest log segment any of them came from.
 #[derive(Default)]
 struct Changes {
-    latest: BTreeMap<Ipv4Addr, Change>,
+    latest: LatestChanges,
     newest: u64,
 }
 
 impl Changes {
     fn add(&mut self, segment: u64, changes: impl IntoIterator<Item = Change>) {
-        for c in changes {
-            self.latest.insert(c.ip(), c);
-        }
+        self.latest.add(changes);
         self.newest = self.newest.max(segment);
     }
 
     /// Adds `newer` over these: its change for an address wins.
     fn absorb(&mut self, newer: Changes) {
-        if self.latest.is_empty() {
-            self.latest = newer.latest;
-        } else {
-            self.latest.extend(newer.latest);
-        }
+        self.latest.absorb(newer.latest);
         self.newest = self.newest.max(newer.newest);
     }
 }
@@ -91,7 +82,7 @@ pub struct Applier {
     unsent: Changes,
     thread: Option<std::thread::JoinHandle<()>>,
     /// The thread's end has been reported.
-    gone: AtomicBool,
+    gone: bool,
 }
 
 impl Applier {
@@ -103,7 +94,7 @@ impl Applier {
         let thread = std::thread::Builder::new()
             .name("lease-apply".into())
             .spawn(move || run(file, remover, &theirs, &their_lag))?;
-        Ok(Applier { lag, shared, unsent: Changes::default(), thread: Some(thread), gone: AtomicBool::new(false) })
+        Ok(Applier { lag, shared, unsent: Changes::default(), thread: Some(thread), gone: false })
     }
 
     pub fn lag(&self) -> &Arc<FileLag> {
@@ -113,19 +104,25 @@ impl Applier {
     /// Hands over a commit's changes (already durable in `segment` of the log), without waiting: see the
     /// module's notes. The first after a write wakes the thread, which then gathers a second's worth.
     pub fn send(&mut self, segment: u64, changes: &[Change]) {
-        self.unsent.add(segment, changes.iter().cloned());
         let mut shared = match self.shared.try_lock() {
             Ok(s) => s,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
+            Err(TryLockError::WouldBlock) => {
+                self.unsent.add(segment, changes.iter().cloned());
+                return;
+            }
         };
         let was_empty = shared.waiting.latest.is_empty();
-        shared.waiting.absorb(std::mem::take(&mut self.unsent));
+        if !self.unsent.latest.is_empty() {
+            shared.waiting.absorb(std::mem::take(&mut self.unsent));
+        }
+        shared.waiting.add(segment, changes.iter().cloned());
         self.lag.behind.store(shared.behind(), Ordering::Relaxed);
         drop(shared);
         let Some(t) = &self.thread else { return };
         if t.is_finished() {
-            if !self.gone.swap(true, Ordering::Relaxed) {
+            if !self.gone {
+                self.gone = true;
                 error!("the lease database's applier has stopped: changes stay in the change log until the next start");
             }
         } else if was_empty {
@@ -211,7 +208,7 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, shared: &Mutex<Shared>, l
         };
         pending.absorb(taken);
         let newest = pending.newest;
-        let changes: Vec<Change> = std::mem::take(&mut pending.latest).into_values().collect();
+        let changes = pending.latest.take();
         let written = changes.is_empty() || {
             match file.write(&changes) {
                 Ok(()) => true,

@@ -8,6 +8,7 @@
 mod applier;
 pub mod change_log;
 mod change_record;
+mod latest_changes;
 mod lease_db;
 mod pg_connect;
 mod postgresql;
@@ -20,6 +21,7 @@ mod test_fixtures;
 
 pub use applier::FileLag;
 pub use dhcplab_engine::arbiter::Proposal as Change;
+pub use latest_changes::LatestChanges;
 pub use lease_db::LeaseDb;
 pub use pg_connect::PgConnect;
 pub use postgresql::{PgPeers, PgStore};
