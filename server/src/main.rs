@@ -1,5 +1,7 @@
 //! `dhcplab`: the DHCPv4 daemon, the lab's scenarios on the command line, and the config checker.
 
+#[cfg(test)]
+mod alloc_count;
 mod batched_stderr;
 mod bridge;
 mod config_file;
@@ -24,6 +26,10 @@ mod store;
 mod systemd;
 mod watch_cmd;
 mod web_app;
+
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: alloc_count::Counting = alloc_count::Counting;
 
 use clap::{Parser, Subcommand};
 use dhcplab_engine::text::counted;

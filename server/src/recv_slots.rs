@@ -12,6 +12,9 @@ use std::os::fd::AsRawFd;
 const SLOT: usize = 2048;
 const _: () = assert!(SLOT > MAX_MESSAGE_LEN);
 
+/// The most datagrams one `read` takes.
+pub const MAX_SLOTS: usize = 64;
+
 /// Buffers for `read` to fill, reused from call to call.
 pub struct RecvSlots {
     bufs: Vec<[u8; SLOT]>,
@@ -21,8 +24,9 @@ pub struct RecvSlots {
 }
 
 impl RecvSlots {
-    /// Room for `n` datagrams per `read`.
+    /// Room for `n` datagrams per `read` (at most [`MAX_SLOTS`]).
     pub fn new(n: usize) -> Self {
+        let n = n.min(MAX_SLOTS);
         RecvSlots { bufs: vec![[0; SLOT]; n], headers: MultiHeaders::preallocate(n, None), got: Vec::with_capacity(n) }
     }
 
@@ -35,8 +39,12 @@ impl RecvSlots {
     pub fn read(&mut self, socket: &UdpSocket, max: usize) -> io::Result<usize> {
         self.got.clear();
         let n = max.min(self.bufs.len());
-        let mut iovs: Vec<[IoSliceMut; 1]> = self.bufs[..n].iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
-        let read = recvmmsg(socket.as_raw_fd(), &mut self.headers, iovs.iter_mut(), MsgFlags::MSG_DONTWAIT, None);
+        // The scatter list borrows the slots, so it is made for each call: on the stack, so a read allocates
+        // nothing (the entries past `n` are empty and not passed).
+        let mut slots = self.bufs[..n].iter_mut();
+        let mut iovs: [[IoSliceMut; 1]; MAX_SLOTS] =
+            std::array::from_fn(|_| [IoSliceMut::new(slots.next().map_or(&mut [][..], |b| &mut b[..]))]);
+        let read = recvmmsg(socket.as_raw_fd(), &mut self.headers, iovs[..n].iter_mut(), MsgFlags::MSG_DONTWAIT, None);
         let mut count = 0;
         match read {
             Ok(msgs) => {
@@ -82,6 +90,23 @@ mod tests {
         let got: Vec<_> = slots.datagrams().map(|(_, b)| b.len()).collect();
         assert_eq!(got, vec![SLOT], "cut to the slot, longer than any request");
         assert_eq!(slots.read(&rx, 4).unwrap(), 0);
+        assert_eq!(slots.datagrams().count(), 0);
+    }
+
+    #[test]
+    fn a_read_allocates_nothing() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut slots = RecvSlots::new(1000);
+        assert_eq!(slots.capacity(), MAX_SLOTS, "capped");
+        for _ in 0..3 {
+            tx.send_to(&[7u8; 300], rx.local_addr().unwrap()).unwrap();
+        }
+        let before = crate::alloc_count::allocations();
+        assert_eq!(slots.read(&rx, MAX_SLOTS).unwrap(), 3);
+        assert_eq!(slots.read(&rx, MAX_SLOTS).unwrap(), 0);
+        assert_eq!(crate::alloc_count::allocations(), before, "a read allocated");
         assert_eq!(slots.datagrams().count(), 0);
     }
 }
