@@ -12,12 +12,14 @@ use std::os::fd::AsRawFd;
 const SLOT: usize = 2048;
 const _: () = assert!(SLOT > MAX_MESSAGE_LEN);
 
-/// The most datagrams one `read` takes.
-pub const MAX_SLOTS: usize = 64;
+/// The most datagrams one `read` takes (the engine's slotful).
+pub const MAX_SLOTS: usize = 32;
 
 /// Buffers for `read` to fill, reused from call to call.
 pub struct RecvSlots {
-    bufs: Vec<[u8; SLOT]>,
+    /// Always `MAX_SLOTS` of them, so a read's scatter list is one fixed array; `capacity` are used.
+    bufs: Box<[[u8; SLOT]; MAX_SLOTS]>,
+    capacity: usize,
     headers: MultiHeaders<SockaddrIn>,
     /// What the last `read` got: each datagram's slot, length and sender.
     got: Vec<(usize, usize, SocketAddrV4)>,
@@ -26,24 +28,25 @@ pub struct RecvSlots {
 impl RecvSlots {
     /// Room for `n` datagrams per `read` (at most [`MAX_SLOTS`]).
     pub fn new(n: usize) -> Self {
-        let n = n.min(MAX_SLOTS);
-        RecvSlots { bufs: vec![[0; SLOT]; n], headers: MultiHeaders::preallocate(n, None), got: Vec::with_capacity(n) }
+        let capacity = n.min(MAX_SLOTS);
+        // Made on the heap, not moved there from the stack (64 KiB).
+        let bufs = vec![[0; SLOT]; MAX_SLOTS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
+        let headers = MultiHeaders::preallocate(capacity, None);
+        RecvSlots { bufs, capacity, headers, got: Vec::with_capacity(capacity) }
     }
 
     pub fn capacity(&self) -> usize {
-        self.bufs.len()
+        self.capacity
     }
 
     /// Reads up to `max` datagrams waiting on a non-blocking `socket`, without waiting; how many it read
     /// (0 when none was waiting). Fewer than `max` means the socket is empty now.
     pub fn read(&mut self, socket: &UdpSocket, max: usize) -> io::Result<usize> {
         self.got.clear();
-        let n = max.min(self.bufs.len());
-        // The scatter list borrows the slots, so it is made for each call: on the stack, so a read allocates
-        // nothing (the entries past `n` are empty and not passed).
-        let mut slots = self.bufs[..n].iter_mut();
-        let mut iovs: [[IoSliceMut; 1]; MAX_SLOTS] =
-            std::array::from_fn(|_| [IoSliceMut::new(slots.next().map_or(&mut [][..], |b| &mut b[..]))]);
+        let n = max.min(self.capacity);
+        // The scatter list borrows the slots, so it is made for each call: an array on the stack, so a read
+        // allocates nothing.
+        let mut iovs = self.bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
         let read = recvmmsg(socket.as_raw_fd(), &mut self.headers, iovs[..n].iter_mut(), MsgFlags::MSG_DONTWAIT, None);
         let mut count = 0;
         match read {
