@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 const SLOT: usize = 2048;
 const _: () = assert!(SLOT > MAX_MESSAGE_LEN);
 
-/// The most datagrams one `read` takes (the engine's slotful).
+/// The most datagrams one `read` takes: a slotful, what each reading thread reads at once.
 pub const MAX_SLOTS: usize = 32;
 
 /// Buffers for `read` to fill, reused from call to call.

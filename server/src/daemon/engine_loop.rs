@@ -51,8 +51,6 @@ const DNS_BACKLOG: usize = 65_536;
 /// How soon the engine looks again for room in the updater's queue while changes wait for it.
 const DNS_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// How many datagrams one `recvmmsg` may read.
-pub(super) const SLOTS: usize = 32;
 /// How many API commands the engine serves in one turn before it looks at its packets again.
 const COMMANDS_PER_TURN: usize = 32;
 

@@ -4,9 +4,9 @@
 //! threads the system calls and the network stack (most of an exchange's CPU) run on all of them at once.
 
 use super::Counters;
-use super::engine_loop::{Engine, SLOTS, lock};
+use super::engine_loop::{Engine, lock};
 use crate::link::{Link, SendBuffers};
-use crate::recv_slots::RecvSlots;
+use crate::recv_slots::{MAX_SLOTS, RecvSlots};
 use dhcplab_engine::Transmit;
 use dhcplab_engine::message::DhcpMessage;
 use std::net::UdpSocket;
@@ -28,7 +28,13 @@ pub(super) struct PacketPath {
 
 impl PacketPath {
     pub(super) fn new(thread: usize, counters: Arc<Counters>) -> Self {
-        PacketPath { thread, slots: RecvSlots::new(SLOTS), out: Vec::new(), sends: SendBuffers::default(), counters }
+        PacketPath {
+            thread,
+            slots: RecvSlots::new(MAX_SLOTS),
+            out: Vec::new(),
+            sends: SendBuffers::default(),
+            counters,
+        }
     }
 
     /// How many datagrams one read takes at most.
