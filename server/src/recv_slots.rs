@@ -75,16 +75,23 @@ impl RecvSlots {
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_what_is_waiting_in_one_call_and_cuts_what_is_too_long() {
+    /// A non-blocking receiving socket on loopback, and a socket that has sent it datagrams of `sizes`.
+    fn sent(sizes: &[usize]) -> (UdpSocket, UdpSocket) {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_nonblocking(true).unwrap();
         let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut slots = RecvSlots::new(4);
-        assert_eq!(slots.read(&rx, 4).unwrap(), 0, "nothing waiting");
-        for n in [300, 301, 5000] {
+        for &n in sizes {
             tx.send_to(&vec![7u8; n], rx.local_addr().unwrap()).unwrap();
         }
+        (rx, tx)
+    }
+
+    #[test]
+    fn reads_what_is_waiting_in_one_call_and_cuts_what_is_too_long() {
+        let mut slots = RecvSlots::new(4);
+        let (rx, _) = sent(&[]);
+        assert_eq!(slots.read(&rx, 4).unwrap(), 0, "nothing waiting");
+        let (rx, tx) = sent(&[300, 301, 5000]);
         let std::net::SocketAddr::V4(sender) = tx.local_addr().unwrap() else { panic!("not IPv4") };
         assert_eq!(slots.read(&rx, 2).unwrap(), 2, "at most `max`");
         let got: Vec<_> = slots.datagrams().map(|(from, b)| (from, b.len())).collect();
@@ -98,14 +105,9 @@ mod tests {
 
     #[test]
     fn a_read_allocates_nothing() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut slots = RecvSlots::new(1000);
         assert_eq!(slots.capacity(), MAX_SLOTS, "capped");
-        for _ in 0..3 {
-            tx.send_to(&[7u8; 300], rx.local_addr().unwrap()).unwrap();
-        }
+        let (rx, _tx) = sent(&[300, 300, 300]);
         let before = crate::alloc_count::allocations();
         assert_eq!(slots.read(&rx, MAX_SLOTS).unwrap(), 3);
         assert_eq!(slots.read(&rx, MAX_SLOTS).unwrap(), 0);
