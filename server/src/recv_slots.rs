@@ -17,33 +17,26 @@ pub const MAX_SLOTS: usize = 32;
 
 /// Buffers for `read` to fill, reused from call to call.
 pub struct RecvSlots {
-    /// Always `MAX_SLOTS` of them, so a read's scatter list is one fixed array; `capacity` are used.
+    /// A fixed array, so a read's scatter list is one too.
     bufs: Box<[[u8; SLOT]; MAX_SLOTS]>,
-    capacity: usize,
     headers: MultiHeaders<SockaddrIn>,
     /// What the last `read` got: each datagram's slot, length and sender.
     got: Vec<(usize, usize, SocketAddrV4)>,
 }
 
 impl RecvSlots {
-    /// Room for `n` datagrams per `read` (at most [`MAX_SLOTS`]).
-    pub fn new(n: usize) -> Self {
-        let capacity = n.min(MAX_SLOTS);
+    /// Room for [`MAX_SLOTS`] datagrams per `read`.
+    pub fn new() -> Self {
         // Made on the heap, not moved there from the stack (64 KiB).
         let bufs = vec![[0; SLOT]; MAX_SLOTS].into_boxed_slice().try_into().unwrap_or_else(|_| unreachable!());
-        let headers = MultiHeaders::preallocate(capacity, None);
-        RecvSlots { bufs, capacity, headers, got: Vec::with_capacity(capacity) }
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.capacity
+        RecvSlots { bufs, headers: MultiHeaders::preallocate(MAX_SLOTS, None), got: Vec::with_capacity(MAX_SLOTS) }
     }
 
     /// Reads up to `max` datagrams waiting on a non-blocking `socket`, without waiting; how many it read
     /// (0 when none was waiting). Fewer than `max` means the socket is empty now.
     pub fn read(&mut self, socket: &UdpSocket, max: usize) -> io::Result<usize> {
         self.got.clear();
-        let n = max.min(self.capacity);
+        let n = max.min(MAX_SLOTS);
         // The scatter list borrows the slots, so it is made for each call: an array on the stack, so a read
         // allocates nothing.
         let mut iovs = self.bufs.each_mut().map(|b| [IoSliceMut::new(b)]);
@@ -88,7 +81,7 @@ mod tests {
 
     #[test]
     fn reads_what_is_waiting_in_one_call_and_cuts_what_is_too_long() {
-        let mut slots = RecvSlots::new(4);
+        let mut slots = RecvSlots::new();
         let (rx, _) = sent(&[]);
         assert_eq!(slots.read(&rx, 4).unwrap(), 0, "nothing waiting");
         let (rx, tx) = sent(&[300, 301, 5000]);
@@ -105,8 +98,7 @@ mod tests {
 
     #[test]
     fn a_read_allocates_nothing() {
-        let mut slots = RecvSlots::new(1000);
-        assert_eq!(slots.capacity(), MAX_SLOTS, "capped");
+        let mut slots = RecvSlots::new();
         let (rx, _tx) = sent(&[300, 300, 300]);
         let before = crate::alloc_count::allocations();
         assert_eq!(slots.read(&rx, MAX_SLOTS).unwrap(), 3);

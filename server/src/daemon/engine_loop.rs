@@ -18,6 +18,7 @@ use crate::batched_stderr::Batch;
 use crate::bridge::publisher::Publisher;
 use crate::link::Link;
 use crate::pinger::Pinger;
+use crate::recv_slots::MAX_SLOTS;
 use crate::store::{Change, LeaseStore};
 use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
 use dhcplab_engine::ddns::DnsChange;
@@ -642,7 +643,7 @@ fn read_links(
     let mut n = 0;
     while n < BATCH && more.contains(&true) && !paused.load(Ordering::Acquire) {
         for (link, more) in links.iter().zip(more.iter_mut()).filter(|(_, more)| **more) {
-            let want = path.capacity().min(BATCH - n);
+            let want = MAX_SLOTS.min(BATCH - n);
             if want == 0 {
                 break;
             }

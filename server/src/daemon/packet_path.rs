@@ -6,7 +6,7 @@
 use super::Counters;
 use super::engine_loop::{Engine, lock};
 use crate::link::{Link, SendBuffers};
-use crate::recv_slots::{MAX_SLOTS, RecvSlots};
+use crate::recv_slots::RecvSlots;
 use dhcplab_engine::Transmit;
 use dhcplab_engine::message::DhcpMessage;
 use std::net::UdpSocket;
@@ -28,18 +28,7 @@ pub(super) struct PacketPath {
 
 impl PacketPath {
     pub(super) fn new(thread: usize, counters: Arc<Counters>) -> Self {
-        PacketPath {
-            thread,
-            slots: RecvSlots::new(MAX_SLOTS),
-            out: Vec::new(),
-            sends: SendBuffers::default(),
-            counters,
-        }
-    }
-
-    /// How many datagrams one read takes at most.
-    pub(super) fn capacity(&self) -> usize {
-        self.slots.capacity()
+        PacketPath { thread, slots: RecvSlots::new(), out: Vec::new(), sends: SendBuffers::default(), counters }
     }
 
     /// Reads up to `want` datagrams from `socket` (one of `link`'s), hands those that are this thread's to

@@ -12,6 +12,7 @@ use super::poller::{Poller, Source};
 use super::wake::Wake;
 use crate::batched_stderr::Batch;
 use crate::link::Link;
+use crate::recv_slots::MAX_SLOTS;
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,7 +107,7 @@ fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Opt
                 }
                 std::thread::sleep(PAUSED_NAP);
             }
-            let (_, wake) = path.serve(engine, links, link, socket, path.capacity());
+            let (_, wake) = path.serve(engine, links, link, socket, MAX_SLOTS);
             if wake {
                 wake_loop.wake();
             }
