@@ -151,7 +151,15 @@ pub fn run(socket: &UdpSocket, plan: &Plan) -> nix::Result<Report> {
 }
 
 /// Books one reply: an OFFER is taken up with a REQUEST at once, an ACK ends its exchange.
-fn take(r: Reply, at: Instant, book: &mut [Transaction], report: &mut Report, out: &mut Outbox, socket: &UdpSocket, plan: &Plan) -> nix::Result<()> {
+fn take(
+    r: Reply,
+    at: Instant,
+    book: &mut [Transaction],
+    report: &mut Report,
+    out: &mut Outbox,
+    socket: &UdpSocket,
+    plan: &Plan,
+) -> nix::Result<()> {
     let Some(t) = book.get_mut(r.xid as usize) else {
         report.strays += 1;
         return Ok(());

@@ -39,7 +39,12 @@ fn main() -> std::io::Result<()> {
     socket.set_nonblocking(true)?;
     // Room for a burst of replies: the server's losses are the measurement, not the generator's.
     let _ = nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(8 << 20));
-    let plan = load::Plan { rate: args.rate, duration: Duration::from_secs(args.secs), clients: args.clients, giaddr: *args.relay.ip() };
+    let plan = load::Plan {
+        rate: args.rate,
+        duration: Duration::from_secs(args.secs),
+        clients: args.clients,
+        giaddr: *args.relay.ip(),
+    };
     let r = load::run(&socket, &plan)?;
     let cpu = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)?;
     let cpu_s = secs(cpu.user_time()) + secs(cpu.system_time());

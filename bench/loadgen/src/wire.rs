@@ -23,7 +23,13 @@ pub fn chaddr(n: u32) -> [u8; 6] {
 
 /// Writes a relayed DISCOVER (`offered` is `None`) or the REQUEST that takes up an offer (the address and
 /// the server that offered it, RFC 2131 §3.1 step 3) into `out`.
-pub fn write_request(out: &mut [u8; REQUEST_LEN], xid: u32, client: [u8; 6], giaddr: Ipv4Addr, offered: Option<(Ipv4Addr, Ipv4Addr)>) {
+pub fn write_request(
+    out: &mut [u8; REQUEST_LEN],
+    xid: u32,
+    client: [u8; 6],
+    giaddr: Ipv4Addr,
+    offered: Option<(Ipv4Addr, Ipv4Addr)>,
+) {
     out.fill(0);
     out[0] = 1; // BOOTREQUEST
     out[1] = 1; // Ethernet
@@ -121,7 +127,12 @@ mod tests {
         let mut d = [0u8; REQUEST_LEN];
         write_request(&mut d, 99, chaddr(5), Ipv4Addr::new(10, 200, 255, 254), None);
         let offer = read_reply(&reply_to(&d, OFFER, [10, 200, 0, 12]));
-        let want = Reply { xid: 99, kind: OFFER, yiaddr: Ipv4Addr::new(10, 200, 0, 12), server: Some(Ipv4Addr::new(192, 0, 2, 1)) };
+        let want = Reply {
+            xid: 99,
+            kind: OFFER,
+            yiaddr: Ipv4Addr::new(10, 200, 0, 12),
+            server: Some(Ipv4Addr::new(192, 0, 2, 1)),
+        };
         assert_eq!(offer, Some(want));
         // A request is not a reply; a reply cut inside an option is not read.
         assert_eq!(read_reply(&d), None);
