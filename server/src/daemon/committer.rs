@@ -227,23 +227,25 @@ pub fn run(
     // Changes not yet durable (bounded by the addresses however long commits fail).
     let mut backlog = LatestChanges::default();
     let mut newest = 0;
-    let mut sends = SendBuffers::default();
+    let mut acks = AckSender { senders: &out.senders, sends: SendBuffers::default(), counters: &counters };
+    let mut pacer = ack_pacing::Pacer::new(out.senders.len(), Instant::now());
     loop {
         let mut jobs = Vec::new();
         // Wait for a batch; with changes still to retry, for `RETRY_AFTER` at most.
-        let first = if backlog.is_empty() {
-            let Ok(j) = rx.recv() else { return };
-            Some(j)
-        } else {
-            match rx.recv_timeout(RETRY_AFTER) {
-                Ok(j) => Some(j),
-                Err(RecvTimeoutError::Timeout) => None,
-                // The engine has stopped: keep trying what is left, at the retry pace.
-                Err(RecvTimeoutError::Disconnected) => {
-                    std::thread::sleep(RETRY_AFTER);
-                    None
+        let limit = (!backlog.is_empty()).then(|| Instant::now() + RETRY_AFTER);
+        let first = match next_job(&rx, limit, &mut pacer, &mut acks) {
+            Ok(j) => j,
+            // The engine has stopped: with nothing to retry, the committer ends; else it keeps trying what
+            // is left, at the retry pace.
+            Err(RecvTimeoutError::Disconnected) => {
+                pacer.send_all(&mut acks);
+                if backlog.is_empty() {
+                    return;
                 }
+                std::thread::sleep(RETRY_AFTER);
+                None
             }
+            Err(RecvTimeoutError::Timeout) => None,
         };
         if let Some(first) = first {
             let waited = first.received.map_or(Duration::ZERO, |r| r.elapsed());
@@ -253,7 +255,7 @@ pub fn run(
             // arrives meanwhile costs the engine no wake-up call and this thread no wake-up.
             let hold = window.hold(waited);
             if !hold.is_zero() {
-                std::thread::sleep(hold);
+                sleep_pacing(Instant::now() + hold, &mut pacer, &mut acks);
             }
         }
         let drained = Instant::now();
@@ -313,25 +315,38 @@ pub fn run(
             counters.store_commits.fetch_add(1, Ordering::Relaxed);
         }
         counters.durable_through.store(newest, Ordering::Release);
-        // Each link's ACKs in one go, in the order they were made; many at once (a commit that stalled)
-        // in slices (see `ack_pacing`).
-        for (i, sender) in out.senders.iter().enumerate() {
-            let acks = jobs.iter().flat_map(|j| j.replies.iter());
-            let mine = acks.filter(|t| t.iface as usize == i && !refused.contains(&t.yiaddr));
-            let sent = ack_pacing::send_paced(mine, |slice| sender.send_all(&mut sends, slice), std::thread::sleep);
-            if sent.paced > 0 {
-                counters.acks_paced.fetch_add(sent.paced as u64, Ordering::Relaxed);
+        // Each link's ACKs in one go, in the order they were made; many at once (a commit that stalled),
+        // or any while some wait, behind those waiting, in slices (see `ack_pacing`).
+        let now = Instant::now();
+        for i in 0..out.senders.len() {
+            let is_mine = |t: &Transmit| t.iface as usize == i && !refused.contains(&t.yiaddr);
+            let count = jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| is_mine(t)).count();
+            if count == 0 {
+                continue;
             }
-            if let Some(e) = sent.not_sent {
-                warn!("{} replies not sent: {}", e.count, e.last);
+            if pacer.committed(i, now, count) {
+                let mut mine = jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| is_mine(t));
+                acks.send(i, &mut mine);
+                for j in &jobs {
+                    if let Some(received) = j.received {
+                        let waited = received.elapsed();
+                        j.replies.iter().filter(|t| is_mine(t)).for_each(|_| counters.ack_seconds.observe(waited));
+                    }
+                }
+            } else {
+                // A stall's ACKs: copied to wait (the jobs go when this turn ends).
+                let mine = jobs.iter().flat_map(|j| {
+                    let received = j.received;
+                    j.replies
+                        .iter()
+                        .filter(|t| is_mine(t))
+                        .map(move |t| ack_pacing::Waiting { reply: t.clone(), received })
+                });
+                let queued = pacer.queue(i, now, mine);
+                counters.acks_paced.fetch_add(queued as u64, Ordering::Relaxed);
             }
         }
-        for j in &jobs {
-            if let Some(received) = j.received {
-                let waited = received.elapsed();
-                j.replies.iter().for_each(|_| counters.ack_seconds.observe(waited));
-            }
-        }
+        pacer.send_due(now, &mut acks);
         // Logged after the ACKs have gone, not before: the log must not delay them.
         let _log = Batch::open();
         for t in jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| refused.contains(&t.yiaddr)) {
@@ -339,6 +354,78 @@ pub fn run(
             warn!(ip = %t.yiaddr, xid = format_args!("{:#010x}", t.xid), "ACK held back: another server's client holds the address in the shared database");
         }
         log_events(&jobs, &out.senders, |ip| !refused.contains(&ip));
+    }
+}
+
+/// Sends ACKs on their links, and times them.
+struct AckSender<'a> {
+    senders: &'a [LinkSender],
+    sends: SendBuffers,
+    counters: &'a Counters,
+}
+
+impl AckSender<'_> {
+    fn send(&mut self, link: usize, acks: &mut dyn Iterator<Item = &Transmit>) {
+        let Some(sender) = self.senders.get(link) else { return };
+        if let Err(e) = sender.send_all(&mut self.sends, acks) {
+            warn!("{} replies not sent: {}", e.count, e.last);
+        }
+    }
+}
+
+impl ack_pacing::SendSlice for AckSender<'_> {
+    fn send_slice(&mut self, link: usize, slice: &[ack_pacing::Waiting]) {
+        self.send(link, &mut slice.iter().map(|w| &w.reply));
+        for received in slice.iter().filter_map(|w| w.received) {
+            self.counters.ack_seconds.observe(received.elapsed());
+        }
+    }
+}
+
+/// Waits for the engine's next job until `limit` (for ever without one), sending paced ACKs as their slices
+/// fall due meanwhile.
+fn next_job(
+    rx: &Receiver<StoreJob>,
+    limit: Option<Instant>,
+    pacer: &mut ack_pacing::Pacer,
+    send: &mut impl ack_pacing::SendSlice,
+) -> Result<Option<StoreJob>, RecvTimeoutError> {
+    loop {
+        let until = match (limit, pacer.due()) {
+            (Some(l), Some(d)) => Some(l.min(d)),
+            (l, d) => l.or(d),
+        };
+        let got = match until {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(u) => rx.recv_timeout(u.saturating_duration_since(Instant::now())),
+        };
+        match got {
+            Ok(j) => return Ok(Some(j)),
+            Err(RecvTimeoutError::Timeout) if limit.is_none_or(|l| Instant::now() < l) => {
+                pacer.send_due(Instant::now(), send);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Sleeps until `until`, sending paced ACKs as their slices fall due meanwhile.
+fn sleep_pacing(until: Instant, pacer: &mut ack_pacing::Pacer, send: &mut impl ack_pacing::SendSlice) {
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        match pacer.due() {
+            Some(d) if d < until => {
+                std::thread::sleep(d.saturating_duration_since(now));
+                pacer.send_due(Instant::now(), send);
+            }
+            _ => {
+                std::thread::sleep(until - now);
+                return;
+            }
+        }
     }
 }
 
