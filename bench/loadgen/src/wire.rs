@@ -2,10 +2,9 @@
 //! read straight from the bytes (RFC 2131 §2's layout): the generator must cost far less per packet than the
 //! server it loads.
 
+use bench_bootp::{self as bootp, COOKIE, HEADER};
 use std::net::Ipv4Addr;
 
-const HEADER: usize = 236;
-const COOKIE: [u8; 4] = [99, 130, 83, 99];
 /// BOOTP's minimum (RFC 951), which relay agents and clients pad to.
 pub const REQUEST_LEN: usize = 300;
 
@@ -69,29 +68,14 @@ pub struct Reply {
 
 /// Reads a BOOTREPLY's transaction, message type and offered address; `None` for anything else.
 pub fn read_reply(p: &[u8]) -> Option<Reply> {
-    if p.len() < HEADER + 4 || p[0] != 2 || p[HEADER..HEADER + 4] != COOKIE {
-        return None;
-    }
-    let xid = u32::from_be_bytes(p[4..8].try_into().ok()?);
-    let yiaddr = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
     let (mut kind, mut server) = (None, None);
-    let mut i = HEADER + 4;
-    while i < p.len() {
-        match p[i] {
-            0 => i += 1,
-            255 => break,
-            code => {
-                let len = *p.get(i + 1)? as usize;
-                let value = p.get(i + 2..i + 2 + len)?;
-                match (code, value) {
-                    (53, [k]) => kind = Some(*k),
-                    (54, &[a, b, c, d]) => server = Some(Ipv4Addr::new(a, b, c, d)),
-                    _ => {}
-                }
-                i += 2 + len;
-            }
-        }
-    }
+    bootp::for_each_option(p, bootp::BOOTREPLY, |code, at| match (code, &p[at]) {
+        (53, [k]) => kind = Some(*k),
+        (54, &[a, b, c, d]) => server = Some(Ipv4Addr::new(a, b, c, d)),
+        _ => {}
+    })?;
+    let xid = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+    let yiaddr = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
     Some(Reply { xid, kind: kind?, yiaddr, server })
 }
 

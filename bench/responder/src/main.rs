@@ -9,6 +9,7 @@
 //! and decodes every option of every reply, so a ceiling that answered with fewer options would leave the
 //! load generator more CPU than any real server's replies do.
 
+use bench_bootp::{self as bootp, COOKIE, HEADER};
 use clap::Parser;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 
@@ -43,8 +44,6 @@ struct Args {
 const REPLY_ROOM: usize = 576;
 const MIN_REPLY: usize = 300;
 
-const HEADER: usize = 236;
-const COOKIE: [u8; 4] = [99, 130, 83, 99];
 const DISCOVER: u8 = 1;
 const REQUEST: u8 = 3;
 const OFFER: u8 = 2;
@@ -61,28 +60,13 @@ struct Request {
 /// Message type (53), requested address (50) and client identifier (61) from the options, if the packet is
 /// a BOOTREQUEST at all.
 fn read_request(p: &[u8]) -> Option<Request> {
-    if p.len() < HEADER + 4 || p[0] != 1 || p[HEADER..HEADER + 4] != COOKIE {
-        return None;
-    }
     let (mut kind, mut requested, mut client_id) = (None, None, None);
-    let mut i = HEADER + 4;
-    while i < p.len() {
-        match p[i] {
-            0 => i += 1,
-            255 => break,
-            code => {
-                let len = *p.get(i + 1)? as usize;
-                let value = p.get(i + 2..i + 2 + len)?;
-                match (code, len) {
-                    (53, 1) => kind = Some(value[0]),
-                    (50, 4) => requested = value.try_into().ok(),
-                    (61, 1..) => client_id = Some(i + 2..i + 2 + len),
-                    _ => {}
-                }
-                i += 2 + len;
-            }
-        }
-    }
+    bootp::for_each_option(p, bootp::BOOTREQUEST, |code, at| match (code, &p[at.clone()]) {
+        (53, [k]) => kind = Some(*k),
+        (50, v) => requested = v.try_into().ok(),
+        (61, v) if !v.is_empty() => client_id = Some(at),
+        _ => {}
+    })?;
     Some(Request { kind: kind?, requested, client_id })
 }
 
@@ -233,15 +217,13 @@ mod tests {
 
     /// The value of option `code` in a reply.
     fn option(out: &[u8], code: u8) -> Option<&[u8]> {
-        let mut i = HEADER + 4;
-        while out[i] != 255 {
-            let len = out[i + 1] as usize;
-            if out[i] == code {
-                return Some(&out[i + 2..i + 2 + len]);
+        let mut found = None;
+        bootp::for_each_option(out, bootp::BOOTREPLY, |c, at| {
+            if c == code {
+                found = Some(at)
             }
-            i += 2 + len;
-        }
-        None
+        })?;
+        found.map(|at| &out[at])
     }
 
     #[test]
