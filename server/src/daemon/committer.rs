@@ -229,6 +229,8 @@ pub fn run(
     let mut newest = 0;
     let mut acks = AckSender { senders: &out.senders, sends: SendBuffers::default(), counters: &counters };
     let mut pacer = ack_pacing::Pacer::new(out.senders.len(), Instant::now());
+    // Reused to hand a stall's ACKs to the pacer.
+    let mut moving = Vec::new();
     loop {
         let mut jobs = Vec::new();
         // Wait for a batch; with changes still to retry, for `RETRY_AFTER` at most.
@@ -334,15 +336,18 @@ pub fn run(
                     }
                 }
             } else {
-                // A stall's ACKs: copied to wait (the jobs go when this turn ends).
-                let mine = jobs.iter().flat_map(|j| {
+                // A stall's ACKs move to the pacer; the rest (another link's, or held back) stay.
+                for j in &mut jobs {
                     let received = j.received;
-                    j.replies
-                        .iter()
-                        .filter(|t| is_mine(t))
-                        .map(move |t| ack_pacing::Waiting { reply: t.clone(), received })
-                });
-                let queued = pacer.queue(i, now, mine);
+                    for t in std::mem::take(&mut j.replies) {
+                        if is_mine(&t) {
+                            moving.push(ack_pacing::Waiting { reply: t, received });
+                        } else {
+                            j.replies.push(t);
+                        }
+                    }
+                }
+                let queued = pacer.queue(i, now, moving.drain(..));
                 counters.acks_paced.fetch_add(queued as u64, Ordering::Relaxed);
             }
         }
