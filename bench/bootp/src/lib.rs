@@ -10,6 +10,12 @@ pub const COOKIE: [u8; 4] = [99, 130, 83, 99];
 pub const BOOTREQUEST: u8 = 1;
 pub const BOOTREPLY: u8 = 2;
 
+/// DHCP message types (option 53, RFC 2132 §9.6): the four of a DORA.
+pub const DISCOVER: u8 = 1;
+pub const OFFER: u8 = 2;
+pub const REQUEST: u8 = 3;
+pub const ACK: u8 = 5;
+
 /// Calls `each` with every option's code and where its value lies in `p`, if `p` is a message with the op
 /// code `op` and a magic cookie; `None` if it is not, or if an option runs past the end.
 pub fn for_each_option(p: &[u8], op: u8, mut each: impl FnMut(u8, Range<usize>)) -> Option<()> {

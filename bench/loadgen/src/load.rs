@@ -3,7 +3,8 @@
 //! (`recvmmsg`, `sendmmsg`), so that one core of the generator drives far more exchanges than the server
 //! under test can answer on one.
 
-use crate::wire::{self, ACK, OFFER, REQUEST_LEN, Reply};
+use crate::wire::{self, REQUEST_LEN, Reply};
+use bench_bootp::{ACK, OFFER};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmmsg};
 use std::io::{IoSlice, IoSliceMut};
@@ -186,7 +187,7 @@ fn take(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{DISCOVER, REQUEST};
+    use bench_bootp::{DISCOVER, REQUEST};
 
     /// A server on loopback that offers `10.0.0.x` and acknowledges what it is asked for, dropping the
     /// first `skip` DISCOVERs.

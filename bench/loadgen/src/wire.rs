@@ -2,17 +2,11 @@
 //! read straight from the bytes (RFC 2131 §2's layout): the generator must cost far less per packet than the
 //! server it loads.
 
-use bench_bootp::{self as bootp, COOKIE, HEADER};
+use bench_bootp::{self as bootp, COOKIE, DISCOVER, HEADER, REQUEST};
 use std::net::Ipv4Addr;
 
 /// BOOTP's minimum (RFC 951), which relay agents and clients pad to.
 pub const REQUEST_LEN: usize = 300;
-
-/// DHCP message types (option 53, RFC 2132 §9.6).
-pub const DISCOVER: u8 = 1;
-pub const OFFER: u8 = 2;
-pub const REQUEST: u8 = 3;
-pub const ACK: u8 = 5;
 
 /// The hardware address of client number `n`: locally administered (02:…), one per client.
 pub fn chaddr(n: u32) -> [u8; 6] {
@@ -82,6 +76,7 @@ pub fn read_reply(p: &[u8]) -> Option<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bench_bootp::{ACK, OFFER};
 
     /// A reply as a server writes it: the request's header turned round, the address, the options.
     fn reply_to(request: &[u8], kind: u8, yiaddr: [u8; 4]) -> Vec<u8> {

@@ -9,7 +9,7 @@
 //! and decodes every option of every reply, so a ceiling that answered with fewer options would leave the
 //! load generator more CPU than any real server's replies do.
 
-use bench_bootp::{self as bootp, COOKIE, HEADER};
+use bench_bootp::{self as bootp, ACK, COOKIE, DISCOVER, HEADER, OFFER, REQUEST};
 use clap::Parser;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 
@@ -43,11 +43,6 @@ struct Args {
 /// BOOTP's 300 bytes.
 const REPLY_ROOM: usize = 576;
 const MIN_REPLY: usize = 300;
-
-const DISCOVER: u8 = 1;
-const REQUEST: u8 = 3;
-const OFFER: u8 = 2;
-const ACK: u8 = 5;
 
 /// What a reply needs from a request.
 struct Request {
