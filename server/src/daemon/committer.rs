@@ -327,14 +327,7 @@ pub fn run(
                 continue;
             }
             if pacer.committed(i, now, count) {
-                let mut mine = jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| is_mine(t));
-                acks.send(i, &mut mine);
-                for j in &jobs {
-                    if let Some(received) = j.received {
-                        let waited = received.elapsed();
-                        j.replies.iter().filter(|t| is_mine(t)).for_each(|_| counters.ack_seconds.observe(waited));
-                    }
-                }
+                acks.send_now(i, &jobs, is_mine);
             } else {
                 // A stall's ACKs move to the pacer; the rest (another link's, or held back) stay.
                 for j in &mut jobs {
@@ -374,6 +367,17 @@ impl AckSender<'_> {
         let Some(sender) = self.senders.get(link) else { return };
         if let Err(e) = sender.send_all(&mut self.sends, acks) {
             warn!("{} replies not sent: {}", e.count, e.last);
+        }
+    }
+
+    /// Sends the jobs' ACKs for `link` that `mine` picks, at once.
+    fn send_now(&mut self, link: usize, jobs: &[StoreJob], mine: impl Fn(&Transmit) -> bool) {
+        self.send(link, &mut jobs.iter().flat_map(|j| j.replies.iter()).filter(|t| mine(t)));
+        for j in jobs {
+            if let Some(received) = j.received {
+                let waited = received.elapsed();
+                j.replies.iter().filter(|t| mine(t)).for_each(|_| self.counters.ack_seconds.observe(waited));
+            }
         }
     }
 }
