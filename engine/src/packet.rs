@@ -59,10 +59,14 @@ pub enum DropReason {
     /// A REQUEST for a new binding while the lease store is down: nothing can be made durable, so nothing
     /// is promised; the client asks again.
     StoreDown,
+    /// A DISCOVER read while the server was behind (its socket had lost datagrams and was not yet
+    /// drained): shed so that the REQUESTs of exchanges already under way, and renewals, are answered
+    /// first. The client sends its DISCOVER again (RFC 2131 §4.1).
+    Overload,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 17] = [
         DropReason::TooShort,
         DropReason::TooLong,
         DropReason::WrongOpcode,
@@ -79,6 +83,7 @@ impl DropReason {
         DropReason::ForeignSubnet,
         DropReason::RateLimited,
         DropReason::StoreDown,
+        DropReason::Overload,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +104,7 @@ impl DropReason {
             DropReason::ForeignSubnet => "foreign_subnet",
             DropReason::RateLimited => "rate_limited",
             DropReason::StoreDown => "store_down",
+            DropReason::Overload => "overload",
         }
     }
 

@@ -391,10 +391,26 @@ impl Server {
     /// One packet received on port 67. Replies and events are queued; a packet that cannot be served is
     /// counted and its reason returned (for the caller's log), and the server carries on.
     pub fn handle_packet(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<(), Dropped> {
+        self.serve(now, meta, bytes, false)
+    }
+
+    /// One packet read while its link is behind: the caller's socket lost datagrams for want of room and
+    /// still held more when this one was read. A DISCOVER is then dropped (`DropReason::Overload`), so the
+    /// time it would take goes to the REQUESTs of exchanges already under way: each DISCOVER answered
+    /// brings a REQUEST, and one lost after its OFFER wastes both. Everything else is served as by
+    /// `handle_packet`.
+    pub fn handle_packet_behind(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8]) -> Result<(), Dropped> {
+        self.serve(now, meta, bytes, true)
+    }
+
+    fn serve(&mut self, now: Instant, meta: RecvMeta, bytes: &[u8], behind: bool) -> Result<(), Dropped> {
         self.handle_timeout(now);
         self.stats.received += 1;
         self.reply_needs_store = true;
         let result = parse_request(bytes).and_then(|req| {
+            if behind && req.kind == DhcpMessage::Discover {
+                return Err(Dropped::new(DropReason::Overload, "a DISCOVER while the link is behind"));
+            }
             let policy = &self.config.policy;
             if !self.per_link.allow(now, meta.iface, policy.link_packets_per_second) {
                 return Err(Dropped::new(DropReason::RateLimited, format!("link {} is flooded", meta.iface)));

@@ -146,6 +146,30 @@ fn dora_offers_then_binds_with_mask_router_lease_and_server_id() {
 }
 
 #[test]
+fn behind_a_discover_is_shed_and_every_exchange_under_way_is_still_answered() {
+    let mut lab = lab();
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(1))).unwrap();
+    let bound = lab.dora(mac(2));
+    lab.events();
+    let shed = lab.server.handle_packet_behind(lab.now, meta(), &msg(MessageType::Discover, mac(3)).bytes());
+    assert_eq!(shed.unwrap_err().reason, DropReason::Overload);
+    assert!(lab.server.poll_transmit().is_none(), "no OFFER for a shed DISCOVER");
+    assert!(lab.events().is_empty(), "nothing offered");
+    // The REQUEST answering an earlier OFFER, and a renewal, are served as ever.
+    let request = msg(MessageType::Request, mac(1)).requested(offer.yiaddr()).server(SERVER);
+    lab.server.handle_packet_behind(lab.now, meta(), &request.bytes()).unwrap();
+    let renewal = msg(MessageType::Request, mac(2)).ciaddr(bound);
+    let from_client = RecvMeta { src: SocketAddrV4::new(bound, 68), ..meta() };
+    lab.server.handle_packet_behind(lab.now, from_client, &renewal.bytes()).unwrap();
+    let kinds: Vec<_> = std::iter::from_fn(|| lab.server.poll_transmit()).map(|t| t.kind).collect();
+    assert_eq!(kinds, vec![DhcpMessage::Ack, DhcpMessage::Ack]);
+    assert_eq!(lab.server.stats().dropped.get(&DropReason::Overload), Some(&1));
+    // Caught up, the same DISCOVER is answered.
+    let (_, offer) = lab.send(msg(MessageType::Discover, mac(3))).expect("an OFFER once the link has caught up");
+    assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+}
+
+#[test]
 fn two_clients_never_share_an_address() {
     let mut lab = lab();
     let a = lab.dora(mac(1));

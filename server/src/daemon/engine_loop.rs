@@ -395,19 +395,20 @@ impl Engine {
     }
 
     /// A thread's datagrams (those of them that are its to answer), read from `link` at `read_at`: handed
-    /// to the engine, and its replies that leave at once gathered into `out` (see `collect`). Returns when
-    /// the batch was read, and whether the engine thread must be woken to set its timer for an earlier
-    /// deadline.
+    /// to the engine, and its replies that leave at once gathered into `out` (see `collect`). `behind`:
+    /// they were read while the thread was behind on its socket (see `backlog`). Returns when the batch was
+    /// read, and whether the engine thread must be woken to set its timer for an earlier deadline.
     pub(super) fn packet_batch<'a>(
         &mut self,
         link: &Link,
         read_at: std::time::Instant,
+        behind: bool,
         datagrams: impl Iterator<Item = (SocketAddrV4, &'a [u8])>,
         out: &mut Vec<dhcplab_engine::Transmit>,
     ) -> (Option<std::time::Instant>, bool) {
         self.batch_read = Some(read_at);
         for (src, bytes) in datagrams {
-            self.receive(link, src, bytes);
+            self.receive(link, src, bytes, behind);
         }
         let read = self.collect(out);
         let earlier = self.server.poll_timeout().is_some_and(|d| self.armed.is_none_or(|a| d < a));
@@ -425,14 +426,21 @@ impl Engine {
         self.held.as_ref().is_some_and(|j| j.changes.len() + j.replies.len() >= self.held_max)
     }
 
-    /// One datagram from a link: shown to watchers, handed to the engine.
-    fn receive(&mut self, link: &Link, src: SocketAddrV4, bytes: &[u8]) {
+    /// One datagram from a link: shown to watchers, handed to the engine (which sheds it if it is a
+    /// DISCOVER read `behind`).
+    fn receive(&mut self, link: &Link, src: SocketAddrV4, bytes: &[u8], behind: bool) {
         let meta = RecvMeta { iface: link.id, local_addr: link.addr, src };
         if self.bridge.watched() {
             let dst = SocketAddrV4::new(link.addr, SERVER_PORT);
             self.packet_seen(Direction::In, link.id, src, dst, bytes);
         }
-        if let Err(d) = self.server.handle_packet(self.clock.now(), meta, bytes) {
+        let now = self.clock.now();
+        let handled = if behind {
+            self.server.handle_packet_behind(now, meta, bytes)
+        } else {
+            self.server.handle_packet(now, meta, bytes)
+        };
+        if let Err(d) = handled {
             debug!(link = %link.name, %src, "dropped packet: {d}");
         }
     }

@@ -4,6 +4,7 @@
 
 mod ack_pacing;
 mod answer;
+mod backlog;
 pub mod clock;
 pub mod command;
 pub mod committer;

@@ -4,6 +4,7 @@
 //! threads the system calls and the network stack (most of an exchange's CPU) run on all of them at once.
 
 use super::Counters;
+use super::backlog::{Backlog, socket_drops};
 use super::engine_loop::{Engine, lock};
 use crate::link::{Link, SendBuffers};
 use crate::recv_slots::RecvSlots;
@@ -23,12 +24,15 @@ pub(super) struct PacketPath {
     /// next batch.
     out: Vec<Transmit>,
     sends: SendBuffers,
+    /// Whether this thread is behind on each link's socket it reads, by link id.
+    backlogs: Vec<Backlog>,
     counters: Arc<Counters>,
 }
 
 impl PacketPath {
     pub(super) fn new(thread: usize, counters: Arc<Counters>) -> Self {
-        PacketPath { thread, slots: RecvSlots::new(), out: Vec::new(), sends: SendBuffers::default(), counters }
+        let (slots, sends) = (RecvSlots::new(), SendBuffers::default());
+        PacketPath { thread, slots, out: Vec::new(), sends, backlogs: Vec::new(), counters }
     }
 
     /// Reads up to `want` datagrams from `socket` (one of `link`'s), hands those that are this thread's to
@@ -50,9 +54,14 @@ impl PacketPath {
         if read == 0 {
             return (0, false);
         }
+        let id = link.id as usize;
+        if self.backlogs.len() <= id {
+            self.backlogs.resize(id + 1, Backlog::default());
+        }
+        let behind = self.backlogs[id].after_read(read, want, || socket_drops(socket));
         let thread = self.thread;
         let mine = self.slots.datagrams().filter(|(_, b)| link.is_mine(thread, b));
-        let (read_at, wake) = lock(engine).packet_batch(link, at, mine, &mut self.out);
+        let (read_at, wake) = lock(engine).packet_batch(link, at, behind, mine, &mut self.out);
         self.send(links, read_at);
         (read, wake)
     }
