@@ -983,6 +983,63 @@ mod tests {
         assert_eq!(stats(&cmd_tx).store_reading_paused, 1);
     }
 
+    #[test]
+    fn a_socket_that_overflowed_sheds_its_discovers_and_every_request_waiting_there_is_answered() {
+        sheds_discovers_while_behind(1);
+    }
+
+    #[test]
+    fn every_packet_thread_sheds_the_discovers_of_its_own_overflowed_socket() {
+        sheds_discovers_while_behind(2);
+    }
+
+    /// The engine stops reading (a stalled store, as above) while REQUESTs and then a flood of DISCOVERs
+    /// wait in its sockets, more than they hold. Once it reads again it is behind: the REQUESTs are ACKed,
+    /// the DISCOVERs shed and counted, and once the sockets are drained a new DISCOVER is offered again.
+    fn sheds_discovers_while_behind(threads: usize) {
+        use dhcplab_engine::packet::DropReason;
+        const CAP: usize = 40;
+        // Well past what a socket holds at the 4 MiB this daemon asks for (the kernel doubles it): a few
+        // thousand datagrams each.
+        const FLOOD: u32 = 12_000;
+        let clients = clients();
+        let open = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let store = Box::new(Gated(open.clone()));
+        let (cmd_tx, server_addr) =
+            spawn_engine_threads(threads, SUBNET, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
+        let offered = offers(&clients, server_addr, 200);
+        let paused = || counters.store_reading_paused.load(Ordering::Relaxed) > 0;
+        let requests = request_until(&clients, server_addr, &offered, paused);
+        assert_eq!(counters.store_reading_paused.load(Ordering::Relaxed), 1, "{requests} REQUESTs never paused it");
+        // Twenty more offered clients' REQUESTs wait first; then the flood overflows every socket.
+        let waiting = requests..requests + 20;
+        for i in waiting.clone() {
+            let request = ClientMsg::new(DhcpMessage::Request.message_type(), hw(i as u32), i as u32)
+                .requested(offered[i])
+                .server(Ipv4Addr::new(192, 0, 2, 1))
+                .bytes();
+            clients.send_to(&request, server_addr).unwrap();
+        }
+        for i in 0..FLOOD {
+            let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(10_000 + i), i).bytes();
+            clients.send_to(&discover, server_addr).unwrap();
+        }
+        open.store(true, Ordering::Release);
+        let replies: Vec<DhcpMessage> = std::iter::from_fn(|| reply(&clients)).map(|r| r.msg).collect();
+        let count = |m: DhcpMessage| replies.iter().filter(|r| **r == m).count();
+        assert_eq!(count(DhcpMessage::Ack), requests + waiting.len(), "every REQUEST is ACKed: {replies:?}");
+        let st = stats(&cmd_tx);
+        let shed = st.engine.dropped.get(&DropReason::Overload).copied().unwrap_or(0);
+        assert!(shed > 0, "no DISCOVER was shed: {} OFFERs, stats {st:?}", count(DhcpMessage::Offer));
+        assert!(st.queue_overflow > 0, "the flood never overflowed a socket: the test shows nothing");
+        // Drained, the link is not behind: a new client is offered an address (the oldest unrequested offer
+        // gives way if the pool is full).
+        let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(60_000), 60_000).bytes();
+        clients.send_to(&discover, server_addr).unwrap();
+        assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Offer), "shed after the sockets drained");
+    }
+
     /// A store that keeps what it is given.
     struct Kept(Arc<std::sync::Mutex<Vec<Change>>>);
 

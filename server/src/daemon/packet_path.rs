@@ -7,7 +7,7 @@ use super::Counters;
 use super::backlog::{Backlog, socket_drops};
 use super::engine_loop::{Engine, lock};
 use crate::link::{Link, SendBuffers};
-use crate::recv_slots::RecvSlots;
+use crate::recv_slots::{MAX_SLOTS, RecvSlots};
 use dhcplab_engine::Transmit;
 use dhcplab_engine::message::DhcpMessage;
 use std::net::UdpSocket;
@@ -58,7 +58,7 @@ impl PacketPath {
         if self.backlogs.len() <= id {
             self.backlogs.resize(id + 1, Backlog::default());
         }
-        let behind = self.backlogs[id].after_read(read, want, || socket_drops(socket));
+        let behind = self.backlogs[id].after_read(read, want.min(MAX_SLOTS), || socket_drops(socket));
         let thread = self.thread;
         let mine = self.slots.datagrams().filter(|(_, b)| link.is_mine(thread, b));
         let (read_at, wake) = lock(engine).packet_batch(link, at, behind, mine, &mut self.out);
