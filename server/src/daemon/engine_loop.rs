@@ -948,7 +948,20 @@ mod tests {
         stalled_store_pauses_reading(2);
     }
 
-    fn stalled_store_pauses_reading(threads: usize) {
+    /// An engine with `threads` packet threads whose store stalls until `open` is set, made to stop
+    /// reading: 200 clients offered addresses, then their REQUESTs one at a time until the held job
+    /// reaches its cap (of `CAP`).
+    struct Paused {
+        clients: std::net::UdpSocket,
+        open: Arc<AtomicBool>,
+        cmd_tx: CommandSender,
+        server_addr: std::net::SocketAddr,
+        offered: Vec<Ipv4Addr>,
+        /// The REQUESTs sent until reading stopped (the first `requests` of `offered`).
+        requests: usize,
+    }
+
+    fn paused_engine(threads: usize) -> Paused {
         const CAP: usize = 40;
         let clients = clients();
         let open = Arc::new(AtomicBool::new(false));
@@ -964,6 +977,11 @@ mod tests {
         assert_eq!(counters.store_reading_paused.load(Ordering::Relaxed), 1, "{requests} REQUESTs never paused it");
         // Each of the queue's jobs holds one REQUEST; the held one gathered a change and an ACK for each.
         assert!(requests >= STORE_QUEUE + CAP / 2, "paused after {requests} REQUESTs");
+        Paused { clients, open, cmd_tx, server_addr, offered, requests }
+    }
+
+    fn stalled_store_pauses_reading(threads: usize) {
+        let Paused { clients, open, cmd_tx, server_addr, requests, .. } = paused_engine(threads);
 
         // The API is still answered; packets wait in the kernel, unread, whichever socket they reach.
         let (tx, rx) = oneshot::channel();
@@ -998,20 +1016,10 @@ mod tests {
     /// the DISCOVERs shed and counted, and once the sockets are drained a new DISCOVER is offered again.
     fn sheds_discovers_while_behind(threads: usize) {
         use dhcplab_engine::packet::DropReason;
-        const CAP: usize = 40;
         // Well past what a socket holds at the 4 MiB this daemon asks for (the kernel doubles it): a few
         // thousand datagrams each.
         const FLOOD: u32 = 12_000;
-        let clients = clients();
-        let open = Arc::new(AtomicBool::new(false));
-        let counters = Arc::new(Counters::default());
-        let store = Box::new(Gated(open.clone()));
-        let (cmd_tx, server_addr) =
-            spawn_engine_threads(threads, SUBNET, &clients, store, counters.clone(), |e| e.with_held_max(CAP));
-        let offered = offers(&clients, server_addr, 200);
-        let paused = || counters.store_reading_paused.load(Ordering::Relaxed) > 0;
-        let requests = request_until(&clients, server_addr, &offered, paused);
-        assert_eq!(counters.store_reading_paused.load(Ordering::Relaxed), 1, "{requests} REQUESTs never paused it");
+        let Paused { clients, open, cmd_tx, server_addr, offered, requests } = paused_engine(threads);
         // Twenty more offered clients' REQUESTs wait first; then the flood overflows every socket.
         let waiting = requests..requests + 20;
         for i in waiting.clone() {
