@@ -6,6 +6,10 @@
 
 use std::net::UdpSocket;
 use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+/// How often a thread that keeps falling behind on a socket says so in the log.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// `SO_MEMINFO` (asm-generic/socket.h): the socket's memory counters, `SK_MEMINFO_DROPS` among them.
 const SO_MEMINFO: libc::c_int = 55;
@@ -16,6 +20,7 @@ pub(super) struct Backlog {
     /// The socket's drop counter when last asked.
     drops_seen: u32,
     behind: bool,
+    warned: Option<Instant>,
 }
 
 impl Backlog {
@@ -33,6 +38,15 @@ impl Backlog {
             self.behind = true;
         }
         self.behind
+    }
+
+    /// Whether to log, at `now`, that the thread is behind: the first time, then at most once a minute.
+    pub(super) fn warn_now(&mut self, now: Instant) -> bool {
+        if self.warned.is_some_and(|w| now.saturating_duration_since(w) < WARN_EVERY) {
+            return false;
+        }
+        self.warned = Some(now);
+        true
     }
 }
 
@@ -63,6 +77,16 @@ mod tests {
         assert!(!b.after_read(32, 32, || Some(17)), "no drops since the last look: a burst again");
         let mut b = Backlog::default();
         assert!(!b.after_read(32, 32, || None), "a socket that cannot say is never behind");
+    }
+
+    #[test]
+    fn falling_behind_is_logged_the_first_time_then_at_most_once_a_minute() {
+        let mut b = Backlog::default();
+        let t = Instant::now();
+        assert!(b.warn_now(t));
+        assert!(!b.warn_now(t + Duration::from_secs(59)));
+        assert!(b.warn_now(t + Duration::from_secs(60)));
+        assert!(!b.warn_now(t + Duration::from_secs(61)));
     }
 
     #[test]

@@ -58,7 +58,16 @@ impl PacketPath {
         if self.backlogs.len() <= id {
             self.backlogs.resize(id + 1, Backlog::default());
         }
-        let behind = self.backlogs[id].after_read(read, want.min(MAX_SLOTS), || socket_drops(socket));
+        let backlog = &mut self.backlogs[id];
+        let behind = backlog.after_read(read, want.min(MAX_SLOTS), || socket_drops(socket));
+        if behind && backlog.warn_now(at) {
+            warn!(
+                link = %link.name,
+                thread = self.thread,
+                "behind: its receive buffer overflowed; DISCOVERs are shed (counted as overload) until it is \
+                 drained, REQUESTs are still answered"
+            );
+        }
         let thread = self.thread;
         let mine = self.slots.datagrams().filter(|(_, b)| link.is_mine(thread, b));
         let (read_at, wake) = lock(engine).packet_batch(link, at, behind, mine, &mut self.out);
