@@ -24,6 +24,7 @@ mod serve;
 mod sim_cmd;
 mod store;
 mod systemd;
+mod thread_priority;
 mod watch_cmd;
 mod web_app;
 

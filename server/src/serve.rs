@@ -388,13 +388,8 @@ const HTTP_NICENESS: i32 = 10;
 /// blocking pool). The engine's and the committer's threads, started before, keep theirs: when a dashboard
 /// storm and DHCP compete for the cores, DHCP wins. Raising a nice value needs no privilege.
 fn yield_cpu_to_dhcp() {
-    // SAFETY: plain syscalls on this thread's own id; no memory is shared with the kernel.
-    let r = unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, HTTP_NICENESS)
-    };
-    if r != 0 {
-        warn!("could not lower the HTTP side's CPU priority: {}", std::io::Error::last_os_error());
+    if let Err(e) = crate::thread_priority::set_own_nice(HTTP_NICENESS) {
+        warn!("could not lower the HTTP side's CPU priority: {e}");
     }
 }
 

@@ -13,6 +13,7 @@ use super::wake::Wake;
 use crate::batched_stderr::Batch;
 use crate::link::Link;
 use crate::recv_slots::MAX_SLOTS;
+use crate::thread_priority::{own_nice, set_own_nice};
 use std::net::UdpSocket;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,14 +51,14 @@ impl PacketThreads {
             let name = format!("dhcp-packets-{}", k + 1);
             let run = move || {
                 if let Some(n) = readers_nice {
-                    set_own_nice(n);
+                    set_reader_nice(n);
                 }
                 read_packets(k + 1, &engine, &links, &sockets, &stop)
             };
             handles.push(std::thread::Builder::new().name(name).spawn(run)?);
         }
         if let Some(n) = readers_nice {
-            set_own_nice(n);
+            set_reader_nice(n);
         }
         Ok(PacketThreads { stop, handles })
     }
@@ -79,22 +80,12 @@ impl PacketThreads {
 /// went out late and past 90,000 DORAs a second fewer exchanges finished the more came (bench/README.md,
 /// 4 December 21:27–21:32: two threads at 90,000/s offered 67,900 and 75,500/s answered at the same priority,
 /// 89,300 and 87,200/s at +3). One reading thread showed no difference, so it keeps the daemon's priority.
-/// Raising one's nice needs no privilege.
 const READERS_NICE: i32 = 3;
 
-/// The calling thread's nice value (0 if it cannot be read).
-fn own_nice() -> i32 {
-    // SAFETY: gettid takes nothing; getpriority reads its two integer arguments only.
-    let n = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-    // -1 is also the error return; the calling thread always exists, so it is the value.
-    n.clamp(-20, 19)
-}
-
-/// Sets the calling thread's nice value (on Linux a thread id is a process id to `setpriority`).
-fn set_own_nice(nice: i32) {
-    // SAFETY: gettid takes nothing; setpriority reads its three integer arguments only.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice.clamp(-20, 19)) } != 0 {
-        tracing::info!("a reading thread keeps the daemon's priority: {}", std::io::Error::last_os_error());
+/// Runs the calling reading thread at `nice` (see [`READERS_NICE`]).
+fn set_reader_nice(nice: i32) {
+    if let Err(e) = set_own_nice(nice) {
+        tracing::info!("a reading thread keeps the daemon's priority: {e}");
     }
 }
 
@@ -148,21 +139,5 @@ fn read_packets(k: usize, engine: &Mutex<Engine>, links: &[Link], sockets: &[Opt
                 wake_loop.wake();
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reading_thread_runs_three_steps_nicer_than_the_thread_that_started_it() {
-        let base = own_nice();
-        let mine = std::thread::spawn(move || {
-            set_own_nice(base + READERS_NICE);
-            own_nice()
-        });
-        assert_eq!(mine.join().unwrap(), (base + READERS_NICE).min(19));
-        assert_eq!(own_nice(), base, "only the calling thread is changed");
     }
 }

@@ -149,8 +149,7 @@ impl Drop for Applier {
 
 /// Gives the calling thread alone the lowest priority: the idle scheduling class (`SCHED_IDLE`), whose
 /// threads anything else that wakes on their core preempts at once, and which weigh a fifth of a nice-19
-/// thread when they share a core with a busy one; where that is refused, nice 19 (on Linux a thread id is a
-/// process id to `setpriority`). Measured on this project's VM at 14,000–16,000 DORA/s (six runs at each
+/// thread when they share a core with a busy one; where that is refused, nice 19. Measured on this project's VM at 14,000–16,000 DORA/s (six runs at each
 /// rate, `bench/README.md`, 4 December), perfdhcp lost 4 of 18 runs' worth of replies (drops ≥ 0.1 %) with
 /// the store's threads idle-class against 8 of 18 at nice 19: they had been taking its core in slices of up
 /// to 4.5 ms.
@@ -160,11 +159,7 @@ pub(super) fn lowest_priority() -> std::io::Result<()> {
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) } == 0 {
         return Ok(());
     }
-    // SAFETY: gettid takes nothing, setpriority reads its three integer arguments only.
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
+    crate::thread_priority::set_own_nice(19)
 }
 
 /// Sleeps `for` (or until the store closes): commits handed over meanwhile wake nobody.
