@@ -129,11 +129,13 @@ impl DropReason {
 #[error("{}: {detail}", reason.as_str())]
 pub struct Dropped {
     pub reason: DropReason,
-    pub detail: String,
+    /// Borrowed when it is fixed text: a drop under a flood or overload (a shed DISCOVER) allocates no
+    /// detail that only a debug log line reads.
+    pub detail: Cow<'static, str>,
 }
 
 impl Dropped {
-    pub fn new(reason: DropReason, detail: impl Into<String>) -> Self {
+    pub fn new(reason: DropReason, detail: impl Into<Cow<'static, str>>) -> Self {
         Dropped { reason, detail: detail.into() }
     }
 }

@@ -413,7 +413,7 @@ impl Server {
             }
             let policy = &self.config.policy;
             if !self.per_link.allow(now, meta.iface, policy.link_packets_per_second) {
-                return Err(Dropped::new(DropReason::RateLimited, format!("link {} is flooded", meta.iface)));
+                return Err(Dropped::new(DropReason::RateLimited, "the link is flooded"));
             }
             if !self.per_client.allow(now, req.hw, policy.client_packets_per_second) {
                 return Err(Dropped::new(DropReason::RateLimited, format!("{} sends too fast", req.hw)));

@@ -152,7 +152,9 @@ fn behind_a_discover_is_shed_and_every_exchange_under_way_is_still_answered() {
     let bound = lab.dora(mac(2));
     lab.events();
     let shed = lab.server.handle_packet_behind(lab.now, meta(), &msg(MessageType::Discover, mac(3)).bytes());
-    assert_eq!(shed.unwrap_err().reason, DropReason::Overload);
+    let shed = shed.unwrap_err();
+    assert_eq!(shed.reason, DropReason::Overload);
+    assert!(matches!(shed.detail, std::borrow::Cow::Borrowed(_)), "no detail allocated per shed DISCOVER");
     assert!(lab.server.poll_transmit().is_none(), "no OFFER for a shed DISCOVER");
     assert!(lab.events().is_empty(), "nothing offered");
     // The REQUEST answering an earlier OFFER, and a renewal, are served as ever.
