@@ -149,10 +149,10 @@ impl Drop for Applier {
 
 /// Gives the calling thread alone the lowest priority: the idle scheduling class (`SCHED_IDLE`), whose
 /// threads anything else that wakes on their core preempts at once, and which weigh a fifth of a nice-19
-/// thread when they share a core with a busy one; where that is refused, nice 19. Measured on this project's VM at 14,000–16,000 DORA/s (six runs at each
-/// rate, `bench/README.md`, 4 December), perfdhcp lost 4 of 18 runs' worth of replies (drops ≥ 0.1 %) with
-/// the store's threads idle-class against 8 of 18 at nice 19: they had been taking its core in slices of up
-/// to 4.5 ms.
+/// thread when they share a core with a busy one; where that is refused, nice 19. Measured on this
+/// project's VM at 14,000–16,000 DORA/s (six runs at each rate, `bench/README.md`, 4 December), perfdhcp
+/// lost 4 of 18 runs' worth of replies (drops ≥ 0.1 %) with the store's threads idle-class against 8 of 18
+/// at nice 19: they had been taking its core in slices of up to 4.5 ms.
 pub(super) fn lowest_priority() -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: pid 0 is the calling thread; the kernel only reads `param`, which lives across the call.
