@@ -1,14 +1,16 @@
 //! The engine's own work per DORA, counted rather than timed, so it reads the same on a busy, shared machine:
 //! heap allocations and bytes per DORA (counted here by the global allocator) and, when `bench/engine-work`
-//! runs this under callgrind, instructions per DORA. Every DORA is a new client with a client identifier,
-//! against a server holding 50,000 leases in a /16 pool and 64 reservations: the server's work alone, from
-//! the bytes of a DISCOVER to those of the ACK and the lease events; the daemon's loop (sockets, the store)
-//! is not in it.
+//! runs this under callgrind, instructions per DORA. Every DORA is a new client with a client identifier
+//! and dhclient's parameter request list, against a server holding 50,000 leases in a /16 pool and 64
+//! reservations: the server's work alone, from the bytes of a DISCOVER to those of the ACK and the lease
+//! events; the daemon's loop (sockets, the store) is not in it. Then the same per packet of one client's
+//! flood, which its rate limit drops.
 
 mod common;
 
 use common::{SERVER, busy_server, clock, meta, msg, yiaddr};
 use dhcplab_engine::Server;
+use dhcplab_engine::packet::DropReason;
 use dhcproto::v4::MessageType;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -86,14 +88,35 @@ fn measured(server: &mut Server, clients: &mut [Client]) {
     }
 }
 
+/// What a hostile host costs (callgrind counts this function apart): one client's REQUESTs, all in one
+/// second, past its share (20 a second), so each is read and dropped as `rate_limited`.
+#[inline(never)]
+fn flooded(server: &mut Server, request: &[u8]) {
+    for _ in 0..FLOOD {
+        black_box(server.handle_packet(clock(LEASES + DORAS), meta(), request).is_err());
+    }
+}
+
+/// Packets of one client's flood, after the DORAs.
+const FLOOD: u32 = 10_000;
+
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to choose.
     let mut server = busy_server(LEASES);
     let mut clients: Vec<Client> = (LEASES..LEASES + DORAS).map(Client::new).collect();
     let (allocations, bytes) = (ALLOCATIONS.load(Relaxed), BYTES.load(Relaxed));
     measured(&mut server, &mut clients);
-    let per = |after: u64, before: u64| (after - before) as f64 / f64::from(DORAS);
+    let per = |after: u64, before: u64, n: u32| (after - before) as f64 / f64::from(n);
     println!("{DORAS} DORAs against {LEASES} leases");
-    println!("heap allocations per DORA: {:.1}", per(ALLOCATIONS.load(Relaxed), allocations));
-    println!("bytes allocated per DORA: {:.0}", per(BYTES.load(Relaxed), bytes));
+    println!("heap allocations per DORA: {:.1}", per(ALLOCATIONS.load(Relaxed), allocations, DORAS));
+    println!("bytes allocated per DORA: {:.0}", per(BYTES.load(Relaxed), bytes, DORAS));
+
+    let request = &clients[0].request;
+    let dropped = server.stats().dropped.get(&DropReason::RateLimited).copied().unwrap_or(0);
+    let allocations = ALLOCATIONS.load(Relaxed);
+    flooded(&mut server, request);
+    let dropped = server.stats().dropped.get(&DropReason::RateLimited).copied().unwrap_or(0) - dropped;
+    assert!(dropped + 20 >= u64::from(FLOOD), "the flood was dropped ({dropped} of {FLOOD})");
+    println!("{FLOOD} packets of one client's flood, {dropped} dropped");
+    println!("heap allocations per flood packet: {:.2}", per(ALLOCATIONS.load(Relaxed), allocations, FLOOD));
 }

@@ -18,11 +18,16 @@ pub fn hw(n: u32) -> HwAddr {
     HwAddr::ethernet([0x02, 0, b[0], b[1], b[2], b[3]])
 }
 
+/// The parameter request list (option 55) dhclient sends on Debian: every real client sends one, of 7 to
+/// 20 codes, in each DISCOVER and REQUEST.
+pub const PRL: [u8; 13] = [1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42];
+
 /// Client `n`'s DHCP message, with the client identifier (type 1 and its chaddr, RFC 2132 §9.14) that
-/// dhclient, dhcpcd, systemd-networkd and Windows send, so its lease is keyed by it.
+/// dhclient, dhcpcd, systemd-networkd and Windows send, so its lease is keyed by it, and dhclient's
+/// parameter request list.
 pub fn msg(kind: MessageType, n: u32) -> ClientMsg {
     let id = [&[1u8][..], hw(n).as_bytes()].concat();
-    ClientMsg::new(kind, hw(n), n).client_id(id)
+    ClientMsg::new(kind, hw(n), n).client_id(id).params(&PRL)
 }
 
 /// Client `n`'s moment: ten new clients a millisecond, as a busy daemon sees them (its per-client rate
