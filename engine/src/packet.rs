@@ -7,6 +7,7 @@ use crate::config::HexBytes;
 use crate::hwaddr::HwAddr;
 use crate::message::DhcpMessage;
 use crate::relay_info::RelayAgentInfo;
+use crate::short_bytes::ShortBytes;
 use dhcproto::v4::{DhcpOption, Flags, HType, Message, MessageType, OptionCode, fqdn::ClientFQDN};
 use dhcproto::{Decodable, Decoder};
 use serde::{Deserialize, Serialize};
@@ -169,14 +170,15 @@ pub struct Request {
     pub requested_ip: Option<Ipv4Addr>,
     pub server_id: Option<Ipv4Addr>,
     pub lease_time: Option<Duration>,
-    /// Option 55 in the client's order.
-    pub prl: Option<Vec<u8>>,
+    /// Option 55 in the client's order; kept in the value (a real client's list is 7 to 20 codes), for it
+    /// is read from every DISCOVER and REQUEST.
+    pub prl: Option<ShortBytes>,
     /// Option 118, or sub-option 5 of option 82 (RFC 3527): the subnet the client is on.
     pub link_selection: Option<Ipv4Addr>,
     /// Option 81 (RFC 4702): the name the client wants in DNS, and who should update it.
     pub fqdn: Option<ClientFQDN>,
-    /// Option 60, the vendor class, as sent.
-    pub vendor_class: Option<Vec<u8>>,
+    /// Option 60, the vendor class, as sent (Windows sends `MSFT 5.0` in every request).
+    pub vendor_class: Option<ShortBytes>,
     /// Option 77 (RFC 3004), as sent: (length, class) pairs.
     pub user_class: Option<Vec<u8>>,
     /// Option 93 (RFC 4578): the client's system architecture.
@@ -484,10 +486,10 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
         requested_ip,
         server_id,
         lease_time,
-        prl: prl.map(Cow::into_owned),
+        prl: prl.as_deref().map(ShortBytes::new),
         link_selection,
         fqdn,
-        vendor_class: vendor_class.map(Cow::into_owned),
+        vendor_class: vendor_class.as_deref().map(ShortBytes::new),
         user_class: user_class.map(Cow::into_owned),
         arch,
         max_message_size,
@@ -545,7 +547,7 @@ mod tests {
         assert_eq!(r.kind, DhcpMessage::Discover);
         assert_eq!(r.hw.to_string(), "52:54:00:12:34:56");
         assert_eq!(r.hostname.as_deref(), Some("laptop"));
-        assert_eq!(r.prl, Some(vec![1, 3]));
+        assert_eq!(r.prl.as_deref(), Some(&[1, 3][..]));
     }
 
     #[test]
@@ -757,13 +759,15 @@ mod against_dhcproto {
                 _ => None,
             },
             prl: match get(OptionCode::ParameterRequestList) {
-                Some(DhcpOption::ParameterRequestList(c)) => Some(c.iter().map(|&c| u8::from(c)).collect()),
+                Some(DhcpOption::ParameterRequestList(c)) => {
+                    Some(c.iter().map(|&c| u8::from(c)).collect::<Vec<u8>>().into())
+                }
                 _ => None,
             },
             link_selection,
             fqdn,
             vendor_class: match get(OptionCode::ClassIdentifier) {
-                Some(DhcpOption::ClassIdentifier(b)) => Some(b.clone()),
+                Some(DhcpOption::ClassIdentifier(b)) => Some(b[..].into()),
                 _ => None,
             },
             user_class: match get(OptionCode::UserClass) {
@@ -863,7 +867,7 @@ mod against_dhcproto {
         let end = b.iter().rposition(|&x| x == 255).unwrap();
         b.splice(end..end, [55, 2, 6, 15, 0, 51, 4, 0, 0, 1, 0, 55, 1, 42]);
         let r = parse_request(&b).unwrap();
-        assert_eq!(r.prl, Some(vec![1, 3, 6, 15, 42]));
+        assert_eq!(r.prl.as_deref(), Some(&[1, 3, 6, 15, 42][..]));
         assert_eq!(r.lease_time, Some(Duration::from_secs(256)));
     }
 

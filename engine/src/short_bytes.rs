@@ -3,7 +3,9 @@
 //! A client identifier is read from every request and then held by the offer, the lease, each of its
 //! events and the store's change: as a boxed slice each was an allocation on the packet path, and each
 //! lease's identifier a heap block of its own. Most fit in the value itself (a type-1 identifier with a
-//! MAC is 7 bytes, RFC 4361's IAID and DUID about 19); a longer one is shared, so copies stay cheap.
+//! MAC is 7 bytes, RFC 4361's IAID and DUID about 19); a longer one is shared, so copies stay cheap. A
+//! request's parameter list and vendor class are kept so too: real clients send 7 to 20 codes, and
+//! `MSFT 5.0` or `android-dhcp-14`, in every DISCOVER and REQUEST.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};

@@ -7,6 +7,7 @@
 use crate::class::{ClientClass, Membership};
 use crate::packet::Request;
 use crate::reply::{self, Header, LeaseTimes};
+use crate::short_bytes::ShortBytes;
 use crate::subnet::Subnet;
 use dhcproto::Encodable;
 use dhcproto::error::EncodeError;
@@ -232,7 +233,7 @@ pub struct Templates {
 struct Key {
     subnet: usize,
     classes: Vec<usize>,
-    prl: Option<Vec<u8>>,
+    prl: Option<ShortBytes>,
 }
 
 impl Templates {
