@@ -285,6 +285,13 @@ fn scan_options(opts: &[u8]) -> Result<Codes, Dropped> {
     Ok(codes)
 }
 
+/// The client's hardware address (chaddr, its first `hlen` bytes: RFC 2131 §2) in a packet whose fixed
+/// header is whole, whatever else is wrong with it: what a log line about a dropped packet names.
+pub fn chaddr(bytes: &[u8]) -> Option<HwAddr> {
+    let hlen = usize::from(*bytes.get(2)?);
+    HwAddr::new(bytes.get(28..28 + hlen).filter(|_| bytes.len() >= HEADER_LEN)?).ok()
+}
+
 /// The fixed header's checks, shared by both directions. `op` is 1 for requests (to port 67), 2 for
 /// replies (to port 68). Returns the option codes present.
 fn check_header(bytes: &[u8], op: u8) -> Result<Codes, Dropped> {
@@ -463,8 +470,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             .filter(|m| m.from_client())
             .ok_or_else(|| Dropped::new(DropReason::UnexpectedMessageType, format!("{t:?}")))?,
     };
-    let hw = HwAddr::new(&bytes[28..28 + usize::from(bytes[2])])
-        .map_err(|e| Dropped::new(DropReason::BadHardwareLength, e.to_string()))?;
+    let hw = chaddr(bytes).ok_or_else(|| Dropped::new(DropReason::BadHardwareLength, "chaddr"))?;
     if link_selection.is_none() {
         link_selection = relay_info.as_ref().and_then(RelayAgentInfo::link_selection);
     }
@@ -548,6 +554,20 @@ mod tests {
         assert_eq!(r.hw.to_string(), "52:54:00:12:34:56");
         assert_eq!(r.hostname.as_deref(), Some("laptop"));
         assert_eq!(r.prl.as_deref(), Some(&[1, 3][..]));
+    }
+
+    #[test]
+    fn a_dropped_packets_chaddr_is_read_whenever_its_header_is_whole() {
+        let good = discover_bytes();
+        let mut wrong_op = good.clone();
+        wrong_op[0] = 2;
+        assert_eq!(chaddr(&wrong_op).map(|h| h.to_string()).as_deref(), Some("52:54:00:12:34:56"));
+        assert_eq!(chaddr(&good[..HEADER_LEN - 1]), None, "a short packet has no whole header");
+        let mut b = good.clone();
+        b[2] = 17;
+        assert_eq!(chaddr(&b), None, "chaddr is 16 bytes");
+        b[2] = 0;
+        assert_eq!(chaddr(&b).map(|h| h.as_bytes().len()), Some(0));
     }
 
     #[test]

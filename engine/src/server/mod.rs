@@ -416,7 +416,9 @@ impl Server {
                 return Err(Dropped::new(DropReason::RateLimited, "the link is flooded"));
             }
             if !self.per_client.allow(now, req.hw, policy.client_packets_per_second) {
-                return Err(Dropped::new(DropReason::RateLimited, format!("{} sends too fast", req.hw)));
+                // Fixed text, so a flooding client costs no formatting: the daemon's log line names its
+                // hardware address (`packet::chaddr`) only when it is written.
+                return Err(Dropped::new(DropReason::RateLimited, "the client sends too fast"));
             }
             self.stats.received_by_type.count(req.kind);
             self.exchange = Some(crate::event::Exchange { xid: req.header.xid, iface: meta.iface });

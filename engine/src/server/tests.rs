@@ -791,13 +791,19 @@ fn a_decline_flood_quarantines_at_most_a_quarter_of_the_pool() {
 #[test]
 fn a_client_that_asks_in_a_loop_is_answered_twenty_times_a_second() {
     let mut lab = lab();
-    let answered = (0..30).filter(|_| {
-        let r = lab.server.handle_packet(lab.now, meta(), &msg(MessageType::Discover, mac(1)).bytes());
-        while lab.server.poll_transmit().is_some() {}
-        r.is_ok()
-    });
-    assert_eq!(answered.count(), 20);
+    let results: Vec<_> = (0..30)
+        .map(|_| {
+            let r = lab.server.handle_packet(lab.now, meta(), &msg(MessageType::Discover, mac(1)).bytes());
+            while lab.server.poll_transmit().is_some() {}
+            r
+        })
+        .collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 20);
     assert_eq!(lab.server.stats().dropped.get(&DropReason::RateLimited), Some(&10));
+    for r in &results[20..] {
+        let d = r.as_ref().unwrap_err();
+        assert!(matches!(d.detail, std::borrow::Cow::Borrowed(_)), "no detail formatted per packet of a flood");
+    }
     // Another client is not held back, and the next second the first gets its share again.
     assert!(lab.send(msg(MessageType::Discover, mac(2))).is_some());
     lab.advance(Duration::from_secs(1));

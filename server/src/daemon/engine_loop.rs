@@ -441,7 +441,9 @@ impl Engine {
             self.server.handle_packet(now, meta, bytes)
         };
         if let Err(d) = handled {
-            debug!(link = %link.name, %src, "dropped packet: {d}");
+            // The fields are read only when the line is written: a flood's drops cost nothing more.
+            let chaddr = dhcplab_engine::packet::chaddr;
+            debug!(link = %link.name, %src, chaddr = chaddr(bytes).map(tracing::field::display), "dropped packet: {d}");
         }
     }
 
