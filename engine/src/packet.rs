@@ -470,7 +470,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Request, Dropped> {
             .filter(|m| m.from_client())
             .ok_or_else(|| Dropped::new(DropReason::UnexpectedMessageType, format!("{t:?}")))?,
     };
-    let hw = chaddr(bytes).ok_or_else(|| Dropped::new(DropReason::BadHardwareLength, "chaddr"))?;
+    let hw = chaddr(bytes).ok_or_else(|| Dropped::new(DropReason::BadHardwareLength, "hlen over 16"))?;
     if link_selection.is_none() {
         link_selection = relay_info.as_ref().and_then(RelayAgentInfo::link_selection);
     }

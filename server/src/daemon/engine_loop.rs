@@ -24,6 +24,7 @@ use dhcplab_engine::bridge::{DaemonStats, PeerStatus, Update};
 use dhcplab_engine::ddns::DnsChange;
 use dhcplab_engine::event::{Direction, LeaseChange, PacketSeen, PacketSummary};
 use dhcplab_engine::message::{DhcpMessage, SERVER_PORT};
+use dhcplab_engine::packet::chaddr;
 use dhcplab_engine::server::RecvMeta;
 use dhcplab_engine::{LeaseEventKind, LeaseState, Server};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -442,7 +443,6 @@ impl Engine {
         };
         if let Err(d) = handled {
             // The fields are read only when the line is written: a flood's drops cost nothing more.
-            let chaddr = dhcplab_engine::packet::chaddr;
             debug!(link = %link.name, %src, chaddr = chaddr(bytes).map(tracing::field::display), "dropped packet: {d}");
         }
     }
