@@ -288,8 +288,8 @@ fn scan_options(opts: &[u8]) -> Result<Codes, Dropped> {
 /// The client's hardware address (chaddr, its first `hlen` bytes: RFC 2131 §2) in a packet whose fixed
 /// header is whole, whatever else is wrong with it: what a log line about a dropped packet names.
 pub fn chaddr(bytes: &[u8]) -> Option<HwAddr> {
-    let hlen = usize::from(*bytes.get(2)?);
-    HwAddr::new(bytes.get(28..28 + hlen).filter(|_| bytes.len() >= HEADER_LEN)?).ok()
+    let header = bytes.get(..HEADER_LEN)?;
+    HwAddr::new(header.get(28..28 + usize::from(header[2]))?).ok()
 }
 
 /// The fixed header's checks, shared by both directions. `op` is 1 for requests (to port 67), 2 for
