@@ -1,7 +1,9 @@
 //! The thread that brings the SQLite file up to the change log: once a second it writes every change
-//! committed meanwhile in one transaction, then removes the segments that are wholly in the file. It runs at
-//! the lowest priority: the log already made each change durable, so this work can wait for a free core,
-//! and it never takes one from the packets (or from a load generator sharing the machine).
+//! committed meanwhile in one transaction, removes the segments that are wholly in the file, and
+//! checkpoints the WAL into the file, both writes paced (`paced_write`) so no commit of the log meets a
+//! second's worth of them on the disk at once. It runs at the lowest priority: the log already made each
+//! change durable, so this work can wait for a free core, and it never takes one from the packets (or from
+//! a load generator sharing the machine).
 //!
 //! Nothing on the DHCP path waits for it. The committer hands each commit's changes over through a map of
 //! the latest change per address, so however long the thread waits for a core what it has yet to write is
@@ -204,7 +206,8 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, shared: &Mutex<Shared>, l
         pending.absorb(taken);
         let newest = pending.newest;
         let changes = pending.latest.take();
-        let written = changes.is_empty() || {
+        let any = !changes.is_empty();
+        let written = !any || {
             match file.write(&changes) {
                 Ok(()) => true,
                 Err(e) => {
@@ -227,6 +230,11 @@ fn run(mut file: SqliteStore, remover: SegmentRemover, shared: &Mutex<Shared>, l
             let before = if closing { u64::MAX } else { newest };
             if let Err(e) = remover.remove_before(before) {
                 error!("could not remove applied change log segments: {e}");
+            }
+            // The WAL's commits into the file, so the next write can start the WAL over: a second's
+            // changes go down twice (WAL, then file), both paced, neither on any ACK's path.
+            if any && let Err(e) = file.checkpoint() {
+                error!("could not checkpoint the lease database (tried again after the next write): {e}");
             }
         }
         if closing {

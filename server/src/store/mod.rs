@@ -10,6 +10,7 @@ pub mod change_log;
 mod change_record;
 mod latest_changes;
 mod lease_db;
+mod paced_write;
 mod pg_connect;
 mod postgresql;
 mod row;
@@ -40,6 +41,8 @@ pub enum StoreError {
     BadRow { ip: String, message: String },
     #[error(transparent)]
     ChangeLog(#[from] change_log::ChangeLogError),
+    #[error("lease database {path}: {source}")]
+    Io { path: String, source: std::io::Error },
     #[error("the lease database is damaged: {0}")]
     Corrupt(String),
     #[error(

@@ -12,6 +12,7 @@
 //! records: a crash in the middle can only cut the new records, which were never acknowledged. What
 //! follows the records in a preallocated segment reads as zeros, which the reader takes as the end.
 
+use super::paced_write;
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::AsFd;
@@ -35,14 +36,6 @@ fn bytes_of(blocks: &mut [Block]) -> &mut [u8] {
     // initialised bytes, borrowed mutably for the slice's lifetime.
     unsafe { std::slice::from_raw_parts_mut(blocks.as_mut_ptr().cast::<u8>(), len) }
 }
-
-/// How many zeros one direct write of a spare puts down, and the pause after it. A commit's synced write
-/// waits for whatever else the disk was given before it, so a spare's room goes down a little at a time:
-/// a model of a 12 MiB spare made beside a 4 KiB synced write every millisecond (five trials each) had
-/// that write wait at most 18–24 ms when the zeros were written through the page cache and synced at
-/// once, 4–12 ms in direct writes back to back, 1.3–2.6 ms with a millisecond between them.
-const ZERO_CHUNK: usize = 256 << 10;
-const ZERO_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// A buffer of whole, aligned blocks, all zeros after its first `dirty` bytes: each write zeroes only what
 /// the one before left beyond its own end, not the rest of every block.
@@ -101,11 +94,11 @@ impl SegmentFile {
     /// Creates the segment at `path` with `capacity` bytes of zeros written and synced, then opened for
     /// direct writes: appends into blocks already written cost ext4 no record of a new extent (see
     /// `spare_segments`, which makes these ahead of need). The zeros go down in direct writes with pauses
-    /// between them (see `ZERO_CHUNK`), never megabytes at once for a commit to wait behind.
+    /// between them (see `paced_write`), never megabytes at once for a commit to wait behind.
     pub fn create_zeroed(path: &Path, capacity: u64) -> io::Result<SegmentFile> {
         let file = OpenOptions::new().write(true).create_new(true).custom_flags(libc::O_DIRECT).open(path)?;
         let len = capacity.div_ceil(BLOCK as u64) * BLOCK as u64;
-        let mut chunk = vec![Block([0; BLOCK]); ZERO_CHUNK / BLOCK];
+        let mut chunk = vec![Block([0; BLOCK]); paced_write::SLICE / BLOCK];
         let zeros = bytes_of(&mut chunk);
         let mut at = 0;
         while at < len {
@@ -113,7 +106,7 @@ impl SegmentFile {
             file.write_all_at(&zeros[..n], at)?;
             at += n as u64;
             if at < len {
-                std::thread::sleep(ZERO_PAUSE);
+                std::thread::sleep(paced_write::PAUSE);
             }
         }
         file.sync_all()?;

@@ -1,8 +1,9 @@
-//! The SQLite lease store: one file, one server. WAL mode with a full fsync at every commit; a serving
+//! The SQLite lease store: one file, one server. WAL mode, the WAL synced at every commit; a serving
 //! daemon commits to the change log beside the file instead (see `change_log`), and the file follows.
 
 use super::applier::{Applier, FileLag};
 use super::change_log::{self, ChangeLog, ChangeLogError};
+use super::paced_write::sync_data_paced;
 use super::row::{Row, RowText};
 use super::{Change, CommitReport, Discard, LOAD_BATCH, LeaseStore, LoadSink, StoreError};
 use dhcplab_engine::{Instant, Lease};
@@ -12,15 +13,21 @@ use std::path::{Path, PathBuf};
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
-    /// Stops the checkpoint thread when the store is dropped.
-    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
-    /// The write-ahead log, watched so it cannot grow without limit.
+    /// The applier's second connection, for its checkpoints (see `checkpoint`); none for other stores.
+    checkpointer: Option<Connection>,
+    /// The write-ahead log, synced after each commit and watched so it cannot grow without limit.
     wal: PathBuf,
-    /// Past this size the writer checkpoints the WAL itself (the background checkpoints must be failing).
+    /// The WAL's directory entry is durable (synced once, the first time the WAL is).
+    wal_named: bool,
+    /// Past this size the writer checkpoints the WAL itself (the applier's checkpoints must be failing).
     wal_limit: u64,
     commits: u64,
     /// While a daemon serves from the file: the log its commits go to, and the thread that applies them.
     logged: Option<(ChangeLog, Applier)>,
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io { path: path.display().to_string(), source }
 }
 
 /// A connection that only reads. NO_MUTEX as rusqlite's own default: each connection is used by one thread
@@ -73,7 +80,7 @@ impl SqliteStore {
     /// go straight to the file. Changes a daemon left in the change log (it was killed) are applied first,
     /// unless a daemon is serving from the file now.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut store = Self::open_file(path, true)?;
+        let mut store = Self::open_file(path, false)?;
         match ChangeLog::lock(path) {
             Ok(mut log) => store.catch_up(&mut log)?,
             Err(ChangeLogError::InUse(_)) => tracing::warn!(
@@ -89,7 +96,7 @@ impl SqliteStore {
     /// in the change log, and the file follows within a second. A second daemon on the same file is refused.
     pub fn open_serving(path: &Path) -> Result<Self, StoreError> {
         let mut log = ChangeLog::lock(path)?;
-        // The applier's store does the background checkpoints: this connection only reads, at start.
+        // The applier's store does the checkpoints: this connection reads at start and catches up.
         let mut store = Self::open_file(path, false)?;
         store.catch_up(&mut log)?;
         log.make_spares()?;
@@ -112,41 +119,42 @@ impl SqliteStore {
 
     fn open_file(path: &Path, checkpoints: bool) -> Result<Self, StoreError> {
         let mut conn = Connection::open(path)?;
-        // WAL: readers never block the writer. FULL: the WAL is fsync'd at every commit, so a committed
-        // lease survives power loss, not only a process crash.
+        // WAL: readers never block the writer. NORMAL: SQLite syncs nothing at a commit; `write` then syncs
+        // the WAL itself, a slice at a time (`paced_write`), so a committed lease survives power loss, not
+        // only a process crash, and a second's changes never reach the disk at once.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        // Checkpoints (copying the WAL into the database, with an fsync of its own) would otherwise run
-        // inside a commit now and then and hold up every ACK behind it; a second connection does them in
-        // the background, passively, so the writer never waits for one.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // No checkpoint inside a commit: the applier's own come after its writes (`checkpoint`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         migrate(&mut conn)?;
         let checkpointer = checkpoints
-            .then(|| Connection::open(path))
+            .then(|| {
+                let c = Connection::open(path)?;
+                // `checkpoint` syncs the file itself, paced; SQLite's own syncs would put it down at once.
+                c.pragma_update(None, "synchronous", "OFF")?;
+                Ok::<_, rusqlite::Error>(c)
+            })
             .transpose()
-            .inspect_err(|e| tracing::error!("no background checkpoints for {}: {e}", path.display()))
+            .inspect_err(|e| tracing::error!("no checkpoints for {} but the writer's own: {e}", path.display()))
             .ok()
-            .flatten()
-            .map(|c| {
-                let (stop, stopped) = std::sync::mpsc::channel::<()>();
-                let _ = std::thread::Builder::new().name("lease-checkpoint".into()).spawn(move || {
-                    // Background work, like the applier's: it must not take a core from the packets.
-                    let _ = super::applier::lowest_priority();
-                    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                        stopped.recv_timeout(std::time::Duration::from_secs(1))
-                    {
-                        let _ = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                    }
-                });
-                stop
-            });
+            .flatten();
         let wal = PathBuf::from(format!("{}-wal", path.display()));
         let path = path.to_path_buf();
-        Ok(SqliteStore { conn, path, _checkpointer: checkpointer, wal, wal_limit: WAL_LIMIT, commits: 0, logged: None })
+        Ok(SqliteStore {
+            conn,
+            path,
+            checkpointer,
+            wal,
+            wal_named: false,
+            wal_limit: WAL_LIMIT,
+            commits: 0,
+            logged: None,
+        })
     }
 
-    /// Checkpoints the WAL on the writer's own connection when it has outgrown `wal_limit`: background
-    /// checkpoints keep it small, but when they fail (or a reader holds them back) it must not fill the disk.
+    /// Checkpoints the WAL on the writer's own connection when it has outgrown `wal_limit`: the applier's
+    /// checkpoints keep it small, but when they fail (or a reader holds them back) it must not fill the disk;
+    /// a tool's long import has no others.
     fn bound_wal(&mut self) {
         self.commits += 1;
         if !self.commits.is_multiple_of(WAL_CHECK_EVERY) {
@@ -168,6 +176,9 @@ impl Drop for SqliteStore {
     fn drop(&mut self) {
         // The applier first: it writes what is left of the log into the file.
         drop(self.logged.take());
+        // Then the checkpointer, which syncs nothing: the last connection to close checkpoints and deletes
+        // the WAL, and that must be the writer's, which syncs.
+        drop(self.checkpointer.take());
         if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
             tracing::warn!("closing the lease database, its WAL could not be checkpointed: {e}");
         }
@@ -334,8 +345,39 @@ impl SqliteStore {
             }
         }
         tx.commit()?;
+        self.sync_wal()?;
         self.bound_wal();
         Ok(())
+    }
+
+    /// Makes the commits in the WAL durable (`synchronous = NORMAL` left it to this).
+    fn sync_wal(&mut self) -> Result<(), StoreError> {
+        let wal = std::fs::File::open(&self.wal).map_err(io_error(&self.wal))?;
+        sync_data_paced(&wal).map_err(io_error(&self.wal))?;
+        if !self.wal_named {
+            let dir = self.wal.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
+            self.wal_named = true;
+        }
+        Ok(())
+    }
+
+    /// Copies the WAL's commits into the database file, the file synced a slice at a time, so the next
+    /// commit can start the WAL over. The writer's connection holds the write lock meanwhile: a WAL started
+    /// over (by a tool writing to the file) before the copied pages are durable could lose them in a power
+    /// cut, and SQLite's own checkpoint, which would sync them first, would put them down at once.
+    pub(super) fn checkpoint(&mut self) -> Result<(), StoreError> {
+        let Some(checkpointer) = &self.checkpointer else { return Ok(()) };
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let copied = checkpointer
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .map_err(StoreError::from)
+            .and_then(|()| {
+                let file = std::fs::File::open(&self.path).map_err(io_error(&self.path))?;
+                sync_data_paced(&file).map_err(io_error(&self.path))
+            });
+        self.conn.execute_batch(if copied.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        copied
     }
 }
 
@@ -590,11 +632,36 @@ mod tests {
     }
 
     #[test]
-    fn the_wal_stays_bounded_when_background_checkpoints_fail() {
+    fn the_appliers_checkpoints_let_the_wal_start_over_and_lose_nothing() {
+        let (dir, path) = fresh_db("checkpoints");
+        let mut s = SqliteStore::open_file(&path, true).unwrap();
+        let wal_len = |s: &SqliteStore| std::fs::metadata(&s.wal).map_or(0, |m| m.len());
+        let put =
+            |i: u32| Change::Put(lease(&std::net::Ipv4Addr::from(0x0a00_0000 + i).to_string(), LeaseState::Bound));
+        let mut first = 0;
+        for round in 0..100u32 {
+            s.write(&(0..50).map(|i| put(round * 50 + i)).collect::<Vec<_>>()).unwrap();
+            s.checkpoint().unwrap();
+            if round == 0 {
+                first = wal_len(&s);
+            }
+        }
+        // Each write starts the WAL over from the checkpoint before it; without them it would hold all 100.
+        assert!(first > 0 && wal_len(&s) <= 4 * first, "the WAL grew from {first} to {} bytes", wal_len(&s));
+        // Every lease is in the file itself: read with the WAL ignored (a copy of the file alone).
+        let copy = dir.join("copy.sqlite3");
+        std::fs::copy(&path, &copy).unwrap();
+        let n: i64 =
+            Connection::open(&copy).unwrap().query_row("SELECT count(*) FROM leases", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 5_000);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_wal_stays_bounded_without_the_appliers_checkpoints() {
         let (dir, path) = fresh_db("wal");
+        // A tool's store: no checkpoints but the writer's own bound.
         let mut s = SqliteStore::open(&path).unwrap();
-        // As if the checkpoint thread could not open its connection: only the writer's own bound is left.
-        s._checkpointer = None;
         s.wal_limit = 64 << 10;
         for i in 0..2_000u32 {
             let ip = std::net::Ipv4Addr::from(0xc000_0200 + (i % 200)).to_string();
