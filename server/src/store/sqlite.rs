@@ -30,6 +30,11 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io { path: path.display().to_string(), source }
 }
 
+/// Makes the file at `path` durable a slice at a time (`paced_write`).
+fn sync_paced(path: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(path).and_then(|f| sync_data_paced(&f)).map_err(io_error(path))
+}
+
 /// A connection that only reads. NO_MUTEX as rusqlite's own default: each connection is used by one thread
 /// at a time, and in SQLite's serialized mode every column read takes a lock.
 const READ_ONLY: OpenFlags = OpenFlags::SQLITE_OPEN_READ_ONLY.union(OpenFlags::SQLITE_OPEN_NO_MUTEX);
@@ -352,8 +357,7 @@ impl SqliteStore {
 
     /// Makes the commits in the WAL durable (`synchronous = NORMAL` left it to this).
     fn sync_wal(&mut self) -> Result<(), StoreError> {
-        let wal = std::fs::File::open(&self.wal).map_err(io_error(&self.wal))?;
-        sync_data_paced(&wal).map_err(io_error(&self.wal))?;
+        sync_paced(&self.wal)?;
         if !self.wal_named {
             let dir = self.wal.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
             std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_error(dir))?;
@@ -372,10 +376,7 @@ impl SqliteStore {
         let copied = checkpointer
             .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
             .map_err(StoreError::from)
-            .and_then(|()| {
-                let file = std::fs::File::open(&self.path).map_err(io_error(&self.path))?;
-                sync_data_paced(&file).map_err(io_error(&self.path))
-            });
+            .and_then(|()| sync_paced(&self.path));
         self.conn.execute_batch(if copied.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
         copied
     }
