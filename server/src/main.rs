@@ -88,7 +88,7 @@ DHCPLAB_DB_PASSWORD (PostgreSQL password when the lease_db URL and lease_db_pass
 none).
 Files: /etc/dhcplab/dhcplab.toml (serve's config when --config is not given);
 /var/lib/dhcplab/leases.sqlite3 (the default lease database) and, beside it, leases.sqlite3.changes/ (its
-change log: each lease is synced there before its ACK, and written into the file within a second).";
+change log: each lease is synced there before its ACK, and written into the file within five seconds).";
 
 /// Where `serve` looks for its config when `--config` is not given.
 const DEFAULT_CONFIG: &str = "/etc/dhcplab/dhcplab.toml";

@@ -89,7 +89,7 @@ fn the_demo_shows_live_leases_within_seconds() {
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
-    // The SQLite file follows the change log the commits went to, within a second or so.
+    // The SQLite file follows the change log the commits went to, within five seconds or so.
     wait(Duration::from_secs(10), "the lease file to catch up with its change log", || {
         let s = json(&p, "/api/stats");
         (s["store_commits"].as_u64()? > 0 && s["file_behind"].as_u64()? == 0).then_some(())

@@ -2,7 +2,7 @@
 //! while the daemon runs. Each commit appends its changes to the current segment, durably (see
 //! `segment_file`: a direct, synchronous write where the filesystem allows, else `fdatasync`) — a few
 //! hundred bytes a lease — where a SQLite commit wrote and synced whole b-tree pages of the table and
-//! its index. The SQLite file gets the same changes a second later, many commits at once, from a thread that
+//! its index. The SQLite file gets the same changes seconds later, many commits at once, from a thread that
 //! runs when the cores are free (`Applier`); a segment is removed once everything in it is in the file.
 //!
 //! Replaying changes is idempotent (an upsert or a delete per address), so any run of the newest segments

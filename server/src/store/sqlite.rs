@@ -89,7 +89,7 @@ impl SqliteStore {
         match ChangeLog::lock(path) {
             Ok(mut log) => store.catch_up(&mut log)?,
             Err(ChangeLogError::InUse(_)) => tracing::warn!(
-                "a dhcplab daemon serves from {}: its last second of changes may not be in the file yet",
+                "a dhcplab daemon serves from {}: its last five seconds of changes may not be in the file yet",
                 path.display()
             ),
             Err(e) => return Err(e.into()),
@@ -98,7 +98,7 @@ impl SqliteStore {
     }
 
     /// Opens the database at `path` for the daemon that serves from it, alone: every commit is made durable
-    /// in the change log, and the file follows within a second. A second daemon on the same file is refused.
+    /// in the change log, and the file follows within five seconds. A second daemon on the same file is refused.
     pub fn open_serving(path: &Path) -> Result<Self, StoreError> {
         let mut log = ChangeLog::lock(path)?;
         // The applier's store does the checkpoints: this connection reads at start and catches up.
@@ -126,7 +126,7 @@ impl SqliteStore {
         let mut conn = Connection::open(path)?;
         // WAL: readers never block the writer. NORMAL: SQLite syncs nothing at a commit; `write` then syncs
         // the WAL itself, a slice at a time (`paced_write`), so a committed lease survives power loss, not
-        // only a process crash, and a second's changes never reach the disk at once.
+        // only a process crash, and a write's changes never reach the disk at once.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         // No checkpoint inside a commit: the applier's own come after its writes (`checkpoint`).
@@ -486,7 +486,7 @@ mod tests {
         assert_eq!(change_log::read(&log_dir).unwrap(), vec![put.clone()]);
         let lag = s.file_lag().expect("a serving store follows its log");
         assert_eq!(lag.behind.load(std::sync::atomic::Ordering::Relaxed), 1);
-        // In the file within a second or so.
+        // In the file within five seconds or so.
         let reader = Connection::open_with_flags(&path, READ_ONLY).unwrap();
         let in_file = || reader.query_row("SELECT count(*) FROM leases", [], |r| r.get::<_, i64>(0)).unwrap();
         let start = std::time::Instant::now();
