@@ -14,7 +14,7 @@ use super::command::{Command, CommandSender};
 use super::lease_log;
 use crate::batched_stderr::Batch;
 use crate::link::{LinkSender, SendBuffers};
-use crate::store::{Change, LatestChanges, LeaseStore};
+use crate::store::{Change, LatestChanges, LeaseStore, keep_latest};
 use crossbeam_utils::CachePadded;
 use dhcplab_engine::{LeaseEvent, LeaseEventKind, Transmit};
 use std::net::Ipv4Addr;
@@ -231,8 +231,10 @@ pub fn run(
     let mut pacer = ack_pacing::Pacer::new(out.senders.len(), Instant::now());
     // Reused to hand a stall's ACKs to the pacer.
     let mut moving = Vec::new();
+    // Reused each commit: the batches taken, and their changes.
+    let (mut jobs, mut changes) = (Vec::new(), Vec::new());
     loop {
-        let mut jobs = Vec::new();
+        jobs.clear();
         // Wait for a batch; with changes still to retry, for `RETRY_AFTER` at most.
         let limit = (!backlog.is_empty()).then(|| Instant::now() + RETRY_AFTER);
         let first = match next_job(&rx, limit, &mut pacer, &mut acks) {
@@ -274,8 +276,15 @@ pub fn run(
             engine.wake();
         }
         newest = jobs.iter().map(|j| j.batch).fold(newest, u64::max);
-        backlog.add(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)));
-        let changes = backlog.take();
+        changes.clear();
+        changes.extend(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)));
+        if backlog.is_empty() {
+            keep_latest(&mut changes);
+        } else {
+            // Changes whose commit failed go first, so the newer ones win.
+            backlog.add(changes.drain(..));
+            changes = backlog.take();
+        }
         let mut refused = Vec::new();
         if !changes.is_empty() {
             let started = std::time::Instant::now();
@@ -292,7 +301,7 @@ pub fn run(
                         *last = Some(e.to_string());
                     }
                     counters.store_failing.store(true, Ordering::Release);
-                    backlog.add(changes);
+                    backlog.add(changes.drain(..));
                     log_events(&jobs, &out.senders, |_| false);
                     continue;
                 }

@@ -3,11 +3,13 @@
 //! bounded by the addresses served.
 
 use super::Change;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
+/// Hashed, not ordered: the committer adds every commit's changes (under the applier's lock), the applier
+/// sorts once per write. foldhash, randomly seeded, as the engine's tables are.
 #[derive(Default, Debug)]
-pub struct LatestChanges(BTreeMap<Ipv4Addr, Change>);
+pub struct LatestChanges(HashMap<Ipv4Addr, Change, foldhash::fast::RandomState>);
 
 impl LatestChanges {
     /// Adds `changes`, each replacing any waiting for its address.
@@ -28,7 +30,10 @@ impl LatestChanges {
 
     /// Takes every change waiting, in address order.
     pub fn take(&mut self) -> Vec<Change> {
-        std::mem::take(&mut self.0).into_values().collect()
+        let mut all: Vec<Change> = std::mem::take(&mut self.0).into_values().collect();
+        // One change per address: no two compare equal.
+        all.sort_unstable_by_key(Change::ip);
+        all
     }
 
     pub fn is_empty(&self) -> bool {
@@ -38,6 +43,21 @@ impl LatestChanges {
     pub fn len(&self) -> usize {
         self.0.len()
     }
+}
+
+/// Keeps in `changes` (oldest first) what a [`LatestChanges`] would hold of them: the latest change per
+/// address, in address order. A commit's few changes are sorted in place, where a map would allocate a
+/// node and move each change twice.
+pub fn keep_latest(changes: &mut Vec<Change>) {
+    // Stable: an address's changes stay oldest first, so the last of each run is its latest.
+    changes.sort_by_key(Change::ip);
+    changes.dedup_by(|later, kept| {
+        let same = later.ip() == kept.ip();
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
 }
 
 #[cfg(test)]
@@ -63,5 +83,31 @@ mod tests {
             vec![put("192.0.2.10", LeaseState::Bound), Change::remove(&lease("192.0.2.11", LeaseState::Bound))]
         );
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn keeping_the_latest_in_place_agrees_with_the_map() {
+        let put = |ip, state| Change::Put(lease(ip, state));
+        let changes = vec![
+            put("192.0.2.12", LeaseState::Offered),
+            put("192.0.2.10", LeaseState::Bound),
+            put("192.0.2.12", LeaseState::Bound),
+            Change::remove(&lease("192.0.2.10", LeaseState::Bound)),
+            put("192.0.2.11", LeaseState::Bound),
+            put("192.0.2.12", LeaseState::Released),
+        ];
+        let mut map = LatestChanges::default();
+        map.add(changes.clone());
+        let mut in_place = changes;
+        keep_latest(&mut in_place);
+        assert_eq!(
+            in_place,
+            vec![
+                Change::remove(&lease("192.0.2.10", LeaseState::Bound)),
+                put("192.0.2.11", LeaseState::Bound),
+                put("192.0.2.12", LeaseState::Released),
+            ]
+        );
+        assert_eq!(in_place, map.take());
     }
 }

@@ -22,7 +22,7 @@ mod test_fixtures;
 
 pub use applier::FileLag;
 pub use dhcplab_engine::arbiter::Proposal as Change;
-pub use latest_changes::LatestChanges;
+pub use latest_changes::{LatestChanges, keep_latest};
 pub use lease_db::LeaseDb;
 pub use pg_connect::PgConnect;
 pub use postgresql::{PgPeers, PgStore};
