@@ -280,25 +280,32 @@ impl ClientFacts {
     }
 }
 
-/// The classes a client belongs to: the configured ones that match (indices, in config order) and whether
-/// it is `known`.
+/// The classes a client belongs to in one subnet: the configured ones that match (indices, in config
+/// order), and its reservation there if it has one (which makes it `known`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Membership {
     pub classes: Vec<usize>,
-    pub known: bool,
+    /// The reservation's place in the subnet's list: looked up once per request, not by every step that
+    /// asks whether the client has one.
+    pub reservation: Option<usize>,
 }
 
 impl Membership {
-    pub fn of(classes: &[ClientClass], facts: &ClientFacts, known: bool) -> Self {
+    pub fn of(classes: &[ClientClass], facts: &ClientFacts, reservation: Option<usize>) -> Self {
         let classes = classes.iter().enumerate().filter(|(_, c)| c.when.matches(facts)).map(|(i, _)| i).collect();
-        Membership { classes, known }
+        Membership { classes, reservation }
+    }
+
+    /// Whether the client has a reservation in the subnet (the built-in class `known`).
+    pub fn known(&self) -> bool {
+        self.reservation.is_some()
     }
 
     /// Whether the client is in the class named `name` (a configured one, or `known`/`unknown`).
     pub fn is_in(&self, all: &[ClientClass], name: &str) -> bool {
         match name {
-            KNOWN => self.known,
-            UNKNOWN => !self.known,
+            KNOWN => self.known(),
+            UNKNOWN => !self.known(),
             _ => self.classes.iter().any(|&i| all.get(i).is_some_and(|c| c.name == name)),
         }
     }

@@ -41,12 +41,15 @@ impl Subnet {
         s
     }
 
-    /// The reservation for this client: by client identifier first, then by MAC.
-    pub fn reservation_for(&self, hw: &HwAddr, client_id: Option<&HexBytes>) -> Option<&Reservation> {
-        client_id
-            .and_then(|id| self.by_client_id.get(id))
-            .or_else(|| self.by_hw.get(hw))
-            .map(|&i| &self.config.reservations[i])
+    /// Where this client's reservation is in the configured list, found by client identifier first, then by
+    /// MAC (see `Membership::reservation`).
+    pub fn reservation_index(&self, hw: &HwAddr, client_id: Option<&HexBytes>) -> Option<usize> {
+        client_id.and_then(|id| self.by_client_id.get(id)).or_else(|| self.by_hw.get(hw)).copied()
+    }
+
+    /// The reservation at `index` of the configured list, as `reservation_index` gave it.
+    pub fn reservation_at(&self, index: Option<usize>) -> Option<&Reservation> {
+        index.and_then(|i| self.config.reservations.get(i))
     }
 
     /// True when `ip` is reserved for a client other than this one.
@@ -125,8 +128,8 @@ mod tests {
         let owner: HwAddr = "52:54:00:00:00:01".parse().unwrap();
         let other: HwAddr = "52:54:00:00:00:02".parse().unwrap();
         let ip = "192.168.1.5".parse().unwrap();
-        assert_eq!(s.reservation_for(&owner, None).map(|r| r.ip), Some(ip));
-        assert!(s.reservation_for(&other, None).is_none());
+        assert_eq!(s.reservation_at(s.reservation_index(&owner, None)).map(|r| r.ip), Some(ip));
+        assert!(s.reservation_index(&other, None).is_none());
         assert!(s.reserved_for_other(ip, &other, None));
         assert!(!s.reserved_for_other(ip, &owner, None));
     }

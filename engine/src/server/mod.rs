@@ -601,7 +601,7 @@ impl Server {
     /// it asks for, else a free one.
     fn choose_address(&mut self, si: usize, req: &Request, key: ClientKeyRef<'_>, m: &Membership) -> Option<Ipv4Addr> {
         let s = &self.subnets[si];
-        if let Some(r) = s.reservation_for(&req.hw, req.client_id.as_ref())
+        if let Some(r) = s.reservation_at(m.reservation)
             && !self.held_by_other(r.ip, key)
         {
             return Some(r.ip);
@@ -632,14 +632,13 @@ impl Server {
         allocator.pick_in(rng, share, &|k| kept[k]).or_else(|| allocator.pick_in(rng, share, &|k| open[k]))
     }
 
-    /// The classes the client of `req` belongs to in subnet `si`.
+    /// The classes the client of `req` belongs to in subnet `si`, and its reservation there.
     fn membership(&self, si: usize, req: &Request) -> Membership {
-        let s = &self.subnets[si];
-        let known = s.reservation_for(&req.hw, req.client_id.as_ref()).is_some();
+        let reservation = self.subnets[si].reservation_index(&req.hw, req.client_id.as_ref());
         if self.config.classes.is_empty() {
-            return Membership { classes: vec![], known };
+            return Membership { classes: vec![], reservation };
         }
-        Membership::of(&self.config.classes, &ClientFacts::of(req), known)
+        Membership::of(&self.config.classes, &ClientFacts::of(req), reservation)
     }
 
     /// Whether a client of these classes may have `ip`: outside every pool (a reservation, an address the
@@ -700,8 +699,14 @@ impl Server {
     /// The address reserved for this client in subnet `si`, when that is not `ip` and is free for it: the
     /// client must move there. A reservation wins over the dynamic lease it had before the reservation was
     /// made (as Kea does), so the REQUEST that would keep the old address is refused.
-    fn reservation_elsewhere(&self, si: usize, ip: Ipv4Addr, req: &Request, key: ClientKeyRef<'_>) -> Option<Ipv4Addr> {
-        let r = self.subnets[si].reservation_for(&req.hw, req.client_id.as_ref())?;
+    fn reservation_elsewhere(
+        &self,
+        si: usize,
+        ip: Ipv4Addr,
+        key: ClientKeyRef<'_>,
+        m: &Membership,
+    ) -> Option<Ipv4Addr> {
+        let r = self.subnets[si].reservation_at(m.reservation)?;
         (r.ip != ip && !self.held_by_other(r.ip, key)).then_some(r.ip)
     }
 
@@ -723,7 +728,7 @@ impl Server {
         if s.reserved_for_other(ip, &req.hw, req.client_id.as_ref()) {
             return Err(format!("{ip} is reserved for another client"));
         }
-        let reserved_here = s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip);
+        let reserved_here = s.reservation_at(m.reservation).is_some_and(|r| r.ip == ip);
         if !reserved_here && !self.pool_allows(si, ip, m) {
             return Err(format!("{ip} is in a pool kept for other classes of clients"));
         }
@@ -736,7 +741,7 @@ impl Server {
             // comes back first must not be refused for it.
             Some(l) if selecting && l.state == LeaseState::Offered && l.server == self.name => Ok(Claim::Offered),
             Some(l) if l.state.holds_address() => Err(format!("{ip} is leased to another client")),
-            _ if s.reservation_for(&req.hw, req.client_id.as_ref()).is_some_and(|r| r.ip == ip) => Ok(Claim::Own),
+            _ if reserved_here => Ok(Claim::Own),
             _ if self.table.is_free(ip) => Ok(Claim::Free),
             _ => Err(format!("{ip} is not in an address pool")),
         }
@@ -816,7 +821,7 @@ impl Server {
         let s = &self.subnets[si];
         let lease_time = s.lease_time(req.lease_time);
         let (t1, t2) = s.timers(lease_time);
-        let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
+        let hostname = s.reservation_at(m.reservation).and_then(|r| r.hostname.clone());
         let times = LeaseTimes { lease: lease_time, t1, t2 };
         self.reply_to(req, MessageType::Offer, ip, meta.local_addr, si, Some(times), hostname.as_deref(), m)
     }
@@ -863,13 +868,13 @@ impl Server {
         if let Some(unconfirmed) = &self.store_down {
             return self.answer_while_store_down(now, meta, req, si, ip, key, unconfirmed.contains(&ip));
         }
-        if let Some(reserved) = self.reservation_elsewhere(si, ip, req, key) {
+        let m = self.membership(si, req);
+        if let Some(reserved) = self.reservation_elsewhere(si, ip, key, &m) {
             // This server holds the client's record, so it answers even when not authoritative.
             self.move_to_reservation(now, ip, reserved, key);
             let reason = format!("{reserved} is reserved for this client; {ip} is no longer its address");
             return self.nak(now, meta, req, net, ip, reason);
         }
-        let m = self.membership(si, req);
         match self.check_bindable(si, ip, req, key, &m, selecting) {
             Ok(Claim::Own) => self.bind(now, meta, req, si, ip, key, &m),
             Ok(Claim::Offered) => {
@@ -910,7 +915,7 @@ impl Server {
         let (t1, t2) = s.timers(lease_time);
         let prev = self.table.get(ip).filter(|l| l.is_client(key));
         let renewed = prev.is_some_and(|l| l.state == LeaseState::Bound);
-        let reservation = s.reservation_for(&req.hw, req.client_id.as_ref());
+        let reservation = s.reservation_at(m.reservation);
         let hostname = reservation.and_then(|r| r.hostname.clone());
         let sent = req.hostname.clone().or_else(|| prev.and_then(|p| p.hostname.clone()));
         // A reservation's host name is the client's name in DNS too.
@@ -1030,10 +1035,9 @@ impl Server {
     /// RFC 2131 §4.3.5: configuration only, no lease, no lease time.
     fn inform(&mut self, meta: &RecvMeta, req: &Request) -> Result<Outcome, Dropped> {
         let si = self.select_subnet(meta, req)?;
-        let s = &self.subnets[si];
-        let hostname = s.reservation_for(&req.hw, req.client_id.as_ref()).and_then(|r| r.hostname.clone());
-        let none = Ipv4Addr::UNSPECIFIED;
         let m = self.membership(si, req);
+        let hostname = self.subnets[si].reservation_at(m.reservation).and_then(|r| r.hostname.clone());
+        let none = Ipv4Addr::UNSPECIFIED;
         let bytes = self.reply_to(req, MessageType::Ack, none, meta.local_addr, si, None, hostname.as_deref(), &m)?;
         Ok(Outcome::Reply(bytes, DhcpMessage::Ack, none))
     }

@@ -386,7 +386,7 @@ mod tests {
                                     msg.opts_mut().insert(f);
                                 }
                                 let own = Own { kind, yiaddr, server_id, lease, hostname, fqdn };
-                                let m = Membership { classes: ids.clone(), known: false };
+                                let m = Membership { classes: ids.clone(), reservation: None };
                                 let t = templates.get(&req, si, s, &m, &classes).unwrap();
                                 let got = t.encode(&req, &own, &mut scratch).unwrap();
                                 assert_eq!(
