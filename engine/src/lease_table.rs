@@ -36,9 +36,11 @@ pub struct LeaseTable {
     /// Touched on every change, so hashed with foldhash rather than SipHash (as the client index is).
     counts: HashMap<Ipv4Net, SubnetCounts, foldhash::fast::RandomState>,
     clients: ClientIndex,
-    deadlines: BTreeSet<(Instant, AddrKey)>,
-    /// The deadlines of offers and of declined addresses alone, oldest first: what gives way first when a
-    /// pool is full of offers or too much of it is quarantined.
+    /// The deadlines of the records that hold their address, one set per state, earliest first. The
+    /// table's next deadline is the earliest of their first ones. An offer is filed once, in the small set
+    /// of offers, and moves to the bound set when it is bound; the offers and the declined addresses, oldest
+    /// first, are what gives way when a pool is full of offers or too much of it is quarantined.
+    bound: BTreeSet<(Instant, AddrKey)>,
     offers: BTreeSet<(Instant, AddrKey)>,
     quarantine: BTreeSet<(Instant, AddrKey)>,
     allocators: Vec<(Ipv4Net, Allocator)>,
@@ -140,18 +142,23 @@ impl LeaseTable {
         // Declined records are not filed: the address is no longer the client's.
         let twice = self.clients.file_all(&leases, |l| l.state == LeaseState::Declined);
         rest.extend(twice.into_iter().filter_map(|ip| leases.remove(&ip.into())));
-        let mut deadlines = Vec::new();
+        let mut bound = Vec::new();
         for l in leases.values() {
             self.count(l, true);
             if l.state.holds_address() {
                 self.take_addr(l.ip);
-                deadlines.push((l.expires, l.ip.into()));
-                if let Some(set) = self.by_deadline(l.state) {
-                    set.insert((l.expires, l.ip.into()));
+            }
+            match l.state {
+                // Most of a big table: collected, and the set built from them at once below.
+                LeaseState::Bound => bound.push((l.expires, l.ip.into())),
+                state => {
+                    if let Some(set) = self.by_deadline(state) {
+                        set.insert((l.expires, l.ip.into()));
+                    }
                 }
             }
         }
-        self.deadlines = deadlines.into_iter().collect();
+        self.bound = bound.into_iter().collect();
         self.leases = leases;
         rest
     }
@@ -181,13 +188,20 @@ impl LeaseTable {
         self.counts.get(&subnet).copied().unwrap_or_default()
     }
 
-    /// The ordered set kept for `state`, if one is.
+    /// The deadlines of the records in `state`: one set for each state that holds its address, none for
+    /// the others.
     fn by_deadline(&mut self, state: LeaseState) -> Option<&mut BTreeSet<(Instant, AddrKey)>> {
         match state {
             LeaseState::Offered => Some(&mut self.offers),
+            LeaseState::Bound => Some(&mut self.bound),
             LeaseState::Declined => Some(&mut self.quarantine),
-            _ => None,
+            LeaseState::Released | LeaseState::Expired => None,
         }
+    }
+
+    /// The earliest deadline of any holding record, and its address.
+    fn first_deadline(&self) -> Option<(Instant, AddrKey)> {
+        [&self.bound, &self.offers, &self.quarantine].into_iter().filter_map(|set| set.first().copied()).min()
     }
 
     /// The record in `state` (Offered or Declined) of `subnet` whose deadline comes first, passing over
@@ -271,7 +285,6 @@ impl LeaseTable {
         self.count(&lease, false);
         self.clients.remove(lease.subnet, lease.client(), ip);
         if lease.state.holds_address() {
-            self.deadlines.remove(&(lease.expires, ip.into()));
             if let Some(set) = self.by_deadline(lease.state) {
                 set.remove(&(lease.expires, ip.into()));
             }
@@ -311,7 +324,6 @@ impl LeaseTable {
         }
         if lease.state.holds_address() {
             self.take_addr(ip);
-            self.deadlines.insert((lease.expires, ip.into()));
             if let Some(set) = self.by_deadline(lease.state) {
                 set.insert((lease.expires, ip.into()));
             }
@@ -343,17 +355,13 @@ impl LeaseTable {
         let ((was, was_due), (state, due)) = (old, new);
         self.count_parts(subnet, ip, was, false);
         self.count_parts(subnet, ip, state, true);
-        if was.holds_address() {
-            self.deadlines.remove(&(was_due, ip.into()));
-            if let Some(set) = self.by_deadline(was) {
-                set.remove(&(was_due, ip.into()));
-            }
+        if let Some(set) = self.by_deadline(was) {
+            set.remove(&(was_due, ip.into()));
         }
         if state.holds_address() {
             if !was.holds_address() {
                 self.take_addr(ip);
             }
-            self.deadlines.insert((due, ip.into()));
             if let Some(set) = self.by_deadline(state) {
                 set.insert((due, ip.into()));
             }
@@ -380,12 +388,12 @@ impl LeaseTable {
 
     /// The earliest deadline of any holding record.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.first().map(|&(t, _)| t)
+        self.first_deadline().map(|(t, _)| t)
     }
 
     /// The address whose deadline is earliest, if that deadline is at or before `now`.
     pub fn due(&self, now: Instant) -> Option<Ipv4Addr> {
-        self.deadlines.first().filter(|&&(t, _)| t <= now).map(|&(_, k)| k.into())
+        self.first_deadline().filter(|&(t, _)| t <= now).map(|(_, k)| k.into())
     }
 
     /// Checks every invariant; used by tests, the property test and the fuzzer.
@@ -408,7 +416,8 @@ impl LeaseTable {
                     return Err(format!("{ip} is {} but not free", l.state.as_str()));
                 }
             }
-            if l.state.holds_address() != self.deadlines.contains(&(l.expires, key)) {
+            let filed = [&self.bound, &self.offers, &self.quarantine].map(|set| set.contains(&(l.expires, key)));
+            if filed.iter().filter(|&&f| f).count() != usize::from(l.state.holds_address()) {
                 return Err(format!("{ip}: deadline out of step with state {}", l.state.as_str()));
             }
             if l.state.holds_address() && l.state != LeaseState::Declined {
@@ -445,10 +454,12 @@ impl LeaseTable {
         if self.clients.len() != indexed {
             return Err(format!("{} clients indexed for {indexed} records", self.clients.len()));
         }
-        if self.deadlines.len() != self.leases.values().filter(|l| l.state.holds_address()).count() {
-            return Err("stray deadlines".into());
-        }
-        for (state, set) in [(LeaseState::Offered, &self.offers), (LeaseState::Declined, &self.quarantine)] {
+        let sets = [
+            (LeaseState::Bound, &self.bound),
+            (LeaseState::Offered, &self.offers),
+            (LeaseState::Declined, &self.quarantine),
+        ];
+        for (state, set) in sets {
             let records = self.leases.values().filter(|l| l.state == state).count();
             let filed =
                 set.iter().filter(|(t, k)| self.leases.get(k).is_some_and(|l| l.state == state && l.expires == *t));
