@@ -199,9 +199,18 @@ impl LeaseTable {
         }
     }
 
+    /// Each holding state with its deadlines (the sets `by_deadline` files into).
+    fn deadline_sets(&self) -> [(LeaseState, &BTreeSet<(Instant, AddrKey)>); 3] {
+        [
+            (LeaseState::Bound, &self.bound),
+            (LeaseState::Offered, &self.offers),
+            (LeaseState::Declined, &self.quarantine),
+        ]
+    }
+
     /// The earliest deadline of any holding record, and its address.
     fn first_deadline(&self) -> Option<(Instant, AddrKey)> {
-        [&self.bound, &self.offers, &self.quarantine].into_iter().filter_map(|set| set.first().copied()).min()
+        self.deadline_sets().into_iter().filter_map(|(_, set)| set.first().copied()).min()
     }
 
     /// The record in `state` (Offered or Declined) of `subnet` whose deadline comes first, passing over
@@ -416,8 +425,8 @@ impl LeaseTable {
                     return Err(format!("{ip} is {} but not free", l.state.as_str()));
                 }
             }
-            let filed = [&self.bound, &self.offers, &self.quarantine].map(|set| set.contains(&(l.expires, key)));
-            if filed.iter().filter(|&&f| f).count() != usize::from(l.state.holds_address()) {
+            let filed = self.deadline_sets().into_iter().filter(|(_, set)| set.contains(&(l.expires, key))).count();
+            if filed != usize::from(l.state.holds_address()) {
                 return Err(format!("{ip}: deadline out of step with state {}", l.state.as_str()));
             }
             if l.state.holds_address() && l.state != LeaseState::Declined {
@@ -454,12 +463,7 @@ impl LeaseTable {
         if self.clients.len() != indexed {
             return Err(format!("{} clients indexed for {indexed} records", self.clients.len()));
         }
-        let sets = [
-            (LeaseState::Bound, &self.bound),
-            (LeaseState::Offered, &self.offers),
-            (LeaseState::Declined, &self.quarantine),
-        ];
-        for (state, set) in sets {
+        for (state, set) in self.deadline_sets() {
             let records = self.leases.values().filter(|l| l.state == state).count();
             let filed =
                 set.iter().filter(|(t, k)| self.leases.get(k).is_some_and(|l| l.state == state && l.expires == *t));

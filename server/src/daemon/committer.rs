@@ -276,15 +276,11 @@ pub fn run(
             engine.wake();
         }
         newest = jobs.iter().map(|j| j.batch).fold(newest, u64::max);
+        // Changes whose commit failed (if any) go first, so the newer ones win.
         changes.clear();
+        changes.extend(backlog.take());
         changes.extend(jobs.iter_mut().flat_map(|j| std::mem::take(&mut j.changes)));
-        if backlog.is_empty() {
-            keep_latest(&mut changes);
-        } else {
-            // Changes whose commit failed go first, so the newer ones win.
-            backlog.add(changes.drain(..));
-            changes = backlog.take();
-        }
+        keep_latest(&mut changes);
         let mut refused = Vec::new();
         if !changes.is_empty() {
             let started = std::time::Instant::now();

@@ -8,8 +8,8 @@ use std::net::Ipv4Addr;
 
 /// Ordered by address. A hashed map measured worse on the committer's thread, which adds every commit's
 /// changes to the applier's (`bench/ceiling` at 20,000 DORA/s, 5 December: 1.3–1.5 µs per DORA of user
-/// time against 0.5–0.9 with this one): five seconds' changes of about 200 bytes each, hashed to random places in
-/// megabytes of table, miss the cache on each insert, and the table is moved whole as it grows.
+/// time against 0.5–0.9 with this one): five seconds' changes of about 200 bytes each, hashed to random
+/// places in megabytes of table, miss the cache on each insert, and the table is moved whole as it grows.
 #[derive(Default, Debug)]
 pub struct LatestChanges(BTreeMap<Ipv4Addr, Change>);
 
