@@ -8,10 +8,19 @@
 //! renewal and rebinding times, the client identifier echoed): perfdhcp shares the cores with the server
 //! and decodes every option of every reply, so a ceiling that answered with fewer options would leave the
 //! load generator more CPU than any real server's replies do.
+//!
+//! With `--durable` it is instead the cheapest server that keeps dhcplab's promise, an ACK only once a
+//! record of it is on the disk (`durable`): what that costs here, against the stateless answers, is what
+//! any durable server pays on this machine, whatever else it does.
+
+mod durable;
+mod synced_log;
 
 use bench_bootp::{self as bootp, ACK, COOKIE, DISCOVER, HEADER, OFFER, REQUEST};
 use clap::Parser;
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(about = "Stateless DHCPv4 responder: the benchmark's ceiling (never run it on a real network)")]
@@ -37,6 +46,14 @@ struct Args {
     /// (RFC 2131 §4.4.5).
     #[arg(long, default_value_t = 3600)]
     lease_secs: u32,
+    /// Keep one promise: an ACK leaves only once a record of it is written and synced to this file
+    /// (created, 16 MiB). The cheapest durable server, to measure what that costs here.
+    #[arg(long)]
+    durable: Option<PathBuf>,
+    /// With `--durable`: how long, from reading the first held REQUEST, to wait for more before one write
+    /// covers them all (microseconds; 0 writes once what was waiting has been read).
+    #[arg(long, default_value_t = 0, requires = "durable")]
+    commit_delay_us: u64,
 }
 
 /// Room for a reply: a client identifier echoed (up to 255 bytes) fits, and a reply is never shorter than
@@ -123,10 +140,20 @@ impl OptionWriter<'_> {
     }
 }
 
+/// Relayed: back to the relay's server port (RFC 2131 §4.1); else a broadcast on the link.
+fn reply_destination(p: &[u8]) -> SocketAddrV4 {
+    let giaddr = Ipv4Addr::new(p[24], p[25], p[26], p[27]);
+    if giaddr.is_unspecified() { SocketAddrV4::new(Ipv4Addr::BROADCAST, 68) } else { SocketAddrV4::new(giaddr, 67) }
+}
+
 fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let socket = UdpSocket::bind(args.listen)?;
     socket.set_broadcast(true)?;
+    if let Some(path) = &args.durable {
+        let log = synced_log::SyncedLog::create(path)?;
+        return durable::serve(&args, &socket, log, Duration::from_micros(args.commit_delay_us));
+    }
     let mut buf = [0u8; 1500];
     let mut out = [0u8; REPLY_ROOM];
     loop {
@@ -137,14 +164,7 @@ fn main() -> std::io::Result<()> {
             continue;
         }
         let n = write_reply(&args, p, &req, &mut out);
-        let giaddr = Ipv4Addr::new(p[24], p[25], p[26], p[27]);
-        // Relayed: back to the relay's server port (RFC 2131 §4.1); else a broadcast on the link.
-        let dst = if giaddr.is_unspecified() {
-            SocketAddrV4::new(Ipv4Addr::BROADCAST, 68)
-        } else {
-            SocketAddrV4::new(giaddr, 67)
-        };
-        socket.send_to(&out[..n], dst)?;
+        socket.send_to(&out[..n], reply_destination(p))?;
     }
 }
 
