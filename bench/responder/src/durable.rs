@@ -64,6 +64,7 @@ pub fn serve(args: &Args, socket: &UdpSocket, mut log: SyncedLog, delay: Duratio
                 REQUEST => {
                     if !log.has_room() {
                         commit(socket, &mut log, &mut held)?;
+                        first_held = None;
                     }
                     let mut ack = Held { reply: [0; REPLY_ROOM], len: 0, to: reply_destination(p) };
                     ack.len = write_reply(args, p, &req, &mut ack.reply);
