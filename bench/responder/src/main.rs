@@ -23,7 +23,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(about = "Stateless DHCPv4 responder: the benchmark's ceiling (never run it on a real network)")]
+#[command(
+    about = "Stateless DHCPv4 responder, the benchmark's ceiling; with --durable the cheapest durable one (never run it on a real network)"
+)]
 struct Args {
     /// Where to listen.
     #[arg(long, default_value = "0.0.0.0:67")]
