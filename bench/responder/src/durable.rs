@@ -19,11 +19,12 @@ use std::net::{SocketAddrV4, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-/// An ACK waiting for its record's write.
+/// An ACK waiting for its record's write, and when its REQUEST was read.
 struct Held {
     reply: [u8; REPLY_ROOM],
     len: usize,
     to: SocketAddrV4,
+    read: Instant,
 }
 
 /// Serves until a socket or disk error.
@@ -33,19 +34,17 @@ pub fn serve(args: &Args, socket: &UdpSocket, mut log: SyncedLog, delay: Duratio
     let mut buf = [0u8; 1500];
     let mut out = [0u8; REPLY_ROOM];
     let mut held: Vec<Held> = Vec::new();
-    let mut first_held: Option<Instant> = None;
     loop {
-        if let Some(first) = first_held {
-            let left = (first + delay).saturating_duration_since(Instant::now());
+        if let Some(first) = held.first() {
+            let left = (first.read + delay).saturating_duration_since(Instant::now());
             if left.is_zero() || !readable_within(socket, left)? {
                 commit(socket, &mut log, &mut held)?;
-                first_held = None;
                 continue;
             }
         }
         // Everything waiting: a blocking read for the first packet when nothing is held, then without
         // waiting until the socket is empty.
-        let mut flags = if first_held.is_none() { MsgFlags::empty() } else { MsgFlags::MSG_DONTWAIT };
+        let mut flags = if held.is_empty() { MsgFlags::empty() } else { MsgFlags::MSG_DONTWAIT };
         loop {
             let len = match recv(socket.as_raw_fd(), &mut buf, flags) {
                 Ok(len) => len,
@@ -64,20 +63,18 @@ pub fn serve(args: &Args, socket: &UdpSocket, mut log: SyncedLog, delay: Duratio
                 REQUEST => {
                     if !log.has_room() {
                         commit(socket, &mut log, &mut held)?;
-                        first_held = None;
                     }
-                    let mut ack = Held { reply: [0; REPLY_ROOM], len: 0, to: reply_destination(p) };
+                    let mut ack =
+                        Held { reply: [0; REPLY_ROOM], len: 0, to: reply_destination(p), read: Instant::now() };
                     ack.len = write_reply(args, p, &req, &mut ack.reply);
                     log.add(&ack.reply);
                     held.push(ack);
-                    first_held.get_or_insert_with(Instant::now);
                 }
                 _ => {}
             }
         }
-        if delay.is_zero() && first_held.is_some() {
+        if delay.is_zero() && !held.is_empty() {
             commit(socket, &mut log, &mut held)?;
-            first_held = None;
         }
     }
 }
