@@ -47,6 +47,12 @@ fn store_and_peers(out: &mut String, c: &crate::daemon::Counters, peers: &[PeerS
         "From reading a DISCOVER or REQUEST to sending its OFFER or ACK (an ACK after its lease is stored).",
         &[("operation=\"offer\",", &*c.offer_seconds), ("operation=\"ack\",", &*c.ack_seconds)],
     );
+    let own_thread = c.store_thread.load(std::sync::atomic::Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "# HELP dhcplab_store_commit_thread 1 when lease commits are made on a thread of their own (packet threads, a shared database, or a local commit that stalled), 0 when the engine thread makes them.\n# TYPE dhcplab_store_commit_thread gauge\ndhcplab_store_commit_thread {}",
+        u8::from(own_thread)
+    );
     let busy = c.engine_busy_nanos.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9;
     let _ = writeln!(
         out,

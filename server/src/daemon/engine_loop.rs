@@ -2,13 +2,17 @@
 //! under a lock, only with its packet threads when `threads` is above one, see `packet_thread`). It waits
 //! in `epoll` for API commands, datagrams on the links' sockets, the engine's next deadline and the
 //! once-a-second stats tick; each turn serves whichever are ready (a bounded share of commands, a batch of
-//! datagrams read straight from the sockets), then flushes. OFFERs and NAKs leave at once; ACKs go to the
-//! committer with the batch's lease changes and leave only after those are durable. While the committer's
-//! queue is full the engine reads no packets, but it still answers the API and keeps its timers.
+//! datagrams read straight from the sockets), then flushes. OFFERs and NAKs leave at once; ACKs wait with
+//! the batch's lease changes and leave only after those are durable. With one packet thread and a store on
+//! the local disk the engine thread commits them itself ([`InlineCommits`]); otherwise the committer's
+//! thread does, and while its queue is full the engine reads no packets, but it still answers the API and
+//! keeps its timers.
 
 use super::clock::Clock;
 use super::command::{CommandReceiver, CommandSender};
-use super::committer::{self, CommitWindow, Counters, JobItems, Outlets, STORE_QUEUE, StoreJob};
+use super::commits::Commits;
+use super::committer::{self, CommitWindow, Counters, JobItems, StoreJob};
+use super::inline_commit::{self, InlineCommits};
 use super::lease_log;
 use super::packet_path::PacketPath;
 use super::packet_thread::PacketThreads;
@@ -63,6 +67,7 @@ struct Ready {
     timer: bool,
     stats: bool,
     pinger: bool,
+    commit: bool,
     links: bool,
 }
 
@@ -71,7 +76,8 @@ pub struct Engine {
     links: Arc<Vec<Link>>,
     pub(super) clock: Clock,
     counters: Arc<Counters>,
-    store_tx: std::sync::mpsc::SyncSender<StoreJob>,
+    /// Where the batches' jobs go to be committed.
+    store: StorePath,
     pub(super) bridge: Publisher,
     /// Datagrams the kernel dropped on the links, as last read (once a second).
     kernel_drops: u64,
@@ -107,12 +113,21 @@ pub struct Engine {
     paused: Arc<AtomicBool>,
 }
 
+/// Who commits the engine's jobs.
+enum StorePath {
+    /// The engine thread, itself.
+    Inline(Box<InlineCommits>),
+    /// The committer's thread, through its queue.
+    Thread(std::sync::mpsc::SyncSender<StoreJob>),
+}
+
 fn names(links: &[Link], id: u32) -> &str {
     links.get(id as usize).map_or("?", |l| l.name.as_str())
 }
 
 impl Engine {
-    /// Starts the committer's thread and returns the engine, ready to `run`.
+    /// Returns the engine, ready to `run`: committing its jobs itself with one packet thread and a store on
+    /// the local disk, else on the committer's thread, started here.
     pub fn new(
         server: Server,
         links: Arc<Vec<Link>>,
@@ -123,19 +138,25 @@ impl Engine {
         feedback: CommandSender,
     ) -> std::io::Result<Self> {
         let (store, window) = store;
-        let (store_tx, store_rx) = std::sync::mpsc::sync_channel(STORE_QUEUE);
-        let senders = links.iter().map(Link::sender).collect();
-        let c = counters.clone();
-        let wake_loop = feedback.clone();
-        std::thread::Builder::new().name("lease-store".into()).spawn(move || {
-            committer::run(store, store_rx, Outlets { senders, engine: Some(feedback) }, c, clock, window)
-        })?;
+        let commits = Commits::new(store, links.iter().map(Link::sender).collect(), counters.clone(), clock);
+        let packet_threads = links.iter().any(|l| !l.more_sockets.is_empty());
+        let store = if commits.commits_locally() && !packet_threads {
+            debug!("lease commits are made on the engine's thread");
+            StorePath::Inline(Box::new(InlineCommits::new(commits, window)))
+        } else {
+            debug!("lease commits are made on their own thread");
+            let (tx, rx) = committer::channel();
+            committer::start(commits, rx, Some(feedback.clone()), window)?;
+            counters.store_thread.store(true, Ordering::Relaxed);
+            StorePath::Thread(tx)
+        };
+        let wake_loop = feedback;
         Ok(Engine {
             server,
             links,
             clock,
             counters,
-            store_tx,
+            store,
             bridge,
             kernel_drops: 0,
             batch: 0,
@@ -254,19 +275,22 @@ impl Engine {
         let mut path = PacketPath::new(0, counters);
         // Which links may hold more datagrams, in a turn's reading: kept, so a turn allocates nothing.
         let mut more = Vec::with_capacity(links.len());
-        // One timer moved only when the engine's next deadline changes, one for the once-a-second stats.
-        let setup = || -> std::io::Result<(Poller, FdTimer, FdTimer)> {
-            let (mut poller, timer, stats_tick) = (Poller::new()?, FdTimer::new()?, FdTimer::new()?);
+        // One timer moved only when the engine's next deadline changes, one for the once-a-second stats, one
+        // for the commits this thread makes (see `InlineCommits::poll_timeout`).
+        let setup = || -> std::io::Result<(Poller, FdTimer, FdTimer, FdTimer)> {
+            let (mut poller, timer, stats_tick, commit_timer) =
+                (Poller::new()?, FdTimer::new()?, FdTimer::new()?, FdTimer::new()?);
             stats_tick.every(std::time::Duration::from_secs(1))?;
             poller.add(commands.wake(), Source::Commands)?;
             poller.add(&timer, Source::Timer)?;
             poller.add(&stats_tick, Source::Stats)?;
+            poller.add(&commit_timer, Source::Commit)?;
             for (i, l) in links.iter().enumerate() {
                 poller.add(&*l.socket, Source::Link(i))?;
             }
-            Ok((poller, timer, stats_tick))
+            Ok((poller, timer, stats_tick, commit_timer))
         };
-        let (mut poller, timer, stats_tick) = match setup() {
+        let (mut poller, timer, stats_tick, commit_timer) = match setup() {
             Ok(v) => v,
             Err(e) => {
                 error!("the engine cannot set up its loop: {e}");
@@ -276,6 +300,8 @@ impl Engine {
         lock(&shared).open_pinger();
         let mut pinger: Option<Arc<Pinger>> = None;
         let mut links_paused = false;
+        // The moment the commit timer is set for, if it is.
+        let mut commit_armed = None;
         'turns: loop {
             let mut e = lock(&shared);
             let mut deadline = e.server.poll_timeout();
@@ -316,6 +342,15 @@ impl Engine {
                     }
                 }
             }
+            // Armed only when the moment moves (about once a commit), like the engine's timer.
+            let commit_due = e.commit_timeout();
+            if commit_due.is_some() && commit_due != commit_armed {
+                let after = commit_due.map(|t| t.saturating_duration_since(std::time::Instant::now()));
+                if let Err(e) = commit_timer.once(after) {
+                    error!("the engine's commit timer: {e}");
+                }
+                commit_armed = commit_due;
+            }
             drop(e);
             let mut ready = Ready::default();
             match poller.wait() {
@@ -326,6 +361,7 @@ impl Engine {
                             Source::Timer => ready.timer = true,
                             Source::Stats => ready.stats = true,
                             Source::Pinger => ready.pinger = true,
+                            Source::Commit => ready.commit = true,
                             Source::Link(_) => ready.links = true,
                         }
                     }
@@ -353,6 +389,9 @@ impl Engine {
                         Err(_) => break 'turns,
                     }
                 }
+            }
+            if ready.commit && commit_timer.fired() > 0 {
+                commit_armed = None;
             }
             if ready.timer && timer.fired() > 0 {
                 let now = e.clock.now();
@@ -385,11 +424,15 @@ impl Engine {
             if ready.links && !links_paused {
                 read_links(&mut path, &shared, &links, &paused, &mut more);
             }
+            // The commit whose window has ended, made once the turn's packets are answered.
+            lock(&shared).poll_store(false);
         }
         threads.stop();
         let mut e = lock(&shared);
+        e.poll_store(true);
         if let Some(job) = e.held.take()
-            && e.store_tx.send(job).is_err()
+            && let StorePath::Thread(tx) = &e.store
+            && tx.send(job).is_err()
         {
             error!("the lease store's thread has stopped");
         }
@@ -576,23 +619,27 @@ impl Engine {
     /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
     /// included, for as long as a slow commit lasts.
     fn hand_over(&mut self, job: Option<StoreJob>) {
+        let tx = match &mut self.store {
+            StorePath::Inline(inline) => {
+                if let Some(job) = job {
+                    inline.hold(job, std::time::Instant::now());
+                }
+                // A window of nothing (a quiet network) commits at once.
+                return self.poll_store(false);
+            }
+            StorePath::Thread(tx) => tx,
+        };
         let was_held = self.held.is_some();
         let job = match (self.held.take(), job) {
-            // The merged job carries the newer number: once it is durable, so is everything up to it. Its
-            // replies are timed from the older batch's reading, an upper bound for the newer ones.
             (Some(mut held), Some(new)) => {
-                held.batch = new.batch;
-                held.received = held.received.or(new.received);
-                held.changes.extend(new.changes);
-                held.replies.extend(new.replies);
-                held.events.extend(new.events);
+                held.merge(new);
                 held
             }
             (Some(job), None) | (None, Some(job)) => job,
             (None, None) => return,
         };
         use std::sync::mpsc::TrySendError;
-        let job = match self.store_tx.try_send(job) {
+        let job = match tx.try_send(job) {
             Ok(()) => return,
             Err(TrySendError::Disconnected(_)) => return error!("the lease store's thread has stopped"),
             Err(TrySendError::Full(job)) => job,
@@ -601,7 +648,7 @@ impl Engine {
         // have drained it between the try above and the flag (the fences order the flag and the queue).
         self.counters.store_room_wanted.store(true, Ordering::SeqCst);
         std::sync::atomic::fence(Ordering::SeqCst);
-        match self.store_tx.try_send(job) {
+        match tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Disconnected(_)) => error!("the lease store's thread has stopped"),
             Err(TrySendError::Full(job)) => {
@@ -611,6 +658,57 @@ impl Engine {
                 }
                 self.held = Some(job);
             }
+        }
+    }
+
+    /// When the engine thread's commits next have something to do (none on the committer's thread).
+    fn commit_timeout(&self) -> Option<std::time::Instant> {
+        match &self.store {
+            StorePath::Inline(inline) => inline.poll_timeout(),
+            StorePath::Thread(_) => None,
+        }
+    }
+
+    /// Makes the engine thread's commit if its window has ended (every held job, with `all`), and sends the
+    /// paced ACKs due. A commit that stalled moves the commits to the committer's thread.
+    fn poll_store(&mut self, all: bool) {
+        let StorePath::Inline(inline) = &mut self.store else { return };
+        let server = &mut self.server;
+        let now = std::time::Instant::now();
+        let done = if all {
+            inline.finish(|t| server.recycle(t.bytes))
+        } else {
+            inline.poll(now, false, |t| server.recycle(t.bytes))
+        };
+        let Some(done) = done else { return };
+        let now = self.clock.now();
+        for record in done.adopt {
+            self.server.handle_shared(now, record);
+        }
+        if done.took > inline_commit::STALL && !all {
+            self.move_store_to_thread(done.took);
+        }
+        self.follow_store();
+    }
+
+    /// Hands the commits to the committer's thread for good, after one that held the reading for `took`: from
+    /// then on a stall holds ACKs, and the engine reads on.
+    fn move_store_to_thread(&mut self, took: std::time::Duration) {
+        let (tx, rx) = committer::channel();
+        let StorePath::Inline(inline) = std::mem::replace(&mut self.store, StorePath::Thread(tx)) else { return };
+        let (commits, held, window) = inline.into_parts();
+        warn!(
+            "a lease commit took {:.1} ms, reading no packets meanwhile: commits move to their own thread",
+            took.as_secs_f64() * 1000.0
+        );
+        if let Err(e) = committer::start(commits, rx, Some(self.wake_loop.clone()), window) {
+            error!("the lease store's thread cannot start: {e}");
+            self.counters.store_stopped.store(true, Ordering::Release);
+            return;
+        }
+        self.counters.store_thread.store(true, Ordering::Relaxed);
+        for job in held {
+            self.hand_to_store(Some(job));
         }
     }
 
@@ -704,6 +802,7 @@ impl Drop for Held<'_> {
 mod tests {
     use super::*;
     use crate::daemon::command::{self, Command};
+    use crate::daemon::committer::STORE_QUEUE;
     use crate::store::{CommitReport, StoreError};
     use dhcplab_engine::bridge::DaemonStats;
     use dhcplab_engine::builder::ClientMsg;
@@ -1048,6 +1147,106 @@ mod tests {
         let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(60_000), 60_000).bytes();
         clients.send_to(&discover, server_addr).unwrap();
         assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Offer), "shed after the sockets drained");
+    }
+
+    /// A store on the local disk, as far as the engine can tell: it makes its commits itself.
+    struct Local<S>(S);
+
+    impl<S: LeaseStore> LeaseStore for Local<S> {
+        fn load_into(&mut self, sink: &mut dyn crate::store::LoadSink) -> Result<(), StoreError> {
+            self.0.load_into(sink)
+        }
+
+        fn commit(&mut self, now: dhcplab_engine::Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
+            self.0.commit(now, changes)
+        }
+
+        fn commits_locally(&self) -> bool {
+            true
+        }
+    }
+
+    /// A store whose first commit fails, as a full disk would; then it keeps what it is given.
+    struct FailsOnce(bool, Arc<std::sync::Mutex<Vec<Change>>>);
+
+    impl LeaseStore for FailsOnce {
+        fn load_into(&mut self, _: &mut dyn crate::store::LoadSink) -> Result<(), StoreError> {
+            Ok(())
+        }
+
+        fn commit(&mut self, _: dhcplab_engine::Instant, changes: &[Change]) -> Result<CommitReport, StoreError> {
+            if !std::mem::replace(&mut self.0, true) {
+                let full = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL);
+                return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(full, None)));
+            }
+            self.1.lock().unwrap().extend_from_slice(changes);
+            Ok(CommitReport::default())
+        }
+    }
+
+    /// Client `i`'s REQUEST for `ip`, offered by the test link's server.
+    fn request(i: u32, ip: Ipv4Addr) -> Vec<u8> {
+        ClientMsg::new(DhcpMessage::Request.message_type(), hw(i), i)
+            .requested(ip)
+            .server(Ipv4Addr::new(192, 0, 2, 1))
+            .bytes()
+    }
+
+    #[test]
+    fn with_a_local_store_the_engine_thread_commits_and_no_ack_leaves_before_its_lease_is_stored() {
+        let clients = clients();
+        let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let counters = Arc::new(Counters::default());
+        let store = Box::new(Local(FailsOnce(false, kept.clone())));
+        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), |e| e);
+        let offered = offers(&clients, server_addr, 1)[0];
+        // The commit fails: the ACK is withheld, and the lease is not bound for anyone to see.
+        clients.send_to(&request(0, offered), server_addr).unwrap();
+        assert!(reply(&clients).is_none(), "an ACK left though its lease was not stored");
+        assert_eq!(counters.acks_withheld.load(Ordering::Relaxed), 1);
+        // The engine thread tries the change again on its own (a second later: the two seconds waited for
+        // the ACK above may have seen it), and the store is healthy.
+        wait_until(|| !kept.lock().unwrap().is_empty(), "the failed change was never tried again");
+        wait_until(|| counters.store_problem().is_none(), "the store never came back");
+        // The client asks again and is ACKed, its lease stored first; no committer's thread ever ran.
+        clients.send_to(&request(0, offered), server_addr).unwrap();
+        let ack = reply(&clients).expect("an ACK once the store works");
+        assert_eq!((ack.msg, ack.yiaddr), (DhcpMessage::Ack, offered));
+        assert!(kept.lock().unwrap().iter().any(|c| c.ip() == offered));
+        assert!(!counters.store_thread.load(Ordering::Relaxed), "the commits went to a thread of their own");
+        assert_eq!(stats(&cmd_tx).bound, 1);
+    }
+
+    #[test]
+    fn a_local_commit_that_stalls_moves_the_commits_to_their_own_thread_and_the_next_stall_holds_only_acks() {
+        let clients = clients();
+        let open = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let store = Box::new(Local(Gated(open.clone())));
+        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), |e| e);
+        let offered = offers(&clients, server_addr, 2);
+        // The first commit is made on the engine thread and stalls, past `STALL`.
+        clients.send_to(&request(0, offered[0]), server_addr).unwrap();
+        std::thread::sleep(inline_commit::STALL * 5);
+        assert!(!counters.store_thread.load(Ordering::Relaxed), "moved before the stall was over");
+        open.store(true, Ordering::Release);
+        assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Ack));
+        wait_until(
+            || counters.store_thread.load(Ordering::Relaxed),
+            "a stalled commit left the commits where they were",
+        );
+        // The next stall holds the ACK on the committer's thread: the engine reads on and answers the API.
+        open.store(false, Ordering::Release);
+        clients.send_to(&request(1, offered[1]), server_addr).unwrap();
+        let (tx, rx) = oneshot::channel();
+        cmd_tx.blocking_send(Command::Ping(tx)).unwrap();
+        assert!(answer(rx, Duration::from_secs(5)).is_some(), "the engine answers nothing while the store stalls");
+        let discover = ClientMsg::new(DhcpMessage::Discover.message_type(), hw(7), 7).bytes();
+        clients.send_to(&discover, server_addr).unwrap();
+        assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Offer), "no OFFER while the store stalls");
+        open.store(true, Ordering::Release);
+        let ack = reply(&clients).expect("the held ACK once the store commits");
+        assert_eq!((ack.msg, ack.yiaddr), (DhcpMessage::Ack, offered[1]));
     }
 
     /// A store that keeps what it is given.

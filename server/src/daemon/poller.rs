@@ -13,6 +13,8 @@ pub enum Source {
     Timer,
     Stats,
     Pinger,
+    /// The engine thread's commit timer.
+    Commit,
     /// The link at this index.
     Link(usize),
 }
@@ -24,7 +26,8 @@ impl Source {
             Source::Timer => 1,
             Source::Stats => 2,
             Source::Pinger => 3,
-            Source::Link(i) => 4 + i as u64,
+            Source::Commit => 4,
+            Source::Link(i) => 5 + i as u64,
         }
     }
 
@@ -34,7 +37,8 @@ impl Source {
             1 => Source::Timer,
             2 => Source::Stats,
             3 => Source::Pinger,
-            i => Source::Link((i - 4) as usize),
+            4 => Source::Commit,
+            i => Source::Link((i - 5) as usize),
         }
     }
 }

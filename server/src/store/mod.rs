@@ -117,6 +117,12 @@ pub trait LeaseStore: Send + 'static {
     /// clock, against which a shared store decides whether another client's lease still runs.
     fn commit(&mut self, now: Instant, changes: &[Change]) -> Result<CommitReport, StoreError>;
 
+    /// Whether a commit is a write to this machine's disk, with no network round trip: quick enough, most
+    /// times, for the thread that reads the packets to make it itself (see `daemon::inline_commit`).
+    fn commits_locally(&self) -> bool {
+        false
+    }
+
     /// How far a file is behind the log its commits go to, when they go to one (SQLite under a daemon).
     fn file_lag(&self) -> Option<std::sync::Arc<FileLag>> {
         None

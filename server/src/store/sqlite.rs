@@ -293,6 +293,10 @@ impl LeaseStore for SqliteStore {
         Ok(())
     }
 
+    fn commits_locally(&self) -> bool {
+        true
+    }
+
     fn file_lag(&self) -> Option<std::sync::Arc<FileLag>> {
         self.logged.as_ref().map(|(_, applier)| applier.lag().clone())
     }
