@@ -7,7 +7,7 @@
 //! [`CommitWindow`]), so one fsync covers several ACKs: an fsync costs far more CPU than the exchange.
 
 use super::command::{Command, CommandSender};
-use super::commits::Commits;
+use super::commits::{Commits, SharedCommits, lock};
 use crate::store::Change;
 use crossbeam_utils::CachePadded;
 use dhcplab_engine::{LeaseEvent, Transmit};
@@ -214,7 +214,7 @@ fn wake_on_time() {
 /// Starts the committer's thread on `rx`, sending the engine (`engine`) the records of a shared store
 /// that won over this server's changes.
 pub fn start(
-    commits: Commits,
+    commits: SharedCommits,
     rx: Receiver<StoreJob>,
     engine: Option<CommandSender>,
     window: CommitWindow,
@@ -231,8 +231,8 @@ pub fn channel() -> (SyncSender<StoreJob>, Receiver<StoreJob>) {
 /// Takes every batch waiting and commits them together (see [`Commits::commit`]). Changes whose commit
 /// failed (releases and expiries too, which no client will repeat) are tried again with the next batch, or
 /// after `RETRY_AFTER` when none comes.
-pub fn run(mut commits: Commits, rx: Receiver<StoreJob>, engine: Option<CommandSender>, mut window: CommitWindow) {
-    let counters = commits.counters().clone();
+pub fn run(commits: SharedCommits, rx: Receiver<StoreJob>, engine: Option<CommandSender>, mut window: CommitWindow) {
+    let counters = lock(&commits).counters().clone();
     let _stopped = Stopped(counters.clone());
     wake_on_time();
     // Reused each commit: the batches taken.
@@ -240,14 +240,18 @@ pub fn run(mut commits: Commits, rx: Receiver<StoreJob>, engine: Option<CommandS
     loop {
         jobs.clear();
         // Wait for a batch; with changes still to retry, for `RETRY_AFTER` at most.
-        let limit = commits.has_backlog().then(|| Instant::now() + RETRY_AFTER);
-        let first = match next_job(&rx, limit, &mut commits) {
+        let limit = lock(&commits).has_backlog().then(|| Instant::now() + RETRY_AFTER);
+        let first = match next_job(&rx, limit, &commits) {
             Ok(j) => j,
             // The engine has stopped: with nothing to retry, the committer ends; else it keeps trying what
             // is left, at the retry pace.
             Err(RecvTimeoutError::Disconnected) => {
-                commits.send_all_paced();
-                if !commits.has_backlog() {
+                let backlog = {
+                    let mut c = lock(&commits);
+                    c.send_all_paced();
+                    c.has_backlog()
+                };
+                if !backlog {
                     return;
                 }
                 std::thread::sleep(RETRY_AFTER);
@@ -263,7 +267,7 @@ pub fn run(mut commits: Commits, rx: Receiver<StoreJob>, engine: Option<CommandS
             // arrives meanwhile costs the engine no wake-up call and this thread no wake-up.
             let hold = window.hold(waited);
             if !hold.is_zero() {
-                sleep_pacing(Instant::now() + hold, &mut commits);
+                sleep_pacing(Instant::now() + hold, &commits);
             }
         }
         let drained = Instant::now();
@@ -279,7 +283,7 @@ pub fn run(mut commits: Commits, rx: Receiver<StoreJob>, engine: Option<CommandS
         {
             engine.wake();
         }
-        let adopt = commits.commit(&mut jobs);
+        let adopt = lock(&commits).commit(&mut jobs);
         if !adopt.is_empty()
             && let Some(engine) = &engine
             && engine.blocking_send(Command::Shared(adopt)).is_err()
@@ -294,10 +298,10 @@ pub fn run(mut commits: Commits, rx: Receiver<StoreJob>, engine: Option<CommandS
 fn next_job(
     rx: &Receiver<StoreJob>,
     limit: Option<Instant>,
-    commits: &mut Commits,
+    commits: &std::sync::Mutex<Commits>,
 ) -> Result<Option<StoreJob>, RecvTimeoutError> {
     loop {
-        let until = match (limit, commits.pacing_due()) {
+        let until = match (limit, lock(commits).pacing_due()) {
             (Some(l), Some(d)) => Some(l.min(d)),
             (l, d) => l.or(d),
         };
@@ -308,7 +312,7 @@ fn next_job(
         match got {
             Ok(j) => return Ok(Some(j)),
             Err(RecvTimeoutError::Timeout) if limit.is_none_or(|l| Instant::now() < l) => {
-                commits.send_due(Instant::now());
+                lock(commits).send_due(Instant::now());
             }
             Err(e) => return Err(e),
         }
@@ -316,16 +320,17 @@ fn next_job(
 }
 
 /// Sleeps until `until`, sending paced ACKs as their slices fall due meanwhile.
-fn sleep_pacing(until: Instant, commits: &mut Commits) {
+fn sleep_pacing(until: Instant, commits: &std::sync::Mutex<Commits>) {
     loop {
         let now = Instant::now();
         if now >= until {
             return;
         }
-        match commits.pacing_due() {
+        let due = lock(commits).pacing_due();
+        match due {
             Some(d) if d < until => {
                 std::thread::sleep(d.saturating_duration_since(now));
-                commits.send_due(Instant::now());
+                lock(commits).send_due(Instant::now());
             }
             _ => {
                 std::thread::sleep(until - now);
@@ -410,7 +415,7 @@ mod tests {
         let counters = Arc::new(Counters::default());
         let committed = Arc::new(Mutex::new(vec![]));
         let store = Box::new(Flaky { fail: 2, committed: committed.clone() });
-        let commits = Commits::new(store, vec![], counters.clone(), Clock::new());
+        let commits = Arc::new(Mutex::new(Commits::new(store, vec![], counters.clone(), Clock::new())));
         let thread = std::thread::spawn(move || run(commits, rx, None, CommitWindow::new(Duration::ZERO)));
         // An expiry: no client will ask again, so only a retry can make it durable.
         let hw = "52:54:00:00:00:01".parse().unwrap();

@@ -4,13 +4,13 @@
 //! once-a-second stats tick; each turn serves whichever are ready (a bounded share of commands, a batch of
 //! datagrams read straight from the sockets), then flushes. OFFERs and NAKs leave at once; ACKs wait with
 //! the batch's lease changes and leave only after those are durable. With one packet thread and a store on
-//! the local disk the engine thread commits them itself ([`InlineCommits`]); otherwise the committer's
-//! thread does, and while its queue is full the engine reads no packets, but it still answers the API and
-//! keeps its timers.
+//! the local disk the engine thread commits them itself ([`InlineCommits`]), handing them to the
+//! committer's thread while the disk stalls; otherwise the committer's thread does. While its queue is full
+//! the engine reads no packets, but it still answers the API and keeps its timers.
 
 use super::clock::Clock;
 use super::command::{CommandReceiver, CommandSender};
-use super::commits::Commits;
+use super::commits::{Commits, SLOW};
 use super::committer::{self, CommitWindow, Counters, JobItems, StoreJob};
 use super::inline_commit::{self, InlineCommits};
 use super::lease_log;
@@ -115,10 +115,31 @@ pub struct Engine {
 
 /// Who commits the engine's jobs.
 enum StorePath {
-    /// The engine thread, itself.
-    Inline(Box<InlineCommits>),
-    /// The committer's thread, through its queue.
+    /// The committer's thread alone, through its queue (packet threads, or a store across the network).
     Thread(std::sync::mpsc::SyncSender<StoreJob>),
+    /// A store on the local disk: the engine thread commits, and while the disk stalls the committer's.
+    Local(Box<LocalStore>),
+}
+
+/// The engine thread's commits, and the committer's thread that takes its jobs while the disk stalls.
+struct LocalStore {
+    inline: InlineCommits,
+    /// The committer's thread, started by the first stall and kept.
+    thread: Option<std::sync::mpsc::SyncSender<StoreJob>>,
+    /// Jobs go to the committer's thread, until no commit has stalled for `calm`.
+    on_thread: bool,
+    calm: std::time::Duration,
+}
+
+impl StorePath {
+    /// The committer's queue, when jobs go there now.
+    fn thread(&self) -> Option<&std::sync::mpsc::SyncSender<StoreJob>> {
+        match self {
+            StorePath::Thread(tx) => Some(tx),
+            StorePath::Local(local) if local.on_thread => local.thread.as_ref(),
+            StorePath::Local(_) => None,
+        }
+    }
 }
 
 fn names(links: &[Link], id: u32) -> &str {
@@ -140,9 +161,13 @@ impl Engine {
         let (store, window) = store;
         let commits = Commits::new(store, links.iter().map(Link::sender).collect(), counters.clone(), clock);
         let packet_threads = links.iter().any(|l| !l.more_sockets.is_empty());
-        let store = if commits.commits_locally() && !packet_threads {
+        let local = commits.commits_locally() && !packet_threads;
+        let commits = Arc::new(Mutex::new(commits));
+        let store = if local {
             debug!("lease commits are made on the engine's thread");
-            StorePath::Inline(Box::new(InlineCommits::new(commits, window)))
+            let inline = InlineCommits::new(commits, window);
+            let calm = inline_commit::CALM;
+            StorePath::Local(Box::new(LocalStore { inline, thread: None, on_thread: false, calm }))
         } else {
             debug!("lease commits are made on their own thread");
             let (tx, rx) = committer::channel();
@@ -404,6 +429,7 @@ impl Engine {
                 e.server.handle_timeout(now);
                 // Read from /proc once a second here, not on every /metrics scrape.
                 e.kernel_drops = links.iter().map(Link::kernel_drops).sum();
+                e.take_back_commits();
                 if e.bridge.watched() {
                     let stats = e.daemon_stats();
                     e.bridge.publish(|seq| Update::Stats { seq, stats });
@@ -431,7 +457,7 @@ impl Engine {
         let mut e = lock(&shared);
         e.poll_store(true);
         if let Some(job) = e.held.take()
-            && let StorePath::Thread(tx) = &e.store
+            && let Some(tx) = e.store.thread()
             && tx.send(job).is_err()
         {
             error!("the lease store's thread has stopped");
@@ -488,6 +514,15 @@ impl Engine {
             // The fields are read only when the line is written: a flood's drops cost nothing more.
             debug!(link = %link.name, %src, chaddr = chaddr(bytes).map(tracing::field::display), "dropped packet: {d}");
         }
+    }
+
+    /// A shorter calm before the engine thread takes its commits back, so a test sees it.
+    #[cfg(test)]
+    fn with_calm(mut self, calm: std::time::Duration) -> Self {
+        if let StorePath::Local(local) = &mut self.store {
+            local.calm = calm;
+        }
+        self
     }
 
     /// A smaller cap on the held job, so a test reaches it with few clients.
@@ -619,15 +654,12 @@ impl Engine {
     /// the job is held instead of waiting for room: a thread blocked in `send` would answer nothing, the API
     /// included, for as long as a slow commit lasts.
     fn hand_over(&mut self, job: Option<StoreJob>) {
-        let tx = match &mut self.store {
-            StorePath::Inline(inline) => {
-                if let Some(job) = job {
-                    inline.hold(job, std::time::Instant::now());
-                }
-                // A window of nothing (a quiet network) commits at once.
-                return self.poll_store(false);
+        let Some(tx) = self.store.thread() else {
+            if let (StorePath::Local(local), Some(job)) = (&mut self.store, job) {
+                local.inline.hold(job, std::time::Instant::now());
             }
-            StorePath::Thread(tx) => tx,
+            // A window of nothing (a quiet network) commits at once.
+            return self.poll_store(false);
         };
         let was_held = self.held.is_some();
         let job = match (self.held.take(), job) {
@@ -661,55 +693,81 @@ impl Engine {
         }
     }
 
-    /// When the engine thread's commits next have something to do (none on the committer's thread).
+    /// When the engine thread's commits next have something to do (none while the committer's thread
+    /// makes them).
     fn commit_timeout(&self) -> Option<std::time::Instant> {
         match &self.store {
-            StorePath::Inline(inline) => inline.poll_timeout(),
-            StorePath::Thread(_) => None,
+            StorePath::Local(local) if !local.on_thread => local.inline.poll_timeout(),
+            _ => None,
         }
     }
 
     /// Makes the engine thread's commit if its window has ended (every held job, with `all`), and sends the
-    /// paced ACKs due. A commit that stalled moves the commits to the committer's thread.
+    /// paced ACKs due. After a commit that stalled, the jobs go to the committer's thread.
     fn poll_store(&mut self, all: bool) {
-        let StorePath::Inline(inline) = &mut self.store else { return };
+        let StorePath::Local(local) = &mut self.store else { return };
+        if local.on_thread {
+            return;
+        }
         let server = &mut self.server;
         let now = std::time::Instant::now();
         let done = if all {
-            inline.finish(|t| server.recycle(t.bytes))
+            local.inline.finish(|t| server.recycle(t.bytes))
         } else {
-            inline.poll(now, false, |t| server.recycle(t.bytes))
+            local.inline.poll(now, false, |t| server.recycle(t.bytes))
         };
         let Some(done) = done else { return };
         let now = self.clock.now();
         for record in done.adopt {
             self.server.handle_shared(now, record);
         }
-        if done.took > inline_commit::STALL && !all {
-            self.move_store_to_thread(done.took);
+        if done.took > SLOW && !all {
+            self.commits_to_thread(done.took);
         }
         self.follow_store();
     }
 
-    /// Hands the commits to the committer's thread for good, after one that held the reading for `took`: from
-    /// then on a stall holds ACKs, and the engine reads on.
-    fn move_store_to_thread(&mut self, took: std::time::Duration) {
-        let (tx, rx) = committer::channel();
-        let StorePath::Inline(inline) = std::mem::replace(&mut self.store, StorePath::Thread(tx)) else { return };
-        let (commits, held, window) = inline.into_parts();
+    /// Hands the engine thread's jobs to the committer's thread (started the first time), after a commit
+    /// that held the reading for `took`: while the disk stalls, a stall holds ACKs and the engine reads on.
+    fn commits_to_thread(&mut self, took: std::time::Duration) {
+        let StorePath::Local(local) = &mut self.store else { return };
         warn!(
-            "a lease commit took {:.1} ms, reading no packets meanwhile: commits move to their own thread",
-            took.as_secs_f64() * 1000.0
+            "a lease commit took {:.1} ms, reading no packets meanwhile: commits go to their own thread until \
+             none has taken over {} ms for {} s",
+            took.as_secs_f64() * 1000.0,
+            SLOW.as_millis(),
+            local.calm.as_secs()
         );
-        if let Err(e) = committer::start(commits, rx, Some(self.wake_loop.clone()), window) {
-            error!("the lease store's thread cannot start: {e}");
-            self.counters.store_stopped.store(true, Ordering::Release);
-            return;
+        if local.thread.is_none() {
+            let (tx, rx) = committer::channel();
+            let (commits, window) = local.inline.shared();
+            if let Err(e) = committer::start(commits, rx, Some(self.wake_loop.clone()), window) {
+                return error!("the lease store's thread cannot start, commits stay on the engine's: {e}");
+            }
+            local.thread = Some(tx);
         }
+        local.on_thread = true;
         self.counters.store_thread.store(true, Ordering::Relaxed);
-        for job in held {
+        for job in local.inline.take_held() {
             self.hand_to_store(Some(job));
         }
+    }
+
+    /// Makes the commits on the engine thread again once the committer's thread has made every job given
+    /// to it and no commit has stalled for `calm`.
+    fn take_back_commits(&mut self) {
+        let StorePath::Local(local) = &mut self.store else { return };
+        let durable = self.counters.durable_through.load(Ordering::Acquire);
+        if !local.on_thread
+            || self.held.is_some()
+            || durable < self.batch
+            || !local.inline.calm(std::time::Instant::now(), local.calm)
+        {
+            return;
+        }
+        local.on_thread = false;
+        self.counters.store_thread.store(false, Ordering::Relaxed);
+        info!("lease commits are quick again: the engine's thread makes them");
     }
 
     /// Tells the engine when the store goes down or comes back, and which addresses' records it may not
@@ -1218,16 +1276,17 @@ mod tests {
     }
 
     #[test]
-    fn a_local_commit_that_stalls_moves_the_commits_to_their_own_thread_and_the_next_stall_holds_only_acks() {
+    fn a_local_commit_that_stalls_sends_the_commits_to_their_own_thread_until_the_disk_is_calm_again() {
         let clients = clients();
         let open = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let store = Box::new(Local(Gated(open.clone())));
-        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), |e| e);
+        let calm = Duration::from_millis(300);
+        let (cmd_tx, server_addr) = spawn_engine(SUBNET, &clients, store, counters.clone(), move |e| e.with_calm(calm));
         let offered = offers(&clients, server_addr, 2);
         // The first commit is made on the engine thread and stalls, past `STALL`.
         clients.send_to(&request(0, offered[0]), server_addr).unwrap();
-        std::thread::sleep(inline_commit::STALL * 5);
+        std::thread::sleep(SLOW * 5);
         assert!(!counters.store_thread.load(Ordering::Relaxed), "moved before the stall was over");
         open.store(true, Ordering::Release);
         assert_eq!(reply(&clients).map(|r| r.msg), Some(DhcpMessage::Ack));
@@ -1247,6 +1306,12 @@ mod tests {
         open.store(true, Ordering::Release);
         let ack = reply(&clients).expect("the held ACK once the store commits");
         assert_eq!((ack.msg, ack.yiaddr), (DhcpMessage::Ack, offered[1]));
+        // The disk is quick again: once no commit has stalled for `calm`, the engine thread commits again.
+        wait_until(|| !counters.store_thread.load(Ordering::Relaxed), "the commits never came back");
+        let offer = offers(&clients, server_addr, 3)[2];
+        clients.send_to(&request(2, offer), server_addr).unwrap();
+        assert_eq!(reply(&clients).map(|r| (r.msg, r.yiaddr)), Some((DhcpMessage::Ack, offer)));
+        assert!(!counters.store_thread.load(Ordering::Relaxed), "a quick commit sent them away again");
     }
 
     /// A store that keeps what it is given.

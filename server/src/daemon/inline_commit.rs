@@ -6,22 +6,22 @@
 //! and sends their ACKs.
 //!
 //! The thread's one advantage is kept for when it counts: a commit that stalls holds the reading of packets
-//! meanwhile (the kernel's buffers hold them), so after one that took longer than [`STALL`] the engine hands
-//! its commits to the committer's thread for good (see `engine_loop`).
+//! meanwhile (the kernel's buffers hold them), so after one that took longer than
+//! [`SLOW`](super::commits::SLOW) the engine hands
+//! its jobs to the committer's thread until the disk has been quick for [`CALM`] (see `engine_loop`). The
+//! two take turns with one [`Commits`].
 
-use super::commits::Commits;
+use super::commits::{SharedCommits, lock};
 use super::committer::{CommitWindow, RETRY_AFTER, StoreJob};
 use crate::store::Change;
 use dhcplab_engine::Transmit;
 use std::time::{Duration, Instant};
 
-/// A commit longer than this moves the commits to the committer's thread. At 16,000 datagrams a second
-/// the links' 4 MiB receive buffers hold about 100 ms of them; a tenth of that keeps the backlog read after
-/// a stall small (its OFFERs leave together, as no paced ACKs do).
-pub const STALL: Duration = Duration::from_millis(10);
+/// How long no commit may have stalled before the engine thread makes them again.
+pub const CALM: Duration = Duration::from_secs(10);
 
 pub struct InlineCommits {
-    commits: Commits,
+    commits: SharedCommits,
     window: CommitWindow,
     /// The jobs made since the last commit (each timed from its own batch's reading)…
     held: Vec<StoreJob>,
@@ -40,7 +40,7 @@ pub struct Committed {
 }
 
 impl InlineCommits {
-    pub fn new(commits: Commits, window: CommitWindow) -> Self {
+    pub fn new(commits: SharedCommits, window: CommitWindow) -> Self {
         InlineCommits { commits, window, held: Vec::new(), due: None, retry_at: None }
     }
 
@@ -57,14 +57,15 @@ impl InlineCommits {
     /// When `poll` next has something to do: a window ends, paced ACKs fall due, or failed changes are
     /// tried again.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.due, self.commits.pacing_due(), self.retry_at].into_iter().flatten().min()
+        [self.due, lock(&self.commits).pacing_due(), self.retry_at].into_iter().flatten().min()
     }
 
     /// Sends the paced ACKs that are due and commits what is (every held job, with `all`), handing each
     /// reply's buffer to `free` once it is sent or withheld. What the commit did, if one was made.
     pub fn poll(&mut self, now: Instant, all: bool, mut free: impl FnMut(Transmit)) -> Option<Committed> {
-        if self.commits.pacing_due().is_some_and(|d| d <= now) {
-            self.commits.send_due(now);
+        let mut commits = lock(&self.commits);
+        if commits.pacing_due().is_some_and(|d| d <= now) {
+            commits.send_due(now);
         }
         let window_ended = self.due.is_some_and(|due| all || due <= now);
         if !window_ended && self.retry_at.is_none_or(|r| r > now) {
@@ -72,9 +73,10 @@ impl InlineCommits {
         }
         self.due = None;
         let started = Instant::now();
-        let adopt = self.commits.commit(&mut self.held);
+        let adopt = commits.commit(&mut self.held);
         let took = started.elapsed();
-        self.retry_at = self.commits.has_backlog().then(|| now + RETRY_AFTER);
+        self.retry_at = commits.has_backlog().then(|| now + RETRY_AFTER);
+        drop(commits);
         self.held.drain(..).flat_map(|j| j.replies).for_each(&mut free);
         Some(Committed { adopt, took })
     }
@@ -82,12 +84,23 @@ impl InlineCommits {
     /// Everything left to do now: the held jobs committed, every paced ACK sent (the engine is stopping).
     pub fn finish(&mut self, free: impl FnMut(Transmit)) -> Option<Committed> {
         let done = self.poll(Instant::now(), true, free);
-        self.commits.send_all_paced();
+        lock(&self.commits).send_all_paced();
         done
     }
 
-    /// The commits, the jobs held and the window, for the committer's thread to take over.
-    pub fn into_parts(self) -> (Commits, Vec<StoreJob>, CommitWindow) {
-        (self.commits, self.held, self.window)
+    /// Whether no commit, here or on the committer's thread, has stalled for `calm`.
+    pub fn calm(&self, now: Instant, calm: Duration) -> bool {
+        lock(&self.commits).calm(now, calm)
+    }
+
+    /// The jobs held, for the committer's thread to take over.
+    pub fn take_held(&mut self) -> Vec<StoreJob> {
+        self.due = None;
+        std::mem::take(&mut self.held)
+    }
+
+    /// The commits and the window, for the committer's thread to share.
+    pub fn shared(&self) -> (SharedCommits, CommitWindow) {
+        (self.commits.clone(), self.window.clone())
     }
 }
