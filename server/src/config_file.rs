@@ -56,10 +56,10 @@ pub struct DhcpSection {
     /// its share of the pools.
     #[serde(default = "default_takeover_after", with = "dhcplab_engine::duration_text")]
     pub takeover_after: Duration,
-    /// Group commit: under steady load, how long an ACK may wait, from when its REQUEST was read, for the
+    /// Group commit: under steady load, the longest an ACK may wait, from when its REQUEST was read, for the
     /// next REQUESTs so one fsync covers several ACKs (0 commits each batch at once; `500us` is a valid
-    /// value). It waits only while REQUESTs come at least twice within it, so a quiet network never sees
-    /// it, and a value under twice the spacing of the REQUESTs commits each one at once.
+    /// value). A commit waits for the two REQUESTs it expects next, and only while they come within this,
+    /// so a quiet network never sees it.
     #[serde(default = "default_commit_delay", with = "dhcplab_engine::duration_text")]
     pub commit_delay: Duration,
     /// Threads that read and answer DHCP packets (1 to `MAX_THREADS`). With more than one, each interface

@@ -1,6 +1,6 @@
 //! The daemon's core: the engine's loop (the only owner of the `Server`, with the packet threads it
-//! shares it with), the commands the API sends it, the committer that makes leases durable before their
-//! ACKs, and the daemon's clock.
+//! shares it with), the commands the API sends it, the commits that make leases durable before their ACKs
+//! (made on the engine's thread or the committer's), and the daemon's clock.
 
 mod ack_pacing;
 mod answer;
