@@ -7,9 +7,9 @@
 //!
 //! The thread's one advantage is kept for when it counts: a commit that stalls holds the reading of packets
 //! meanwhile (the kernel's buffers hold them), so after one that took longer than
-//! [`SLOW`](super::commits::SLOW) the engine hands
-//! its jobs to the committer's thread until the disk has been quick for [`CALM`] (see `engine_loop`). The
-//! two take turns with one [`Commits`].
+//! [`SLOW`](super::commits::SLOW) the engine hands its jobs to the committer's thread until no commit has
+//! taken that long for [`CALM`] (see `engine_loop`). The two take turns with one
+//! [`Commits`](super::commits::Commits).
 
 use super::commits::{SharedCommits, lock};
 use super::committer::{CommitWindow, RETRY_AFTER, StoreJob};
@@ -18,7 +18,7 @@ use dhcplab_engine::Transmit;
 use std::time::{Duration, Instant};
 
 /// How long no commit may have stalled before the engine thread makes them again.
-pub const CALM: Duration = Duration::from_secs(10);
+pub const CALM: Duration = Duration::from_secs(60);
 
 pub struct InlineCommits {
     commits: SharedCommits,
