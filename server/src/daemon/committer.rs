@@ -114,6 +114,11 @@ impl Histogram {
         self.sum_micros.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
+    /// The sum of the observations, in seconds.
+    pub fn sum_seconds(&self) -> f64 {
+        self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
     /// Cumulative counts per bound (the last is +Inf, the total), and the sum in seconds.
     pub fn read(&self) -> (Vec<u64>, f64) {
         let mut total = 0;
