@@ -470,7 +470,9 @@ impl Engine {
             // The commit whose window has ended, made once the turn's packets are answered; and which thread
             // makes them.
             let mut e = lock(&shared);
-            e.poll_store(false);
+            if e.poll_store(false) {
+                e.follow_store();
+            }
             e.choose_commit_thread();
         }
         threads.stop();
@@ -678,8 +680,9 @@ impl Engine {
             if let (StorePath::Local(local), Some(job)) = (&mut self.store, job) {
                 local.inline.hold(job, std::time::Instant::now());
             }
-            // A window of nothing (a quiet network) commits at once.
-            return self.poll_store(false);
+            // A window of nothing (a quiet network) commits at once; `gather` then follows the store.
+            self.poll_store(false);
+            return;
         };
         let was_held = self.held.is_some();
         let job = match (self.held.take(), job) {
@@ -723,11 +726,12 @@ impl Engine {
     }
 
     /// Makes the engine thread's commit if its window has ended (every held job, with `all`), and sends the
-    /// paced ACKs due. After a commit that stalled, the jobs go to the committer's thread.
-    fn poll_store(&mut self, all: bool) {
-        let StorePath::Local(local) = &mut self.store else { return };
+    /// paced ACKs due. After a commit that stalled, the jobs go to the committer's thread. Whether a commit
+    /// was made (the caller then follows the store, see `follow_store`).
+    fn poll_store(&mut self, all: bool) -> bool {
+        let StorePath::Local(local) = &mut self.store else { return false };
         if local.on_thread {
-            return;
+            return false;
         }
         let server = &mut self.server;
         let now = std::time::Instant::now();
@@ -736,7 +740,7 @@ impl Engine {
         } else {
             local.inline.poll(now, false, |t| server.recycle(t.bytes))
         };
-        let Some(done) = done else { return };
+        let Some(done) = done else { return false };
         let now = self.clock.now();
         for record in done.adopt {
             self.server.handle_shared(now, record);
@@ -753,7 +757,7 @@ impl Engine {
             }
             self.commits_to_thread();
         }
-        self.follow_store();
+        true
     }
 
     /// Hands the engine thread's jobs to the committer's thread (started the first time): while the disk
