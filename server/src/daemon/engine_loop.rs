@@ -143,7 +143,7 @@ const BUSY_HIGH: f64 = 0.7;
 const BUSY_LOW: f64 = 0.4;
 
 /// Whether the committer's thread should make the commits (`on_thread`: it does now), by the shares of the
-/// last second the engine was `held` (its commits among them when the engine thread makes them) and the
+/// time since the last look the engine was `held` (its commits among them when the engine thread makes them) and the
 /// commits took. Between the two bounds whichever thread makes them goes on.
 fn thread_wanted(on_thread: bool, held: f64, committing: f64) -> bool {
     if on_thread { held + committing >= BUSY_LOW } else { held > BUSY_HIGH }
@@ -733,6 +733,7 @@ impl Engine {
         if local.on_thread {
             return false;
         }
+        let calm = local.calm;
         let server = &mut self.server;
         let now = std::time::Instant::now();
         let done = if all {
@@ -746,15 +747,13 @@ impl Engine {
             self.server.handle_shared(now, record);
         }
         if done.took > SLOW && !all {
-            if let StorePath::Local(local) = &self.store {
-                warn!(
-                    "a lease commit took {:.1} ms, reading no packets meanwhile: commits go to their own thread \
-                     until none has taken over {} ms for {} s",
-                    done.took.as_secs_f64() * 1000.0,
-                    SLOW.as_millis(),
-                    local.calm.as_secs()
-                );
-            }
+            warn!(
+                "a lease commit took {:.1} ms, reading no packets meanwhile: commits go to their own thread until \
+                 none has taken over {} ms for {} s",
+                done.took.as_secs_f64() * 1000.0,
+                SLOW.as_millis(),
+                calm.as_secs()
+            );
             self.commits_to_thread();
         }
         true
@@ -779,13 +778,13 @@ impl Engine {
         }
     }
 
-    /// Chooses, every [`LOOK_EVERY`], which thread makes the commits. The engine thread's own cost less CPU, but
-    /// it reads nothing while it waits in a write: once its holds of the engine (its commits among them)
+    /// Chooses, every [`LOOK_EVERY`], which thread makes the commits. The engine thread's own cost less CPU,
+    /// but it reads nothing while it waits in a write: once its holds of the engine (its commits among them)
     /// fill more than [`BUSY_HIGH`] of its time, the committer's thread makes them and the two overlap
     /// (one packet thread on two cores under `dora-load` was clean to 40,000 DORA/s committing itself, to
-    /// 70,000 through the committer's thread, bench/ceiling on 5 December). They come back once the engine thread would be held less than [`BUSY_LOW`] of
-    /// its time making them, every job given to the committer's thread is durable, and no commit has
-    /// stalled for `calm`.
+    /// 70,000 through the committer's thread, bench/ceiling on the AMD VM, 5 December). They come back once
+    /// the engine thread would be held less than [`BUSY_LOW`] of its time making them, every job given to
+    /// the committer's thread is durable, and no commit has stalled for `calm`.
     fn choose_commit_thread(&mut self) {
         let StorePath::Local(local) = &mut self.store else { return };
         let now = std::time::Instant::now();
