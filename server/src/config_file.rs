@@ -58,8 +58,8 @@ pub struct DhcpSection {
     pub takeover_after: Duration,
     /// Group commit: under steady load, the longest an ACK may wait, from when its REQUEST was read, for the
     /// next REQUESTs so one fsync covers several ACKs (0 commits each batch at once; `500us` is a valid
-    /// value). A commit waits for the two REQUESTs it expects next, and only while they come within this,
-    /// so a quiet network never sees it.
+    /// value). A commit waits for the REQUEST it expects next (with half their spacing's grace), and only
+    /// while REQUESTs come within this, so a quiet network never sees it.
     #[serde(default = "default_commit_delay", with = "dhcplab_engine::duration_text")]
     pub commit_delay: Duration,
     /// Threads that read and answer DHCP packets (1 to `MAX_THREADS`). With more than one, each interface
