@@ -169,9 +169,9 @@ impl StoreJob {
 /// making a job allocates nothing on the engine's thread (nor frees anything on this one).
 pub type JobItems<T> = smallvec::SmallVec<[T; 1]>;
 
-/// How long a commit is held open for the batch that follows the first: for the one it expects next, with
-/// half a gap's grace for its lateness (one and a half times its estimate of their spacing), never longer
-/// than `max`, and not at all while batches come further apart than `max`: a lone REQUEST on a quiet
+/// How long a commit is held open after its first batch: for the batch expected next, with half a gap's
+/// grace for its lateness (one and a half times the estimate of the batches' spacing), never longer than
+/// `max`, and not at all while batches come further apart than `max`: a lone REQUEST on a quiet
 /// network is committed at once, and a busy one pays a little extra delay for a several-fold cut in
 /// fsyncs. The hold trades CPU for delay; on the Intel VM of 5 December (`bench/ceiling`, alternating
 /// builds) one and a half gaps cost 1.62–1.66× the stateless responder's CPU and 0.40–0.46 ms from REQUEST

@@ -143,8 +143,8 @@ const BUSY_HIGH: f64 = 0.7;
 const BUSY_LOW: f64 = 0.4;
 
 /// Whether the committer's thread should make the commits (`on_thread`: it does now), by the shares of the
-/// time since the last look the engine was `held` (its commits among them when the engine thread makes them) and the
-/// commits took. Between the two bounds whichever thread makes them goes on.
+/// time since the last look that the engine was `held` (its commits among them when the engine thread makes
+/// them) and that the commits took. Between the two bounds whichever thread makes them goes on.
 fn thread_wanted(on_thread: bool, held: f64, committing: f64) -> bool {
     if on_thread { held + committing >= BUSY_LOW } else { held > BUSY_HIGH }
 }
